@@ -1,0 +1,18 @@
+import type { RuntimeServiceDefinition } from '../generated/runtime/v1/RuntimeService';
+import type { UnaryImpls } from '../server/rpc';
+import type { RuntimeContext } from './context';
+import { runtimeConfig } from './runtime-config';
+import { status } from './status';
+import { version } from './version';
+
+/**
+ * The CRI RuntimeService methods peapod implements, by RPC name. Every method
+ * not listed here answers UNIMPLEMENTED (see server/rpc.ts).
+ */
+export function runtimeServiceImpls(ctx: RuntimeContext): UnaryImpls<RuntimeServiceDefinition> {
+  return {
+    Version: version(ctx),
+    Status: status(ctx),
+    RuntimeConfig: runtimeConfig(ctx),
+  };
+}

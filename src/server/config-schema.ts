@@ -1,0 +1,89 @@
+/**
+ * The schema of peapod's configuration file (TOML), one entry per key.
+ *
+ * The schema is the single source of truth for the keys, their types, their
+ * defaults and their documentation: config.ts validates against it and
+ * docs/config.md documents exactly these keys (a unit test checks that the
+ * two agree).
+ */
+
+/** The TOML value types a key can take. */
+export type KeyType = 'string' | 'integer' | 'boolean' | 'string array';
+
+/** One configuration key. */
+export interface KeySpec {
+  kind: 'key';
+  type: KeyType;
+  /** The value when no file sets it. */
+  default: string | number | boolean | string[];
+  /** For string keys with a fixed set of values. */
+  allowed?: readonly string[];
+  /** For integers: the smallest value allowed. */
+  min?: number;
+  /** One sentence for docs/config.md. */
+  doc: string;
+}
+
+/** A TOML table with a fixed set of keys. */
+export interface TableSpec {
+  kind: 'table';
+  doc: string;
+  fields: Record<string, KeySpec | TableSpec | MapSpec>;
+}
+
+/** A TOML table whose keys are names chosen by the user, each a table of `entry`. */
+export interface MapSpec {
+  kind: 'map';
+  doc: string;
+  entry: TableSpec;
+  /** The entries present when no file names any. */
+  default: Record<string, Record<string, string | number | boolean | string[]>>;
+}
+
+export type SchemaNode = KeySpec | TableSpec | MapSpec;
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+export const CGROUP_DRIVERS = ['cgroupfs', 'systemd'] as const;
+
+/** The whole schema: the file's top level is this table. */
+export const CONFIG_SCHEMA: TableSpec = {
+  kind: 'table',
+  doc: 'Top level: where peapod keeps its state and serves the CRI.',
+  fields: {
+    root: { kind: 'key', type: 'string', default: '/var/lib/peapod', doc: 'Directory of persistent state: images, layers, container records.' },
+    runroot: { kind: 'key', type: 'string', default: '/run/peapod', doc: 'Directory of state that lives until reboot: namespaces, bundles, sockets of monitors.' },
+    socket: { kind: 'key', type: 'string', default: '/run/peapod/peapod.sock', doc: 'Unix socket the CRI gRPC server listens on (mode 0660).' },
+    log_level: { kind: 'key', type: 'string', default: 'info', allowed: LOG_LEVELS, doc: 'Least severe level logged to stderr; `debug` logs every RPC.' },
+    shutdown_timeout: { kind: 'key', type: 'integer', default: 10, min: 0, doc: 'Seconds to let in-flight RPCs finish after SIGTERM or SIGINT before closing them.' },
+    runtime: {
+      kind: 'table',
+      doc: 'The OCI runtime and its monitor.',
+      fields: {
+        default_runtime: { kind: 'key', type: 'string', default: 'runc', doc: 'Runtime handler used when a pod names none; must be a key of `[runtime.runtimes]`.' },
+        cgroup_driver: { kind: 'key', type: 'string', default: 'cgroupfs', allowed: CGROUP_DRIVERS, doc: 'How cgroups are managed; reported to the kubelet by the RuntimeConfig RPC.' },
+        conmon_path: { kind: 'key', type: 'string', default: '/usr/bin/conmon', doc: 'Path of the conmon binary that supervises each container.' },
+        runtimes: {
+          kind: 'map',
+          doc: 'Runtime handlers by name (the CRI `runtime_handler`).',
+          default: { runc: { runtime_path: '/usr/sbin/runc', runtime_root: '/run/peapod/runc' } },
+          entry: {
+            kind: 'table',
+            doc: 'One runtime handler.',
+            fields: {
+              runtime_path: { kind: 'key', type: 'string', default: '/usr/sbin/runc', doc: 'Path of the OCI runtime binary; it must answer `--version`.' },
+              runtime_root: { kind: 'key', type: 'string', default: '/run/peapod/runc', doc: 'State directory passed to the runtime as `--root`.' },
+            },
+          },
+        },
+      },
+    },
+    network: {
+      kind: 'table',
+      doc: 'CNI networking of pod sandboxes.',
+      fields: {
+        cni_conf_dir: { kind: 'key', type: 'string', default: '/etc/cni/net.d', doc: 'Directory searched for the network configuration (the first `.conflist`, `.conf` or `.json` by name).' },
+        cni_bin_dirs: { kind: 'key', type: 'string array', default: ['/opt/cni/bin', '/usr/lib/cni'], doc: 'Directories searched for CNI plugin binaries, in order.' },
+      },
+    },
+  },
+};

@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Command } from 'commander';
+import { ConfigError, DEFAULT_CONFIG_DIR, DEFAULT_CONFIG_FILE, loadConfig } from './config';
+import { createLogger } from './logger';
+import { CriServer } from './server';
+import { SocketInUseError } from './socket';
+
+/** peapod's version, read from package.json. */
+export function packageVersion(): string {
+  const pkg = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+interface Flags {
+  config?: string;
+  configDir?: string;
+  socket?: string;
+  root?: string;
+  runroot?: string;
+  logLevel?: string;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const version = packageVersion();
+  const program = new Command('peapod-cri')
+    .description('Serve the Kubernetes CRI v1 (RuntimeService and ImageService) on a unix socket.')
+    .version(version, '-v, --version', 'print the version and exit')
+    .option('--config <file>', `main configuration file (default ${DEFAULT_CONFIG_FILE})`)
+    .option('--config-dir <dir>', `drop-in directory of *.conf files read in lexical order (default ${DEFAULT_CONFIG_DIR})`)
+    .option('--socket <path>', 'unix socket to listen on (config key: socket)')
+    .option('--root <dir>', 'directory of persistent state (config key: root)')
+    .option('--runroot <dir>', 'directory of state that lives until reboot (config key: runroot)')
+    .option('--log-level <level>', 'trace, debug, info, warn, error or fatal (config key: log_level)')
+    .showHelpAfterError();
+  program.parse(argv);
+  const flags = program.opts<Flags>();
+
+  let config;
+  try {
+    config = loadConfig({
+      configFile: flags.config,
+      configDir: flags.configDir,
+      overrides: { socket: flags.socket, root: flags.root, runroot: flags.runroot, log_level: flags.logLevel },
+    });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`peapod-cri: configuration error: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+
+  const log = createLogger(config.log_level);
+  fs.mkdirSync(config.root, { recursive: true, mode: 0o700 });
+  fs.mkdirSync(config.runroot, { recursive: true, mode: 0o700 });
+  const server = new CriServer(config, log, version);
+  try {
+    await server.start();
+  } catch (err) {
+    if (err instanceof SocketInUseError) {
+      process.stderr.write(`peapod-cri: ${err.message}\n`);
+      log.fatal({ socket: err.socketPath }, err.message);
+      return 1;
+    }
+    throw err;
+  }
+
+  return new Promise<number>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      log.info({ signal }, 'signal received');
+      server.stop(config.shutdown_timeout).then(() => resolve(0));
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+}
+
+main(process.argv).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`peapod-cri: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

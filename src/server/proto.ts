@@ -1,0 +1,48 @@
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import type { ProtoGrpcType } from '../generated/api';
+
+/**
+ * Loader options shared by the server, the test client and the type generator
+ * (scripts/gen-proto-types.js passes the same flags):
+ * - keepCase: field names exactly as in the proto (`pod_sandbox_id`).
+ * - longs: String: int64/uint64 fields (nanosecond timestamps, byte counts)
+ *   as decimal strings, so no value above 2^53 loses precision.
+ * - enums: String: enum values by name (`CONTAINER_RUNNING`).
+ * - defaults/oneofs: absent fields read as their proto3 defaults.
+ */
+export const PROTO_LOADER_OPTIONS: protoLoader.Options = {
+  keepCase: true,
+  longs: String,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+};
+
+/** Absolute path of the CRI v1 proto shipped with peapod. */
+export const CRI_PROTO_PATH = path.resolve(__dirname, '..', '..', '..', 'proto', 'api.proto');
+
+let cached: ProtoGrpcType | undefined;
+
+/**
+ * Loads the CRI v1 API (package runtime.v1) from proto/api.proto.
+ *
+ * @returns the typed grpc-js package object: `.runtime.v1.RuntimeService` and
+ *   `.runtime.v1.ImageService` are client constructors carrying `.service`
+ *   definitions for a server.
+ * @throws when the proto file is missing or does not parse.
+ */
+export function loadCri(): ProtoGrpcType {
+  if (!cached) {
+    const definition = protoLoader.loadSync(CRI_PROTO_PATH, PROTO_LOADER_OPTIONS);
+    cached = grpc.loadPackageDefinition(definition) as unknown as ProtoGrpcType;
+  }
+  return cached;
+}
+
+/**
+ * The largest message the server accepts or sends, in bytes. The kubelet's
+ * CRI client allows 16 MiB; list responses of a busy node can approach it.
+ */
+export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;

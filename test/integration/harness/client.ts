@@ -1,0 +1,71 @@
+import * as grpc from '@grpc/grpc-js';
+import type { ImageServiceClient } from '../../../src/generated/runtime/v1/ImageService';
+import type { RuntimeServiceClient } from '../../../src/generated/runtime/v1/RuntimeService';
+import { loadCri, MAX_MESSAGE_BYTES } from '../../../src/server/proto';
+
+/** Keys of a grpc-js client that are unary methods taking (request, callback). */
+type UnaryKeys<C> = {
+  [K in keyof C]: K extends `${string}`
+    ? C[K] extends {
+        (argument: infer _Req, callback: grpc.requestCallback<infer _Res>): grpc.ClientUnaryCall;
+      }
+      ? K
+      : never
+    : never;
+}[keyof C];
+
+type ReqOf<F> = F extends { (argument: infer Req, callback: grpc.requestCallback<infer _Res>): grpc.ClientUnaryCall } ? Req : never;
+type ResOf<F> = F extends { (argument: infer _Req, callback: grpc.requestCallback<infer Res>): grpc.ClientUnaryCall } ? Res : never;
+
+/** A promise-returning view of a generated grpc-js client: `await c.Version({})`. */
+export type Promisified<C> = {
+  [K in UnaryKeys<C> & string]: (request: ReqOf<C[K]>, options?: grpc.CallOptions) => Promise<ResOf<C[K]>>;
+};
+
+/** A typed CRI client for tests: both services over one unix socket. */
+export interface CriClient {
+  runtime: Promisified<RuntimeServiceClient>;
+  image: Promisified<ImageServiceClient>;
+  /** The raw clients, for calls the promise view does not cover. */
+  raw: { runtime: RuntimeServiceClient; image: ImageServiceClient };
+  close(): void;
+}
+
+function promisify<C extends grpc.Client>(client: C): Promisified<C> {
+  return new Proxy({} as Promisified<C>, {
+    get(_t, name: string) {
+      const fn = (client as unknown as Record<string, unknown>)[name];
+      if (typeof fn !== 'function') return undefined;
+      return (request: unknown, options: grpc.CallOptions = {}) =>
+        new Promise((resolve, reject) => {
+          (fn as (r: unknown, m: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, v?: unknown) => void) => void).call(
+            client,
+            request,
+            new grpc.Metadata(),
+            options,
+            (err, value) => (err ? reject(err) : resolve(value)),
+          );
+        });
+    },
+  });
+}
+
+/**
+ * Connects a CRI client to a unix socket.
+ * @param socketPath path of peapod-cri's socket
+ */
+export function connectCri(socketPath: string): CriClient {
+  const cri = loadCri();
+  const options = { 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES, 'grpc.max_send_message_length': MAX_MESSAGE_BYTES };
+  const runtime = new cri.runtime.v1.RuntimeService(`unix:${socketPath}`, grpc.credentials.createInsecure(), options);
+  const image = new cri.runtime.v1.ImageService(`unix:${socketPath}`, grpc.credentials.createInsecure(), options);
+  return {
+    runtime: promisify(runtime),
+    image: promisify(image),
+    raw: { runtime, image },
+    close() {
+      runtime.close();
+      image.close();
+    },
+  };
+}
