@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import { imageServiceImpls } from '../image-service';
+import { imageServiceImpls, openImageContext } from '../image-service';
+import type { ImageContext } from '../image-service/context';
 import { runtimeServiceImpls } from '../runtime-service';
 import type { PeapodConfig } from './config';
 import type { Logger } from './logger';
@@ -16,6 +17,8 @@ export class CriServer {
   private readonly server: grpc.Server;
   private readonly inFlight = new InFlight();
   private stopping: Promise<void> | undefined;
+  /** The image store and puller, shared by the ImageService handlers. */
+  readonly images: ImageContext;
 
   /**
    * @param config the effective configuration
@@ -32,9 +35,10 @@ export class CriServer {
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
     });
     const cri = loadCri();
+    this.images = openImageContext(config, log);
     const ctx = { config, log, version };
     this.server.addService(cri.runtime.v1.RuntimeService.service, buildHandlers(cri.runtime.v1.RuntimeService.service, runtimeServiceImpls(ctx), log, this.inFlight));
-    this.server.addService(cri.runtime.v1.ImageService.service, buildHandlers(cri.runtime.v1.ImageService.service, imageServiceImpls(), log, this.inFlight));
+    this.server.addService(cri.runtime.v1.ImageService.service, buildHandlers(cri.runtime.v1.ImageService.service, imageServiceImpls(this.images), log, this.inFlight));
   }
 
   /**
@@ -71,6 +75,7 @@ export class CriServer {
       });
     }).then(() => {
       fs.rmSync(this.config.socket, { force: true });
+      this.images.store.close();
     });
     return this.stopping;
   }
