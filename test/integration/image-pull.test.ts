@@ -14,6 +14,7 @@ import {
   busyboxImage,
   busyboxIndex,
   buildImage,
+  buildIndex,
   multiLayerImage,
   pushImage,
   pushIndex,
@@ -195,7 +196,7 @@ describe('image service library: pull into the store', function () {
     expect(wh.isCharacterDevice()).to.equal(true);
     expect(wh.rdev).to.equal(0);
     expect(fs.existsSync(path.join(top, 'data', '.wh.a.txt'))).to.equal(false);
-    const xattr = execFileSync('getfattr', ['--only-values', '-n', 'trusted.overlay.opaque', path.join(top, 'opaque')]).toString();
+    const xattr = execFileSync('getfattr', ['--absolute-names', '--only-values', '-n', 'trusted.overlay.opaque', path.join(top, 'opaque')]).toString();
     expect(xattr).to.equal('y');
 
     const mnt = fs.mkdtempSync(path.join(tmp, 'mnt-'));
@@ -249,7 +250,7 @@ describe('image service library: pull into the store', function () {
     expect(nul.mode & 0o777).to.equal(0o666);
     expect(fs.lstatSync(path.join(diff, 'dev/loopx')).isBlockDevice()).to.equal(true);
     expect(fs.lstatSync(path.join(diff, 'run/fifo')).isFIFO()).to.equal(true);
-    expect(execFileSync('getfattr', ['--only-values', '-n', 'user.peapod', path.join(diff, 'x/attr')]).toString()).to.equal('hello');
+    expect(execFileSync('getfattr', ['--absolute-names', '--only-values', '-n', 'user.peapod', path.join(diff, 'x/attr')]).toString()).to.equal('hello');
     expect(fs.readFileSync(path.join(diff, long), 'utf8')).to.equal('long\n');
   });
 
@@ -376,6 +377,43 @@ describe('image service library: pull into the store', function () {
     }
   });
 
+  it('retries blob GETs answered 503, and drops Authorization on a redirect to another host', async () => {
+    const secured = await startRegistry({ htpasswd: { alice: 's3cret' } });
+    const front = await startRegistryProxy(secured.url);
+    const other = await startRegistryProxy(secured.url);
+    try {
+      const basic = { authorization: 'Basic ' + Buffer.from('alice:s3cret').toString('base64') };
+      await pushImage(secured.url, 'test/redir', 'v1', busybox, { headers: basic });
+      front.failBlobGets = 2;
+      const flaky = await puller(openStore('flaky')).pull(`${front.host}/test/redir:v1`, { credentials: { username: 'alice', password: 's3cret' } });
+      expect(flaky.id).to.equal(busybox.configDigest);
+      expect(front.failBlobGets).to.equal(0);
+
+      // "other" is another host (port): the credentials must not follow the redirect,
+      // so the registry behind it refuses the blob GET.
+      front.redirectBlobsTo = other.url;
+      const err = await puller(openStore('redirect')).pull(`${front.host}/test/redir:v1`, { credentials: { username: 'alice', password: 's3cret' } }).catch((e: Error) => e);
+      expect((err as RegistryError).status).to.equal(401);
+      expect(other.requests.length).to.be.greaterThan(0);
+      expect(other.requests.every((r) => r.authorization === undefined)).to.equal(true);
+      expect(front.requests.some((r) => r.authorization?.startsWith('Basic '))).to.equal(true);
+    } finally {
+      await front.stop();
+      await other.stop();
+      await secured.stop();
+    }
+  });
+
+  it('pulls Docker schema 2 images through a Docker manifest list', async () => {
+    const amd = await buildImage({ layers: [{ files: busyboxFiles() }], config: { architecture: 'amd64', Labels: { fmt: 'docker' } }, docker: true });
+    const list = buildIndex([amd], { docker: true });
+    expect(amd.manifestMediaType).to.equal('application/vnd.docker.distribution.manifest.v2+json');
+    await pushIndex(registry.url, 'test/docker', 'v1', list);
+    const img = await puller(openStore('docker'), { platform: { os: 'linux', architecture: 'amd64' } }).pull(`${registry.host}/test/docker:v1`);
+    expect(img.id).to.equal(amd.configDigest);
+    expect(img.config.config?.Labels).to.deep.equal({ fmt: 'docker' });
+  });
+
   it('cleans what a crashed pull left at open', async () => {
     const root = path.join(tmp, 'crash');
     const s1 = ImageStore.open(root);
@@ -414,7 +452,7 @@ describe('image service library: pull into the store', function () {
       let tokens: TokenServer | undefined;
       let secured: TestRegistry | undefined;
       try {
-        tokens = await startTokenServer({ users: { bob: 'pw' } });
+        tokens = await startTokenServer({ users: { bob: 'pw' }, refreshTokens: { 'refresh-me': 'bob-refresh' } });
         secured = await startRegistry({ token: { realm: tokens.realm, service: tokens.service, issuer: tokens.issuer, rootCertBundle: tokens.certFile } });
         const bearer = { authorization: `Bearer ${tokens.issue('test/tok', ['pull', 'push'])}` };
         await pushImage(secured.url, 'test/tok', 'v1', busybox, { headers: bearer });
@@ -424,6 +462,9 @@ describe('image service library: pull into the store', function () {
         const img = await puller(openStore('tok-ok')).pull(ref, { credentials: { username: 'bob', password: 'pw' } });
         expect(img.id).to.equal(busybox.configDigest);
         expect(tokens.requests.some((r) => r.user === 'bob' && r.scope === 'repository:test/tok:pull')).to.equal(true);
+        const viaIdentity = await puller(openStore('tok-identity')).pull(ref, { credentials: { identityToken: 'refresh-me' } });
+        expect(viaIdentity.id).to.equal(busybox.configDigest);
+        expect(tokens.requests.some((r) => r.user === 'bob-refresh')).to.equal(true);
         const viaToken = await puller(openStore('tok-registry-token')).pull(ref, { credentials: { registryToken: tokens.issue('test/tok', ['pull']) } });
         expect(viaToken.id).to.equal(busybox.configDigest);
       } finally {

@@ -361,7 +361,7 @@ export class ImageStore {
     if (ref.shortName) {
       // A short name pulled through unqualified-search-registries is stored under the registry it came from.
       const suffix = `/${ref.path.replace(/^library\//, '')}:${ref.tag}`;
-      const rows = this.db.prepare("SELECT image_id FROM image_tags WHERE name LIKE '%' || ?").all(suffix) as { image_id: string }[];
+      const rows = this.db.prepare('SELECT image_id FROM image_tags WHERE length(name) > length(?) AND substr(name, -length(?)) = ?').all(suffix, suffix, suffix) as { image_id: string }[];
       const ids = [...new Set(rows.map((x) => x.image_id))];
       if (ids.length === 1) return this.get(ids[0]);
     }

@@ -224,6 +224,7 @@ export async function unpackLayer(input: Readable, dest: string): Promise<Unpack
     input.pipe(extract);
   });
   // Directory times last: writing children changed them.
-  for (const d of dirTimes.reverse()) fs.utimesSync(d.p, d.mtime, d.mtime);
+  // lutimes: a later entry may have replaced a directory by a symlink, which must not be followed.
+  for (const d of dirTimes.reverse()) fs.lutimesSync(d.p, d.mtime, d.mtime);
   return result;
 }
