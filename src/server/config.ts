@@ -25,6 +25,11 @@ export interface PeapodConfig {
     conmon_path: string;
     runtimes: Record<string, RuntimeHandlerConfig>;
   };
+  sandbox: {
+    /** Bytes. */
+    shm_size: number;
+    pause_image: string;
+  };
   network: {
     cni_conf_dir: string;
     cni_bin_dirs: string[];
