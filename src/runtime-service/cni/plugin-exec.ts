@@ -44,8 +44,8 @@ const PLUGIN_TIMEOUT_MS = 60_000;
  * Finds a plugin binary in the bin dirs (first match wins).
  * @throws CniPluginError when no directory has it.
  */
-export function findPlugin(type: string, binDirs: string[]): string {
-  if (type.includes('/')) throw new CniPluginError(type, 'find', undefined, `invalid plugin type "${type}"`, '');
+export function findPlugin(type: string, binDirs: string[], command = 'find'): string {
+  if (type.includes('/')) throw new CniPluginError(type, command, undefined, `invalid plugin type "${type}"`, '');
   for (const dir of binDirs) {
     const file = path.join(dir, type);
     try {
@@ -55,7 +55,7 @@ export function findPlugin(type: string, binDirs: string[]): string {
       /* next */
     }
   }
-  throw new CniPluginError(type, 'find', undefined, `failed to find plugin "${type}" in path [${binDirs.join(' ')}]`, '');
+  throw new CniPluginError(type, command, undefined, `failed to find plugin "${type}" in path [${binDirs.join(' ')}]`, '');
 }
 
 /**
@@ -67,8 +67,8 @@ export function findPlugin(type: string, binDirs: string[]): string {
  *   undefined when it printed nothing (DEL).
  * @throws CniPluginError with the plugin's error object when it exits non-zero.
  */
-export function execPlugin(type: string, netconf: Record<string, unknown>, inv: CniInvocation): Promise<unknown> {
-  const binary = findPlugin(type, inv.binDirs);
+export async function execPlugin(type: string, netconf: Record<string, unknown>, inv: CniInvocation): Promise<unknown> {
+  const binary = findPlugin(type, inv.binDirs, inv.command);
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     CNI_COMMAND: inv.command,
