@@ -144,6 +144,20 @@ describe('pod sandboxes (real namespaces and CNI)', function () {
     expect(rules).to.not.contain(`--dport ${hostPort} `);
   });
 
+  it('shapes traffic from the bandwidth annotations and removes the shaping on stop', async () => {
+    const cfg = podConfig('shaped', { annotations: { 'kubernetes.io/ingress-bandwidth': '1M', 'kubernetes.io/egress-bandwidth': '2M' } });
+    const id = (await server.client.runtime.RunPodSandbox({ config: cfg })).pod_sandbox_id;
+    const { info: i } = await info(id);
+    const result = i.cniResult as unknown as { interfaces: Array<{ name: string; sandbox?: string }> };
+    const hostVeth = result.interfaces.find((x) => !x.sandbox && x.name !== network.bridge)!.name;
+    expect(await run('tc', ['qdisc', 'show', 'dev', hostVeth])).to.match(/tbf .*rate 1Mbit/);
+    const ifb = result.interfaces.find((x) => x.name.startsWith('bwp'));
+    expect(ifb, 'the bandwidth plugin adds an ifb device for egress').to.not.equal(undefined);
+    expect(await run('tc', ['qdisc', 'show', 'dev', ifb!.name])).to.match(/tbf .*rate 2Mbit/);
+    await server.client.runtime.StopPodSandbox({ pod_sandbox_id: id });
+    expect(await run('ip', ['-o', 'link', 'show']).then((o) => o.includes(`${ifb!.name}:`))).to.equal(false);
+  });
+
   it('applies namespaced sysctls and refuses node-wide ones', async () => {
     const cfg = podConfig('tuned');
     cfg.linux!.sysctls = { 'net.ipv4.ip_unprivileged_port_start': '100', 'kernel.shm_rmid_forced': '1' };
@@ -256,6 +270,7 @@ describe('pod sandboxes (real namespaces and CNI)', function () {
     for (const [plugins, expectCode] of [
       [[{ type: 'peapod-no-such-plugin' }], grpc.status.UNKNOWN],
       [[{ type: 'bridge', bridge: network.bridge, ipam: { type: 'host-local', ranges: [[{ subnet: 'not-a-subnet' }]] } }], undefined],
+      [[{ type: 'bridge', bridge: network.bridge, ipam: { type: 'host-local', ranges: [[{ subnet: network.subnet }]], dataDir: path.join(network.confDir, '..', 'ipam') } }, { type: 'peapod-fail' }], grpc.status.FAILED_PRECONDITION],
     ] as const) {
       fs.writeFileSync(broken, JSON.stringify({ cniVersion: '1.0.0', name: `${network.name}-broken`, plugins }));
       try {
@@ -263,6 +278,7 @@ describe('pod sandboxes (real namespaces and CNI)', function () {
         if (expectCode !== undefined) expect(err.code).to.equal(expectCode);
         expect(err.code).to.not.equal(grpc.status.OK);
         expect(err.details).to.match(/CNI plugin/);
+        if (expectCode === grpc.status.FAILED_PRECONDITION) expect(err.details).to.contain('CNI error code 7').and.contain('invalid network config').and.contain('peapod test plugin refuses');
       } finally {
         fs.rmSync(broken, { force: true });
       }

@@ -16,6 +16,8 @@ export interface TestCniNetwork {
   subnet: string;
   /** The bridge's address, e.g. 198.18.37.1: the host's IP on the pod network. */
   gateway: string;
+  /** A bin dir holding `peapod-fail`, a plugin answering ADD with CNI error 7. */
+  binDir: string;
   /** TOML lines pointing peapod at this network. */
   configToml: string;
   /** Deletes the bridge and the temp files. */
@@ -27,7 +29,7 @@ export interface TestCniNetwork {
  * created here with the gateway address (so the bridge plugin runs with
  * isGateway false and never touches the host's ip_forward), host-local IPAM
  * keeping its leases in a temp dir, and portmap with the portMappings
- * capability. hairpinMode alone (bridge 1.1.1 refuses it with promiscMode).
+ * capability, bandwidth with the bandwidth capability. hairpinMode alone (bridge 1.1.1 refuses it with promiscMode).
  */
 export function makeTestCniNetwork(): TestCniNetwork {
   const suffix = randomBytes(3).toString('hex');
@@ -56,16 +58,25 @@ export function makeTestCniNetwork(): TestCniNetwork {
         ipam: { type: 'host-local', ranges: [[{ subnet, gateway }]], dataDir: path.join(dir, 'ipam') },
       },
       { type: 'portmap', capabilities: { portMappings: true } },
+      { type: 'bandwidth', capabilities: { bandwidth: true } },
     ],
   };
   fs.writeFileSync(path.join(confDir, '10-test.conflist'), JSON.stringify(conflist, null, 2));
+  const binDir = path.join(dir, 'bin');
+  fs.mkdirSync(binDir);
+  fs.writeFileSync(
+    path.join(binDir, 'peapod-fail'),
+    `#!/bin/sh\ncat >/dev/null\n[ "$CNI_COMMAND" = DEL ] && exit 0\necho '{"cniVersion":"1.0.0","code":7,"msg":"invalid network config","details":"peapod test plugin refuses"}'\nexit 1\n`,
+    { mode: 0o755 },
+  );
   return {
     confDir,
     name,
     bridge,
     subnet,
     gateway,
-    configToml: `[network]\ncni_conf_dir = "${confDir}"\n`,
+    binDir,
+    configToml: `[network]\ncni_conf_dir = "${confDir}"\ncni_bin_dirs = ["${binDir}", "/usr/lib/cni"]\n`,
     cleanup() {
       try {
         execFileSync('ip', ['link', 'del', bridge], { stdio: 'ignore' });
