@@ -10,12 +10,15 @@ import { makeTestCniNetwork, TestCniNetwork } from './harness/cni-net';
 import { fetchTcp, fetchTcpFromNetns, listenInNetns, run } from './harness/netns-tools';
 import { startServer, TestServer } from './harness/server';
 
+/** Parent of the pods' log directories (made by RunPodSandbox), removed after the suite. */
+const LOG_ROOT = fs.mkdtempSync(path.join(os.tmpdir(), 'peapod-test-logs-'));
+
 /** A pod config with a unique uid; `extra` is merged on top. */
 function podConfig(name: string, extra: Partial<PodSandboxConfig> = {}): PodSandboxConfig {
   return {
     metadata: { name, namespace: 'peapod-test', uid: randomBytes(8).toString('hex'), attempt: 0 },
     hostname: name,
-    log_directory: `/tmp/peapod-test-logs/${name}`,
+    log_directory: path.join(LOG_ROOT, name),
     labels: { app: name, suite: 'sandbox' },
     annotations: { 'peapod.test/note': 'yes' },
     linux: { security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } } },
@@ -71,6 +74,7 @@ describe('pod sandboxes (real namespaces and CNI)', function () {
       await server.cleanup();
     }
     network?.cleanup();
+    fs.rmSync(LOG_ROOT, { recursive: true, force: true });
   });
 
   it('reports NetworkReady from the test conf dir', async () => {
@@ -89,6 +93,7 @@ describe('pod sandboxes (real namespaces and CNI)', function () {
     expect(status.labels).to.deep.equal(cfg.labels);
     expect(status.annotations).to.deep.equal(cfg.annotations);
     expect(status.runtime_handler).to.equal('runc');
+    expect(fs.statSync(cfg.log_directory!).isDirectory()).to.equal(true);
     expect(BigInt(status.created_at) > BigInt(Date.now() - 60_000) * 1_000_000n).to.equal(true, status.created_at);
     const ip = status.network!.ip;
     expect(ip.startsWith(network.subnet.replace(/0\/24$/, ''))).to.equal(true, ip);

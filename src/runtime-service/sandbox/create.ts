@@ -76,7 +76,7 @@ export function teardownDeps(config: PeapodConfig, log: Logger, id: string): Tea
 
 /**
  * Builds a pod sandbox, step by step (CRI-O's model without an infra
- * container): pinned network/IPC/UTS namespaces, hostname, loopback up,
+ * container): the log directory, pinned network/IPC/UTS namespaces, hostname, loopback up,
  * /dev/shm tmpfs, pod cgroup, sysctls, CNI ADD, infra process for a shared
  * PID namespace, /etc/hostname, /etc/hosts, /etc/resolv.conf; the record is
  * on disk as `creating` from the start and `created` at the end.
@@ -130,6 +130,8 @@ export async function createSandbox(deps: CreateDeps, spec: SandboxSpec, runtime
   const clog = log.child({ sandbox: id, pod: `${spec.metadata.namespace}/${spec.metadata.name}` });
   try {
     store.save(stored);
+    // The kubelet makes the log directory too; CRI-O makes sure it exists. It is the kubelet's: never removed here.
+    if (spec.logDirectory !== '') fs.mkdirSync(spec.logDirectory, { recursive: true, mode: 0o755 });
     fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
     await createPinnedNamespaces({ net: record.namespaces.network, ipc: record.namespaces.ipc, uts: record.namespaces.uts });
     if (podNet) {
