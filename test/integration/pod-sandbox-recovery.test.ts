@@ -105,6 +105,13 @@ describe('pod sandbox recovery after a crash', function () {
     const sandboxesDir = path.join(server.root, 'sandboxes');
     expect(fs.existsSync(sandboxesDir) ? fs.readdirSync(sandboxesDir) : []).to.deep.equal([]);
 
+    // A config naming a plugin no bin dir has is not ready either.
+    fs.writeFileSync(path.join(network.confDir, '05-missing.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: 'missing', plugins: [{ type: 'peapod-absent-plugin' }] }));
+    const missing = await cond();
+    expect(missing.status).to.equal(false);
+    expect(missing.message).to.contain('peapod-absent-plugin');
+    fs.rmSync(path.join(network.confDir, '05-missing.conflist'));
+
     fs.writeFileSync(path.join(network.confDir, conflist), saved);
     expect((await cond()).status).to.equal(true);
     const id = (await server.client.runtime.RunPodSandbox({ config: podConfig('late') })).pod_sandbox_id;

@@ -77,10 +77,13 @@ describe('pod sandboxes (real namespaces and CNI)', function () {
     fs.rmSync(LOG_ROOT, { recursive: true, force: true });
   });
 
-  it('reports NetworkReady from the test conf dir', async () => {
+  it('reports NetworkReady from the test conf dir and the pod CIDR from UpdateRuntimeConfig', async () => {
     const st = await server.client.runtime.Status({});
     const net = st.status!.conditions.find((c) => c.type === 'NetworkReady');
     expect(net?.status).to.equal(true);
+    await server.client.runtime.UpdateRuntimeConfig({ runtime_config: { network_config: { pod_cidr: network.subnet } } });
+    const verbose = await server.client.runtime.Status({ verbose: true });
+    expect(JSON.parse(verbose.info!.network)).to.deep.equal({ network: { name: network.name, file: path.join(network.confDir, '10-test.conflist') }, podCidr: network.subnet });
   });
 
   it('runs a pod with an IP reachable from the host, hostname, hosts, resolv.conf and /dev/shm', async () => {
@@ -190,6 +193,14 @@ describe('pod sandboxes (real namespaces and CNI)', function () {
     expect(fs.readFileSync(`/proc/${pid}/status`, 'utf8')).to.match(new RegExp(`^NSpid:\\s+${pid}\\s+1$`, 'm'));
     // it joined the pod's network namespace
     expect(fs.readlinkSync(`/proc/${pid}/ns/net`)).to.equal(`net:[${fs.statSync(i.netnsPath).ino}]`);
+    // PodSandboxStatus notices an infra process killed behind peapod's back.
+    const other = podConfig('shared-pid-2');
+    other.linux!.security_context!.namespace_options!.pid = 'POD';
+    const id2 = (await server.client.runtime.RunPodSandbox({ config: other })).pod_sandbox_id;
+    process.kill((await info(id2)).info.infraPid!, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await info(id2)).status.state).to.equal('SANDBOX_NOTREADY');
+
     await server.client.runtime.StopPodSandbox({ pod_sandbox_id: id });
     const stat = fs.existsSync(`/proc/${pid}/stat`) ? fs.readFileSync(`/proc/${pid}/stat`, 'utf8') : '';
     expect(stat === '' || / Z /.test(stat)).to.equal(true, `infra ${pid} still runs: ${stat}`);

@@ -78,6 +78,22 @@ export function sandboxAlive(stored: StoredSandbox): boolean {
 }
 
 /**
+ * Marks a READY sandbox NOTREADY (in memory and on disk) when its namespaces
+ * or infra process are gone, e.g. a pin unmounted or the infra process
+ * killed behind peapod's back, so the kubelet sees it and makes a new one.
+ * Cheap (a statfs per namespace, a /proc read): Status and List call it.
+ * @returns the record's state after the check.
+ */
+export function refreshSandboxState(deps: LifecycleDeps, stored: StoredSandbox): StoredSandbox['record']['state'] {
+  if (stored.record.state === 'SANDBOX_READY' && !sandboxAlive(stored)) {
+    deps.log.warn({ sandbox: stored.record.id }, 'sandbox lost its namespaces or infra process; now NOTREADY');
+    stored.record.state = 'SANDBOX_NOTREADY';
+    deps.sandboxes.save(stored);
+  }
+  return stored.record.state;
+}
+
+/**
  * Start-up recovery: loads every record; rolls back sandboxes a crash left
  * half-built (`creating`); marks NOTREADY the READY ones whose namespace pins
  * or infra process are gone (e.g. after a reboot emptied the runroot).
@@ -89,12 +105,6 @@ export async function recoverSandboxes(deps: LifecycleDeps): Promise<void> {
     deps.log.warn({ sandbox: stored.record.id }, 'rolling back a sandbox left half-built by a crash');
     await rollBackSandbox(stored, teardownDeps(deps.config, deps.log, stored.record.id), deps.sandboxes);
   }
-  for (const stored of created) {
-    if (stored.record.state === 'SANDBOX_READY' && !sandboxAlive(stored)) {
-      deps.log.warn({ sandbox: stored.record.id }, 'sandbox lost its namespaces or infra process; now NOTREADY');
-      stored.record.state = 'SANDBOX_NOTREADY';
-      deps.sandboxes.save(stored);
-    }
-  }
+  for (const stored of created) refreshSandboxState(deps, stored);
   deps.log.info({ sandboxes: created.length, rolledBack: creating.length }, 'sandboxes recovered');
 }
