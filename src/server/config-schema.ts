@@ -88,6 +88,14 @@ export const CONFIG_SCHEMA: TableSpec = {
         idle_timeout: { kind: 'key', type: 'integer', default: 60, min: 1, doc: 'Seconds a registry response may stay without data before the request fails (and is retried).' },
       },
     },
+    sandbox: {
+      kind: 'table',
+      doc: 'Pod sandboxes: pinned namespaces, /dev/shm, the pod init process.',
+      fields: {
+        shm_size: { kind: 'key', type: 'integer', default: 67108864, min: 4096, doc: 'Size limit in bytes of the tmpfs mounted as each pod\'s /dev/shm (64 MiB by default).' },
+        pause_image: { kind: 'key', type: 'string', default: 'registry.k8s.io/pause:3.10', doc: 'Image for the pod init process of pods sharing a PID namespace (not used yet: peapod runs a minimal shell loop as PID 1 instead).' },
+      },
+    },
     network: {
       kind: 'table',
       doc: 'CNI networking of pod sandboxes.',

@@ -34,6 +34,11 @@ export interface PeapodConfig {
     /** Seconds. */
     idle_timeout: number;
   };
+  sandbox: {
+    /** Bytes. */
+    shm_size: number;
+    pause_image: string;
+  };
   network: {
     cni_conf_dir: string;
     cni_bin_dirs: string[];
