@@ -65,13 +65,13 @@ export const CONFIG_SCHEMA: TableSpec = {
         runtimes: {
           kind: 'map',
           doc: 'Runtime handlers by name (the CRI `runtime_handler`).',
-          default: { runc: { runtime_path: '/usr/sbin/runc', runtime_root: '/run/peapod/runc' } },
+          default: { runc: { runtime_path: '/usr/sbin/runc', runtime_root: '' } },
           entry: {
             kind: 'table',
             doc: 'One runtime handler.',
             fields: {
               runtime_path: { kind: 'key', type: 'string', default: '/usr/sbin/runc', doc: 'Path of the OCI runtime binary; it must answer `--version`.' },
-              runtime_root: { kind: 'key', type: 'string', default: '/run/peapod/runc', doc: 'State directory passed to the runtime as `--root`.' },
+              runtime_root: { kind: 'key', type: 'string', default: '', doc: 'State directory passed to the runtime as `--root`; empty means `<runroot>/<handler name>`, so servers with different runroots never share runtime state.' },
             },
           },
         },

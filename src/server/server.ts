@@ -57,9 +57,10 @@ export class CriServer {
    *   Error when binding fails.
    */
   async start(): Promise<void> {
-    await recoverSandboxes(this.runtimeContext);
     const socketPath = this.config.socket;
+    // Refuse before touching any state: a live server owns it.
     await prepareSocketPath(socketPath);
+    await recoverSandboxes(this.runtimeContext);
     // Connections are accepted here and handed to grpc-js after the
     // :authority fix-up that old Go clients need (see h2-authority.ts).
     const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
