@@ -1,5 +1,6 @@
 import type { PeapodConfig } from '../server/config';
 import type { Logger } from '../server/logger';
+import type { StreamingContext } from './streaming-context';
 
 /**
  * What every RuntimeService handler shares: the effective configuration, the
@@ -10,4 +11,10 @@ export interface RuntimeContext {
   log: Logger;
   /** peapod's version, from package.json. */
   version: string;
+  /**
+   * The streaming server and the container engine's streaming backend.
+   * Absent until a real backend exists; Exec, Attach and PortForward answer
+   * UNIMPLEMENTED while it is absent.
+   */
+  streaming?: StreamingContext;
 }

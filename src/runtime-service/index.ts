@@ -1,6 +1,9 @@
 import type { RuntimeServiceDefinition } from '../generated/runtime/v1/RuntimeService';
 import type { UnaryImpls } from '../server/rpc';
+import { attach } from './attach';
 import type { RuntimeContext } from './context';
+import { exec } from './exec';
+import { portForward } from './port-forward';
 import { runtimeConfig } from './runtime-config';
 import { status } from './status';
 import { version } from './version';
@@ -14,5 +17,7 @@ export function runtimeServiceImpls(ctx: RuntimeContext): UnaryImpls<RuntimeServ
     Version: version(ctx),
     Status: status(ctx),
     RuntimeConfig: runtimeConfig(ctx),
+    // Served only once the container engine provides a streaming backend.
+    ...(ctx.streaming ? { Exec: exec(ctx.streaming), Attach: attach(ctx.streaming), PortForward: portForward(ctx.streaming) } : {}),
   };
 }

@@ -25,6 +25,14 @@ export interface PeapodConfig {
     conmon_path: string;
     runtimes: Record<string, RuntimeHandlerConfig>;
   };
+  streaming: {
+    address: string;
+    port: number;
+    /** Seconds; 0 = never. */
+    idle_timeout: number;
+    /** Seconds. */
+    stream_creation_timeout: number;
+  };
   network: {
     cni_conf_dir: string;
     cni_bin_dirs: string[];

@@ -2,6 +2,8 @@ import * as fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { imageServiceImpls } from '../image-service';
 import { runtimeServiceImpls } from '../runtime-service';
+import type { StreamingBackend } from '../streaming/backend';
+import { StreamingServer } from '../streaming/server';
 import type { PeapodConfig } from './config';
 import type { Logger } from './logger';
 import { loadCri, MAX_MESSAGE_BYTES } from './proto';
@@ -16,23 +18,45 @@ export class CriServer {
   private readonly server: grpc.Server;
   private readonly inFlight = new InFlight();
   private stopping: Promise<void> | undefined;
+  private readonly streaming: StreamingServer | undefined;
 
   /**
    * @param config the effective configuration
    * @param log the process logger
    * @param version peapod's version (package.json), reported by Version
+   * @param streamingBackend the container engine's streaming backend; when
+   *   given, the streaming server (config `[streaming]`) starts with the CRI
+   *   server and Exec, Attach and PortForward are served; without it they
+   *   answer UNIMPLEMENTED and no streaming port is opened
    */
   constructor(
     private readonly config: PeapodConfig,
     private readonly log: Logger,
     version: string,
+    streamingBackend?: StreamingBackend,
   ) {
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
     });
     const cri = loadCri();
-    const ctx = { config, log, version };
+    if (streamingBackend) {
+      this.streaming = new StreamingServer({
+        address: config.streaming.address,
+        port: config.streaming.port,
+        idleTimeoutMs: config.streaming.idle_timeout * 1000,
+        creationTimeoutMs: config.streaming.stream_creation_timeout * 1000,
+        backend: streamingBackend,
+        log: log.child({ component: 'streaming' }),
+      });
+    }
+    const streaming = this.streaming;
+    const ctx = {
+      config,
+      log,
+      version,
+      streaming: streaming && streamingBackend ? { backend: streamingBackend, register: streaming.register.bind(streaming) } : undefined,
+    };
     this.server.addService(cri.runtime.v1.RuntimeService.service, buildHandlers(cri.runtime.v1.RuntimeService.service, runtimeServiceImpls(ctx), log, this.inFlight));
     this.server.addService(cri.runtime.v1.ImageService.service, buildHandlers(cri.runtime.v1.ImageService.service, imageServiceImpls(), log, this.inFlight));
   }
@@ -44,6 +68,7 @@ export class CriServer {
    */
   async start(): Promise<void> {
     const socketPath = this.config.socket;
+    await this.streaming?.start();
     await prepareSocketPath(socketPath);
     await new Promise<void>((resolve, reject) => {
       this.server.bindAsync(`unix:${socketPath}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
@@ -69,7 +94,8 @@ export class CriServer {
         clearTimeout(timer);
         resolve();
       });
-    }).then(() => {
+    }).then(async () => {
+      await this.streaming?.stop();
       fs.rmSync(this.config.socket, { force: true });
     });
     return this.stopping;
