@@ -39,6 +39,14 @@ export interface PeapodConfig {
     shm_size: number;
     pause_image: string;
   };
+  streaming: {
+    address: string;
+    port: number;
+    /** Seconds; 0 = never. */
+    idle_timeout: number;
+    /** Seconds. */
+    stream_creation_timeout: number;
+  };
   network: {
     cni_conf_dir: string;
     cni_bin_dirs: string[];
