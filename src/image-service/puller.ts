@@ -63,6 +63,9 @@ export function chainIds(diffIds: string[]): string[] {
   return out;
 }
 
+/** Config media types of container images (OCI, Docker). */
+const CONFIG_MEDIA_TYPES = ['application/vnd.oci.image.config.v1+json', 'application/vnd.docker.container.image.v1+json'];
+
 function hasher(digest: string): crypto.Hash {
   return crypto.createHash(checkDigest(digest).algorithm);
 }
@@ -162,6 +165,9 @@ export class ImagePuller {
       idleTimeoutMs: this.options.idleTimeoutMs,
     });
     const added = { blobs: [] as string[], layers: [] as string[] };
+    // Announce the pull (a lock row of its own) so another process opening the
+    // store does not take what this pull committed, and no image uses yet, for leftovers.
+    const releasePull = await this.store.lock(`pull:${process.pid}:${crypto.randomBytes(8).toString('hex')}`);
     try {
       const repo = src.path;
       const wanted = ref.digest ?? ref.tag!;
@@ -199,6 +205,9 @@ export class ImagePuller {
         checkDigest(l.digest);
       }
       checkDigest(manifest.config.digest);
+      if (manifest.config.mediaType && !CONFIG_MEDIA_TYPES.includes(manifest.config.mediaType)) {
+        throw new PullError(`${ref.domain}/${ref.path} is not a container image: its config has media type "${manifest.config.mediaType}"`);
+      }
       await this.ensureBlob(client, repo, manifest.config, added);
       blobs.push(manifest.config.digest);
       const configJson = fs.readFileSync(this.store.blobPath(manifest.config.digest), 'utf8');
@@ -231,6 +240,7 @@ export class ImagePuller {
       this.store.removeUnused(added.layers, added.blobs);
       throw err;
     } finally {
+      releasePull();
       await client.close();
     }
   }

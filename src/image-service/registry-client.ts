@@ -234,7 +234,11 @@ export class RegistryClient {
         authTried = true;
         const ch = parseChallenge(String(res.headers['www-authenticate'] ?? ''));
         await res.body.dump();
-        if (ch?.scheme === 'bearer' && !this.options.credentials?.registryToken) await this.fetchToken(ch, scope);
+        if (ch?.scheme === 'bearer' && !this.options.credentials?.registryToken) {
+          // A cached token was refused (expired): forget it and ask again.
+          for (const k of [...this.tokens.keys()]) if (k.endsWith(`|${ch.params.scope ?? scope}`)) this.tokens.delete(k);
+          await this.fetchToken(ch, scope);
+        }
         else if (ch?.scheme === 'basic') {
           if (!basicOf(this.options.credentials)) throw new RegistryError(`${this.host}: authentication required (Basic) and no credentials given`, 401);
           this.basicChallenged = true;
