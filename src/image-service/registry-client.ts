@@ -131,14 +131,19 @@ export class RegistryClient {
   private async base(): Promise<string> {
     if (this.baseUrl) return this.baseUrl;
     const https = `https://${this.apiHost()}`;
-    if (!this.options.insecure) return (this.baseUrl = https);
-    try {
-      const res = await request(`${https}/v2/`, { dispatcher: this.agent, method: 'GET' });
-      await res.body.dump();
-      return (this.baseUrl = https);
-    } catch {
-      return (this.baseUrl = `http://${this.apiHost()}`);
+    if (this.options.insecure) {
+      try {
+        const res = await request(`${https}/v2/`, { dispatcher: this.agent, method: 'GET' });
+        await res.body.dump();
+        return (this.baseUrl = https);
+      } catch {
+        return (this.baseUrl = `http://${this.apiHost()}`);
+      }
     }
+    // The ping: any answer (200, or 401 with the challenge handled per request) shows an API v2 registry.
+    const res = await this.send(`${https}/v2/`, 'GET', {});
+    await res.body.dump();
+    return (this.baseUrl = https);
   }
 
   private async send(url: string, method: 'GET' | 'HEAD', headers: Record<string, string>): Promise<Dispatcher.ResponseData> {
