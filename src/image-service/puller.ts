@@ -19,7 +19,7 @@ import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { checkDigest, ImageReference, parseReference, repositoryName, withDomain } from './reference';
 import { LAYER_MEDIA_TYPES, Descriptor, hostPlatform, ImageIndex, ImageManifest, MANIFEST_ACCEPT, ManifestError, MAX_MANIFEST_BYTES, parseManifest, Platform, selectPlatform } from './manifest';
-import { pullSources, RegistriesConf, PullSource } from './registries-conf';
+import { pullSources, RegistriesConf, RegistriesConfError, PullSource } from './registries-conf';
 import { isLoopbackHost, RegistryClient, RegistryCredentials, RegistryError } from './registry-client';
 import { decompressStream } from './store/decompress';
 import { ImageRecord, ImageStore, OciImageConfig } from './store/image-store';
@@ -115,7 +115,7 @@ export class ImagePuller {
   /**
    * Pulls `ref` and records it in the store.
    * @returns the stored image (its ID is the config digest).
-   * @throws ReferenceError for a malformed reference; PullError or
+   * @throws InvalidReferenceError for a malformed reference; PullError or
    *   RegistryError (with the HTTP status) when no source could deliver it;
    *   RegistriesConfError when the registry is blocked.
    */
@@ -129,7 +129,16 @@ export class ImagePuller {
     const errors: string[] = [];
     let lastErr: unknown;
     for (const cand of candidates) {
-      const sources = pullSources(registries, cand.domain, cand.path, cand.digest !== undefined);
+      let sources: PullSource[];
+      try {
+        sources = pullSources(registries, cand.domain, cand.path, cand.digest !== undefined);
+      } catch (err) {
+        // A blocked registry: refuse it, and go on with the next search registry.
+        if (candidates.length === 1) throw err;
+        lastErr = err;
+        errors.push((err as Error).message);
+        continue;
+      }
       for (const src of sources) {
         try {
           return await this.single(`${src.host}/${src.path}|${cand.tag ?? ''}|${cand.digest ?? ''}|${repositoryName(cand)}`, () => this.pullFromWithRetry(cand, src, opts));
@@ -143,6 +152,7 @@ export class ImagePuller {
       }
     }
     if (errors.length === 1 && lastErr instanceof Error) throw lastErr;
+    if (lastErr instanceof RegistriesConfError) throw new RegistriesConfError(`pulling ${ref} failed: ${errors.join('; ')}`);
     if (lastErr instanceof PullError) throw new PullError(`pulling ${ref} failed: ${errors.join('; ')}`);
     const status = lastErr instanceof RegistryError ? lastErr.status : undefined;
     throw new RegistryError(`pulling ${ref} failed: ${errors.join('; ')}`, status);

@@ -274,6 +274,11 @@ describe('image service library: pull into the store', function () {
         message: /through the symlink "escape"/,
       },
       {
+        name: 'a whiteout of ".." at the layer root',
+        files: () => [{ type: 'raw', header: { name: '.wh...', type: 'file', size: 0 } }],
+        message: /whiteout without a valid name/,
+      },
+      {
         name: 'a hard link to a host file',
         files: () => [{ type: 'raw', header: { name: 'hl', type: 'link', linkname: '../../../../../../..' + hostDir + '/victim' } }],
         message: /escapes the layer/,
