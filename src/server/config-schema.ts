@@ -86,6 +86,7 @@ export const CONFIG_SCHEMA: TableSpec = {
         max_concurrent_downloads: { kind: 'key', type: 'integer', default: 3, min: 1, doc: 'Layers of one pull downloaded at the same time.' },
         connect_timeout: { kind: 'key', type: 'integer', default: 15, min: 1, doc: 'Seconds to establish a connection to a registry.' },
         idle_timeout: { kind: 'key', type: 'integer', default: 60, min: 1, doc: 'Seconds a registry response may stay without data before the request fails (and is retried).' },
+        pinned_images: { kind: 'key', type: 'string array', default: [], doc: 'Images reported as pinned to the kubelet (its image garbage collection keeps them): exact references or IDs, or a prefix ending in `*` (e.g. `registry.k8s.io/pause*`).' },
       },
     },
     sandbox: {

@@ -33,6 +33,8 @@ export interface PeapodConfig {
     connect_timeout: number;
     /** Seconds. */
     idle_timeout: number;
+    /** References, IDs or `prefix*` patterns of images reported pinned. */
+    pinned_images: string[];
   };
   sandbox: {
     /** Bytes. */
