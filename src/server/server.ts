@@ -1,10 +1,12 @@
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { imageServiceImpls } from '../image-service';
 import { runtimeServiceImpls } from '../runtime-service';
 import type { PeapodConfig } from './config';
 import type { Logger } from './logger';
 import { loadCri, MAX_MESSAGE_BYTES } from './proto';
+import { rewritingConnection } from './h2-authority';
 import { buildHandlers, InFlight } from './rpc';
 import { prepareSocketPath, SOCKET_MODE } from './socket';
 
@@ -16,6 +18,7 @@ export class CriServer {
   private readonly server: grpc.Server;
   private readonly inFlight = new InFlight();
   private stopping: Promise<void> | undefined;
+  private listener: net.Server | undefined;
 
   /**
    * @param config the effective configuration
@@ -45,9 +48,20 @@ export class CriServer {
   async start(): Promise<void> {
     const socketPath = this.config.socket;
     await prepareSocketPath(socketPath);
-    await new Promise<void>((resolve, reject) => {
-      this.server.bindAsync(`unix:${socketPath}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
+    // Connections are accepted here and handed to grpc-js after the
+    // :authority fix-up that old Go clients need (see h2-authority.ts).
+    const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    const listener = net.createServer((socket) => {
+      injector.injectConnection(rewritingConnection(socket, (err) => this.log.warn({ err }, 'closing a malformed HTTP/2 connection')));
     });
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen(socketPath, () => {
+        listener.off('error', reject);
+        resolve();
+      });
+    });
+    this.listener = listener;
     fs.chmodSync(socketPath, SOCKET_MODE);
     this.log.info({ socket: socketPath }, 'peapod-cri serving');
   }
@@ -60,6 +74,7 @@ export class CriServer {
   stop(timeoutSeconds: number): Promise<void> {
     this.stopping ??= new Promise<void>((resolve) => {
       this.log.info({ inFlight: this.inFlight.size, timeoutSeconds }, 'shutting down');
+      this.listener?.close();
       const timer = setTimeout(() => {
         this.log.warn({ inFlight: this.inFlight.size }, 'shutdown timeout: closing calls still in flight');
         this.server.forceShutdown();

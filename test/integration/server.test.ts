@@ -5,6 +5,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { loadCri } from '../../src/server/proto';
 import { PEAPOD_CRI_MAIN, startServer, TestServer, waitExit } from './harness/server';
 
 function tmpDir(): string {
@@ -30,6 +31,21 @@ describe('peapod-cri server', () => {
       expect(v.runtime_name).to.equal('peapod');
       expect(v.runtime_api_version).to.equal('v1');
       expect(v.runtime_version).to.equal(require('../../../package.json').version);
+    });
+
+    it('serves clients that send the socket path as :authority (crictl, critest v1.26)', async () => {
+      const cri = loadCri();
+      const client = new cri.runtime.v1.RuntimeService(`unix:${server.socket}`, grpc.credentials.createInsecure(), {
+        'grpc.default_authority': server.socket,
+      });
+      try {
+        const v = await new Promise<{ runtime_name: string }>((resolve, reject) =>
+          client.Version({}, (err, res) => (err ? reject(err) : resolve(res as { runtime_name: string }))),
+        );
+        expect(v.runtime_name).to.equal('peapod');
+      } finally {
+        client.close();
+      }
     });
 
     it('makes the socket mode 0660', () => {
