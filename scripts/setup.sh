@@ -24,6 +24,10 @@ PACKAGES=(
   util-linux                  # unshare, nsenter, mount
   docker-registry             # tests: a real registry on 127.0.0.1
   busybox-static              # tests: the content of test images
+  attr                        # setfattr: layer xattrs and overlay opaque dirs (image store)
+  coreutils                   # mknod, mkfifo: device nodes and FIFOs of layers
+  zstd                        # tests: zstd-compressed test layers
+  openssl                     # tests: the token server's signing certificate
   python3 make g++            # native npm modules (better-sqlite3)
 )
 missing=()

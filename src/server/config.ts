@@ -25,6 +25,20 @@ export interface PeapodConfig {
     conmon_path: string;
     runtimes: Record<string, RuntimeHandlerConfig>;
   };
+  image: {
+    registries_conf: string;
+    registries_conf_dir: string;
+    max_concurrent_downloads: number;
+    /** Seconds. */
+    connect_timeout: number;
+    /** Seconds. */
+    idle_timeout: number;
+  };
+  sandbox: {
+    /** Bytes. */
+    shm_size: number;
+    pause_image: string;
+  };
   network: {
     cni_conf_dir: string;
     cni_bin_dirs: string[];
