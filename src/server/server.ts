@@ -7,6 +7,7 @@ import { runtimeServiceImpls } from '../runtime-service';
 import type { RuntimeContext } from '../runtime-service/context';
 import { recoverSandboxes } from '../runtime-service/sandbox/lifecycle';
 import { SandboxStore } from '../runtime-service/sandbox/store';
+import { attachSandboxHooks, containerEngineFor } from '../runtime-service/container/wire';
 import type { PeapodConfig } from './config';
 import type { Logger } from './logger';
 import { loadCri, MAX_MESSAGE_BYTES } from './proto';
@@ -44,7 +45,10 @@ export class CriServer {
     });
     const cri = loadCri();
     this.images = openImageContext(config, log);
-    const ctx: RuntimeContext = { config, log, version, sandboxes: new SandboxStore(config), network: { podCidr: '' } };
+    const sandboxes = new SandboxStore(config);
+    const containers = containerEngineFor(config, log);
+    attachSandboxHooks(sandboxes, containers);
+    const ctx: RuntimeContext = { config, log, version, sandboxes, containers, images: this.images.store, network: { podCidr: '' } };
     this.runtimeContext = ctx;
     this.server.addService(cri.runtime.v1.RuntimeService.service, buildHandlers(cri.runtime.v1.RuntimeService.service, runtimeServiceImpls(ctx), log, this.inFlight));
     this.server.addService(cri.runtime.v1.ImageService.service, buildHandlers(cri.runtime.v1.ImageService.service, imageServiceImpls(this.images), log, this.inFlight));
@@ -58,6 +62,7 @@ export class CriServer {
    */
   async start(): Promise<void> {
     await recoverSandboxes(this.runtimeContext);
+    await this.runtimeContext.containers.recover();
     const socketPath = this.config.socket;
     await prepareSocketPath(socketPath);
     // Connections are accepted here and handed to grpc-js after the
@@ -99,6 +104,7 @@ export class CriServer {
     }).then(() => {
       fs.rmSync(this.config.socket, { force: true });
       this.images.store.close();
+      this.runtimeContext.containers.close();
     });
     return this.stopping;
   }

@@ -122,7 +122,8 @@ export class ContainerEngine {
   private readonly cgroupV2 = isCgroupV2();
   private readonly appArmor = appArmorEnabled();
 
-  private constructor(private readonly opts: ContainerEngineOptions) {
+  /** Makes the engine's directories; call `recover()` before use (or use `open`). */
+  constructor(private readonly opts: ContainerEngineOptions) {
     this.records = new ContainerRecordStore(path.join(opts.root, 'containers'));
     this.bundleRoot = path.join(opts.runroot, 'containers');
     this.exitDir = path.join(opts.runroot, 'containers-exits');
@@ -142,6 +143,11 @@ export class ContainerEngine {
     return e;
   }
 
+  /** The sandbox a container belongs to, by container ID or prefix. */
+  sandboxOf(idOrPrefix: string): string {
+    return this.get(idOrPrefix).sandboxId;
+  }
+
   /** Stops watching exits. Containers and their monitors keep running. */
   close(): void {
     this.watcher?.close();
@@ -159,7 +165,11 @@ export class ContainerEngine {
     return `${sandboxId}/${name}/${attempt}`;
   }
 
-  private async recover(): Promise<void> {
+  /**
+   * Loads the records, reconciles them with the runtime and exit files, and
+   * starts watching exits. Called once, before serving.
+   */
+  async recover(): Promise<void> {
     const { records, orphans } = this.records.loadAll();
     for (const id of orphans) {
       this.opts.log.warn({ id }, 'removing container directory without a record');

@@ -128,15 +128,18 @@ export function directoryUsage(dir: string): { usedBytes: bigint; inodesUsed: bi
   return { usedBytes: bytes, inodesUsed: inodes };
 }
 
-/** Network counters of a namespace's interfaces (from /proc/<pid>/net/dev), loopback excluded. */
-export function networkUsage(pid: number): { name: string; rxBytes: bigint; rxErrors: bigint; txBytes: bigint; txErrors: bigint }[] {
-  const out: { name: string; rxBytes: bigint; rxErrors: bigint; txBytes: bigint; txErrors: bigint }[] = [];
-  let text: string;
-  try {
-    text = fs.readFileSync(`/proc/${pid}/net/dev`, 'utf8');
-  } catch {
-    return out;
-  }
+/** One interface's counters from /proc/net/dev. */
+export interface InterfaceCounters {
+  name: string;
+  rxBytes: bigint;
+  rxErrors: bigint;
+  txBytes: bigint;
+  txErrors: bigint;
+}
+
+/** Parses /proc/net/dev text, loopback excluded. */
+export function parseNetDev(text: string): InterfaceCounters[] {
+  const out: InterfaceCounters[] = [];
   for (const line of text.split('\n').slice(2)) {
     const m = /^\s*([^:]+):\s*(.*)$/.exec(line);
     if (!m || m[1] === 'lo') continue;
@@ -144,4 +147,13 @@ export function networkUsage(pid: number): { name: string; rxBytes: bigint; rxEr
     out.push({ name: m[1], rxBytes: f[0], rxErrors: f[2], txBytes: f[8], txErrors: f[10] });
   }
   return out;
+}
+
+/** Network counters of the namespace a process lives in (from /proc/<pid>/net/dev), loopback excluded. */
+export function networkUsage(pid: number): InterfaceCounters[] {
+  try {
+    return parseNetDev(fs.readFileSync(`/proc/${pid}/net/dev`, 'utf8'));
+  } catch {
+    return [];
+  }
 }
