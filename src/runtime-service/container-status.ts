@@ -13,7 +13,7 @@ import { toCriStatus } from './container/cri-view';
 export function containerStatus(ctx: RuntimeContext) {
   return async (req: ContainerStatusRequest__Output): Promise<ContainerStatusResponse> => {
     if (!req.container_id) throw invalidArgument('container_id is required');
-    const rec = ctx.containers.get(req.container_id);
+    const rec = await ctx.containers.refresh(req.container_id);
     const response: ContainerStatusResponse = { status: toCriStatus(rec) };
     if (req.verbose) {
       response.info = {

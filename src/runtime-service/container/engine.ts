@@ -177,12 +177,20 @@ export class ContainerEngine {
       fs.rmSync(path.join(this.bundleRoot, id), { recursive: true, force: true });
       this.records.delete(id);
     }
-    for (const rec of records) {
+    for (const rec of records.filter((r) => r.creating)) {
+      this.opts.log.warn({ id: rec.id }, 'rolling back a container creation interrupted by a crash');
+      await this.runtime(rec.runtimeHandler).delete(rec.id).catch(() => undefined);
+      await unmountRootfs(rec.rootfs).catch(() => undefined);
+      fs.rmSync(rec.bundle, { recursive: true, force: true });
+      fs.rmSync(exitFilePath(this.exitDir, rec.id), { force: true });
+      this.records.delete(rec.id);
+    }
+    for (const rec of records.filter((r) => !r.creating)) {
       this.byId.set(rec.id, rec);
       this.names.set(this.nameKey(rec.sandboxId, rec.metadata.name, rec.metadata.attempt), rec.id);
     }
     this.watch();
-    for (const rec of records) {
+    for (const rec of this.byId.values()) {
       if (rec.state === 'CONTAINER_EXITED') continue;
       if (await this.handleExit(rec.id)) continue;
       let st;
@@ -247,6 +255,16 @@ export class ContainerEngine {
       for (const w of waiters ?? []) w();
       return true;
     });
+  }
+
+  /**
+   * Re-reads conmon's exit file of a container (in case a watch event was
+   * missed) before its state is reported.
+   */
+  async refresh(idOrPrefix: string): Promise<ContainerRecord> {
+    const rec = this.get(idOrPrefix);
+    if (rec.state !== 'CONTAINER_EXITED') await this.handleExit(rec.id);
+    return this.get(rec.id);
   }
 
   /** Waits up to `ms` for the container to be EXITED. */
@@ -455,6 +473,7 @@ export class ContainerEngine {
       });
       // Mount points for bind-mounted files must exist in the rootfs as files, not dirs: runc creates them.
       fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec, null, 1));
+      rec.creating = true;
       this.records.save(rec);
       if (rec.logPath) fs.mkdirSync(path.dirname(rec.logPath), { recursive: true });
       conmonStarted = true;
@@ -474,6 +493,7 @@ export class ContainerEngine {
         systemdCgroup: this.opts.cgroupDriver === 'systemd',
       });
       rec.pid = created.pid;
+      delete rec.creating;
       this.byId.set(id, rec);
       this.records.save(rec);
       return rec;

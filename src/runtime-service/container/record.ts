@@ -72,6 +72,8 @@ export interface ContainerRecord {
   tty: boolean;
   stdin: boolean;
   stdinOnce: boolean;
+  /** True from the first write until conmon reported the container created: a record still true at start-up is a crashed creation, rolled back. */
+  creating?: boolean;
 }
 
 /**
