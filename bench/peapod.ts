@@ -1,0 +1,76 @@
+/**
+ * Starts peapod-cri for the benchmark: temp socket/root/runroot, a CNI
+ * network of the benchmark's own, and optional node flags (e.g. --cpu-prof)
+ * so a run can be profiled.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { connectCri } from '../test/integration/harness/client';
+import { PEAPOD_CRI_MAIN, waitExit } from '../test/integration/harness/server';
+import { findProcesses } from './procs';
+import type { RuntimeUnderTest } from './runtime';
+
+/** Options of a benchmarked peapod-cri. */
+export interface PeapodOptions {
+  /** Directory holding the CNI .conflist. */
+  cniConfDir: string;
+  /** Flags for node before the script, e.g. ["--cpu-prof", "--cpu-prof-dir=/tmp/prof"]. */
+  nodeFlags: string[];
+}
+
+/**
+ * Starts peapod-cri and waits for Version to answer.
+ * @throws when it exits early or does not answer within 20 s
+ */
+export async function startPeapod(options: PeapodOptions): Promise<RuntimeUnderTest> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'peapod-bench-'));
+  const socket = path.join(dir, 'peapod.sock');
+  const runroot = path.join(dir, 'runroot');
+  const configFile = path.join(dir, 'peapod.conf');
+  fs.writeFileSync(configFile, `[network]\ncni_conf_dir = "${options.cniConfDir}"\ncni_bin_dirs = ["/usr/lib/cni"]\n`);
+  const confD = path.join(dir, 'peapod.conf.d');
+  fs.mkdirSync(confD);
+  const child = spawn(
+    process.execPath,
+    [...options.nodeFlags, PEAPOD_CRI_MAIN, '--config', configFile, '--config-dir', confD, '--socket', socket, '--root', path.join(dir, 'root'), '--runroot', runroot],
+    { stdio: ['ignore', 'ignore', fs.openSync(path.join(dir, 'peapod-cri.log'), 'a')] },
+  );
+  const client = connectCri(socket);
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`peapod-cri exited early; see ${dir}/peapod-cri.log`);
+    try {
+      await client.runtime.Version({}, { deadline: Date.now() + 1000 });
+      break;
+    } catch {
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`peapod-cri did not answer; see ${dir}/peapod-cri.log`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return {
+    name: 'peapod',
+    socket,
+    client,
+    serverPid: () => child.pid!,
+    monitorPids: () => findProcesses((a) => path.basename(a[0]) === 'conmon' && a.some((s) => s.startsWith(runroot))).map((p) => p.pid),
+    async stop() {
+      client.close();
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await waitExit(child);
+      // Stray monitors (none after a clean teardown) would pin the dir.
+      for (const p of findProcesses((a) => a.some((s) => s.startsWith(dir)))) {
+        try {
+          process.kill(p.pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+      if (!process.env.PEAPOD_BENCH_KEEP) fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
