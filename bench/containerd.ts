@@ -26,6 +26,8 @@ export interface ContainerdOptions {
   registryHost: string;
   /** Full reference of the pause image in the local registry. */
   sandboxImage: string;
+  /** Directory of timing wrappers for runc and the CNI plugins (see tool-timing.ts); absent: the real binaries. */
+  toolDir?: string;
 }
 
 /** The version-2 config.toml for a private containerd under `dir`. */
@@ -60,11 +62,11 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 
 [${cri}.containerd.runtimes.runc.options]
   SystemdCgroup = false
-  BinaryName = "/usr/sbin/runc"
+  BinaryName = "${o.toolDir ? `${o.toolDir}/runc` : '/usr/sbin/runc'}"
   Root = "${dir}/runc"
 
 [${cri}.cni]
-  bin_dir = "/usr/lib/cni"
+  bin_dir = "${o.toolDir ?? '/usr/lib/cni'}"
   conf_dir = "${o.cniConfDir}"
 
 [${cri}.registry]

@@ -20,6 +20,7 @@ import { startRegistry, TestRegistry } from '../test/integration/harness/registr
 import { startContainerd } from './containerd';
 import { startPeapod } from './peapod';
 import type { RuntimeUnderTest } from './runtime';
+import { makeToolWrappers, summarizeToolLog, ToolWrappers } from './tool-timing';
 import { formatTable, MetricRow, Summary, summarize } from './stats';
 import { benchContainer, benchDensity, benchExec, benchFirstLog, benchList, benchPull, benchSandbox, MemorySample, WorkloadContext } from './workloads';
 
@@ -49,7 +50,10 @@ function log(msg: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 }
 
-function parseArgs(argv: string[]): { params: Params; only?: string; nodeFlags: string[]; out: string; quick: boolean } {
+/** The workloads, in the order they run. */
+const WORKLOADS = ['sandbox', 'container', 'exec', 'firstlog', 'pull', 'list', 'density'] as const;
+
+function parseArgs(argv: string[]): { params: Params; only?: string; nodeFlags: string[]; out: string; quick: boolean; workloads: Set<string>; toolTiming?: string } {
   const int = (v: string): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 0) throw new Error(`expected a non-negative integer, got ${v}`);
@@ -67,9 +71,11 @@ function parseArgs(argv: string[]): { params: Params; only?: string; nodeFlags: 
     .option('--concurrency <n>', 'pods started at a time for density', int)
     .option('--only <runtime>', 'measure only peapod or only containerd')
     .option('--server-node-flags <flags>', 'node flags for peapod-cri, space-separated, e.g. "--cpu-prof --cpu-prof-dir=DIR" (env PEAPOD_BENCH_NODE_FLAGS)')
+    .option('--workloads <list>', `comma-separated subset of ${WORKLOADS.join(',')} (default all)`)
+    .option('--tool-timing <dir>', 'run runc, conmon and the CNI plugins through timing wrappers made in DIR and summarize DIR/tools.log per runtime (adds ~2 ms per call: for attribution, not for the table)')
     .option('--out <file>', 'where to write the JSON results', path.resolve(__dirname, '..', '..', 'bench', 'results', 'latest.json'))
     .parse(argv);
-  const o = cmd.opts<{ quick?: boolean; runs?: number; warmup?: number; pullRuns?: number; pullMb?: number; listPods?: number; densityPods?: number; concurrency?: number; only?: string; serverNodeFlags?: string; out: string }>();
+  const o = cmd.opts<{ quick?: boolean; runs?: number; warmup?: number; pullRuns?: number; pullMb?: number; listPods?: number; densityPods?: number; concurrency?: number; only?: string; serverNodeFlags?: string; out: string; workloads?: string; toolTiming?: string }>();
   const quick = Boolean(o.quick || process.env.PEAPOD_BENCH_QUICK === '1');
   const base = quick ? QUICK : FULL;
   const params: Params = {
@@ -83,7 +89,9 @@ function parseArgs(argv: string[]): { params: Params; only?: string; nodeFlags: 
   };
   if (o.only && o.only !== 'peapod' && o.only !== 'containerd') throw new Error('--only takes peapod or containerd');
   const flags = (o.serverNodeFlags ?? process.env.PEAPOD_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
-  return { params, only: o.only, nodeFlags: flags, out: o.out, quick };
+  const workloads = o.workloads ? o.workloads.split(',') : [...WORKLOADS];
+  for (const w of workloads) if (!(WORKLOADS as readonly string[]).includes(w)) throw new Error(`unknown workload ${w}; known: ${WORKLOADS.join(',')}`);
+  return { params, only: o.only, nodeFlags: flags, out: o.out, quick, workloads: new Set(workloads), toolTiming: o.toolTiming ? path.resolve(o.toolTiming) : undefined };
 }
 
 /** Two throwaway CNI networks with distinct bridges and subnets inside 198.18.0.0/15. */
@@ -96,25 +104,35 @@ function makeNetworks(): [TestCniNetwork, TestCniNetwork] {
   }
 }
 
-/** Runs every workload against one runtime. */
-async function measure(rt: RuntimeUnderTest, p: Params, ctxBase: Omit<WorkloadContext, 'progress'>, large: { ref: string; bytes: number }): Promise<RuntimeResults> {
-  const ctx: WorkloadContext = { ...ctxBase, progress: (m) => log(`${rt.name}: ${m}`) };
-  const version = (await rt.client.runtime.Version({})).runtime_version;
-  const series: Record<string, number[]> = {};
-  const add = (r: Record<string, number[]>): void => void Object.assign(series, r);
-  add(await benchSandbox(rt, ctx));
-  add(await benchContainer(rt, ctx));
-  add(await benchExec(rt, ctx));
-  add(await benchFirstLog(rt, ctx));
-  add(await benchPull(rt, ctx, large.ref, large.bytes, p.pullRuns + 1).then((r) => dropFirst(r)));
-  add(await benchList(rt, ctx, p.listPods));
-  const d = await benchDensity(rt, ctx, p.densityPods, p.concurrency);
-  return { version, series, memory: d.memory, densitySeconds: d.seconds };
-}
-
-/** Drops the first sample of each series (a warm-up run). */
-function dropFirst(r: Record<string, number[]>): Record<string, number[]> {
-  return Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v.slice(1)]));
+/**
+ * Runs every selected workload against each runtime in turn (peapod, then
+ * containerd, workload by workload), so both see the same machine load over
+ * time; both servers stay up, the idle one costs next to nothing.
+ */
+async function measureAll(rts: RuntimeUnderTest[], p: Params, ctxBase: Omit<WorkloadContext, 'progress'>, large: { ref: string; bytes: number }, workloads: Set<string>): Promise<Partial<Record<'peapod' | 'containerd', RuntimeResults>>> {
+  const results: Partial<Record<'peapod' | 'containerd', RuntimeResults>> = {};
+  for (const rt of rts) results[rt.name] = { version: (await rt.client.runtime.Version({})).runtime_version, series: {} };
+  const steps: [string, (rt: RuntimeUnderTest, ctx: WorkloadContext, r: RuntimeResults) => Promise<void>][] = [
+    ['sandbox', async (rt, ctx, r) => void Object.assign(r.series, await benchSandbox(rt, ctx))],
+    ['container', async (rt, ctx, r) => void Object.assign(r.series, await benchContainer(rt, ctx))],
+    ['exec', async (rt, ctx, r) => void Object.assign(r.series, await benchExec(rt, ctx))],
+    ['firstlog', async (rt, ctx, r) => void Object.assign(r.series, await benchFirstLog(rt, ctx))],
+    ['pull', async (rt, ctx, r) => void Object.assign(r.series, await benchPull(rt, ctx, large.ref, large.bytes, p.pullRuns))],
+    ['list', async (rt, ctx, r) => void Object.assign(r.series, await benchList(rt, ctx, p.listPods))],
+    [
+      'density',
+      async (rt, ctx, r) => {
+        const d = await benchDensity(rt, ctx, p.densityPods, p.concurrency);
+        r.memory = d.memory;
+        r.densitySeconds = d.seconds;
+      },
+    ],
+  ];
+  for (const [name, step] of steps) {
+    if (!workloads.has(name)) continue;
+    for (const rt of rts) await step(rt, { ...ctxBase, progress: (m) => log(`${rt.name}: ${m}`) }, results[rt.name]!);
+  }
+  return results;
 }
 
 /** Builds the table rows from both runtimes' results. */
@@ -148,7 +166,8 @@ function mem(r: RuntimeResults | undefined, key: 'serverRss' | 'monitorPssPerCon
 }
 
 async function main(): Promise<void> {
-  const { params: p, only, nodeFlags, out, quick } = parseArgs(process.argv);
+  const { params: p, only, nodeFlags, out, quick, workloads, toolTiming } = parseArgs(process.argv);
+  const toolTimes: Partial<Record<'peapod' | 'containerd', Record<string, { calls: number; ms: number }>>> = {};
   log(`sizes: ${JSON.stringify(p)}${quick ? ' (quick)' : ''}`);
   const cleanups: (() => Promise<void> | void)[] = [];
   const results: Partial<Record<'peapod' | 'containerd', RuntimeResults>> = {};
@@ -165,7 +184,7 @@ async function main(): Promise<void> {
     log('building and pushing images');
     await pushImage(reg.url, 'bench/busybox', 'v1', await busyboxImage());
     await pushImage(reg.url, 'bench/pause', 'v1', await busyboxImage({ Entrypoint: ['/bin/sleep'], Cmd: ['2147483647'] }));
-    const big = await largeImage(p.pullMB * 1e6, 5);
+    const big = await largeImage(workloads.has('pull') ? p.pullMB * 1e6 : 1e6, 5);
     await pushImage(reg.url, 'bench/large', 'v1', big);
     const bigBytes = big.layers.reduce((a, l) => a + l.size, 0) + big.config.length + big.manifest.length;
     const image = `${reg.host}/bench/busybox:v1`;
@@ -174,20 +193,28 @@ async function main(): Promise<void> {
     const large = { ref: `${reg.host}/bench/large:v1`, bytes: bigBytes };
 
     const starters: Record<'peapod' | 'containerd', () => Promise<RuntimeUnderTest>> = {
-      peapod: () => startPeapod({ cniConfDir: netP.confDir, nodeFlags }),
-      containerd: () => startContainerd({ cniConfDir: netC.confDir, registryHost: reg.host, sandboxImage: pause }),
+      peapod: () => startPeapod({ cniConfDir: netP.confDir, nodeFlags, toolDir: toolTiming && path.join(toolTiming, 'peapod') }),
+      containerd: () => startContainerd({ cniConfDir: netC.confDir, registryHost: reg.host, sandboxImage: pause, toolDir: toolTiming && path.join(toolTiming, 'containerd') }),
     };
-    for (const name of ['peapod', 'containerd'] as const) {
-      if (only && only !== name) continue;
-      log(`starting ${name}`);
-      const rt = await starters[name]();
-      try {
+    const rts: RuntimeUnderTest[] = [];
+    const wrappers: Partial<Record<'peapod' | 'containerd', ToolWrappers>> = {};
+    try {
+      for (const name of ['peapod', 'containerd'] as const) {
+        if (only && only !== name) continue;
+        if (toolTiming) wrappers[name] = makeToolWrappers(path.join(toolTiming, name));
+        log(`starting ${name}`);
+        const rt = await starters[name]();
+        rts.push(rt);
         await rt.client.image.PullImage({ image: { image } });
         if (name === 'containerd') await rt.client.image.PullImage({ image: { image: pause } });
-        results[name] = await measure(rt, p, ctxBase, large);
-      } finally {
-        log(`stopping ${name}`);
+      }
+      Object.assign(results, await measureAll(rts, p, ctxBase, large, workloads));
+    } finally {
+      for (const rt of rts) {
+        log(`stopping ${rt.name}`);
         await rt.stop();
+        const w = wrappers[rt.name];
+        if (w) toolTimes[rt.name] = summarizeToolLog(fs.readFileSync(w.logFile, 'utf8'));
       }
     }
   } finally {
@@ -220,6 +247,8 @@ async function main(): Promise<void> {
       conmon: versions('/usr/bin/conmon', ['--version']),
     },
     serverNodeFlags: nodeFlags,
+    workloads: [...workloads],
+    toolTimes: toolTiming ? toolTimes : undefined,
     memory: { peapod: results.peapod?.memory, containerd: results.containerd?.memory },
     table: rows(p, results),
     samples: { peapod: results.peapod?.series, containerd: results.containerd?.series },
@@ -230,6 +259,10 @@ async function main(): Promise<void> {
   for (const rt of ['peapod', 'containerd'] as const) {
     const m = results[rt]?.memory;
     if (m) process.stdout.write(`${rt}: ${m.monitors} monitor processes for ${p.densityPods} containers, ${(m.monitorPssTotal / 1048576).toFixed(1)} MiB PSS in all\n`);
+  }
+  for (const [rt, t] of Object.entries(toolTimes)) {
+    process.stdout.write(`\n${rt}: time in external tools (wrapped; whole run including set-up and teardown)\n`);
+    for (const [k, v] of Object.entries(t).sort((a, b) => b[1].ms - a[1].ms)) process.stdout.write(`  ${k.padEnd(24)} ${String(v.calls).padStart(6)} calls ${v.ms.toFixed(0).padStart(8)} ms  ${(v.ms / v.calls).toFixed(1).padStart(7)} ms/call\n`);
   }
   log(`wrote ${out}`);
 }

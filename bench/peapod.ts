@@ -18,6 +18,8 @@ export interface PeapodOptions {
   cniConfDir: string;
   /** Flags for node before the script, e.g. ["--cpu-prof", "--cpu-prof-dir=/tmp/prof"]. */
   nodeFlags: string[];
+  /** Directory of timing wrappers for runc, conmon and the CNI plugins (see tool-timing.ts); absent: the real binaries. */
+  toolDir?: string;
 }
 
 /**
@@ -29,7 +31,12 @@ export async function startPeapod(options: PeapodOptions): Promise<RuntimeUnderT
   const socket = path.join(dir, 'peapod.sock');
   const runroot = path.join(dir, 'runroot');
   const configFile = path.join(dir, 'peapod.conf');
-  fs.writeFileSync(configFile, `[network]\ncni_conf_dir = "${options.cniConfDir}"\ncni_bin_dirs = ["/usr/lib/cni"]\n`);
+  const tools = options.toolDir;
+  fs.writeFileSync(
+    configFile,
+    `[network]\ncni_conf_dir = "${options.cniConfDir}"\ncni_bin_dirs = ["${tools ?? '/usr/lib/cni'}"]\n` +
+      (tools ? `[runtime]\nconmon_path = "${tools}/conmon"\n[runtime.runtimes.runc]\nruntime_path = "${tools}/runc"\n` : ''),
+  );
   const confD = path.join(dir, 'peapod.conf.d');
   fs.mkdirSync(confD);
   const child = spawn(

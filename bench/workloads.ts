@@ -199,11 +199,11 @@ export async function benchFirstLog(rt: RuntimeUnderTest, ctx: WorkloadContext):
 
 /**
  * PullImage of `ref` into a store without it: RemoveImage before each run
- * (the warm-up run is the first pull). Returns seconds and MB/s (10^6 bytes
+ * (one warm-up pull first). Returns seconds and MB/s (10^6 bytes
  * of compressed blobs per second).
  */
 export async function benchPull(rt: RuntimeUnderTest, ctx: WorkloadContext, ref: string, blobBytes: number, runs: number): Promise<Record<string, number[]>> {
-  return repeat({ ...ctx, runs, warmup: 0 }, 'pull', async () => {
+  return repeat({ ...ctx, runs, warmup: 1 }, 'pull', async () => {
     await rt.client.image.RemoveImage({ image: { image: ref } }).catch(() => undefined);
     const st = await rt.client.image.ImageStatus({ image: { image: ref } });
     if (st.image) throw new Error(`${rt.name}: ${ref} still present after RemoveImage`);

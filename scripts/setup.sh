@@ -29,6 +29,7 @@ PACKAGES=(
   zstd                        # tests: zstd-compressed test layers
   openssl                     # tests: the token server's signing certificate
   python3 make g++            # native npm modules (better-sqlite3)
+  containerd                  # npm run bench: the runtime peapod is compared with (started privately; no service)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -42,6 +43,12 @@ fi
 # Debian starts a docker-registry service on :5000 when one can start; the tests run their own.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet docker-registry 2>/dev/null; then
   systemctl disable --now docker-registry >/dev/null 2>&1 || true
+fi
+# containerd is only for `npm run bench`, which starts its own with a temp
+# root and socket: if this script just installed it, stop the service the
+# package enables under systemd (a containerd that was there before is left alone).
+if [[ " ${missing[*]:-} " == *" containerd "* ]] && command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet containerd 2>/dev/null; then
+  systemctl disable --now containerd >/dev/null 2>&1 || true
 fi
 
 # npm ci rebuilds native modules from source (minutes); skip it when the
