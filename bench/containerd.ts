@@ -7,12 +7,13 @@
  * system service (shim sockets go to /run/containerd/s/<hash of our address>,
  * which cannot collide with a system containerd's).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { connectCri } from '../test/integration/harness/client';
 import { waitExit } from '../test/integration/harness/server';
+import { removeTree } from './cleanup';
 import { findProcesses } from './procs';
 import type { RuntimeUnderTest } from './runtime';
 
@@ -136,26 +137,7 @@ export async function startContainerd(options: ContainerdOptions): Promise<Runti
         }
       }
       // containerd leaves its snapshot and shm mounts under the temp root.
-      const mounts = fs
-        .readFileSync('/proc/self/mounts', 'utf8')
-        .split('\n')
-        .map((l) => l.split(' ')[1])
-        .filter((m) => m && m.startsWith(dir))
-        .sort((a, b) => b.length - a.length);
-      for (const m of mounts) {
-        try {
-          execFileSync('umount', ['-l', m], { stdio: 'ignore' });
-        } catch {
-          /* already gone */
-        }
-      }
-      if (!process.env.PEAPOD_BENCH_KEEP) {
-        try {
-          fs.rmSync(dir, { recursive: true, force: true });
-        } catch (err) {
-          process.stderr.write(`bench: could not remove ${dir}: ${(err as Error).message}\n`);
-        }
-      }
+      if (!process.env.PEAPOD_BENCH_KEEP) removeTree(dir);
     },
   };
 }

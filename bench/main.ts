@@ -53,7 +53,7 @@ function log(msg: string): void {
 /** The workloads, in the order they run. */
 const WORKLOADS = ['sandbox', 'container', 'exec', 'firstlog', 'pull', 'list', 'density'] as const;
 
-function parseArgs(argv: string[]): { params: Params; only?: string; nodeFlags: string[]; out: string; quick: boolean; workloads: Set<string>; toolTiming?: string } {
+function parseArgs(argv: string[]): { params: Params; only?: string; nodeFlags: string[]; out: string; quick: boolean; workloads: Set<string>; toolTiming?: string; peapodConfig?: string } {
   const int = (v: string): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 0) throw new Error(`expected a non-negative integer, got ${v}`);
@@ -71,11 +71,12 @@ function parseArgs(argv: string[]): { params: Params; only?: string; nodeFlags: 
     .option('--concurrency <n>', 'pods started at a time for density', int)
     .option('--only <runtime>', 'measure only peapod or only containerd')
     .option('--server-node-flags <flags>', 'node flags for peapod-cri, space-separated, e.g. "--cpu-prof --cpu-prof-dir=DIR" (env PEAPOD_BENCH_NODE_FLAGS)')
+    .option('--peapod-config <toml>', 'top-level TOML for peapod-cri\'s config file, e.g. \'log_level = "debug"\' (logs each RPC\'s duration)')
     .option('--workloads <list>', `comma-separated subset of ${WORKLOADS.join(',')} (default all)`)
     .option('--tool-timing <dir>', 'run runc, conmon and the CNI plugins through timing wrappers made in DIR and summarize DIR/tools.log per runtime (adds ~2 ms per call: for attribution, not for the table)')
     .option('--out <file>', 'where to write the JSON results', path.resolve(__dirname, '..', '..', 'bench', 'results', 'latest.json'))
     .parse(argv);
-  const o = cmd.opts<{ quick?: boolean; runs?: number; warmup?: number; pullRuns?: number; pullMb?: number; listPods?: number; densityPods?: number; concurrency?: number; only?: string; serverNodeFlags?: string; out: string; workloads?: string; toolTiming?: string }>();
+  const o = cmd.opts<{ quick?: boolean; runs?: number; warmup?: number; pullRuns?: number; pullMb?: number; listPods?: number; densityPods?: number; concurrency?: number; only?: string; serverNodeFlags?: string; out: string; workloads?: string; toolTiming?: string; peapodConfig?: string }>();
   const quick = Boolean(o.quick || process.env.PEAPOD_BENCH_QUICK === '1');
   const base = quick ? QUICK : FULL;
   const params: Params = {
@@ -91,7 +92,7 @@ function parseArgs(argv: string[]): { params: Params; only?: string; nodeFlags: 
   const flags = (o.serverNodeFlags ?? process.env.PEAPOD_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
   const workloads = o.workloads ? o.workloads.split(',') : [...WORKLOADS];
   for (const w of workloads) if (!(WORKLOADS as readonly string[]).includes(w)) throw new Error(`unknown workload ${w}; known: ${WORKLOADS.join(',')}`);
-  return { params, only: o.only, nodeFlags: flags, out: o.out, quick, workloads: new Set(workloads), toolTiming: o.toolTiming ? path.resolve(o.toolTiming) : undefined };
+  return { params, only: o.only, nodeFlags: flags, out: o.out, quick, workloads: new Set(workloads), toolTiming: o.toolTiming ? path.resolve(o.toolTiming) : undefined, peapodConfig: o.peapodConfig };
 }
 
 /** Two throwaway CNI networks with distinct bridges and subnets inside 198.18.0.0/15. */
@@ -166,7 +167,7 @@ function mem(r: RuntimeResults | undefined, key: 'serverRss' | 'monitorPssPerCon
 }
 
 async function main(): Promise<void> {
-  const { params: p, only, nodeFlags, out, quick, workloads, toolTiming } = parseArgs(process.argv);
+  const { params: p, only, nodeFlags, out, quick, workloads, toolTiming, peapodConfig } = parseArgs(process.argv);
   const toolTimes: Partial<Record<'peapod' | 'containerd', Record<string, { calls: number; ms: number }>>> = {};
   log(`sizes: ${JSON.stringify(p)}${quick ? ' (quick)' : ''}`);
   const cleanups: (() => Promise<void> | void)[] = [];
@@ -193,7 +194,7 @@ async function main(): Promise<void> {
     const large = { ref: `${reg.host}/bench/large:v1`, bytes: bigBytes };
 
     const starters: Record<'peapod' | 'containerd', () => Promise<RuntimeUnderTest>> = {
-      peapod: () => startPeapod({ cniConfDir: netP.confDir, nodeFlags, toolDir: toolTiming && path.join(toolTiming, 'peapod') }),
+      peapod: () => startPeapod({ cniConfDir: netP.confDir, nodeFlags, extraConfig: peapodConfig, toolDir: toolTiming && path.join(toolTiming, 'peapod') }),
       containerd: () => startContainerd({ cniConfDir: netC.confDir, registryHost: reg.host, sandboxImage: pause, toolDir: toolTiming && path.join(toolTiming, 'containerd') }),
     };
     const rts: RuntimeUnderTest[] = [];
@@ -209,6 +210,9 @@ async function main(): Promise<void> {
         if (name === 'containerd') await rt.client.image.PullImage({ image: { image: pause } });
       }
       Object.assign(results, await measureAll(rts, p, ctxBase, large, workloads));
+    } catch (err) {
+      log(`failed: ${(err as Error).stack ?? String(err)}`);
+      throw err;
     } finally {
       for (const rt of rts) {
         log(`stopping ${rt.name}`);

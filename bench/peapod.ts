@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { connectCri } from '../test/integration/harness/client';
 import { PEAPOD_CRI_MAIN, waitExit } from '../test/integration/harness/server';
+import { removeTree } from './cleanup';
 import { findProcesses } from './procs';
 import type { RuntimeUnderTest } from './runtime';
 
@@ -20,6 +21,8 @@ export interface PeapodOptions {
   nodeFlags: string[];
   /** Directory of timing wrappers for runc, conmon and the CNI plugins (see tool-timing.ts); absent: the real binaries. */
   toolDir?: string;
+  /** TOML put before the benchmark's own keys, e.g. `log_level = "debug"`. */
+  extraConfig?: string;
 }
 
 /**
@@ -34,7 +37,7 @@ export async function startPeapod(options: PeapodOptions): Promise<RuntimeUnderT
   const tools = options.toolDir;
   fs.writeFileSync(
     configFile,
-    `[network]\ncni_conf_dir = "${options.cniConfDir}"\ncni_bin_dirs = ["${tools ?? '/usr/lib/cni'}"]\n` +
+    `${options.extraConfig ? `${options.extraConfig}\n` : ''}[network]\ncni_conf_dir = "${options.cniConfDir}"\ncni_bin_dirs = ["${tools ?? '/usr/lib/cni'}"]\n` +
       (tools ? `[runtime]\nconmon_path = "${tools}/conmon"\n[runtime.runtimes.runc]\nruntime_path = "${tools}/runc"\n` : ''),
   );
   const confD = path.join(dir, 'peapod.conf.d');
@@ -77,7 +80,7 @@ export async function startPeapod(options: PeapodOptions): Promise<RuntimeUnderT
           /* gone */
         }
       }
-      if (!process.env.PEAPOD_BENCH_KEEP) fs.rmSync(dir, { recursive: true, force: true });
+      if (!process.env.PEAPOD_BENCH_KEEP) removeTree(dir);
     },
   };
 }
