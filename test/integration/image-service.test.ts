@@ -21,6 +21,7 @@ describe('CRI ImageService over gRPC', function () {
   let server: TestServer;
   let numeric: BuiltImage;
   let named: BuiltImage;
+  let confFile: string;
 
   before(async () => {
     registry = await startRegistry();
@@ -30,7 +31,8 @@ describe('CRI ImageService over gRPC', function () {
     await pushImage(registry.url, 'test/numeric', 'v2', numeric);
     await pushImage(registry.url, 'test/named', 'latest', named);
     const dir = fs.mkdtempSync(path.join(registry.dir, 'conf-'));
-    fs.writeFileSync(path.join(dir, 'registries.conf'), `unqualified-search-registries = ["${registry.host}"]\n`);
+    confFile = path.join(dir, 'registries.conf');
+    fs.writeFileSync(confFile, `unqualified-search-registries = ["${registry.host}"]\n`);
     server = await startServer({ config: `[image]\nregistries_conf = "${dir}/registries.conf"\nregistries_conf_dir = "${dir}/none.d"\npinned_images = ["${registry.host}/test/nam*"]\n` });
   });
   after(async () => {
@@ -84,6 +86,22 @@ describe('CRI ImageService over gRPC', function () {
     const missing = await rpcError(server.client.image.PullImage({ image: { image: '' } }));
     expect(missing.code).to.equal(grpc.status.INVALID_ARGUMENT);
     expect(missing.details).to.contain('image.image');
+  });
+
+  it('reads registries.conf at each pull: a blocked registry is PERMISSION_DENIED, a broken file FAILED_PRECONDITION', async () => {
+    const original = fs.readFileSync(confFile, 'utf8');
+    try {
+      fs.writeFileSync(confFile, `${original}[[registry]]\nlocation = "${registry.host}"\nblocked = true\n`);
+      const blocked = await rpcError(server.client.image.PullImage({ image: { image: `${registry.host}/test/numeric:v1` } }));
+      expect(blocked.code).to.equal(grpc.status.PERMISSION_DENIED);
+      expect(blocked.details).to.contain('blocked');
+      fs.writeFileSync(confFile, 'unqualified-search-registries = [\n');
+      const broken = await rpcError(server.client.image.PullImage({ image: { image: `${registry.host}/test/numeric:v1` } }));
+      expect(broken.code).to.equal(grpc.status.FAILED_PRECONDITION);
+      expect(broken.details).to.contain(confFile);
+    } finally {
+      fs.writeFileSync(confFile, original);
+    }
   });
 
   it('answers NOT_FOUND for a tag the registry lacks', async () => {
