@@ -2,9 +2,14 @@ import { expect } from 'chai';
 import * as grpc from '@grpc/grpc-js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BuiltImage, busyboxImage, multiLayerImage, pushImage } from '../fixtures/image-builder';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { BuiltImage, buildImage, busyboxImage, multiLayerImage, passwdFiles, pushImage, randomFiles } from '../fixtures/image-builder';
+import { startRegistryProxy } from '../fixtures/registry-proxy';
 import { startRegistry, TestRegistry } from './harness/registry';
 import { startServer, TestServer } from './harness/server';
+
+const run = promisify(execFile);
 
 async function rpcError(p: Promise<unknown>): Promise<grpc.ServiceError> {
   return p.then(
@@ -131,6 +136,28 @@ describe('CRI ImageService over gRPC', function () {
     const ts = BigInt(fsu.timestamp);
     const now = BigInt(Date.now()) * 1_000_000n;
     expect(ts > now - 60_000_000_000n && ts <= now).to.equal(true);
+  });
+
+  it('shares the store with another process (the CLI): pulling one image at once fetches each blob once', async () => {
+    const image = await buildImage({ layers: [{ files: randomFiles(1 << 20, 'shared-a') }, { files: randomFiles(1 << 20, 'shared-b') }, { files: passwdFiles() }] });
+    await pushImage(registry.url, 'test/shared', 'v1', image);
+    const proxy = await startRegistryProxy(registry.url);
+    try {
+      const ref = `${proxy.host}/test/shared:v1`;
+      const script = path.resolve(__dirname, '..', 'fixtures', 'pull-process.js');
+      const [viaServer, viaCli] = await Promise.all([
+        server.client.image.PullImage({ image: { image: ref } }),
+        run(process.execPath, [script, path.join(server.root, 'storage'), ref]),
+      ]);
+      expect(viaServer.image_ref).to.equal(image.configDigest);
+      expect(viaCli.stdout.trim()).to.equal(image.configDigest);
+      for (const d of [image.configDigest, ...image.layers.map((l) => l.digest)]) expect(proxy.blobGets(d), d).to.equal(1);
+      // What the other process stored, the server sees.
+      const st = await server.client.image.ImageStatus({ image: { image: ref } });
+      expect(st.image!.id).to.equal(image.configDigest);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('keeps images across a restart', async () => {
