@@ -9,6 +9,7 @@ import { recoverSandboxes } from '../runtime-service/sandbox/lifecycle';
 import { SandboxStore } from '../runtime-service/sandbox/store';
 import type { StreamingBackend } from '../streaming/backend';
 import { StreamingServer } from '../streaming/server';
+import { attachSandboxHooks, containerEngineFor } from '../runtime-service/container/wire';
 import type { PeapodConfig } from './config';
 import type { Logger } from './logger';
 import { loadCri, MAX_MESSAGE_BYTES } from './proto';
@@ -63,11 +64,16 @@ export class CriServer {
       });
     }
     const streaming = this.streaming;
+    const sandboxes = new SandboxStore(config);
+    const containers = containerEngineFor(config, log);
+    attachSandboxHooks(sandboxes, containers);
     const ctx: RuntimeContext = {
       config,
       log,
       version,
-      sandboxes: new SandboxStore(config),
+      sandboxes,
+      containers,
+      images: this.images.store,
       network: { podCidr: '' },
       streaming: streaming && streamingBackend ? { backend: streamingBackend, register: streaming.register.bind(streaming) } : undefined,
     };
@@ -87,6 +93,7 @@ export class CriServer {
     // Refuse before touching any state: a live server owns it.
     await prepareSocketPath(socketPath);
     await recoverSandboxes(this.runtimeContext);
+    await this.runtimeContext.containers.recover();
     await this.streaming?.start();
     // Connections are accepted here and handed to grpc-js after the
     // :authority fix-up that old Go clients need (see h2-authority.ts).
@@ -128,6 +135,7 @@ export class CriServer {
       await this.streaming?.stop();
       fs.rmSync(this.config.socket, { force: true });
       this.images.store.close();
+      this.runtimeContext.containers.close();
     });
     return this.stopping;
   }
