@@ -191,8 +191,10 @@ describe('pod sandboxes (real namespaces and CNI)', function () {
     expect(i.namespaces.pid).to.equal(`/proc/${pid}/ns/pid`);
     expect(fs.readlinkSync(`/proc/${pid}/ns/pid`)).to.not.equal(fs.readlinkSync('/proc/self/ns/pid'));
     expect(fs.readFileSync(`/proc/${pid}/status`, 'utf8')).to.match(new RegExp(`^NSpid:\\s+${pid}\\s+1$`, 'm'));
-    // it joined the pod's network namespace
+    // it joined the pod's network namespace, kept the host's mount namespace, sits in the pod cgroup
     expect(fs.readlinkSync(`/proc/${pid}/ns/net`)).to.equal(`net:[${fs.statSync(i.netnsPath).ino}]`);
+    expect(fs.readlinkSync(`/proc/${pid}/ns/mnt`)).to.equal(fs.readlinkSync('/proc/self/ns/mnt'));
+    expect(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8')).to.match(new RegExp(`:memory:/peapod/pod-${id}$`, 'm'));
     // PodSandboxStatus notices an infra process killed behind peapod's back.
     const other = podConfig('shared-pid-2');
     other.linux!.security_context!.namespace_options!.pid = 'POD';
