@@ -147,6 +147,7 @@ describe('pod sandboxes (real namespaces and CNI)', function () {
     const { info: i } = await info(id);
     listeners.push(await listenInNetns(i.netnsPath, 8081, 'ported'));
     expect(await fetchTcp(network.gateway, hostPort)).to.equal('hello ported');
+    expect(await fetchTcp('127.0.0.1', hostPort)).to.equal('hello ported');
     await server.client.runtime.StopPodSandbox({ pod_sandbox_id: id });
     const rules = await run('iptables-save', ['-t', 'nat']);
     expect(rules).to.not.contain(`--dport ${hostPort} `);
