@@ -38,8 +38,13 @@ export function makeTestCniNetwork(): TestCniNetwork {
   fs.mkdirSync(confDir);
   const name = `peapod-test-${suffix}`;
   const bridge = `pp${suffix}`;
-  const third = randomInt(0, 512);
-  const net = `198.${18 + Math.floor(third / 256)}.${third % 256}`;
+  // A /24 no interface on this machine uses yet (other test runs pick theirs at random too).
+  const inUse = execFileSync('ip', ['-o', '-4', 'addr', 'show'], { encoding: 'utf8' });
+  let net = '';
+  for (let tries = 0; tries < 100 && (net === '' || inUse.includes(` ${net}.`)); tries++) {
+    const third = randomInt(0, 512);
+    net = `198.${18 + Math.floor(third / 256)}.${third % 256}`;
+  }
   const subnet = `${net}.0/24`;
   const gateway = `${net}.1`;
   execFileSync('ip', ['link', 'add', bridge, 'type', 'bridge']);
