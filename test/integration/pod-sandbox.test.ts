@@ -10,8 +10,8 @@ import { makeTestCniNetwork, TestCniNetwork } from './harness/cni-net';
 import { fetchTcp, fetchTcpFromNetns, listenInNetns, run } from './harness/netns-tools';
 import { startServer, TestServer } from './harness/server';
 
-/** Parent of the pods' log directories (made by RunPodSandbox), removed after the suite. */
-const LOG_ROOT = fs.mkdtempSync(path.join(os.tmpdir(), 'peapod-test-logs-'));
+/** Parent of the pods' log directories (made by RunPodSandbox); made before the suite, removed after. */
+let LOG_ROOT = '';
 
 /** A pod config with a unique uid; `extra` is merged on top. */
 function podConfig(name: string, extra: Partial<PodSandboxConfig> = {}): PodSandboxConfig {
@@ -56,6 +56,7 @@ describe('pod sandboxes (real namespaces and CNI)', function () {
   const stateDir = (id: string) => path.join(server.root, 'sandboxes', id);
 
   before(async () => {
+    LOG_ROOT = fs.mkdtempSync(path.join(os.tmpdir(), 'peapod-test-logs-'));
     network = makeTestCniNetwork();
     server = await startServer({ config: config() });
   });
@@ -74,7 +75,7 @@ describe('pod sandboxes (real namespaces and CNI)', function () {
       await server.cleanup();
     }
     network?.cleanup();
-    fs.rmSync(LOG_ROOT, { recursive: true, force: true });
+    if (LOG_ROOT) fs.rmSync(LOG_ROOT, { recursive: true, force: true });
   });
 
   it('reports NetworkReady from the test conf dir and the pod CIDR from UpdateRuntimeConfig', async () => {
