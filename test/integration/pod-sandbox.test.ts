@@ -141,6 +141,16 @@ describe('pod sandboxes (real namespaces and CNI)', function () {
     expect(ready.items.map((p) => p.id)).to.include(b).and.not.include(a);
   });
 
+  it('runs and removes pods concurrently, each with its own IP', async () => {
+    const ids = await Promise.all([0, 1, 2, 3, 4, 5].map((n) => server.client.runtime.RunPodSandbox({ config: podConfig(`crowd-${n}`) }).then((r) => r.pod_sandbox_id)));
+    const ips = await Promise.all(ids.map(async (id) => (await info(id)).status.network!.ip));
+    expect(new Set(ips).size).to.equal(6);
+    await Promise.all(ids.flatMap((id) => [server.client.runtime.RemovePodSandbox({ pod_sandbox_id: id }), server.client.runtime.StopPodSandbox({ pod_sandbox_id: id })]));
+    const { items } = await server.client.runtime.ListPodSandbox({});
+    expect(items.filter((p) => ids.includes(p.id))).to.deep.equal([]);
+    for (const id of ids) expect(fs.existsSync(path.join(server.runroot, 'sandboxes', id))).to.equal(false);
+  });
+
   it('maps a host port to a pod port through portmap', async () => {
     const hostPort = randomInt(20000, 30000);
     const cfg = podConfig('ported', { port_mappings: [{ protocol: 'TCP', container_port: 8081, host_port: hostPort, host_ip: '' }] });
