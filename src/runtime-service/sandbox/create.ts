@@ -35,9 +35,12 @@ export function newSandboxId(): string {
   return randomBytes(32).toString('hex');
 }
 
-/** Nanoseconds since the epoch as a decimal string. */
+/** Epoch in the monotonic clock's terms, fixed at load: wall clock (ns) minus hrtime. */
+const EPOCH_OFFSET_NS = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+
+/** Nanoseconds since the epoch as a decimal string (ns precision, never going backwards). */
 export function nowNs(): string {
-  return (BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n)).toString();
+  return (EPOCH_OFFSET_NS + process.hrtime.bigint()).toString();
 }
 
 /** gRPC code for a CNI error code (CNI spec "Error codes"). */
