@@ -1,6 +1,7 @@
 import type { PeapodConfig } from '../server/config';
 import type { Logger } from '../server/logger';
 import type { SandboxStore } from './sandbox/store';
+import type { StreamingContext } from './streaming-context';
 
 /**
  * What every RuntimeService handler shares: the effective configuration, the
@@ -15,4 +16,10 @@ export interface RuntimeContext {
   sandboxes: SandboxStore;
   /** Network facts the kubelet told us (UpdateRuntimeConfig). */
   network: { podCidr: string };
+  /**
+   * The streaming server and the container engine's streaming backend.
+   * Absent until a real backend exists; Exec, Attach and PortForward answer
+   * UNIMPLEMENTED while it is absent.
+   */
+  streaming?: StreamingContext;
 }

@@ -1,10 +1,13 @@
 import type { RuntimeServiceDefinition } from '../generated/runtime/v1/RuntimeService';
 import type { UnaryImpls } from '../server/rpc';
+import { attach } from './attach';
 import type { RuntimeContext } from './context';
 import { listPodSandbox } from './list-pod-sandbox';
 import { podSandboxStatus } from './pod-sandbox-status';
 import { removePodSandbox } from './remove-pod-sandbox';
 import { runPodSandbox } from './run-pod-sandbox';
+import { exec } from './exec';
+import { portForward } from './port-forward';
 import { runtimeConfig } from './runtime-config';
 import { status } from './status';
 import { stopPodSandbox } from './stop-pod-sandbox';
@@ -26,5 +29,7 @@ export function runtimeServiceImpls(ctx: RuntimeContext): UnaryImpls<RuntimeServ
     RemovePodSandbox: removePodSandbox(ctx),
     PodSandboxStatus: podSandboxStatus(ctx),
     ListPodSandbox: listPodSandbox(ctx),
+    // Served only once the container engine provides a streaming backend.
+    ...(ctx.streaming ? { Exec: exec(ctx.streaming), Attach: attach(ctx.streaming), PortForward: portForward(ctx.streaming) } : {}),
   };
 }
