@@ -29,9 +29,10 @@ export interface TestCniNetwork {
  * created here with the gateway address (so the bridge plugin runs with
  * isGateway false and never touches the host's ip_forward), host-local IPAM
  * keeping its leases in a temp dir, and portmap with the portMappings
- * capability, bandwidth with the bandwidth capability. hairpinMode alone (bridge 1.1.1 refuses it with promiscMode).
+ * capability, bandwidth with the bandwidth capability. With `ipv6Subnet`
+ * the pods get a second, IPv6 address (no traffic is sent to it). hairpinMode alone (bridge 1.1.1 refuses it with promiscMode).
  */
-export function makeTestCniNetwork(): TestCniNetwork {
+export function makeTestCniNetwork(options: { ipv6Subnet?: string } = {}): TestCniNetwork {
   const suffix = randomBytes(3).toString('hex');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'peapod-cni-'));
   const confDir = path.join(dir, 'net.d');
@@ -60,7 +61,11 @@ export function makeTestCniNetwork(): TestCniNetwork {
         isGateway: false,
         ipMasq: false,
         hairpinMode: true,
-        ipam: { type: 'host-local', ranges: [[{ subnet, gateway }]], dataDir: path.join(dir, 'ipam') },
+        ipam: {
+          type: 'host-local',
+          ranges: [[{ subnet, gateway }], ...(options.ipv6Subnet ? [[{ subnet: options.ipv6Subnet }]] : [])],
+          dataDir: path.join(dir, 'ipam'),
+        },
       },
       { type: 'portmap', capabilities: { portMappings: true } },
       { type: 'bandwidth', capabilities: { bandwidth: true } },
