@@ -204,6 +204,8 @@ describe('peapod-cri server', () => {
     const server = await startServer({ config: 'log_level = "debug"\n' });
     try {
       await server.client.runtime.CheckpointContainer({}).catch(() => undefined);
+      // The log line is written after the answer is sent: wait for it.
+      for (let i = 0; i < 50 && !server.stderr().includes('"code":"UNIMPLEMENTED"'); i++) await new Promise((r) => setTimeout(r, 100));
       expect(server.stderr()).to.contain('"code":"UNIMPLEMENTED"');
     } finally {
       await server.cleanup();
