@@ -44,5 +44,12 @@ if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet docker-re
   systemctl disable --now docker-registry >/dev/null 2>&1 || true
 fi
 
-npm ci --no-audit --no-fund
+# npm ci rebuilds native modules from source (minutes); skip it when the
+# installed tree already matches package-lock.json.
+stamp=node_modules/.peapod-lock.sha256
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  npm ci --no-audit --no-fund
+  echo "$want" > "$stamp"
+fi
 npm run build

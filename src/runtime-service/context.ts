@@ -3,6 +3,7 @@ import type { Logger } from '../server/logger';
 import type { ImageStore } from '../image-service/store/image-store';
 import type { ContainerEngine } from './container/engine';
 import type { SandboxStore } from './sandbox/store';
+import type { StreamingContext } from './streaming-context';
 
 /**
  * What every RuntimeService handler shares: the effective configuration, the
@@ -21,4 +22,10 @@ export interface RuntimeContext {
   images: ImageStore;
   /** Network facts the kubelet told us (UpdateRuntimeConfig). */
   network: { podCidr: string };
+  /**
+   * The streaming server and the container engine's streaming backend.
+   * Absent until a real backend exists; Exec, Attach and PortForward answer
+   * UNIMPLEMENTED while it is absent.
+   */
+  streaming?: StreamingContext;
 }

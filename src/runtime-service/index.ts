@@ -1,5 +1,6 @@
 import type { RuntimeServiceDefinition } from '../generated/runtime/v1/RuntimeService';
 import type { UnaryImpls } from '../server/rpc';
+import { attach } from './attach';
 import type { RuntimeContext } from './context';
 import { containerStats } from './container-stats';
 import { containerStatus } from './container-status';
@@ -18,6 +19,8 @@ import { listPodSandbox } from './list-pod-sandbox';
 import { podSandboxStatus } from './pod-sandbox-status';
 import { removePodSandbox } from './remove-pod-sandbox';
 import { runPodSandbox } from './run-pod-sandbox';
+import { exec } from './exec';
+import { portForward } from './port-forward';
 import { runtimeConfig } from './runtime-config';
 import { status } from './status';
 import { stopPodSandbox } from './stop-pod-sandbox';
@@ -52,5 +55,7 @@ export function runtimeServiceImpls(ctx: RuntimeContext): UnaryImpls<RuntimeServ
     ListContainerStats: listContainerStats(ctx),
     PodSandboxStats: podSandboxStats(ctx),
     ListPodSandboxStats: listPodSandboxStats(ctx),
+    // Served only once the container engine provides a streaming backend.
+    ...(ctx.streaming ? { Exec: exec(ctx.streaming), Attach: attach(ctx.streaming), PortForward: portForward(ctx.streaming) } : {}),
   };
 }
