@@ -8,6 +8,7 @@ import type { RuntimeContext } from '../runtime-service/context';
 import { recoverSandboxes } from '../runtime-service/sandbox/lifecycle';
 import { SandboxStore } from '../runtime-service/sandbox/store';
 import { attachSandboxHooks, containerEngineFor } from '../runtime-service/container/wire';
+import { ContainerStreamingBackend } from '../runtime-service/container/streaming-backend';
 import type { StreamingBackend } from '../streaming/backend';
 import { StreamingServer } from '../streaming/server';
 import type { PeapodConfig } from './config';
@@ -36,10 +37,9 @@ export class CriServer {
    * @param config the effective configuration
    * @param log the process logger
    * @param version peapod's version (package.json), reported by Version
-   * @param streamingBackend the container engine's streaming backend; when
-   *   given, the streaming server (config `[streaming]`) starts with the CRI
-   *   server and Exec, Attach and PortForward are served; without it they
-   *   answer UNIMPLEMENTED and no streaming port is opened
+   * @param streamingBackend the backend of Exec, Attach and PortForward
+   *   (default: the container engine's, ContainerStreamingBackend); the
+   *   streaming server (config `[streaming]`) starts with the CRI server
    */
   constructor(
     private readonly config: PeapodConfig,
@@ -56,6 +56,7 @@ export class CriServer {
     const sandboxes = new SandboxStore(config);
     const containers = containerEngineFor(config, log);
     attachSandboxHooks(sandboxes, containers);
+    streamingBackend ??= new ContainerStreamingBackend(containers, sandboxes);
     if (streamingBackend) {
       this.streaming = new StreamingServer({
         address: config.streaming.address,
