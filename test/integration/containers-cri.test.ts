@@ -235,7 +235,7 @@ describe('containers over CRI (real runc, conmon, CNI, registry)', function () {
 
     url = (await server.client.runtime.Exec({ container_id: id, cmd: ['/bin/sh', '-c', 'sleep 1; stty size; tty'], tty: true, stdout: true })).url;
     r = await spdyRemoteCommand(url, { tty: true, resizes: [{ width: 123, height: 45 }] });
-    expect(r.stdout).to.contain('45 123');
+    expect(r.stdout).to.match(/^45 123\r?\n/);
     expect(r.stdout).to.match(/\/dev\/pts\/\d+/);
 
     const { container_id } = await server.client.runtime.CreateContainer({

@@ -94,8 +94,9 @@ export class ContainerStreamingBackend implements StreamingBackend {
     io.signal.addEventListener('abort', kill);
     if (io.tty && io.resize) void this.followResize(io.resize, pidFile, child);
     child.stdin.on('error', () => undefined);
+    // Without stdin a plain exec reads EOF at once; under `script` an ended input would be typed into the terminal, so it stays open.
     if (io.stdin) io.stdin.pipe(child.stdin);
-    else child.stdin.end();
+    else if (!io.tty) child.stdin.end();
     const outputs = [this.copy(child.stdout, io.stdout), io.tty ? this.copy(child.stderr, undefined) : this.copy(child.stderr, io.stderr)];
     try {
       return await new Promise<number>((resolve, reject) => {
@@ -107,6 +108,7 @@ export class ContainerStreamingBackend implements StreamingBackend {
     } finally {
       io.signal.removeEventListener('abort', kill);
       if (io.stdin) io.stdin.unpipe(child.stdin);
+      child.stdin.destroy();
       fs.rmSync(workDir, { recursive: true, force: true });
     }
   }
