@@ -7,9 +7,10 @@ import { runtimeServiceImpls } from '../runtime-service';
 import type { RuntimeContext } from '../runtime-service/context';
 import { recoverSandboxes } from '../runtime-service/sandbox/lifecycle';
 import { SandboxStore } from '../runtime-service/sandbox/store';
+import { attachSandboxHooks, containerEngineFor } from '../runtime-service/container/wire';
+import { ContainerStreamingBackend } from '../runtime-service/container/streaming-backend';
 import type { StreamingBackend } from '../streaming/backend';
 import { StreamingServer } from '../streaming/server';
-import { attachSandboxHooks, containerEngineFor } from '../runtime-service/container/wire';
 import type { PeapodConfig } from './config';
 import type { Logger } from './logger';
 import { loadCri, MAX_MESSAGE_BYTES } from './proto';
@@ -36,10 +37,9 @@ export class CriServer {
    * @param config the effective configuration
    * @param log the process logger
    * @param version peapod's version (package.json), reported by Version
-   * @param streamingBackend the container engine's streaming backend; when
-   *   given, the streaming server (config `[streaming]`) starts with the CRI
-   *   server and Exec, Attach and PortForward are served; without it they
-   *   answer UNIMPLEMENTED and no streaming port is opened
+   * @param streamingBackend the backend of Exec, Attach and PortForward
+   *   (default: the container engine's, ContainerStreamingBackend); the
+   *   streaming server (config `[streaming]`) starts with the CRI server
    */
   constructor(
     private readonly config: PeapodConfig,
@@ -53,6 +53,10 @@ export class CriServer {
     });
     const cri = loadCri();
     this.images = openImageContext(config, log);
+    const sandboxes = new SandboxStore(config);
+    const containers = containerEngineFor(config, log);
+    attachSandboxHooks(sandboxes, containers);
+    streamingBackend ??= new ContainerStreamingBackend(containers, sandboxes);
     if (streamingBackend) {
       this.streaming = new StreamingServer({
         address: config.streaming.address,
@@ -64,9 +68,6 @@ export class CriServer {
       });
     }
     const streaming = this.streaming;
-    const sandboxes = new SandboxStore(config);
-    const containers = containerEngineFor(config, log);
-    attachSandboxHooks(sandboxes, containers);
     this.images.containersUsing = (imageId) => containers.list().filter((c) => c.imageId === imageId).map((c) => c.id);
     const ctx: RuntimeContext = {
       config,

@@ -322,8 +322,8 @@ describe('streaming server (SPDY and WebSocket) with a fake host-process backend
   });
 });
 
-describe('peapod-cri without a streaming backend', () => {
-  it('answers Exec, Attach and PortForward with UNIMPLEMENTED', async () => {
+describe('peapod-cri with the container engine as streaming backend', () => {
+  it('serves Exec, Attach and PortForward: an unknown container or sandbox is NOT_FOUND', async () => {
     const srv = await startServer();
     try {
       for (const call of [
@@ -335,7 +335,7 @@ describe('peapod-cri without a streaming backend', () => {
           () => null,
           (e: grpc.ServiceError) => e,
         );
-        expect(err?.code).to.equal(grpc.status.UNIMPLEMENTED);
+        expect(err?.code).to.equal(grpc.status.NOT_FOUND);
       }
     } finally {
       await srv.cleanup();
