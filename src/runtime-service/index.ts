@@ -2,10 +2,16 @@ import type { RuntimeServiceDefinition } from '../generated/runtime/v1/RuntimeSe
 import type { UnaryImpls } from '../server/rpc';
 import { attach } from './attach';
 import type { RuntimeContext } from './context';
+import { listPodSandbox } from './list-pod-sandbox';
+import { podSandboxStatus } from './pod-sandbox-status';
+import { removePodSandbox } from './remove-pod-sandbox';
+import { runPodSandbox } from './run-pod-sandbox';
 import { exec } from './exec';
 import { portForward } from './port-forward';
 import { runtimeConfig } from './runtime-config';
 import { status } from './status';
+import { stopPodSandbox } from './stop-pod-sandbox';
+import { updateRuntimeConfig } from './update-runtime-config';
 import { version } from './version';
 
 /**
@@ -17,6 +23,12 @@ export function runtimeServiceImpls(ctx: RuntimeContext): UnaryImpls<RuntimeServ
     Version: version(ctx),
     Status: status(ctx),
     RuntimeConfig: runtimeConfig(ctx),
+    UpdateRuntimeConfig: updateRuntimeConfig(ctx),
+    RunPodSandbox: runPodSandbox(ctx),
+    StopPodSandbox: stopPodSandbox(ctx),
+    RemovePodSandbox: removePodSandbox(ctx),
+    PodSandboxStatus: podSandboxStatus(ctx),
+    ListPodSandbox: listPodSandbox(ctx),
     // Served only once the container engine provides a streaming backend.
     ...(ctx.streaming ? { Exec: exec(ctx.streaming), Attach: attach(ctx.streaming), PortForward: portForward(ctx.streaming) } : {}),
   };

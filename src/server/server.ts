@@ -1,12 +1,18 @@
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { imageServiceImpls } from '../image-service';
+import { imageServiceImpls, openImageContext } from '../image-service';
+import type { ImageContext } from '../image-service/context';
 import { runtimeServiceImpls } from '../runtime-service';
+import type { RuntimeContext } from '../runtime-service/context';
+import { recoverSandboxes } from '../runtime-service/sandbox/lifecycle';
+import { SandboxStore } from '../runtime-service/sandbox/store';
 import type { StreamingBackend } from '../streaming/backend';
 import { StreamingServer } from '../streaming/server';
 import type { PeapodConfig } from './config';
 import type { Logger } from './logger';
 import { loadCri, MAX_MESSAGE_BYTES } from './proto';
+import { rewritingConnection } from './h2-authority';
 import { buildHandlers, InFlight } from './rpc';
 import { prepareSocketPath, SOCKET_MODE } from './socket';
 
@@ -18,6 +24,11 @@ export class CriServer {
   private readonly server: grpc.Server;
   private readonly inFlight = new InFlight();
   private stopping: Promise<void> | undefined;
+  /** The image store and puller, shared by the ImageService handlers. */
+  readonly images: ImageContext;
+  /** Shared by the RuntimeService handlers; the container code reaches the sandbox store here. */
+  readonly runtimeContext: RuntimeContext;
+  private listener: net.Server | undefined;
   private readonly streaming: StreamingServer | undefined;
 
   /**
@@ -40,6 +51,7 @@ export class CriServer {
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
     });
     const cri = loadCri();
+    this.images = openImageContext(config, log);
     if (streamingBackend) {
       this.streaming = new StreamingServer({
         address: config.streaming.address,
@@ -51,28 +63,45 @@ export class CriServer {
       });
     }
     const streaming = this.streaming;
-    const ctx = {
+    const ctx: RuntimeContext = {
       config,
       log,
       version,
+      sandboxes: new SandboxStore(config),
+      network: { podCidr: '' },
       streaming: streaming && streamingBackend ? { backend: streamingBackend, register: streaming.register.bind(streaming) } : undefined,
     };
+    this.runtimeContext = ctx;
     this.server.addService(cri.runtime.v1.RuntimeService.service, buildHandlers(cri.runtime.v1.RuntimeService.service, runtimeServiceImpls(ctx), log, this.inFlight));
-    this.server.addService(cri.runtime.v1.ImageService.service, buildHandlers(cri.runtime.v1.ImageService.service, imageServiceImpls(), log, this.inFlight));
+    this.server.addService(cri.runtime.v1.ImageService.service, buildHandlers(cri.runtime.v1.ImageService.service, imageServiceImpls(this.images), log, this.inFlight));
   }
 
   /**
-   * Binds the socket and starts serving.
+   * Recovers the sandboxes from their records, then binds the socket and
+   * starts serving.
    * @throws SocketInUseError when another live server answers on the socket;
    *   Error when binding fails.
    */
   async start(): Promise<void> {
     const socketPath = this.config.socket;
-    await this.streaming?.start();
+    // Refuse before touching any state: a live server owns it.
     await prepareSocketPath(socketPath);
-    await new Promise<void>((resolve, reject) => {
-      this.server.bindAsync(`unix:${socketPath}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
+    await recoverSandboxes(this.runtimeContext);
+    await this.streaming?.start();
+    // Connections are accepted here and handed to grpc-js after the
+    // :authority fix-up that old Go clients need (see h2-authority.ts).
+    const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    const listener = net.createServer((socket) => {
+      injector.injectConnection(rewritingConnection(socket, (err) => this.log.warn({ err }, 'closing a malformed HTTP/2 connection')));
     });
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen(socketPath, () => {
+        listener.off('error', reject);
+        resolve();
+      });
+    });
+    this.listener = listener;
     fs.chmodSync(socketPath, SOCKET_MODE);
     this.log.info({ socket: socketPath }, 'peapod-cri serving');
   }
@@ -85,6 +114,7 @@ export class CriServer {
   stop(timeoutSeconds: number): Promise<void> {
     this.stopping ??= new Promise<void>((resolve) => {
       this.log.info({ inFlight: this.inFlight.size, timeoutSeconds }, 'shutting down');
+      this.listener?.close();
       const timer = setTimeout(() => {
         this.log.warn({ inFlight: this.inFlight.size }, 'shutdown timeout: closing calls still in flight');
         this.server.forceShutdown();
@@ -97,6 +127,7 @@ export class CriServer {
     }).then(async () => {
       await this.streaming?.stop();
       fs.rmSync(this.config.socket, { force: true });
+      this.images.store.close();
     });
     return this.stopping;
   }

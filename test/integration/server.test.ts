@@ -1,30 +1,213 @@
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { startServer, TestServer } from './harness/server';
+import { loadCri } from '../../src/server/proto';
+import { PEAPOD_CRI_MAIN, startServer, TestServer, waitExit } from './harness/server';
+
+function tmpDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'peapod-srv-'));
+}
 
 describe('peapod-cri server', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await startServer();
-  });
-  after(async () => {
-    await server?.cleanup();
+  describe('serving', () => {
+    let server: TestServer;
+    let cniDir: string;
+    before(async () => {
+      cniDir = tmpDir();
+      server = await startServer({ config: `[network]\ncni_conf_dir = "${cniDir}"\n` });
+    });
+    after(async () => {
+      await server?.cleanup();
+      fs.rmSync(cniDir, { recursive: true, force: true });
+    });
+
+    it('answers Version with the runtime name and API version', async () => {
+      const v = await server.client.runtime.Version({ version: '0.1.0' });
+      expect(v.version).to.equal('0.1.0');
+      expect(v.runtime_name).to.equal('peapod');
+      expect(v.runtime_api_version).to.equal('v1');
+      expect(v.runtime_version).to.equal(require('../../../package.json').version);
+    });
+
+    it('serves clients that send the socket path as :authority (crictl, critest v1.26)', async () => {
+      const cri = loadCri();
+      const client = new cri.runtime.v1.RuntimeService(`unix:${server.socket}`, grpc.credentials.createInsecure(), {
+        'grpc.default_authority': server.socket,
+      });
+      try {
+        const v = await new Promise<{ runtime_name: string }>((resolve, reject) =>
+          client.Version({}, (err, res) => (err ? reject(err) : resolve(res as { runtime_name: string }))),
+        );
+        expect(v.runtime_name).to.equal('peapod');
+      } finally {
+        client.close();
+      }
+    });
+
+    it('makes the socket mode 0660', () => {
+      expect(fs.statSync(server.socket).mode & 0o777).to.equal(0o660);
+    });
+
+    it('answers UNIMPLEMENTED for an RPC not built yet, unary and streaming', async () => {
+      const err = await server.client.runtime.CheckpointContainer({ container_id: 'x' }).then(
+        () => null,
+        (e: grpc.ServiceError) => e,
+      );
+      expect(err?.code).to.equal(grpc.status.UNIMPLEMENTED);
+      expect(err?.details).to.contain('CheckpointContainer');
+      const code = await new Promise<number>((resolve) => {
+        const stream = server.client.raw.runtime.GetContainerEvents({});
+        stream.on('error', (e: grpc.ServiceError) => resolve(e.code));
+        stream.on('data', () => undefined);
+      });
+      expect(code).to.equal(grpc.status.UNIMPLEMENTED);
+    });
+
+    it('reports RuntimeReady true and NetworkReady false without a CNI config', async () => {
+      const s = await server.client.runtime.Status({ verbose: false });
+      const byType = Object.fromEntries((s.status?.conditions ?? []).map((c) => [c.type, c]));
+      expect(byType.RuntimeReady.status).to.equal(true);
+      expect(byType.NetworkReady.status).to.equal(false);
+      expect(byType.NetworkReady.reason).to.equal('NetworkPluginNotReady');
+      expect(byType.NetworkReady.message).to.contain(cniDir);
+      expect(s.info).to.deep.equal({});
+    });
+
+    it('turns NetworkReady true once a valid CNI config appears, without a restart', async () => {
+      fs.writeFileSync(
+        path.join(cniDir, '10-test.conflist'),
+        JSON.stringify({ cniVersion: '1.0.0', name: 'test', plugins: [{ type: 'bridge' }] }),
+      );
+      const s = await server.client.runtime.Status({ verbose: true });
+      const net = s.status?.conditions?.find((c) => c.type === 'NetworkReady');
+      expect(net?.status).to.equal(true);
+      const config = JSON.parse(s.info!.config);
+      expect(config.socket).to.equal(server.socket);
+      expect(config.network.cni_conf_dir).to.equal(cniDir);
+    });
+
+    it('reports the cgroupfs driver by default', async () => {
+      const r = await server.client.runtime.RuntimeConfig({});
+      expect(r.linux?.cgroup_driver).to.equal('CGROUPFS');
+    });
+
+    it('refuses a second server on the same socket with a clear message', async () => {
+      const r = spawnSync(process.execPath, [PEAPOD_CRI_MAIN, '--config', server.configFile, '--config-dir', server.configDir, '--socket', server.socket, '--root', server.root, '--runroot', server.runroot], { encoding: 'utf8', timeout: 20_000 });
+      expect(r.status).to.equal(1);
+      expect(r.stderr).to.contain(`another server is already listening on ${server.socket}`);
+      // The first server still answers.
+      expect((await server.client.runtime.Version({})).runtime_name).to.equal('peapod');
+    });
   });
 
-  it('answers Version with the runtime name and API version', async () => {
-    const v = await server.client.runtime.Version({ version: '0.1.0' });
-    expect(v.runtime_name).to.equal('peapod');
-    expect(v.runtime_api_version).to.equal('v1');
-    expect(v.runtime_version).to.equal(require('../../../package.json').version);
+  it('reports the systemd cgroup driver when configured', async () => {
+    const server = await startServer({ dropIns: { '50-cgroup.conf': '[runtime]\ncgroup_driver = "systemd"\n' } });
+    try {
+      expect((await server.client.runtime.RuntimeConfig({})).linux?.cgroup_driver).to.equal('SYSTEMD');
+    } finally {
+      await server.cleanup();
+    }
   });
 
-  it('answers UNIMPLEMENTED for an RPC not built yet', async () => {
-    const err = await server.client.runtime.CheckpointContainer({ container_id: 'x' }).then(
-      () => null,
-      (e: grpc.ServiceError) => e,
+  it('reports RuntimeReady false when the OCI runtime is missing', async () => {
+    const server = await startServer({ config: '[runtime.runtimes.runc]\nruntime_path = "/nonexistent/runc"\n' });
+    try {
+      const s = await server.client.runtime.Status({});
+      const rt = s.status?.conditions?.find((c) => c.type === 'RuntimeReady');
+      expect(rt?.status).to.equal(false);
+      expect(rt?.message).to.contain('/nonexistent/runc');
+    } finally {
+      await server.cleanup();
+    }
+  });
+
+  it('replaces a stale socket file', async () => {
+    const dir = tmpDir();
+    const sock = path.join(dir, 'peapod.sock');
+    // A socket nobody listens on any more: a process that listened there and died by SIGKILL.
+    spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(sock)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+    expect(fs.lstatSync(sock).isSocket()).to.equal(true);
+    const server = await startServer({ dir });
+    try {
+      expect((await server.client.runtime.Version({})).runtime_name).to.equal('peapod');
+    } finally {
+      await server.cleanup();
+    }
+  });
+
+  it('stops with a configuration error naming the file, key and type', () => {
+    const dir = tmpDir();
+    const conf = path.join(dir, 'peapod.conf');
+    fs.writeFileSync(conf, 'socket = "/tmp/x.sock"\nlog_levl = "debug"\n');
+    const r = spawnSync(process.execPath, [PEAPOD_CRI_MAIN, '--config', conf, '--config-dir', dir, '--socket', path.join(dir, 's.sock')], { encoding: 'utf8' });
+    const missingDir = spawnSync(process.execPath, [PEAPOD_CRI_MAIN, '--config', conf, '--config-dir', path.join(dir, 'none.d')], { encoding: 'utf8' });
+    fs.rmSync(dir, { recursive: true, force: true });
+    expect(r.status).to.equal(2);
+    expect(r.stderr.trim()).to.equal(`peapod-cri: configuration error: ${conf}: unknown key "log_levl"`);
+    expect(missingDir.status).to.equal(2);
+    expect(missingDir.stderr.trim()).to.equal(`peapod-cri: configuration error: ${path.join(dir, 'none.d')}: config directory not found`);
+  });
+
+  it('stops with a configuration error for a bad drop-in', async () => {
+    const dir = tmpDir();
+    const conf = path.join(dir, 'peapod.conf');
+    const dropDir = path.join(dir, 'peapod.conf.d');
+    fs.mkdirSync(dropDir);
+    fs.writeFileSync(conf, '');
+    fs.writeFileSync(path.join(dropDir, '10-x.conf'), '[runtime]\ncgroup_driver = 1\n');
+    const r = spawnSync(process.execPath, [PEAPOD_CRI_MAIN, '--config', conf, '--config-dir', dropDir, '--socket', path.join(dir, 's.sock')], { encoding: 'utf8' });
+    fs.rmSync(dir, { recursive: true, force: true });
+    expect(r.status).to.equal(2);
+    expect(r.stderr.trim()).to.equal(
+      `peapod-cri: configuration error: ${path.join(dropDir, '10-x.conf')}: key "runtime.cgroup_driver" must be a string, got integer`,
     );
-    expect(err).to.not.equal(null);
-    expect(err!.code).to.equal(grpc.status.UNIMPLEMENTED);
-    expect(err!.details).to.contain('CheckpointContainer');
+  });
+
+  it('prints --version and --help', () => {
+    const v = spawnSync(process.execPath, [PEAPOD_CRI_MAIN, '--version'], { encoding: 'utf8' });
+    expect(v.status).to.equal(0);
+    expect(v.stdout.trim()).to.equal(require('../../../package.json').version);
+    const h = spawnSync(process.execPath, [PEAPOD_CRI_MAIN, '--help'], { encoding: 'utf8' });
+    expect(h.status).to.equal(0);
+    for (const flag of ['--config', '--config-dir', '--socket', '--root', '--runroot', '--log-level']) expect(h.stdout).to.contain(flag);
+  });
+
+  it('finishes a call in flight on SIGTERM, then exits 0 and removes its socket', async () => {
+    // An OCI runtime that takes 1.5 s to answer --version makes Status slow.
+    const dir = tmpDir();
+    const slow = path.join(dir, 'slow-runc');
+    fs.writeFileSync(slow, '#!/bin/sh\nsleep 1.5\necho "runc version 0.0.0"\n', { mode: 0o755 });
+    const server = await startServer({ config: `log_level = "debug"\n[runtime.runtimes.runc]\nruntime_path = "${slow}"\n` });
+    try {
+      const inFlight = server.client.runtime.Status({});
+      await new Promise((r) => setTimeout(r, 300));
+      server.child.kill('SIGTERM');
+      const s = await inFlight;
+      expect(s.status?.conditions?.find((c) => c.type === 'RuntimeReady')?.status).to.equal(true);
+      expect(await waitExit(server.child)).to.equal(0);
+      expect(fs.existsSync(server.socket)).to.equal(false);
+      expect(server.stderr()).to.match(/"method":"\/runtime\.v1\.RuntimeService\/Status".*"code":"OK"/);
+      // A new call after shutdown is refused.
+      const err = await server.client.runtime.Version({}, { deadline: Date.now() + 1000 }).then(() => null, (e: grpc.ServiceError) => e);
+      expect(err).to.not.equal(null);
+    } finally {
+      await server.cleanup();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('logs a failed RPC at error level with its status', async () => {
+    const server = await startServer({ config: 'log_level = "debug"\n' });
+    try {
+      await server.client.runtime.CheckpointContainer({}).catch(() => undefined);
+      expect(server.stderr()).to.contain('"code":"UNIMPLEMENTED"');
+    } finally {
+      await server.cleanup();
+    }
   });
 });
+
