@@ -33,27 +33,20 @@ export interface StdioStreams {
 }
 
 /**
- * The container engine side of Exec, Attach and PortForward.
+ * The container engine side of Exec and Attach.
  *
  * Stream contract: the backend writes to `stdout`/`stderr` but never ends
  * them; the streaming layer ends them after the returned promise settles. A
  * backend resolves only once everything the process wrote has been written
  * to those streams.
  */
-export interface StreamingBackend {
+export interface RemoteCommandBackend {
   /**
    * Checks that a container exists and is running, for Exec and Attach.
    * @throws CriError NOT_FOUND for an unknown container, FAILED_PRECONDITION
    *   when it is not running.
    */
   checkContainer(containerId: string): Promise<void>;
-
-  /**
-   * Checks that a pod sandbox exists and is ready, for PortForward.
-   * @throws CriError NOT_FOUND for an unknown sandbox, FAILED_PRECONDITION
-   *   when it is not ready.
-   */
-  checkSandbox(sandboxId: string): Promise<void>;
 
   /**
    * Runs `cmd` in the container with the given stdio (CRI Exec).
@@ -69,6 +62,16 @@ export interface StreamingBackend {
    * @throws Error when the container cannot be attached to.
    */
   attach(containerId: string, io: StdioStreams): Promise<void>;
+}
+
+/** The pod side of PortForward. */
+export interface PortForwardBackend {
+  /**
+   * Checks that a pod sandbox exists and is ready, for PortForward.
+   * @throws CriError NOT_FOUND for an unknown sandbox, FAILED_PRECONDITION
+   *   when it is not ready.
+   */
+  checkSandbox(sandboxId: string): Promise<void>;
 
   /**
    * Connects `stream` to TCP `port` on 127.0.0.1 inside the sandbox's network
@@ -80,4 +83,13 @@ export interface StreamingBackend {
    *   client on the port-forward error stream).
    */
   portForward(sandboxId: string, port: number, stream: Duplex): Promise<void>;
+}
+
+/**
+ * The backends the streaming layer serves from; either may be absent (its
+ * RPCs then answer UNIMPLEMENTED and its routes are never handed out).
+ */
+export interface StreamingBackends {
+  remoteCommand?: RemoteCommandBackend;
+  portForward?: PortForwardBackend;
 }

@@ -21,7 +21,7 @@ import * as path from 'node:path';
 import pino from 'pino';
 import { exec } from '../../src/runtime-service/exec';
 import { portForward } from '../../src/runtime-service/port-forward';
-import type { StreamingContext } from '../../src/runtime-service/streaming-context';
+import type { StreamingRegistrar } from '../../src/runtime-service/streaming-context';
 import { StreamingServer } from '../../src/streaming/server';
 import { FakeHostProcessBackend } from '../support/fake-host-process-backend';
 import { waitFor } from '../support/socket-pair';
@@ -67,7 +67,7 @@ describe('streaming interop with client-go (remotecommand, portforward over spdy
   let bin: string;
   let backend: FakeHostProcessBackend;
   let server: StreamingServer;
-  let streaming: StreamingContext;
+  let streaming: StreamingRegistrar<FakeHostProcessBackend>;
   let netnsName: string | undefined;
   let echoServer: ChildProcess | undefined;
 
@@ -82,7 +82,7 @@ describe('streaming interop with client-go (remotecommand, portforward over spdy
     bin = buildClient(BUILD_DIR);
     backend = new FakeHostProcessBackend();
     backend.running.add('ctr1');
-    server = new StreamingServer({ address: '127.0.0.1', port: 0, idleTimeoutMs: 60_000, creationTimeoutMs: 30_000, backend, log: pino({ level: process.env.PEAPOD_TEST_LOG ?? 'silent' }) });
+    server = new StreamingServer({ address: '127.0.0.1', port: 0, idleTimeoutMs: 60_000, creationTimeoutMs: 30_000, backends: { remoteCommand: backend, portForward: backend }, log: pino({ level: process.env.PEAPOD_TEST_LOG ?? 'silent' }) });
     await server.start();
     streaming = { backend, register: (r) => server.register(r) };
 

@@ -10,11 +10,11 @@
  */
 import { spawn } from 'node:child_process';
 import type { Duplex } from 'node:stream';
-import type { StdioStreams, StreamingBackend, TerminalSize } from '../../src/streaming/backend';
+import type { PortForwardBackend, RemoteCommandBackend, StdioStreams, TerminalSize } from '../../src/streaming/backend';
 import { forwardInNetns } from '../../src/streaming/netns-port-forward';
 import { failedPrecondition, notFound } from '../../src/server/errors';
 
-export class FakeHostProcessBackend implements StreamingBackend {
+export class FakeHostProcessBackend implements RemoteCommandBackend, PortForwardBackend {
   /** Container IDs that count as running. */
   readonly running = new Set<string>();
   /** Container IDs that exist but are stopped. */
