@@ -1,5 +1,7 @@
 import type { PeapodConfig } from '../server/config';
 import type { Logger } from '../server/logger';
+import type { ImageStore } from '../image-service/store/image-store';
+import type { ContainerEngine } from './container/engine';
 import type { SandboxStore } from './sandbox/store';
 import type { StreamingContext } from './streaming-context';
 
@@ -14,6 +16,10 @@ export interface RuntimeContext {
   version: string;
   /** The pod sandboxes (records on disk, hooks for the container code). */
   sandboxes: SandboxStore;
+  /** The containers (records, runtime, monitors). */
+  containers: ContainerEngine;
+  /** The image store the containers' rootfs layers come from. */
+  images: ImageStore;
   /** Network facts the kubelet told us (UpdateRuntimeConfig). */
   network: { podCidr: string };
   /**

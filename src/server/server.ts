@@ -10,6 +10,7 @@ import { SandboxStore } from '../runtime-service/sandbox/store';
 import type { RemoteCommandBackend } from '../streaming/backend';
 import { SandboxPortForwardBackend } from '../streaming/sandbox-port-forward';
 import { StreamingServer } from '../streaming/server';
+import { attachSandboxHooks, containerEngineFor } from '../runtime-service/container/wire';
 import type { PeapodConfig } from './config';
 import type { Logger } from './logger';
 import { loadCri, MAX_MESSAGE_BYTES } from './proto';
@@ -54,6 +55,8 @@ export class CriServer {
     const cri = loadCri();
     this.images = openImageContext(config, log);
     const sandboxes = new SandboxStore(config);
+    const containers = containerEngineFor(config, log);
+    attachSandboxHooks(sandboxes, containers);
     const backends = { remoteCommand: remoteCommandBackend, portForward: new SandboxPortForwardBackend(sandboxes) };
     const streaming = new StreamingServer({
       address: config.streaming.address,
@@ -69,6 +72,8 @@ export class CriServer {
       log,
       version,
       sandboxes,
+      containers,
+      images: this.images.store,
       network: { podCidr: '' },
       streaming: { ...backends, register: streaming.register.bind(streaming) },
     };
@@ -88,6 +93,7 @@ export class CriServer {
     // Refuse before touching any state: a live server owns it.
     await prepareSocketPath(socketPath);
     await recoverSandboxes(this.runtimeContext);
+    await this.runtimeContext.containers.recover();
     await this.streaming?.start();
     // Connections are accepted here and handed to grpc-js after the
     // :authority fix-up that old Go clients need (see h2-authority.ts).
@@ -129,6 +135,7 @@ export class CriServer {
       await this.streaming?.stop();
       fs.rmSync(this.config.socket, { force: true });
       this.images.store.close();
+      this.runtimeContext.containers.close();
     });
     return this.stopping;
   }
