@@ -17,6 +17,7 @@ export function attach(streaming: StreamingRegistrar<RemoteCommandBackend>) {
   return async (req: AttachRequest__Output): Promise<AttachResponse> => {
     if (!req.container_id) throw invalidArgument('container_id is required');
     validateStdio(req);
+    streaming.backend.checkStdio?.(req);
     await streaming.backend.checkContainer(req.container_id);
     const url = streaming.register({ kind: 'attach', containerId: req.container_id, tty: req.tty, stdin: req.stdin, stdout: req.stdout, stderr: req.stderr });
     return { url };

@@ -29,6 +29,7 @@ export function exec(streaming: StreamingRegistrar<RemoteCommandBackend>) {
     if (!req.container_id) throw invalidArgument('container_id is required');
     if (req.cmd.length === 0) throw invalidArgument('cmd is required');
     validateStdio(req);
+    streaming.backend.checkStdio?.(req);
     await streaming.backend.checkContainer(req.container_id);
     const url = streaming.register({
       kind: 'exec',

@@ -7,7 +7,7 @@ import { runtimeServiceImpls } from '../runtime-service';
 import type { RuntimeContext } from '../runtime-service/context';
 import { recoverSandboxes } from '../runtime-service/sandbox/lifecycle';
 import { SandboxStore } from '../runtime-service/sandbox/store';
-import type { RemoteCommandBackend } from '../streaming/backend';
+import { ContainerExecBackend } from '../streaming/container-exec';
 import { SandboxPortForwardBackend } from '../streaming/sandbox-port-forward';
 import { StreamingServer } from '../streaming/server';
 import { attachSandboxHooks, containerEngineFor } from '../runtime-service/container/wire';
@@ -37,16 +37,15 @@ export class CriServer {
    * @param config the effective configuration
    * @param log the process logger
    * @param version peapod's version (package.json), reported by Version
-   * @param remoteCommandBackend the container engine's exec/attach backend;
-   *   without it Exec and Attach answer UNIMPLEMENTED. The streaming server
-   *   (config `[streaming]`) always starts: PortForward is served on the
-   *   sandboxes' network namespaces.
+   *
+   * The streaming server (config `[streaming]`) starts with it: Exec runs
+   * commands in containers through the OCI runtime, PortForward reaches the
+   * sandboxes' network namespaces; Attach answers UNIMPLEMENTED.
    */
   constructor(
     private readonly config: PeapodConfig,
     private readonly log: Logger,
     version: string,
-    remoteCommandBackend?: RemoteCommandBackend,
   ) {
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
@@ -57,7 +56,7 @@ export class CriServer {
     const sandboxes = new SandboxStore(config);
     const containers = containerEngineFor(config, log);
     attachSandboxHooks(sandboxes, containers);
-    const backends = { remoteCommand: remoteCommandBackend, portForward: new SandboxPortForwardBackend(sandboxes) };
+    const backends = { remoteCommand: new ContainerExecBackend(containers, config), portForward: new SandboxPortForwardBackend(sandboxes) };
     const streaming = new StreamingServer({
       address: config.streaming.address,
       port: config.streaming.port,

@@ -49,6 +49,13 @@ export interface RemoteCommandBackend {
   checkContainer(containerId: string): Promise<void>;
 
   /**
+   * Refuses stdio combinations the backend cannot serve (e.g. a terminal),
+   * before a URL is handed out. Optional: absent means all are served.
+   * @throws CriError (UNIMPLEMENTED or INVALID_ARGUMENT) naming the field.
+   */
+  checkStdio?(req: { tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }): void;
+
+  /**
    * Runs `cmd` in the container with the given stdio (CRI Exec).
    * @returns the process's exit code (0 to 255; 128+N when killed by signal N).
    * @throws Error when the process could not be run at all; the message is
@@ -59,9 +66,10 @@ export interface RemoteCommandBackend {
   /**
    * Joins the running container's stdio (CRI Attach) until the container
    * exits, stdin ends after the container closed it, or `io.signal` aborts.
+   * Optional: without it the Attach RPC answers UNIMPLEMENTED.
    * @throws Error when the container cannot be attached to.
    */
-  attach(containerId: string, io: StdioStreams): Promise<void>;
+  attach?(containerId: string, io: StdioStreams): Promise<void>;
 }
 
 /** The pod side of PortForward. */

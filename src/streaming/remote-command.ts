@@ -29,6 +29,7 @@ export async function runRemoteCommand(backend: RemoteCommandBackend, req: ExecS
       const code = await backend.exec(req.containerId, req.cmd, io);
       return code === 0 ? successStatus() : exitCodeStatus(code);
     }
+    if (!backend.attach) throw new Error('attach is not supported by this backend');
     await backend.attach(req.containerId, io);
     return successStatus();
   } catch (err) {
