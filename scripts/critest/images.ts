@@ -113,8 +113,9 @@ function etcFiles(extraPasswd: string[] = [], extraGroup: string[] = []): LayerE
 }
 
 /**
- * The rootfs of the busybox stand-in: busybox with one /bin/<applet> symlink
- * per applet, its shared libraries at the paths the loader looks them up,
+ * The rootfs of the busybox stand-in: busybox with one /bin/<applet> hard
+ * link per applet (as in the real image: a masked path such as /bin/ls must
+ * be its own file, a symlink would make runc mask /bin/busybox itself), its shared libraries at the paths the loader looks them up,
  * /bin/pgrep and /bin/ipcs (missing from Debian's busybox, present in the
  * real image), the usual empty directories, and /etc files with root,
  * www-data (33) and nobody (65534).
@@ -123,7 +124,7 @@ export function busyboxRootfs(bb: BusyboxSource, programs: Programs, etc: LayerE
   const files: LayerEntry[] = [
     { type: 'dir', path: 'bin' },
     { type: 'file', path: 'bin/busybox', content: fs.readFileSync(bb.binary), mode: 0o755 },
-    ...bb.applets.filter((a) => a !== 'pgrep' && a !== 'ipcs').map((a): LayerEntry => ({ type: 'symlink', path: `bin/${a}`, target: 'busybox' })),
+    ...bb.applets.filter((a) => a !== 'pgrep' && a !== 'ipcs').map((a): LayerEntry => ({ type: 'hardlink', path: `bin/${a}`, target: 'bin/busybox' })),
     { type: 'file', path: 'bin/pgrep', content: fs.readFileSync(programs.pgrep), mode: 0o755 },
     { type: 'file', path: 'bin/ipcs', content: fs.readFileSync(programs.ipcs), mode: 0o755 },
   ];
