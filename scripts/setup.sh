@@ -24,6 +24,10 @@ PACKAGES=(
   util-linux                  # unshare, nsenter, mount
   docker-registry             # tests: a real registry on 127.0.0.1
   busybox-static              # tests: the content of test images
+  attr                        # setfattr: layer xattrs and overlay opaque dirs (image store)
+  coreutils                   # mknod, mkfifo: device nodes and FIFOs of layers
+  zstd                        # tests: zstd-compressed test layers
+  openssl                     # tests: the token server's signing certificate
   python3 make g++            # native npm modules (better-sqlite3)
 )
 missing=()
@@ -40,5 +44,12 @@ if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet docker-re
   systemctl disable --now docker-registry >/dev/null 2>&1 || true
 fi
 
-npm ci --no-audit --no-fund
+# npm ci rebuilds native modules from source (minutes); skip it when the
+# installed tree already matches package-lock.json.
+stamp=node_modules/.peapod-lock.sha256
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  npm ci --no-audit --no-fund
+  echo "$want" > "$stamp"
+fi
 npm run build

@@ -1,10 +1,57 @@
+import * as path from 'node:path';
 import type { ImageServiceDefinition } from '../generated/runtime/v1/ImageService';
+import type { PeapodConfig } from '../server/config';
+import type { Logger } from '../server/logger';
 import type { UnaryImpls } from '../server/rpc';
+import type { ImageContext } from './context';
+import { imageFsInfo } from './image-fs-info';
+import { imageStatus } from './image-status';
+import { listImages } from './list-images';
+import { ImagePuller } from './puller';
+import { pullImage } from './pull-image';
+import { loadRegistriesConf } from './registries-conf';
+import { removeImage } from './remove-image';
+import { ImageStore } from './store/image-store';
+
+export { ImageStore } from './store/image-store';
+export type { ImageRecord, OciImageConfig, LayerRecord } from './store/image-store';
+export { ImagePuller, PullError } from './puller';
+export type { PullerOptions, PullRequestOptions } from './puller';
+export { parseReference, formatReference, ReferenceError } from './reference';
+export type { ImageReference } from './reference';
+export { loadRegistriesConf } from './registries-conf';
+
+/** The image store's directory under peapod's root: `<root>/storage`. */
+export function storageRoot(config: PeapodConfig): string {
+  return path.join(config.root, 'storage');
+}
 
 /**
- * The CRI ImageService methods peapod implements, by RPC name. None yet:
- * every method answers UNIMPLEMENTED until the image store lands.
+ * Opens the image store under `<config.root>/storage` and makes a puller
+ * configured from `[image]` (registries.conf read at each pull).
  */
-export function imageServiceImpls(): UnaryImpls<ImageServiceDefinition> {
-  return {};
+export function openImageContext(config: PeapodConfig, log: Logger): ImageContext {
+  const store = ImageStore.open(storageRoot(config));
+  const puller = new ImagePuller(store, {
+    registries: () => loadRegistriesConf(config.image.registries_conf, config.image.registries_conf_dir),
+    maxConcurrentDownloads: config.image.max_concurrent_downloads,
+    connectTimeoutMs: config.image.connect_timeout * 1000,
+    idleTimeoutMs: config.image.idle_timeout * 1000,
+    log: (msg, fields) => log.info(fields ?? {}, msg),
+  });
+  return { config, log, store, puller };
+}
+
+/**
+ * The CRI ImageService methods peapod implements, by RPC name. Every method
+ * not listed here answers UNIMPLEMENTED (see server/rpc.ts).
+ */
+export function imageServiceImpls(ctx: ImageContext): UnaryImpls<ImageServiceDefinition> {
+  return {
+    PullImage: pullImage(ctx),
+    ListImages: listImages(ctx),
+    ImageStatus: imageStatus(ctx),
+    RemoveImage: removeImage(ctx),
+    ImageFsInfo: imageFsInfo(ctx),
+  };
 }

@@ -50,6 +50,8 @@ export function renderConfigDoc(): string {
     'peapod-cri reads TOML from `/etc/peapod/peapod.conf` (flag `--config`), then every `*.conf` in',
     '`/etc/peapod/peapod.conf.d/` (flag `--config-dir`) in lexical order; a later file wins key by key.',
     'The flags `--socket`, `--root`, `--runroot` and `--log-level` win over every file.',
+    'When the default file or directory does not exist it is skipped (every key has a default); a file or',
+    'directory named by `--config` or `--config-dir` must exist.',
     'An unknown key, a value of the wrong type or a file that is not valid TOML stops the start with a',
     'message naming the file, the key and the expected type, for example:',
     '',

@@ -65,16 +65,35 @@ export const CONFIG_SCHEMA: TableSpec = {
         runtimes: {
           kind: 'map',
           doc: 'Runtime handlers by name (the CRI `runtime_handler`).',
-          default: { runc: { runtime_path: '/usr/sbin/runc', runtime_root: '/run/peapod/runc' } },
+          default: { runc: { runtime_path: '/usr/sbin/runc', runtime_root: '' } },
           entry: {
             kind: 'table',
             doc: 'One runtime handler.',
             fields: {
               runtime_path: { kind: 'key', type: 'string', default: '/usr/sbin/runc', doc: 'Path of the OCI runtime binary; it must answer `--version`.' },
-              runtime_root: { kind: 'key', type: 'string', default: '/run/peapod/runc', doc: 'State directory passed to the runtime as `--root`.' },
+              runtime_root: { kind: 'key', type: 'string', default: '', doc: 'State directory passed to the runtime as `--root`; empty means `<runroot>/<handler name>`, so servers with different runroots never share runtime state.' },
             },
           },
         },
+      },
+    },
+    image: {
+      kind: 'table',
+      doc: 'Image pulls and the image store (kept under `<root>/storage`).',
+      fields: {
+        registries_conf: { kind: 'key', type: 'string', default: '/etc/containers/registries.conf', doc: 'containers-registries.conf(5) v2 file: unqualified-search-registries, [[registry]] prefix/location, insecure, blocked, mirrors; read at each pull; a missing file means none.' },
+        registries_conf_dir: { kind: 'key', type: 'string', default: '/etc/containers/registries.conf.d', doc: 'Drop-in directory of registries.conf files (`*.conf`, lexical order, applied after the main file).' },
+        max_concurrent_downloads: { kind: 'key', type: 'integer', default: 3, min: 1, doc: 'Layers of one pull downloaded at the same time.' },
+        connect_timeout: { kind: 'key', type: 'integer', default: 15, min: 1, doc: 'Seconds to establish a connection to a registry.' },
+        idle_timeout: { kind: 'key', type: 'integer', default: 60, min: 1, doc: 'Seconds a registry response may stay without data before the request fails (and is retried).' },
+      },
+    },
+    sandbox: {
+      kind: 'table',
+      doc: 'Pod sandboxes: pinned namespaces, /dev/shm, the pod init process.',
+      fields: {
+        shm_size: { kind: 'key', type: 'integer', default: 67108864, min: 4096, doc: 'Size limit in bytes of the tmpfs mounted as each pod\'s /dev/shm (64 MiB by default).' },
+        pause_image: { kind: 'key', type: 'string', default: 'registry.k8s.io/pause:3.10', doc: 'Image for the pod init process of pods sharing a PID namespace (not used yet: peapod runs a minimal shell loop as PID 1 instead).' },
       },
     },
     network: {

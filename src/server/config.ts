@@ -7,7 +7,7 @@ import { CONFIG_SCHEMA, KeySpec, MapSpec, SchemaNode, TableSpec } from './config
 export interface RuntimeHandlerConfig {
   /** Path of the OCI runtime binary. */
   runtime_path: string;
-  /** Directory passed to the runtime as `--root`. */
+  /** Directory passed to the runtime as `--root` (`<runroot>/<handler name>` unless set). */
   runtime_root: string;
 }
 
@@ -24,6 +24,20 @@ export interface PeapodConfig {
     cgroup_driver: 'cgroupfs' | 'systemd';
     conmon_path: string;
     runtimes: Record<string, RuntimeHandlerConfig>;
+  };
+  image: {
+    registries_conf: string;
+    registries_conf_dir: string;
+    max_concurrent_downloads: number;
+    /** Seconds. */
+    connect_timeout: number;
+    /** Seconds. */
+    idle_timeout: number;
+  };
+  sandbox: {
+    /** Bytes. */
+    shm_size: number;
+    pause_image: string;
   };
   network: {
     cni_conf_dir: string;
@@ -111,7 +125,10 @@ function checkKey(spec: KeySpec, value: unknown, key: string, file: string): voi
       if (typeof value !== 'boolean') fail('a boolean');
       return;
     case 'string array':
-      if (!Array.isArray(value) || !value.every((e) => typeof e === 'string')) fail('an array of strings');
+      if (!Array.isArray(value)) fail('an array of strings');
+      (value as unknown[]).forEach((e, i) => {
+        if (typeof e !== 'string') throw new ConfigError(`${file}: key "${key}" must be an array of strings, got ${tomlTypeName(e)} at index ${i}`);
+      });
       return;
   }
 }
@@ -204,6 +221,9 @@ export function loadConfig(sources: ConfigSources = {}): PeapodConfig {
   for (const [k, v] of Object.entries(sources.overrides ?? {})) if (v !== undefined) flags[k] = v;
   mergeTable(CONFIG_SCHEMA, flags, config, '', 'command line');
   const result = config as unknown as PeapodConfig;
+  for (const [name, handler] of Object.entries(result.runtime.runtimes)) {
+    if (handler.runtime_root === '') handler.runtime_root = path.join(result.runroot, name);
+  }
   if (!result.runtime.runtimes[result.runtime.default_runtime]) {
     throw new ConfigError(
       `key "runtime.default_runtime" names "${result.runtime.default_runtime}", which is not a table of [runtime.runtimes] (known: ${Object.keys(result.runtime.runtimes).join(', ')})`,

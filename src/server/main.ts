@@ -5,7 +5,6 @@ import { Command } from 'commander';
 import { ConfigError, DEFAULT_CONFIG_DIR, DEFAULT_CONFIG_FILE, loadConfig } from './config';
 import { createLogger } from './logger';
 import { CriServer } from './server';
-import { SocketInUseError } from './socket';
 
 /** peapod's version, read from package.json. */
 export function packageVersion(): string {
@@ -53,24 +52,28 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const log = createLogger(config.log_level);
-  fs.mkdirSync(config.root, { recursive: true, mode: 0o700 });
-  fs.mkdirSync(config.runroot, { recursive: true, mode: 0o700 });
-  const server = new CriServer(config, log, version);
+  let server: CriServer;
   try {
+    fs.mkdirSync(config.root, { recursive: true, mode: 0o700 });
+    fs.mkdirSync(config.runroot, { recursive: true, mode: 0o700 });
+    server = new CriServer(config, log, version);
     await server.start();
   } catch (err) {
-    if (err instanceof SocketInUseError) {
-      process.stderr.write(`peapod-cri: ${err.message}\n`);
-      log.fatal({ socket: err.socketPath }, err.message);
-      return 1;
-    }
-    throw err;
+    // Expected start failures (socket in use, unwritable paths) get one
+    // clear line on stderr; the stack goes to the JSON log.
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`peapod-cri: cannot start: ${message}\n`);
+    log.fatal({ err }, 'cannot start');
+    return 1;
   }
 
   return new Promise<number>((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
       log.info({ signal }, 'signal received');
-      server.stop(config.shutdown_timeout).then(() => resolve(0));
+      server.stop(config.shutdown_timeout).then(() => {
+        log.info('stopped');
+        resolve(0);
+      });
     };
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);

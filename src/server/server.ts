@@ -1,8 +1,12 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { imageServiceImpls } from '../image-service';
+import { imageServiceImpls, openImageContext } from '../image-service';
+import type { ImageContext } from '../image-service/context';
 import { runtimeServiceImpls } from '../runtime-service';
+import type { RuntimeContext } from '../runtime-service/context';
+import { recoverSandboxes } from '../runtime-service/sandbox/lifecycle';
+import { SandboxStore } from '../runtime-service/sandbox/store';
 import type { PeapodConfig } from './config';
 import type { Logger } from './logger';
 import { loadCri, MAX_MESSAGE_BYTES } from './proto';
@@ -18,6 +22,10 @@ export class CriServer {
   private readonly server: grpc.Server;
   private readonly inFlight = new InFlight();
   private stopping: Promise<void> | undefined;
+  /** The image store and puller, shared by the ImageService handlers. */
+  readonly images: ImageContext;
+  /** Shared by the RuntimeService handlers; the container code reaches the sandbox store here. */
+  readonly runtimeContext: RuntimeContext;
   private listener: net.Server | undefined;
 
   /**
@@ -35,19 +43,24 @@ export class CriServer {
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
     });
     const cri = loadCri();
-    const ctx = { config, log, version };
+    this.images = openImageContext(config, log);
+    const ctx: RuntimeContext = { config, log, version, sandboxes: new SandboxStore(config), network: { podCidr: '' } };
+    this.runtimeContext = ctx;
     this.server.addService(cri.runtime.v1.RuntimeService.service, buildHandlers(cri.runtime.v1.RuntimeService.service, runtimeServiceImpls(ctx), log, this.inFlight));
-    this.server.addService(cri.runtime.v1.ImageService.service, buildHandlers(cri.runtime.v1.ImageService.service, imageServiceImpls(), log, this.inFlight));
+    this.server.addService(cri.runtime.v1.ImageService.service, buildHandlers(cri.runtime.v1.ImageService.service, imageServiceImpls(this.images), log, this.inFlight));
   }
 
   /**
-   * Binds the socket and starts serving.
+   * Recovers the sandboxes from their records, then binds the socket and
+   * starts serving.
    * @throws SocketInUseError when another live server answers on the socket;
    *   Error when binding fails.
    */
   async start(): Promise<void> {
     const socketPath = this.config.socket;
+    // Refuse before touching any state: a live server owns it.
     await prepareSocketPath(socketPath);
+    await recoverSandboxes(this.runtimeContext);
     // Connections are accepted here and handed to grpc-js after the
     // :authority fix-up that old Go clients need (see h2-authority.ts).
     const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
@@ -86,6 +99,7 @@ export class CriServer {
       });
     }).then(() => {
       fs.rmSync(this.config.socket, { force: true });
+      this.images.store.close();
     });
     return this.stopping;
   }

@@ -53,6 +53,18 @@ describe('configuration', () => {
     expect(errorOf(() => load('runtime = 3\n'))).to.equal(`${main}: key "runtime" must be a table, got integer`);
   });
 
+  it('puts runtime state under the runroot unless a runtime_root is set', () => {
+    fs.writeFileSync(main, 'runroot = "/run/other"\n[runtime.runtimes.kata]\nruntime_path = "/k"\nruntime_root = "/k/state"\n');
+    const c = loadConfig({ configFile: main, configDir: dropIns });
+    expect(c.runtime.runtimes.runc.runtime_root).to.equal('/run/other/runc');
+    expect(c.runtime.runtimes.kata.runtime_root).to.equal('/k/state');
+    expect(loadConfig({ configFile: main, configDir: dropIns, overrides: { runroot: '/r' } }).runtime.runtimes.runc.runtime_root).to.equal('/r/runc');
+  });
+
+  it('names the index of a bad array element', () => {
+    expect(errorOf(() => load('[network]\ncni_bin_dirs = ["/a", 3]\n'))).to.equal(`${main}: key "network.cni_bin_dirs" must be an array of strings, got integer at index 1`);
+  });
+
   it('refuses a value outside an enumeration', () => {
     expect(errorOf(() => load('log_level = "loud"\n'))).to.equal(
       `${main}: key "log_level" must be one of trace, debug, info, warn, error, fatal, got "loud"`,
@@ -84,7 +96,7 @@ describe('configuration', () => {
 
   it('adds runtime handlers beside the default one', () => {
     const c = load('[runtime.runtimes.kata]\nruntime_path = "/usr/bin/kata"\n');
-    expect(c.runtime.runtimes.kata).to.deep.equal({ runtime_path: '/usr/bin/kata', runtime_root: '/run/peapod/runc' });
+    expect(c.runtime.runtimes.kata).to.deep.equal({ runtime_path: '/usr/bin/kata', runtime_root: '/run/peapod/kata' });
     expect(c.runtime.runtimes.runc.runtime_path).to.equal('/usr/sbin/runc');
     expect(errorOf(() => load('[runtime.runtimes.kata]\npath = "/x"\n'))).to.equal(`${main}: unknown key "runtime.runtimes.kata.path"`);
   });

@@ -1,0 +1,12 @@
+import type { PeapodConfig } from '../server/config';
+import type { Logger } from '../server/logger';
+import type { ImagePuller } from './puller';
+import type { ImageStore } from './store/image-store';
+
+/** What every ImageService handler shares: configuration, logger, the image store and the puller. */
+export interface ImageContext {
+  config: PeapodConfig;
+  log: Logger;
+  store: ImageStore;
+  puller: ImagePuller;
+}

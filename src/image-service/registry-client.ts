@@ -1,0 +1,262 @@
+/**
+ * A client of one registry host speaking the OCI distribution-spec
+ * (`GET /v2/`, `GET /v2/<name>/manifests/<reference>`,
+ * `GET /v2/<name>/blobs/<digest>`) on undici.
+ *
+ * Authentication follows Docker's token protocol: a 401 carries
+ * `WWW-Authenticate: Bearer realm=…,service=…,scope=…` (fetch a token from the
+ * realm, anonymously or with Basic credentials, or by OAuth2 refresh token for
+ * an identity token) or `Basic realm=…` (send the credentials). Redirects are
+ * followed by hand so that a redirect to another host drops Authorization.
+ * 5xx, 429 and connection resets are retried a bounded number of times with
+ * exponential backoff.
+ */
+import type { Readable } from 'node:stream';
+import { Agent, Dispatcher, request } from 'undici';
+
+/** Credentials for one registry (the CRI `AuthConfig`). */
+export interface RegistryCredentials {
+  username?: string;
+  password?: string;
+  /** base64 of `username:password`. */
+  auth?: string;
+  /** An OAuth2 refresh token exchanged at the token realm. */
+  identityToken?: string;
+  /** A bearer token sent as is. */
+  registryToken?: string;
+}
+
+/** Connection options. */
+export interface RegistryClientOptions {
+  /** Plain http, or https without certificate verification. */
+  insecure: boolean;
+  credentials?: RegistryCredentials;
+  /** Milliseconds to establish a connection (default 15000). */
+  connectTimeoutMs?: number;
+  /** Milliseconds without data before a response is abandoned (default 60000). */
+  idleTimeoutMs?: number;
+  /** Attempts for a request that fails with 5xx, 429 or a reset (default 4). */
+  attempts?: number;
+  /** First backoff delay in milliseconds, doubled each retry (default 200). */
+  backoffMs?: number;
+}
+
+/** A registry answered with an error status or could not be reached. */
+export class RegistryError extends Error {
+  constructor(
+    message: string,
+    /** HTTP status, when there was one. */
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'RegistryError';
+  }
+}
+
+/** A parsed `WWW-Authenticate` challenge. */
+export interface AuthChallenge {
+  scheme: string;
+  params: Record<string, string>;
+}
+
+/** Parses `Bearer realm="…",service="…",scope="…"` (RFC 7235 auth-params). */
+export function parseChallenge(header: string): AuthChallenge | undefined {
+  const m = /^\s*([A-Za-z]+)\s*(.*)$/.exec(header);
+  if (!m) return undefined;
+  const params: Record<string, string> = {};
+  const re = /([A-Za-z_]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))\s*,?\s*/g;
+  let p: RegExpExecArray | null;
+  while ((p = re.exec(m[2])) !== null && p[0] !== '') params[p[1].toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3];
+  return { scheme: m[1].toLowerCase(), params };
+}
+
+function basicOf(c: RegistryCredentials | undefined): string | undefined {
+  if (!c) return undefined;
+  if (c.auth) return c.auth;
+  if (c.username || c.password) return Buffer.from(`${c.username ?? ''}:${c.password ?? ''}`).toString('base64');
+  return undefined;
+}
+
+/** 127.0.0.0/8, ::1 and localhost are insecure by default, as in Docker. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+const RETRY_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT']);
+const MAX_REDIRECTS = 5;
+
+/** A response whose status is 2xx; the body is still unread. */
+export interface RegistryResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable & { arrayBuffer(): Promise<ArrayBuffer>; text(): Promise<string>; dump(): Promise<void> };
+}
+
+/** A client of one registry host. Tokens are cached per scope for the client's life. */
+export class RegistryClient {
+  private readonly agent: Agent;
+  private baseUrl: string | undefined;
+  private readonly tokens = new Map<string, string>();
+  private basicChallenged = false;
+
+  /**
+   * @param host registry host and port as in a reference (`docker.io` is served at `registry-1.docker.io`)
+   */
+  constructor(
+    readonly host: string,
+    private readonly options: RegistryClientOptions,
+  ) {
+    this.agent = new Agent({
+      connectTimeout: options.connectTimeoutMs ?? 15_000,
+      headersTimeout: options.idleTimeoutMs ?? 60_000,
+      bodyTimeout: options.idleTimeoutMs ?? 60_000,
+      connect: { rejectUnauthorized: !options.insecure },
+    });
+  }
+
+  /** Closes the connections. */
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  private apiHost(): string {
+    return this.host === 'docker.io' ? 'registry-1.docker.io' : this.host;
+  }
+
+  /**
+   * Finds the base URL: https, and for an insecure registry plain http when
+   * https cannot be spoken (GET /v2/, distribution-spec "determining support").
+   */
+  private async base(): Promise<string> {
+    if (this.baseUrl) return this.baseUrl;
+    const https = `https://${this.apiHost()}`;
+    if (!this.options.insecure) return (this.baseUrl = https);
+    try {
+      const res = await request(`${https}/v2/`, { dispatcher: this.agent, method: 'GET' });
+      await res.body.dump();
+      return (this.baseUrl = https);
+    } catch {
+      return (this.baseUrl = `http://${this.apiHost()}`);
+    }
+  }
+
+  private async send(url: string, method: 'GET' | 'HEAD', headers: Record<string, string>): Promise<Dispatcher.ResponseData> {
+    const attempts = this.options.attempts ?? 4;
+    const backoff = this.options.backoffMs ?? 200;
+    for (let i = 1; ; i++) {
+      try {
+        const res = await request(url, { dispatcher: this.agent, method, headers });
+        if ((res.statusCode >= 500 || res.statusCode === 429) && i < attempts) {
+          await res.body.dump();
+          await sleep(backoff * 2 ** (i - 1));
+          continue;
+        }
+        return res;
+      } catch (err) {
+        const code = (err as { code?: string }).code ?? '';
+        if (i < attempts && RETRY_CODES.has(code)) {
+          await sleep(backoff * 2 ** (i - 1));
+          continue;
+        }
+        throw new RegistryError(`${method} ${url}: ${(err as Error).message}${code ? ` (${code})` : ''}`);
+      }
+    }
+  }
+
+  private async fetchToken(ch: AuthChallenge, scope: string): Promise<string> {
+    const realm = ch.params.realm;
+    if (!realm) throw new RegistryError(`${this.host}: Bearer challenge without realm`);
+    const sc = ch.params.scope ?? scope;
+    const key = `${realm}|${ch.params.service ?? ''}|${sc}`;
+    const cached = this.tokens.get(key);
+    if (cached) return cached;
+    const creds = this.options.credentials;
+    const u = new URL(realm);
+    if (ch.params.service) u.searchParams.set('service', ch.params.service);
+    if (sc) u.searchParams.set('scope', sc);
+    let res: Dispatcher.ResponseData;
+    try {
+      if (creds?.identityToken) {
+        const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.identityToken, client_id: 'peapod' });
+        if (ch.params.service) form.set('service', ch.params.service);
+        if (sc) form.set('scope', sc);
+        res = await request(realm, { dispatcher: this.agent, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() });
+      } else {
+        const basic = basicOf(creds);
+        res = await request(u, { dispatcher: this.agent, method: 'GET', headers: basic ? { authorization: `Basic ${basic}` } : {} });
+      }
+    } catch (err) {
+      throw new RegistryError(`${this.host}: token request to ${u.origin}${u.pathname} failed: ${(err as Error).message}`);
+    }
+    if (res.statusCode !== 200) {
+      const text = (await res.body.text()).slice(0, 300);
+      throw new RegistryError(`${this.host}: token server ${u.origin}${u.pathname} answered ${res.statusCode}${res.statusCode === 401 ? ' (authentication required or credentials rejected)' : ''}: ${text}`, res.statusCode);
+    }
+    const body = (await res.body.json()) as { token?: string; access_token?: string };
+    const token = body.token ?? body.access_token;
+    if (!token) throw new RegistryError(`${this.host}: token server returned no token`);
+    this.tokens.set(key, token);
+    return token;
+  }
+
+  private authHeader(scope: string): string | undefined {
+    const creds = this.options.credentials;
+    if (creds?.registryToken) return `Bearer ${creds.registryToken}`;
+    for (const [k, v] of this.tokens) if (k.endsWith(`|${scope}`)) return `Bearer ${v}`;
+    if (this.basicChallenged) {
+      const b = basicOf(creds);
+      if (b) return `Basic ${b}`;
+    }
+    return undefined;
+  }
+
+  /**
+   * GETs (or HEADs) `/v2/<repo>/<rest>` with authentication and redirects,
+   * and returns the 2xx response with its body unread.
+   * @param repo repository path, for the token scope `repository:<repo>:pull`
+   * @throws RegistryError with the status for a non-2xx answer (401: the
+   *   credentials were refused or missing; 404: not found).
+   */
+  async get(repo: string, rest: string, accept: string[] = [], method: 'GET' | 'HEAD' = 'GET'): Promise<RegistryResponse> {
+    const scope = `repository:${repo}:pull`;
+    let url = `${await this.base()}/v2/${repo}/${rest}`;
+    const origin = new URL(url).host;
+    let authTried = false;
+    for (let hops = 0; ; ) {
+      const headers: Record<string, string> = {};
+      if (accept.length) headers.accept = accept.join(', ');
+      const sameHost = new URL(url).host === origin;
+      const auth = sameHost ? this.authHeader(scope) : undefined;
+      if (auth) headers.authorization = auth;
+      const res = await this.send(url, method, headers);
+      if (res.statusCode === 401 && sameHost && !authTried) {
+        authTried = true;
+        const ch = parseChallenge(String(res.headers['www-authenticate'] ?? ''));
+        await res.body.dump();
+        if (ch?.scheme === 'bearer' && !this.options.credentials?.registryToken) await this.fetchToken(ch, scope);
+        else if (ch?.scheme === 'basic') {
+          if (!basicOf(this.options.credentials)) throw new RegistryError(`${this.host}: authentication required (Basic) and no credentials given`, 401);
+          this.basicChallenged = true;
+        } else throw new RegistryError(`${this.host}: authentication required${ch ? ` (unsupported scheme ${ch.scheme})` : ''}`, 401);
+        continue;
+      }
+      if (res.statusCode >= 300 && res.statusCode < 400 && res.headers.location) {
+        await res.body.dump();
+        if (++hops > MAX_REDIRECTS) throw new RegistryError(`${url}: too many redirects`);
+        url = new URL(String(res.headers.location), url).toString();
+        continue;
+      }
+      if (res.statusCode < 200 || res.statusCode >= 300) {
+        const text = method === 'GET' ? (await res.body.text()).slice(0, 500) : (await res.body.dump(), '');
+        const what = res.statusCode === 401 ? 'unauthorized (credentials missing or refused)' : res.statusCode === 404 ? 'not found' : `HTTP ${res.statusCode}`;
+        throw new RegistryError(`${this.host}/${repo}: ${rest}: ${what}${text ? `: ${text.trim()}` : ''}`, res.statusCode);
+      }
+      return { status: res.statusCode, headers: res.headers, body: res.body as unknown as RegistryResponse['body'] };
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

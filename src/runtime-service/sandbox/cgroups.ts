@@ -1,0 +1,91 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** Where cgroup hierarchies are mounted. */
+const CGROUP_ROOT = '/sys/fs/cgroup';
+
+/** Parent used when the pod names none, per driver. */
+export const DEFAULT_CGROUP_PARENT = { cgroupfs: '/peapod', systemd: 'peapod.slice' } as const;
+
+/**
+ * The cgroup hierarchies mounted under /sys/fs/cgroup (each v1 controller
+ * mount and the v2 unified one), from /proc/self/mountinfo.
+ */
+export function cgroupMounts(): string[] {
+  const out: string[] = [];
+  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const sep = line.indexOf(' - ');
+    if (sep < 0) continue;
+    const fstype = line.slice(sep + 3).split(' ')[0];
+    const mountPoint = line.split(' ')[4];
+    if ((fstype === 'cgroup' || fstype === 'cgroup2') && mountPoint.startsWith(CGROUP_ROOT + '/')) out.push(mountPoint);
+  }
+  return out;
+}
+
+/**
+ * The pod cgroup for the cgroupfs driver: `<parent>/pod-<id>`, absolute.
+ * @param parent PodSandboxConfig.linux.cgroup_parent, or '' for the default /peapod
+ */
+export function cgroupfsPodPath(parent: string, id: string): string {
+  const base = parent === '' ? DEFAULT_CGROUP_PARENT.cgroupfs : parent;
+  return path.posix.join('/', base, `pod-${id}`);
+}
+
+/**
+ * The slice for the systemd driver: the pod's cgroup_parent when it is a
+ * slice (the kubelet passes e.g. `kubepods-besteffort-pod<uid>.slice`),
+ * else peapod.slice. Only computed: systemd creates it when a container
+ * scope is started in it.
+ * @throws Error when cgroup_parent is given and is not a `.slice` name.
+ */
+export function systemdSlice(parent: string): string {
+  if (parent === '') return DEFAULT_CGROUP_PARENT.systemd;
+  const name = path.posix.basename(parent);
+  if (!name.endsWith('.slice')) throw new Error(`config.linux.cgroup_parent "${parent}" is not a systemd slice (the cgroup driver is systemd)`);
+  return name;
+}
+
+/** Copies cpuset.cpus/mems down from the parent so tasks can join a new v1 cpuset cgroup. */
+function fillCpuset(dir: string): void {
+  for (const f of ['cpuset.cpus', 'cpuset.mems']) {
+    const file = path.join(dir, f);
+    if (!fs.existsSync(file) || fs.readFileSync(file, 'utf8').trim() !== '') continue;
+    fs.writeFileSync(file, fs.readFileSync(path.join(path.dirname(dir), f), 'utf8').trim());
+  }
+}
+
+/**
+ * Creates the pod cgroup `cgroupPath` (absolute, e.g. /peapod/pod-<id>) in
+ * every mounted hierarchy (hybrid mode: each v1 controller and the unified
+ * tree), with its missing parents; cpuset cgroups get their parent's cpus and
+ * mems.
+ * @throws the fs error of the first hierarchy that fails (the caller's
+ *   rollback calls removePodCgroup).
+ */
+export function createPodCgroup(cgroupPath: string): void {
+  for (const mount of cgroupMounts()) {
+    const segments = cgroupPath.split('/').filter(Boolean);
+    let dir = mount;
+    for (const seg of segments) {
+      dir = path.join(dir, seg);
+      if (!fs.existsSync(dir)) fs.mkdirSync(dir);
+      if (path.basename(mount) === 'cpuset' || mount.includes('cpuset')) fillCpuset(dir);
+    }
+  }
+}
+
+/**
+ * Removes the pod cgroup from every hierarchy (rmdir; only this leaf, never
+ * its parents). A cgroup already gone is fine.
+ * @throws the fs error when a cgroup still has tasks or children (EBUSY).
+ */
+export function removePodCgroup(cgroupPath: string): void {
+  for (const mount of cgroupMounts()) {
+    try {
+      fs.rmdirSync(path.join(mount, cgroupPath));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+}

@@ -1,0 +1,211 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { writeFileAtomic } from '../../common/atomic-file';
+import { CriError, failedPrecondition } from '../../server/errors';
+import type { PeapodConfig } from '../../server/config';
+import type { Logger } from '../../server/logger';
+import { addNetwork, podCniArgs } from '../cni/attachment';
+import { findNetworkConf } from '../cni/network-config';
+import { CniPluginError } from '../cni/plugin-exec';
+import { podIpsOfResult } from '../cni/result';
+import type { CniRuntimeConfig } from '../cni/runtime-config';
+import { cgroupfsPodPath, createPodCgroup, systemdSlice } from './cgroups';
+import { readHostFile, renderHosts, renderResolvConf } from './etc-files';
+import { startInfra } from './infra';
+import { mountShm } from './mounts';
+import { bringUpLoopback, createPinnedNamespaces, setNamespaceHostname } from './namespaces';
+import { sandboxPaths } from './paths';
+import type { SandboxRecord } from './record';
+import type { SandboxStore, StoredSandbox } from './store';
+import { applySysctls } from './sysctls';
+import { removeSandboxResources, stopSandboxResources, TeardownDeps } from './teardown';
+import type { SandboxSpec } from './validate';
+
+/** What building a sandbox needs. */
+export interface CreateDeps {
+  config: PeapodConfig;
+  log: Logger;
+  store: SandboxStore;
+}
+
+/** A new sandbox ID: 32 random bytes in lowercase hex. */
+export function newSandboxId(): string {
+  return randomBytes(32).toString('hex');
+}
+
+/** Nanoseconds since the epoch as a decimal string. */
+export function nowNs(): string {
+  return (BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n)).toString();
+}
+
+/** gRPC code for a CNI error code (CNI spec "Error codes"). */
+function grpcCodeOfCni(code: number | undefined): GrpcStatus {
+  switch (code) {
+    case 3:
+      return GrpcStatus.NOT_FOUND; // unknown container or does not exist
+    case 5:
+      return GrpcStatus.INTERNAL; // I/O failure
+    case 11:
+      return GrpcStatus.UNAVAILABLE; // try again later
+    case 1: // incompatible CNI version
+    case 2: // unsupported field in network configuration
+    case 4: // invalid necessary environment variables
+    case 6: // failed to decode content
+    case 7: // invalid network config
+      return GrpcStatus.FAILED_PRECONDITION;
+    default:
+      return GrpcStatus.UNKNOWN; // plugin-specific (100+) or no error object
+  }
+}
+
+/**
+ * Turns a CNI plugin failure into the CRI error the caller sees: the gRPC
+ * code derived from the CNI code, the message naming the plugin, the CNI
+ * code, `msg` and `details`.
+ */
+export function cniErrorToCri(err: CniPluginError): CriError {
+  return new CriError(grpcCodeOfCni(err.code), `setting up the pod network: ${err.message}`, { cause: err });
+}
+
+/** TeardownDeps of sandbox `id`. */
+export function teardownDeps(config: PeapodConfig, log: Logger, id: string): TeardownDeps {
+  return { paths: sandboxPaths(config, id), binDirs: config.network.cni_bin_dirs, cgroupDriver: config.runtime.cgroup_driver, log };
+}
+
+/**
+ * Builds a pod sandbox, step by step (CRI-O's model without an infra
+ * container): the log directory, pinned network/IPC/UTS namespaces, hostname, loopback up,
+ * /dev/shm tmpfs, pod cgroup, sysctls, CNI ADD, infra process for a shared
+ * PID namespace, /etc/hostname, /etc/hosts, /etc/resolv.conf; the record is
+ * on disk as `creating` from the start and `created` at the end.
+ *
+ * Any failure rolls back everything done (CNI DEL, infra killed, unmounts,
+ * pins removed, cgroup removed, record deleted) and rethrows.
+ * @param runtimeHandler the checked runtime handler name
+ * @param rawConfig the PodSandboxConfig as received (kept in the record)
+ * @returns the finished record, READY.
+ * @throws CriError FAILED_PRECONDITION when a pod-network pod finds no CNI
+ *   configuration; the mapped CNI error when a plugin fails; the underlying
+ *   error (INTERNAL) when a host tool fails.
+ */
+export async function createSandbox(deps: CreateDeps, spec: SandboxSpec, runtimeHandler: string, rawConfig: unknown): Promise<SandboxRecord> {
+  const { config, log, store } = deps;
+  const hostNetwork = spec.namespaceOptions.network === 'NODE';
+  const netConf = hostNetwork ? undefined : findNetworkConf(config.network.cni_conf_dir);
+  if (netConf && !netConf.ok) throw failedPrecondition(`network plugin not ready: ${netConf.reason}`);
+
+  const id = newSandboxId();
+  const paths = sandboxPaths(config, id);
+  const podNet = !hostNetwork;
+  const podIpc = spec.namespaceOptions.ipc === 'POD';
+  const cgroupParent = config.runtime.cgroup_driver === 'systemd' ? systemdSlice(spec.cgroupParent) : cgroupfsPodPath(spec.cgroupParent, id);
+  const record: SandboxRecord = {
+    id,
+    metadata: spec.metadata,
+    state: 'SANDBOX_NOTREADY',
+    createdAt: nowNs(),
+    runtimeHandler,
+    labels: spec.labels,
+    annotations: spec.annotations,
+    logDirectory: spec.logDirectory,
+    hostNetwork,
+    namespaceOptions: spec.namespaceOptions,
+    namespaces: {
+      ...(podNet ? { network: paths.netnsPin, uts: paths.utsnsPin } : {}),
+      ...(podIpc ? { ipc: paths.ipcnsPin } : {}),
+    },
+    hostnamePath: paths.hostnameFile,
+    hostsPath: paths.hostsFile,
+    resolvConfPath: paths.resolvConfFile,
+    ...(podIpc ? { shmPath: paths.shmDir } : {}),
+    cgroupParent,
+    sysctls: spec.sysctls,
+    additionalIps: [],
+    config: rawConfig,
+  };
+  const stored: StoredSandbox = { version: 1, phase: 'creating', record };
+  const hostname = spec.hostname || os.hostname();
+  const clog = log.child({ sandbox: id, pod: `${spec.metadata.namespace}/${spec.metadata.name}` });
+  try {
+    store.save(stored);
+    // The kubelet makes the log directory too; CRI-O makes sure it exists. It is the kubelet's: never removed here.
+    if (spec.logDirectory !== '') fs.mkdirSync(spec.logDirectory, { recursive: true, mode: 0o755 });
+    fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
+    await createPinnedNamespaces({ net: record.namespaces.network, ipc: record.namespaces.ipc, uts: record.namespaces.uts });
+    if (podNet) {
+      await setNamespaceHostname(paths.utsnsPin, hostname);
+      await bringUpLoopback(paths.netnsPin);
+    }
+    if (podIpc) await mountShm(paths.shmDir, config.sandbox.shm_size);
+    if (config.runtime.cgroup_driver === 'cgroupfs') createPodCgroup(cgroupParent);
+    await applySysctls(spec.sysctls, record.namespaces);
+
+    let ips: string[] = [];
+    if (netConf?.ok) {
+      const runtimeConfig: CniRuntimeConfig = {};
+      if (spec.portMappings.length) runtimeConfig.portMappings = spec.portMappings;
+      if (spec.dns) runtimeConfig.dns = spec.dns;
+      if (spec.bandwidth) runtimeConfig.bandwidth = spec.bandwidth;
+      let result: unknown;
+      try {
+        result = await addNetwork(paths.cniCacheFile, netConf.conf, {
+          containerId: id,
+          netns: paths.netnsPin,
+          args: podCniArgs(spec.metadata, id),
+          runtimeConfig,
+          binDirs: config.network.cni_bin_dirs,
+        });
+      } catch (err) {
+        throw err instanceof CniPluginError ? cniErrorToCri(err) : err;
+      }
+      ips = podIpsOfResult(result);
+      record.ip = ips[0];
+      record.additionalIps = ips.slice(1);
+      clog.debug({ ips, network: netConf.conf.name }, 'pod network set up');
+    }
+
+    if (spec.namespaceOptions.pid === 'POD') {
+      const infra = await startInfra(record.namespaces);
+      record.infraPid = infra.pid;
+      stored.infraStartTime = infra.startTime;
+      record.namespaces.pid = `/proc/${infra.pid}/ns/pid`;
+      store.save(stored);
+    }
+
+    writeFileAtomic(paths.hostnameFile, `${hostname}\n`, 0o644);
+    writeFileAtomic(paths.hostsFile, hostNetwork ? readHostFile('/etc/hosts') : renderHosts(hostname, ips), 0o644);
+    writeFileAtomic(paths.resolvConfFile, spec.dns ? renderResolvConf(spec.dns) : readHostFile('/etc/resolv.conf'), 0o644);
+
+    record.state = 'SANDBOX_READY';
+    stored.phase = 'created';
+    store.save(stored);
+    clog.info({ ip: record.ip }, 'pod sandbox ready');
+    return record;
+  } catch (err) {
+    clog.warn({ err }, 'pod sandbox creation failed; rolling back');
+    await rollBackSandbox(stored, teardownDeps(config, log, id), store);
+    throw err;
+  }
+}
+
+/**
+ * Undoes a sandbox being built (or found half-built after a crash):
+ * every teardown step, then the record. Failures are logged, not thrown, so
+ * one stuck step does not keep the others from running.
+ */
+export async function rollBackSandbox(stored: StoredSandbox, deps: TeardownDeps, store: SandboxStore): Promise<void> {
+  const id = stored.record.id;
+  try {
+    await stopSandboxResources(stored, deps);
+  } catch (err) {
+    deps.log.error({ err, sandbox: id }, 'rollback: stopping sandbox resources failed');
+  }
+  try {
+    await removeSandboxResources(stored, deps);
+  } catch (err) {
+    deps.log.error({ err, sandbox: id }, 'rollback: removing sandbox resources failed');
+  }
+  store.delete(id);
+}

@@ -1,0 +1,132 @@
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+
+/**
+ * The pod's init process, run when the pod shares one PID namespace (CRI
+ * pid mode POD). CRI-O runs a pause image for this; until peapod runs a
+ * pause container (config key sandbox.pause_image), it starts a tiny shell
+ * loop as PID 1 of a new PID namespace, joined to the pod's network, IPC
+ * and UTS namespaces:
+ *
+ *   nsenter --net=PIN --ipc=PIN --uts=PIN -- unshare --pid --fork --mount-proc sh -c LOOP
+ *
+ * It is started detached in its own session, so it outlives peapod-cri;
+ * the shell reaps orphans that containers leave behind when it wakes.
+ */
+
+/** The loop PID 1 runs: sleep, wait (which also reaps orphans), forever. */
+const INFRA_LOOP = 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done';
+
+/** How long to wait for the infra process to appear or vanish, in ms. */
+const INFRA_WAIT_MS = 5000;
+
+/** The infra process: host pid and kernel start time (to detect pid reuse). */
+export interface InfraProcess {
+  pid: number;
+  /** Field 22 of /proc/<pid>/stat: start time in clock ticks after boot. */
+  startTime: string;
+}
+
+/** Namespaces the infra process joins; absent keys mean the host's. */
+export interface InfraNamespaces {
+  network?: string;
+  ipc?: string;
+  uts?: string;
+}
+
+/** Fields of /proc/<pid>/stat after the command name: [state, ppid, …]. */
+function statFields(pid: number): string[] | undefined {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return text.slice(text.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Kernel start time of a process (clock ticks after boot), or undefined when it is gone. */
+export function processStartTime(pid: number): string | undefined {
+  return statFields(pid)?.[19];
+}
+
+/** True when `proc` is still running (not gone, not a zombie, pid not reused). */
+export function isInfraAlive(proc: InfraProcess): boolean {
+  const f = statFields(proc.pid);
+  return f !== undefined && f[0] !== 'Z' && f[0] !== 'X' && f[19] === proc.startTime;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The children of `pid` (from /proc/<pid>/task/<pid>/children). */
+function childrenOf(pid: number): number[] {
+  try {
+    return fs
+      .readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .split(' ')
+      .filter((s) => s.trim() !== '')
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Starts the infra process in a new PID namespace.
+ * @param ns the pod namespaces to join first
+ * @returns the host pid of the new namespace's PID 1 and its start time;
+ *   its PID namespace is /proc/<pid>/ns/pid.
+ * @throws Error when it does not come up within 5 s (what was started is killed).
+ */
+export async function startInfra(ns: InfraNamespaces): Promise<InfraProcess> {
+  const nsArgs: string[] = [];
+  if (ns.network) nsArgs.push(`--net=${ns.network}`);
+  if (ns.ipc) nsArgs.push(`--ipc=${ns.ipc}`);
+  if (ns.uts) nsArgs.push(`--uts=${ns.uts}`);
+  const unshareArgs = ['unshare', '--pid', '--fork', '--mount-proc', '/bin/sh', '-c', INFRA_LOOP];
+  const [file, ...args] = nsArgs.length ? ['nsenter', ...nsArgs, '--', ...unshareArgs] : unshareArgs;
+  const child = spawn(file, args, { detached: true, stdio: 'ignore' });
+  child.unref();
+  const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
+  let failure: Error | undefined;
+  spawnError.then((e) => (failure = e));
+  const deadline = Date.now() + INFRA_WAIT_MS;
+  while (Date.now() < deadline && failure === undefined && child.exitCode === null) {
+    // nsenter execs unshare in place, so child.pid is unshare; its forked child is PID 1.
+    const [pid] = child.pid !== undefined ? childrenOf(child.pid) : [];
+    const startTime = pid !== undefined ? processStartTime(pid) : undefined;
+    if (pid !== undefined && startTime !== undefined) {
+      try {
+        if (fs.readlinkSync(`/proc/${pid}/ns/pid`) !== fs.readlinkSync('/proc/self/ns/pid')) return { pid, startTime };
+      } catch {
+        /* not ready yet */
+      }
+    }
+    await sleep(20);
+  }
+  if (child.pid !== undefined && child.exitCode === null) {
+    for (const p of childrenOf(child.pid)) killQuietly(p);
+    killQuietly(child.pid);
+  }
+  throw new Error(`infra process did not start: ${failure?.message ?? `exit code ${child.exitCode ?? 'none'} or no PID 1 within ${INFRA_WAIT_MS} ms`}`);
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
+}
+
+/**
+ * Kills the infra process (SIGKILL: PID 1 of a namespace ignores other
+ * signals it has no handler for) and with it every process of its PID
+ * namespace; waits until it is gone. A process already gone, or a pid now
+ * used by another process, is left alone.
+ */
+export async function killInfra(proc: InfraProcess): Promise<void> {
+  if (!isInfraAlive(proc)) return;
+  killQuietly(proc.pid);
+  const deadline = Date.now() + INFRA_WAIT_MS;
+  while (isInfraAlive(proc) && Date.now() < deadline) await sleep(20);
+}

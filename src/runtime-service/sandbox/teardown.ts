@@ -1,0 +1,55 @@
+import * as fs from 'node:fs';
+import type { Logger } from '../../server/logger';
+import { delNetwork } from '../cni/attachment';
+import { killInfra } from './infra';
+import { unmountAll } from './mounts';
+import { isNamespaceFile, removeNamespacePin } from './namespaces';
+import { removePodCgroup } from './cgroups';
+import type { SandboxPaths } from './paths';
+import type { StoredSandbox } from './store';
+
+/** What teardown needs besides the record. */
+export interface TeardownDeps {
+  paths: SandboxPaths;
+  binDirs: string[];
+  cgroupDriver: 'cgroupfs' | 'systemd';
+  log: Logger;
+}
+
+/**
+ * Stops what runs for a sandbox, keeping its namespaces and files:
+ * CNI DEL of the cached attachment (plugins in reverse order; an empty
+ * CNI_NETNS when the namespace is already gone), then kills the infra
+ * process, then unmounts the pod's /dev/shm. Every step is idempotent, so it
+ * serves StopPodSandbox (also a second time) and rollback alike.
+ * @throws CniPluginError when DEL fails (what comes after it still runs
+ *   first), HostCommandError when an unmount fails.
+ */
+export async function stopSandboxResources(stored: StoredSandbox, deps: TeardownDeps): Promise<void> {
+  let failure: unknown;
+  try {
+    await delNetwork(deps.paths.cniCacheFile, deps.binDirs, isNamespaceFile(deps.paths.netnsPin));
+  } catch (err) {
+    failure = err;
+  }
+  if (stored.record.infraPid !== undefined && stored.infraStartTime !== undefined) {
+    await killInfra({ pid: stored.record.infraPid, startTime: stored.infraStartTime });
+  }
+  await unmountAll(deps.paths.shmDir);
+  if (failure !== undefined) throw failure;
+}
+
+/**
+ * Removes what remains of a stopped sandbox: the namespace pins (unmount and
+ * delete), the run directory and, with the cgroupfs driver, the pod cgroup.
+ * The record and state directory are the caller's (SandboxStore.delete).
+ * Idempotent.
+ * @throws HostCommandError when an unmount fails, the fs error when the
+ *   cgroup cannot be removed (e.g. a process still in it).
+ */
+export async function removeSandboxResources(stored: StoredSandbox, deps: TeardownDeps): Promise<void> {
+  for (const pin of [deps.paths.netnsPin, deps.paths.ipcnsPin, deps.paths.utsnsPin]) await removeNamespacePin(pin);
+  await unmountAll(deps.paths.shmDir);
+  fs.rmSync(deps.paths.runDir, { recursive: true, force: true });
+  if (deps.cgroupDriver === 'cgroupfs' && stored.record.cgroupParent.startsWith('/')) removePodCgroup(stored.record.cgroupParent);
+}

@@ -1,0 +1,97 @@
+import { expect } from 'chai';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { SandboxRecord } from '../../src/runtime-service/sandbox/record';
+import { canonicalJson, RunReservations } from '../../src/runtime-service/sandbox/run-reservations';
+import { SandboxStore } from '../../src/runtime-service/sandbox/store';
+
+function record(id: string, createdAt: string): SandboxRecord {
+  return {
+    id,
+    metadata: { name: 'p', uid: 'u', namespace: 'n', attempt: 0 },
+    state: 'SANDBOX_READY',
+    createdAt,
+    runtimeHandler: 'runc',
+    labels: {},
+    annotations: {},
+    logDirectory: '',
+    hostNetwork: false,
+    namespaceOptions: { network: 'POD', pid: 'CONTAINER', ipc: 'POD', targetId: '' },
+    namespaces: {},
+    hostnamePath: '',
+    hostsPath: '',
+    resolvConfPath: '',
+    cgroupParent: '/peapod/pod-x',
+    sysctls: {},
+    additionalIps: [],
+    config: {},
+  };
+}
+
+describe('SandboxStore', () => {
+  let dir: string;
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'peapod-store-'))));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const dirs = () => ({ root: path.join(dir, 'root'), runroot: path.join(dir, 'run') });
+
+  it('finds by full ID or unique prefix, lists oldest first, survives a reload', () => {
+    const a = 'ab' + '0'.repeat(62);
+    const b = 'ac' + '0'.repeat(62);
+    const store = new SandboxStore(dirs());
+    store.save({ version: 1, phase: 'created', record: record(b, '2000000000000000000') });
+    store.save({ version: 1, phase: 'created', record: record(a, '1000000000000000000') });
+    store.save({ version: 1, phase: 'creating', record: record('ff' + '0'.repeat(62), '3') });
+    expect(store.get(a)!.id).to.equal(a);
+    expect(store.get('ac')!.id).to.equal(b);
+    expect(store.get('a')).to.equal(undefined); // ambiguous
+    expect(store.get('')).to.equal(undefined);
+    expect(store.list().map((r) => r.id)).to.deep.equal([a, b]);
+
+    const again = new SandboxStore(dirs());
+    const loaded = again.load();
+    expect(loaded.created.map((s) => s.record.id).sort()).to.deep.equal([a, b]);
+    expect(loaded.creating.map((s) => s.record.id)).to.deep.equal(['ff' + '0'.repeat(62)]);
+    expect(again.list().map((r) => r.id)).to.deep.equal([a, b]);
+    again.delete(a);
+    expect(again.get(a)).to.equal(undefined);
+    expect(fs.existsSync(path.join(dirs().root, 'sandboxes', a))).to.equal(false);
+  });
+
+  it('serialises work on one sandbox', async () => {
+    const store = new SandboxStore(dirs());
+    const order: string[] = [];
+    const slow = store.withLock('x', async () => {
+      await new Promise((r) => setTimeout(r, 30));
+      order.push('first');
+    });
+    const fast = store.withLock('x', async () => void order.push('second'));
+    await Promise.all([slow, fast]);
+    expect(order).to.deep.equal(['first', 'second']);
+  });
+
+  it('calls the stop-containers hook once the container code registers it', async () => {
+    const store = new SandboxStore(dirs());
+    await store.stopContainersOfSandbox(record('a'.repeat(64), '1')); // no-op by default
+    const seen: string[] = [];
+    store.setStopContainersHook(async (s) => void seen.push(s.id));
+    await store.stopContainersOfSandbox(record('a'.repeat(64), '1'));
+    expect(seen).to.deep.equal(['a'.repeat(64)]);
+  });
+});
+
+describe('RunReservations', () => {
+  it('hands an unclaimed sandbox to a retry with the same config only', () => {
+    const r = new RunReservations();
+    r.leaveUnclaimed('k', '{"a":1}', 'id1', false);
+    expect(r.claim('k', '{"a":2}')).to.equal(undefined);
+    expect(r.claim('k', '{"a":1}')).to.equal('id1');
+    expect(r.claim('k', '{"a":1}')).to.equal(undefined);
+    expect(r.leaveUnclaimed('k', 'c', 'id2', true)).to.equal(false);
+    expect(r.claim('k', 'c')).to.equal(undefined);
+  });
+
+  it('compares configs regardless of key order', () => {
+    expect(canonicalJson({ b: 1, a: { d: [1, 2], c: 'x' } })).to.equal(canonicalJson({ a: { c: 'x', d: [1, 2] }, b: 1 }));
+  });
+});
