@@ -193,8 +193,8 @@ async function run(opts: Options): Promise<number> {
       'image.registries_conf_dir': regDir,
     };
     if (pauseUsable && pauseRef) wanted[pauseKey] = pauseRef;
-    const runcEntry = `[runtime.runtimes.runc]\nruntime_path = "/usr/sbin/runc"\nruntime_root = ${JSON.stringify(started.runcRoot)}`;
-    const { toml, missing } = peapodConfigToml(CONFIG_SCHEMA, wanted, runcEntry);
+    // runc's state lives in peapod's default `<runroot>/runc`, inside the work directory.
+    const { toml, missing } = peapodConfigToml(CONFIG_SCHEMA, wanted);
     for (const k of missing) {
       say(`warning: peapod's config has no key ${k} yet; ${k.startsWith('image.') ? 'images cannot be mapped to the local registry, so pulls will fail offline' : 'left at its default'}`);
     }
