@@ -260,9 +260,11 @@ async function run(opts: Options): Promise<number> {
           if (r.outcome === 'offline' && !opts.focus.some((f) => new RegExp(f).test(r.name))) r.outcome = 'skipped';
         }
       }
-      const shown = opts.focus.length && !opts.verbose ? results.filter((r) => r.outcome !== 'skipped') : results;
+      // With a focus or in benchmark mode most specs are skipped on purpose: list them only with --verbose.
+      const hideSkipped = (opts.focus.length > 0 || opts.benchmark) && !opts.verbose;
+      const shown = hideSkipped ? results.filter((r) => r.outcome !== 'skipped') : results;
       process.stdout.write('\n' + formatResults(shown));
-      if (shown.length < results.length) say(`${results.length - shown.length} specs outside the focus are not listed`);
+      if (shown.length < results.length) say(`${results.length - shown.length} skipped specs (${opts.benchmark ? 'not benchmarks' : 'outside the focus'}) are not listed; --verbose lists them`);
       const classes = failureClasses(results);
       if (classes.length) {
         process.stdout.write('\nfailures by cause:\n');
@@ -274,7 +276,9 @@ async function run(opts: Options): Promise<number> {
       say(`critest exit ${code}; suite wall time ${suiteSeconds.toFixed(1)} s; report ${jsonReport}`);
       exitCode = summary.failed === 0 && code === 0 ? 0 : 1;
     } else {
-      const text = parseGinkgoTextSummary(fs.readFileSync(outputLog, 'utf8'));
+      const output = fs.readFileSync(outputLog, 'utf8');
+      const text = parseGinkgoTextSummary(output);
+      if (/^panic: /m.test(output)) say(`critest crashed with a Go panic (see ${outputLog}); it wrote no report`);
       if (text) {
         process.stdout.write(
           `\ncritest: ${text.passed} passed, ${text.failed} failed, ${text.skipped} skipped (${text.total} specs; no JSON report, counts from the text output); suite ${text.seconds.toFixed(1)} s\n`,
@@ -284,6 +288,11 @@ async function run(opts: Options): Promise<number> {
       }
       say(`suite wall time ${suiteSeconds.toFixed(1)} s`);
       exitCode = 1;
+    }
+    if (opts.benchmark) {
+      const benchOut = path.join(reportDir, 'benchmark');
+      const files = fs.existsSync(benchOut) ? fs.readdirSync(benchOut) : [];
+      say(`benchmark data (${files.length} file(s)) in ${benchOut}${files.length ? ': ' + files.join(', ') : ''}`);
     }
     if (interrupted) {
       say('interrupted: the results above are partial');
