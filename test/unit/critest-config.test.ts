@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { benchmarkParamsYaml } from '../../scripts/critest/benchmark-params';
 import { parseLdd } from '../../scripts/critest/busybox';
@@ -118,5 +120,16 @@ describe('critest runner: helpers', () => {
     expect(yaml).to.include('imagesNumber: 5\n');
     expect(yaml).to.include(`imagePullingBenchmarkImage: "${BENCHMARK_IMAGES[0]}"`);
     for (const img of BENCHMARK_IMAGES) expect(yaml).to.include(`  - "${img}"\n`);
+  });
+});
+
+describe('critest runner: without critest', () => {
+  it('stops with exit 2 and says where critest v1.26.1 is published', () => {
+    const main = path.resolve(__dirname, '..', '..', 'scripts', 'critest', 'main.js');
+    const r = spawnSync(process.execPath, [main], { encoding: 'utf8', env: { ...process.env, CRITEST: '/nonexistent/critest' }, timeout: 20_000 });
+    expect(r.status).to.equal(2);
+    expect(r.stderr).to.include('critest not found');
+    expect(r.stderr).to.include('https://github.com/kubernetes-sigs/cri-tools/releases');
+    expect(r.stderr).to.include('v1.26.1');
   });
 });
