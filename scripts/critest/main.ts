@@ -88,7 +88,9 @@ interface Started {
 async function teardown(s: Started, keep: boolean): Promise<void> {
   if (s.critest && s.critest.exitCode === null && s.critest.signalCode === null) s.critest.kill('SIGKILL');
   if (s.peapod) {
-    if (s.peapod.child.exitCode === null) {
+    const died = s.peapod.child.exitCode ?? s.peapod.child.signalCode;
+    if (died !== null) say(`peapod-cri had exited during the run (${died}); see ${s.peapod.logFile}`);
+    if (s.peapod.child.exitCode === null && s.peapod.child.signalCode === null) {
       const left = await removeCriLeftovers(s.peapod.client);
       if (left.containers || left.pods) say(`removed leftovers: ${left.containers} container(s), ${left.pods} pod(s)`);
     }
