@@ -35,7 +35,7 @@ import { PeapodProcess, startPeapod } from './peapod-process';
 import { buildPrograms } from './programs';
 import { registriesDropIn, UPSTREAM_REGISTRIES } from './registries';
 import { failureClasses, formatResults, formatSummary, parseGinkgoJsonReport, parseGinkgoTextSummary, SpecResult, summarize } from './report';
-import { cniConflist, peapodConfigToml, randomSubnet, schemaDefault, schemaHasKey } from './runtime-config';
+import { cniConflist, peapodConfigToml, randomSubnet, schemaDefault, schemaHasKey, subnetsInUse } from './runtime-config';
 
 /** The critest release this runner targets. */
 export const CRITEST_VERSION = '1.26.1';
@@ -180,7 +180,7 @@ async function run(opts: Options): Promise<number> {
     fs.writeFileSync(path.join(regDir, '50-critest.conf'), registriesDropIn(started.registry.host));
     const suffix = crypto.randomBytes(3).toString('hex');
     const bridge = `ppct${suffix}`;
-    const subnet = randomSubnet();
+    const subnet = randomSubnet(Math.random, subnetsInUse(spawnSync('ip', ['-o', '-4', 'addr', 'show'], { encoding: 'utf8' }).stdout ?? ''));
     started.bridge = bridge;
     fs.writeFileSync(
       path.join(cniDir, '10-peapod-critest.conflist'),

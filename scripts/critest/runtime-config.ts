@@ -111,8 +111,26 @@ export function cniConflist(net: CniNetwork): string {
   );
 }
 
-/** A random /24 inside 198.18.0.0/15, avoiding 198.18.0.0/24 (the default network of scripts/start-cri.sh). */
-export function randomSubnet(random: () => number = Math.random): string {
-  const n = 1 + Math.floor(random() * 511);
-  return `198.${18 + (n >> 8)}.${n & 255}.0/24`;
+/**
+ * A random /24 inside 198.18.0.0/15, avoiding 198.18.0.0/24 (the default
+ * network of scripts/start-cri.sh) and every /24 in `inUse` (e.g. `198.18.7.0/24`).
+ * @throws Error when every candidate is in use
+ */
+export function randomSubnet(random: () => number = Math.random, inUse: ReadonlySet<string> = new Set()): string {
+  for (let attempt = 0; attempt < 2048; attempt++) {
+    const n = 1 + Math.floor(random() * 511);
+    const subnet = `198.${18 + (n >> 8)}.${n & 255}.0/24`;
+    if (!inUse.has(subnet)) return subnet;
+  }
+  throw new Error('no free /24 left in 198.18.0.0/15');
+}
+
+/**
+ * The /24s of 198.18.0.0/15 that host interfaces have addresses in, from
+ * `ip -o -4 addr show` output (`3: br0    inet 198.18.7.1/24 brd … scope global br0`).
+ */
+export function subnetsInUse(ipAddrOutput: string): Set<string> {
+  const out = new Set<string>();
+  for (const m of ipAddrOutput.matchAll(/inet (198\.1[89])\.(\d{1,3})\.\d{1,3}\//g)) out.add(`${m[1]}.${m[2]}.0/24`);
+  return out;
 }

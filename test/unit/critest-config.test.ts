@@ -8,7 +8,7 @@ import { mountsUnder } from '../../scripts/critest/cleanup';
 import { BENCHMARK_IMAGES, goArch, hostnetNginxRef } from '../../scripts/critest/images';
 import { formatOfflineList, matchOffline, offlineSkipRegex, OFFLINE_SPECS } from '../../scripts/critest/offline-specs';
 import { localRepoFor, registriesDropIn, UPSTREAM_REGISTRIES } from '../../scripts/critest/registries';
-import { cniConflist, peapodConfigToml, randomSubnet, schemaHasKey } from '../../scripts/critest/runtime-config';
+import { cniConflist, peapodConfigToml, randomSubnet, schemaHasKey, subnetsInUse } from '../../scripts/critest/runtime-config';
 import { TableSpec } from '../../src/server/config-schema';
 
 describe('critest runner: registries drop-in', () => {
@@ -86,6 +86,13 @@ describe('critest runner: peapod config', () => {
     expect(randomSubnet(() => 0)).to.equal('198.18.1.0/24');
     expect(randomSubnet(() => 0.999999)).to.equal('198.19.255.0/24');
     for (let i = 0; i < 200; i++) expect(randomSubnet()).to.match(/^198\.(18\.([1-9]|[1-9]\d|1\d\d|2[0-4]\d|25[0-5])|19\.\d{1,3})\.0\/24$/);
+  });
+
+  it('skips /24s that host interfaces use', () => {
+    const used = subnetsInUse('1: lo    inet 127.0.0.1/8 scope host lo\n5: br-a    inet 198.18.1.1/24 brd 198.18.1.255 scope global br-a\n6: br-b    inet 198.19.3.1/24 scope global br-b\n');
+    expect([...used]).to.deep.equal(['198.18.1.0/24', '198.19.3.0/24']);
+    const seq = [0, 0, 0.5];
+    expect(randomSubnet(() => seq.shift()!, used)).to.equal('198.19.0.0/24');
   });
 });
 
