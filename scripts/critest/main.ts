@@ -26,6 +26,7 @@ import { Command } from 'commander';
 import { CONFIG_SCHEMA } from '../../src/server/config-schema';
 import { startRegistry, TestRegistry } from '../../test/integration/harness/registry';
 import { benchmarkParamsYaml } from './benchmark-params';
+import { critestArgs } from './critest-args';
 import { findBusybox } from './busybox';
 import { removeCriLeftovers, removeLink, removeRuncLeftovers, removeTree } from './cleanup';
 import { hostProblems } from './host-checks';
@@ -210,26 +211,23 @@ async function run(opts: Options): Promise<number> {
     // -- critest
     const jsonReport = path.join(reportDir, 'critest-report.json');
     const outputLog = path.join(reportDir, 'critest-output.log');
-    const args = [
-      `--runtime-endpoint=unix://${socket}`,
-      `--image-endpoint=unix://${socket}`,
-      `--test-images-file=${path.join(REPO_ROOT, 'critest.yaml')}`,
-      `--ginkgo.json-report=${jsonReport}`,
-      '--ginkgo.no-color',
-    ];
-    if (opts.verbose) args.push('--ginkgo.v');
-    for (const f of opts.focus) args.push(`--ginkgo.focus=${f}`);
     const offline = opts.benchmark ? [] : OFFLINE_SPECS;
     const offlineSkip = offlineSkipRegex(offline);
-    if (offlineSkip) args.push(`--ginkgo.skip=${offlineSkip}`);
-    for (const s of opts.skip) args.push(`--ginkgo.skip=${s}`);
+    let benchmark: { paramsFile: string; outputDir: string } | undefined;
     if (opts.benchmark) {
-      const params = path.join(workDir, 'benchmark-params.yaml');
-      fs.writeFileSync(params, benchmarkParamsYaml());
-      const benchOut = path.join(reportDir, 'benchmark');
-      fs.mkdirSync(benchOut, { recursive: true });
-      args.push('--benchmark', `--benchmarking-params-file=${params}`, `--benchmarking-output-dir=${benchOut}`);
+      benchmark = { paramsFile: path.join(workDir, 'benchmark-params.yaml'), outputDir: path.join(reportDir, 'benchmark') };
+      fs.writeFileSync(benchmark.paramsFile, benchmarkParamsYaml());
+      fs.mkdirSync(benchmark.outputDir, { recursive: true });
     }
+    const args = critestArgs({
+      socket,
+      testImagesFile: path.join(REPO_ROOT, 'critest.yaml'),
+      jsonReport,
+      focus: opts.focus,
+      skip: [...(offlineSkip ? [offlineSkip] : []), ...opts.skip],
+      verbose: opts.verbose,
+      benchmark,
+    });
     say(`running: ${critest} ${args.join(' ')}`);
     say(`critest output: ${outputLog}`);
     const out = fs.openSync(outputLog, 'w');

@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { benchmarkParamsYaml } from '../../scripts/critest/benchmark-params';
+import { critestArgs } from '../../scripts/critest/critest-args';
 import { parseLdd } from '../../scripts/critest/busybox';
 import { mountsUnder } from '../../scripts/critest/cleanup';
 import { BENCHMARK_IMAGES, goArch, hostnetNginxRef } from '../../scripts/critest/images';
@@ -138,5 +139,25 @@ describe('critest runner: without critest', () => {
     expect(r.stderr).to.include('critest not found');
     expect(r.stderr).to.include('https://github.com/kubernetes-sigs/cri-tools/releases');
     expect(r.stderr).to.include('v1.26.1');
+  });
+});
+
+describe('critest runner: critest command line', () => {
+  it('passes both endpoints, the images file, a JSON report, focus, skip and benchmark flags', () => {
+    expect(critestArgs({ socket: '/tmp/s.sock', testImagesFile: '/r/critest.yaml', jsonReport: '/o/r.json', focus: ['A', 'B'], skip: ['C'] })).to.deep.equal([
+      '--runtime-endpoint=unix:///tmp/s.sock',
+      '--image-endpoint=unix:///tmp/s.sock',
+      '--test-images-file=/r/critest.yaml',
+      '--ginkgo.json-report=/o/r.json',
+      '--ginkgo.no-color',
+      '--ginkgo.focus=A',
+      '--ginkgo.focus=B',
+      '--ginkgo.skip=C',
+    ]);
+    expect(critestArgs({ socket: '/s', testImagesFile: '/i', jsonReport: '/j', benchmark: { paramsFile: '/p.yaml', outputDir: '/b' } }).slice(5)).to.deep.equal([
+      '--benchmark',
+      '--benchmarking-params-file=/p.yaml',
+      '--benchmarking-output-dir=/b',
+    ]);
   });
 });
