@@ -18,6 +18,8 @@ export interface CritestRun {
   skip?: readonly string[];
   /** Ginkgo verbose output. */
   verbose?: boolean;
+  /** Directory for critest's glog files (else it writes them to /tmp). */
+  logDir: string;
   /** Benchmark mode: the params file and the output directory. */
   benchmark?: { paramsFile: string; outputDir: string };
 }
@@ -30,6 +32,7 @@ export function critestArgs(run: CritestRun): string[] {
     `--test-images-file=${run.testImagesFile}`,
     `--ginkgo.json-report=${run.jsonReport}`,
     '--ginkgo.no-color',
+    `--log_dir=${run.logDir}`,
   ];
   if (run.verbose) args.push('--ginkgo.v');
   for (const f of run.focus ?? []) args.push(`--ginkgo.focus=${f}`);

@@ -223,6 +223,7 @@ async function run(opts: Options): Promise<number> {
       socket,
       testImagesFile: path.join(REPO_ROOT, 'critest.yaml'),
       jsonReport,
+      logDir: reportDir,
       focus: opts.focus,
       skip: [...(offlineSkip ? [offlineSkip] : []), ...opts.skip],
       verbose: opts.verbose,

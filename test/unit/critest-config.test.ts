@@ -144,17 +144,18 @@ describe('critest runner: without critest', () => {
 
 describe('critest runner: critest command line', () => {
   it('passes both endpoints, the images file, a JSON report, focus, skip and benchmark flags', () => {
-    expect(critestArgs({ socket: '/tmp/s.sock', testImagesFile: '/r/critest.yaml', jsonReport: '/o/r.json', focus: ['A', 'B'], skip: ['C'] })).to.deep.equal([
+    expect(critestArgs({ socket: '/tmp/s.sock', testImagesFile: '/r/critest.yaml', jsonReport: '/o/r.json', logDir: '/o', focus: ['A', 'B'], skip: ['C'] })).to.deep.equal([
       '--runtime-endpoint=unix:///tmp/s.sock',
       '--image-endpoint=unix:///tmp/s.sock',
       '--test-images-file=/r/critest.yaml',
       '--ginkgo.json-report=/o/r.json',
       '--ginkgo.no-color',
+      '--log_dir=/o',
       '--ginkgo.focus=A',
       '--ginkgo.focus=B',
       '--ginkgo.skip=C',
     ]);
-    expect(critestArgs({ socket: '/s', testImagesFile: '/i', jsonReport: '/j', benchmark: { paramsFile: '/p.yaml', outputDir: '/b' } }).slice(5)).to.deep.equal([
+    expect(critestArgs({ socket: '/s', testImagesFile: '/i', jsonReport: '/j', logDir: '/l', benchmark: { paramsFile: '/p.yaml', outputDir: '/b' } }).slice(6)).to.deep.equal([
       '--benchmark',
       '--benchmarking-params-file=/p.yaml',
       '--benchmarking-output-dir=/b',
