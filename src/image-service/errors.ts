@@ -1,6 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import { CriError, invalidArgument } from '../server/errors';
-import { ReferenceError } from './reference';
+import { InvalidReferenceError } from './reference';
 import { RegistriesConfError } from './registries-conf';
 import { RegistryError } from './registry-client';
 import { PullError } from './puller';
@@ -15,7 +15,7 @@ import { PullError } from './puller';
  */
 export function toCriError(err: unknown, field: string): unknown {
   if (err instanceof CriError) return err;
-  if (err instanceof ReferenceError) return invalidArgument(`${field}: ${err.message}`);
+  if (err instanceof InvalidReferenceError) return invalidArgument(`${field}: ${err.message}`);
   if (err instanceof RegistriesConfError) return new CriError(status.PERMISSION_DENIED, err.message);
   if (err instanceof PullError) return new CriError(status.FAILED_PRECONDITION, err.message);
   if (err instanceof RegistryError) {

@@ -15,7 +15,7 @@ export function imageStatus(ctx: ImageContext) {
     if (!ref) throw invalidArgument('image.image is required');
     const img = ctx.store.resolve(ref);
     if (!img) return {};
-    const res: ImageStatusResponse = { image: toCriImage(img) };
+    const res: ImageStatusResponse = { image: toCriImage(img, ctx.config.image.pinned_images) };
     if (req.verbose) res.info = { info: JSON.stringify({ id: img.id, imageSpec: img.config, chainIds: img.chainIds, manifestDigest: img.manifestDigest }) };
     return res;
   };

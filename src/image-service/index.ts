@@ -17,7 +17,7 @@ export { ImageStore } from './store/image-store';
 export type { ImageRecord, OciImageConfig, LayerRecord } from './store/image-store';
 export { ImagePuller, PullError } from './puller';
 export type { PullerOptions, PullRequestOptions } from './puller';
-export { parseReference, formatReference, ReferenceError } from './reference';
+export { parseReference, formatReference, InvalidReferenceError } from './reference';
 export type { ImageReference } from './reference';
 export { loadRegistriesConf } from './registries-conf';
 

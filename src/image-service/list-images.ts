@@ -12,8 +12,8 @@ export function listImages(ctx: ImageContext) {
     const want = req.filter?.image?.image;
     if (want) {
       const img = ctx.store.resolve(want);
-      return { images: img ? [toCriImage(img)] : [] };
+      return { images: img ? [toCriImage(img, ctx.config.image.pinned_images)] : [] };
     }
-    return { images: ctx.store.list().map(toCriImage) };
+    return { images: ctx.store.list().map((i) => toCriImage(i, ctx.config.image.pinned_images)) };
   };
 }

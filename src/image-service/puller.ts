@@ -19,7 +19,7 @@ import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { checkDigest, ImageReference, parseReference, repositoryName, withDomain } from './reference';
 import { LAYER_MEDIA_TYPES, Descriptor, hostPlatform, ImageIndex, ImageManifest, MANIFEST_ACCEPT, ManifestError, MAX_MANIFEST_BYTES, parseManifest, Platform, selectPlatform } from './manifest';
-import { pullSources, RegistriesConf, PullSource } from './registries-conf';
+import { pullSources, RegistriesConf, RegistriesConfError, PullSource } from './registries-conf';
 import { isLoopbackHost, RegistryClient, RegistryCredentials, RegistryError } from './registry-client';
 import { decompressStream } from './store/decompress';
 import { ImageRecord, ImageStore, OciImageConfig } from './store/image-store';
@@ -62,6 +62,9 @@ export function chainIds(diffIds: string[]): string[] {
   }
   return out;
 }
+
+/** Config media types of container images (OCI, Docker). */
+const CONFIG_MEDIA_TYPES = ['application/vnd.oci.image.config.v1+json', 'application/vnd.docker.container.image.v1+json'];
 
 function hasher(digest: string): crypto.Hash {
   return crypto.createHash(checkDigest(digest).algorithm);
@@ -112,7 +115,7 @@ export class ImagePuller {
   /**
    * Pulls `ref` and records it in the store.
    * @returns the stored image (its ID is the config digest).
-   * @throws ReferenceError for a malformed reference; PullError or
+   * @throws InvalidReferenceError for a malformed reference; PullError or
    *   RegistryError (with the HTTP status) when no source could deliver it;
    *   RegistriesConfError when the registry is blocked.
    */
@@ -126,7 +129,16 @@ export class ImagePuller {
     const errors: string[] = [];
     let lastErr: unknown;
     for (const cand of candidates) {
-      const sources = pullSources(registries, cand.domain, cand.path, cand.digest !== undefined);
+      let sources: PullSource[];
+      try {
+        sources = pullSources(registries, cand.domain, cand.path, cand.digest !== undefined);
+      } catch (err) {
+        // A blocked registry: refuse it, and go on with the next search registry.
+        if (candidates.length === 1) throw err;
+        lastErr = err;
+        errors.push((err as Error).message);
+        continue;
+      }
       for (const src of sources) {
         try {
           return await this.single(`${src.host}/${src.path}|${cand.tag ?? ''}|${cand.digest ?? ''}|${repositoryName(cand)}`, () => this.pullFromWithRetry(cand, src, opts));
@@ -140,6 +152,7 @@ export class ImagePuller {
       }
     }
     if (errors.length === 1 && lastErr instanceof Error) throw lastErr;
+    if (lastErr instanceof RegistriesConfError) throw new RegistriesConfError(`pulling ${ref} failed: ${errors.join('; ')}`);
     if (lastErr instanceof PullError) throw new PullError(`pulling ${ref} failed: ${errors.join('; ')}`);
     const status = lastErr instanceof RegistryError ? lastErr.status : undefined;
     throw new RegistryError(`pulling ${ref} failed: ${errors.join('; ')}`, status);
@@ -162,6 +175,9 @@ export class ImagePuller {
       idleTimeoutMs: this.options.idleTimeoutMs,
     });
     const added = { blobs: [] as string[], layers: [] as string[] };
+    // Announce the pull (a lock row of its own) so another process opening the
+    // store does not take what this pull committed, and no image uses yet, for leftovers.
+    const releasePull = await this.store.lock(`pull:${process.pid}:${crypto.randomBytes(8).toString('hex')}`);
     try {
       const repo = src.path;
       const wanted = ref.digest ?? ref.tag!;
@@ -199,6 +215,9 @@ export class ImagePuller {
         checkDigest(l.digest);
       }
       checkDigest(manifest.config.digest);
+      if (manifest.config.mediaType && !CONFIG_MEDIA_TYPES.includes(manifest.config.mediaType)) {
+        throw new PullError(`${ref.domain}/${ref.path} is not a container image: its config has media type "${manifest.config.mediaType}"`);
+      }
       await this.ensureBlob(client, repo, manifest.config, added);
       blobs.push(manifest.config.digest);
       const configJson = fs.readFileSync(this.store.blobPath(manifest.config.digest), 'utf8');
@@ -231,6 +250,7 @@ export class ImagePuller {
       this.store.removeUnused(added.layers, added.blobs);
       throw err;
     } finally {
+      releasePull();
       await client.close();
     }
   }

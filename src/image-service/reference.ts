@@ -25,13 +25,13 @@ const HEX_ID = /^[a-f0-9]{64}$/;
 const NAME_MAX = 255;
 
 /** A reference that does not follow the grammar; the message names the reference and the fault. */
-export class ReferenceError extends Error {
+export class InvalidReferenceError extends Error {
   constructor(
     readonly reference: string,
     reason: string,
   ) {
     super(`invalid image reference "${reference}": ${reason}`);
-    this.name = 'ImageReferenceError';
+    this.name = 'InvalidReferenceError';
   }
 }
 
@@ -69,10 +69,10 @@ export function checkDigest(digest: string): { algorithm: 'sha256' | 'sha512'; h
  * @param ref e.g. `busybox`, `busybox:1.36`, `quay.io/a/b@sha256:…`,
  *   `localhost:5000/x:tag@sha256:…`
  * @returns the normalized parts; `tag` is `latest` when neither tag nor digest is given.
- * @throws ReferenceError naming the reference and what is wrong.
+ * @throws InvalidReferenceError naming the reference and what is wrong.
  */
 export function parseReference(ref: string): ImageReference {
-  if (ref === '') throw new ReferenceError(ref, 'empty');
+  if (ref === '') throw new InvalidReferenceError(ref, 'empty');
   let rest = ref;
   let digest: string | undefined;
   const at = rest.indexOf('@');
@@ -82,7 +82,7 @@ export function parseReference(ref: string): ImageReference {
     try {
       checkDigest(digest);
     } catch (err) {
-      throw new ReferenceError(ref, (err as Error).message);
+      throw new InvalidReferenceError(ref, (err as Error).message);
     }
   }
   let tag: string | undefined;
@@ -91,9 +91,9 @@ export function parseReference(ref: string): ImageReference {
   if (colon > lastSlash) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    if (!TAG.test(tag)) throw new ReferenceError(ref, `invalid tag "${tag}"`);
+    if (!TAG.test(tag)) throw new InvalidReferenceError(ref, `invalid tag "${tag}"`);
   }
-  if (rest === '') throw new ReferenceError(ref, 'missing repository name');
+  if (rest === '') throw new InvalidReferenceError(ref, 'missing repository name');
   let domain: string;
   let path: string;
   let shortName = false;
@@ -102,7 +102,7 @@ export function parseReference(ref: string): ImageReference {
   if (slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase())) {
     domain = first;
     path = rest.slice(slash + 1);
-    if (!DOMAIN.test(domain)) throw new ReferenceError(ref, `invalid registry domain "${domain}"`);
+    if (!DOMAIN.test(domain)) throw new InvalidReferenceError(ref, `invalid registry domain "${domain}"`);
   } else {
     domain = DEFAULT_DOMAIN;
     path = rest;
@@ -111,12 +111,12 @@ export function parseReference(ref: string): ImageReference {
   if (domain === 'index.docker.io') domain = DEFAULT_DOMAIN;
   for (const c of path.split('/')) {
     if (!PATH_COMPONENT.test(c)) {
-      if (c.toLowerCase() !== c) throw new ReferenceError(ref, 'repository name must be lowercase');
-      throw new ReferenceError(ref, `invalid path component "${c}"`);
+      if (c.toLowerCase() !== c) throw new InvalidReferenceError(ref, 'repository name must be lowercase');
+      throw new InvalidReferenceError(ref, `invalid path component "${c}"`);
     }
   }
   if (domain === DEFAULT_DOMAIN && !path.includes('/')) path = `library/${path}`;
-  if (domain.length + 1 + path.length > NAME_MAX) throw new ReferenceError(ref, `repository name longer than ${NAME_MAX} characters`);
+  if (domain.length + 1 + path.length > NAME_MAX) throw new InvalidReferenceError(ref, `repository name longer than ${NAME_MAX} characters`);
   if (!tag && !digest) tag = DEFAULT_TAG;
   return { domain, path, tag, digest, shortName };
 }

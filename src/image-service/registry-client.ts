@@ -131,14 +131,19 @@ export class RegistryClient {
   private async base(): Promise<string> {
     if (this.baseUrl) return this.baseUrl;
     const https = `https://${this.apiHost()}`;
-    if (!this.options.insecure) return (this.baseUrl = https);
-    try {
-      const res = await request(`${https}/v2/`, { dispatcher: this.agent, method: 'GET' });
-      await res.body.dump();
-      return (this.baseUrl = https);
-    } catch {
-      return (this.baseUrl = `http://${this.apiHost()}`);
+    if (this.options.insecure) {
+      try {
+        const res = await request(`${https}/v2/`, { dispatcher: this.agent, method: 'GET' });
+        await res.body.dump();
+        return (this.baseUrl = https);
+      } catch {
+        return (this.baseUrl = `http://${this.apiHost()}`);
+      }
     }
+    // The ping: any answer (200, or 401 with the challenge handled per request) shows an API v2 registry.
+    const res = await this.send(`${https}/v2/`, 'GET', {});
+    await res.body.dump();
+    return (this.baseUrl = https);
   }
 
   private async send(url: string, method: 'GET' | 'HEAD', headers: Record<string, string>): Promise<Dispatcher.ResponseData> {
@@ -234,7 +239,11 @@ export class RegistryClient {
         authTried = true;
         const ch = parseChallenge(String(res.headers['www-authenticate'] ?? ''));
         await res.body.dump();
-        if (ch?.scheme === 'bearer' && !this.options.credentials?.registryToken) await this.fetchToken(ch, scope);
+        if (ch?.scheme === 'bearer' && !this.options.credentials?.registryToken) {
+          // A cached token was refused (expired): forget it and ask again.
+          for (const k of [...this.tokens.keys()]) if (k.endsWith(`|${ch.params.scope ?? scope}`)) this.tokens.delete(k);
+          await this.fetchToken(ch, scope);
+        }
         else if (ch?.scheme === 'basic') {
           if (!basicOf(this.options.credentials)) throw new RegistryError(`${this.host}: authentication required (Basic) and no credentials given`, 401);
           this.basicChallenged = true;

@@ -1,10 +1,26 @@
 import type { RuntimeServiceDefinition } from '../generated/runtime/v1/RuntimeService';
 import type { UnaryImpls } from '../server/rpc';
+import { attach } from './attach';
 import type { RuntimeContext } from './context';
+import { containerStats } from './container-stats';
+import { containerStatus } from './container-status';
+import { createContainer } from './create-container';
+import { execSync } from './exec-sync';
+import { listContainerStats } from './list-container-stats';
+import { listContainers } from './list-containers';
+import { listPodSandboxStats } from './list-pod-sandbox-stats';
+import { podSandboxStats } from './pod-sandbox-stats';
+import { removeContainer } from './remove-container';
+import { reopenContainerLog } from './reopen-container-log';
+import { startContainer } from './start-container';
+import { stopContainer } from './stop-container';
+import { updateContainerResources } from './update-container-resources';
 import { listPodSandbox } from './list-pod-sandbox';
 import { podSandboxStatus } from './pod-sandbox-status';
 import { removePodSandbox } from './remove-pod-sandbox';
 import { runPodSandbox } from './run-pod-sandbox';
+import { exec } from './exec';
+import { portForward } from './port-forward';
 import { runtimeConfig } from './runtime-config';
 import { status } from './status';
 import { stopPodSandbox } from './stop-pod-sandbox';
@@ -26,5 +42,20 @@ export function runtimeServiceImpls(ctx: RuntimeContext): UnaryImpls<RuntimeServ
     RemovePodSandbox: removePodSandbox(ctx),
     PodSandboxStatus: podSandboxStatus(ctx),
     ListPodSandbox: listPodSandbox(ctx),
+    CreateContainer: createContainer(ctx),
+    StartContainer: startContainer(ctx),
+    StopContainer: stopContainer(ctx),
+    RemoveContainer: removeContainer(ctx),
+    ContainerStatus: containerStatus(ctx),
+    ListContainers: listContainers(ctx),
+    UpdateContainerResources: updateContainerResources(ctx),
+    ReopenContainerLog: reopenContainerLog(ctx),
+    ExecSync: execSync(ctx),
+    ContainerStats: containerStats(ctx),
+    ListContainerStats: listContainerStats(ctx),
+    PodSandboxStats: podSandboxStats(ctx),
+    ListPodSandboxStats: listPodSandboxStats(ctx),
+    // Served only once the container engine provides a streaming backend.
+    ...(ctx.streaming ? { Exec: exec(ctx.streaming), Attach: attach(ctx.streaming), PortForward: portForward(ctx.streaming) } : {}),
   };
 }

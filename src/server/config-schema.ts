@@ -86,6 +86,7 @@ export const CONFIG_SCHEMA: TableSpec = {
         max_concurrent_downloads: { kind: 'key', type: 'integer', default: 3, min: 1, doc: 'Layers of one pull downloaded at the same time.' },
         connect_timeout: { kind: 'key', type: 'integer', default: 15, min: 1, doc: 'Seconds to establish a connection to a registry.' },
         idle_timeout: { kind: 'key', type: 'integer', default: 60, min: 1, doc: 'Seconds a registry response may stay without data before the request fails (and is retried).' },
+        pinned_images: { kind: 'key', type: 'string array', default: [], doc: 'Images reported as pinned to the kubelet (its image garbage collection keeps them): exact references or IDs, or a prefix ending in `*` (e.g. `registry.k8s.io/pause*`).' },
       },
     },
     sandbox: {
@@ -94,6 +95,16 @@ export const CONFIG_SCHEMA: TableSpec = {
       fields: {
         shm_size: { kind: 'key', type: 'integer', default: 67108864, min: 4096, doc: 'Size limit in bytes of the tmpfs mounted as each pod\'s /dev/shm (64 MiB by default).' },
         pause_image: { kind: 'key', type: 'string', default: 'registry.k8s.io/pause:3.10', doc: 'Image for the pod init process of pods sharing a PID namespace (not used yet: peapod runs a minimal shell loop as PID 1 instead).' },
+      },
+    },
+    streaming: {
+      kind: 'table',
+      doc: 'The streaming server behind Exec, Attach and PortForward: the URLs those RPCs return lead to it; the kubelet proxies kubectl exec/attach/port-forward there, crictl connects directly.',
+      fields: {
+        address: { kind: 'key', type: 'string', default: '127.0.0.1', doc: 'IP address the streaming server listens on; the returned URLs name it (0.0.0.0 and :: are reported as the loopback address).' },
+        port: { kind: 'key', type: 'integer', default: 0, min: 0, doc: 'TCP port of the streaming server; 0 picks a free port at start.' },
+        idle_timeout: { kind: 'key', type: 'integer', default: 14400, min: 0, doc: 'Seconds a streaming connection may go without traffic before it is closed (the kubelet default is 4 hours); 0 = never.' },
+        stream_creation_timeout: { kind: 'key', type: 'integer', default: 30, min: 1, doc: 'Seconds a client has, after the upgrade, to open the streams its request needs (and, for port-forward, both streams of a pair).' },
       },
     },
     network: {

@@ -33,11 +33,21 @@ export interface PeapodConfig {
     connect_timeout: number;
     /** Seconds. */
     idle_timeout: number;
+    /** References, IDs or `prefix*` patterns of images reported pinned. */
+    pinned_images: string[];
   };
   sandbox: {
     /** Bytes. */
     shm_size: number;
     pause_image: string;
+  };
+  streaming: {
+    address: string;
+    port: number;
+    /** Seconds; 0 = never. */
+    idle_timeout: number;
+    /** Seconds. */
+    stream_creation_timeout: number;
   };
   network: {
     cni_conf_dir: string;

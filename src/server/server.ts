@@ -7,6 +7,9 @@ import { runtimeServiceImpls } from '../runtime-service';
 import type { RuntimeContext } from '../runtime-service/context';
 import { recoverSandboxes } from '../runtime-service/sandbox/lifecycle';
 import { SandboxStore } from '../runtime-service/sandbox/store';
+import type { StreamingBackend } from '../streaming/backend';
+import { StreamingServer } from '../streaming/server';
+import { attachSandboxHooks, containerEngineFor } from '../runtime-service/container/wire';
 import type { PeapodConfig } from './config';
 import type { Logger } from './logger';
 import { loadCri, MAX_MESSAGE_BYTES } from './proto';
@@ -27,16 +30,22 @@ export class CriServer {
   /** Shared by the RuntimeService handlers; the container code reaches the sandbox store here. */
   readonly runtimeContext: RuntimeContext;
   private listener: net.Server | undefined;
+  private readonly streaming: StreamingServer | undefined;
 
   /**
    * @param config the effective configuration
    * @param log the process logger
    * @param version peapod's version (package.json), reported by Version
+   * @param streamingBackend the container engine's streaming backend; when
+   *   given, the streaming server (config `[streaming]`) starts with the CRI
+   *   server and Exec, Attach and PortForward are served; without it they
+   *   answer UNIMPLEMENTED and no streaming port is opened
    */
   constructor(
     private readonly config: PeapodConfig,
     private readonly log: Logger,
     version: string,
+    streamingBackend?: StreamingBackend,
   ) {
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
@@ -44,7 +53,30 @@ export class CriServer {
     });
     const cri = loadCri();
     this.images = openImageContext(config, log);
-    const ctx: RuntimeContext = { config, log, version, sandboxes: new SandboxStore(config), network: { podCidr: '' } };
+    if (streamingBackend) {
+      this.streaming = new StreamingServer({
+        address: config.streaming.address,
+        port: config.streaming.port,
+        idleTimeoutMs: config.streaming.idle_timeout * 1000,
+        creationTimeoutMs: config.streaming.stream_creation_timeout * 1000,
+        backend: streamingBackend,
+        log: log.child({ component: 'streaming' }),
+      });
+    }
+    const streaming = this.streaming;
+    const sandboxes = new SandboxStore(config);
+    const containers = containerEngineFor(config, log);
+    attachSandboxHooks(sandboxes, containers);
+    const ctx: RuntimeContext = {
+      config,
+      log,
+      version,
+      sandboxes,
+      containers,
+      images: this.images.store,
+      network: { podCidr: '' },
+      streaming: streaming && streamingBackend ? { backend: streamingBackend, register: streaming.register.bind(streaming) } : undefined,
+    };
     this.runtimeContext = ctx;
     this.server.addService(cri.runtime.v1.RuntimeService.service, buildHandlers(cri.runtime.v1.RuntimeService.service, runtimeServiceImpls(ctx), log, this.inFlight));
     this.server.addService(cri.runtime.v1.ImageService.service, buildHandlers(cri.runtime.v1.ImageService.service, imageServiceImpls(this.images), log, this.inFlight));
@@ -61,6 +93,8 @@ export class CriServer {
     // Refuse before touching any state: a live server owns it.
     await prepareSocketPath(socketPath);
     await recoverSandboxes(this.runtimeContext);
+    await this.runtimeContext.containers.recover();
+    await this.streaming?.start();
     // Connections are accepted here and handed to grpc-js after the
     // :authority fix-up that old Go clients need (see h2-authority.ts).
     const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
@@ -97,9 +131,11 @@ export class CriServer {
         clearTimeout(timer);
         resolve();
       });
-    }).then(() => {
+    }).then(async () => {
+      await this.streaming?.stop();
       fs.rmSync(this.config.socket, { force: true });
       this.images.store.close();
+      this.runtimeContext.containers.close();
     });
     return this.stopping;
   }

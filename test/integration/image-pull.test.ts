@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -274,6 +274,11 @@ describe('image service library: pull into the store', function () {
         message: /through the symlink "escape"/,
       },
       {
+        name: 'a whiteout of ".." at the layer root',
+        files: () => [{ type: 'raw', header: { name: '.wh...', type: 'file', size: 0 } }],
+        message: /whiteout without a valid name/,
+      },
+      {
         name: 'a hard link to a host file',
         files: () => [{ type: 'raw', header: { name: 'hl', type: 'link', linkname: '../../../../../../..' + hostDir + '/victim' } }],
         message: /escapes the layer/,
@@ -412,6 +417,34 @@ describe('image service library: pull into the store', function () {
     const img = await puller(openStore('docker'), { platform: { os: 'linux', architecture: 'amd64' } }).pull(`${registry.host}/test/docker:v1`);
     expect(img.id).to.equal(amd.configDigest);
     expect(img.config.config?.Labels).to.deep.equal({ fmt: 'docker' });
+  });
+
+  it('leaves nothing visible after a pull process is killed mid-download, and cleans its leftovers at the next open', async () => {
+    const image = await multiLayerImage({ Labels: { case: 'killed' } });
+    await pushImage(registry.url, 'test/killed', 'v1', image);
+    const proxy = await startRegistryProxy(registry.url);
+    const root = path.join(tmp, 'killed');
+    try {
+      proxy.stall.add(image.layers[2].digest);
+      const script = path.resolve(__dirname, '..', 'fixtures', 'pull-process.js');
+      const child = spawn(process.execPath, [script, root, `${proxy.host}/test/killed:v1`], { stdio: 'ignore' });
+      // Wait until the stalled layer's download has started writing its temp file.
+      const deadline = Date.now() + 20_000;
+      const tmpFiles = (): string[] => (fs.existsSync(path.join(root, 'tmp')) ? fs.readdirSync(path.join(root, 'tmp'), { recursive: true }).map(String) : []);
+      while (!(proxy.blobGets(image.layers[2].digest) > 0 && tmpFiles().some((f) => f.endsWith('blob')))) {
+        if (Date.now() > deadline) throw new Error('the pull did not reach the stalled layer');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      const store = openStore('killed');
+      expect(store.list()).to.deep.equal([]);
+      expect(store.resolve(`${proxy.host}/test/killed:v1`)).to.equal(undefined);
+      expect(fs.readdirSync(path.join(root, 'tmp'))).to.deep.equal([]);
+      storeIsEmpty(store);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('cleans what a crashed pull left at open', async () => {

@@ -31,7 +31,7 @@ describe('CRI ImageService over gRPC', function () {
     await pushImage(registry.url, 'test/named', 'latest', named);
     const dir = fs.mkdtempSync(path.join(registry.dir, 'conf-'));
     fs.writeFileSync(path.join(dir, 'registries.conf'), `unqualified-search-registries = ["${registry.host}"]\n`);
-    server = await startServer({ config: `[image]\nregistries_conf = "${dir}/registries.conf"\nregistries_conf_dir = "${dir}/none.d"\n` });
+    server = await startServer({ config: `[image]\nregistries_conf = "${dir}/registries.conf"\nregistries_conf_dir = "${dir}/none.d"\npinned_images = ["${registry.host}/test/nam*"]\n` });
   });
   after(async () => {
     await server?.cleanup();
@@ -58,6 +58,7 @@ describe('CRI ImageService over gRPC', function () {
     expect(res.image_ref).to.equal(named.configDigest);
     const st = await server.client.image.ImageStatus({ image: { image: res.image_ref } });
     expect(st.image!.username).to.equal('app');
+    expect(st.image!.pinned).to.equal(true);
     expect(st.image!.uid).to.equal(null);
     expect(st.image!.repo_tags).to.deep.equal([`${registry.host}/test/named:latest`]);
   });

@@ -9,9 +9,11 @@
  *   storage/tmp/<pid>-<rand>/  work in progress of one process
  *
  * Files reach their final place by rename from tmp/ only when complete and
- * verified; the database row follows the rename. At open, tmp dirs of dead
- * processes are removed, and, when no other process is pulling, layer dirs and
- * blobs that no row names (a crash between rename and commit) are removed.
+ * verified; the database row is written just before the rename, so every
+ * file in place has a row. At open, tmp dirs of dead processes and files
+ * without a row are removed; when no other process is pulling, rows of
+ * layers and blobs that no image uses are removed too (what a crash in the
+ * middle of a pull left).
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
@@ -196,7 +198,15 @@ export class ImageStore {
     const live = (this.db.prepare('SELECT pid FROM locks').all() as { pid: number }[]).filter((r) => pidAlive(r.pid));
     const dead = (this.db.prepare('SELECT pid FROM locks').all() as { pid: number }[]).filter((r) => !pidAlive(r.pid));
     for (const r of dead) this.db.prepare('DELETE FROM locks WHERE pid = ?').run(r.pid);
-    if (live.length > 0) return; // another process is pulling: its renamed-but-uncommitted files are not leftovers
+    if (live.length === 0) {
+      // Layers and blobs no image uses: what a pull left when it crashed (its
+      // files go with the pass below). Skipped while another process pulls:
+      // its layers are not in an image yet. (A pull that loses a layer this
+      // way notices at commit and pulls again.)
+      this.db.prepare('DELETE FROM layers WHERE chain_id NOT IN (SELECT chain_id FROM image_layers)').run();
+      this.db.prepare('DELETE FROM blobs WHERE digest NOT IN (SELECT digest FROM image_blobs)').run();
+    }
+    // Files without a row: rows are written before files, so these are leftovers.
     const layers = new Set((this.db.prepare('SELECT chain_id FROM layers').all() as { chain_id: string }[]).map((r) => hexOf(r.chain_id)));
     const links = new Set((this.db.prepare('SELECT link FROM layers').all() as { link: string }[]).map((r) => r.link));
     const overlay = path.join(this.root, 'overlay');
@@ -236,10 +246,15 @@ export class ImageStore {
     return this.db.prepare('SELECT 1 FROM blobs WHERE digest = ?').get(digest) !== undefined && fs.existsSync(this.blobPath(digest));
   }
 
-  /** Moves a verified temp file into the content store and records it. */
+  /**
+   * Records a verified temp file and moves it into the content store. The
+   * row comes first, so a file in the store always has a row and recovery
+   * can delete files without one; a row without its file (a crash between
+   * the two) reads as absent (hasBlob checks the file).
+   */
   commitBlob(digest: string, tmpFile: string, size: number): void {
-    fs.renameSync(tmpFile, this.blobPath(digest));
     this.db.prepare('INSERT OR IGNORE INTO blobs (digest, size, created) VALUES (?, ?, ?)').run(digest, size, Date.now());
+    fs.renameSync(tmpFile, this.blobPath(digest));
   }
 
   /** The stored layer of `chainId`, if any. */
@@ -257,12 +272,13 @@ export class ImageStore {
    */
   commitLayer(chainId: string, diffId: string, tmpLayerDir: string, size: number): LayerRecord {
     const dir = this.layerDir(chainId);
-    fs.rmSync(dir, { recursive: true, force: true });
     const link = newLinkName();
-    fs.writeFileSync(path.join(tmpLayerDir, 'link'), link);
-    fs.renameSync(tmpLayerDir, dir);
-    fs.symlinkSync(`../${hexOf(chainId)}/diff`, path.join(this.linkDir, 'l', link));
+    // Row first (as in commitBlob): whatever is on disk has a row.
     this.db.prepare('INSERT OR REPLACE INTO layers (chain_id, diff_id, link, size, created) VALUES (?, ?, ?, ?, ?)').run(chainId, diffId, link, size, Date.now());
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.writeFileSync(path.join(tmpLayerDir, 'link'), link);
+    fs.symlinkSync(`../${hexOf(chainId)}/diff`, path.join(this.linkDir, 'l', link));
+    fs.renameSync(tmpLayerDir, dir);
     return { chainId, diffId, link, size };
   }
 

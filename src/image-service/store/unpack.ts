@@ -132,7 +132,9 @@ export async function unpackLayer(input: Readable, dest: string): Promise<Unpack
     }
     if (base.startsWith(WHITEOUT_PREFIX)) {
       stream.resume();
-      const target = path.join(parent, base.slice(WHITEOUT_PREFIX.length));
+      const hidden = base.slice(WHITEOUT_PREFIX.length);
+      if (hidden === '' || hidden === '.' || hidden === '..') throw new UnpackError(`layer entry "${h.name}" is a whiteout without a valid name`);
+      const target = path.join(parent, hidden);
       clearPath(target, false);
       await run('mknod', ['-m', '0000', target, 'c', '0', '0']);
       result.entries++;
@@ -192,7 +194,8 @@ export async function unpackLayer(input: Readable, dest: string): Promise<Unpack
     fs.lchownSync(target, h.uid ?? 0, h.gid ?? 0);
     if (h.type !== 'symlink') fs.chmodSync(target, mode);
     const xattrs = xattrsOf(h);
-    if (xattrs) await setXattrs(target, xattrs);
+    // Linux allows no user.* xattrs on symlinks; an image's symlink xattrs are dropped.
+    if (xattrs && h.type !== 'symlink') await setXattrs(target, xattrs);
     if (h.type !== 'directory') fs.lutimesSync(target, mtime, mtime);
     result.entries++;
   };

@@ -1,0 +1,37 @@
+import * as path from 'node:path';
+import { ConmonDriver } from '../../conmon/driver';
+import type { PeapodConfig } from '../../server/config';
+import type { Logger } from '../../server/logger';
+import type { SandboxStore } from '../sandbox/store';
+import { ContainerEngine } from './engine';
+
+/**
+ * Builds the container engine from the configuration: state under
+ * `<root>/containers` and `<runroot>/containers*`, conmon from
+ * `runtime.conmon_path`, runtime handlers from `[runtime.runtimes]`.
+ * Call `recover()` on it before serving.
+ */
+export function containerEngineFor(config: PeapodConfig, log: Logger): ContainerEngine {
+  return new ContainerEngine({
+    root: path.resolve(config.root),
+    runroot: path.resolve(config.runroot),
+    conmon: new ConmonDriver(config.runtime.conmon_path),
+    runtimes: config.runtime.runtimes,
+    defaultRuntime: config.runtime.default_runtime,
+    cgroupDriver: config.runtime.cgroup_driver,
+    log,
+  });
+}
+
+/**
+ * Lets StopPodSandbox stop (SIGKILL, no grace: the kubelet already gave it)
+ * and RemovePodSandbox remove the containers of a pod.
+ */
+export function attachSandboxHooks(sandboxes: SandboxStore, containers: ContainerEngine): void {
+  sandboxes.setStopContainersHook(async (sb) => {
+    for (const c of containers.list().filter((r) => r.sandboxId === sb.id)) await containers.stop(c.id, 0);
+  });
+  sandboxes.setRemoveContainersHook(async (sb) => {
+    for (const c of containers.list().filter((r) => r.sandboxId === sb.id)) await containers.remove(c.id);
+  });
+}

@@ -1,0 +1,90 @@
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import type { OciResources } from './types';
+
+/** The runtime's view of a container (`runc state`). */
+export interface RuntimeState {
+  status: 'creating' | 'created' | 'running' | 'paused' | 'stopped';
+  pid: number;
+}
+
+/** A runtime command failed; carries its stderr. */
+export class RuntimeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RuntimeError';
+  }
+}
+
+/**
+ * Runs an OCI runtime binary (runc 1.1 command line) against its state
+ * directory `root`. Each method is one runtime verb.
+ */
+export class OciRuntime {
+  /**
+   * @param binary path of the runtime (e.g. /usr/sbin/runc)
+   * @param root its state directory (`--root`)
+   */
+  constructor(readonly binary: string, readonly root: string) {}
+
+  private run(args: string[], timeoutMs = 60000): Promise<string> {
+    return new Promise((resolve, reject) => {
+      execFile(this.binary, ['--root', this.root, ...args], { timeout: timeoutMs, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
+        if (err) reject(new RuntimeError(`${this.binary} ${args[0]}: ${(stderr || err.message).trim()}`));
+        else resolve(stdout);
+      });
+    });
+  }
+
+  /** `state`: undefined when the runtime does not know the container. */
+  async state(id: string): Promise<RuntimeState | undefined> {
+    try {
+      const out = JSON.parse(await this.run(['state', id])) as { status: RuntimeState['status']; pid: number };
+      return { status: out.status, pid: out.pid };
+    } catch (err) {
+      if (err instanceof RuntimeError && /does not exist|not exist/.test(err.message)) return undefined;
+      throw err;
+    }
+  }
+
+  /** `start`: runs the user process of a created container. */
+  async start(id: string): Promise<void> {
+    await this.run(['start', id]);
+  }
+
+  /**
+   * `kill`: sends `signal` (a name like SIGTERM or a number) to the init
+   * process, or with `all` to every process of the container's cgroup.
+   * A container that is already stopped is not an error.
+   */
+  async kill(id: string, signal: string, all = false): Promise<void> {
+    try {
+      await this.run(['kill', ...(all ? ['--all'] : []), id, signal]);
+    } catch (err) {
+      if (err instanceof RuntimeError && /not running|process already finished|does not exist|container not running/.test(err.message)) return;
+      throw err;
+    }
+  }
+
+  /** `delete --force`: removes the runtime's record (and kills what is left). Unknown IDs are fine. */
+  async delete(id: string): Promise<void> {
+    try {
+      await this.run(['delete', '--force', id]);
+    } catch (err) {
+      if (err instanceof RuntimeError && /does not exist/.test(err.message)) return;
+      throw err;
+    }
+  }
+
+  /** `update --resources -`: applies new cgroup limits to a running container. */
+  async update(id: string, resources: OciResources): Promise<void> {
+    const file = `${this.root}/.update-${id}-${process.pid}-${Date.now()}.json`;
+    fs.mkdirSync(this.root, { recursive: true });
+    fs.writeFileSync(file, JSON.stringify(resources));
+    try {
+      await this.run(['update', '--resources', file, id]);
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * What the streaming layer needs from the container engine: the interface
+ * between the protocol side (SPDY/WebSocket, tokens, status reporting) and
+ * the side that runs processes in containers and reaches into pod network
+ * namespaces. The container engine implements it; tests use a fake that runs
+ * host processes (test/unit/fakes/host-process-backend.ts).
+ */
+import type { Duplex, Readable, Writable } from 'node:stream';
+
+/** A terminal size in character cells (the kubelet's TerminalSize: `{"Width","Height"}`). */
+export interface TerminalSize {
+  width: number;
+  height: number;
+}
+
+/**
+ * The client's standard streams for an exec or attach, already connected to
+ * the client. Exactly the ones the CRI request asked for are present.
+ */
+export interface StdioStreams {
+  /** What the client types; ends when the client closes stdin. */
+  stdin?: Readable;
+  /** Where the process's stdout goes (its terminal output when `tty`). */
+  stdout?: Writable;
+  /** Where the process's stderr goes; absent with a tty (merged into stdout). */
+  stderr?: Writable;
+  /** True when the process gets a terminal. */
+  tty: boolean;
+  /** Terminal size changes from the client (tty only; may stay empty). */
+  resize?: AsyncIterable<TerminalSize>;
+  /** Aborted when the client went away: stop feeding the streams and give up. */
+  signal: AbortSignal;
+}
+
+/**
+ * The container engine side of Exec, Attach and PortForward.
+ *
+ * Stream contract: the backend writes to `stdout`/`stderr` but never ends
+ * them; the streaming layer ends them after the returned promise settles. A
+ * backend resolves only once everything the process wrote has been written
+ * to those streams.
+ */
+export interface StreamingBackend {
+  /**
+   * Checks that a container exists and is running, for Exec and Attach.
+   * @throws CriError NOT_FOUND for an unknown container, FAILED_PRECONDITION
+   *   when it is not running.
+   */
+  checkContainer(containerId: string): Promise<void>;
+
+  /**
+   * Checks that a pod sandbox exists and is ready, for PortForward.
+   * @throws CriError NOT_FOUND for an unknown sandbox, FAILED_PRECONDITION
+   *   when it is not ready.
+   */
+  checkSandbox(sandboxId: string): Promise<void>;
+
+  /**
+   * Runs `cmd` in the container with the given stdio (CRI Exec).
+   * @returns the process's exit code (0 to 255; 128+N when killed by signal N).
+   * @throws Error when the process could not be run at all; the message is
+   *   reported to the client as an internal error.
+   */
+  exec(containerId: string, cmd: string[], io: StdioStreams): Promise<number>;
+
+  /**
+   * Joins the running container's stdio (CRI Attach) until the container
+   * exits, stdin ends after the container closed it, or `io.signal` aborts.
+   * @throws Error when the container cannot be attached to.
+   */
+  attach(containerId: string, io: StdioStreams): Promise<void>;
+
+  /**
+   * Connects `stream` to TCP `port` on 127.0.0.1 inside the sandbox's network
+   * namespace (CRI PortForward): bytes read from `stream` go to the port,
+   * bytes from the port are written to `stream`. Resolves when both
+   * directions are done; the streaming layer ends `stream` afterwards if the
+   * backend did not.
+   * @throws Error when the connection cannot be made (reported to the
+   *   client on the port-forward error stream).
+   */
+  portForward(sandboxId: string, port: number, stream: Duplex): Promise<void>;
+}

@@ -1,0 +1,90 @@
+/**
+ * PortForward's real connection: TCP to 127.0.0.1:PORT inside a pod's
+ * network namespace.
+ *
+ * Node cannot enter a namespace (no setns), so a relay process does it:
+ * `nsenter --net=NETNS_PATH socat -t SECONDS STDIO TCP4:127.0.0.1:PORT`.
+ * nsenter (util-linux) joins the namespace pinned at the path and execs
+ * socat, which connects and copies stdin to the socket and the socket to
+ * stdout; we pipe the client's stream to its stdin and its stdout back.
+ *
+ * Why socat (Debian package `socat`): it half-closes properly (EOF on stdin
+ * becomes a TCP shutdown of the write side, and it keeps reading the reply),
+ * reports a refused connection on stderr with a non-zero exit, and is
+ * small and ubiquitous. busybox nc does not shut down the write side on
+ * stdin EOF. `-t` sets how long socat keeps the other direction open after
+ * one side ended; we set it high and end the relay ourselves when the
+ * client's stream is gone.
+ */
+import { spawn } from 'node:child_process';
+import type { Duplex } from 'node:stream';
+
+export interface NetnsPortForwardOptions {
+  /** The nsenter binary. */
+  nsenterPath?: string;
+  /** The socat binary. */
+  socatPath?: string;
+  /** Seconds socat keeps one direction open after the other ended. */
+  halfCloseTimeoutSeconds?: number;
+}
+
+/** Largest stderr text kept for the error message (bytes). */
+const MAX_STDERR = 4096;
+
+/**
+ * Connects `stream` to 127.0.0.1:`port` inside the network namespace pinned
+ * at `netnsPath` and copies both ways until both directions are done.
+ *
+ * @param netnsPath path of the pinned network namespace (e.g. a bind mount
+ *   under /run/netns or the sandbox's runroot)
+ * @param port TCP port, 1 to 65535
+ * @param stream the client's stream; it is ended when the pod side ends
+ * @throws Error when the relay cannot start or the connection fails; the
+ *   message carries socat's complaint, e.g. `Connection refused`.
+ */
+export function forwardInNetns(netnsPath: string, port: number, stream: Duplex, opts: NetnsPortForwardOptions = {}): Promise<void> {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return Promise.reject(new Error(`invalid port ${port}`));
+  const nsenter = opts.nsenterPath ?? 'nsenter';
+  const socat = opts.socatPath ?? 'socat';
+  const timeout = opts.halfCloseTimeoutSeconds ?? 3600;
+  return new Promise<void>((resolve, reject) => {
+    const child = spawn(nsenter, [`--net=${netnsPath}`, socat, '-t', String(timeout), 'STDIO', `TCP4:127.0.0.1:${port}`], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      if (stderr.length < MAX_STDERR) stderr += d.toString('utf8');
+    });
+    let settled = false;
+    const finish = (err?: Error): void => {
+      if (settled) return;
+      settled = true;
+      stream.unpipe(child.stdin);
+      if (err) reject(err);
+      else resolve();
+    };
+    child.on('error', (err) => finish(new Error(`cannot run ${nsenter}: ${err.message}`)));
+    // The client's stream ends or is reset: give the relay its EOF; if the
+    // stream is torn down entirely, stop the relay.
+    stream.pipe(child.stdin);
+    child.stdin.on('error', () => undefined);
+    const onGone = (): void => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    };
+    stream.once('close', onGone);
+    stream.once('reset', onGone);
+    child.stdout.on('data', (d: Buffer) => {
+      if (!stream.writableEnded && !stream.destroyed) stream.write(d);
+    });
+    child.on('close', (code, signal) => {
+      stream.off('close', onGone);
+      stream.off('reset', onGone);
+      if (!stream.writableEnded && !stream.destroyed) stream.end();
+      if (code === 0 || signal === 'SIGTERM') finish();
+      else {
+        const why = stderr.trim().split('\n').pop() ?? '';
+        finish(new Error(`connection to 127.0.0.1:${port} in ${netnsPath} failed${why ? `: ${why.replace(/^.*? E /, '')}` : ` (exit ${code ?? signal})`}`));
+      }
+    });
+  });
+}

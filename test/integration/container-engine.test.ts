@@ -1,0 +1,285 @@
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ConmonDriver } from '../../src/conmon/driver';
+import { ContainerEngine, ContainerEngineOptions, EngineImage } from '../../src/runtime-service/container/engine';
+import { joinLogLines } from '../../src/runtime-service/container/logs';
+import { isMountPoint } from '../../src/runtime-service/container/rootfs';
+import { processCgroups } from '../../src/runtime-service/container/stats';
+import { CriError } from '../../src/server/errors';
+import { buildBusyboxImage, createTestPod, tempDir, TestPod } from './helpers/busybox-pod';
+import { containerConfig, resources, securityContext } from './helpers/container-config';
+
+const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+async function until(cond: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await cond()) return true;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return cond();
+}
+
+async function expectCode(p: Promise<unknown>, code: GrpcStatus): Promise<CriError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).to.be.instanceOf(CriError);
+    expect((err as CriError).code, (err as Error).message).to.equal(code);
+    return err as CriError;
+  }
+  throw new Error(`expected gRPC code ${code}`);
+}
+
+describe('container engine (real runc + conmon, busybox rootfs)', function () {
+  this.timeout(60000);
+  let dir: string;
+  let pod: TestPod;
+  let image: EngineImage;
+  let engine: ContainerEngine;
+  let opts: ContainerEngineOptions;
+  const logDir = (): string => path.join(dir, 'pods', 'log');
+
+  before(async () => {
+    dir = tempDir('peapod-engine-');
+    image = buildBusyboxImage(path.join(dir, 'image'));
+    pod = createTestPod(path.join(dir, 'pod'), path.join(dir, 'pods', 'log'));
+    opts = {
+      root: path.join(dir, 'root'),
+      runroot: path.join(dir, 'run'),
+      conmon: new ConmonDriver('/usr/bin/conmon'),
+      runtimes: { runc: { runtime_path: '/usr/sbin/runc', runtime_root: path.join(dir, 'run', 'runc') } },
+      defaultRuntime: 'runc',
+      cgroupDriver: 'cgroupfs',
+      log: silent,
+    };
+    engine = await ContainerEngine.open(opts);
+  });
+
+  after(async () => {
+    if (engine) {
+      for (const c of engine.list()) await engine.remove(c.id).catch(() => undefined);
+      engine.close();
+    }
+    pod?.cleanup();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function run(name: string, script: string, extra: Parameters<typeof containerConfig>[1] = {}): Promise<string> {
+    const rec = await engine.create(pod.sandbox, containerConfig(name, { command: ['/bin/sh', '-c', script], ...extra }), image);
+    await engine.start(rec.id);
+    return rec.id;
+  }
+
+  async function runToExit(name: string, script: string, extra: Parameters<typeof containerConfig>[1] = {}): Promise<string> {
+    const id = await run(name, script, extra);
+    expect(await until(() => engine.get(id).state === 'CONTAINER_EXITED', 20000), `${name} exited`).to.equal(true);
+    return id;
+  }
+
+  function logOf(id: string): { stream: string; line: string }[] {
+    return joinLogLines(fs.readFileSync(engine.get(id).logPath, 'utf8'));
+  }
+
+  it('runs a container to its exit code with stdout and stderr apart, closing a last line without newline', async () => {
+    const id = await runToExit('exit3', 'echo out1; echo err1 >&2; printf tail; exit 3');
+    const rec = engine.get(id);
+    expect(rec.exitCode).to.equal(3);
+    expect(rec.reason).to.equal('Error');
+    expect(BigInt(rec.finishedAt) >= BigInt(rec.startedAt)).to.equal(true);
+    expect(BigInt(rec.startedAt) >= BigInt(rec.createdAt)).to.equal(true);
+    const lines = logOf(id);
+    expect(lines).to.deep.include({ stream: 'stdout', line: 'out1' });
+    expect(lines).to.deep.include({ stream: 'stderr', line: 'err1' });
+    expect(lines).to.deep.include({ stream: 'stdout', line: 'tail' });
+  });
+
+  it('keeps a line over 16 KiB whole when records are joined, and reports Completed for exit 0', async () => {
+    const id = await runToExit('long', 'head -c 40000 /dev/zero | tr "\\0" x; echo; echo after');
+    expect(engine.get(id).reason).to.equal('Completed');
+    const lines = logOf(id).filter((l) => l.stream === 'stdout');
+    expect(lines[0].line).to.equal('x'.repeat(40000));
+    expect(lines[1].line).to.equal('after');
+  });
+
+  it('passes env (image then request), working dir and the pod files', async () => {
+    const id = await runToExit('env', 'echo "$FROM_IMAGE $FROM_REQ"; pwd; cat /etc/hostname', {
+      envs: [{ key: 'FROM_REQ', value: Buffer.from('2') }],
+      working_dir: '/tmp',
+    });
+    const out = logOf(id).map((l) => l.line);
+    expect(out).to.deep.equal(['1 2', '/tmp', 'testpod']);
+  });
+
+  it('stops a process that ignores SIGTERM with SIGKILL after the timeout, and at once with timeout 0', async () => {
+    const id = await run('stubborn', "trap '' TERM; while true; do sleep 1; done");
+    const t0 = Date.now();
+    await engine.stop(id, 2);
+    const took = Date.now() - t0;
+    expect(took).to.be.within(1900, 8000);
+    expect(engine.get(id).state).to.equal('CONTAINER_EXITED');
+    expect(engine.get(id).exitCode).to.equal(137);
+    await engine.stop(id, 2); // idempotent
+
+    const id2 = await run('stubborn0', "trap '' TERM; while true; do sleep 1; done");
+    const t1 = Date.now();
+    await engine.stop(id2, 0);
+    expect(Date.now() - t1).to.be.below(1500);
+    expect(engine.get(id2).exitCode).to.equal(137);
+  });
+
+  it('ExecSync returns output, stderr apart, exit code; times out promptly; is not held by a background process', async () => {
+    const id = await run('execd', 'sleep 300');
+    const r = await engine.execSync(id, ['/bin/sh', '-c', 'echo hello; echo oops >&2; exit 7'], 10);
+    expect(r.stdout.toString()).to.equal('hello\n');
+    expect(r.stderr.toString()).to.equal('oops\n');
+    expect(r.exitCode).to.equal(7);
+
+    const t0 = Date.now();
+    const slow = await engine.execSync(id, ['sleep', '30'], 1);
+    expect(Date.now() - t0).to.be.below(4000);
+    expect(slow.exitCode).to.not.equal(0);
+    expect(slow.stderr.toString()).to.contain('timed out');
+
+    const t1 = Date.now();
+    const bg = await engine.execSync(id, ['/bin/sh', '-c', 'sleep 30 & echo started'], 10);
+    expect(Date.now() - t1).to.be.below(4000);
+    expect(bg.stdout.toString()).to.equal('started\n');
+    expect(bg.exitCode).to.equal(0);
+
+    const big = await engine.execSync(id, ['/bin/sh', '-c', 'head -c 20000000 /dev/zero'], 20);
+    expect(big.stdout.length).to.equal(16 << 20);
+    await engine.remove(id);
+  });
+
+  it('runs as a user from the image /etc/passwd with its groups, honors readonly rootfs', async () => {
+    const sc = securityContext({ run_as_username: 'app', readonly_rootfs: true, supplemental_groups: ['3000'] });
+    const id = await runToExit('user', 'id -u; id -G; touch /x 2>/dev/null && echo writable || echo readonly', {
+      linux: { resources: resources(), security_context: sc },
+    });
+    const out = logOf(id).map((l) => l.line);
+    expect(out[0]).to.equal('1000');
+    expect(out[1].split(' ').sort()).to.deep.equal(['1000', '2000', '3000']);
+    expect(out[2]).to.equal('readonly');
+  });
+
+  it('applies capabilities (drop ALL, add one) as seen in /proc/self/status', async () => {
+    const sc = securityContext({ capabilities: { add_capabilities: ['NET_ADMIN'], drop_capabilities: ['ALL'], add_ambient_capabilities: [] } });
+    const id = await runToExit('caps', 'grep CapEff /proc/self/status', { linux: { resources: resources(), security_context: sc } });
+    const line = logOf(id)[0].line;
+    expect(BigInt(`0x${line.split(/\s+/)[1]}`)).to.equal(1n << 12n); // CAP_NET_ADMIN = 12
+  });
+
+  it('blocks a listed syscall under the RuntimeDefault seccomp profile', async () => {
+    const sc = securityContext({ seccomp: { profile_type: 'RuntimeDefault', localhost_ref: '' } });
+    const id = await runToExit('seccomp', 'unshare -U true && echo allowed || echo blocked', { linux: { resources: resources(), security_context: sc } });
+    expect(logOf(id).map((l) => l.line)).to.include('blocked');
+  });
+
+  it('mounts a host directory read-only', async () => {
+    const host = path.join(dir, 'hostdir');
+    fs.mkdirSync(host, { recursive: true });
+    fs.writeFileSync(path.join(host, 'f'), 'content');
+    const id = await runToExit('ro', 'cat /data/f; echo; touch /data/g 2>/dev/null && echo writable || echo readonly', {
+      mounts: [{ container_path: '/data', host_path: host, readonly: true, propagation: 'PROPAGATION_PRIVATE' } as never],
+    });
+    expect(logOf(id).map((l) => l.line)).to.deep.equal(['content', 'readonly']);
+  });
+
+  it('updates resources in the cgroup and reports stats', async () => {
+    const id = await run('res', 'while true; do sleep 1; done', { linux: { resources: resources({ memory_limit_in_bytes: String(64 << 20) }), security_context: securityContext() } });
+    const pid = engine.get(id).pid;
+    const memPath = processCgroups(pid).get('memory') as string;
+    const limitFile = path.join('/sys/fs/cgroup/memory', memPath, 'memory.limit_in_bytes');
+    expect(fs.readFileSync(limitFile, 'utf8').trim()).to.equal(String(64 << 20));
+    await engine.updateResources(id, resources({ memory_limit_in_bytes: String(96 << 20), cpu_shares: '512' }));
+    expect(fs.readFileSync(limitFile, 'utf8').trim()).to.equal(String(96 << 20));
+    const cpuPath = processCgroups(pid).get('cpu') as string;
+    expect(fs.readFileSync(path.join('/sys/fs/cgroup/cpu', cpuPath, 'cpu.shares'), 'utf8').trim()).to.equal('512');
+    await engine.execSync(id, ['/bin/sh', '-c', 'head -c 1000000 /dev/zero > /tmp/file'], 10);
+    const u = engine.usage(id);
+    expect(Number(u.cgroup.cpuUsageNs ?? 0n)).to.be.greaterThan(0);
+    expect(Number(u.cgroup.memoryWorkingSetBytes ?? 0n)).to.be.greaterThan(0);
+    expect(Number(u.writable.usedBytes)).to.be.greaterThan(900000);
+    expect(Number(u.writable.inodesUsed)).to.be.greaterThan(0);
+    await engine.remove(id);
+  });
+
+  it('reports OOMKilled for a container over its memory limit', async () => {
+    const id = await runToExit('oom', 'tail /dev/zero', { linux: { resources: resources({ memory_limit_in_bytes: String(16 << 20) }), security_context: securityContext() } });
+    expect(engine.get(id).reason).to.equal('OOMKilled');
+    expect(engine.get(id).exitCode).to.equal(137);
+  });
+
+  it('reopens the log after the kubelet renamed it', async () => {
+    const id = await run('rotate', 'i=0; while true; do echo line$i; i=$((i+1)); sleep 0.1; done');
+    const log = engine.get(id).logPath;
+    expect(await until(() => fs.existsSync(log) && fs.statSync(log).size > 0, 5000)).to.equal(true);
+    fs.renameSync(log, `${log}.1`);
+    await engine.reopenLog(id);
+    expect(fs.existsSync(log)).to.equal(true);
+    expect(await until(() => fs.statSync(log).size > 0, 5000)).to.equal(true);
+    await engine.remove(id);
+  });
+
+  it('rejects a duplicate name, a stopped sandbox, a missing mount; a failed create leaves nothing behind', async () => {
+    const id = await run('dup', 'sleep 300');
+    await expectCode(engine.create(pod.sandbox, containerConfig('dup', { command: ['true'] }), image), GrpcStatus.ALREADY_EXISTS);
+    await engine.remove(id);
+    await engine.remove(id); // idempotent
+    await expectCode(engine.create({ ...pod.sandbox, state: 'SANDBOX_NOTREADY' }, containerConfig('x', { command: ['true'] }), image), GrpcStatus.FAILED_PRECONDITION);
+    await expectCode(
+      engine.create(pod.sandbox, containerConfig('nomount', { command: ['true'], mounts: [{ container_path: '/d', host_path: '/nonexistent/peapod', readonly: false } as never] }), image),
+      GrpcStatus.INVALID_ARGUMENT,
+    );
+    await expectCode(engine.create(pod.sandbox, containerConfig('nocmd', {}), { ...image, config: {} }), GrpcStatus.INVALID_ARGUMENT);
+    const before = engine.list().length;
+    const bundlesBefore = fs.readdirSync(path.join(opts.runroot, 'containers')).length;
+    const err = await expectCode(engine.create(pod.sandbox, containerConfig('badexec', { command: ['/nonexistent-binary'] }), image), GrpcStatus.INTERNAL);
+    expect(err.message).to.match(/nonexistent-binary/);
+    expect(engine.list().length).to.equal(before);
+    expect(fs.readdirSync(path.join(opts.runroot, 'containers')).length).to.equal(bundlesBefore);
+    // The name is free again.
+    const again = await engine.create(pod.sandbox, containerConfig('badexec', { command: ['true'] }), image);
+    expect(isMountPoint(again.rootfs)).to.equal(true);
+    await engine.remove(again.id);
+    expect(isMountPoint(again.rootfs)).to.equal(false);
+    expect(fs.existsSync(again.bundle)).to.equal(false);
+  });
+
+  it('rolls back at start-up a creation that a crash interrupted', async () => {
+    const rec = await engine.create(pod.sandbox, containerConfig('halfmade', { command: ['sleep', '300'] }), image);
+    const file = path.join(opts.root, 'containers', rec.id, 'record.json');
+    fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), creating: true }));
+    engine.close();
+    engine = await ContainerEngine.open(opts);
+    expect(engine.find(rec.id)).to.equal(undefined);
+    expect(isMountPoint(rec.rootfs)).to.equal(false);
+    expect(fs.existsSync(rec.bundle)).to.equal(false);
+    expect(fs.existsSync(path.dirname(file))).to.equal(false);
+    expect(execFileSync('runc', ['--root', opts.runtimes.runc.runtime_root, 'list', '-q'], { encoding: 'utf8' })).to.not.contain(rec.id);
+    // The name is free again.
+    const again = await engine.create(pod.sandbox, containerConfig('halfmade', { command: ['true'] }), image);
+    await engine.remove(again.id);
+  });
+
+  it('survives a restart: running containers stay running, those that exited meanwhile get their exit code', async () => {
+    const running = await run('keep', 'while true; do echo tick; sleep 0.2; done');
+    const ending = await run('ending', 'sleep 1; echo bye; exit 5');
+    engine.close();
+    await new Promise((r) => setTimeout(r, 2000));
+    engine = await ContainerEngine.open(opts);
+    expect(engine.get(running).state).to.equal('CONTAINER_RUNNING');
+    const e = engine.get(ending);
+    expect(e.state).to.equal('CONTAINER_EXITED');
+    expect(e.exitCode).to.equal(5);
+    expect(BigInt(e.finishedAt) > BigInt(e.startedAt)).to.equal(true);
+    const size = fs.statSync(engine.get(running).logPath).size;
+    expect(await until(() => fs.statSync(engine.get(running).logPath).size > size, 3000)).to.equal(true);
+    await engine.stop(running, 0);
+    expect(engine.get(running).state).to.equal('CONTAINER_EXITED');
+  });
+});

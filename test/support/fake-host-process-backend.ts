@@ -1,0 +1,86 @@
+/**
+ * FAKE streaming backend for protocol tests: "containers" are names in a
+ * set and exec runs the command as a host process (child_process), so the
+ * SPDY/WebSocket protocol layer can be tested before the container engine
+ * exists. Attach runs `cat` per attach as a stand-in for a container's
+ * stdio. Port forwarding is REAL: it goes through the nsenter + socat relay
+ * into a network namespace the test created.
+ *
+ * Never use this outside tests: it runs commands on the host.
+ */
+import { spawn } from 'node:child_process';
+import type { Duplex } from 'node:stream';
+import type { StdioStreams, StreamingBackend, TerminalSize } from '../../src/streaming/backend';
+import { forwardInNetns } from '../../src/streaming/netns-port-forward';
+import { failedPrecondition, notFound } from '../../src/server/errors';
+
+export class FakeHostProcessBackend implements StreamingBackend {
+  /** Container IDs that count as running. */
+  readonly running = new Set<string>();
+  /** Container IDs that exist but are stopped. */
+  readonly stopped = new Set<string>();
+  /** Sandbox ID → path of its pinned network namespace. */
+  readonly sandboxes = new Map<string, string>();
+  /** Terminal sizes received per exec, in order. */
+  readonly resizes: TerminalSize[][] = [];
+
+  async checkContainer(containerId: string): Promise<void> {
+    if (this.stopped.has(containerId)) throw failedPrecondition(`container ${containerId} is not running`);
+    if (!this.running.has(containerId)) throw notFound(`container ${containerId} not found`);
+  }
+
+  async checkSandbox(sandboxId: string): Promise<void> {
+    if (!this.sandboxes.has(sandboxId)) throw notFound(`pod sandbox ${sandboxId} not found`);
+  }
+
+  async exec(_containerId: string, cmd: string[], io: StdioStreams): Promise<number> {
+    const sizes: TerminalSize[] = [];
+    this.resizes.push(sizes);
+    if (io.tty && io.resize) {
+      // A tty exec starts once the client told the terminal size, as kubectl does first.
+      const it = io.resize[Symbol.asyncIterator]();
+      const first = await it.next();
+      if (!first.done) sizes.push(first.value);
+      void (async () => {
+        for (let r = await it.next(); !r.done; r = await it.next()) sizes.push(r.value);
+      })();
+    }
+    return this.run(cmd, io);
+  }
+
+  async attach(_containerId: string, io: StdioStreams): Promise<void> {
+    await this.run(['cat'], io);
+  }
+
+  async portForward(sandboxId: string, port: number, stream: Duplex): Promise<void> {
+    const netns = this.sandboxes.get(sandboxId);
+    if (!netns) throw new Error(`pod sandbox ${sandboxId} not found`);
+    await forwardInNetns(netns, port, stream);
+  }
+
+  private run(cmd: string[], io: StdioStreams): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      const child = spawn(cmd[0], cmd.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+      child.on('error', reject);
+      io.signal.addEventListener('abort', () => child.kill('SIGKILL'));
+      if (io.stdin) io.stdin.pipe(child.stdin);
+      else child.stdin.end();
+      child.stdin.on('error', () => undefined);
+      const outputs: Array<Promise<void>> = [];
+      const forward = (from: NodeJS.ReadableStream, to: NodeJS.WritableStream | undefined): void => {
+        outputs.push(
+          new Promise<void>((done) => {
+            from.on('data', (d: Buffer) => to?.write(d));
+            from.on('end', () => done());
+          }),
+        );
+      };
+      forward(child.stdout, io.stdout);
+      // With a tty, stderr goes to the terminal, i.e. stdout.
+      forward(child.stderr, io.tty ? io.stdout : io.stderr);
+      child.on('exit', (code, signal) => {
+        void Promise.all(outputs).then(() => resolve(code ?? 128 + (signal === 'SIGKILL' ? 9 : 15)));
+      });
+    });
+  }
+}
