@@ -164,8 +164,10 @@ export function failureHeadline(message: string, max = 300): string {
   for (const raw of message.split('\n')) {
     const l = raw.trim();
     if (l === '{') break; // a Go struct dump follows: the readable part is over
-    if (kept.length > 0 && l === 'Unexpected error:') break; // Gomega repeats the error after the description
     if (l === '' || /^<[^>]*\| 0x[0-9a-f]+>:?$/.test(l) || /^[{}[\](),]+$/.test(l)) continue;
+    // Gomega writes `<description>\nUnexpected error:\n<error>`: keep the error unless the description already says it.
+    if (kept.length > 0 && l === 'Unexpected error:') continue;
+    if (kept.some((k) => k.includes(l))) continue;
     kept.push(l);
     if (kept.length === 5) break;
   }

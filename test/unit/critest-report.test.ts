@@ -99,6 +99,13 @@ describe('critest report parsing', () => {
 
   it('groups failures by cause, with IDs, paths and numbers normalized', () => {
     expect(failureHeadline('Expected\n    <string>: a\nto equal\n    <string>: b')).to.equal('Expected <string>: a to equal <string>: b');
+    const dump = '\n    {\n        s: {\n            Code: 12,';
+    expect(failureHeadline('failed to exec in container "ab12"\nUnexpected error:\n    <*status.Error | 0xc000744f18>: \n    rpc error: code = Unimplemented desc = Exec' + dump)).to.equal(
+      'failed to exec in container "ab12" rpc error: code = Unimplemented desc = Exec',
+    );
+    expect(failureHeadline('failed to create container: rpc error: code = Unknown desc = x\nUnexpected error:\n    <*status.Error | 0xc0>: \n    rpc error: code = Unknown desc = x' + dump)).to.equal(
+      'failed to create container: rpc error: code = Unknown desc = x',
+    );
     expect(failureClass('failed to create container 0123456789abcdef0123 in /tmp/peapod-x/root after 30 s')).to.equal(
       'failed to create container <id> in <tmp> after N s',
     );
