@@ -115,8 +115,8 @@ function etcFiles(extraPasswd: string[] = [], extraGroup: string[] = []): LayerE
 /**
  * The rootfs of the busybox stand-in: busybox with one /bin/<applet> hard
  * link per applet (as in the real image: a masked path such as /bin/ls must
- * be its own file, a symlink would make runc mask /bin/busybox itself), its shared libraries at the paths the loader looks them up,
- * /bin/pgrep and /bin/ipcs (missing from Debian's busybox, present in the
+ * be its own file, a symlink would make runc mask /bin/busybox itself), its
+ * shared libraries at the paths the loader looks them up, /bin/pgrep and /bin/ipcs (missing from Debian's busybox, present in the
  * real image), the usual empty directories, and /etc files with root,
  * www-data (33) and nobody (65534).
  */
@@ -224,7 +224,7 @@ function markerImage(b: Builder, marker: string): Promise<BuiltImage> {
   return b.onBusybox([{ type: 'file', path: marker, content: `${marker}\n` }], DEFAULT_CONFIG);
 }
 
-/** The marker file name for a reference: its path and tag, `/`→`-` (e.g. `test-image-tag-all`). */
+/** The marker file name for a reference: the last path component and the tag (e.g. `test-image-tag-all`). */
 function markerFor(ref: string): string {
   const { repo, tag } = localRepoFor(ref);
   return `${repo.split('/').pop()}-${tag}`;
