@@ -211,6 +211,11 @@ describe('containers over CRI (real runc, conmon, CNI, registry)', function () {
     expect(Date.now() - t0).to.be.below(5000);
     expect(slow.exit_code).to.not.equal(0);
     expect(Buffer.from(slow.stderr).toString()).to.contain('timed out');
+    // The timed-out command goes with all its children (critest: "timeout exec process should be gone").
+    const shell = await server.client.runtime.ExecSync({ container_id: id, cmd: ['/bin/sh', '-c', 'sleep 4321 & sleep 4322; echo never'], timeout: 1 });
+    expect(shell.exit_code).to.not.equal(0);
+    const left = await server.client.runtime.ExecSync({ container_id: id, cmd: ['/bin/sh', '-c', 'ps | grep -c "[s]leep 4321" || true'], timeout: 10 });
+    expect(Buffer.from(left.stdout).toString().trim()).to.equal('0');
     const t1 = Date.now();
     const bg = await server.client.runtime.ExecSync({ container_id: id, cmd: ['/bin/sh', '-c', 'sleep 60 & echo bg'], timeout: 5 });
     expect(Date.now() - t1).to.be.below(4000);
