@@ -22,8 +22,10 @@ PACKAGES=(
   containernetworking-plugins # CNI plugins in /usr/lib/cni
   iproute2 iptables           # network namespaces, portmap
   util-linux                  # unshare, nsenter, mount
+  socat                       # port-forward relay into pod network namespaces (nsenter + socat)
   docker-registry             # tests: a real registry on 127.0.0.1
   busybox-static              # tests: the content of test images
+  gcc libc6-dev               # npm run critest: static C stand-ins for programs of critest's images
   attr                        # setfattr: layer xattrs and overlay opaque dirs (image store)
   coreutils                   # mknod, mkfifo: device nodes and FIFOs of layers
   zstd                        # tests: zstd-compressed test layers

@@ -7,9 +7,10 @@ import { runtimeServiceImpls } from '../runtime-service';
 import type { RuntimeContext } from '../runtime-service/context';
 import { recoverSandboxes } from '../runtime-service/sandbox/lifecycle';
 import { SandboxStore } from '../runtime-service/sandbox/store';
-import type { StreamingBackend } from '../streaming/backend';
-import { StreamingServer } from '../streaming/server';
 import { attachSandboxHooks, containerEngineFor } from '../runtime-service/container/wire';
+import { ContainerStreamingBackend } from '../runtime-service/container/streaming-backend';
+import { SandboxPortForwardBackend } from '../streaming/sandbox-port-forward';
+import { StreamingServer } from '../streaming/server';
 import type { PeapodConfig } from './config';
 import type { Logger } from './logger';
 import { loadCri, MAX_MESSAGE_BYTES } from './proto';
@@ -30,22 +31,22 @@ export class CriServer {
   /** Shared by the RuntimeService handlers; the container code reaches the sandbox store here. */
   readonly runtimeContext: RuntimeContext;
   private listener: net.Server | undefined;
-  private readonly streaming: StreamingServer | undefined;
+  private readonly streaming: StreamingServer;
 
   /**
    * @param config the effective configuration
    * @param log the process logger
    * @param version peapod's version (package.json), reported by Version
-   * @param streamingBackend the container engine's streaming backend; when
-   *   given, the streaming server (config `[streaming]`) starts with the CRI
-   *   server and Exec, Attach and PortForward are served; without it they
-   *   answer UNIMPLEMENTED and no streaming port is opened
+   *
+   * The streaming server (config `[streaming]`) starts with it: Exec and
+   * Attach reach containers through the container engine
+   * (ContainerStreamingBackend), PortForward reaches the sandboxes' network
+   * namespaces.
    */
   constructor(
     private readonly config: PeapodConfig,
     private readonly log: Logger,
     version: string,
-    streamingBackend?: StreamingBackend,
   ) {
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
@@ -53,20 +54,20 @@ export class CriServer {
     });
     const cri = loadCri();
     this.images = openImageContext(config, log);
-    if (streamingBackend) {
-      this.streaming = new StreamingServer({
-        address: config.streaming.address,
-        port: config.streaming.port,
-        idleTimeoutMs: config.streaming.idle_timeout * 1000,
-        creationTimeoutMs: config.streaming.stream_creation_timeout * 1000,
-        backend: streamingBackend,
-        log: log.child({ component: 'streaming' }),
-      });
-    }
-    const streaming = this.streaming;
     const sandboxes = new SandboxStore(config);
     const containers = containerEngineFor(config, log);
     attachSandboxHooks(sandboxes, containers);
+    const backends = { remoteCommand: new ContainerStreamingBackend(containers), portForward: new SandboxPortForwardBackend(sandboxes) };
+    const streaming = new StreamingServer({
+      address: config.streaming.address,
+      port: config.streaming.port,
+      idleTimeoutMs: config.streaming.idle_timeout * 1000,
+      creationTimeoutMs: config.streaming.stream_creation_timeout * 1000,
+      backends,
+      log: log.child({ component: 'streaming' }),
+    });
+    this.streaming = streaming;
+    this.images.containersUsing = (imageId) => containers.list().filter((c) => c.imageId === imageId).map((c) => c.id);
     const ctx: RuntimeContext = {
       config,
       log,
@@ -75,7 +76,7 @@ export class CriServer {
       containers,
       images: this.images.store,
       network: { podCidr: '' },
-      streaming: streaming && streamingBackend ? { backend: streamingBackend, register: streaming.register.bind(streaming) } : undefined,
+      streaming: { ...backends, register: streaming.register.bind(streaming) },
     };
     this.runtimeContext = ctx;
     this.server.addService(cri.runtime.v1.RuntimeService.service, buildHandlers(cri.runtime.v1.RuntimeService.service, runtimeServiceImpls(ctx), log, this.inFlight));

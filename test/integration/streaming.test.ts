@@ -14,7 +14,7 @@ import WebSocket from 'ws';
 import { attach } from '../../src/runtime-service/attach';
 import { exec } from '../../src/runtime-service/exec';
 import { portForward } from '../../src/runtime-service/port-forward';
-import type { StreamingContext } from '../../src/runtime-service/streaming-context';
+import type { StreamingRegistrar } from '../../src/runtime-service/streaming-context';
 import { CriError } from '../../src/server/errors';
 import { StreamingServer } from '../../src/streaming/server';
 import { FakeHostProcessBackend } from '../support/fake-host-process-backend';
@@ -67,7 +67,7 @@ describe('streaming server (SPDY and WebSocket) with a fake host-process backend
   this.timeout(60_000);
   let backend: FakeHostProcessBackend;
   let server: StreamingServer;
-  let streaming: StreamingContext;
+  let streaming: StreamingRegistrar<FakeHostProcessBackend>;
   let netnsName: string;
   let echoServer: ChildProcess | undefined;
 
@@ -87,7 +87,7 @@ describe('streaming server (SPDY and WebSocket) with a fake host-process backend
     backend = new FakeHostProcessBackend();
     backend.running.add('ctr-running');
     backend.stopped.add('ctr-stopped');
-    server = new StreamingServer({ address: '127.0.0.1', port: 0, idleTimeoutMs: 60_000, creationTimeoutMs: 1000, backend, log });
+    server = new StreamingServer({ address: '127.0.0.1', port: 0, idleTimeoutMs: 60_000, creationTimeoutMs: 1000, backends: { remoteCommand: backend, portForward: backend }, log });
     await server.start();
     streaming = { backend, register: (r) => server.register(r) };
 
@@ -322,8 +322,8 @@ describe('streaming server (SPDY and WebSocket) with a fake host-process backend
   });
 });
 
-describe('peapod-cri without a streaming backend', () => {
-  it('answers Exec, Attach and PortForward with UNIMPLEMENTED', async () => {
+describe('peapod-cri with the container engine as streaming backend', () => {
+  it('serves Exec, Attach and PortForward: an unknown container or sandbox is NOT_FOUND', async () => {
     const srv = await startServer();
     try {
       for (const call of [
@@ -335,7 +335,7 @@ describe('peapod-cri without a streaming backend', () => {
           () => null,
           (e: grpc.ServiceError) => e,
         );
-        expect(err?.code).to.equal(grpc.status.UNIMPLEMENTED);
+        expect(err?.code).to.equal(grpc.status.NOT_FOUND);
       }
     } finally {
       await srv.cleanup();
