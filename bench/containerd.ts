@@ -138,6 +138,14 @@ export async function startContainerd(options: ContainerdOptions): Promise<Runti
       }
       // containerd leaves its snapshot and shm mounts under the temp root.
       if (!process.env.PEAPOD_BENCH_KEEP) removeTree(dir);
+      // The shims made /run/containerd/s for their sockets; drop it when nothing else uses it.
+      for (const d of ['/run/containerd/s', '/run/containerd']) {
+        try {
+          fs.rmdirSync(d);
+        } catch {
+          /* not empty or absent: someone else's */
+        }
+      }
     },
   };
 }
