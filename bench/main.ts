@@ -6,7 +6,7 @@
  * bench/results/latest.json.
  *
  *   npm run bench                 # full sizes (about 10 minutes)
- *   npm run bench -- --quick      # small counts (2 to 3 minutes)
+ *   npm run bench -- --quick      # small counts (about 4 minutes)
  *   npm run bench -- --server-node-flags="--cpu-prof --cpu-prof-dir=/tmp/prof" --only peapod
  */
 import { Command } from 'commander';
