@@ -82,6 +82,9 @@ describe('OCI spec generation', () => {
     const ns = nsOf('CONTAINER') as unknown[];
     expect(ns).to.deep.include({ type: 'network', path: '/run/ns/net' });
     expect(ns).to.deep.include({ type: 'mount' });
+    // No security context: the proto default, the pod's PID namespace.
+    const bare = buildSpec(input({ config: containerConfig('c', { command: ['x'], linux: { resources: resources(), security_context: null } }) })).linux.namespaces;
+    expect(bare).to.deep.include({ type: 'pid', path: '/proc/42/ns/pid' });
   });
 
   it('mounts the pod files and /dev/shm, lets a CRI mount replace one, and sets propagation', () => {

@@ -293,7 +293,9 @@ export function buildSpec(input: SpecInput): OciSpec {
   if (sandbox.namespaces.network) ns.push({ type: 'network', path: sandbox.namespaces.network });
   if (sandbox.namespaces.ipc) ns.push({ type: 'ipc', path: sandbox.namespaces.ipc });
   if (sandbox.namespaces.uts) ns.push({ type: 'uts', path: sandbox.namespaces.uts });
-  const pidMode = sc?.namespace_options?.pid ?? 'CONTAINER';
+  // No namespace_options at all reads as the proto default, POD (as containerd
+  // and CRI-O read it); the kubelet always sends the mode it wants.
+  const pidMode = sc?.namespace_options?.pid ?? 'POD';
   if (pidMode === 'POD') {
     ns.push(sandbox.namespaces.pid ? { type: 'pid', path: sandbox.namespaces.pid } : { type: 'pid' });
   } else if (pidMode === 'TARGET') {
