@@ -177,6 +177,25 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     const sc = securityContext({ seccomp: { profile_type: 'RuntimeDefault', localhost_ref: '' } });
     const id = await runToExit('seccomp', 'unshare -U true && echo allowed || echo blocked', { linux: { resources: resources(), security_context: sc } });
     expect(logOf(id).map((l) => l.line)).to.include('blocked');
+    // The same call succeeds without the profile, so the profile is what blocked it.
+    const un = securityContext({ seccomp: { profile_type: 'Unconfined', localhost_ref: '' } });
+    const id2 = await runToExit('noseccomp', 'unshare -U true && echo allowed || echo blocked', { linux: { resources: resources(), security_context: un } });
+    expect(logOf(id2).map((l) => l.line)).to.include('allowed');
+  });
+
+  it('passes a host device and runs a privileged container with every capability', async () => {
+    const id = await runToExit('dev', 'ls -l /dev/xnull; echo hi > /dev/xnull && echo wrote', {
+      devices: [{ container_path: '/dev/xnull', host_path: '/dev/null', permissions: 'rwm' }],
+    });
+    const out = logOf(id).map((l) => l.line);
+    expect(out[0]).to.match(/^c.* 1, +3 .*\/dev\/xnull$/);
+    expect(out[1]).to.equal('wrote');
+    const sc = securityContext({ privileged: true });
+    const pid = await runToExit('priv', 'grep CapEff /proc/self/status; grep " /sys " /proc/self/mounts', { linux: { resources: resources(), security_context: sc } });
+    const lines = logOf(pid).map((l) => l.line);
+    const hostEff = /CapEff:\s*(\S+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1];
+    expect(lines[0].split(/\s+/)[1]).to.equal(hostEff);
+    expect(lines[1]).to.match(/ rw,/);
   });
 
   it('mounts a host directory read-only', async () => {

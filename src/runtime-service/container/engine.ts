@@ -463,6 +463,7 @@ export class ContainerEngine {
       await mountRootfs(image.layers, rec.upperDir, rec.workDir, rootfs);
       const sc = config.linux?.security_context ?? null;
       const user = resolveUser(sc, image.config.config?.User, readInRoot(rootfs, '/etc/passwd') ?? '', readInRoot(rootfs, '/etc/group') ?? '');
+      rec.user = { uid: user.user.uid, gid: user.user.gid, additionalGids: user.user.additionalGids ?? [] };
       const spec = buildSpec({
         containerId: id,
         config,
