@@ -269,6 +269,14 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     expect(fs.existsSync(again.bundle)).to.equal(false);
   });
 
+  it('hands a container created after its caller left to the retry with the same name, once', async () => {
+    const first = await engine.create(pod.sandbox, containerConfig('retried', { command: ['sleep', '300'] }), image, { abandoned: () => true });
+    const retry = await engine.create(pod.sandbox, containerConfig('retried', { command: ['sleep', '300'] }), image);
+    expect(retry.id).to.equal(first.id);
+    await expectCode(engine.create(pod.sandbox, containerConfig('retried', { command: ['sleep', '300'] }), image), GrpcStatus.ALREADY_EXISTS);
+    await engine.remove(first.id);
+  });
+
   it('rolls back at start-up a creation that a crash interrupted', async () => {
     const rec = await engine.create(pod.sandbox, containerConfig('halfmade', { command: ['sleep', '300'] }), image);
     const file = path.join(opts.root, 'containers', rec.id, 'record.json');
