@@ -119,6 +119,9 @@ describe('OCI spec generation', () => {
     const r = resources({ cpu_shares: '512', cpu_quota: '50000', cpu_period: '100000', memory_limit_in_bytes: '1048576', cpuset_cpus: '0', unified: { 'memory.high': '1000' } });
     expect(ociResources(r, false)).to.deep.equal({ cpu: { shares: 512, quota: 50000, period: 100000, cpus: '0' }, memory: { limit: 1048576 } });
     expect(ociResources(r, true).unified).to.deep.equal({ 'memory.high': '1000' });
+    const swap = resources({ memory_limit_in_bytes: '1048576', memory_swap_limit_in_bytes: '2097152' });
+    expect(ociResources(swap, false).memory).to.deep.equal({ limit: 1048576, swap: 2097152 });
+    expect(ociResources(swap, false, false).memory).to.deep.equal({ limit: 1048576 });
   });
 });
 

@@ -9,7 +9,7 @@ import { OciRuntime } from '../oci/runc';
 import { buildSpec, HostDevice, ociResources, ResolvedMount, SpecSandbox } from '../oci/spec';
 import type { OciImageConfig, OciSeccomp, OciSpec } from '../oci/types';
 import { readInRoot, resolveUser } from '../oci/user';
-import { appArmorEnabled, currentOomScoreAdj, deviceNumbers, hostCapabilities } from './host';
+import { appArmorEnabled, currentOomScoreAdj, deviceNumbers, hostCapabilities, swapControlAvailable } from './host';
 import { closePartialLogLines, splitLogStreams } from './logs';
 import { ContainerRecord, ContainerRecordStore, RecordedMount } from './record';
 import { LayerStack, mountRootfs, unmountRootfs } from './rootfs';
@@ -123,6 +123,7 @@ export class ContainerEngine {
   private readonly oomFloor = currentOomScoreAdj();
   private readonly cgroupV2 = isCgroupV2();
   private readonly appArmor = appArmorEnabled();
+  private readonly swapControl = swapControlAvailable(this.cgroupV2);
 
   /** Makes the engine's directories; call `recover()` before use (or use `open`). */
   constructor(private readonly opts: ContainerEngineOptions) {
@@ -497,6 +498,7 @@ export class ContainerEngine {
         allCapabilities: this.capabilities,
         cgroupV2: this.cgroupV2,
         appArmorEnabled: this.appArmor,
+        swapControl: this.swapControl,
         localhostSeccomp,
       });
       // Mount points for bind-mounted files must exist in the rootfs as files, not dirs: runc creates them.
@@ -668,7 +670,7 @@ export class ContainerEngine {
       const rec = this.get(id);
       if (rec.state !== 'CONTAINER_RUNNING' && rec.state !== 'CONTAINER_CREATED') throw failedPrecondition(`container ${id} is ${rec.state}`);
       try {
-        await this.runtime(rec.runtimeHandler).update(id, ociResources(resources, this.cgroupV2));
+        await this.runtime(rec.runtimeHandler).update(id, ociResources(resources, this.cgroupV2, this.swapControl));
       } catch (err) {
         throw new CriError(GrpcStatus.INTERNAL, `updating resources of container ${id}: ${(err as Error).message}`, { cause: err });
       }
