@@ -22,6 +22,7 @@ PACKAGES=(
   containernetworking-plugins # CNI plugins in /usr/lib/cni
   iproute2 iptables           # network namespaces, portmap
   util-linux                  # unshare, nsenter, mount
+  socat                       # port-forward relay into pod network namespaces (nsenter + socat)
   docker-registry             # tests: a real registry on 127.0.0.1
   busybox-static              # tests: the content of test images
   attr                        # setfattr: layer xattrs and overlay opaque dirs (image store)

@@ -2,7 +2,8 @@ import type { AttachRequest__Output } from '../generated/runtime/v1/AttachReques
 import type { AttachResponse } from '../generated/runtime/v1/AttachResponse';
 import { invalidArgument } from '../server/errors';
 import { validateStdio } from './exec';
-import type { StreamingContext } from './streaming-context';
+import type { RemoteCommandBackend } from '../streaming/backend';
+import type { StreamingRegistrar } from './streaming-context';
 
 /**
  * CRI `Attach`: validates the request, checks the container is running
@@ -12,10 +13,11 @@ import type { StreamingContext } from './streaming-context';
  *   flags; NOT_FOUND / FAILED_PRECONDITION from the backend;
  *   RESOURCE_EXHAUSTED when 1000 URLs are outstanding.
  */
-export function attach(streaming: StreamingContext) {
+export function attach(streaming: StreamingRegistrar<RemoteCommandBackend>) {
   return async (req: AttachRequest__Output): Promise<AttachResponse> => {
     if (!req.container_id) throw invalidArgument('container_id is required');
     validateStdio(req);
+    streaming.backend.checkStdio?.(req);
     await streaming.backend.checkContainer(req.container_id);
     const url = streaming.register({ kind: 'attach', containerId: req.container_id, tty: req.tty, stdin: req.stdin, stdout: req.stdout, stderr: req.stderr });
     return { url };

@@ -1,7 +1,8 @@
 import type { ExecRequest__Output } from '../generated/runtime/v1/ExecRequest';
 import type { ExecResponse } from '../generated/runtime/v1/ExecResponse';
 import { invalidArgument } from '../server/errors';
-import type { StreamingContext } from './streaming-context';
+import type { RemoteCommandBackend } from '../streaming/backend';
+import type { StreamingRegistrar } from './streaming-context';
 
 /**
  * Checks the stdio flags shared by ExecRequest and AttachRequest, as the
@@ -23,11 +24,12 @@ export function validateStdio(req: { tty: boolean; stdin: boolean; stdout: boole
  *   stdio flags; NOT_FOUND / FAILED_PRECONDITION from the backend;
  *   RESOURCE_EXHAUSTED when 1000 URLs are outstanding.
  */
-export function exec(streaming: StreamingContext) {
+export function exec(streaming: StreamingRegistrar<RemoteCommandBackend>) {
   return async (req: ExecRequest__Output): Promise<ExecResponse> => {
     if (!req.container_id) throw invalidArgument('container_id is required');
     if (req.cmd.length === 0) throw invalidArgument('cmd is required');
     validateStdio(req);
+    streaming.backend.checkStdio?.(req);
     await streaming.backend.checkContainer(req.container_id);
     const url = streaming.register({
       kind: 'exec',

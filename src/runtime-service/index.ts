@@ -32,6 +32,7 @@ import { version } from './version';
  * not listed here answers UNIMPLEMENTED (see server/rpc.ts).
  */
 export function runtimeServiceImpls(ctx: RuntimeContext): UnaryImpls<RuntimeServiceDefinition> {
+  const s = ctx.streaming;
   return {
     Version: version(ctx),
     Status: status(ctx),
@@ -55,7 +56,10 @@ export function runtimeServiceImpls(ctx: RuntimeContext): UnaryImpls<RuntimeServ
     ListContainerStats: listContainerStats(ctx),
     PodSandboxStats: podSandboxStats(ctx),
     ListPodSandboxStats: listPodSandboxStats(ctx),
-    // Served only once the container engine provides a streaming backend.
-    ...(ctx.streaming ? { Exec: exec(ctx.streaming), Attach: attach(ctx.streaming), PortForward: portForward(ctx.streaming) } : {}),
+    // Streaming RPCs are served only when their backend exists: Exec and
+    // Attach need the container engine's, PortForward the sandboxes'.
+    ...(s?.remoteCommand ? { Exec: exec({ backend: s.remoteCommand, register: s.register }) } : {}),
+    ...(s?.remoteCommand?.attach ? { Attach: attach({ backend: s.remoteCommand, register: s.register }) } : {}),
+    ...(s?.portForward ? { PortForward: portForward({ backend: s.portForward, register: s.register }) } : {}),
   };
 }

@@ -1,7 +1,8 @@
 import type { PortForwardRequest__Output } from '../generated/runtime/v1/PortForwardRequest';
 import type { PortForwardResponse } from '../generated/runtime/v1/PortForwardResponse';
 import { invalidArgument } from '../server/errors';
-import type { StreamingContext } from './streaming-context';
+import type { PortForwardBackend } from '../streaming/backend';
+import type { StreamingRegistrar } from './streaming-context';
 
 /**
  * CRI `PortForward`: validates the request, checks the sandbox (backend),
@@ -14,7 +15,7 @@ import type { StreamingContext } from './streaming-context';
  *   outside 1..65535; NOT_FOUND / FAILED_PRECONDITION from the backend;
  *   RESOURCE_EXHAUSTED when 1000 URLs are outstanding.
  */
-export function portForward(streaming: StreamingContext) {
+export function portForward(streaming: StreamingRegistrar<PortForwardBackend>) {
   return async (req: PortForwardRequest__Output): Promise<PortForwardResponse> => {
     if (!req.pod_sandbox_id) throw invalidArgument('pod_sandbox_id is required');
     const bad = req.port.find((p) => !Number.isInteger(p) || p < 1 || p > 65535);

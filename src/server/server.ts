@@ -9,7 +9,7 @@ import { recoverSandboxes } from '../runtime-service/sandbox/lifecycle';
 import { SandboxStore } from '../runtime-service/sandbox/store';
 import { attachSandboxHooks, containerEngineFor } from '../runtime-service/container/wire';
 import { ContainerStreamingBackend } from '../runtime-service/container/streaming-backend';
-import type { StreamingBackend } from '../streaming/backend';
+import { SandboxPortForwardBackend } from '../streaming/sandbox-port-forward';
 import { StreamingServer } from '../streaming/server';
 import type { PeapodConfig } from './config';
 import type { Logger } from './logger';
@@ -31,21 +31,22 @@ export class CriServer {
   /** Shared by the RuntimeService handlers; the container code reaches the sandbox store here. */
   readonly runtimeContext: RuntimeContext;
   private listener: net.Server | undefined;
-  private readonly streaming: StreamingServer | undefined;
+  private readonly streaming: StreamingServer;
 
   /**
    * @param config the effective configuration
    * @param log the process logger
    * @param version peapod's version (package.json), reported by Version
-   * @param streamingBackend the backend of Exec, Attach and PortForward
-   *   (default: the container engine's, ContainerStreamingBackend); the
-   *   streaming server (config `[streaming]`) starts with the CRI server
+   *
+   * The streaming server (config `[streaming]`) starts with it: Exec and
+   * Attach reach containers through the container engine
+   * (ContainerStreamingBackend), PortForward reaches the sandboxes' network
+   * namespaces.
    */
   constructor(
     private readonly config: PeapodConfig,
     private readonly log: Logger,
     version: string,
-    streamingBackend?: StreamingBackend,
   ) {
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
@@ -56,18 +57,17 @@ export class CriServer {
     const sandboxes = new SandboxStore(config);
     const containers = containerEngineFor(config, log);
     attachSandboxHooks(sandboxes, containers);
-    streamingBackend ??= new ContainerStreamingBackend(containers, sandboxes);
-    if (streamingBackend) {
-      this.streaming = new StreamingServer({
-        address: config.streaming.address,
-        port: config.streaming.port,
-        idleTimeoutMs: config.streaming.idle_timeout * 1000,
-        creationTimeoutMs: config.streaming.stream_creation_timeout * 1000,
-        backend: streamingBackend,
-        log: log.child({ component: 'streaming' }),
-      });
-    }
-    const streaming = this.streaming;
+    const backends = { remoteCommand: new ContainerStreamingBackend(containers), portForward: new SandboxPortForwardBackend(sandboxes) };
+    const streaming = new StreamingServer({
+      address: config.streaming.address,
+      port: config.streaming.port,
+      idleTimeoutMs: config.streaming.idle_timeout * 1000,
+      creationTimeoutMs: config.streaming.stream_creation_timeout * 1000,
+      backends,
+      log: log.child({ component: 'streaming' }),
+    });
+    this.streaming = streaming;
+    this.images.containersUsing = (imageId) => containers.list().filter((c) => c.imageId === imageId).map((c) => c.id);
     const ctx: RuntimeContext = {
       config,
       log,
@@ -76,7 +76,7 @@ export class CriServer {
       containers,
       images: this.images.store,
       network: { podCidr: '' },
-      streaming: streaming && streamingBackend ? { backend: streamingBackend, register: streaming.register.bind(streaming) } : undefined,
+      streaming: { ...backends, register: streaming.register.bind(streaming) },
     };
     this.runtimeContext = ctx;
     this.server.addService(cri.runtime.v1.RuntimeService.service, buildHandlers(cri.runtime.v1.RuntimeService.service, runtimeServiceImpls(ctx), log, this.inFlight));

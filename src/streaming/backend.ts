@@ -33,14 +33,14 @@ export interface StdioStreams {
 }
 
 /**
- * The container engine side of Exec, Attach and PortForward.
+ * The container engine side of Exec and Attach.
  *
  * Stream contract: the backend writes to `stdout`/`stderr` but never ends
  * them; the streaming layer ends them after the returned promise settles. A
  * backend resolves only once everything the process wrote has been written
  * to those streams.
  */
-export interface StreamingBackend {
+export interface RemoteCommandBackend {
   /**
    * Checks that a container exists and is running, for Exec and Attach.
    * @throws CriError NOT_FOUND for an unknown container, FAILED_PRECONDITION
@@ -49,11 +49,11 @@ export interface StreamingBackend {
   checkContainer(containerId: string): Promise<void>;
 
   /**
-   * Checks that a pod sandbox exists and is ready, for PortForward.
-   * @throws CriError NOT_FOUND for an unknown sandbox, FAILED_PRECONDITION
-   *   when it is not ready.
+   * Refuses stdio combinations the backend cannot serve (e.g. a terminal),
+   * before a URL is handed out. Optional: absent means all are served.
+   * @throws CriError (UNIMPLEMENTED or INVALID_ARGUMENT) naming the field.
    */
-  checkSandbox(sandboxId: string): Promise<void>;
+  checkStdio?(req: { tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }): void;
 
   /**
    * Runs `cmd` in the container with the given stdio (CRI Exec).
@@ -66,9 +66,20 @@ export interface StreamingBackend {
   /**
    * Joins the running container's stdio (CRI Attach) until the container
    * exits, stdin ends after the container closed it, or `io.signal` aborts.
+   * Optional: without it the Attach RPC answers UNIMPLEMENTED.
    * @throws Error when the container cannot be attached to.
    */
-  attach(containerId: string, io: StdioStreams): Promise<void>;
+  attach?(containerId: string, io: StdioStreams): Promise<void>;
+}
+
+/** The pod side of PortForward. */
+export interface PortForwardBackend {
+  /**
+   * Checks that a pod sandbox exists and is ready, for PortForward.
+   * @throws CriError NOT_FOUND for an unknown sandbox, FAILED_PRECONDITION
+   *   when it is not ready.
+   */
+  checkSandbox(sandboxId: string): Promise<void>;
 
   /**
    * Connects `stream` to TCP `port` on 127.0.0.1 inside the sandbox's network
@@ -80,4 +91,13 @@ export interface StreamingBackend {
    *   client on the port-forward error stream).
    */
   portForward(sandboxId: string, port: number, stream: Duplex): Promise<void>;
+}
+
+/**
+ * The backends the streaming layer serves from; either may be absent (its
+ * RPCs then answer UNIMPLEMENTED and its routes are never handed out).
+ */
+export interface StreamingBackends {
+  remoteCommand?: RemoteCommandBackend;
+  portForward?: PortForwardBackend;
 }

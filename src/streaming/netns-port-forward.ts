@@ -13,8 +13,8 @@
  * reports a refused connection on stderr with a non-zero exit, and is
  * small and ubiquitous. busybox nc does not shut down the write side on
  * stdin EOF. `-t` sets how long socat keeps the other direction open after
- * one side ended; we set it high and end the relay ourselves when the
- * client's stream is gone.
+ * one side ended; we set it high and end the relay ourselves when the pod
+ * closed its side or the client's stream is gone.
  */
 import { spawn } from 'node:child_process';
 import type { Duplex } from 'node:stream';
@@ -47,42 +47,58 @@ export function forwardInNetns(netnsPath: string, port: number, stream: Duplex, 
   const nsenter = opts.nsenterPath ?? 'nsenter';
   const socat = opts.socatPath ?? 'socat';
   const timeout = opts.halfCloseTimeoutSeconds ?? 3600;
+  // -d -d: socat logs "starting data transfer loop" once connected (how we
+  // tell a refused connection from a finished one). STDIO,shut-down: when
+  // the pod closes its side, socat closes its stdout at once instead of at
+  // exit, so the client sees the end of the reply.
+  const args = [`--net=${netnsPath}`, socat, '-d', '-d', '-t', String(timeout), 'STDIO,shut-down', `TCP4:127.0.0.1:${port}`];
   return new Promise<void>((resolve, reject) => {
-    const child = spawn(nsenter, [`--net=${netnsPath}`, socat, '-t', String(timeout), 'STDIO', `TCP4:127.0.0.1:${port}`], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const child = spawn(nsenter, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => {
       if (stderr.length < MAX_STDERR) stderr += d.toString('utf8');
     });
+    const connected = (): boolean => stderr.includes('starting data transfer loop');
+    const running = (): boolean => child.exitCode === null && child.signalCode === null;
     let settled = false;
     const finish = (err?: Error): void => {
       if (settled) return;
       settled = true;
       stream.unpipe(child.stdin);
+      stream.off('close', onGone);
+      stream.off('reset', onGone);
       if (err) reject(err);
       else resolve();
     };
-    child.on('error', (err) => finish(new Error(`cannot run ${nsenter}: ${err.message}`)));
-    // The client's stream ends or is reset: give the relay its EOF; if the
-    // stream is torn down entirely, stop the relay.
-    stream.pipe(child.stdin);
-    child.stdin.on('error', () => undefined);
+    // The client's stream is torn down: stop the relay.
     const onGone = (): void => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      if (running()) child.kill('SIGTERM');
     };
+    child.on('error', (err) => finish(new Error(`cannot run ${nsenter}: ${err.message}`)));
+    stream.pipe(child.stdin); // the client's half-close becomes the relay's stdin EOF
+    child.stdin.on('error', () => undefined);
     stream.once('close', onGone);
     stream.once('reset', onGone);
     child.stdout.on('data', (d: Buffer) => {
       if (!stream.writableEnded && !stream.destroyed) stream.write(d);
     });
-    child.on('close', (code, signal) => {
-      stream.off('close', onGone);
-      stream.off('reset', onGone);
+    child.stdout.on('end', () => {
       if (!stream.writableEnded && !stream.destroyed) stream.end();
-      if (code === 0 || signal === 'SIGTERM') finish();
+      // The pod closed its side: the forward is over (as in the kubelet and
+      // CRI-O, the client-to-pod direction is not waited for).
+      if (connected()) {
+        if (running()) child.kill('SIGTERM');
+        finish();
+      }
+    });
+    child.on('close', (code, signal) => {
+      if (!stream.writableEnded && !stream.destroyed) stream.end();
+      if (code === 0 || connected() || signal === 'SIGTERM') finish();
       else {
-        const why = stderr.trim().split('\n').pop() ?? '';
+        const why = stderr
+          .split('\n')
+          .filter((l) => / E /.test(l))
+          .pop();
         finish(new Error(`connection to 127.0.0.1:${port} in ${netnsPath} failed${why ? `: ${why.replace(/^.*? E /, '')}` : ` (exit ${code ?? signal})`}`));
       }
     });

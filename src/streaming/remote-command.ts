@@ -1,4 +1,4 @@
-import type { StdioStreams, StreamingBackend } from './backend';
+import type { RemoteCommandBackend, StdioStreams } from './backend';
 import type { AttachStreamRequest, ExecStreamRequest } from './requests';
 import { exitCodeStatus, internalErrorStatus, K8sStatus, successStatus } from './status';
 
@@ -23,12 +23,13 @@ export function reportsJsonStatus(protocol: string): boolean {
  * to the client, and turns the outcome into the Status to report: Success,
  * Failure/NonZeroExitCode with an ExitCode cause, or an internal error.
  */
-export async function runRemoteCommand(backend: StreamingBackend, req: ExecStreamRequest | AttachStreamRequest, io: StdioStreams): Promise<K8sStatus> {
+export async function runRemoteCommand(backend: RemoteCommandBackend, req: ExecStreamRequest | AttachStreamRequest, io: StdioStreams): Promise<K8sStatus> {
   try {
     if (req.kind === 'exec') {
       const code = await backend.exec(req.containerId, req.cmd, io);
       return code === 0 ? successStatus() : exitCodeStatus(code);
     }
+    if (!backend.attach) throw new Error('attach is not supported by this backend');
     await backend.attach(req.containerId, io);
     return successStatus();
   } catch (err) {

@@ -10,7 +10,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../server/logger';
-import type { StreamingBackend } from './backend';
+import type { StreamingBackends } from './backend';
 import { SPDY_PORT_FORWARD_PROTOCOL, SPDY_REMOTE_COMMAND_PROTOCOLS } from './remote-command';
 import { RequestCache } from './request-cache';
 import type { StreamRequest } from './requests';
@@ -28,7 +28,8 @@ export interface StreamingServerOptions {
   idleTimeoutMs: number;
   /** How long a client may take to open its streams (ms). */
   creationTimeoutMs: number;
-  backend: StreamingBackend;
+  /** What serves the requests; a request whose backend is absent is refused with 404. */
+  backends: StreamingBackends;
   log: Logger;
 }
 
@@ -116,7 +117,8 @@ export class StreamingServer {
     const url = new URL(req.url ?? '/', 'http://x');
     const m = ROUTE.exec(url.pathname);
     const request = m ? this.cache.consume(m[2]) : undefined;
-    if (!m || !request || request.kind !== m[1]) {
+    const backend = request?.kind === 'portforward' ? this.opts.backends.portForward : this.opts.backends.remoteCommand;
+    if (!m || !request || request.kind !== m[1] || !backend) {
       writeHttpError(socket, 404, 'Not Found', '404 page not found\n');
       return;
     }
@@ -143,10 +145,15 @@ export class StreamingServer {
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${protocol}\r\n\r\n`);
     (socket as Socket).setNoDelay?.(true);
     const session = new SpdySession(socket, { role: 'server', idleTimeoutMs: this.opts.idleTimeoutMs }, head);
+    const { portForward, remoteCommand } = this.opts.backends;
     const served =
       request.kind === 'portforward'
-        ? serveSpdyPortForward(session, request, this.opts.backend, { creationTimeoutMs: this.opts.creationTimeoutMs, log })
-        : serveSpdyRemoteCommand(session, protocol, request, this.opts.backend, { creationTimeoutMs: this.opts.creationTimeoutMs, log });
+        ? portForward
+          ? serveSpdyPortForward(session, request, portForward, { creationTimeoutMs: this.opts.creationTimeoutMs, log })
+          : Promise.reject(new Error('no port-forward backend'))
+        : remoteCommand
+          ? serveSpdyRemoteCommand(session, protocol, request, remoteCommand, { creationTimeoutMs: this.opts.creationTimeoutMs, log })
+          : Promise.reject(new Error('no exec/attach backend'));
     served.catch((err: unknown) => log.error({ err }, 'SPDY streaming session failed'));
   }
 
@@ -175,10 +182,15 @@ export class StreamingServer {
         const s = socket as Socket;
         s.setTimeout?.(this.opts.idleTimeoutMs, () => ws.terminate());
       }
+      const { portForward, remoteCommand } = this.opts.backends;
       const served =
         request.kind === 'portforward'
-          ? serveWebSocketPortForward(ws, protocol, request, ports, this.opts.backend, log)
-          : serveWebSocketRemoteCommand(ws, protocol, request, this.opts.backend, log);
+          ? portForward
+            ? serveWebSocketPortForward(ws, protocol, request, ports, portForward, log)
+            : Promise.reject(new Error('no port-forward backend'))
+          : remoteCommand
+            ? serveWebSocketRemoteCommand(ws, protocol, request, remoteCommand, log)
+            : Promise.reject(new Error('no exec/attach backend'));
       served.catch((err: unknown) => {
         log.error({ err }, 'WebSocket streaming session failed');
         ws.terminate();

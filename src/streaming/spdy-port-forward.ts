@@ -14,7 +14,7 @@
  *    with a message on its error stream.
  */
 import type { Logger } from '../server/logger';
-import type { StreamingBackend } from './backend';
+import type { PortForwardBackend } from './backend';
 import type { PortForwardStreamRequest } from './requests';
 import type { SpdySession, SpdyStream } from './spdy/session';
 
@@ -38,7 +38,7 @@ export function parsePort(value: string | undefined): number | undefined {
 export function serveSpdyPortForward(
   session: SpdySession,
   req: PortForwardStreamRequest,
-  backend: StreamingBackend,
+  backend: PortForwardBackend,
   opts: { creationTimeoutMs: number; log: Logger },
 ): Promise<void> {
   const log = opts.log.child({ stream: 'portforward', sandboxId: req.sandboxId });

@@ -15,7 +15,7 @@
  *    on failure; then the server ends every stream and the session.
  */
 import type { Logger } from '../server/logger';
-import type { StreamingBackend } from './backend';
+import type { RemoteCommandBackend } from './backend';
 import { reportsJsonStatus, runRemoteCommand, supportsResize } from './remote-command';
 import type { AttachStreamRequest, ExecStreamRequest } from './requests';
 import { resizeEvents } from './resize';
@@ -50,7 +50,7 @@ export function serveSpdyRemoteCommand(
   session: SpdySession,
   protocol: string,
   req: ExecStreamRequest | AttachStreamRequest,
-  backend: StreamingBackend,
+  backend: RemoteCommandBackend,
   opts: SpdyServeOptions,
 ): Promise<void> {
   const log = opts.log.child({ stream: req.kind, containerId: req.containerId, protocol });

@@ -19,7 +19,7 @@
 import { Duplex, PassThrough, Writable } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../server/logger';
-import type { StreamingBackend } from './backend';
+import type { PortForwardBackend, RemoteCommandBackend } from './backend';
 import { reportsJsonStatus, runRemoteCommand } from './remote-command';
 import type { AttachStreamRequest, ExecStreamRequest, PortForwardStreamRequest } from './requests';
 import { resizeEvents } from './resize';
@@ -98,7 +98,7 @@ export async function serveWebSocketRemoteCommand(
   ws: WebSocket,
   protocol: string,
   req: ExecStreamRequest | AttachStreamRequest,
-  backend: StreamingBackend,
+  backend: RemoteCommandBackend,
   log: Logger,
 ): Promise<void> {
   const writer = new ChannelWriter(ws, protocol);
@@ -170,7 +170,7 @@ export async function serveWebSocketPortForward(
   protocol: string,
   req: PortForwardStreamRequest,
   ports: number[],
-  backend: StreamingBackend,
+  backend: PortForwardBackend,
   log: Logger,
 ): Promise<void> {
   const writer = new ChannelWriter(ws, protocol);

@@ -14,7 +14,7 @@ import WebSocket from 'ws';
 import { attach } from '../../src/runtime-service/attach';
 import { exec } from '../../src/runtime-service/exec';
 import { portForward } from '../../src/runtime-service/port-forward';
-import type { StreamingContext } from '../../src/runtime-service/streaming-context';
+import type { StreamingRegistrar } from '../../src/runtime-service/streaming-context';
 import { CriError } from '../../src/server/errors';
 import { StreamingServer } from '../../src/streaming/server';
 import { FakeHostProcessBackend } from '../support/fake-host-process-backend';
@@ -67,7 +67,7 @@ describe('streaming server (SPDY and WebSocket) with a fake host-process backend
   this.timeout(60_000);
   let backend: FakeHostProcessBackend;
   let server: StreamingServer;
-  let streaming: StreamingContext;
+  let streaming: StreamingRegistrar<FakeHostProcessBackend>;
   let netnsName: string;
   let echoServer: ChildProcess | undefined;
 
@@ -87,7 +87,7 @@ describe('streaming server (SPDY and WebSocket) with a fake host-process backend
     backend = new FakeHostProcessBackend();
     backend.running.add('ctr-running');
     backend.stopped.add('ctr-stopped');
-    server = new StreamingServer({ address: '127.0.0.1', port: 0, idleTimeoutMs: 60_000, creationTimeoutMs: 1000, backend, log });
+    server = new StreamingServer({ address: '127.0.0.1', port: 0, idleTimeoutMs: 60_000, creationTimeoutMs: 1000, backends: { remoteCommand: backend, portForward: backend }, log });
     await server.start();
     streaming = { backend, register: (r) => server.register(r) };
 

@@ -10,11 +10,11 @@
  */
 import { spawn } from 'node:child_process';
 import type { Duplex } from 'node:stream';
-import type { StdioStreams, StreamingBackend, TerminalSize } from '../../src/streaming/backend';
+import type { PortForwardBackend, RemoteCommandBackend, StdioStreams, TerminalSize } from '../../src/streaming/backend';
 import { forwardInNetns } from '../../src/streaming/netns-port-forward';
 import { failedPrecondition, notFound } from '../../src/server/errors';
 
-export class FakeHostProcessBackend implements StreamingBackend {
+export class FakeHostProcessBackend implements RemoteCommandBackend, PortForwardBackend {
   /** Container IDs that count as running. */
   readonly running = new Set<string>();
   /** Container IDs that exist but are stopped. */
@@ -37,13 +37,21 @@ export class FakeHostProcessBackend implements StreamingBackend {
     const sizes: TerminalSize[] = [];
     this.resizes.push(sizes);
     if (io.tty && io.resize) {
-      // A tty exec starts once the client told the terminal size, as kubectl does first.
-      const it = io.resize[Symbol.asyncIterator]();
-      const first = await it.next();
-      if (!first.done) sizes.push(first.value);
-      void (async () => {
-        for (let r = await it.next(); !r.done; r = await it.next()) sizes.push(r.value);
-      })();
+      // Record sizes as they come. Like a terminal set up before the command
+      // runs, give the client's first size (kubectl sends it at once) up to
+      // a second to arrive, so tests see it deterministically.
+      const resize = io.resize;
+      const first = new Promise<void>((resolve) => {
+        void (async () => {
+          for await (const size of resize) {
+            sizes.push(size);
+            resolve();
+          }
+          resolve();
+        })();
+        setTimeout(resolve, 1000);
+      });
+      await first;
     }
     return this.run(cmd, io);
   }

@@ -2,11 +2,9 @@ import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Duplex, Readable } from 'node:stream';
-import { failedPrecondition, notFound } from '../../server/errors';
-import type { StdioStreams, StreamingBackend, TerminalSize } from '../../streaming/backend';
-import { forwardInNetns } from '../../streaming/netns-port-forward';
-import type { SandboxStore } from '../sandbox/store';
+import type { Readable } from 'node:stream';
+import { failedPrecondition } from '../../server/errors';
+import type { RemoteCommandBackend, StdioStreams, TerminalSize } from '../../streaming/backend';
 import type { ContainerEngine } from './engine';
 import { parseLogLine } from './logs';
 import type { ContainerRecord } from './record';
@@ -28,7 +26,7 @@ function readPid(file: string): number | undefined {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
- * The container engine's side of Exec, Attach and PortForward
+ * The container engine's side of Exec and Attach
  * (src/streaming/backend.ts).
  *
  * - Exec runs `runc exec` with the container's process settings. Without a
@@ -39,13 +37,9 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * - Attach follows the container's log file from its current end (conmon
  *   writes every byte the container prints there, streams apart) and sends
  *   stdin to conmon's attach socket through socat (Node has no SOCK_SEQPACKET).
- * - PortForward relays into the pod's network namespace with nsenter + socat.
  */
-export class ContainerStreamingBackend implements StreamingBackend {
-  constructor(
-    private readonly engine: ContainerEngine,
-    private readonly sandboxes: SandboxStore,
-  ) {}
+export class ContainerStreamingBackend implements RemoteCommandBackend {
+  constructor(private readonly engine: ContainerEngine) {}
 
   private async running(containerId: string): Promise<ContainerRecord> {
     const rec = await this.engine.refresh(containerId);
@@ -56,13 +50,6 @@ export class ContainerStreamingBackend implements StreamingBackend {
   /** @throws CriError NOT_FOUND / FAILED_PRECONDITION (not running). */
   async checkContainer(containerId: string): Promise<void> {
     await this.running(containerId);
-  }
-
-  /** @throws CriError NOT_FOUND / FAILED_PRECONDITION (not ready). */
-  async checkSandbox(sandboxId: string): Promise<void> {
-    const sb = this.sandboxes.get(sandboxId);
-    if (!sb) throw notFound(`pod sandbox ${sandboxId} not found`);
-    if (sb.state !== 'SANDBOX_READY') throw failedPrecondition(`pod sandbox ${sb.id} is not ready`);
   }
 
   /** Runs `cmd` in the container (see class doc); resolves with its exit code once its output is written. */
@@ -202,10 +189,4 @@ export class ContainerStreamingBackend implements StreamingBackend {
     }
   }
 
-  /** Relays `stream` to 127.0.0.1:`port` in the pod's network namespace (the host's for host-network pods). */
-  async portForward(sandboxId: string, port: number, stream: Duplex): Promise<void> {
-    const sb = this.sandboxes.get(sandboxId);
-    if (!sb) throw new Error(`pod sandbox ${sandboxId} not found`);
-    await forwardInNetns(sb.namespaces.network ?? '/proc/1/ns/net', port, stream);
-  }
 }

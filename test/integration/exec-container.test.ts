@@ -1,0 +1,138 @@
+/**
+ * Exec on a real peapod-cri with a real container (runc, conmon, CNI,
+ * registry): the Exec RPC's URL served over SPDY (peapod's test client and
+ * crictl, which is client-go over spdystream) and WebSocket; the command
+ * runs inside the container. Terminal exec and Attach are not implemented
+ * yet and say so.
+ */
+import { expect } from 'chai';
+import * as grpc from '@grpc/grpc-js';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import WebSocket from 'ws';
+import { busyboxImage, pushImage } from '../fixtures/image-builder';
+import { spdyRemoteCommand } from '../support/spdy-client';
+import { makeTestCniNetwork, TestCniNetwork } from './harness/cni-net';
+import { startRegistry, TestRegistry } from './harness/registry';
+import { startServer, TestServer } from './harness/server';
+
+const CRICTL = '/usr/local/bin/crictl';
+
+function crictl(socket: string, args: string[], stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(CRICTL, ['--runtime-endpoint', `unix://${socket}`, '--timeout', '30s', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(stdin ?? '');
+  });
+}
+
+describe('Exec in a real container (runc exec under the streaming server)', function () {
+  this.timeout(120_000);
+  let network: TestCniNetwork;
+  let registry: TestRegistry;
+  let server: TestServer;
+  let containerId: string;
+  const logRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'peapod-exec-logs-'));
+
+  const code = (p: Promise<unknown>): Promise<grpc.status> =>
+    p.then(
+      () => grpc.status.OK,
+      (e: grpc.ServiceError) => e.code,
+    );
+  const execUrl = async (cmd: string[], flags: { stdin?: boolean; stderr?: boolean } = {}): Promise<string> =>
+    (await server.client.runtime.Exec({ container_id: containerId, cmd, stdin: flags.stdin ?? false, stdout: true, stderr: flags.stderr ?? false })).url ?? '';
+
+  before(async () => {
+    network = makeTestCniNetwork();
+    registry = await startRegistry();
+    await pushImage(registry.url, 'test/busybox', 'v1', await busyboxImage({ Env: ['FROM_IMAGE=yes'] }));
+    const image = `${registry.host}/test/busybox:v1`;
+    server = await startServer({ config: network.configToml });
+    await server.client.image.PullImage({ image: { image } });
+    const podConfig = {
+      metadata: { name: 'execpod', namespace: 'peapod-test', uid: randomBytes(8).toString('hex'), attempt: 0 },
+      hostname: 'execpod',
+      log_directory: path.join(logRoot, 'execpod'),
+      linux: { security_context: { namespace_options: { network: 'POD' as const, pid: 'CONTAINER' as const, ipc: 'POD' as const } } },
+    };
+    const podId = (await server.client.runtime.RunPodSandbox({ config: podConfig })).pod_sandbox_id;
+    containerId = (
+      await server.client.runtime.CreateContainer({
+        pod_sandbox_id: podId,
+        config: { metadata: { name: 'main', attempt: 0 }, image: { image }, command: ['/bin/sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.2; done'], log_path: 'main/0.log' },
+        sandbox_config: podConfig,
+      })
+    ).container_id;
+    await server.client.runtime.StartContainer({ container_id: containerId });
+  });
+
+  after(async () => {
+    if (server) {
+      try {
+        const { items } = await server.client.runtime.ListPodSandbox({});
+        for (const p of items) {
+          await server.client.runtime.StopPodSandbox({ pod_sandbox_id: p.id });
+          await server.client.runtime.RemovePodSandbox({ pod_sandbox_id: p.id });
+        }
+      } catch {
+        /* the server may be gone */
+      }
+      await server.cleanup();
+    }
+    await registry?.stop();
+    network?.cleanup();
+    fs.rmSync(logRoot, { recursive: true, force: true });
+  });
+
+  it('runs the command inside the container with stdin, stdout, stderr and the exit code (SPDY v4)', async () => {
+    const url = await execUrl(['sh', '-c', 'hostname; echo "$FROM_IMAGE"; cat; echo to-stderr >&2; exit 3'], { stdin: true, stderr: true });
+    const r = await spdyRemoteCommand(url, { stdin: 'typed in\n', stderr: true });
+    expect(r.stdout).to.equal('execpod\nyes\ntyped in\n');
+    expect(r.stderr).to.equal('to-stderr\n');
+    expect(JSON.parse(r.error).details.causes).to.deep.equal([{ reason: 'ExitCode', message: '3' }]);
+    const ok = await spdyRemoteCommand(await execUrl(['true']), {});
+    expect(JSON.parse(ok.error)).to.deep.equal({ metadata: {}, status: 'Success' });
+  });
+
+  it('runs over WebSocket v5 with the stdin close signal', async () => {
+    const ws = new WebSocket((await execUrl(['tr', 'a-z', 'A-Z'], { stdin: true })).replace(/^http/, 'ws'), ['v5.channel.k8s.io']);
+    const out: Buffer[] = [];
+    const status: Buffer[] = [];
+    ws.on('message', (m: Buffer) => {
+      if (m[0] === 1) out.push(m.subarray(1));
+      if (m[0] === 3) status.push(m.subarray(1));
+    });
+    await new Promise((r) => ws.once('open', r));
+    ws.send(Buffer.concat([Buffer.from([0]), Buffer.from('loud\n')]));
+    ws.send(Buffer.from([255, 0]));
+    await new Promise((r) => ws.once('close', r));
+    expect(Buffer.concat(out).toString()).to.equal('LOUD\n');
+    expect(JSON.parse(Buffer.concat(status).toString()).status).to.equal('Success');
+  });
+
+  it('refuses a terminal and Attach as not implemented, unknown containers as NOT_FOUND', async () => {
+    expect(await code(server.client.runtime.Exec({ container_id: containerId, cmd: ['sh'], tty: true, stdin: true, stdout: true }))).to.equal(grpc.status.UNIMPLEMENTED);
+    expect(await code(server.client.runtime.Attach({ container_id: containerId, stdout: true }))).to.equal(grpc.status.UNIMPLEMENTED);
+    expect(await code(server.client.runtime.Exec({ container_id: 'f'.repeat(64), cmd: ['true'], stdout: true }))).to.equal(grpc.status.NOT_FOUND);
+  });
+
+  it('works with crictl exec (client-go over spdystream): output, stdin, exit code', async function () {
+    if (!fs.existsSync(CRICTL)) this.skip();
+    let r = await crictl(server.socket, ['exec', containerId, 'sh', '-c', 'echo out; echo err >&2']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.equal('out\n');
+    expect(r.stderr).to.contain('err');
+    r = await crictl(server.socket, ['exec', '-i', containerId, 'sh', '-c', 'tr a-z A-Z'], 'shout\n');
+    expect(r.stdout).to.equal('SHOUT\n');
+    r = await crictl(server.socket, ['exec', containerId, 'sh', '-c', 'exit 7']);
+    expect(r.code).to.not.equal(0);
+    expect(r.stderr + r.stdout).to.contain('7');
+  });
+});
