@@ -117,9 +117,11 @@ describe('Exec in a real container (runc exec under the streaming server)', func
     expect(JSON.parse(Buffer.concat(status).toString()).status).to.equal('Success');
   });
 
-  it('refuses a terminal and Attach as not implemented, unknown containers as NOT_FOUND', async () => {
-    expect(await code(server.client.runtime.Exec({ container_id: containerId, cmd: ['sh'], tty: true, stdin: true, stdout: true }))).to.equal(grpc.status.UNIMPLEMENTED);
-    expect(await code(server.client.runtime.Attach({ container_id: containerId, stdout: true }))).to.equal(grpc.status.UNIMPLEMENTED);
+  it('hands out URLs for a terminal exec and Attach, and refuses unknown containers as NOT_FOUND', async () => {
+    const tty = await server.client.runtime.Exec({ container_id: containerId, cmd: ['sh'], tty: true, stdin: true, stdout: true });
+    expect(tty.url).to.match(/^http:\/\/127\.0\.0\.1:\d+\/exec\//);
+    const attach = await server.client.runtime.Attach({ container_id: containerId, stdout: true });
+    expect(attach.url).to.match(/^http:\/\/127\.0\.0\.1:\d+\/attach\//);
     expect(await code(server.client.runtime.Exec({ container_id: 'f'.repeat(64), cmd: ['true'], stdout: true }))).to.equal(grpc.status.NOT_FOUND);
   });
 
