@@ -139,10 +139,14 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     expect(r.exitCode).to.equal(7);
 
     const t0 = Date.now();
-    const slow = await engine.execSync(id, ['sleep', '30'], 1);
+    const slow = await engine.execSync(id, ['sleep', '31'], 1);
     expect(Date.now() - t0).to.be.below(4000);
     expect(slow.exitCode).to.not.equal(0);
     expect(slow.stderr.toString()).to.contain('timed out');
+    // The timed-out process is gone, not left as a zombie of the container's init.
+    await new Promise((r) => setTimeout(r, 300));
+    const ps = await engine.execSync(id, ['ps', '-o', 'pid,stat,args'], 5);
+    expect(ps.stdout.toString()).to.not.match(/sleep 31|\[sleep\]/);
 
     const t1 = Date.now();
     const bg = await engine.execSync(id, ['/bin/sh', '-c', 'sleep 30 & echo started'], 10);
