@@ -46,6 +46,12 @@ export interface ConmonCreateOptions {
   terminal: boolean;
   /** Keep a pipe for the container's stdin (`-i`). */
   stdin: boolean;
+  /**
+   * CRI `stdin_once`: close the container's stdin when the first attach
+   * client leaves. When false, conmon gets `--leave-stdin-open`, so an attach
+   * client that goes away does not end the container's input.
+   */
+  stdinOnce?: boolean;
   /** Maximum log file size in bytes before conmon truncates (`--log-size-max`); omitted when undefined. */
   logSizeMax?: number;
   /** Use the systemd cgroup manager (`-s`). */
@@ -142,6 +148,7 @@ export function conmonCreateArgs(o: ConmonCreateOptions): string[] {
   if (o.systemdCgroup) args.push('-s');
   if (o.terminal) args.push('-t');
   if (o.stdin) args.push('-i');
+  if (o.stdin && !o.stdinOnce) args.push('--leave-stdin-open');
   if (o.logSizeMax !== undefined && o.logSizeMax > 0) args.push('--log-size-max', String(o.logSizeMax));
   return args;
 }

@@ -9,7 +9,7 @@ import type { PodSandboxConfig } from '../../src/generated/runtime/v1/PodSandbox
 import { joinLogLines } from '../../src/runtime-service/container/logs';
 import { processCgroups } from '../../src/runtime-service/container/stats';
 import { busyboxImage, pushImage } from '../fixtures/image-builder';
-import { spdyRemoteCommand } from '../support/spdy-client';
+import { spdyConnect, spdyRemoteCommand } from '../support/spdy-client';
 import { makeTestCniNetwork, TestCniNetwork } from './harness/cni-net';
 import { startRegistry, TestRegistry } from './harness/registry';
 import { startServer, TestServer } from './harness/server';
@@ -211,6 +211,11 @@ describe('containers over CRI (real runc, conmon, CNI, registry)', function () {
     expect(Date.now() - t0).to.be.below(5000);
     expect(slow.exit_code).to.not.equal(0);
     expect(Buffer.from(slow.stderr).toString()).to.contain('timed out');
+    // The timed-out command goes with all its children (critest: "timeout exec process should be gone").
+    const shell = await server.client.runtime.ExecSync({ container_id: id, cmd: ['/bin/sh', '-c', 'sleep 4321 & sleep 4322; echo never'], timeout: 1 });
+    expect(shell.exit_code).to.not.equal(0);
+    const left = await server.client.runtime.ExecSync({ container_id: id, cmd: ['/bin/sh', '-c', 'ps | grep -c "[s]leep 4321" || true'], timeout: 10 });
+    expect(Buffer.from(left.stdout).toString().trim()).to.equal('0');
     const t1 = Date.now();
     const bg = await server.client.runtime.ExecSync({ container_id: id, cmd: ['/bin/sh', '-c', 'sleep 60 & echo bg'], timeout: 5 });
     expect(Date.now() - t1).to.be.below(4000);
@@ -229,9 +234,9 @@ describe('containers over CRI (real runc, conmon, CNI, registry)', function () {
     let r = await spdyRemoteCommand(url, { stdin: 'typed in', stderr: true });
     expect(r.stdout).to.equal('typed in');
     expect(r.stderr).to.equal('to-err\n');
-    const status = JSON.parse(r.error) as { reason: string; details: { causes: { message: string }[] } };
-    expect(status.reason).to.equal('NonZeroExitCode');
-    expect(status.details.causes[0].message).to.equal('3');
+    const failure = JSON.parse(r.error) as { reason: string; details: { causes: { message: string }[] } };
+    expect(failure.reason).to.equal('NonZeroExitCode');
+    expect(failure.details.causes[0].message).to.equal('3');
 
     url = (await server.client.runtime.Exec({ container_id: id, cmd: ['/bin/sh', '-c', 'sleep 1; stty size; tty'], tty: true, stdout: true })).url;
     r = await spdyRemoteCommand(url, { tty: true, resizes: [{ width: 123, height: 45 }] });
@@ -248,6 +253,33 @@ describe('containers over CRI (real runc, conmon, CNI, registry)', function () {
     expect(r.stdout).to.equal('got:abc\n');
     expect(r.stderr).to.equal('err:abc\n');
     await waitExited(container_id);
+
+    // stdin_once false: the container's stdin outlives an attach client.
+    const keep = await server.client.runtime.CreateContainer({
+      pod_sandbox_id: podId,
+      config: { ...ctr('reattach', 'while read line; do echo got:$line; done; echo stdin-closed'), stdin: true, stdin_once: false },
+    });
+    await server.client.runtime.StartContainer({ container_id: keep.container_id });
+    // Each client sends a line, reads the answer and leaves (closing its stdin and the connection).
+    const attachOnce = async (line: string): Promise<string> => {
+      const attachUrl = (await server.client.runtime.Attach({ container_id: keep.container_id, stdin: true, stdout: true })).url;
+      const conn = await spdyConnect(attachUrl, ['v4.channel.k8s.io']);
+      if (!conn.ok) throw new Error(`upgrade refused: ${conn.status}`);
+      await conn.session.createStream({ streamtype: ['error'] });
+      const stdin = await conn.session.createStream({ streamtype: ['stdin'] });
+      const stdout = await conn.session.createStream({ streamtype: ['stdout'] });
+      let out = '';
+      stdout.on('data', (d: Buffer) => (out += d.toString()));
+      stdin.resume();
+      stdin.end(line);
+      for (let i = 0; i < 100 && !out.includes('\n'); i++) await new Promise((res) => setTimeout(res, 50));
+      conn.session.destroy();
+      return out;
+    };
+    expect(await attachOnce('one\n')).to.equal('got:one\n');
+    expect(await attachOnce('two\n')).to.equal('got:two\n');
+    expect((await status(keep.container_id)).state).to.equal('CONTAINER_RUNNING');
+    await server.client.runtime.RemoveContainer({ container_id: keep.container_id });
     await server.client.runtime.RemoveContainer({ container_id: id });
   });
 

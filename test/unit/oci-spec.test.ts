@@ -211,6 +211,10 @@ describe('conmon driver arguments', () => {
     const a = conmonCreateArgs({ id: 'c', bundle: '/b', runtimePath: '/r', runtimeRoot: '/rr', pidFile: '/p', conmonPidFile: '/cp', logPath: '/l', exitDir: '/e', socketDir: '/s', persistDir: '/pd', terminal: false, stdin: true, systemdCgroup: false });
     expect(a.join(' ')).to.contain('-c c').and.contain('-l k8s-file:/l').and.contain('--runtime-arg --root=/rr').and.contain('--exit-dir /e').and.contain('--persist-dir /pd');
     expect(a).to.include('-i').and.not.include('-t');
+    // stdin_once false: an attach client leaving must not close the container's stdin.
+    expect(a).to.include('--leave-stdin-open');
+    const once = conmonCreateArgs({ id: 'c', bundle: '/b', runtimePath: '/r', runtimeRoot: '/rr', pidFile: '/p', conmonPidFile: '/cp', logPath: '/l', exitDir: '/e', socketDir: '/s', persistDir: '/pd', terminal: false, stdin: true, stdinOnce: true, systemdCgroup: false });
+    expect(once).to.not.include('--leave-stdin-open');
     const e = conmonExecArgs({ containerId: 'c', execId: 'x', bundle: '/b', runtimePath: '/r', runtimeRoot: '/rr', processSpecFile: '/ps', workDir: '/w', timeoutSec: 5, maxLogBytes: 10 });
     expect(e.join(' ')).to.contain('-e --exec-process-spec /ps').and.contain('-T 10').and.contain('--log-global-size-max 10');
     expect(parseSyncMessages('{"data": 12}\n{"data": -1, "message": "command timed out"}\n')).to.deep.equal([{ data: 12, message: undefined }, { data: -1, message: 'command timed out' }]);

@@ -520,6 +520,7 @@ export class ContainerEngine {
         persistDir: rec.persistDir,
         terminal: config.tty,
         stdin: config.stdin,
+        stdinOnce: config.stdin_once,
         systemdCgroup: this.opts.cgroupDriver === 'systemd',
       });
       rec.pid = created.pid;
