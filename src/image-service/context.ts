@@ -9,4 +9,10 @@ export interface ImageContext {
   log: Logger;
   store: ImageStore;
   puller: ImagePuller;
+  /**
+   * IDs of the containers whose rootfs uses the image `imageId` (its layers
+   * are their lower dirs); RemoveImage refuses while any does. The server
+   * sets it once the container engine exists; unset means none.
+   */
+  containersUsing?: (imageId: string) => string[];
 }

@@ -19,7 +19,7 @@ import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { checkDigest, ImageReference, parseReference, repositoryName, withDomain } from './reference';
 import { LAYER_MEDIA_TYPES, Descriptor, hostPlatform, ImageIndex, ImageManifest, MANIFEST_ACCEPT, ManifestError, MAX_MANIFEST_BYTES, parseManifest, Platform, selectPlatform } from './manifest';
-import { pullSources, RegistriesConf, RegistriesConfError, PullSource } from './registries-conf';
+import { pullSources, RegistriesConf, RegistryBlockedError, PullSource } from './registries-conf';
 import { isLoopbackHost, RegistryClient, RegistryCredentials, RegistryError } from './registry-client';
 import { decompressStream } from './store/decompress';
 import { ImageRecord, ImageStore, OciImageConfig } from './store/image-store';
@@ -117,7 +117,8 @@ export class ImagePuller {
    * @returns the stored image (its ID is the config digest).
    * @throws InvalidReferenceError for a malformed reference; PullError or
    *   RegistryError (with the HTTP status) when no source could deliver it;
-   *   RegistriesConfError when the registry is blocked.
+   *   RegistryBlockedError when the registry is blocked; RegistriesConfError
+   *   when registries.conf cannot be read.
    */
   async pull(ref: string, opts: PullRequestOptions = {}): Promise<ImageRecord> {
     const parsed = parseReference(ref);
@@ -141,7 +142,9 @@ export class ImagePuller {
       }
       for (const src of sources) {
         try {
-          return await this.single(`${src.host}/${src.path}|${cand.tag ?? ''}|${cand.digest ?? ''}|${repositoryName(cand)}`, () => this.pullFromWithRetry(cand, src, opts));
+          // Pulls with different credentials do not share a flight: one must not succeed on another's credentials.
+          const who = opts.credentials ? crypto.createHash('sha256').update(JSON.stringify(opts.credentials)).digest('hex') : '';
+          return await this.single(`${src.host}/${src.path}|${cand.tag ?? ''}|${cand.digest ?? ''}|${repositoryName(cand)}|${who}`, () => this.pullFromWithRetry(cand, src, opts));
         } catch (err) {
           lastErr = err;
           errors.push(`${src.host}/${src.path}: ${(err as Error).message}`);
@@ -152,7 +155,7 @@ export class ImagePuller {
       }
     }
     if (errors.length === 1 && lastErr instanceof Error) throw lastErr;
-    if (lastErr instanceof RegistriesConfError) throw new RegistriesConfError(`pulling ${ref} failed: ${errors.join('; ')}`);
+    if (lastErr instanceof RegistryBlockedError) throw new RegistryBlockedError(`pulling ${ref} failed: ${errors.join('; ')}`);
     if (lastErr instanceof PullError) throw new PullError(`pulling ${ref} failed: ${errors.join('; ')}`);
     const status = lastErr instanceof RegistryError ? lastErr.status : undefined;
     throw new RegistryError(`pulling ${ref} failed: ${errors.join('; ')}`, status);

@@ -64,6 +64,14 @@ export class RegistriesConfError extends Error {
   }
 }
 
+/** A pull refused because registries.conf marks the registry `blocked`. */
+export class RegistryBlockedError extends RegistriesConfError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RegistryBlockedError';
+  }
+}
+
 type Table = Record<string, unknown>;
 
 function str(t: Table, key: string, file: string, def = ''): string {
@@ -173,13 +181,13 @@ function join(a: string, b: string): string {
  * its (possibly rewritten) location.
  * @param byDigest whether the pull names a digest (mirrors with
  *   `pull-from-mirror = "digest-only"` serve only those).
- * @throws RegistriesConfError when the matching registry is blocked.
+ * @throws RegistryBlockedError when the matching registry is blocked.
  */
 export function pullSources(conf: RegistriesConf, domain: string, repoPath: string, byDigest: boolean): PullSource[] {
   const name = `${domain}/${repoPath}`;
   const reg = findRegistry(conf, name);
   if (!reg) return [{ host: domain, path: repoPath, insecure: false, mirror: false }];
-  if (reg.blocked) throw new RegistriesConfError(`registry "${reg.prefix}" is blocked by registries.conf: pulling ${name} is refused`);
+  if (reg.blocked) throw new RegistryBlockedError(`registry "${reg.prefix}" is blocked by registries.conf: pulling ${name} is refused`);
   const rest = reg.prefix.startsWith('*.') ? repoPath : name.slice(reg.prefix.length).replace(/^\//, '');
   const out: PullSource[] = [];
   for (const m of reg.mirrors) {

@@ -154,7 +154,9 @@ export class RegistryClient {
         const res = await request(url, { dispatcher: this.agent, method, headers });
         if ((res.statusCode >= 500 || res.statusCode === 429) && i < attempts) {
           await res.body.dump();
-          await sleep(backoff * 2 ** (i - 1));
+          // Retry-After in seconds, when given, within a bound of 10 s.
+          const after = Number(res.headers['retry-after']);
+          await sleep(Number.isFinite(after) && after > 0 ? Math.min(after * 1000, 10_000) : backoff * 2 ** (i - 1));
           continue;
         }
         return res;

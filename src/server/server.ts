@@ -56,6 +56,7 @@ export class CriServer {
     const sandboxes = new SandboxStore(config);
     const containers = containerEngineFor(config, log);
     attachSandboxHooks(sandboxes, containers);
+    this.images.containersUsing = (imageId) => containers.list().filter((c) => c.imageId === imageId).map((c) => c.id);
     const backends = { remoteCommand: new ContainerExecBackend(containers, config), portForward: new SandboxPortForwardBackend(sandboxes) };
     const streaming = new StreamingServer({
       address: config.streaming.address,

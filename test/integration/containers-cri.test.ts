@@ -336,4 +336,19 @@ describe('containers over CRI (real runc, conmon, CNI, registry)', function () {
     expect((await server.client.runtime.ListContainers({ filter: { pod_sandbox_id: pod } })).containers).to.have.length(0);
     expect((await rpcError(server.client.runtime.ContainerStatus({ container_id: id }))).code).to.equal(grpc.status.NOT_FOUND);
   });
+
+  it('RemoveImage refuses an image a container uses (its layers are the lower dirs), and removes it once the container is gone', async () => {
+    await pushImage(registry.url, 'test/held', 'v1', await busyboxImage({ Labels: { held: 'yes' } }));
+    const held = `${registry.host}/test/held:v1`;
+    await server.client.image.PullImage({ image: { image: held } });
+    const id = await run('holds-image', 'exit 0', { image: { image: held } });
+    await waitExited(id);
+    const err = await rpcError(server.client.image.RemoveImage({ image: { image: held } }));
+    expect(err.code).to.equal(grpc.status.FAILED_PRECONDITION);
+    expect(err.details).to.contain(id);
+    expect((await server.client.image.ImageStatus({ image: { image: held } })).image).to.not.equal(null);
+    await server.client.runtime.RemoveContainer({ container_id: id });
+    await server.client.image.RemoveImage({ image: { image: held } });
+    expect((await server.client.image.ImageStatus({ image: { image: held } })).image).to.equal(null);
+  });
 });

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
@@ -444,6 +445,30 @@ describe('image service library: pull into the store', function () {
       storeIsEmpty(store);
     } finally {
       await proxy.stop();
+    }
+  });
+
+  it('refuses manifests over 4 MiB, schema 1 manifests, and a manifest whose digest differs from the one asked for', async () => {
+    const big = Buffer.alloc(5 << 20, 0x20);
+    const schema1 = Buffer.from(JSON.stringify({ schemaVersion: 1, name: 'x/y', tag: 'v1', fsLayers: [] }));
+    const server = http.createServer((req, res) => {
+      const url = req.url ?? '';
+      if (url === '/v2/') res.writeHead(200).end('{}');
+      else if (url.endsWith('/manifests/big')) res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }).end(big);
+      else if (url.endsWith('/manifests/old')) res.writeHead(200, { 'content-type': 'application/vnd.docker.distribution.manifest.v1+prettyjws' }).end(schema1);
+      else if (url.includes('/manifests/sha256:')) res.writeHead(200, { 'content-type': busybox.manifestMediaType }).end(busybox.manifest.subarray(0, -1));
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const host = `127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      const p = puller(openStore('fake'));
+      expect(((await p.pull(`${host}/x/y:big`).catch((e: Error) => e)) as Error).message).to.contain('over the 4194304-byte limit');
+      expect(((await p.pull(`${host}/x/y:old`).catch((e: Error) => e)) as Error).message).to.contain('schema 1 is not supported');
+      expect(((await p.pull(`${host}/x/y@${busybox.manifestDigest}`).catch((e: Error) => e)) as Error).message).to.contain('manifest digest mismatch');
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
     }
   });
 

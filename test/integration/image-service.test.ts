@@ -2,9 +2,14 @@ import { expect } from 'chai';
 import * as grpc from '@grpc/grpc-js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BuiltImage, busyboxImage, multiLayerImage, pushImage } from '../fixtures/image-builder';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { BuiltImage, buildImage, busyboxImage, multiLayerImage, passwdFiles, pushImage, randomFiles } from '../fixtures/image-builder';
+import { startRegistryProxy } from '../fixtures/registry-proxy';
 import { startRegistry, TestRegistry } from './harness/registry';
 import { startServer, TestServer } from './harness/server';
+
+const run = promisify(execFile);
 
 async function rpcError(p: Promise<unknown>): Promise<grpc.ServiceError> {
   return p.then(
@@ -21,6 +26,7 @@ describe('CRI ImageService over gRPC', function () {
   let server: TestServer;
   let numeric: BuiltImage;
   let named: BuiltImage;
+  let confFile: string;
 
   before(async () => {
     registry = await startRegistry();
@@ -30,7 +36,8 @@ describe('CRI ImageService over gRPC', function () {
     await pushImage(registry.url, 'test/numeric', 'v2', numeric);
     await pushImage(registry.url, 'test/named', 'latest', named);
     const dir = fs.mkdtempSync(path.join(registry.dir, 'conf-'));
-    fs.writeFileSync(path.join(dir, 'registries.conf'), `unqualified-search-registries = ["${registry.host}"]\n`);
+    confFile = path.join(dir, 'registries.conf');
+    fs.writeFileSync(confFile, `unqualified-search-registries = ["${registry.host}"]\n`);
     server = await startServer({ config: `[image]\nregistries_conf = "${dir}/registries.conf"\nregistries_conf_dir = "${dir}/none.d"\npinned_images = ["${registry.host}/test/nam*"]\n` });
   });
   after(async () => {
@@ -86,6 +93,22 @@ describe('CRI ImageService over gRPC', function () {
     expect(missing.details).to.contain('image.image');
   });
 
+  it('reads registries.conf at each pull: a blocked registry is PERMISSION_DENIED, a broken file FAILED_PRECONDITION', async () => {
+    const original = fs.readFileSync(confFile, 'utf8');
+    try {
+      fs.writeFileSync(confFile, `${original}[[registry]]\nlocation = "${registry.host}"\nblocked = true\n`);
+      const blocked = await rpcError(server.client.image.PullImage({ image: { image: `${registry.host}/test/numeric:v1` } }));
+      expect(blocked.code).to.equal(grpc.status.PERMISSION_DENIED);
+      expect(blocked.details).to.contain('blocked');
+      fs.writeFileSync(confFile, 'unqualified-search-registries = [\n');
+      const broken = await rpcError(server.client.image.PullImage({ image: { image: `${registry.host}/test/numeric:v1` } }));
+      expect(broken.code).to.equal(grpc.status.FAILED_PRECONDITION);
+      expect(broken.details).to.contain(confFile);
+    } finally {
+      fs.writeFileSync(confFile, original);
+    }
+  });
+
   it('answers NOT_FOUND for a tag the registry lacks', async () => {
     const err = await rpcError(server.client.image.PullImage({ image: { image: `${registry.host}/test/numeric:nope` } }));
     expect(err.code).to.equal(grpc.status.NOT_FOUND);
@@ -113,6 +136,28 @@ describe('CRI ImageService over gRPC', function () {
     const ts = BigInt(fsu.timestamp);
     const now = BigInt(Date.now()) * 1_000_000n;
     expect(ts > now - 60_000_000_000n && ts <= now).to.equal(true);
+  });
+
+  it('shares the store with another process (the CLI): pulling one image at once fetches each blob once', async () => {
+    const image = await buildImage({ layers: [{ files: randomFiles(1 << 20, 'shared-a') }, { files: randomFiles(1 << 20, 'shared-b') }, { files: passwdFiles() }] });
+    await pushImage(registry.url, 'test/shared', 'v1', image);
+    const proxy = await startRegistryProxy(registry.url);
+    try {
+      const ref = `${proxy.host}/test/shared:v1`;
+      const script = path.resolve(__dirname, '..', 'fixtures', 'pull-process.js');
+      const [viaServer, viaCli] = await Promise.all([
+        server.client.image.PullImage({ image: { image: ref } }),
+        run(process.execPath, [script, path.join(server.root, 'storage'), ref]),
+      ]);
+      expect(viaServer.image_ref).to.equal(image.configDigest);
+      expect(viaCli.stdout.trim()).to.equal(image.configDigest);
+      for (const d of [image.configDigest, ...image.layers.map((l) => l.digest)]) expect(proxy.blobGets(d), d).to.equal(1);
+      // What the other process stored, the server sees.
+      const st = await server.client.image.ImageStatus({ image: { image: ref } });
+      expect(st.image!.id).to.equal(image.configDigest);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('keeps images across a restart', async () => {

@@ -87,6 +87,19 @@ describe('pod sandbox recovery after a crash', function () {
     expect(fs.existsSync(runDir)).to.equal(false);
   });
 
+  it('reports both IPs of a dual-stack pod, IPv4 first', async () => {
+    const v6 = `2001:db8:${randomBytes(2).toString('hex')}::/64`;
+    network = makeTestCniNetwork({ ipv6Subnet: v6 });
+    server = await startServer({ config: network.configToml });
+    const id = (await server.client.runtime.RunPodSandbox({ config: podConfig('dual') })).pod_sandbox_id;
+    const net = (await server.client.runtime.PodSandboxStatus({ pod_sandbox_id: id })).status!.network!;
+    expect(net.ip).to.match(/^198\.1[89]\./);
+    expect(net.additional_ips).to.have.length(1);
+    expect(net.additional_ips[0].ip.startsWith(v6.replace('::/64', ':'))).to.equal(true, net.additional_ips[0].ip);
+    const hosts = fs.readFileSync(path.join(server.root, 'sandboxes', id, 'hosts'), 'utf8');
+    expect(hosts).to.contain(`${net.ip}\tdual\n${net.additional_ips[0].ip}\tdual\n`);
+  });
+
   it('turns NetworkReady true when a CNI config appears later, and refuses pod-network pods until then', async () => {
     network = makeTestCniNetwork();
     const conflist = fs.readdirSync(network.confDir)[0];

@@ -10,8 +10,8 @@ import { makeTestCniNetwork, TestCniNetwork } from './harness/cni-net';
 import { fetchTcp, fetchTcpFromNetns, listenInNetns, run } from './harness/netns-tools';
 import { startServer, TestServer } from './harness/server';
 
-/** Parent of the pods' log directories (made by RunPodSandbox), removed after the suite. */
-const LOG_ROOT = fs.mkdtempSync(path.join(os.tmpdir(), 'peapod-test-logs-'));
+/** Parent of the pods' log directories (made by RunPodSandbox); made before the suite, removed after. */
+let LOG_ROOT = '';
 
 /** A pod config with a unique uid; `extra` is merged on top. */
 function podConfig(name: string, extra: Partial<PodSandboxConfig> = {}): PodSandboxConfig {
@@ -56,6 +56,7 @@ describe('pod sandboxes (real namespaces and CNI)', function () {
   const stateDir = (id: string) => path.join(server.root, 'sandboxes', id);
 
   before(async () => {
+    LOG_ROOT = fs.mkdtempSync(path.join(os.tmpdir(), 'peapod-test-logs-'));
     network = makeTestCniNetwork();
     server = await startServer({ config: config() });
   });
@@ -74,7 +75,7 @@ describe('pod sandboxes (real namespaces and CNI)', function () {
       await server.cleanup();
     }
     network?.cleanup();
-    fs.rmSync(LOG_ROOT, { recursive: true, force: true });
+    if (LOG_ROOT) fs.rmSync(LOG_ROOT, { recursive: true, force: true });
   });
 
   it('reports NetworkReady from the test conf dir and the pod CIDR from UpdateRuntimeConfig', async () => {
@@ -140,6 +141,16 @@ describe('pod sandboxes (real namespaces and CNI)', function () {
     expect(ready.items.map((p) => p.id)).to.include(b).and.not.include(a);
   });
 
+  it('runs and removes pods concurrently, each with its own IP', async () => {
+    const ids = await Promise.all([0, 1, 2, 3, 4, 5].map((n) => server.client.runtime.RunPodSandbox({ config: podConfig(`crowd-${n}`) }).then((r) => r.pod_sandbox_id)));
+    const ips = await Promise.all(ids.map(async (id) => (await info(id)).status.network!.ip));
+    expect(new Set(ips).size).to.equal(6);
+    await Promise.all(ids.flatMap((id) => [server.client.runtime.RemovePodSandbox({ pod_sandbox_id: id }), server.client.runtime.StopPodSandbox({ pod_sandbox_id: id })]));
+    const { items } = await server.client.runtime.ListPodSandbox({});
+    expect(items.filter((p) => ids.includes(p.id))).to.deep.equal([]);
+    for (const id of ids) expect(fs.existsSync(path.join(server.runroot, 'sandboxes', id))).to.equal(false);
+  });
+
   it('maps a host port to a pod port through portmap', async () => {
     const hostPort = randomInt(20000, 30000);
     const cfg = podConfig('ported', { port_mappings: [{ protocol: 'TCP', container_port: 8081, host_port: hostPort, host_ip: '' }] });
@@ -147,6 +158,7 @@ describe('pod sandboxes (real namespaces and CNI)', function () {
     const { info: i } = await info(id);
     listeners.push(await listenInNetns(i.netnsPath, 8081, 'ported'));
     expect(await fetchTcp(network.gateway, hostPort)).to.equal('hello ported');
+    expect(await fetchTcp('127.0.0.1', hostPort)).to.equal('hello ported');
     await server.client.runtime.StopPodSandbox({ pod_sandbox_id: id });
     const rules = await run('iptables-save', ['-t', 'nat']);
     expect(rules).to.not.contain(`--dport ${hostPort} `);
@@ -191,8 +203,10 @@ describe('pod sandboxes (real namespaces and CNI)', function () {
     expect(i.namespaces.pid).to.equal(`/proc/${pid}/ns/pid`);
     expect(fs.readlinkSync(`/proc/${pid}/ns/pid`)).to.not.equal(fs.readlinkSync('/proc/self/ns/pid'));
     expect(fs.readFileSync(`/proc/${pid}/status`, 'utf8')).to.match(new RegExp(`^NSpid:\\s+${pid}\\s+1$`, 'm'));
-    // it joined the pod's network namespace
+    // it joined the pod's network namespace, kept the host's mount namespace, sits in the pod cgroup
     expect(fs.readlinkSync(`/proc/${pid}/ns/net`)).to.equal(`net:[${fs.statSync(i.netnsPath).ino}]`);
+    expect(fs.readlinkSync(`/proc/${pid}/ns/mnt`)).to.equal(fs.readlinkSync('/proc/self/ns/mnt'));
+    expect(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8')).to.match(new RegExp(`:memory:/peapod/pod-${id}$`, 'm'));
     // PodSandboxStatus notices an infra process killed behind peapod's back.
     const other = podConfig('shared-pid-2');
     other.linux!.security_context!.namespace_options!.pid = 'POD';

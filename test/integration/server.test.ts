@@ -200,14 +200,23 @@ describe('peapod-cri server', () => {
     }
   });
 
-  it('logs a failed RPC at error level with its status', async () => {
+  it('logs every RPC with its status, and failures at error level with the cause', async () => {
     const server = await startServer({ config: 'log_level = "debug"\n' });
+    const waitLog = async (re: RegExp): Promise<void> => {
+      // A log line is written after the answer is sent: wait for it.
+      for (let i = 0; i < 50 && !re.test(server.stderr()); i++) await new Promise((r) => setTimeout(r, 100));
+    };
     try {
       await server.client.runtime.CheckpointContainer({}).catch(() => undefined);
-      expect(server.stderr()).to.contain('"code":"UNIMPLEMENTED"');
+      await waitLog(/CheckpointContainer","code":"UNIMPLEMENTED"/);
+      expect(server.stderr()).to.match(/"level":20,[^\n]*CheckpointContainer","code":"UNIMPLEMENTED"/);
+      await server.client.runtime.ContainerStatus({ container_id: 'no-such-container' }).catch(() => undefined);
+      await waitLog(/"level":50,[^\n]*ContainerStatus/);
+      expect(server.stderr()).to.match(/"level":50,[^\n]*"method":"\/runtime\.v1\.RuntimeService\/ContainerStatus"[^\n]*"code":"NOT_FOUND"[^\n]*no-such-container/);
     } finally {
       await server.cleanup();
     }
   });
+
 });
 

@@ -89,3 +89,12 @@ export function removePodCgroup(cgroupPath: string): void {
     }
   }
 }
+
+/**
+ * Moves a process into the pod cgroup of every hierarchy (writes its pid to
+ * each `cgroup.procs`), so the pod's init process counts against the pod.
+ * @throws the fs error of the first hierarchy that refuses it.
+ */
+export function joinPodCgroup(cgroupPath: string, pid: number): void {
+  for (const mount of cgroupMounts()) fs.writeFileSync(path.join(mount, cgroupPath, 'cgroup.procs'), String(pid));
+}

@@ -11,7 +11,7 @@ import { findNetworkConf } from '../cni/network-config';
 import { CniPluginError } from '../cni/plugin-exec';
 import { podIpsOfResult } from '../cni/result';
 import type { CniRuntimeConfig } from '../cni/runtime-config';
-import { cgroupfsPodPath, createPodCgroup, systemdSlice } from './cgroups';
+import { cgroupfsPodPath, createPodCgroup, joinPodCgroup, systemdSlice } from './cgroups';
 import { readHostFile, renderHosts, renderResolvConf } from './etc-files';
 import { startInfra } from './infra';
 import { mountShm } from './mounts';
@@ -35,9 +35,12 @@ export function newSandboxId(): string {
   return randomBytes(32).toString('hex');
 }
 
-/** Nanoseconds since the epoch as a decimal string. */
+/** Epoch in the monotonic clock's terms, fixed at load: wall clock (ns) minus hrtime. */
+const EPOCH_OFFSET_NS = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+
+/** Nanoseconds since the epoch as a decimal string (ns precision, never going backwards). */
 export function nowNs(): string {
-  return (BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n)).toString();
+  return (EPOCH_OFFSET_NS + process.hrtime.bigint()).toString();
 }
 
 /** gRPC code for a CNI error code (CNI spec "Error codes"). */
@@ -78,7 +81,7 @@ export function teardownDeps(config: PeapodConfig, log: Logger, id: string): Tea
  * Builds a pod sandbox, step by step (CRI-O's model without an infra
  * container): the log directory, pinned network/IPC/UTS namespaces, hostname, loopback up,
  * /dev/shm tmpfs, pod cgroup, sysctls, CNI ADD, infra process for a shared
- * PID namespace, /etc/hostname, /etc/hosts, /etc/resolv.conf; the record is
+ * PID namespace (put in the pod cgroup), /etc/hostname, /etc/hosts, /etc/resolv.conf; the record is
  * on disk as `creating` from the start and `created` at the end.
  *
  * Any failure rolls back everything done (CNI DEL, infra killed, unmounts,
@@ -172,6 +175,7 @@ export async function createSandbox(deps: CreateDeps, spec: SandboxSpec, runtime
       stored.infraStartTime = infra.startTime;
       record.namespaces.pid = `/proc/${infra.pid}/ns/pid`;
       store.save(stored);
+      if (config.runtime.cgroup_driver === 'cgroupfs') joinPodCgroup(cgroupParent, infra.pid);
     }
 
     writeFileAtomic(paths.hostnameFile, `${hostname}\n`, 0o644);

@@ -8,7 +8,13 @@ import * as fs from 'node:fs';
  * loop as PID 1 of a new PID namespace, joined to the pod's network, IPC
  * and UTS namespaces:
  *
- *   nsenter --net=PIN --ipc=PIN --uts=PIN -- unshare --pid --fork --mount-proc sh -c LOOP
+ *   nsenter --net=PIN --ipc=PIN --uts=PIN -- unshare --pid --fork sh -c LOOP
+ *
+ * No mount namespace of its own (no --mount-proc): a new mount namespace
+ * would copy every mount of the host, the namespace pins and /dev/shm
+ * tmpfs of the other pods included, and keep them alive after their pods
+ * are removed. The loop does not need a /proc of its own; containers that
+ * join the PID namespace mount theirs.
  *
  * It is started detached in its own session, so it outlives peapod-cri;
  * the shell reaps orphans that containers leave behind when it wakes.
@@ -82,7 +88,7 @@ export async function startInfra(ns: InfraNamespaces): Promise<InfraProcess> {
   if (ns.network) nsArgs.push(`--net=${ns.network}`);
   if (ns.ipc) nsArgs.push(`--ipc=${ns.ipc}`);
   if (ns.uts) nsArgs.push(`--uts=${ns.uts}`);
-  const unshareArgs = ['unshare', '--pid', '--fork', '--mount-proc', '/bin/sh', '-c', INFRA_LOOP];
+  const unshareArgs = ['unshare', '--pid', '--fork', '/bin/sh', '-c', INFRA_LOOP];
   const [file, ...args] = nsArgs.length ? ['nsenter', ...nsArgs, '--', ...unshareArgs] : unshareArgs;
   const child = spawn(file, args, { detached: true, stdio: 'ignore' });
   child.unref();

@@ -29,17 +29,23 @@ export interface TestCniNetwork {
  * created here with the gateway address (so the bridge plugin runs with
  * isGateway false and never touches the host's ip_forward), host-local IPAM
  * keeping its leases in a temp dir, and portmap with the portMappings
- * capability, bandwidth with the bandwidth capability. hairpinMode alone (bridge 1.1.1 refuses it with promiscMode).
+ * capability, bandwidth with the bandwidth capability. With `ipv6Subnet`
+ * the pods get a second, IPv6 address (no traffic is sent to it). hairpinMode alone (bridge 1.1.1 refuses it with promiscMode).
  */
-export function makeTestCniNetwork(): TestCniNetwork {
+export function makeTestCniNetwork(options: { ipv6Subnet?: string } = {}): TestCniNetwork {
   const suffix = randomBytes(3).toString('hex');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'peapod-cni-'));
   const confDir = path.join(dir, 'net.d');
   fs.mkdirSync(confDir);
   const name = `peapod-test-${suffix}`;
   const bridge = `pp${suffix}`;
-  const third = randomInt(0, 512);
-  const net = `198.${18 + Math.floor(third / 256)}.${third % 256}`;
+  // A /24 no interface on this machine uses yet (other test runs pick theirs at random too).
+  const inUse = execFileSync('ip', ['-o', '-4', 'addr', 'show'], { encoding: 'utf8' });
+  let net = '';
+  for (let tries = 0; tries < 100 && (net === '' || inUse.includes(` ${net}.`)); tries++) {
+    const third = randomInt(0, 512);
+    net = `198.${18 + Math.floor(third / 256)}.${third % 256}`;
+  }
   const subnet = `${net}.0/24`;
   const gateway = `${net}.1`;
   execFileSync('ip', ['link', 'add', bridge, 'type', 'bridge']);
@@ -55,7 +61,11 @@ export function makeTestCniNetwork(): TestCniNetwork {
         isGateway: false,
         ipMasq: false,
         hairpinMode: true,
-        ipam: { type: 'host-local', ranges: [[{ subnet, gateway }]], dataDir: path.join(dir, 'ipam') },
+        ipam: {
+          type: 'host-local',
+          ranges: [[{ subnet, gateway }], ...(options.ipv6Subnet ? [[{ subnet: options.ipv6Subnet }]] : [])],
+          dataDir: path.join(dir, 'ipam'),
+        },
       },
       { type: 'portmap', capabilities: { portMappings: true } },
       { type: 'bandwidth', capabilities: { bandwidth: true } },
