@@ -5,12 +5,17 @@
  * hands its standard streams to the process when not detached, waits for it
  * and exits with its status; signals sent to runc are forwarded).
  *
- * What is not served yet, and refused before a URL is handed out:
- *  - a terminal (tty): `runc exec -t` passes the pty over a console socket
- *    with SCM_RIGHTS, which Node cannot receive; conmon's exec mode would
- *    need its SOCK_SEQPACKET attach socket, which Node cannot open either;
- *  - attach (joining the container's own stdio through conmon's attach
- *    socket), for the same reason: the Attach RPC stays UNIMPLEMENTED.
+ * With a terminal (tty), runc (not detached) gives the process a terminal
+ * and relays it to its own stdio, copying its own terminal's size on
+ * SIGWINCH. Node can neither give a child a terminal nor resize one, so a
+ * small Python helper (helpers/console-relay.py, python3 from Debian) runs
+ * runc on a pseudo-terminal it relays, resizing it on "HEIGHT WIDTH" lines
+ * of its fd 3. Without python3 a tty exec is refused as UNIMPLEMENTED before
+ * a URL is handed out.
+ *
+ * Not served yet: attach (joining the container's own stdio through
+ * conmon's SOCK_SEQPACKET attach socket, which Node cannot open): the Attach
+ * RPC stays UNIMPLEMENTED.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -22,6 +27,11 @@ import type { ContainerEngine } from '../runtime-service/container/engine';
 import type { PeapodConfig } from '../server/config';
 import { CriError, failedPrecondition, notFound } from '../server/errors';
 import type { RemoteCommandBackend, StdioStreams } from './backend';
+
+/** The console relay helper (a source file, not compiled: resolved from dist/src/streaming or src/streaming). */
+export const CONSOLE_RELAY = path.resolve(__dirname, '..', '..', '..', 'src', 'streaming', 'helpers', 'console-relay.py');
+/** The Python interpreter that runs it. */
+const PYTHON = '/usr/bin/python3';
 
 /** Milliseconds between forwarding SIGTERM to the process (client gone) and SIGKILL of the runtime. */
 const KILL_GRACE_MS = 2000;
@@ -36,9 +46,11 @@ export class ContainerExecBackend implements RemoteCommandBackend {
     private readonly config: PeapodConfig,
   ) {}
 
-  /** @throws CriError UNIMPLEMENTED for a terminal (see the module comment). */
+  /** @throws CriError UNIMPLEMENTED for a terminal when python3 or the relay helper is missing. */
   checkStdio(req: { tty: boolean }): void {
-    if (req.tty) throw new CriError(GrpcStatus.UNIMPLEMENTED, 'tty: exec with a terminal is not implemented by peapod yet');
+    if (req.tty && !(fs.existsSync(PYTHON) && fs.existsSync(CONSOLE_RELAY))) {
+      throw new CriError(GrpcStatus.UNIMPLEMENTED, `tty: exec with a terminal needs ${PYTHON} and ${CONSOLE_RELAY}`);
+    }
   }
 
   /** @throws CriError NOT_FOUND for an unknown container, FAILED_PRECONDITION when not running. */
@@ -54,7 +66,6 @@ export class ContainerExecBackend implements RemoteCommandBackend {
    * @returns the exit code as the runtime reports it (128+N for signal N).
    */
   async exec(containerId: string, cmd: string[], io: StdioStreams): Promise<number> {
-    if (io.tty) throw new Error('exec with a terminal is not implemented by peapod yet');
     const rec = await this.engine.refresh(containerId);
     if (rec.state !== 'CONTAINER_RUNNING') throw new Error(`container ${rec.id} is ${rec.state}, not running`);
     const spec = this.engine.spec(rec.id);
@@ -65,9 +76,11 @@ export class ContainerExecBackend implements RemoteCommandBackend {
     const workDir = path.join(rec.bundle, `stream-exec-${randomBytes(8).toString('hex')}`);
     fs.mkdirSync(workDir, { recursive: true, mode: 0o700 });
     const processFile = path.join(workDir, 'process.json');
-    fs.writeFileSync(processFile, JSON.stringify({ ...(spec.process as object), args: cmd, terminal: false }));
+    fs.writeFileSync(processFile, JSON.stringify({ ...(spec.process as object), args: cmd, terminal: io.tty }));
+    const base = ['--root', runtime.runtime_root, 'exec'];
     try {
-      return await runAttached(runtime.runtime_path, ['--root', runtime.runtime_root, 'exec', '--process', processFile, rec.id], io);
+      if (!io.tty) return await runAttached(runtime.runtime_path, [...base, '--process', processFile, rec.id], io);
+      return await runWithTerminal(runtime.runtime_path, base, processFile, rec.id, io);
     } finally {
       fs.rmSync(workDir, { recursive: true, force: true });
     }
@@ -98,6 +111,49 @@ function runAttached(file: string, args: string[], io: StdioStreams): Promise<nu
       io.signal.removeEventListener('abort', onAbort);
       io.stdin?.unpipe(child.stdin);
       void Promise.all(copied).then(() => resolve(code ?? 128 + signalNumber(signal)));
+    });
+  });
+}
+
+/**
+ * Runs `runtime exec -t` (not detached: runc relays the process's terminal
+ * to its own stdio and follows its own terminal's size) on a terminal made
+ * by the console relay helper: the client's stdin goes to the terminal, the
+ * terminal to the client's stdout, resizes to the relay's fd 3. Resolves
+ * with the exit status once the output is copied.
+ */
+function runWithTerminal(runtime: string, base: string[], processFile: string, id: string, io: StdioStreams): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const relay = spawn(PYTHON, [CONSOLE_RELAY, runtime, ...base, '-t', '--process', processFile, id], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
+    const ctl = relay.stdio[3] as NodeJS.WritableStream;
+    let relayErr = '';
+    relay.stderr.on('data', (d: Buffer) => {
+      if (relayErr.length < 4096) relayErr += d.toString();
+    });
+    relay.on('error', (err) => reject(new Error(`cannot run ${PYTHON}: ${err.message}`)));
+    relay.stdin.on('error', () => undefined);
+    (ctl as unknown as NodeJS.EventEmitter).on('error', () => undefined);
+    const output = copy(relay.stdout, io.stdout);
+    if (io.stdin) io.stdin.pipe(relay.stdin);
+    if (io.resize) {
+      const resize = io.resize;
+      void (async () => {
+        for await (const size of resize) ctl.write(`${size.height} ${size.width}\n`);
+      })();
+    }
+    const onAbort = (): void => {
+      if (relay.exitCode === null && relay.signalCode === null) relay.kill('SIGHUP');
+      setTimeout(() => relay.kill('SIGKILL'), KILL_GRACE_MS).unref();
+    };
+    io.signal.addEventListener('abort', onAbort, { once: true });
+    relay.on('close', (code, signal) => {
+      io.signal.removeEventListener('abort', onAbort);
+      io.stdin?.unpipe(relay.stdin);
+      void output.then(() => {
+        const runtimeFailed = /level=error msg="([^"]*)"/.exec(relayErr);
+        if (runtimeFailed) reject(new Error(runtimeFailed[1]));
+        else resolve(code ?? 128 + signalNumber(signal));
+      });
     });
   });
 }
