@@ -25,6 +25,7 @@ PACKAGES=(
   socat                       # port-forward relay into pod network namespaces (nsenter + socat)
   docker-registry             # tests: a real registry on 127.0.0.1
   busybox-static              # tests: the content of test images
+  gcc libc6-dev               # npm run critest: static C stand-ins for programs of critest's images
   attr                        # setfattr: layer xattrs and overlay opaque dirs (image store)
   coreutils                   # mknod, mkfifo: device nodes and FIFOs of layers
   zstd                        # tests: zstd-compressed test layers

@@ -7,10 +7,10 @@ import { runtimeServiceImpls } from '../runtime-service';
 import type { RuntimeContext } from '../runtime-service/context';
 import { recoverSandboxes } from '../runtime-service/sandbox/lifecycle';
 import { SandboxStore } from '../runtime-service/sandbox/store';
-import { ContainerExecBackend } from '../streaming/container-exec';
+import { attachSandboxHooks, containerEngineFor } from '../runtime-service/container/wire';
+import { ContainerStreamingBackend } from '../runtime-service/container/streaming-backend';
 import { SandboxPortForwardBackend } from '../streaming/sandbox-port-forward';
 import { StreamingServer } from '../streaming/server';
-import { attachSandboxHooks, containerEngineFor } from '../runtime-service/container/wire';
 import type { PeapodConfig } from './config';
 import type { Logger } from './logger';
 import { loadCri, MAX_MESSAGE_BYTES } from './proto';
@@ -38,9 +38,10 @@ export class CriServer {
    * @param log the process logger
    * @param version peapod's version (package.json), reported by Version
    *
-   * The streaming server (config `[streaming]`) starts with it: Exec runs
-   * commands in containers through the OCI runtime, PortForward reaches the
-   * sandboxes' network namespaces; Attach answers UNIMPLEMENTED.
+   * The streaming server (config `[streaming]`) starts with it: Exec and
+   * Attach reach containers through the container engine
+   * (ContainerStreamingBackend), PortForward reaches the sandboxes' network
+   * namespaces.
    */
   constructor(
     private readonly config: PeapodConfig,
@@ -56,8 +57,7 @@ export class CriServer {
     const sandboxes = new SandboxStore(config);
     const containers = containerEngineFor(config, log);
     attachSandboxHooks(sandboxes, containers);
-    this.images.containersUsing = (imageId) => containers.list().filter((c) => c.imageId === imageId).map((c) => c.id);
-    const backends = { remoteCommand: new ContainerExecBackend(containers, config), portForward: new SandboxPortForwardBackend(sandboxes) };
+    const backends = { remoteCommand: new ContainerStreamingBackend(containers), portForward: new SandboxPortForwardBackend(sandboxes) };
     const streaming = new StreamingServer({
       address: config.streaming.address,
       port: config.streaming.port,
@@ -67,6 +67,7 @@ export class CriServer {
       log: log.child({ component: 'streaming' }),
     });
     this.streaming = streaming;
+    this.images.containersUsing = (imageId) => containers.list().filter((c) => c.imageId === imageId).map((c) => c.id);
     const ctx: RuntimeContext = {
       config,
       log,

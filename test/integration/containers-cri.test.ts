@@ -9,11 +9,11 @@ import type { PodSandboxConfig } from '../../src/generated/runtime/v1/PodSandbox
 import { joinLogLines } from '../../src/runtime-service/container/logs';
 import { processCgroups } from '../../src/runtime-service/container/stats';
 import { busyboxImage, pushImage } from '../fixtures/image-builder';
+import { spdyRemoteCommand } from '../support/spdy-client';
 import { makeTestCniNetwork, TestCniNetwork } from './harness/cni-net';
 import { startRegistry, TestRegistry } from './harness/registry';
 import { startServer, TestServer } from './harness/server';
 
-const LOG_ROOT = fs.mkdtempSync(path.join(os.tmpdir(), 'peapod-ctr-logs-'));
 
 async function rpcError(p: Promise<unknown>): Promise<grpc.ServiceError> {
   return p.then(
@@ -42,6 +42,8 @@ describe('containers over CRI (real runc, conmon, CNI, registry)', function () {
   let stopSigImage: string;
   let podId: string;
   let podConfig: PodSandboxConfig;
+  /** Parent of the pods' log directories, removed after the suite. */
+  let LOG_ROOT = '';
   const config = (): string => `${network.configToml}`;
 
   function newPodConfig(name: string): PodSandboxConfig {
@@ -84,6 +86,7 @@ describe('containers over CRI (real runc, conmon, CNI, registry)', function () {
   }
 
   before(async () => {
+    LOG_ROOT = fs.mkdtempSync(path.join(os.tmpdir(), 'peapod-ctr-logs-'));
     network = makeTestCniNetwork();
     registry = await startRegistry();
     await pushImage(registry.url, 'test/busybox', 'v1', await busyboxImage({ Env: ['FROM_IMAGE=yes'] }));
@@ -112,7 +115,7 @@ describe('containers over CRI (real runc, conmon, CNI, registry)', function () {
     }
     await registry?.stop();
     network?.cleanup();
-    fs.rmSync(LOG_ROOT, { recursive: true, force: true });
+    if (LOG_ROOT) fs.rmSync(LOG_ROOT, { recursive: true, force: true });
   });
 
   it('creates, starts, reports, lists, stops and removes a container; Stop and Remove are idempotent', async () => {
@@ -208,6 +211,11 @@ describe('containers over CRI (real runc, conmon, CNI, registry)', function () {
     expect(Date.now() - t0).to.be.below(5000);
     expect(slow.exit_code).to.not.equal(0);
     expect(Buffer.from(slow.stderr).toString()).to.contain('timed out');
+    // The timed-out command goes with all its children (critest: "timeout exec process should be gone").
+    const shell = await server.client.runtime.ExecSync({ container_id: id, cmd: ['/bin/sh', '-c', 'sleep 4321 & sleep 4322; echo never'], timeout: 1 });
+    expect(shell.exit_code).to.not.equal(0);
+    const left = await server.client.runtime.ExecSync({ container_id: id, cmd: ['/bin/sh', '-c', 'ps | grep -c "[s]leep 4321" || true'], timeout: 10 });
+    expect(Buffer.from(left.stdout).toString().trim()).to.equal('0');
     const t1 = Date.now();
     const bg = await server.client.runtime.ExecSync({ container_id: id, cmd: ['/bin/sh', '-c', 'sleep 60 & echo bg'], timeout: 5 });
     expect(Date.now() - t1).to.be.below(4000);
@@ -217,6 +225,34 @@ describe('containers over CRI (real runc, conmon, CNI, registry)', function () {
     expect(big.stdout.length).to.be.within((16 << 20) - 4096, 16 << 20);
     expect(Buffer.from(big.stderr).toString()).to.equal('e\n');
     expect(big.exit_code).to.equal(0);
+    await server.client.runtime.RemoveContainer({ container_id: id });
+  });
+
+  it('Exec and Attach through the streaming server: stdin, stdout, stderr, exit code, tty with resize', async () => {
+    const id = await run('streamer', 'sleep 300');
+    let url = (await server.client.runtime.Exec({ container_id: id, cmd: ['/bin/sh', '-c', 'cat; echo to-err >&2; exit 3'], stdin: true, stdout: true, stderr: true })).url;
+    let r = await spdyRemoteCommand(url, { stdin: 'typed in', stderr: true });
+    expect(r.stdout).to.equal('typed in');
+    expect(r.stderr).to.equal('to-err\n');
+    const status = JSON.parse(r.error) as { reason: string; details: { causes: { message: string }[] } };
+    expect(status.reason).to.equal('NonZeroExitCode');
+    expect(status.details.causes[0].message).to.equal('3');
+
+    url = (await server.client.runtime.Exec({ container_id: id, cmd: ['/bin/sh', '-c', 'sleep 1; stty size; tty'], tty: true, stdout: true })).url;
+    r = await spdyRemoteCommand(url, { tty: true, resizes: [{ width: 123, height: 45 }] });
+    expect(r.stdout).to.match(/^45 123\r?\n/);
+    expect(r.stdout).to.match(/\/dev\/pts\/\d+/);
+
+    const { container_id } = await server.client.runtime.CreateContainer({
+      pod_sandbox_id: podId,
+      config: { ...ctr('attached', 'read line; echo got:$line; echo err:$line >&2'), stdin: true, stdin_once: true },
+    });
+    await server.client.runtime.StartContainer({ container_id });
+    url = (await server.client.runtime.Attach({ container_id, stdin: true, stdout: true, stderr: true })).url;
+    r = await spdyRemoteCommand(url, { stdin: 'abc\n', stderr: true });
+    expect(r.stdout).to.equal('got:abc\n');
+    expect(r.stderr).to.equal('err:abc\n');
+    await waitExited(container_id);
     await server.client.runtime.RemoveContainer({ container_id: id });
   });
 

@@ -321,3 +321,24 @@ describe('streaming server (SPDY and WebSocket) with a fake host-process backend
     });
   });
 });
+
+describe('peapod-cri with the container engine as streaming backend', () => {
+  it('serves Exec, Attach and PortForward: an unknown container or sandbox is NOT_FOUND', async () => {
+    const srv = await startServer();
+    try {
+      for (const call of [
+        () => srv.client.runtime.Exec({ container_id: 'x', cmd: ['true'], stdout: true }),
+        () => srv.client.runtime.Attach({ container_id: 'x', stdout: true }),
+        () => srv.client.runtime.PortForward({ pod_sandbox_id: 'x', port: [80] }),
+      ]) {
+        const err = await call().then(
+          () => null,
+          (e: grpc.ServiceError) => e,
+        );
+        expect(err?.code).to.equal(grpc.status.NOT_FOUND);
+      }
+    } finally {
+      await srv.cleanup();
+    }
+  });
+});

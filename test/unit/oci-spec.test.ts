@@ -110,6 +110,18 @@ describe('OCI spec generation', () => {
     expect(code(() => buildSpec(input({ config: containerConfig('c', { command: ['x'], linux: { resources: resources(), security_context: securityContext({ seccomp: { profile_type: 'Localhost', localhost_ref: '/x' } }) } }) })))).to.equal(3);
   });
 
+  it('reads the deprecated seccomp_profile_path and refuses a path without localhost/ (critest)', () => {
+    const withPath = (p: string, privileged = false) =>
+      input({ config: containerConfig('c', { command: ['x'], linux: { resources: resources(), security_context: securityContext({ seccomp_profile_path: p, privileged }) } }) });
+    expect(buildSpec(withPath('runtime/default')).linux.seccomp).to.not.equal(undefined);
+    expect(buildSpec(withPath('docker/default')).linux.seccomp).to.not.equal(undefined);
+    expect(buildSpec(withPath('unconfined')).linux.seccomp).to.equal(undefined);
+    expect(buildSpec(withPath('')).linux.seccomp).to.equal(undefined);
+    expect(code(() => buildSpec(withPath('/etc/profile.json')))).to.equal(3);
+    // A privileged container ignores seccomp altogether.
+    expect(buildSpec(withPath('/etc/profile.json', true)).linux.seccomp).to.equal(undefined);
+  });
+
   it('lets a capability unblock the syscalls it governs in the default profile', () => {
     expect(defaultSeccompProfile(['CAP_SYS_ADMIN']).syscalls?.[0].names).to.not.include('mount');
     expect(defaultSeccompProfile([]).syscalls?.[0].names).to.include.members(['mount', 'kexec_load', 'add_key']);
@@ -137,6 +149,11 @@ describe('container user resolution', () => {
     expect(resolveUser(null, '1234', passwd, group).user).to.deep.equal({ uid: 1234, gid: 0, additionalGids: [] });
     expect(resolveUser(securityContext({ run_as_user: { value: '1000' }, run_as_group: { value: '7' } }), undefined, passwd, group).user.gid).to.equal(7);
     expect(code(() => resolveUser(securityContext({ run_as_username: 'nobody' }), undefined, passwd, group))).to.equal(3);
+  });
+
+  it('refuses run_as_group without run_as_user or run_as_username (critest)', () => {
+    expect(code(() => resolveUser(securityContext({ run_as_group: { value: '7' } }), undefined, passwd, group))).to.equal(3);
+    expect(resolveUser(securityContext({ run_as_username: 'app', run_as_group: { value: '7' } }), undefined, passwd, group).user.gid).to.equal(7);
   });
 
   it('never follows a link out of the rootfs', () => {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConmonDriver, ConmonError, exitFilePath, oomFilePath, persistExitFilePath, readExitFile } from '../../conmon/driver';
+import { attachSocketPath, ConmonDriver, ConmonError, exitFilePath, oomFilePath, persistExitFilePath, readExitFile } from '../../conmon/driver';
 import type { ContainerConfig__Output } from '../../generated/runtime/v1/ContainerConfig';
 import type { LinuxContainerResources__Output } from '../../generated/runtime/v1/LinuxContainerResources';
 import { alreadyExists, CriError, failedPrecondition, invalidArgument, notFound } from '../../server/errors';
@@ -152,6 +152,16 @@ export class ContainerEngine {
   close(): void {
     this.watcher?.close();
     this.watcher = undefined;
+  }
+
+  /** The OCI runtime of a container's handler. */
+  runtimeOf(rec: ContainerRecord): OciRuntime {
+    return this.runtime(rec.runtimeHandler);
+  }
+
+  /** conmon's attach socket of a container (SOCK_SEQPACKET). */
+  attachSocket(rec: ContainerRecord): string {
+    return attachSocketPath(this.socketDir, rec.id);
   }
 
   private runtime(handler: string): OciRuntime {

@@ -183,6 +183,20 @@ function propagationOption(p: ResolvedMount['propagation']): string {
 }
 
 /**
+ * Reads the deprecated `seccomp_profile_path` field: "" and "unconfined" are
+ * Unconfined, "runtime/default" and "docker/default" RuntimeDefault,
+ * "localhost/<path>" a profile file; anything else is refused, as the
+ * kubelet's own values never take another form.
+ * @throws INVALID_ARGUMENT naming the field.
+ */
+function legacySeccompType(path: string): 'Unconfined' | 'RuntimeDefault' | 'Localhost' {
+  if (path === '' || path === 'unconfined') return 'Unconfined';
+  if (path === 'runtime/default' || path === 'docker/default') return 'RuntimeDefault';
+  if (path.startsWith('localhost/')) return 'Localhost';
+  throw invalidArgument(`config.linux.security_context.seccomp_profile_path "${path}" must be "", "unconfined", "runtime/default", "docker/default" or "localhost/<path>"`);
+}
+
+/**
  * Builds the OCI runtime-spec 1.0.2 config.json of a CRI container.
  *
  * Follows the CRI ContainerConfig fields: process (args, env, cwd, user,
@@ -306,7 +320,7 @@ export function buildSpec(input: SpecInput): OciSpec {
   if (!privileged) {
     const profile = sc?.seccomp ?? null;
     const legacy = sc?.seccomp_profile_path ?? '';
-    const type = profile ? profile.profile_type : legacy === 'runtime/default' || legacy === 'docker/default' ? 'RuntimeDefault' : legacy.startsWith('localhost/') ? 'Localhost' : 'Unconfined';
+    const type = profile ? profile.profile_type : legacySeccompType(legacy);
     if (type === 'RuntimeDefault') spec.linux.seccomp = defaultSeccompProfile(caps);
     else if (type === 'Localhost') {
       if (!input.localhostSeccomp) throw invalidArgument('config.linux.security_context.seccomp.localhost_ref names no readable profile');

@@ -107,7 +107,8 @@ export interface ResolvedUser {
  *
  * @param passwd the rootfs's /etc/passwd text ('' when absent)
  * @param group the rootfs's /etc/group text ('' when absent)
- * @throws INVALID_ARGUMENT naming the field when a user or group name is not found.
+ * @throws INVALID_ARGUMENT naming the field when a user or group name is not
+ *   found, or when run_as_group comes without run_as_user or run_as_username.
  */
 export function resolveUser(
   sc: LinuxContainerSecurityContext__Output | null,
@@ -115,6 +116,10 @@ export function resolveUser(
   passwd: string,
   group: string,
 ): ResolvedUser {
+  if (sc?.run_as_group && !sc.run_as_user && !sc.run_as_username) {
+    // As the kubelet and CRI-O: a group alone would pair an arbitrary user with it.
+    throw invalidArgument('config.linux.security_context.run_as_group is set without run_as_user or run_as_username');
+  }
   const users = parsePasswd(passwd);
   const groups = parseGroup(group);
   let uid = 0;
