@@ -187,6 +187,37 @@ export interface ConmonExecResult {
 /** The message conmon reports when `-T` expired. */
 export const CONMON_TIMED_OUT_MESSAGE = 'command timed out';
 
+/** Seconds conmon's own -T waits beyond the exec timeout peapod enforces. */
+const EXEC_BACKSTOP_SECONDS = 5;
+
+/**
+ * The pids of `pid` and all its descendants (from /proc/<pid>/task/<tid>/children), parents first.
+ */
+export function processTree(pid: number): number[] {
+  const out: number[] = [];
+  const visit = (p: number): void => {
+    if (out.includes(p)) return;
+    out.push(p);
+    let tasks: string[] = [];
+    try {
+      tasks = fs.readdirSync(`/proc/${p}/task`);
+    } catch {
+      return;
+    }
+    for (const t of tasks) {
+      let children = '';
+      try {
+        children = fs.readFileSync(`/proc/${p}/task/${t}/children`, 'utf8');
+      } catch {
+        continue;
+      }
+      for (const c of children.trim().split(/\s+/)) if (c) visit(Number(c));
+    }
+  };
+  visit(pid);
+  return out;
+}
+
 /** Builds conmon's argument vector for an exec session (exposed for tests). */
 export function conmonExecArgs(o: ConmonExecOptions): string[] {
   const args = [
@@ -206,7 +237,8 @@ export function conmonExecArgs(o: ConmonExecOptions): string[] {
     '--log-level', 'error',
     '--syslog',
   ];
-  if (o.timeoutSec > 0) args.push('-T', String(o.timeoutSec));
+  // peapod kills at the deadline itself (see ConmonDriver.exec); conmon's -T is only a backstop.
+  if (o.timeoutSec > 0) args.push('-T', String(o.timeoutSec + EXEC_BACKSTOP_SECONDS));
   return args;
 }
 
@@ -306,17 +338,32 @@ export class ConmonDriver {
     let errText = '';
     return new Promise<ConmonExecResult>((resolve, reject) => {
       let settled = false;
+      let killedAtDeadline = false;
       const finish = (err: Error | undefined, value?: ConmonExecResult): void => {
         if (settled) return;
         settled = true;
         clearTimeout(guard);
+        clearTimeout(deadline);
         for (const s of [sync, child.stdout as Readable, child.stderr as Readable]) s.destroy();
         start.destroy();
         child.unref();
         if (err) reject(err);
         else resolve(value as ConmonExecResult);
       };
-      // conmon enforces -T itself; this guard only catches a monitor that hangs.
+      // At the deadline peapod SIGKILLs the process and its descendants while
+      // conmon (their subreaper) still runs, so conmon reaps them and reports
+      // the exit. conmon's own -T would kill and exit at once, leaving the
+      // process to the container's init, often as a zombie that never goes.
+      const deadline = setTimeout(
+        () => {
+          const pid = readPid(path.join(o.workDir, 'pid'));
+          if (!pid) return;
+          killedAtDeadline = true;
+          for (const p of processTree(pid)) tryKill(p);
+        },
+        o.timeoutSec > 0 ? o.timeoutSec * 1000 : 2 ** 31 - 1,
+      );
+      // This guard only catches a monitor that hangs.
       const guardMs = o.timeoutSec > 0 ? (o.timeoutSec + 30) * 1000 : 2 ** 31 - 1;
       const guard = setTimeout(() => {
         const pid = readPid(path.join(o.workDir, 'pid'));
@@ -345,8 +392,8 @@ export class ConmonDriver {
         if (first.data <= 0) return finish(new ConmonError(first.message?.trim() || `conmon exec in ${o.containerId} failed`));
         const last = msgs[1];
         if (!last) return finish(new ConmonError(`conmon exec in ${o.containerId}: monitor ended without an exit status`));
-        const timedOut = last.message?.includes(CONMON_TIMED_OUT_MESSAGE) ?? false;
-        finish(undefined, { exitCode: last.data, timedOut, message: last.message, logFile });
+        const timedOut = killedAtDeadline || (last.message?.includes(CONMON_TIMED_OUT_MESSAGE) ?? false);
+        finish(undefined, { exitCode: timedOut ? -1 : last.data, timedOut, message: timedOut ? CONMON_TIMED_OUT_MESSAGE : last.message, logFile });
       });
       start.on('error', () => undefined);
       sync.on('error', () => undefined);

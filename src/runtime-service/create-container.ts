@@ -1,18 +1,20 @@
 import type { CreateContainerRequest__Output } from '../generated/runtime/v1/CreateContainerRequest';
 import type { CreateContainerResponse } from '../generated/runtime/v1/CreateContainerResponse';
 import { invalidArgument, notFound } from '../server/errors';
+import type { CallContext } from '../server/rpc';
 import type { RuntimeContext } from './context';
 
 /**
  * CRI `CreateContainer`: resolves the sandbox and the image, then has the
  * container engine mount the rootfs, write the OCI bundle and create the
- * container under conmon (state CONTAINER_CREATED).
+ * container under conmon (state CONTAINER_CREATED). A container finished
+ * after its caller's deadline is handed to the kubelet's retry.
  * @throws CriError INVALID_ARGUMENT for missing fields; NOT_FOUND for an
  *   unknown sandbox or image; ALREADY_EXISTS for a name taken in the pod;
  *   FAILED_PRECONDITION when the sandbox is not ready.
  */
 export function createContainer(ctx: RuntimeContext) {
-  return async (req: CreateContainerRequest__Output): Promise<CreateContainerResponse> => {
+  return async (req: CreateContainerRequest__Output, call: CallContext): Promise<CreateContainerResponse> => {
     if (!req.pod_sandbox_id) throw invalidArgument('pod_sandbox_id is required');
     if (!req.config) throw invalidArgument('config is required');
     if (!req.config.metadata?.name) throw invalidArgument('config.metadata.name is required');
@@ -31,7 +33,7 @@ export function createContainer(ctx: RuntimeContext) {
         ref: image.repoDigests[0] ?? image.id,
         config: image.config,
         layers: ctx.images.layerLowerDirs(image),
-      });
+      }, { abandoned: () => call.cancelled });
       return { container_id: rec.id };
     });
   };

@@ -3,7 +3,7 @@
  * network namespace.
  *
  * Node cannot enter a namespace (no setns), so a relay process does it:
- * `nsenter --net=NETNS_PATH socat -t SECONDS STDIO TCP4:127.0.0.1:PORT`.
+ * `nsenter --net=NETNS_PATH socat -d -d -t SECONDS STDIO,shut-down TCP4:127.0.0.1:PORT`.
  * nsenter (util-linux) joins the namespace pinned at the path and execs
  * socat, which connects and copies stdin to the socket and the socket to
  * stdout; we pipe the client's stream to its stdin and its stdout back.

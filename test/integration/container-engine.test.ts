@@ -139,10 +139,14 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     expect(r.exitCode).to.equal(7);
 
     const t0 = Date.now();
-    const slow = await engine.execSync(id, ['sleep', '30'], 1);
+    const slow = await engine.execSync(id, ['sleep', '31'], 1);
     expect(Date.now() - t0).to.be.below(4000);
     expect(slow.exitCode).to.not.equal(0);
     expect(slow.stderr.toString()).to.contain('timed out');
+    // The timed-out process is gone, not left as a zombie of the container's init.
+    await new Promise((r) => setTimeout(r, 300));
+    const ps = await engine.execSync(id, ['ps', '-o', 'pid,stat,args'], 5);
+    expect(ps.stdout.toString()).to.not.match(/sleep 31|\[sleep\]/);
 
     const t1 = Date.now();
     const bg = await engine.execSync(id, ['/bin/sh', '-c', 'sleep 30 & echo started'], 10);
@@ -177,6 +181,25 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     const sc = securityContext({ seccomp: { profile_type: 'RuntimeDefault', localhost_ref: '' } });
     const id = await runToExit('seccomp', 'unshare -U true && echo allowed || echo blocked', { linux: { resources: resources(), security_context: sc } });
     expect(logOf(id).map((l) => l.line)).to.include('blocked');
+    // The same call succeeds without the profile, so the profile is what blocked it.
+    const un = securityContext({ seccomp: { profile_type: 'Unconfined', localhost_ref: '' } });
+    const id2 = await runToExit('noseccomp', 'unshare -U true && echo allowed || echo blocked', { linux: { resources: resources(), security_context: un } });
+    expect(logOf(id2).map((l) => l.line)).to.include('allowed');
+  });
+
+  it('passes a host device and runs a privileged container with every capability', async () => {
+    const id = await runToExit('dev', 'ls -l /dev/xnull; echo hi > /dev/xnull && echo wrote', {
+      devices: [{ container_path: '/dev/xnull', host_path: '/dev/null', permissions: 'rwm' }],
+    });
+    const out = logOf(id).map((l) => l.line);
+    expect(out[0]).to.match(/^c.* 1, +3 .*\/dev\/xnull$/);
+    expect(out[1]).to.equal('wrote');
+    const sc = securityContext({ privileged: true });
+    const pid = await runToExit('priv', 'grep CapEff /proc/self/status; grep " /sys " /proc/self/mounts', { linux: { resources: resources(), security_context: sc } });
+    const lines = logOf(pid).map((l) => l.line);
+    const hostEff = /CapEff:\s*(\S+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1];
+    expect(lines[0].split(/\s+/)[1]).to.equal(hostEff);
+    expect(lines[1]).to.match(/ rw,/);
   });
 
   it('mounts a host directory read-only', async () => {
@@ -248,6 +271,14 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     await engine.remove(again.id);
     expect(isMountPoint(again.rootfs)).to.equal(false);
     expect(fs.existsSync(again.bundle)).to.equal(false);
+  });
+
+  it('hands a container created after its caller left to the retry with the same name, once', async () => {
+    const first = await engine.create(pod.sandbox, containerConfig('retried', { command: ['sleep', '300'] }), image, { abandoned: () => true });
+    const retry = await engine.create(pod.sandbox, containerConfig('retried', { command: ['sleep', '300'] }), image);
+    expect(retry.id).to.equal(first.id);
+    await expectCode(engine.create(pod.sandbox, containerConfig('retried', { command: ['sleep', '300'] }), image), GrpcStatus.ALREADY_EXISTS);
+    await engine.remove(first.id);
   });
 
   it('rolls back at start-up a creation that a crash interrupted', async () => {

@@ -315,6 +315,8 @@ describe('containers over CRI (real runc, conmon, CNI, registry)', function () {
       expect(out[5]).to.equal('ro-mount');
       const st = await status(container_id);
       expect(st.mounts!.map((m) => [m.container_path, m.readonly])).to.deep.equal([['/m', true]]);
+      expect(st.user!.linux!.uid).to.equal('1000');
+      expect(st.user!.linux!.gid).to.equal('1000');
     } finally {
       fs.rmSync(host, { recursive: true, force: true });
     }

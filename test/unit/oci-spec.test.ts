@@ -82,6 +82,9 @@ describe('OCI spec generation', () => {
     const ns = nsOf('CONTAINER') as unknown[];
     expect(ns).to.deep.include({ type: 'network', path: '/run/ns/net' });
     expect(ns).to.deep.include({ type: 'mount' });
+    // No security context: the proto default, the pod's PID namespace.
+    const bare = buildSpec(input({ config: containerConfig('c', { command: ['x'], linux: { resources: resources(), security_context: null } }) })).linux.namespaces;
+    expect(bare).to.deep.include({ type: 'pid', path: '/proc/42/ns/pid' });
   });
 
   it('mounts the pod files and /dev/shm, lets a CRI mount replace one, and sets propagation', () => {
@@ -131,6 +134,9 @@ describe('OCI spec generation', () => {
     const r = resources({ cpu_shares: '512', cpu_quota: '50000', cpu_period: '100000', memory_limit_in_bytes: '1048576', cpuset_cpus: '0', unified: { 'memory.high': '1000' } });
     expect(ociResources(r, false)).to.deep.equal({ cpu: { shares: 512, quota: 50000, period: 100000, cpus: '0' }, memory: { limit: 1048576 } });
     expect(ociResources(r, true).unified).to.deep.equal({ 'memory.high': '1000' });
+    const swap = resources({ memory_limit_in_bytes: '1048576', memory_swap_limit_in_bytes: '2097152' });
+    expect(ociResources(swap, false).memory).to.deep.equal({ limit: 1048576, swap: 2097152 });
+    expect(ociResources(swap, false, false).memory).to.deep.equal({ limit: 1048576 });
   });
 });
 
@@ -213,7 +219,7 @@ describe('conmon driver arguments', () => {
     const once = conmonCreateArgs({ id: 'c', bundle: '/b', runtimePath: '/r', runtimeRoot: '/rr', pidFile: '/p', conmonPidFile: '/cp', logPath: '/l', exitDir: '/e', socketDir: '/s', persistDir: '/pd', terminal: false, stdin: true, stdinOnce: true, systemdCgroup: false });
     expect(once).to.not.include('--leave-stdin-open');
     const e = conmonExecArgs({ containerId: 'c', execId: 'x', bundle: '/b', runtimePath: '/r', runtimeRoot: '/rr', processSpecFile: '/ps', workDir: '/w', timeoutSec: 5, maxLogBytes: 10 });
-    expect(e.join(' ')).to.contain('-e --exec-process-spec /ps').and.contain('-T 5').and.contain('--log-global-size-max 10');
+    expect(e.join(' ')).to.contain('-e --exec-process-spec /ps').and.contain('-T 10').and.contain('--log-global-size-max 10');
     expect(parseSyncMessages('{"data": 12}\n{"data": -1, "message": "command timed out"}\n')).to.deep.equal([{ data: 12, message: undefined }, { data: -1, message: 'command timed out' }]);
   });
 });

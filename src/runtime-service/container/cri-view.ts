@@ -40,6 +40,7 @@ export function toCriStatus(rec: ContainerRecord): ContainerStatus {
     mounts: rec.mounts.map((m) => ({ container_path: m.container_path, host_path: m.host_path, readonly: m.readonly, propagation: m.propagation })),
     log_path: rec.logPath,
     resources: rec.resources ? { linux: rec.resources } : null,
+    user: rec.user ? { linux: { uid: String(rec.user.uid), gid: String(rec.user.gid), supplemental_groups: rec.user.additionalGids.map(String) } } : null,
   };
 }
 

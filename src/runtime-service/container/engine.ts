@@ -9,7 +9,7 @@ import { OciRuntime } from '../oci/runc';
 import { buildSpec, HostDevice, ociResources, ResolvedMount, SpecSandbox } from '../oci/spec';
 import type { OciImageConfig, OciSeccomp, OciSpec } from '../oci/types';
 import { readInRoot, resolveUser } from '../oci/user';
-import { appArmorEnabled, currentOomScoreAdj, deviceNumbers, hostCapabilities } from './host';
+import { appArmorEnabled, currentOomScoreAdj, deviceNumbers, hostCapabilities, swapControlAvailable } from './host';
 import { closePartialLogLines, splitLogStreams } from './logs';
 import { ContainerRecord, ContainerRecordStore, RecordedMount } from './record';
 import { LayerStack, mountRootfs, unmountRootfs } from './rootfs';
@@ -113,6 +113,8 @@ export class ContainerEngine {
   private readonly names = new Map<string, string>();
   private readonly lock = new KeyedLock();
   private readonly exitWaiters = new Map<string, Set<() => void>>();
+  /** Containers created for a caller that had gone away (deadline passed): the caller's retry gets them. */
+  private readonly unclaimed = new Set<string>();
   private readonly exitDir: string;
   private readonly socketDir: string;
   private readonly bundleRoot: string;
@@ -121,6 +123,7 @@ export class ContainerEngine {
   private readonly oomFloor = currentOomScoreAdj();
   private readonly cgroupV2 = isCgroupV2();
   private readonly appArmor = appArmorEnabled();
+  private readonly swapControl = swapControlAvailable(this.cgroupV2);
 
   /** Makes the engine's directories; call `recover()` before use (or use `open`). */
   constructor(private readonly opts: ContainerEngineOptions) {
@@ -392,14 +395,29 @@ export class ContainerEngine {
    *   ALREADY_EXISTS when the name and attempt are taken in the pod;
    *   FAILED_PRECONDITION when the sandbox is not ready;
    *   INTERNAL when mount, bundle or conmon fail (all created parts are removed again).
+   *
+   * Retries: the kubelet retries a CreateContainer whose deadline passed with
+   * the same name and attempt. When `options.abandoned()` says the caller
+   * is gone by the time the container exists, the container is kept for
+   * that retry, which gets it instead of ALREADY_EXISTS (as CRI-O does).
    */
-  async create(sandbox: EngineSandbox, config: ContainerConfig__Output, image: EngineImage): Promise<ContainerRecord> {
+  async create(
+    sandbox: EngineSandbox,
+    config: ContainerConfig__Output,
+    image: EngineImage,
+    options: { abandoned?: () => boolean } = {},
+  ): Promise<ContainerRecord> {
     const name = config.metadata?.name;
     if (!name) throw invalidArgument('config.metadata.name is required');
     const attempt = config.metadata?.attempt ?? 0;
     if (sandbox.state !== 'SANDBOX_READY') throw failedPrecondition(`pod sandbox ${sandbox.id} is not ready`);
     const key = this.nameKey(sandbox.id, name, attempt);
     const taken = this.names.get(key);
+    const waiting = taken ? this.byId.get(taken) : undefined;
+    if (waiting && this.unclaimed.has(waiting.id) && waiting.state === 'CONTAINER_CREATED') {
+      this.unclaimed.delete(waiting.id);
+      return waiting;
+    }
     if (taken) throw alreadyExists(`container name "${name}" (attempt ${attempt}) is already used in pod sandbox ${sandbox.id} by container ${taken}`);
     const runtime = this.runtime(sandbox.runtimeHandler);
     const id = randomBytes(32).toString('hex');
@@ -463,6 +481,7 @@ export class ContainerEngine {
       await mountRootfs(image.layers, rec.upperDir, rec.workDir, rootfs);
       const sc = config.linux?.security_context ?? null;
       const user = resolveUser(sc, image.config.config?.User, readInRoot(rootfs, '/etc/passwd') ?? '', readInRoot(rootfs, '/etc/group') ?? '');
+      rec.user = { uid: user.user.uid, gid: user.user.gid, additionalGids: user.user.additionalGids ?? [] };
       const spec = buildSpec({
         containerId: id,
         config,
@@ -479,6 +498,7 @@ export class ContainerEngine {
         allCapabilities: this.capabilities,
         cgroupV2: this.cgroupV2,
         appArmorEnabled: this.appArmor,
+        swapControl: this.swapControl,
         localhostSeccomp,
       });
       // Mount points for bind-mounted files must exist in the rootfs as files, not dirs: runc creates them.
@@ -507,6 +527,7 @@ export class ContainerEngine {
       delete rec.creating;
       this.byId.set(id, rec);
       this.records.save(rec);
+      if (options.abandoned?.()) this.unclaimed.add(id);
       return rec;
     } catch (err) {
       this.byId.delete(id);
@@ -582,6 +603,7 @@ export class ContainerEngine {
       this.records.delete(id);
       fs.rmSync(exitFilePath(this.exitDir, id), { force: true });
       this.byId.delete(id);
+      this.unclaimed.delete(id);
       this.names.delete(this.nameKey(rec.sandboxId, rec.metadata.name, rec.metadata.attempt));
     });
   }
@@ -649,7 +671,7 @@ export class ContainerEngine {
       const rec = this.get(id);
       if (rec.state !== 'CONTAINER_RUNNING' && rec.state !== 'CONTAINER_CREATED') throw failedPrecondition(`container ${id} is ${rec.state}`);
       try {
-        await this.runtime(rec.runtimeHandler).update(id, ociResources(resources, this.cgroupV2));
+        await this.runtime(rec.runtimeHandler).update(id, ociResources(resources, this.cgroupV2, this.swapControl));
       } catch (err) {
         throw new CriError(GrpcStatus.INTERNAL, `updating resources of container ${id}: ${(err as Error).message}`, { cause: err });
       }

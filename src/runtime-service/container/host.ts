@@ -57,3 +57,8 @@ export function deviceNumbers(rdev: number): { major: number; minor: number } {
   const minor = Number((r & 0xffn) | ((r >> 12n) & ~0xffn));
   return { major, minor };
 }
+
+/** Whether the memory cgroup accounts swap: always on v2, memory.memsw.* present on v1. */
+export function swapControlAvailable(cgroupV2: boolean): boolean {
+  return cgroupV2 || fs.existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes');
+}

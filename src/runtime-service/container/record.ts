@@ -72,6 +72,8 @@ export interface ContainerRecord {
   tty: boolean;
   stdin: boolean;
   stdinOnce: boolean;
+  /** The process user (uid, gid, additional gids) as resolved at creation. */
+  user?: { uid: number; gid: number; additionalGids: number[] };
   /** True from the first write until conmon reported the container created: a record still true at start-up is a crashed creation, rolled back. */
   creating?: boolean;
 }

@@ -87,6 +87,8 @@ export interface SpecInput {
   cgroupV2: boolean;
   /** Whether AppArmor is enabled on the host. */
   appArmorEnabled: boolean;
+  /** Whether the memory cgroup accounts swap (memory.memsw.* on v1); default true. */
+  swapControl?: boolean;
   /** The seccomp profile JSON read from a Localhost profile's file, when one was named. */
   localhostSeccomp?: OciSeccomp;
 }
@@ -155,9 +157,10 @@ function int(value: string | undefined): number {
 /**
  * The OCI `linux.resources` of CRI LinuxContainerResources (values of 0 are
  * "not set"). `unified` is kept only on cgroup v2. Memory swap is the OCI
- * memory+swap total, as in the CRI field.
+ * memory+swap total, as in the CRI field; it is dropped when the host has no
+ * swap accounting (`swapControl` false), where runc would fail to set it.
  */
-export function ociResources(res: LinuxContainerResources__Output | null | undefined, cgroupV2: boolean): OciResources {
+export function ociResources(res: LinuxContainerResources__Output | null | undefined, cgroupV2: boolean, swapControl = true): OciResources {
   const out: OciResources = {};
   if (!res) return out;
   const cpu: NonNullable<OciResources['cpu']> = {};
@@ -169,7 +172,7 @@ export function ociResources(res: LinuxContainerResources__Output | null | undef
   if (Object.keys(cpu).length > 0) out.cpu = cpu;
   const memory: NonNullable<OciResources['memory']> = {};
   if (int(res.memory_limit_in_bytes) > 0) memory.limit = int(res.memory_limit_in_bytes);
-  if (int(res.memory_swap_limit_in_bytes) !== 0) memory.swap = int(res.memory_swap_limit_in_bytes);
+  if (swapControl && int(res.memory_swap_limit_in_bytes) !== 0) memory.swap = int(res.memory_swap_limit_in_bytes);
   if (Object.keys(memory).length > 0) out.memory = memory;
   if (res.hugepage_limits.length > 0) out.hugepageLimits = res.hugepage_limits.map((h) => ({ pageSize: h.page_size, limit: int(h.limit) }));
   if (cgroupV2 && Object.keys(res.unified).length > 0) out.unified = { ...res.unified };
@@ -293,7 +296,9 @@ export function buildSpec(input: SpecInput): OciSpec {
   if (sandbox.namespaces.network) ns.push({ type: 'network', path: sandbox.namespaces.network });
   if (sandbox.namespaces.ipc) ns.push({ type: 'ipc', path: sandbox.namespaces.ipc });
   if (sandbox.namespaces.uts) ns.push({ type: 'uts', path: sandbox.namespaces.uts });
-  const pidMode = sc?.namespace_options?.pid ?? 'CONTAINER';
+  // No namespace_options at all reads as the proto default, POD (as containerd
+  // and CRI-O read it); the kubelet always sends the mode it wants.
+  const pidMode = sc?.namespace_options?.pid ?? 'POD';
   if (pidMode === 'POD') {
     ns.push(sandbox.namespaces.pid ? { type: 'pid', path: sandbox.namespaces.pid } : { type: 'pid' });
   } else if (pidMode === 'TARGET') {
@@ -312,7 +317,7 @@ export function buildSpec(input: SpecInput): OciSpec {
     if (!privileged) deviceRules.push({ allow: true, type: d.type, major: d.major, minor: d.minor, access: d.permissions || 'rwm' });
   }
   if (devices.length > 0) spec.linux.devices = devices;
-  spec.linux.resources = { devices: deviceRules, ...ociResources(config.linux?.resources, input.cgroupV2) };
+  spec.linux.resources = { devices: deviceRules, ...ociResources(config.linux?.resources, input.cgroupV2, input.swapControl ?? true) };
   spec.linux.cgroupsPath = input.cgroupsPath;
   if (Object.keys(sandbox.sysctls).length > 0) spec.linux.sysctl = { ...sandbox.sysctls };
 
