@@ -56,9 +56,20 @@ export function podConfig(name: string, logRoot: string): PodSandboxConfig {
   };
 }
 
-/** A container config running `command` from `image`, logging to `<name>/0.log`. */
+/**
+ * A container config running `command` from `image`, logging to
+ * `<name>/0.log`, with the pod's namespace options repeated as the kubelet
+ * does (absent options would mean pid POD, the proto default).
+ */
 export function containerConfig(name: string, image: string, command: string[]): ContainerConfig {
-  return { metadata: { name, attempt: 0 }, image: { image }, command, log_path: `${name}/0.log`, labels: { bench: 'yes', ctr: name } };
+  return {
+    metadata: { name, attempt: 0 },
+    image: { image },
+    command,
+    log_path: `${name}/0.log`,
+    labels: { bench: 'yes', ctr: name },
+    linux: { security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } } },
+  };
 }
 
 /** The command of a container that idles until killed. */
