@@ -207,6 +207,9 @@ describe('pod sandboxes (real namespaces and CNI)', function () {
     expect(fs.readlinkSync(`/proc/${pid}/ns/net`)).to.equal(`net:[${fs.statSync(i.netnsPath).ino}]`);
     expect(fs.readlinkSync(`/proc/${pid}/ns/mnt`)).to.equal(fs.readlinkSync('/proc/self/ns/mnt'));
     expect(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8')).to.match(new RegExp(`:memory:/peapod/pod-${id}$`, 'm'));
+    // Its only child is named pause, never sleep: containers of the pod see it (critest looks for stray sleeps).
+    const children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    expect(children.map((c) => fs.readFileSync(`/proc/${c}/comm`, 'utf8').trim())).to.deep.equal(['pause']);
     // PodSandboxStatus notices an infra process killed behind peapod's back.
     const other = podConfig('shared-pid-2');
     other.linux!.security_context!.namespace_options!.pid = 'POD';

@@ -13,7 +13,7 @@ import { podIpsOfResult } from '../cni/result';
 import type { CniRuntimeConfig } from '../cni/runtime-config';
 import { cgroupfsPodPath, createPodCgroup, joinPodCgroup, systemdSlice } from './cgroups';
 import { readHostFile, renderHosts, renderResolvConf } from './etc-files';
-import { startInfra } from './infra';
+import { ensurePauseLink, startInfra } from './infra';
 import { mountShm } from './mounts';
 import { bringUpLoopback, createPinnedNamespaces, setNamespaceHostname } from './namespaces';
 import { sandboxPaths } from './paths';
@@ -170,7 +170,7 @@ export async function createSandbox(deps: CreateDeps, spec: SandboxSpec, runtime
     }
 
     if (spec.namespaceOptions.pid === 'POD') {
-      const infra = await startInfra(record.namespaces);
+      const infra = await startInfra(record.namespaces, ensurePauseLink(config.runroot));
       record.infraPid = infra.pid;
       stored.infraStartTime = infra.startTime;
       record.namespaces.pid = `/proc/${infra.pid}/ns/pid`;

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 /**
  * The pod's init process, run when the pod shares one PID namespace (CRI
@@ -9,6 +10,8 @@ import * as fs from 'node:fs';
  * and UTS namespaces:
  *
  *   nsenter --net=PIN --ipc=PIN --uts=PIN -- unshare --pid --fork sh -c LOOP
+ *
+ * (LOOP: see infraLoop.)
  *
  * No mount namespace of its own (no --mount-proc): a new mount namespace
  * would copy every mount of the host, the namespace pins and /dev/shm
@@ -20,8 +23,32 @@ import * as fs from 'node:fs';
  * the shell reaps orphans that containers leave behind when it wakes.
  */
 
-/** The loop PID 1 runs: sleep, wait (which also reaps orphans), forever. */
-const INFRA_LOOP = 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done';
+/**
+ * The loop PID 1 runs: wait on a timer child (which also reaps orphans),
+ * forever. The timer is `sleep` run through a link named `pause`, so the
+ * pod's containers see a process called pause, as with a pause container,
+ * and never a stray `sleep` (critest's exec-timeout spec looks for one).
+ */
+const infraLoop = (pause: string): string => `trap "exit 0" TERM INT; while :; do '${pause}' 3600 & wait $!; done`;
+
+/**
+ * Makes `<dir>/pause`, a symbolic link to the host's sleep, for the infra
+ * loop; the kernel names a process after the file it executed.
+ * @returns the link's path.
+ */
+export function ensurePauseLink(dir: string): string {
+  const link = path.join(dir, 'pause');
+  const target = fs.realpathSync('/bin/sleep');
+  try {
+    if (fs.readlinkSync(link) === target) return link;
+    fs.rmSync(link, { force: true });
+  } catch {
+    /* absent */
+  }
+  fs.mkdirSync(dir, { recursive: true });
+  fs.symlinkSync(target, link);
+  return link;
+}
 
 /** How long to wait for the infra process to appear or vanish, in ms. */
 const INFRA_WAIT_MS = 5000;
@@ -79,16 +106,17 @@ function childrenOf(pid: number): number[] {
 /**
  * Starts the infra process in a new PID namespace.
  * @param ns the pod namespaces to join first
+ * @param pause path of the `pause` link to sleep (ensurePauseLink)
  * @returns the host pid of the new namespace's PID 1 and its start time;
  *   its PID namespace is /proc/<pid>/ns/pid.
  * @throws Error when it does not come up within 5 s (what was started is killed).
  */
-export async function startInfra(ns: InfraNamespaces): Promise<InfraProcess> {
+export async function startInfra(ns: InfraNamespaces, pause: string): Promise<InfraProcess> {
   const nsArgs: string[] = [];
   if (ns.network) nsArgs.push(`--net=${ns.network}`);
   if (ns.ipc) nsArgs.push(`--ipc=${ns.ipc}`);
   if (ns.uts) nsArgs.push(`--uts=${ns.uts}`);
-  const unshareArgs = ['unshare', '--pid', '--fork', '/bin/sh', '-c', INFRA_LOOP];
+  const unshareArgs = ['unshare', '--pid', '--fork', '/bin/sh', '-c', infraLoop(pause)];
   const [file, ...args] = nsArgs.length ? ['nsenter', ...nsArgs, '--', ...unshareArgs] : unshareArgs;
   const child = spawn(file, args, { detached: true, stdio: 'ignore' });
   child.unref();
