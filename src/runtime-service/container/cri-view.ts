@@ -3,6 +3,7 @@ import type { ContainerStats } from '../../generated/runtime/v1/ContainerStats';
 import type { ContainerStatus } from '../../generated/runtime/v1/ContainerStatus';
 import type { ContainerEngine } from './engine';
 import type { ContainerRecord } from './record';
+import type { SandboxStore } from '../sandbox/store';
 
 /** CRI `Container` (ListContainers entry) of a record. */
 export function toCriContainer(rec: ContainerRecord): Container {
@@ -76,4 +77,33 @@ export function toCriStats(engine: ContainerEngine, rec: ContainerRecord): Conta
       inodes_used: u64(u.writable.inodesUsed),
     },
   };
+}
+
+/** The fields of CRI's ContainerFilter and ContainerStatsFilter that both list RPCs honour. */
+export interface ContainerFilterFields {
+  id: string;
+  pod_sandbox_id: string;
+  label_selector: Record<string, string>;
+  /** ContainerFilter only. */
+  state?: { state: string } | null;
+}
+
+/**
+ * Applies a CRI container filter: id and pod_sandbox_id as full IDs or unique
+ * prefixes, state when given, and label_selector (every pair must match).
+ * @param ctx where containers and sandboxes are looked up
+ * @param f the request's filter, or null for all containers
+ */
+export function filterContainers(ctx: { containers: ContainerEngine; sandboxes: SandboxStore }, f: ContainerFilterFields | null): ContainerRecord[] {
+  let recs = ctx.containers.list();
+  if (f?.id) {
+    const one = ctx.containers.find(f.id);
+    recs = one ? [one] : [];
+  }
+  if (f?.pod_sandbox_id) {
+    const sandboxId = ctx.sandboxes.get(f.pod_sandbox_id)?.id ?? f.pod_sandbox_id;
+    recs = recs.filter((r) => r.sandboxId === sandboxId);
+  }
+  if (f?.state) recs = recs.filter((r) => r.state === f.state?.state);
+  return recs.filter((r) => matchesLabels(r.labels, f?.label_selector));
 }
