@@ -259,7 +259,7 @@ async function main(): Promise<void> {
   };
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-  process.stdout.write(`\npeapod vs containerd ${report.versions.containerd} (${report.mode} mode; warm-up runs: ${p.warmup}; times: median / p95)\n\n${table}\n\n`);
+  process.stdout.write(`\npeapod vs ${report.versions.containerd} (${report.mode} mode; warm-up runs: ${p.warmup}; times: median / p95)\n\n${table}\n\n`);
   for (const rt of ['peapod', 'containerd'] as const) {
     const m = results[rt]?.memory;
     if (m) process.stdout.write(`${rt}: ${m.monitors} monitor processes for ${p.densityPods} containers, ${(m.monitorPssTotal / 1048576).toFixed(1)} MiB PSS in all\n`);
