@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { connectCri } from '../test/integration/harness/client';
+import { connectCri, waitForCri } from '../test/integration/harness/client';
 import { waitExit } from '../test/integration/harness/server';
 import { removeTree } from './cleanup';
 import { findProcesses } from './procs';
@@ -102,19 +102,11 @@ export async function startContainerd(options: ContainerdOptions): Promise<Runti
   const child = spawn(CONTAINERD_BIN, ['--config', configFile], { stdio: ['ignore', logFd, logFd] });
   fs.closeSync(logFd);
   const client = connectCri(socket);
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`containerd exited early:\n${fs.readFileSync(logFile, 'utf8').slice(-3000)}`);
-    try {
-      await client.runtime.Version({}, { deadline: Date.now() + 1000 });
-      break;
-    } catch {
-      if (Date.now() > deadline) {
-        child.kill('SIGKILL');
-        throw new Error(`containerd did not answer:\n${fs.readFileSync(logFile, 'utf8').slice(-3000)}`);
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
+  const ready = await waitForCri(client, () => child.exitCode !== null, 30_000);
+  if (ready === 'exited') throw new Error(`containerd exited early:\n${fs.readFileSync(logFile, 'utf8').slice(-3000)}`);
+  if (ready === 'timeout') {
+    child.kill('SIGKILL');
+    throw new Error(`containerd did not answer:\n${fs.readFileSync(logFile, 'utf8').slice(-3000)}`);
   }
   const shims = (): number[] =>
     findProcesses((a) => path.basename(a[0]) === 'containerd-shim-runc-v2' && a.includes(socket)).map((p) => p.pid);

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { connectCri } from '../test/integration/harness/client';
+import { connectCri, waitForCri } from '../test/integration/harness/client';
 import { PEAPOD_CRI_MAIN, waitExit } from '../test/integration/harness/server';
 import { removeTree } from './cleanup';
 import { findProcesses } from './procs';
@@ -42,25 +42,19 @@ export async function startPeapod(options: PeapodOptions): Promise<RuntimeUnderT
   );
   const confD = path.join(dir, 'peapod.conf.d');
   fs.mkdirSync(confD);
+  const logFd = fs.openSync(path.join(dir, 'peapod-cri.log'), 'a');
   const child = spawn(
     process.execPath,
     [...options.nodeFlags, PEAPOD_CRI_MAIN, '--config', configFile, '--config-dir', confD, '--socket', socket, '--root', path.join(dir, 'root'), '--runroot', runroot],
-    { stdio: ['ignore', 'ignore', fs.openSync(path.join(dir, 'peapod-cri.log'), 'a')] },
+    { stdio: ['ignore', 'ignore', logFd] },
   );
+  fs.closeSync(logFd);
   const client = connectCri(socket);
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`peapod-cri exited early; see ${dir}/peapod-cri.log`);
-    try {
-      await client.runtime.Version({}, { deadline: Date.now() + 1000 });
-      break;
-    } catch {
-      if (Date.now() > deadline) {
-        child.kill('SIGKILL');
-        throw new Error(`peapod-cri did not answer; see ${dir}/peapod-cri.log`);
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
+  const ready = await waitForCri(client, () => child.exitCode !== null, 20_000);
+  if (ready === 'exited') throw new Error(`peapod-cri exited early; see ${dir}/peapod-cri.log`);
+  if (ready === 'timeout') {
+    child.kill('SIGKILL');
+    throw new Error(`peapod-cri did not answer; see ${dir}/peapod-cri.log`);
   }
   return {
     name: 'peapod',

@@ -12,6 +12,7 @@ import { busyboxImage, pushImage } from '../fixtures/image-builder';
 import { spdyConnect, spdyRemoteCommand } from '../support/spdy-client';
 import { makeTestCniNetwork, TestCniNetwork } from './harness/cni-net';
 import { startRegistry, TestRegistry } from './harness/registry';
+import { removeAllPods } from './harness/client';
 import { startServer, TestServer } from './harness/server';
 
 
@@ -102,15 +103,7 @@ describe('containers over CRI (real runc, conmon, CNI, registry)', function () {
 
   after(async () => {
     if (server) {
-      try {
-        const { items } = await server.client.runtime.ListPodSandbox({});
-        for (const p of items) {
-          await server.client.runtime.StopPodSandbox({ pod_sandbox_id: p.id });
-          await server.client.runtime.RemovePodSandbox({ pod_sandbox_id: p.id });
-        }
-      } catch {
-        /* server may be gone */
-      }
+      await removeAllPods(server.client);
       await server.cleanup();
     }
     await registry?.stop();

@@ -17,6 +17,7 @@ import { busyboxImage, pushImage } from '../fixtures/image-builder';
 import { spdyRemoteCommand } from '../support/spdy-client';
 import { makeTestCniNetwork, TestCniNetwork } from './harness/cni-net';
 import { startRegistry, TestRegistry } from './harness/registry';
+import { removeAllPods } from './harness/client';
 import { startServer, TestServer } from './harness/server';
 
 const CRICTL = '/usr/local/bin/crictl';
@@ -75,15 +76,7 @@ describe('Exec in a real container (runc exec under the streaming server)', func
 
   after(async () => {
     if (server) {
-      try {
-        const { items } = await server.client.runtime.ListPodSandbox({});
-        for (const p of items) {
-          await server.client.runtime.StopPodSandbox({ pod_sandbox_id: p.id });
-          await server.client.runtime.RemovePodSandbox({ pod_sandbox_id: p.id });
-        }
-      } catch {
-        /* the server may be gone */
-      }
+      await removeAllPods(server.client);
       await server.cleanup();
     }
     await registry?.stop();

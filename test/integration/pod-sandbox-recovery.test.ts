@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { PodSandboxConfig } from '../../src/generated/runtime/v1/PodSandboxConfig';
 import { makeTestCniNetwork, TestCniNetwork } from './harness/cni-net';
+import { removeAllPods } from './harness/client';
 import { startServer, TestServer } from './harness/server';
 
 function podConfig(name: string): PodSandboxConfig {
@@ -31,8 +32,7 @@ describe('pod sandbox recovery after a crash', function () {
 
   afterEach(async () => {
     if (server) {
-      const { items } = await server.client.runtime.ListPodSandbox({}).catch(() => ({ items: [] }));
-      for (const p of items) await server.client.runtime.RemovePodSandbox({ pod_sandbox_id: p.id }).catch(() => undefined);
+      await removeAllPods(server.client);
       await server.cleanup();
       server = undefined;
     }

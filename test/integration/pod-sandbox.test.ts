@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { PodSandboxConfig } from '../../src/generated/runtime/v1/PodSandboxConfig';
 import { makeTestCniNetwork, TestCniNetwork } from './harness/cni-net';
 import { fetchTcp, fetchTcpFromNetns, listenInNetns, run } from './harness/netns-tools';
+import { removeAllPods } from './harness/client';
 import { startServer, TestServer } from './harness/server';
 
 /** Parent of the pods' log directories (made by RunPodSandbox); made before the suite, removed after. */
@@ -66,12 +67,7 @@ describe('pod sandboxes (real namespaces and CNI)', function () {
   after(async () => {
     for (const l of listeners.splice(0)) l.kill('SIGKILL');
     if (server) {
-      try {
-        const { items } = await server.client.runtime.ListPodSandbox({});
-        for (const p of items) await server.client.runtime.RemovePodSandbox({ pod_sandbox_id: p.id });
-      } catch {
-        /* server may be gone */
-      }
+      await removeAllPods(server.client);
       await server.cleanup();
     }
     network?.cleanup();

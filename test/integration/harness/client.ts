@@ -69,3 +69,34 @@ export function connectCri(socketPath: string): CriClient {
     },
   };
 }
+
+/**
+ * Waits until a CRI server answers Version, checking every 100 ms.
+ * @param client a client connected to the server's socket
+ * @param exited true once the server process has ended (stop waiting)
+ * @param timeoutMs how long to wait in all
+ * @returns 'ready', 'exited' when the process ended first, or 'timeout'.
+ */
+export async function waitForCri(client: CriClient, exited: () => boolean, timeoutMs: number): Promise<'ready' | 'exited' | 'timeout'> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (exited()) return 'exited';
+    try {
+      await client.runtime.Version({}, { deadline: Date.now() + 1000 });
+      return 'ready';
+    } catch {
+      if (Date.now() > deadline) return 'timeout';
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/**
+ * Test teardown: removes every pod sandbox the server knows (RemovePodSandbox
+ * stops the pod and its containers first). Errors are ignored: the server
+ * may already be gone.
+ */
+export async function removeAllPods(client: CriClient): Promise<void> {
+  const { items } = await client.runtime.ListPodSandbox({}).catch(() => ({ items: [] as Array<{ id: string }> }));
+  for (const p of items) await client.runtime.RemovePodSandbox({ pod_sandbox_id: p.id }).catch(() => undefined);
+}

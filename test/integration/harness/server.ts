@@ -2,7 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { connectCri, CriClient } from './client';
+import { connectCri, CriClient, waitForCri } from './client';
 
 /** Path of the built peapod-cri entry point. */
 export const PEAPOD_CRI_MAIN = path.resolve(__dirname, '..', '..', '..', 'src', 'server', 'main.js');
@@ -100,21 +100,14 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
     },
   };
 
-  const deadline = Date.now() + (options.readyTimeoutMs ?? 20_000);
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      client.close();
-      throw new Error(`peapod-cri exited early (code ${child.exitCode}):\n${stderr}`);
-    }
-    try {
-      await client.runtime.Version({}, { deadline: Date.now() + 1000 });
-      return server;
-    } catch {
-      if (Date.now() > deadline) {
-        await server.cleanup();
-        throw new Error(`peapod-cri did not answer Version in time:\n${stderr}`);
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
+  const ready = await waitForCri(client, () => child.exitCode !== null || child.signalCode !== null, options.readyTimeoutMs ?? 20_000);
+  if (ready === 'exited') {
+    client.close();
+    throw new Error(`peapod-cri exited early (code ${child.exitCode}):\n${stderr}`);
   }
+  if (ready === 'timeout') {
+    await server.cleanup();
+    throw new Error(`peapod-cri did not answer Version in time:\n${stderr}`);
+  }
+  return server;
 }
