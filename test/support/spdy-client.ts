@@ -4,6 +4,7 @@
  */
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import type { TerminalSize } from '../../src/streaming/backend';
 import { SpdySession, SpdyStream } from '../../src/streaming/spdy/session';
 
@@ -35,7 +36,7 @@ export function spdyConnect(url: string, protocols: string[], method = 'POST'): 
 }
 
 /** Reads a stream to its end. */
-export function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+export function readAll(stream: Readable): Promise<string> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     stream.on('data', (d: Buffer) => chunks.push(Buffer.from(d)));
