@@ -210,4 +210,10 @@ describe('SPDY/3.1 framer', () => {
     // The context is out of step with the peer's now: it refuses further blocks.
     expect(() => theirs.decompress(ours.compress(encodeHeaderBlock({ a: ['b'] })), 5)).to.throw(SpdyProtocolError, /out of step/);
   });
+
+  it('decodes a last header block whose zlib stream the peer ended (Z_FINISH) without repeating its tail', () => {
+    const block = encodeHeaderBlock({ streamtype: ['error'], x: ['y'.repeat(5000)] });
+    const finished = zlib.deflateSync(block, { dictionary: SPDY3_DICTIONARY });
+    expect(new HeaderDecompressor().decompress(finished, 1)).to.deep.equal(block);
+  });
 });

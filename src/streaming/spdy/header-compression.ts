@@ -84,8 +84,9 @@ export class HeaderDecompressor {
       ok = this.inflate.push(compressed, pako.constants.Z_SYNC_FLUSH);
       // pako hands out its output buffer only when it is full; after a sync
       // flush the rest of the block sits in it, so take it from there.
-      const strm = (this.inflate as unknown as { strm: InflateStream }).strm;
-      if (ok && !this.inflate.err && strm.next_out > 0) {
+      const { strm, ended } = this.inflate as unknown as { strm: InflateStream; ended: boolean };
+      // (Not after the peer ended its zlib stream: pako then handed out the rest itself.)
+      if (ok && !this.inflate.err && !ended && strm.next_out > 0) {
         const rest = strm.output.subarray(0, strm.next_out);
         strm.next_out = 0;
         strm.avail_out = strm.output.length;
