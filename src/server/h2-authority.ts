@@ -198,7 +198,6 @@ export class AuthorityRewriter {
   private collecting: { type: number; flags: number; streamId: number; header: Buffer; payload: Buffer[]; remaining: number } | null = null;
   /** A header block in progress: its frames as received, fragments, flags and priority bytes. */
   private pending: { streamId: number; flags: number; priority: Buffer | null; frames: Buffer[]; fragments: Buffer[]; size: number } | null = null;
-  private readonly strings = hpack.decoder;
   /** The one-frame block onHeaderFrame last passed as UNTOUCHED. */
   private lastBlock: Buffer | undefined;
 
@@ -441,7 +440,7 @@ export class AuthorityRewriter {
 
   /** Decodes a Huffman-coded string literal (its prefix byte included). @throws HpackError on a bad code or padding. */
   private huffman(literal: Buffer): Buffer {
-    const d = this.strings.create();
+    const d = hpack.decoder.create();
     d.push(literal);
     try {
       const out = d.decodeStr();

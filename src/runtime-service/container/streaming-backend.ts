@@ -156,8 +156,11 @@ export class ContainerStreamingBackend implements RemoteCommandBackend {
         if (size === offset) return false;
         const buf = Buffer.alloc(Math.min(size - offset, ATTACH_READ_BYTES));
         fs.readSync(fd, buf, 0, buf.length, offset);
-        offset += buf.length;
-        pending += buf.toString('utf8');
+        // A part that is not the end of the log stops after its last whole line, so no character is cut in two.
+        let n = buf.length;
+        if (offset + n < size && buf.lastIndexOf(0x0a) >= 0) n = buf.lastIndexOf(0x0a) + 1;
+        offset += n;
+        pending += buf.toString('utf8', 0, n);
         const lines = pending.split('\n');
         pending = lines.pop() ?? '';
         for (const l of lines) {
