@@ -7,14 +7,15 @@
  */
 import { expect } from 'chai';
 import * as grpc from '@grpc/grpc-js';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import WebSocket from 'ws';
 import { busyboxImage, pushImage } from '../fixtures/image-builder';
-import { spdyRemoteCommand } from '../support/spdy-client';
+import { waitFor } from '../support/socket-pair';
+import { readAll, spdyConnect, spdyRemoteCommand } from '../support/spdy-client';
 import { makeTestCniNetwork, TestCniNetwork } from './harness/cni-net';
 import { startRegistry, TestRegistry } from './harness/registry';
 import { removeAllPods } from './harness/client';
@@ -116,6 +117,39 @@ describe('Exec in a real container (runc exec under the streaming server)', func
     const attach = await server.client.runtime.Attach({ container_id: containerId, stdout: true });
     expect(attach.url).to.match(/^http:\/\/127\.0\.0\.1:\d+\/attach\//);
     expect(await code(server.client.runtime.Exec({ container_id: 'f'.repeat(64), cmd: ['true'], stdout: true }))).to.equal(grpc.status.NOT_FOUND);
+  });
+
+  it('stops the process while the client does not read its output, and holds little of the 300 MiB it writes in peapod-cri', async () => {
+    const total = 300 * 1024 * 1024;
+    const url = await execUrl(['head', '-c', String(total), '/dev/zero']);
+    // A client as moby/spdystream is: no flow control; its stdout stream is not read at first.
+    const conn = await spdyConnect(url, ['v4.channel.k8s.io'], 'POST', { flowControl: false });
+    if (!conn.ok) throw new Error(`upgrade refused: ${conn.status}`);
+    const status = readAll(await conn.session.createStream({ streamtype: ['error'] }));
+    const stdout = await conn.session.createStream({ streamtype: ['stdout'] });
+    const rss = (): number => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${server.child.pid}/status`, 'utf8'))?.[1]) * 1024;
+    const rssBefore = rss();
+    let rssMax = rssBefore;
+    const sampler = setInterval(() => (rssMax = Math.max(rssMax, rss())), 10);
+    try {
+      // The process blocks in write(2) once the pipe is full: peapod-cri stopped reading it.
+      let pid = 0;
+      const blocked = (): boolean => {
+        pid = Number(spawnSync('pgrep', ['-f', `^head -c ${total}`], { encoding: 'utf8' }).stdout.trim().split('\n')[0]) || 0;
+        return pid > 0 && conn.session.readPaused && /pipe_write/.test(fs.readFileSync(`/proc/${pid}/wchan`, 'utf8'));
+      };
+      await waitFor(blocked, 'the exec process blocked on its pipe', 30_000);
+      // What it wrote is at most what the pipe, the sockets' kernel buffers and the small user-space buffers hold.
+      expect(Number(/wchar: (\d+)/.exec(fs.readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1])).to.be.below(64 * 1024 * 1024);
+      let received = 0;
+      stdout.on('data', (d: Buffer) => (received += d.length));
+      expect(JSON.parse(await status)).to.deep.equal({ metadata: {}, status: 'Success' });
+      await waitFor(() => received === total, 'all 300 MiB', 60_000);
+    } finally {
+      clearInterval(sampler);
+      conn.session.destroy();
+    }
+    expect(rssMax - rssBefore).to.be.below(64 * 1024 * 1024);
   });
 
   it('works with crictl exec (client-go over spdystream): output, stdin, exit code', async function () {
