@@ -7,7 +7,7 @@
  */
 import { expect } from 'chai';
 import * as grpc from '@grpc/grpc-js';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -22,6 +22,20 @@ import { removeAllPods } from './harness/client';
 import { startServer, TestServer } from './harness/server';
 
 const CRICTL = '/usr/local/bin/crictl';
+
+/** The host PID of a process whose argv is exactly `args`, if one runs. */
+function processWithArgs(args: string[]): number | undefined {
+  const want = `${args.join('\0')}\0`;
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8') === want) return Number(entry);
+    } catch {
+      /* gone */
+    }
+  }
+  return undefined;
+}
 
 function crictl(socket: string, args: string[], stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -135,7 +149,7 @@ describe('Exec in a real container (runc exec under the streaming server)', func
       // The process blocks in write(2) once the pipe is full: peapod-cri stopped reading it.
       let pid = 0;
       const blocked = (): boolean => {
-        pid = Number(spawnSync('pgrep', ['-f', `^head -c ${total}`], { encoding: 'utf8' }).stdout.trim().split('\n')[0]) || 0;
+        pid = processWithArgs(['head', '-c', String(total), '/dev/zero']) ?? 0;
         return pid > 0 && conn.session.readPaused && /pipe_write/.test(fs.readFileSync(`/proc/${pid}/wchan`, 'utf8'));
       };
       await waitFor(blocked, 'the exec process blocked on its pipe', 30_000);
