@@ -18,6 +18,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { Duplex } from 'node:stream';
+import { forwardOutput } from './backpressure';
 
 export interface NetnsPortForwardOptions {
   /** The nsenter binary. */
@@ -79,9 +80,8 @@ export function forwardInNetns(netnsPath: string, port: number, stream: Duplex, 
     child.stdin.on('error', () => undefined);
     stream.once('close', onGone);
     stream.once('reset', onGone);
-    child.stdout.on('data', (d: Buffer) => {
-      if (!stream.writableEnded && !stream.destroyed) stream.write(d);
-    });
+    // Backpressure: a client slow to read stops us reading the relay, which stops reading the pod's socket.
+    void forwardOutput(child.stdout, stream);
     child.stdout.on('end', () => {
       if (!stream.writableEnded && !stream.destroyed) stream.end();
       // The pod closed its side: the forward is over (as in the kubelet and

@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import type { SandboxStore } from '../runtime-service/sandbox/store';
 import { failedPrecondition, notFound } from '../server/errors';
 import type { PortForwardBackend } from './backend';
+import { forwardOutput } from './backpressure';
 import { forwardInNetns, NetnsPortForwardOptions } from './netns-port-forward';
 
 export class SandboxPortForwardBackend implements PortForwardBackend {
@@ -55,9 +56,8 @@ export function forwardOnHost(port: number, stream: Duplex): Promise<void> {
       connected = true;
       stream.pipe(socket);
     });
-    socket.on('data', (d: Buffer) => {
-      if (!stream.writableEnded && !stream.destroyed) stream.write(d);
-    });
+    // Backpressure both ways: pipe() above, forwardOutput here.
+    void forwardOutput(socket, stream);
     socket.on('end', () => {
       if (!stream.writableEnded && !stream.destroyed) stream.end();
     });

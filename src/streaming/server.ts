@@ -15,9 +15,10 @@ import { SPDY_PORT_FORWARD_PROTOCOL, SPDY_REMOTE_COMMAND_PROTOCOLS } from './rem
 import { RequestCache } from './request-cache';
 import type { StreamRequest } from './requests';
 import { SpdySession } from './spdy/session';
+import { MAX_PORT_FORWARDS, MAX_PORT_FORWARDS_PER_CONNECTION, PortForwardSlots, serverPortForwardSlots } from './port-forward-limit';
 import { parsePort, serveSpdyPortForward } from './spdy-port-forward';
-import { serveSpdyRemoteCommand } from './spdy-remote-command';
-import { negotiateWebSocketProtocol, serveWebSocketPortForward, serveWebSocketRemoteCommand, WS_PORT_FORWARD_PROTOCOLS, WS_REMOTE_COMMAND_PROTOCOLS } from './websocket';
+import { REMOTE_COMMAND_MAX_STREAMS, serveSpdyRemoteCommand } from './spdy-remote-command';
+import { MAX_WS_MESSAGE, negotiateWebSocketProtocol, serveWebSocketPortForward, serveWebSocketRemoteCommand, WS_PORT_FORWARD_PROTOCOLS, WS_REMOTE_COMMAND_PROTOCOLS } from './websocket';
 
 export interface StreamingServerOptions {
   /** Address to listen on (IPv4 or IPv6 literal). */
@@ -31,6 +32,8 @@ export interface StreamingServerOptions {
   /** What serves the requests; a request whose backend is absent is refused with 404. */
   backends: StreamingBackends;
   log: Logger;
+  /** Concurrent port-forward connections (port-forward-limit.ts has the defaults and why). */
+  portForwardLimits?: { total: number; perConnection: number };
 }
 
 const ROUTE = /^\/(exec|attach|portforward)\/([A-Za-z0-9_-]+)$/;
@@ -49,13 +52,19 @@ export class StreamingServer {
   private readonly wss = new WebSocketServer({
     noServer: true,
     perMessageDeflate: false,
+    maxPayload: MAX_WS_MESSAGE,
     handleProtocols: (_offered, req) => this.wsProtocols.get(req) || false,
   });
   private readonly cache = new RequestCache<StreamRequest>();
+  /** Port-forward connections in flight across all clients (port-forward-limit.ts). */
+  readonly portForwardSlots: PortForwardSlots;
+  private readonly forwardsPerConnection: number;
   private readonly sockets = new Set<Duplex>();
   private baseUrl = '';
 
   constructor(private readonly opts: StreamingServerOptions) {
+    this.portForwardSlots = serverPortForwardSlots(opts.portForwardLimits?.total ?? MAX_PORT_FORWARDS);
+    this.forwardsPerConnection = opts.portForwardLimits?.perConnection ?? MAX_PORT_FORWARDS_PER_CONNECTION;
     this.http = http.createServer((req, res) => this.onPlainRequest(req, res));
     this.http.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
     this.http.on('connection', (s: Socket) => {
@@ -144,12 +153,14 @@ export class StreamingServer {
     }
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${protocol}\r\n\r\n`);
     (socket as Socket).setNoDelay?.(true);
-    const session = new SpdySession(socket, { role: 'server', idleTimeoutMs: this.opts.idleTimeoutMs }, head);
+    // A port-forward client holds two streams per forwarded connection, and may open one more pair than it may run.
+    const maxConcurrentStreams = request.kind === 'portforward' ? 2 * this.forwardsPerConnection + 2 : REMOTE_COMMAND_MAX_STREAMS;
+    const session = new SpdySession(socket, { role: 'server', idleTimeoutMs: this.opts.idleTimeoutMs, maxConcurrentStreams }, head);
     const { portForward, remoteCommand } = this.opts.backends;
     const served =
       request.kind === 'portforward'
         ? portForward
-          ? serveSpdyPortForward(session, request, portForward, { creationTimeoutMs: this.opts.creationTimeoutMs, log })
+          ? serveSpdyPortForward(session, request, portForward, { creationTimeoutMs: this.opts.creationTimeoutMs, log, slots: this.portForwardSlots.connection(this.forwardsPerConnection) })
           : Promise.reject(new Error('no port-forward backend'))
         : remoteCommand
           ? serveSpdyRemoteCommand(session, protocol, request, remoteCommand, { creationTimeoutMs: this.opts.creationTimeoutMs, log })
@@ -175,6 +186,10 @@ export class StreamingServer {
         writeHttpError(socket, 400, 'Bad Request', bad !== undefined ? `invalid port ${JSON.stringify(bad)}\n` : 'query parameter "port" is required\n');
         return;
       }
+      if (ports.length > this.forwardsPerConnection) {
+        writeHttpError(socket, 400, 'Bad Request', `too many ports: ${ports.length} (limit ${this.forwardsPerConnection} per connection)\n`);
+        return;
+      }
     }
     this.wsProtocols.set(req, protocol);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
@@ -186,7 +201,7 @@ export class StreamingServer {
       const served =
         request.kind === 'portforward'
           ? portForward
-            ? serveWebSocketPortForward(ws, protocol, request, ports, portForward, log)
+            ? serveWebSocketPortForward(ws, protocol, request, ports, portForward, log, this.portForwardSlots.connection(this.forwardsPerConnection))
             : Promise.reject(new Error('no port-forward backend'))
           : remoteCommand
             ? serveWebSocketRemoteCommand(ws, protocol, request, remoteCommand, log)

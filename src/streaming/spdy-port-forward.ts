@@ -11,10 +11,16 @@
  *    a failure is written as text on the error stream; both streams are
  *    then ended;
  *  - a pair not complete within the stream creation timeout is given up,
- *    with a message on its error stream.
+ *    with a message on its error stream;
+ *  - at most `slots` forwards run at once (per connection and in total, see
+ *    port-forward-limit.ts); one past the limit is refused on its error
+ *    stream. When a forward ends, whatever the client still sends on its
+ *    data stream is dropped, so one finished forward never holds up the
+ *    session's other streams.
  */
 import type { Logger } from '../server/logger';
 import type { PortForwardBackend } from './backend';
+import type { PortForwardSlots } from './port-forward-limit';
 import type { PortForwardStreamRequest } from './requests';
 import type { SpdySession, SpdyStream } from './spdy/session';
 
@@ -39,7 +45,7 @@ export function serveSpdyPortForward(
   session: SpdySession,
   req: PortForwardStreamRequest,
   backend: PortForwardBackend,
-  opts: { creationTimeoutMs: number; log: Logger },
+  opts: { creationTimeoutMs: number; log: Logger; slots: PortForwardSlots },
 ): Promise<void> {
   const log = opts.log.child({ stream: 'portforward', sandboxId: req.sandboxId });
   const pairs = new Map<string, StreamPair>();
@@ -55,15 +61,19 @@ export function serveSpdyPortForward(
     const data = pair.data as SpdyStream;
     const error = pair.error as SpdyStream;
     const port = parsePort(data.header('port'));
+    let release: (() => void) | undefined;
     try {
       if (port === undefined) throw new Error(`invalid port header ${JSON.stringify(data.header('port') ?? '')}`);
+      release = opts.slots.acquire();
       await backend.portForward(req.sandboxId, port, data);
     } catch (err) {
       const msg = `error forwarding port ${port ?? data.header('port') ?? '?'} to pod ${req.sandboxId}: ${err instanceof Error ? err.message : String(err)}`;
       log.warn({ requestId, port }, msg);
       if (!error.isReset) error.write(msg);
     } finally {
+      release?.();
       if (!data.writableEnded) data.end();
+      data.resume();
       error.end();
       error.resume();
     }

@@ -32,6 +32,9 @@ export interface SpdyServeOptions {
   log: Logger;
 }
 
+/** Streams a remote-command client may have open at once: the five kinds, with room for a stray one. */
+export const REMOTE_COMMAND_MAX_STREAMS = 8;
+
 /** How many streams the client opens for a request under a protocol version. */
 export function expectedStreamCount(req: ExecStreamRequest | AttachStreamRequest, protocol: string): number {
   let n = 1; // error
@@ -79,8 +82,10 @@ export function serveSpdyRemoteCommand(
         return;
       }
       const type = (stream.header('streamtype') ?? '').toLowerCase();
-      if (!STREAM_TYPES.includes(type)) log.warn({ streamType: type }, 'unexpected stream type');
-      else streams.set(type as StreamType, stream);
+      if (!STREAM_TYPES.includes(type)) {
+        log.warn({ streamType: type }, 'unexpected stream type');
+        stream.resume(); // counted, as the kubelet does, but its data is dropped
+      } else streams.set(type as StreamType, stream);
       received++;
       if (received < expected) return;
       started = true;
@@ -104,6 +109,8 @@ export function serveSpdyRemoteCommand(
         resize: resize ? resizeEvents(resize) : undefined,
         signal: abort.signal,
       });
+      // Whatever the process did not read is dropped, so a full stdin stream no longer holds the session.
+      stdin?.resume();
       const bytes = encodeStatus(status, reportsJsonStatus(protocol) ? 'json' : 'text');
       if (errorStream && bytes) errorStream.write(bytes);
       await Promise.all([stdout, stderr, errorStream].map((s) => (s ? endStream(s) : undefined)));

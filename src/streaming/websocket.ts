@@ -15,11 +15,21 @@
  *  - port forward: for the i-th port, channel 2i carries data both ways and
  *    2i+1 errors; the server's first message on each is the port as 2 bytes
  *    little-endian.
+ *
+ * Backpressure: WebSocket has no flow control of its own, so, as for a SPDY
+ * peer without windows, a channel whose consumer is behind (stdin of a
+ * process not reading, a port nobody reads) pauses the socket (`ws.pause()`)
+ * until the consumer drains; messages are bounded by the server's
+ * `maxPayload` (MAX_WS_MESSAGE). Sending waits for each message to be
+ * written to the socket before the channel takes the next write, so a slow
+ * client makes write() return false to the producer; `bufferedAmount` stays
+ * within one message per channel.
  */
 import { Duplex, PassThrough, Writable } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../server/logger';
 import type { PortForwardBackend, RemoteCommandBackend } from './backend';
+import type { PortForwardSlots } from './port-forward-limit';
 import { reportsJsonStatus, runRemoteCommand } from './remote-command';
 import type { AttachStreamRequest, ExecStreamRequest, PortForwardStreamRequest } from './requests';
 import { resizeEvents } from './resize';
@@ -32,6 +42,17 @@ export const WS_PORT_FORWARD_PROTOCOLS = ['v4.channel.k8s.io', 'v4.base64.channe
 
 /** The v5 close signal's channel byte. */
 export const CLOSE_SIGNAL = 255;
+
+/**
+ * Largest WebSocket message accepted (bytes): ws buffers a message whole.
+ * Clients send one message per write (client-go: 32 KiB from io.Copy);
+ * ws's own default is 100 MiB and x/net/websocket's, under the kubelet's
+ * WebSocket server, 32 MiB.
+ */
+export const MAX_WS_MESSAGE = 4 * 1024 * 1024;
+
+/** Bytes a channel buffers for its consumer before the socket is paused (bytes). */
+export const WS_CHANNEL_BUFFER = 128 * 1024;
 
 const STDIN = 0;
 const STDOUT = 1;
@@ -93,6 +114,33 @@ class ChannelWriter {
   }
 }
 
+/**
+ * Pauses the socket while any channel's consumer is behind: `full(key)` when
+ * a write or push to a channel said stop, `drained(key)` when it drained.
+ */
+class InputGate {
+  private readonly behind = new Set<unknown>();
+
+  constructor(private readonly ws: WebSocket) {}
+
+  full(key: unknown): void {
+    this.behind.add(key);
+    this.ws.pause();
+  }
+
+  drained(key: unknown): void {
+    if (this.behind.delete(key) && this.behind.size === 0) this.ws.resume();
+  }
+
+  /** Writes to a consumer's writable side, pausing the socket until it drains when it asks. */
+  write(key: unknown, to: Writable, data: Buffer): void {
+    if (to.write(data)) return;
+    if (this.behind.has(key)) return;
+    this.full(key);
+    to.once('drain', () => this.drained(key));
+  }
+}
+
 /** Serves one exec or attach on an accepted WebSocket; resolves when it is over. */
 export async function serveWebSocketRemoteCommand(
   ws: WebSocket,
@@ -102,7 +150,8 @@ export async function serveWebSocketRemoteCommand(
   log: Logger,
 ): Promise<void> {
   const writer = new ChannelWriter(ws, protocol);
-  const stdin = req.stdin ? new PassThrough() : undefined;
+  const gate = new InputGate(ws);
+  const stdin = req.stdin ? new PassThrough({ highWaterMark: WS_CHANNEL_BUFFER }) : undefined;
   // Every WebSocket protocol version has the resize channel.
   const resize = req.tty ? new PassThrough() : undefined;
   const abort = new AbortController();
@@ -121,8 +170,8 @@ export async function serveWebSocketRemoteCommand(
       if (m.channel === RESIZE) resize?.end();
       return;
     }
-    if (m.channel === STDIN && stdin && !stdin.writableEnded) stdin.write(m.data);
-    else if (m.channel === RESIZE && resize && !resize.writableEnded) resize.write(m.data);
+    if (m.channel === STDIN && stdin && !stdin.writableEnded) gate.write(STDIN, stdin, m.data);
+    else if (m.channel === RESIZE && resize && !resize.writableEnded) gate.write(RESIZE, resize, m.data);
   });
   // Tell the client the streams are ready: an empty message on the lowest channel we write.
   await writer.send(req.stdout ? STDOUT : req.stderr ? STDERR : ERROR, Buffer.alloc(0));
@@ -137,6 +186,8 @@ export async function serveWebSocketRemoteCommand(
     resize: resize ? resizeEvents(resize) : undefined,
     signal: abort.signal,
   });
+  // Whatever the process did not read is dropped, so the socket flows again for the close.
+  stdin?.resume();
   await Promise.all([stdout, stderr].map((w) => (w ? new Promise<void>((r) => w.end(r)) : undefined)));
   const bytes = encodeStatus(status, reportsJsonStatus(protocol) ? 'json' : 'text');
   if (bytes) await writer.send(ERROR, bytes);
@@ -150,11 +201,19 @@ class ChannelDuplex extends Duplex {
   constructor(
     private readonly writer: ChannelWriter,
     private readonly channelNo: number,
+    private readonly gate: InputGate,
   ) {
-    super({ allowHalfOpen: true });
+    super({ allowHalfOpen: true, readableHighWaterMark: WS_CHANNEL_BUFFER });
   }
 
-  override _read(): void {}
+  /** Data from the client for the port; pauses the socket while the port's side is behind. */
+  deliver(data: Buffer): void {
+    if (!this.push(data)) this.gate.full(this);
+  }
+
+  override _read(): void {
+    this.gate.drained(this);
+  }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     this.writer.send(this.channelNo, chunk).then(() => cb(), cb);
@@ -172,10 +231,12 @@ export async function serveWebSocketPortForward(
   ports: number[],
   backend: PortForwardBackend,
   log: Logger,
+  slots: PortForwardSlots,
 ): Promise<void> {
   const writer = new ChannelWriter(ws, protocol);
+  const gate = new InputGate(ws);
   const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
-  const streams = ports.map((_, i) => new ChannelDuplex(writer, 2 * i));
+  const streams = ports.map((_, i) => new ChannelDuplex(writer, 2 * i, gate));
   ws.on('close', () => {
     for (const s of streams) s.push(null);
   });
@@ -185,7 +246,7 @@ export async function serveWebSocketPortForward(
     const s = streams[m.channel / 2];
     if (!s) return;
     if (m.close) s.push(null);
-    else s.push(m.data);
+    else s.deliver(m.data);
   });
   await Promise.all(
     ports.map(async (port, i) => {
@@ -197,12 +258,18 @@ export async function serveWebSocketPortForward(
   );
   await Promise.all(
     ports.map(async (port, i) => {
+      let release: (() => void) | undefined;
       try {
+        release = slots.acquire();
         await backend.portForward(req.sandboxId, port, streams[i]);
       } catch (err) {
         const msg = `error forwarding port ${port} to pod ${req.sandboxId}: ${err instanceof Error ? err.message : String(err)}`;
         log.warn({ port }, msg);
         await writer.send(2 * i + 1, Buffer.from(msg));
+      } finally {
+        release?.();
+        // What the client still sends for this port is dropped: the other ports keep flowing.
+        streams[i].resume();
       }
     }),
   );

@@ -12,5 +12,16 @@ declare module 'hpack.js' {
     read(): HeaderField | null;
     updateTableSize(size: number): void;
   }
-  export const decompressor: { create(options: { table: { size: number } }): Decompressor };
+  /** `table.maxSize`: the dynamic table's size bound (SETTINGS_HEADER_TABLE_SIZE), in octets. */
+  export const decompressor: { create(options: { table: { maxSize: number } }): Decompressor };
+  /** The low-level decoder of integers and string literals (RFC 7541 §5). */
+  interface Decoder {
+    push(chunk: Buffer): void;
+    /** Decodes one string literal: its octets (a Buffer when raw, numbers when Huffman-coded). @throws Error on a bad code. */
+    decodeStr(): Buffer | number[];
+  }
+  export const decoder: { create(): Decoder };
+  /** The static table (RFC 7541 Appendix A), index 1 first. */
+  const staticTable: { table: Array<{ name: string; value: string; nameSize: number }> };
+  export { staticTable as 'static-table' };
 }

@@ -14,13 +14,28 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import WebSocket from 'ws';
 import { busyboxImage, pushImage } from '../fixtures/image-builder';
-import { spdyRemoteCommand } from '../support/spdy-client';
+import { waitFor } from '../support/socket-pair';
+import { readAll, spdyConnect, spdyRemoteCommand } from '../support/spdy-client';
 import { makeTestCniNetwork, TestCniNetwork } from './harness/cni-net';
 import { startRegistry, TestRegistry } from './harness/registry';
 import { removeAllPods } from './harness/client';
 import { startServer, TestServer } from './harness/server';
 
 const CRICTL = '/usr/local/bin/crictl';
+
+/** The host PID of a process whose argv is exactly `args`, if one runs. */
+function processWithArgs(args: string[]): number | undefined {
+  const want = `${args.join('\0')}\0`;
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8') === want) return Number(entry);
+    } catch {
+      /* gone */
+    }
+  }
+  return undefined;
+}
 
 function crictl(socket: string, args: string[], stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -116,6 +131,39 @@ describe('Exec in a real container (runc exec under the streaming server)', func
     const attach = await server.client.runtime.Attach({ container_id: containerId, stdout: true });
     expect(attach.url).to.match(/^http:\/\/127\.0\.0\.1:\d+\/attach\//);
     expect(await code(server.client.runtime.Exec({ container_id: 'f'.repeat(64), cmd: ['true'], stdout: true }))).to.equal(grpc.status.NOT_FOUND);
+  });
+
+  it('stops the process while the client does not read its output, and holds little of the 300 MiB it writes in peapod-cri', async () => {
+    const total = 300 * 1024 * 1024;
+    const url = await execUrl(['head', '-c', String(total), '/dev/zero']);
+    // A client as moby/spdystream is: no flow control; its stdout stream is not read at first.
+    const conn = await spdyConnect(url, ['v4.channel.k8s.io'], 'POST', { flowControl: false });
+    if (!conn.ok) throw new Error(`upgrade refused: ${conn.status}`);
+    const status = readAll(await conn.session.createStream({ streamtype: ['error'] }));
+    const stdout = await conn.session.createStream({ streamtype: ['stdout'] });
+    const rss = (): number => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${server.child.pid}/status`, 'utf8'))?.[1]) * 1024;
+    const rssBefore = rss();
+    let rssMax = rssBefore;
+    const sampler = setInterval(() => (rssMax = Math.max(rssMax, rss())), 10);
+    try {
+      // The process blocks in write(2) once the pipe is full: peapod-cri stopped reading it.
+      let pid = 0;
+      const blocked = (): boolean => {
+        pid = processWithArgs(['head', '-c', String(total), '/dev/zero']) ?? 0;
+        return pid > 0 && conn.session.readPaused && /pipe_write/.test(fs.readFileSync(`/proc/${pid}/wchan`, 'utf8'));
+      };
+      await waitFor(blocked, 'the exec process blocked on its pipe', 30_000);
+      // What it wrote is at most what the pipe, the sockets' kernel buffers and the small user-space buffers hold.
+      expect(Number(/wchar: (\d+)/.exec(fs.readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1])).to.be.below(64 * 1024 * 1024);
+      let received = 0;
+      stdout.on('data', (d: Buffer) => (received += d.length));
+      expect(JSON.parse(await status)).to.deep.equal({ metadata: {}, status: 'Success' });
+      await waitFor(() => received === total, 'all 300 MiB', 60_000);
+    } finally {
+      clearInterval(sampler);
+      conn.session.destroy();
+    }
+    expect(rssMax - rssBefore).to.be.below(64 * 1024 * 1024);
   });
 
   it('works with crictl exec (client-go over spdystream): output, stdin, exit code', async function () {

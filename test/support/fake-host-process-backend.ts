@@ -9,8 +9,9 @@
  * Never use this outside tests: it runs commands on the host.
  */
 import { spawn } from 'node:child_process';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 import type { PortForwardBackend, RemoteCommandBackend, StdioStreams, TerminalSize } from '../../src/streaming/backend';
+import { forwardOutput } from '../../src/streaming/backpressure';
 import { forwardInNetns } from '../../src/streaming/netns-port-forward';
 import { failedPrecondition, notFound } from '../../src/server/errors';
 
@@ -75,13 +76,9 @@ export class FakeHostProcessBackend implements RemoteCommandBackend, PortForward
       else child.stdin.end();
       child.stdin.on('error', () => undefined);
       const outputs: Array<Promise<void>> = [];
-      const forward = (from: NodeJS.ReadableStream, to: NodeJS.WritableStream | undefined): void => {
-        outputs.push(
-          new Promise<void>((done) => {
-            from.on('data', (d: Buffer) => to?.write(d));
-            from.on('end', () => done());
-          }),
-        );
+      // With backpressure, as the real backend copies.
+      const forward = (from: Readable, to: Writable | undefined): void => {
+        outputs.push(forwardOutput(from, to));
       };
       forward(child.stdout, io.stdout);
       // With a tty, stderr goes to the terminal, i.e. stdout.

@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 
-/** Two connected TCP sockets on 127.0.0.1 (an ephemeral port, closed after the connect). */
+/** Two connected TCP sockets on 127.0.0.1 (an ephemeral port, closed after the connect), Nagle off. */
 export async function socketPair(): Promise<[net.Socket, net.Socket]> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
@@ -10,6 +10,9 @@ export async function socketPair(): Promise<[net.Socket, net.Socket]> {
   await new Promise<void>((resolve) => client.once('connect', () => resolve()));
   const serverSide = await accepted;
   server.close();
+  // As the streaming server and Go clients do: small control frames (WINDOW_UPDATE) must not wait for Nagle.
+  client.setNoDelay(true);
+  serverSide.setNoDelay(true);
   return [client, serverSide];
 }
 

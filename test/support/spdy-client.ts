@@ -4,16 +4,20 @@
  */
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import type { TerminalSize } from '../../src/streaming/backend';
-import { SpdySession, SpdyStream } from '../../src/streaming/spdy/session';
+import { SpdySession, SpdySessionOptions, SpdyStream } from '../../src/streaming/spdy/session';
 
 /** An upgraded connection, or the HTTP answer when the upgrade was refused. */
 export type SpdyConnectResult =
   | { ok: true; session: SpdySession; protocol: string; socket: Socket }
   | { ok: false; status: number; body: string; headers: http.IncomingHttpHeaders };
 
-/** Sends the SPDY/3.1 upgrade request for `url` offering `protocols` (one header line each). */
-export function spdyConnect(url: string, protocols: string[], method = 'POST'): Promise<SpdyConnectResult> {
+/**
+ * Sends the SPDY/3.1 upgrade request for `url` offering `protocols` (one header line each).
+ * @param session options of the client session, e.g. `{ flowControl: false }` to act as moby/spdystream does
+ */
+export function spdyConnect(url: string, protocols: string[], method = 'POST', session: Omit<SpdySessionOptions, 'role'> = {}): Promise<SpdyConnectResult> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, {
       method,
@@ -21,8 +25,8 @@ export function spdyConnect(url: string, protocols: string[], method = 'POST'): 
     });
     req.on('upgrade', (res: http.IncomingMessage, socket: Socket, head: Buffer) => {
       const protocol = String(res.headers['x-stream-protocol-version'] ?? '');
-      const session = new SpdySession(socket, { role: 'client' }, head);
-      resolve({ ok: true, session, protocol, socket });
+      socket.setNoDelay(true);
+      resolve({ ok: true, session: new SpdySession(socket, { role: 'client', ...session }, head), protocol, socket });
     });
     req.on('response', (res: http.IncomingMessage) => {
       let body = '';
@@ -35,7 +39,7 @@ export function spdyConnect(url: string, protocols: string[], method = 'POST'): 
 }
 
 /** Reads a stream to its end. */
-export function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+export function readAll(stream: Readable): Promise<string> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     stream.on('data', (d: Buffer) => chunks.push(Buffer.from(d)));

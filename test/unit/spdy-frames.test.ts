@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import * as zlib from 'node:zlib';
 import { SPDY3_DICTIONARY } from '../../src/streaming/spdy/dictionary';
-import { decodeHeaderBlock, encodeFrame, encodeHeaderBlock, Frame, FrameDecoder, SpdyProtocolError } from '../../src/streaming/spdy/frames';
+import { decodeHeaderBlock, encodeFrame, encodeHeaderBlock, Frame, FrameDecoder, MAX_HEADER_BLOCK, SpdyProtocolError } from '../../src/streaming/spdy/frames';
 import { HeaderCompressor, HeaderDecompressor } from '../../src/streaming/spdy/header-compression';
 
 /** Bytes from a hex string with optional spaces. */
@@ -176,5 +176,44 @@ describe('SPDY/3.1 framer', () => {
     expect(() => new FrameDecoder(noCompress).push(hex('8002 0006 00 000004 00000001'))).to.throw(SpdyProtocolError, /version 2/);
     expect(() => new FrameDecoder(noCompress).push(hex('8003 0006 00 000005 00000001 00'))).to.throw(SpdyProtocolError, /PING/);
     expect(new FrameDecoder(noCompress).push(hex('8003 000a 00 000002 abcd'))).to.deep.equal([{ type: 'UNKNOWN', frameType: 10, flags: 0, payload: hex('abcd') }]);
+  });
+
+  it('hands a DATA frame on in pieces as its bytes arrive: FLAG_FIN on the last piece, continued on all but the first', () => {
+    const dec = new FrameDecoder(noCompress);
+    const wire = encodeFrame({ type: 'DATA', streamId: 3, flags: 1, data: Buffer.from('abcdefgh') }, noCompress);
+    expect(dec.push(wire.subarray(0, 11))).to.deep.equal([{ type: 'DATA', streamId: 3, flags: 0, data: Buffer.from('abc') }]);
+    expect(dec.pendingBytes).to.equal(0);
+    expect(dec.push(wire.subarray(11, 14))).to.deep.equal([{ type: 'DATA', streamId: 3, flags: 0, data: Buffer.from('def'), continued: true }]);
+    expect(dec.push(wire.subarray(14))).to.deep.equal([{ type: 'DATA', streamId: 3, flags: 1, data: Buffer.from('gh'), continued: true }]);
+    // A frame header claiming 16 MiB of DATA is fine: nothing is held for it.
+    expect(dec.push(hex('00000005 00 ffffff 61'))).to.deep.equal([{ type: 'DATA', streamId: 5, flags: 0, data: Buffer.from('a') }]);
+    expect(dec.pendingBytes).to.equal(0);
+  });
+
+  it('refuses a control frame over the bound from its header, and stops inflating a header block at the budget', () => {
+    expect(() => new FrameDecoder(noCompress, 100).push(hex('8003 0001 00 000065'))).to.throw(SpdyProtocolError, /control frame of 101 bytes/);
+    const ours = new HeaderCompressor();
+    const theirs = new HeaderDecompressor();
+    const ok = encodeHeaderBlock({ a: ['b'.repeat(100_000)] });
+    expect(theirs.decompress(ours.compress(ok), 1)).to.deep.equal(ok);
+    const bomb = ours.compress(encodeHeaderBlock({ a: ['b'.repeat(4 * 1024 * 1024)] }));
+    expect(bomb.length).to.be.below(16 * 1024);
+    let caught: unknown;
+    try {
+      theirs.decompress(bomb, 3);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).to.be.instanceOf(SpdyProtocolError);
+    expect(caught).to.include({ status: 11, streamId: 3, fatal: true });
+    expect(theirs.peakBlockBytes).to.be.at.most(MAX_HEADER_BLOCK);
+    // The context is out of step with the peer's now: it refuses further blocks.
+    expect(() => theirs.decompress(ours.compress(encodeHeaderBlock({ a: ['b'] })), 5)).to.throw(SpdyProtocolError, /out of step/);
+  });
+
+  it('decodes a last header block whose zlib stream the peer ended (Z_FINISH) without repeating its tail', () => {
+    const block = encodeHeaderBlock({ streamtype: ['error'], x: ['y'.repeat(5000)] });
+    const finished = zlib.deflateSync(block, { dictionary: SPDY3_DICTIONARY });
+    expect(new HeaderDecompressor().decompress(finished, 1)).to.deep.equal(block);
   });
 });

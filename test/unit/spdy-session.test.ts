@@ -1,8 +1,10 @@
 import { expect } from 'chai';
 import type * as net from 'node:net';
-import { encodeFrame, Frame, FrameDecoder, HeaderBlock } from '../../src/streaming/spdy/frames';
+import { Duplex, Writable } from 'node:stream';
+import { encodeFrame, Frame, FrameDecoder, HeaderBlock, MAX_HEADER_BLOCK } from '../../src/streaming/spdy/frames';
 import { HeaderCompressor, HeaderDecompressor } from '../../src/streaming/spdy/header-compression';
-import { SpdySession, SpdyStream } from '../../src/streaming/spdy/session';
+import { MAX_SEND_BUFFER, SpdySession, SpdyStream } from '../../src/streaming/spdy/session';
+import { checkPattern, MiB, patternBytes, PatternSource } from '../support/byte-pattern';
 import { sleep, socketPair, waitFor } from '../support/socket-pair';
 
 /** A hand-driven SPDY peer: writes frames we choose, records every frame it gets. */
@@ -193,4 +195,228 @@ describe('SPDY/3.1 session', () => {
     client.destroy();
     server.destroy();
   });
+});
+
+/** Samples `value()` every few ms until stopped; `max` is the largest value seen. */
+function sampler(value: () => number): { max: number; stop: () => void } {
+  const s = { max: value(), stop: () => clearInterval(timer) };
+  const timer = setInterval(() => (s.max = Math.max(s.max, value())), 2);
+  return s;
+}
+
+/** A reader that takes `chunk` and then waits a turn of the event loop before asking for more: slow but live. */
+function slowReader(onData: (d: Buffer) => void): Writable {
+  return new Writable({
+    highWaterMark: 16 * 1024,
+    write(chunk: Buffer, _enc, cb) {
+      onData(chunk);
+      setImmediate(cb);
+    },
+  });
+}
+
+describe('SPDY/3.1 session bounds and backpressure', () => {
+  const cleanup: Array<() => void> = [];
+  afterEach(() => {
+    for (const c of cleanup.splice(0)) c();
+  });
+
+  /** A server session and a raw peer on a socket pair. */
+  async function rawPair(): Promise<{ peer: RawPeer; session: SpdySession; streams: SpdyStream[] }> {
+    const [a, b] = await socketPair();
+    const peer = new RawPeer(a);
+    const session = new SpdySession(b, { role: 'server' });
+    const streams: SpdyStream[] = [];
+    session.on('stream', (st: SpdyStream) => {
+      streams.push(st);
+      st.reply();
+    });
+    cleanup.push(() => {
+      session.destroy();
+      a.destroy();
+    });
+    return { peer, session, streams };
+  }
+
+  /** A server and a client session on a socket pair; `client` options as given. */
+  async function sessionPair(clientOpts: { flowControl?: boolean } = {}): Promise<{ server: SpdySession; client: SpdySession; serverSocket: net.Socket; clientSocket: net.Socket; accepted: Promise<SpdyStream> }> {
+    const [a, b] = await socketPair();
+    const server = new SpdySession(b, { role: 'server' });
+    const accepted = new Promise<SpdyStream>((resolve) =>
+      server.once('stream', (st: SpdyStream) => {
+        st.reply();
+        resolve(st);
+      }),
+    );
+    const client = new SpdySession(a, { role: 'client', ...clientOpts });
+    cleanup.push(() => {
+      client.destroy();
+      server.destroy();
+    });
+    return { server, client, serverSocket: b, clientSocket: a, accepted };
+  }
+
+  it('refuses a SYN_STREAM whose header block inflates past 256 KiB (RST_STREAM FRAME_TOO_LARGE, GOAWAY) holding no more than the bound; another session goes on', async () => {
+    const { peer, session } = await rawPair();
+    const closed = new Promise<string | undefined>((r) => session.once('close', r));
+    // 16 MiB of one header value compresses to about 16 KiB.
+    peer.synStream(1, { x: ['0'.repeat(16 * MiB)] });
+    expect(await closed).to.match(/header block of stream 1 inflates past 262144 bytes/);
+    await waitFor(() => peer.of('GOAWAY').length === 1, 'GOAWAY');
+    expect(peer.of('RST_STREAM')).to.deep.equal([{ type: 'RST_STREAM', streamId: 1, status: 11 }]);
+    expect(peer.of('GOAWAY')[0].status).to.equal(1);
+    expect(session.peakHeaderBlockBytes).to.be.at.most(MAX_HEADER_BLOCK);
+    expect(peer.of('SYN_REPLY')).to.have.length(0);
+
+    // A legal session, on its own connection, is not affected.
+    const other = await rawPair();
+    other.peer.synStream(1, { streamtype: ['stdin'] });
+    await waitFor(() => other.streams.length === 1, 'stream on the other session');
+    other.streams[0].end('still here');
+    await waitFor(() => other.peer.dataBytes(1) === 10, 'data on the other session');
+  });
+
+  it('refuses a control frame over the bound from its 8-byte header, before buffering its payload', async () => {
+    const { peer, session } = await rawPair();
+    const closed = new Promise<string | undefined>((r) => session.once('close', r));
+    const header = Buffer.from([0x80, 0x03, 0x00, 0x01, 0x00, 0x10, 0x00, 0x00]); // SYN_STREAM, 1 MiB payload
+    peer.socket.write(header);
+    expect(await closed).to.match(/control frame of 1048576 bytes exceeds the bound/);
+    await waitFor(() => peer.of('GOAWAY').length === 1, 'GOAWAY');
+  });
+
+  it('accepts a 200 KiB header block and a single 4 MiB DATA frame, delivered in pieces and in order', async () => {
+    const { peer, streams } = await rawPair();
+    const big = 'h'.repeat(200 * 1024);
+    peer.synStream(1, { streamtype: ['stdin'], big: [big] });
+    await waitFor(() => streams.length === 1, 'stream');
+    expect(streams[0].header('big')).to.equal(big);
+    let offset = 0;
+    let pieces = 0;
+    streams[0].on('data', (d: Buffer) => {
+      offset = checkPattern(offset, d);
+      pieces++;
+    });
+    const ended = new Promise((r) => streams[0].once('end', r));
+    peer.send({ type: 'DATA', streamId: 1, flags: 1, data: patternBytes(0, 4 * MiB) });
+    await ended;
+    expect(offset).to.equal(4 * MiB);
+    expect(pieces).to.be.greaterThan(1);
+  });
+
+  it('stops reading a peer that sends PINGs but does not read the replies, once 1 MiB of replies wait', async () => {
+    // A transport whose writes complete only when the test says so: the peer is not reading.
+    let held: (() => void) | undefined;
+    let stuck = true;
+    let written = 0;
+    const transport = new Duplex({
+      read() {},
+      write(chunk: Buffer, _enc, cb) {
+        written += chunk.length;
+        if (stuck) held = () => cb();
+        else cb();
+      },
+    });
+    const session = new SpdySession(transport, { role: 'server' });
+    cleanup.push(() => session.destroy());
+    const ping = encodeFrame({ type: 'PING', id: 1 }, () => Buffer.alloc(0));
+    const flood = Buffer.concat(Array.from({ length: 200_000 }, () => ping)); // 2.4 MB of PINGs
+    for (let at = 0; at < flood.length; at += 64 * 1024) transport.push(flood.subarray(at, at + 64 * 1024));
+    await waitFor(() => session.readPaused, 'the session paused');
+    expect(session.sendBufferedBytes).to.be.below(MAX_SEND_BUFFER + 64 * 1024);
+    expect(written).to.be.below(flood.length);
+    // The peer reads again: every PING is answered.
+    stuck = false;
+    held?.();
+    await waitFor(() => written === flood.length, 'every PING answered', 60_000);
+  });
+
+  it('refuses streams past maxConcurrentStreams with RST_STREAM REFUSED_STREAM', async () => {
+    const [a, b] = await socketPair();
+    const peer = new RawPeer(a);
+    const session = new SpdySession(b, { role: 'server', maxConcurrentStreams: 2 });
+    cleanup.push(() => {
+      session.destroy();
+      a.destroy();
+    });
+    session.on('stream', (st: SpdyStream) => st.reply());
+    for (const id of [1, 3, 5]) peer.synStream(id, { streamtype: ['data'] });
+    await waitFor(() => peer.of('RST_STREAM').length === 1, 'RST_STREAM');
+    expect(peer.of('RST_STREAM')[0]).to.deep.equal({ type: 'RST_STREAM', streamId: 5, status: 3 });
+    expect(peer.of('SYN_REPLY').map((f) => f.streamId)).to.deep.equal([1, 3]);
+  });
+
+  it('pauses reading for a stuck reader when the peer ignores windows (spdystream): 300 MiB offered, under 1 MiB held; released, every byte arrives in order', async () => {
+    const { server, client, clientSocket, accepted } = await sessionPair({ flowControl: false });
+    const out = await client.createStream({ streamtype: ['stdin'] });
+    const inbound = await accepted;
+    const source = new PatternSource(300 * MiB);
+    source.pipe(out);
+    const held = sampler(() => server.receiveBufferedBytes);
+    cleanup.push(held.stop);
+    // Stuck: nobody reads `inbound`. The server stops reading, the client's socket backs up, the source stops.
+    await waitFor(() => server.readPaused && clientSocket.writableNeedDrain, 'the server paused and the client blocked', 20_000);
+    const producedWhenStuck = source.produced;
+    expect(server.receiveBufferedBytes).to.be.below(MiB);
+    expect(producedWhenStuck).to.be.below(64 * MiB);
+    // Released: a reader that takes everything gets the bytes in order (the first 16 MiB, then it stops).
+    let offset = 0;
+    inbound.on('data', (d: Buffer) => (offset = checkPattern(offset, d)));
+    await waitFor(() => offset >= 16 * MiB, '16 MiB read', 60_000);
+    held.stop();
+    expect(held.max).to.be.below(MiB);
+  });
+
+  it('bounds a stuck reader by window when the peer does flow control: it stops at 64 KiB and the session stays live (PING)', async () => {
+    const { server, client, accepted } = await sessionPair();
+    const out = await client.createStream({ streamtype: ['stdin'] });
+    const inbound = await accepted;
+    const source = new PatternSource(300 * MiB);
+    source.pipe(out);
+    await waitFor(() => inbound.readableLength === 64 * 1024, '64 KiB buffered');
+    expect(server.readPaused).to.equal(false);
+    expect(await client.ping()).to.be.a('number');
+    expect(inbound.readableLength).to.equal(64 * 1024);
+    expect(server.receiveBufferedBytes).to.be.at.most(64 * 1024);
+    expect(source.produced).to.be.below(MiB);
+  });
+
+  it('resets a stream with FLOW_CONTROL_ERROR when a peer that does flow control sends past the window', async () => {
+    const { peer, streams } = await rawPair();
+    peer.send({ type: 'WINDOW_UPDATE', streamId: 0, delta: 1 }); // the peer does flow control
+    peer.synStream(1, { streamtype: ['stdin'] });
+    await waitFor(() => streams.length === 1, 'stream');
+    for (let i = 0; i < 10; i++) peer.send({ type: 'DATA', streamId: 1, flags: 0, data: Buffer.alloc(16 * 1024) });
+    await waitFor(() => peer.of('RST_STREAM').length === 1, 'RST_STREAM');
+    expect(peer.of('RST_STREAM')[0]).to.deep.equal({ type: 'RST_STREAM', streamId: 1, status: 7 });
+  });
+
+  for (const flowControl of [false, true]) {
+    it(`stops taking a writer's data while the peer does not read (${flowControl ? 'windows' : 'no flow control'}): 300 MiB offered, under 1 MiB held; a slow reader then gets every byte in order`, async () => {
+      const { server, client, accepted } = await sessionPair({ flowControl });
+      const inboundAtClient = await client.createStream({ streamtype: ['stdout'] });
+      const outbound = await accepted;
+      const source = new PatternSource(300 * MiB);
+      source.pipe(outbound);
+      const held = sampler(() => server.sendBufferedBytes + client.receiveBufferedBytes);
+      cleanup.push(held.stop);
+      // The client's reader is stuck: the server stops taking data from the source.
+      await waitFor(() => outbound.writableNeedDrain && (flowControl || client.readPaused), 'the writer blocked', 20_000);
+      expect(server.sendBufferedBytes).to.be.below(MiB);
+      expect(source.produced).to.be.below(64 * MiB);
+      // A slow but live reader: the first 32 MiB, every byte in order.
+      let offset = 0;
+      const done = new Promise<void>((resolve) => {
+        inboundAtClient.pipe(
+          slowReader((d) => {
+            offset = checkPattern(offset, d);
+            if (offset >= 32 * MiB) resolve();
+          }),
+        );
+      });
+      await done;
+      held.stop();
+      expect(held.max).to.be.below(2 * MiB);
+    });
+  }
 });

@@ -2,9 +2,10 @@ import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { failedPrecondition } from '../../server/errors';
 import type { RemoteCommandBackend, StdioStreams, TerminalSize } from '../../streaming/backend';
+import { forwardOutput, writableReady } from '../../streaming/backpressure';
 import type { ContainerEngine } from './engine';
 import { parseLogLine } from './logs';
 import type { ContainerRecord } from './record';
@@ -24,6 +25,9 @@ function readPid(file: string): number | undefined {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Most log bytes attach reads and sends at once (bytes); the next part waits for the client. */
+const ATTACH_READ_BYTES = 256 * 1024;
 
 /**
  * The container engine's side of Exec and Attach
@@ -100,12 +104,9 @@ export class ContainerStreamingBackend implements RemoteCommandBackend {
     }
   }
 
-  private copy(from: Readable, to: NodeJS.WritableStream | undefined): Promise<void> {
-    return new Promise<void>((done) => {
-      from.on('data', (d: Buffer) => to?.write(d));
-      from.on('end', () => done());
-      from.on('error', () => done());
-    });
+  /** Copies a process's output to the client with backpressure: a slow client stops reading the pipe (src/streaming/backpressure.ts). */
+  private copy(from: Readable, to: Writable | undefined): Promise<void> {
+    return forwardOutput(from, to);
   }
 
   private async followResize(sizes: AsyncIterable<TerminalSize>, pidFile: string, child: { exitCode: number | null }): Promise<void> {
@@ -141,21 +142,25 @@ export class ContainerStreamingBackend implements RemoteCommandBackend {
       /* not yet written */
     }
     let pending = '';
-    const pump = (): void => {
+    /** Sends the next part of the log (at most ATTACH_READ_BYTES); true when more is waiting. */
+    const pump = (): boolean => {
       let fd: number;
       try {
         fd = fs.openSync(logFile, 'r');
       } catch {
-        return;
+        return false;
       }
       try {
         const size = fs.fstatSync(fd).size;
         if (size < offset) offset = 0; // rotated: a fresh file
-        if (size === offset) return;
-        const buf = Buffer.alloc(size - offset);
+        if (size === offset) return false;
+        const buf = Buffer.alloc(Math.min(size - offset, ATTACH_READ_BYTES));
         fs.readSync(fd, buf, 0, buf.length, offset);
-        offset = size;
-        pending += buf.toString('utf8');
+        // A part that is not the end of the log stops after its last whole line, so no character is cut in two.
+        let n = buf.length;
+        if (offset + n < size && buf.lastIndexOf(0x0a) >= 0) n = buf.lastIndexOf(0x0a) + 1;
+        offset += n;
+        pending += buf.toString('utf8', 0, n);
         const lines = pending.split('\n');
         pending = lines.pop() ?? '';
         for (const l of lines) {
@@ -165,17 +170,24 @@ export class ContainerStreamingBackend implements RemoteCommandBackend {
           const to = io.tty || r.stream === 'stdout' ? io.stdout : io.stderr;
           to?.write(text);
         }
+        return offset < size;
       } finally {
         fs.closeSync(fd);
       }
     };
+    // Backpressure: the next part of the log is read only once the client took the last.
+    const clientReady = async (): Promise<void> => {
+      await writableReady(io.stdout);
+      await writableReady(io.stderr);
+    };
     try {
       while (!io.signal.aborted) {
-        pump();
+        await clientReady();
+        if (pump()) continue;
         const now = this.engine.find(rec.id);
         if (!now || now.state === 'CONTAINER_EXITED') {
           await sleep(50);
-          pump();
+          while (!io.signal.aborted && pump()) await clientReady();
           return;
         }
         await sleep(100);

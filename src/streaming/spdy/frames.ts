@@ -68,17 +68,39 @@ export const SettingsId = {
 
 /** Largest payload a frame's 24-bit length can carry (bytes). */
 export const MAX_FRAME_PAYLOAD = 0xffffff;
+/**
+ * Largest decompressed header block we accept (bytes): 256 KiB. The kubelet
+ * and client-go send a few hundred bytes (streamType, port, requestID); Go's
+ * net/http allows 1 MiB of request headers (http.DefaultMaxHeaderBytes) and
+ * moby/spdystream sets no bound at all. A block that inflates past this is
+ * refused with RST_STREAM FRAME_TOO_LARGE and, since the shared zlib context
+ * is then out of step with the peer's, GOAWAY (draft 3.1 §2.6.3).
+ */
+export const MAX_HEADER_BLOCK = 256 * 1024;
+/**
+ * Largest control frame payload we accept (bytes): a header block's bound
+ * plus room for what deflate can add to incompressible data (5 bytes per
+ * stored block, the sync flush marker) and the frame's fixed fields. A larger
+ * control frame ends the session before its bytes are buffered.
+ */
+export const MAX_CONTROL_FRAME_PAYLOAD = MAX_HEADER_BLOCK + 4096;
 /** Largest stream ID (31 bits). */
 export const MAX_STREAM_ID = 0x7fffffff;
 
 /** Header name/value pairs: lowercase names, each with one or more values. */
 export type HeaderBlock = Record<string, string[]>;
 
+/**
+ * DATA, or a piece of it: the decoder hands a DATA frame's payload on as it
+ * arrives instead of buffering up to 16 MiB. FLAG_FIN is set on the last
+ * piece only; `continued` marks every piece after the first.
+ */
 export interface DataFrame {
   type: 'DATA';
   streamId: number;
   flags: number;
   data: Buffer;
+  continued?: true;
 }
 export interface SynStreamFrame {
   type: 'SYN_STREAM';
@@ -160,10 +182,19 @@ export type Frame =
  * confined to one (then RST_STREAM with `status` is enough).
  */
 export class SpdyProtocolError extends Error {
+  /**
+   * @param message what was wrong
+   * @param status RST_STREAM status to answer with when `streamId` is set
+   * @param streamId the stream the fault is confined to, if it is
+   * @param fatal true when the session cannot go on even though the fault
+   *   names a stream (the shared zlib context is out of step): RST_STREAM,
+   *   then GOAWAY
+   */
   constructor(
     message: string,
     readonly status: number = RstStatus.PROTOCOL_ERROR,
     readonly streamId?: number,
+    readonly fatal = false,
   ) {
     super(message);
     this.name = 'SpdyProtocolError';
@@ -299,8 +330,15 @@ export function encodeFrame(frame: Frame, compress: (block: Buffer) => Buffer): 
 }
 
 /**
- * Splits a byte stream into frames. Feed it whatever the socket delivers;
- * it returns the frames completed so far and keeps the rest.
+ * Splits a byte stream into frames. Feed it whatever the socket delivers
+ * (`append`), then take frames one at a time (`next`), so the caller can stop
+ * between frames and leave the rest unread; `push` does both.
+ *
+ * Bounds: a control frame is held until complete, at most `maxControlPayload`
+ * bytes (a larger one is refused from its 8-byte header on); a DATA frame is
+ * never held whole: its payload is handed on in pieces as it arrives (see
+ * DataFrame), so any length the 24-bit field allows is accepted, as
+ * moby/spdystream sends a whole Write as one frame of up to 16 MiB.
  *
  * Header blocks are decompressed in wire order with the connection's inbound
  * zlib context (`decompress`), as the spec requires even for frames the
@@ -308,37 +346,77 @@ export function encodeFrame(frame: Frame, compress: (block: Buffer) => Buffer): 
  */
 export class FrameDecoder {
   private buffered: Buffer = Buffer.alloc(0);
+  /** The DATA frame whose payload is being handed on: its stream, flags and bytes still to come. */
+  private data: { streamId: number; flags: number; remaining: number; continued: boolean } | undefined;
 
   /**
-   * @param decompress inflates one compressed header block (inbound context)
-   * @param maxPayload largest payload accepted (bytes); larger frames are a
-   *   protocol error (FRAME_TOO_LARGE)
+   * @param decompress inflates one compressed header block (inbound
+   *   context) of the named stream; throws SpdyProtocolError (fatal) past its bound
+   * @param maxControlPayload largest control frame payload accepted (bytes);
+   *   larger frames are a session error (FRAME_TOO_LARGE)
    */
   constructor(
-    private readonly decompress: (compressed: Buffer) => Buffer,
-    private readonly maxPayload = MAX_FRAME_PAYLOAD,
+    private readonly decompress: (compressed: Buffer, streamId: number) => Buffer,
+    private readonly maxControlPayload = MAX_CONTROL_FRAME_PAYLOAD,
   ) {}
 
+  /** Appends bytes read from the transport. */
+  append(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
+  }
+
   /**
-   * Appends bytes and returns every complete frame, in order.
+   * The next complete frame (or DATA piece), or undefined until more bytes come.
+   * @throws SpdyProtocolError on a malformed frame; the decoder is then unusable.
+   */
+  next(): Frame | undefined {
+    if (this.data) {
+      const d = this.data;
+      if (this.buffered.length === 0) return undefined;
+      const take = Math.min(d.remaining, this.buffered.length);
+      // A copy: a small piece must not pin the whole read buffer it came in.
+      const piece = Buffer.from(this.buffered.subarray(0, take));
+      this.buffered = this.buffered.subarray(take);
+      d.remaining -= take;
+      const last = d.remaining === 0;
+      if (last) this.data = undefined;
+      const frame: DataFrame = { type: 'DATA', streamId: d.streamId, flags: last ? d.flags : d.flags & ~FLAG_FIN, data: piece };
+      if (d.continued) frame.continued = true;
+      d.continued = true;
+      return frame;
+    }
+    if (this.buffered.length < 8) return undefined;
+    const first = this.buffered.readUInt32BE(0);
+    const flags = this.buffered.readUInt8(4);
+    const length = this.buffered.readUInt32BE(4) & 0xffffff;
+    if ((first & 0x80000000) === 0) {
+      this.buffered = this.buffered.subarray(8);
+      const streamId = first & MAX_STREAM_ID;
+      if (length === 0) return { type: 'DATA', streamId, flags, data: Buffer.alloc(0) };
+      this.data = { streamId, flags, remaining: length, continued: false };
+      return this.next();
+    }
+    if (length > this.maxControlPayload) throw new SpdyProtocolError(`control frame of ${length} bytes exceeds the bound of ${this.maxControlPayload}`, RstStatus.FRAME_TOO_LARGE);
+    if (this.buffered.length < 8 + length) return undefined;
+    const head = this.buffered.subarray(0, 8);
+    const payload = Buffer.from(this.buffered.subarray(8, 8 + length));
+    this.buffered = this.buffered.subarray(8 + length);
+    return this.parse(head, payload);
+  }
+
+  /**
+   * Appends bytes and returns every frame (and DATA piece) completed so far, in order.
    * @throws SpdyProtocolError on a malformed frame; the decoder is then unusable.
    */
   push(chunk: Buffer): Frame[] {
-    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
+    this.append(chunk);
     const frames: Frame[] = [];
-    while (this.buffered.length >= 8) {
-      const length = this.buffered.readUInt32BE(4) & 0xffffff;
-      if (length > this.maxPayload) throw new SpdyProtocolError(`frame of ${length} bytes is too large`, RstStatus.FRAME_TOO_LARGE);
-      if (this.buffered.length < 8 + length) break;
-      const head = this.buffered.subarray(0, 8);
-      const payload = this.buffered.subarray(8, 8 + length);
-      this.buffered = this.buffered.subarray(8 + length);
-      frames.push(this.parse(head, Buffer.from(payload)));
-    }
+    for (let f = this.next(); f; f = this.next()) frames.push(f);
     return frames;
   }
 
-  /** Bytes received that do not yet make a whole frame. */
+  /** Bytes received and not yet handed on as frames. */
   get pendingBytes(): number {
     return this.buffered.length;
   }
@@ -362,7 +440,7 @@ export class FrameDecoder {
       case FrameType.SYN_STREAM: {
         atLeast(10, 'SYN_STREAM');
         const streamId = payload.readUInt32BE(0) & MAX_STREAM_ID;
-        const headers = decodeHeaderBlock(this.decompress(payload.subarray(10)), streamId);
+        const headers = decodeHeaderBlock(this.decompress(payload.subarray(10), streamId), streamId);
         if (streamId === 0) throw new SpdyProtocolError('SYN_STREAM with stream ID 0');
         return {
           type: 'SYN_STREAM',
@@ -379,7 +457,7 @@ export class FrameDecoder {
         const name = type === FrameType.SYN_REPLY ? 'SYN_REPLY' : 'HEADERS';
         atLeast(4, name);
         const streamId = payload.readUInt32BE(0) & MAX_STREAM_ID;
-        const headers = decodeHeaderBlock(this.decompress(payload.subarray(4)), streamId);
+        const headers = decodeHeaderBlock(this.decompress(payload.subarray(4), streamId), streamId);
         if (streamId === 0) throw new SpdyProtocolError(`${name} with stream ID 0`);
         return { type: name, streamId, flags, headers };
       }

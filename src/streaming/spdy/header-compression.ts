@@ -11,7 +11,7 @@
  */
 import * as pako from 'pako';
 import { SPDY3_DICTIONARY } from './dictionary';
-import { SpdyProtocolError } from './frames';
+import { MAX_HEADER_BLOCK, RstStatus, SpdyProtocolError } from './frames';
 
 /** Compresses outbound header blocks with one zlib context. */
 export class HeaderCompressor {
@@ -39,32 +39,77 @@ interface InflateStream {
   avail_out: number;
 }
 
-/** Decompresses inbound header blocks with one zlib context. */
+/** Output pieces of the inflater (bytes): no single allocation while inflating is larger. */
+const INFLATE_CHUNK = 16 * 1024;
+
+/** Thrown out of pako's onData to stop inflating at the budget. */
+class BudgetExceeded extends Error {}
+
+/**
+ * Decompresses inbound header blocks with one zlib context, incrementally
+ * and within a byte budget: output comes in pieces of INFLATE_CHUNK bytes,
+ * and inflating stops at the first piece that would take a block past
+ * `maxBlockBytes`, so a small compressed block that would inflate to
+ * hundreds of MiB costs at most the budget plus one piece.
+ */
 export class HeaderDecompressor {
   private readonly inflate: pako.Inflate;
   private output: Buffer[] = [];
+  private outputBytes = 0;
+  /** Set once inflating stopped mid-block: the context no longer matches the peer's. */
+  private broken = false;
+  /** Most output bytes held for one block so far (for tests and metrics). */
+  peakBlockBytes = 0;
 
-  constructor() {
-    this.inflate = new pako.Inflate({ dictionary: SPDY3_DICTIONARY });
-    this.inflate.onData = (chunk) => this.output.push(Buffer.from(chunk as Uint8Array));
+  /** @param maxBlockBytes largest decompressed header block accepted (bytes) */
+  constructor(private readonly maxBlockBytes = MAX_HEADER_BLOCK) {
+    this.inflate = new pako.Inflate({ dictionary: SPDY3_DICTIONARY, chunkSize: INFLATE_CHUNK });
+    this.inflate.onData = (chunk) => this.take(chunk as Uint8Array);
   }
 
   /**
    * Decompresses one compressed header block.
-   * @throws SpdyProtocolError when the bytes are not valid zlib data for this context.
+   * @param compressed the block's bytes as they came in the frame
+   * @param streamId the stream whose frame carries the block (named in errors)
+   * @throws SpdyProtocolError when the bytes are not valid zlib data for this
+   *   context, or (FRAME_TOO_LARGE, fatal: the context is then out of step
+   *   with the peer's) when the block inflates past `maxBlockBytes`.
    */
-  decompress(compressed: Buffer): Buffer {
+  decompress(compressed: Buffer, streamId = 0): Buffer {
+    if (this.broken) throw new SpdyProtocolError('header decompression context is out of step after an oversized block');
     this.output = [];
-    const ok = this.inflate.push(compressed, pako.constants.Z_SYNC_FLUSH);
-    if (!ok || this.inflate.err) throw new SpdyProtocolError(`header block does not decompress: ${this.inflate.msg || 'stream ended'}`);
-    // pako hands out its output buffer only when it is full; after a sync
-    // flush the rest of the block sits in it, so take it from there.
-    const strm = (this.inflate as unknown as { strm: InflateStream }).strm;
-    if (strm.next_out > 0) {
-      this.output.push(Buffer.from(strm.output.subarray(0, strm.next_out)));
-      strm.next_out = 0;
-      strm.avail_out = strm.output.length;
+    this.outputBytes = 0;
+    let ok: boolean;
+    try {
+      ok = this.inflate.push(compressed, pako.constants.Z_SYNC_FLUSH);
+      // pako hands out its output buffer only when it is full; after a sync
+      // flush the rest of the block sits in it, so take it from there.
+      const { strm, ended } = this.inflate as unknown as { strm: InflateStream; ended: boolean };
+      // (Not after the peer ended its zlib stream: pako then handed out the rest itself.)
+      if (ok && !this.inflate.err && !ended && strm.next_out > 0) {
+        const rest = strm.output.subarray(0, strm.next_out);
+        strm.next_out = 0;
+        strm.avail_out = strm.output.length;
+        this.take(Uint8Array.from(rest));
+      }
+    } catch (err) {
+      if (!(err instanceof BudgetExceeded)) throw err;
+      this.output = [];
+      this.broken = true;
+      throw new SpdyProtocolError(`header block of stream ${streamId} inflates past ${this.maxBlockBytes} bytes`, RstStatus.FRAME_TOO_LARGE, streamId || undefined, true);
     }
-    return Buffer.concat(this.output);
+    if (!ok || this.inflate.err) throw new SpdyProtocolError(`header block does not decompress: ${this.inflate.msg || 'stream ended'}`);
+    const block = this.output.length === 1 ? this.output[0] : Buffer.concat(this.output);
+    this.output = [];
+    return block;
+  }
+
+  /** Keeps one piece of output, or stops the inflater when it would exceed the budget. */
+  private take(chunk: Uint8Array): void {
+    if (this.outputBytes + chunk.length > this.maxBlockBytes) throw new BudgetExceeded();
+    // pako allocates a fresh array per full piece: keep it without copying.
+    this.output.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
+    this.outputBytes += chunk.length;
+    this.peakBlockBytes = Math.max(this.peakBlockBytes, this.outputBytes);
   }
 }

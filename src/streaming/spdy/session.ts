@@ -15,13 +15,27 @@
  *  - close() sends GOAWAY with the last stream ID accepted, status OK.
  *
  * Flow control: each stream and the session start with a 64 KiB send and
- * receive window. We always credit the peer with WINDOW_UPDATE frames as the
- * reader consumes data. Sending, however, only waits for window once the peer
- * has shown it does SPDY/3.1 flow control (it sent a WINDOW_UPDATE or a
- * SETTINGS INITIAL_WINDOW_SIZE): moby/spdystream, which the kubelet and
- * crictl use, never sends WINDOW_UPDATE, so enforcing windows against it
- * would stall every stream after 64 KiB. For the same reason data beyond our
- * receive window is accepted rather than answered with FLOW_CONTROL_ERROR.
+ * receive window. We credit the peer with stream WINDOW_UPDATE frames only as
+ * the reader consumes data, so a peer that does SPDY/3.1 flow control never
+ * has more than 64 KiB in flight per stream. Sending, however, only waits for
+ * window once the peer has shown it does SPDY/3.1 flow control (it sent a
+ * WINDOW_UPDATE or a SETTINGS INITIAL_WINDOW_SIZE): moby/spdystream, which
+ * the kubelet and crictl use, never sends WINDOW_UPDATE and ignores the ones
+ * it gets, so enforcing windows against it would stall every stream after
+ * 64 KiB. For the same reason data beyond our receive window is accepted
+ * rather than answered with FLOW_CONTROL_ERROR.
+ *
+ * Backpressure, for peers that ignore windows (what spdystream itself does,
+ * its frame reader blocking on a full stream):
+ *  - receiving: a stream buffers up to STREAM_RECEIVE_BUFFER bytes its reader
+ *    has not taken; past that the session stops decoding frames and pauses
+ *    the transport (the peer's writes then back up in TCP) until the reader
+ *    drains the stream below it. Also paused while more than
+ *    MAX_SEND_BUFFER bytes of our frames wait in the transport (a peer that
+ *    sends PINGs or data for unknown streams but does not read the replies);
+ *  - sending: a stream's write() calls back only once its frames are in the
+ *    transport and the transport does not need 'drain', so write() returns
+ *    false to a producer while the peer is slow to read.
  */
 import { EventEmitter } from 'node:events';
 import { Duplex } from 'node:stream';
@@ -44,6 +58,18 @@ import { HeaderCompressor, HeaderDecompressor } from './header-compression';
 export const DEFAULT_WINDOW = 64 * 1024;
 /** Largest DATA payload we send in one frame (bytes). */
 const MAX_DATA_CHUNK = 16 * 1024;
+/**
+ * Bytes a stream buffers for its reader before the session stops reading
+ * (bytes): twice the receive window, so a peer that honours the window never
+ * reaches it and only peers that ignore windows are paused.
+ */
+export const STREAM_RECEIVE_BUFFER = 2 * DEFAULT_WINDOW;
+/** Bytes of our frames waiting in the transport past which the session stops reading (bytes). */
+export const MAX_SEND_BUFFER = 1024 * 1024;
+/** Streams open at once per session by default; more are refused with RST_STREAM REFUSED_STREAM. */
+export const DEFAULT_MAX_CONCURRENT_STREAMS = 256;
+/** Decompressed header bytes the open streams of one session may hold together (bytes). */
+export const MAX_SESSION_HEADER_BYTES = 1024 * 1024;
 
 /** The transport a session runs on (a net.Socket, or any duplex byte stream). */
 export type Transport = Duplex;
@@ -53,8 +79,19 @@ export interface SpdySessionOptions {
   role: 'server' | 'client';
   /** Close the session after this long without a frame read or written (ms); 0 = never. */
   idleTimeoutMs?: number;
-  /** Client only: send SETTINGS INITIAL_WINDOW_SIZE at start, announcing SPDY/3.1 flow control. Default true. */
+  /**
+   * Client only: send SETTINGS INITIAL_WINDOW_SIZE at start, announcing
+   * SPDY/3.1 flow control, and hold to the server's windows from the first
+   * byte. Default true.
+   */
   announceSettings?: boolean;
+  /**
+   * False: behave like moby/spdystream, which does no flow control at all:
+   * send no WINDOW_UPDATE, ignore the peer's windows. For tests. Default true.
+   */
+  flowControl?: boolean;
+  /** Streams the peer may have open at once (DEFAULT_MAX_CONCURRENT_STREAMS). */
+  maxConcurrentStreams?: number;
 }
 
 /**
@@ -78,7 +115,8 @@ export class SpdyStream extends Duplex {
   /** @internal */ remoteClosed = false;
   /** @internal */ sendWindow: number;
   /** @internal */ windowWaiters: Array<() => void> = [];
-  private consumedUncredited = 0;
+  /** @internal Decompressed size of `headers` (bytes), counted against the session's bound. */
+  headerBytes = 0;
   private pushedTotal = 0;
   private creditedTotal = 0;
 
@@ -89,7 +127,7 @@ export class SpdyStream extends Duplex {
     headers: HeaderBlock,
     sendWindow: number,
   ) {
-    super({ allowHalfOpen: true });
+    super({ allowHalfOpen: true, readableHighWaterMark: STREAM_RECEIVE_BUFFER });
     this.headers = headers;
     this.sendWindow = sendWindow;
   }
@@ -140,7 +178,7 @@ export class SpdyStream extends Duplex {
     }
     if (data.length > 0) {
       this.pushedTotal += data.length;
-      this.push(data);
+      if (!this.push(data)) this.session.streamFull(this);
       this.creditConsumed();
     }
     if (fin) this.onRemoteFin();
@@ -159,20 +197,31 @@ export class SpdyStream extends Duplex {
     for (const w of this.windowWaiters.splice(0)) w();
   }
 
-  /** Sends WINDOW_UPDATE for data the reader has taken out of the buffer. */
+  /** Sends WINDOW_UPDATE for data the reader has taken out of the buffer, in steps of half a window. */
   private creditConsumed(): void {
     const consumed = this.pushedTotal - this.readableLength - this.creditedTotal;
-    if (consumed <= 0) return;
-    this.consumedUncredited = consumed;
-    if (this.consumedUncredited >= DEFAULT_WINDOW / 2 && !this.remoteClosed && !this.isReset) {
-      this.creditedTotal += this.consumedUncredited;
-      this.session.sendFrame({ type: 'WINDOW_UPDATE', streamId: this.id, delta: this.consumedUncredited });
-      this.consumedUncredited = 0;
+    if (consumed >= DEFAULT_WINDOW / 2 && !this.remoteClosed && !this.isReset && this.session.flowControl) {
+      this.creditedTotal += consumed;
+      this.session.sendFrame({ type: 'WINDOW_UPDATE', streamId: this.id, delta: consumed });
     }
   }
 
+  /** The reader wants more: the buffer is below STREAM_RECEIVE_BUFFER. */
   override _read(): void {
     this.creditConsumed();
+    this.session.streamDrained(this);
+  }
+
+  /**
+   * Every way of consuming a readable (flowing mode, pipe, async iteration,
+   * read()) takes data through read(); Node calls _read only once until the
+   * next push, so consumption is credited here.
+   */
+  override read(size?: number): Buffer | string | null {
+    const chunk = super.read(size) as Buffer | string | null;
+    this.creditConsumed();
+    if (this.readableLength < this.readableHighWaterMark) this.session.streamDrained(this);
+    return chunk;
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, callback: (err?: Error | null) => void): void {
@@ -213,13 +262,28 @@ export class SpdySession extends EventEmitter {
   private sessionSendWindow = DEFAULT_WINDOW;
   private initialSendWindow = DEFAULT_WINDOW;
   private sessionReceivedUncredited = 0;
-  /** True once the peer showed it does SPDY/3.1 flow control. */
+  /**
+   * True once the peer showed it does SPDY/3.1 flow control: we then hold to
+   * its windows, and it to ours, so backpressure on receiving is by window
+   * (withholding WINDOW_UPDATE), never by pausing the transport, which would
+   * also hold back the WINDOW_UPDATE frames our own sending waits for.
+   */
   private enforceSendWindow = false;
+  /** @internal False when the session does no flow control at all (options.flowControl). */
+  readonly flowControl: boolean;
   private goneAway = false;
   private destroyed = false;
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly idleTimeoutMs: number;
   private closeTimer: NodeJS.Timeout | undefined;
+  /** Streams whose reader is behind by STREAM_RECEIVE_BUFFER or more: reading is paused while any exist. */
+  private readonly fullStreams = new Set<SpdyStream>();
+  /** True while our frames back up in the transport past MAX_SEND_BUFFER. */
+  private sendBlocked = false;
+  private decodeScheduled = false;
+  private transportPaused = false;
+  private headerBytesHeld = 0;
+  private readonly maxConcurrentStreams: number;
   /** Why the session ended, when it ended abnormally. */
   closeReason: string | undefined;
 
@@ -234,16 +298,19 @@ export class SpdySession extends EventEmitter {
     initialData?: Buffer,
   ) {
     super();
-    this.decoder = new FrameDecoder((b) => this.decompressor.decompress(b));
+    this.decoder = new FrameDecoder((b, id) => this.decompressor.decompress(b, id));
     this.nextStreamId = options.role === 'client' ? 1 : 2;
     this.nextPingId = options.role === 'client' ? 1 : 2;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 0;
+    this.maxConcurrentStreams = options.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT_STREAMS;
     transport.on('data', (chunk: Buffer) => this.onBytes(chunk));
     transport.on('close', () => this.onTransportClosed('transport closed'));
     transport.on('end', () => this.onTransportClosed('transport ended'));
     transport.on('error', (err: Error) => this.onTransportClosed(`transport error: ${err.message}`));
     this.touch();
-    if (options.role === 'client' && options.announceSettings !== false) {
+    this.flowControl = options.flowControl !== false;
+    if (options.role === 'client' && options.announceSettings !== false && this.flowControl) {
+      this.enforceSendWindow = true;
       this.sendFrame({ type: 'SETTINGS', flags: 0, entries: [{ flags: 0, id: SettingsId.INITIAL_WINDOW_SIZE, value: DEFAULT_WINDOW }] });
     }
     if (initialData && initialData.length > 0) this.onBytes(initialData);
@@ -257,6 +324,33 @@ export class SpdySession extends EventEmitter {
   /** Number of open streams. */
   get streamCount(): number {
     return this.streams.size;
+  }
+
+  /**
+   * Bytes received and held by the session (bytes): read by the transport
+   * but not decoded, plus what the streams buffer for their readers.
+   */
+  get receiveBufferedBytes(): number {
+    let n = this.decoder.pendingBytes + this.transport.readableLength;
+    for (const s of this.streams.values()) n += s.readableLength;
+    return n;
+  }
+
+  /** Bytes waiting to be sent (bytes): in the streams' write buffers and in the transport. */
+  get sendBufferedBytes(): number {
+    let n = this.transport.writableLength;
+    for (const s of this.streams.values()) n += s.writableLength;
+    return n;
+  }
+
+  /** True while the session has stopped reading the transport (backpressure). */
+  get readPaused(): boolean {
+    return this.fullStreams.size > 0 || this.sendBlocked;
+  }
+
+  /** Largest decompressed header block seen so far (bytes), at most MAX_HEADER_BLOCK. */
+  get peakHeaderBlockBytes(): number {
+    return this.decompressor.peakBlockBytes;
   }
 
   /** @internal Encodes and writes one frame; a no-op once the session is destroyed. */
@@ -365,23 +459,81 @@ export class SpdySession extends EventEmitter {
       this.sessionSendWindow -= size;
       this.sendFrame({ type: 'DATA', streamId: stream.id, flags: 0, data: chunk.subarray(off, off + size) });
       off += size;
+      // The peer is slow to read: hold the rest (and the writer's callback) until the transport drains.
+      if (this.transport.writableNeedDrain) await this.transportDrained();
     }
-    if (this.transport.writableNeedDrain && !this.destroyed) {
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          this.transport.off('drain', done);
-          this.transport.off('close', done);
-          resolve();
-        };
-        this.transport.on('drain', done);
-        this.transport.on('close', done);
-      });
+  }
+
+  /** Resolves when the transport emits 'drain' or closes. */
+  private transportDrained(): Promise<void> {
+    if (this.destroyed) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.transport.off('drain', done);
+        this.transport.off('close', done);
+        resolve();
+      };
+      this.transport.on('drain', done);
+      this.transport.on('close', done);
+    });
+  }
+
+  /** @internal A stream's buffer reached STREAM_RECEIVE_BUFFER: stop reading until its reader catches up. */
+  streamFull(stream: SpdyStream): void {
+    if (this.destroyed || stream.isReset) return;
+    if (this.enforceSendWindow) {
+      // A peer that does flow control has at most one window (64 KiB) of unconsumed data: it sent past it.
+      stream.reset(RstStatus.FLOW_CONTROL_ERROR);
+      return;
     }
+    this.fullStreams.add(stream);
+    this.pauseTransport();
+  }
+
+  /** The peer showed it does SPDY/3.1 flow control: hold to its windows; receiving is bounded by ours. */
+  private peerDoesFlowControl(): void {
+    if (this.enforceSendWindow || !this.flowControl) return;
+    this.enforceSendWindow = true;
+    if (this.fullStreams.size === 0) return;
+    this.fullStreams.clear();
+    this.scheduleDecode();
+  }
+
+  /** Our frames back up in the transport (a peer that sends but does not read): stop reading until it drains. */
+  private blockOnSend(): void {
+    if (this.sendBlocked) return;
+    this.sendBlocked = true;
+    void this.transportDrained().then(() => {
+      this.sendBlocked = false;
+      this.scheduleDecode();
+    });
+  }
+
+  private pauseTransport(): void {
+    if (this.transportPaused) return;
+    this.transportPaused = true;
+    this.transport.pause();
+  }
+
+  /** @internal A stream's reader wants more data. */
+  streamDrained(stream: SpdyStream): void {
+    if (this.fullStreams.delete(stream)) this.scheduleDecode();
+  }
+
+  /** Resumes decoding (outside the caller's stack) once nothing holds the session paused. */
+  private scheduleDecode(): void {
+    if (this.decodeScheduled || this.readPaused || this.destroyed) return;
+    this.decodeScheduled = true;
+    process.nextTick(() => {
+      this.decodeScheduled = false;
+      this.decodeFrames();
+    });
   }
 
   /** @internal Drops a stream from the table (after a reset). */
   forget(stream: SpdyStream): void {
-    if (this.streams.get(stream.id) === stream) this.streams.delete(stream.id);
+    this.dropStream(stream);
+    if (this.fullStreams.delete(stream)) this.scheduleDecode();
     this.pendingReplies.get(stream.id)?.reject(new Error(`SPDY stream ${stream.id} was reset (status ${stream.resetStatus})`));
     this.pendingReplies.delete(stream.id);
     this.afterStreamGone();
@@ -390,9 +542,15 @@ export class SpdySession extends EventEmitter {
   /** @internal Drops a stream once both halves are closed. */
   maybeForget(stream: SpdyStream): void {
     if (stream.localClosed && stream.remoteClosed) {
-      if (this.streams.get(stream.id) === stream) this.streams.delete(stream.id);
+      this.dropStream(stream);
       this.afterStreamGone();
     }
+  }
+
+  private dropStream(stream: SpdyStream): void {
+    if (this.streams.get(stream.id) !== stream) return;
+    this.streams.delete(stream.id);
+    this.headerBytesHeld -= stream.headerBytes;
   }
 
   private afterStreamGone(): void {
@@ -441,26 +599,38 @@ export class SpdySession extends EventEmitter {
 
   private onBytes(chunk: Buffer): void {
     if (this.destroyed) return;
-    let frames: Frame[];
-    try {
-      frames = this.decoder.push(chunk);
-    } catch (err) {
-      this.protocolError(err instanceof Error ? err.message : String(err));
-      return;
-    }
-    for (const frame of frames) {
-      if (this.destroyed) return;
-      this.touch();
+    this.decoder.append(chunk);
+    this.decodeFrames();
+  }
+
+  /**
+   * Handles frames one at a time until the bytes run out or backpressure
+   * pauses the session (the rest stays in the decoder), then lets the
+   * transport flow again if nothing holds it.
+   */
+  private decodeFrames(): void {
+    while (!this.destroyed && !this.readPaused) {
+      let frame: Frame | undefined;
       try {
+        frame = this.decoder.next();
+        if (!frame) break;
+        this.touch();
         this.onFrame(frame);
+        if (this.transport.writableLength > MAX_SEND_BUFFER) this.blockOnSend();
       } catch (err) {
         if (err instanceof SpdyProtocolError && err.streamId) {
           this.sendFrame({ type: 'RST_STREAM', streamId: err.streamId, status: err.status });
-        } else {
-          this.protocolError(err instanceof Error ? err.message : String(err));
-          return;
+          if (!err.fatal) continue;
         }
+        this.protocolError(err instanceof Error ? err.message : String(err));
+        return;
       }
+    }
+    if (this.destroyed) return;
+    if (this.readPaused) this.pauseTransport();
+    else if (this.transportPaused) {
+      this.transportPaused = false;
+      this.transport.resume();
     }
   }
 
@@ -498,14 +668,16 @@ export class SpdySession extends EventEmitter {
         return;
       }
       case 'DATA': {
+        // The session window bounds nothing here (each stream's window does), so it is credited on receipt.
         this.sessionReceivedUncredited += frame.data.length;
-        if (this.sessionReceivedUncredited >= DEFAULT_WINDOW / 2) {
+        if (this.sessionReceivedUncredited >= DEFAULT_WINDOW / 2 && this.flowControl) {
           this.sendFrame({ type: 'WINDOW_UPDATE', streamId: 0, delta: this.sessionReceivedUncredited });
           this.sessionReceivedUncredited = 0;
         }
         const stream = this.streams.get(frame.streamId);
         if (!stream) {
-          this.sendFrame({ type: 'RST_STREAM', streamId: frame.streamId, status: RstStatus.INVALID_STREAM });
+          // Data still in flight for a stream that is closed or reset is dropped; a stream never opened is an error (once per frame, not per piece).
+          if (!frame.continued && !this.wasOpened(frame.streamId)) this.sendFrame({ type: 'RST_STREAM', streamId: frame.streamId, status: RstStatus.INVALID_STREAM });
           return;
         }
         stream.onData(frame.data, (frame.flags & FLAG_FIN) !== 0);
@@ -516,10 +688,10 @@ export class SpdySession extends EventEmitter {
         return;
       case 'SETTINGS':
         for (const e of frame.entries) {
-          if (e.id === SettingsId.INITIAL_WINDOW_SIZE) {
+          if (e.id === SettingsId.INITIAL_WINDOW_SIZE && this.flowControl) {
             const delta = e.value - this.initialSendWindow;
             this.initialSendWindow = e.value;
-            this.enforceSendWindow = true;
+            this.peerDoesFlowControl();
             for (const s of this.streams.values()) {
               s.sendWindow += delta;
               s.wakeWriters();
@@ -547,7 +719,8 @@ export class SpdySession extends EventEmitter {
         if (this.streams.size === 0) this.endTransport();
         return;
       case 'WINDOW_UPDATE': {
-        this.enforceSendWindow = true;
+        if (!this.flowControl) return;
+        this.peerDoesFlowControl();
         if (frame.streamId === 0) {
           this.sessionSendWindow += frame.delta;
           if (this.sessionSendWindow > MAX_STREAM_ID) throw new SpdyProtocolError('session window over 2^31-1');
@@ -566,6 +739,12 @@ export class SpdySession extends EventEmitter {
     }
   }
 
+  /** True when `streamId` names a stream this session opened or accepted at some point. */
+  private wasOpened(streamId: number): boolean {
+    const peers = (streamId % 2 === 1) === (this.options.role === 'server');
+    return streamId > 0 && (peers ? streamId <= this.lastPeerStreamId : streamId < this.nextStreamId);
+  }
+
   private onSynStream(streamId: number, flags: number, headers: HeaderBlock): void {
     const peerParity = this.options.role === 'server' ? 1 : 0;
     if (streamId % 2 !== peerParity || streamId <= this.lastPeerStreamId) {
@@ -576,7 +755,14 @@ export class SpdySession extends EventEmitter {
       this.sendFrame({ type: 'RST_STREAM', streamId, status: RstStatus.REFUSED_STREAM });
       return;
     }
+    const headerBytes = headerBlockSize(headers);
+    if (this.streams.size >= this.maxConcurrentStreams || this.headerBytesHeld + headerBytes > MAX_SESSION_HEADER_BYTES) {
+      this.sendFrame({ type: 'RST_STREAM', streamId, status: RstStatus.REFUSED_STREAM });
+      return;
+    }
     const stream = new SpdyStream(this, streamId, headers, this.initialSendWindow);
+    stream.headerBytes = headerBytes;
+    this.headerBytesHeld += headerBytes;
     this.streams.set(streamId, stream);
     if (flags & FLAG_UNIDIRECTIONAL) stream.localClosed = true;
     if (flags & FLAG_FIN) stream.onRemoteFin();
@@ -586,4 +772,14 @@ export class SpdySession extends EventEmitter {
     }
     this.emit('stream', stream);
   }
+}
+
+/** Bytes of a decoded header block's names and values. */
+function headerBlockSize(headers: HeaderBlock): number {
+  let n = 0;
+  for (const [name, values] of Object.entries(headers)) {
+    n += name.length;
+    for (const v of values) n += v.length;
+  }
+  return n;
 }
