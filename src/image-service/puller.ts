@@ -188,16 +188,14 @@ export class ImagePuller {
       const blobs: string[] = [];
       let manifest: ImageManifest;
       let manifestDigest = top.digest;
-      const storeManifest = (m: { digest: string; body: Buffer }): void => {
+      const storeManifest = async (m: { digest: string; body: Buffer }): Promise<void> => {
         if (!this.store.hasBlob(m.digest)) {
-          const tmp = path.join(this.store.tempDir(), 'manifest');
-          fs.writeFileSync(tmp, m.body);
-          this.store.commitBlob(m.digest, tmp, m.body.length);
+          await this.store.putBlob(m.digest, m.body);
           added.blobs.push(m.digest);
         }
         blobs.push(m.digest);
       };
-      storeManifest(top);
+      await storeManifest(top);
       if (top.parsed.kind === 'index') {
         let entry: Descriptor;
         try {
@@ -207,7 +205,7 @@ export class ImagePuller {
         }
         const child = await this.fetchManifest(client, repo, entry.digest, entry.digest);
         if (child.parsed.kind !== 'manifest') throw new PullError(`index entry ${entry.digest} is not an image manifest`);
-        storeManifest(child);
+        await storeManifest(child);
         manifest = child.parsed;
         // The repo digest of a pull through an index is the index digest (what a user pins), as in Docker and CRI-O.
         manifestDigest = top.digest;
@@ -304,7 +302,7 @@ export class ImagePuller {
         for (let attempt = 1; attempt <= 3; attempt++) {
           try {
             const { file, size } = await this.download(client, repo, desc);
-            this.store.commitBlob(desc.digest, file, size);
+            await this.store.commitBlob(desc.digest, file, size);
             added.blobs.push(desc.digest);
             return;
           } catch (err) {
@@ -371,15 +369,15 @@ export class ImagePuller {
           if (!tap.readableEnded) await new Promise<void>((resolve, reject) => tap.on('end', resolve).on('error', reject).resume());
         } catch (err) {
           input.destroy();
-          fs.rmSync(tmp, { recursive: true, force: true });
+          this.store.removeTemp(tmp);
           throw new PullError(`layer ${desc.digest}: ${(err as Error).message}`);
         }
         const actual = `${checkDigest(diffId).algorithm}:${h.digest('hex')}`;
         if (actual !== diffId) {
-          fs.rmSync(tmp, { recursive: true, force: true });
+          this.store.removeTemp(tmp);
           throw new PullError(`layer ${desc.digest}: uncompressed digest ${actual} does not match the config's diff ID ${diffId}`);
         }
-        this.store.commitLayer(chainId, diffId, tmp, result.size);
+        await this.store.commitLayer(chainId, diffId, tmp, result.size);
         added.layers.push(chainId);
       } finally {
         release();

@@ -43,7 +43,9 @@ describe('image service library: pull into the store', function () {
   function puller(store: ImageStore, options: Partial<PullerOptions> = {}): ImagePuller {
     return new ImagePuller(store, { registries: NO_REGISTRIES, ...options });
   }
-  function storeIsEmpty(store: ImageStore): void {
+  /** No image, blob or layer left, rows or files (after the store's background deletions). */
+  async function storeIsEmpty(store: ImageStore): Promise<void> {
+    await store.settled();
     expect(store.list()).to.have.length(0);
     expect(store.db.prepare('SELECT COUNT(*) AS n FROM blobs').get()).to.deep.equal({ n: 0 });
     expect(store.db.prepare('SELECT COUNT(*) AS n FROM layers').get()).to.deep.equal({ n: 0 });
@@ -112,7 +114,7 @@ describe('image service library: pull into the store', function () {
     expect(err).to.be.instanceOf(RegistryError);
     expect((err as RegistryError).status).to.equal(404);
     expect((err as Error).message).to.contain('test/busybox').and.contain('not found');
-    storeIsEmpty(store);
+    await storeIsEmpty(store);
   });
 
   it('resolves a short name through unqualified-search-registries, in order', async () => {
@@ -176,7 +178,7 @@ describe('image service library: pull into the store', function () {
       const err = await puller(store).pull(`${proxy.host}/test/busybox:v1`).catch((e: Error) => e);
       expect(err).to.be.instanceOf(PullError);
       expect((err as Error).message).to.contain('digest mismatch').and.contain(busybox.layers[0].digest);
-      storeIsEmpty(store);
+      await storeIsEmpty(store);
       expect(fs.readdirSync(path.join(store.root, 'tmp')).flatMap((d) => fs.readdirSync(path.join(store.root, 'tmp', d)))).to.satisfy((names: string[]) =>
         names.every((n) => !fs.existsSync(path.join(store.root, 'tmp', n, 'blob'))),
       );
@@ -296,7 +298,7 @@ describe('image service library: pull into the store', function () {
         expect((err as Error).message).to.match(c.message);
         expect(fs.readdirSync(hostDir)).to.deep.equal(['victim']);
         expect(fs.readFileSync(path.join(hostDir, 'victim'), 'utf8')).to.equal('original\n');
-        storeIsEmpty(store);
+        await storeIsEmpty(store);
       });
     }
   });
@@ -348,7 +350,44 @@ describe('image service library: pull into the store', function () {
     for (const d of layeredDirs) expect(fs.existsSync(d)).to.equal(true);
     expect(store.remove(a.id)).to.equal(false);
     store.remove(layered.id);
-    storeIsEmpty(store);
+    await storeIsEmpty(store);
+  });
+
+  it('takes removed layers out of place at once and deletes their files in the background', async () => {
+    const store = openStore('remove-background');
+    const img = await puller(store).pull(`${registry.host}/test/busybox:v1`);
+    const diff = fs.realpathSync(path.join(store.linkDir, store.layerLowerDirs(img).lowers[0]));
+    expect(store.remove(img.id)).to.equal(true);
+    expect(fs.existsSync(diff)).to.equal(false);
+    expect(fs.existsSync(store.blobPath(img.id))).to.equal(false);
+    await storeIsEmpty(store);
+    expect(fs.readdirSync(path.join(store.root, 'tmp')).filter((n) => n.includes('trash'))).to.deep.equal([]);
+  });
+
+  it('reads an image in one query with its config parsed once: every read shares one frozen config', async () => {
+    const store = openStore('reads');
+    const img = await puller(store).pull(`${registry.host}/test/busybox:v1`);
+    const byTag = store.resolve(`${registry.host}/test/busybox:v1`)!;
+    const [listed] = store.list();
+    expect(byTag.config).to.equal(img.config);
+    expect(listed.config).to.equal(img.config);
+    expect(Object.isFrozen(img.config) && Object.isFrozen(img.config.config) && Object.isFrozen(img.config.config?.Entrypoint)).to.equal(true);
+    expect(listed).to.deep.equal(byTag);
+    // A second store (another process) reads the same rows.
+    expect(ImageStore.open(store.root).get(img.id)).to.deep.include({ id: img.id, repoTags: img.repoTags, chainIds: img.chainIds, size: img.size });
+  });
+
+  it('walks disk usage in the background and follows pulls and removals', async () => {
+    const store = openStore('usage');
+    const empty = await store.usage();
+    const img = await puller(store).pull(`${registry.host}/test/busybox:v1`);
+    const full = await store.usage();
+    expect(full.bytes - empty.bytes).to.be.greaterThan(fs.statSync('/bin/busybox').size);
+    expect(full.inodes - empty.inodes).to.be.greaterThan(200); // an applet symlink each
+    expect(await store.usage()).to.deep.equal(full); // cached
+    store.remove(img.id);
+    await store.settled();
+    expect((await store.usage()).bytes).to.be.below(full.bytes - fs.statSync('/bin/busybox').size);
   });
 
   it('fetches each blob once when two processes pull the same image at the same time', async () => {
@@ -441,8 +480,8 @@ describe('image service library: pull into the store', function () {
       const store = openStore('killed');
       expect(store.list()).to.deep.equal([]);
       expect(store.resolve(`${proxy.host}/test/killed:v1`)).to.equal(undefined);
+      await storeIsEmpty(store);
       expect(fs.readdirSync(path.join(root, 'tmp'))).to.deep.equal([]);
-      storeIsEmpty(store);
     } finally {
       await proxy.stop();
     }
@@ -481,8 +520,8 @@ describe('image service library: pull into the store', function () {
     fs.mkdirSync(path.join(root, 'overlay', 'ab'.repeat(32), 'diff'), { recursive: true });
     fs.writeFileSync(path.join(root, 'blobs', 'sha256', 'cd'.repeat(32)), 'half');
     const s2 = openStore('crash');
+    await storeIsEmpty(s2);
     expect(fs.readdirSync(path.join(root, 'tmp'))).to.deep.equal([]);
-    storeIsEmpty(s2);
   });
 
   describe('registry authentication', () => {
