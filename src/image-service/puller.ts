@@ -15,12 +15,12 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { checkDigest, ImageReference, parseReference, repositoryName, withDomain } from './reference';
-import { LAYER_MEDIA_TYPES, Descriptor, hostPlatform, ImageIndex, ImageManifest, MANIFEST_ACCEPT, ManifestError, MAX_MANIFEST_BYTES, parseManifest, Platform, selectPlatform } from './manifest';
+import { LAYER_MEDIA_TYPES, Descriptor, hostPlatform, ImageIndex, ImageManifest, MANIFEST_ACCEPT, ManifestError, MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, parseManifest, Platform, selectPlatform } from './manifest';
 import { pullSources, RegistriesConf, RegistryBlockedError, PullSource } from './registries-conf';
-import { isLoopbackHost, RegistryClient, RegistryCredentials, RegistryError } from './registry-client';
+import { isLoopbackHost, readBounded, RegistryClient, RegistryCredentials, RegistryError } from './registry-client';
 import { decompressStream } from './store/decompress';
 import { ImageRecord, ImageStore, OciImageConfig } from './store/image-store';
 import { unpackLayer } from './store/unpack';
@@ -219,7 +219,8 @@ export class ImagePuller {
       if (manifest.config.mediaType && !CONFIG_MEDIA_TYPES.includes(manifest.config.mediaType)) {
         throw new PullError(`${ref.domain}/${ref.path} is not a container image: its config has media type "${manifest.config.mediaType}"`);
       }
-      await this.ensureBlob(client, repo, manifest.config, added);
+      if (manifest.config.size > MAX_CONFIG_BYTES) throw new PullError(`image config ${manifest.config.digest} is ${manifest.config.size} bytes, over the ${MAX_CONFIG_BYTES}-byte limit`);
+      await this.ensureBlob(client, repo, manifest.config, added, `image config ${manifest.config.digest}`);
       blobs.push(manifest.config.digest);
       const configJson = fs.readFileSync(this.store.blobPath(manifest.config.digest), 'utf8');
       let config: OciImageConfig;
@@ -256,25 +257,26 @@ export class ImagePuller {
     }
   }
 
+  /**
+   * Reads a 2xx body of at most `max` bytes: refused on its Content-Length,
+   * and read no further than one byte past `max`.
+   * @throws PullError naming `what` when it is larger.
+   */
+  private async readSmall(body: Readable, headers: Record<string, string | string[] | undefined>, max: number, what: string): Promise<Buffer> {
+    const len = Number(headers['content-length'] ?? 0);
+    if (len > max) {
+      body.destroy();
+      throw new PullError(`${what} is ${len} bytes, over the ${max}-byte limit`);
+    }
+    const { data, overflow } = await readBounded(body, max);
+    if (overflow) throw new PullError(`${what} is over the ${max}-byte limit`);
+    return data;
+  }
+
   /** GETs a manifest (capped at 4 MiB); verifies its digest when `expectDigest` is set. */
   private async fetchManifest(client: RegistryClient, repo: string, reference: string, expectDigest: string | undefined): Promise<{ body: Buffer; digest: string; parsed: ImageManifest | ImageIndex }> {
     const res = await client.get(repo, `manifests/${reference}`, MANIFEST_ACCEPT);
-    const len = Number(res.headers['content-length'] ?? 0);
-    if (len > MAX_MANIFEST_BYTES) {
-      res.body.destroy();
-      throw new PullError(`manifest ${repo}:${reference} is ${len} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit`);
-    }
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for await (const c of res.body) {
-      total += (c as Buffer).length;
-      if (total > MAX_MANIFEST_BYTES) {
-        res.body.destroy();
-        throw new PullError(`manifest ${repo}:${reference} is over the ${MAX_MANIFEST_BYTES}-byte limit`);
-      }
-      chunks.push(c as Buffer);
-    }
-    const body = Buffer.concat(chunks);
+    const body = await this.readSmall(res.body, res.headers, MAX_MANIFEST_BYTES, `manifest ${repo}:${reference}`);
     let digest: string;
     if (expectDigest) {
       const actual = `${checkDigest(expectDigest).algorithm}:` + hasher(expectDigest).update(body).digest('hex');
@@ -292,7 +294,7 @@ export class ImagePuller {
   }
 
   /** Makes sure the content store has the blob: downloads, verifies and stores it once (in-process and across processes). */
-  private ensureBlob(client: RegistryClient, repo: string, desc: Descriptor, added: { blobs: string[] }): Promise<void> {
+  private ensureBlob(client: RegistryClient, repo: string, desc: Descriptor, added: { blobs: string[] }, what?: string): Promise<void> {
     if (this.store.hasBlob(desc.digest)) return Promise.resolve();
     return this.single(`blob:${desc.digest}`, async () => {
       const release = await this.store.lock(`blob:${desc.digest}`);
@@ -301,7 +303,7 @@ export class ImagePuller {
         let lastErr: unknown;
         for (let attempt = 1; attempt <= 3; attempt++) {
           try {
-            const { file, size } = await this.download(client, repo, desc);
+            const { file, size } = await this.download(client, repo, desc, what);
             await this.store.commitBlob(desc.digest, file, size);
             added.blobs.push(desc.digest);
             return;
@@ -318,15 +320,31 @@ export class ImagePuller {
     });
   }
 
-  private async download(client: RegistryClient, repo: string, desc: Descriptor): Promise<{ file: string; size: number }> {
+  /**
+   * Downloads a blob to a temp file while hashing it: refused on a
+   * Content-Length over the descriptor's size, cut off at one byte past it
+   * (never more than the size is written).
+   */
+  private async download(client: RegistryClient, repo: string, desc: Descriptor, what?: string): Promise<{ file: string; size: number }> {
     const res = await client.get(repo, `blobs/${desc.digest}`);
+    const len = Number(res.headers['content-length'] ?? 0);
+    if (len > desc.size) {
+      res.body.destroy();
+      throw new PullError(`blob ${desc.digest} is ${len} bytes (Content-Length), larger than the ${desc.size} bytes its descriptor declares`);
+    }
     const file = path.join(this.store.tempDir(), 'blob');
     const h = hasher(desc.digest);
     let size = 0;
-    const counter = new PassThrough();
-    counter.on('data', (c: Buffer) => {
-      size += c.length;
-      h.update(c);
+    const counter = new Transform({
+      transform(c: Buffer, _enc, cb) {
+        size += c.length;
+        if (size > desc.size) {
+          cb(new PullError(what ? `${what} is over the ${desc.size}-byte limit` : `blob ${desc.digest} is larger than the ${desc.size} bytes its descriptor declares`));
+          return;
+        }
+        h.update(c);
+        cb(null, c);
+      },
     });
     await pipeline(res.body, counter, fs.createWriteStream(file, { mode: 0o600 }));
     const actual = `${checkDigest(desc.digest).algorithm}:${h.digest('hex')}`;
