@@ -382,7 +382,7 @@ export class ImagePuller {
         input.pipe(dec).pipe(tap);
         let result;
         try {
-          result = await unpackLayer(tap, diff);
+          result = await unpackLayer(tap, diff, tmp);
           // Drain what the tar reader left (end-of-archive padding) so the hash covers every byte.
           if (!tap.readableEnded) await new Promise<void>((resolve, reject) => tap.on('end', resolve).on('error', reject).resume());
         } catch (err) {
