@@ -1,23 +1,26 @@
 import { expect } from 'chai';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { ImagePuller } from '../../src/image-service/puller';
+import * as zlib from 'node:zlib';
+import { ImagePuller, PullError } from '../../src/image-service/puller';
 import { ImageStore } from '../../src/image-service/store/image-store';
-import { BuiltImage, buildImage, LayerEntry, pushImage } from '../fixtures/image-builder';
+import { BuiltImage, buildImage, busyboxFiles, layerTar, LayerEntry, pushImage, randomFiles, sha256 } from '../fixtures/image-builder';
+import { startRegistryProxy } from '../fixtures/registry-proxy';
 import { startRegistry, TestRegistry } from './harness/registry';
 
 const run = promisify(execFile);
 const NO_REGISTRIES = { unqualifiedSearchRegistries: [], registries: [] };
+const PULL_PROCESS = path.resolve(__dirname, '..', 'fixtures', 'pull-process.js');
 
 function raw(name: string, type: 'file' | 'directory' | 'symlink', content?: string, linkname?: string): LayerEntry {
   const c = content !== undefined ? Buffer.from(content) : undefined;
   return { type: 'raw', header: { name, type, size: c?.length ?? 0, linkname, mode: type === 'directory' ? 0o755 : 0o644, mtime: new Date('2024-01-01T00:00:00Z') }, content: c };
 }
 
-describe('image layers: content and semantics of unpacked layers', function () {
+describe('image layers: content, semantics and durability of unpacked layers', function () {
   this.timeout(90_000);
   let registry: TestRegistry;
   let tmp: string;
@@ -113,4 +116,93 @@ describe('image layers: content and semantics of unpacked layers', function () {
     });
   });
 
+  it('makes a layer durable (syncfs) before it is moved into place, and a blob (fsync) before it is', async () => {
+    const image = await buildImage({ layers: [{ files: busyboxFiles() }, { files: randomFiles(1 << 20, 'durable') }] });
+    await pushImage(registry.url, 'test/durable', 'v1', image);
+    const root = path.join(tmp, 'durable');
+    const trace = path.join(tmp, 'durable.strace');
+    await run('strace', ['-f', '-qq', '-y', '-s', '4096', '-e', 'trace=syncfs,fsync,rename,execve', '-o', trace, process.execPath, PULL_PROCESS, root, `${registry.host}/test/durable:v1`]);
+    // Completed calls in order: "<pid> name(args) = 0", or an unfinished line completed by "<... name resumed>".
+    const started = new Map<string, string>();
+    const calls: { pid: string; call: string }[] = [];
+    for (const line of fs.readFileSync(trace, 'utf8').split('\n')) {
+      const m = /^(\d+) (.*)$/.exec(line);
+      if (!m) continue;
+      const pid = m[1];
+      const rest = m[2].replace(/\)\s+= /, ') = '); // strace pads results to a column
+      if (rest.endsWith(' <unfinished ...>')) started.set(pid, rest.slice(0, -' <unfinished ...>'.length));
+      else if (rest.startsWith('<... ')) calls.push({ pid, call: (started.get(pid) ?? '') + rest.replace(/^<\.\.\. \w+ resumed>/, '') });
+      else calls.push({ pid, call: rest });
+    }
+    const syncPids = new Map<string, string>(); // pid of `sync -f DIR` → DIR
+    const argv = fs.readFileSync(trace, 'utf8').matchAll(/^(\d+) execve\("[^"]*sync", \["sync", "-f", "([^"]+)"\]/gm);
+    for (const [, pid, dir] of argv) syncPids.set(pid, dir);
+    const layerRenames = calls.map((c, i) => ({ i, m: /^rename\("([^"]+)\/layer", "[^"]+\/overlay\/[0-9a-f]{64}"\) = 0/.exec(c.call) })).filter((x) => x.m);
+    expect(layerRenames).to.have.length(2);
+    for (const { i, m } of layerRenames) {
+      const job = m![1];
+      const synced = calls.slice(0, i).some((c) => /^syncfs\(.*\) = 0/.test(c.call) && syncPids.get(c.pid) === `${job}/layer/diff`);
+      expect(synced, `syncfs of ${job} before its rename`).to.equal(true);
+    }
+    const blobRenames = calls.map((c, i) => ({ i, m: /^rename\("([^"]+\/blob)", "[^"]+\/blobs\/sha256\/[0-9a-f]{64}"\) = 0/.exec(c.call) })).filter((x) => x.m);
+    expect(blobRenames.length).to.be.at.least(3); // manifest, config, layers
+    for (const { i, m } of blobRenames) {
+      expect(calls.slice(0, i).some((c) => c.call.startsWith(`fsync(`) && c.call.includes(`<${m![1]}>`) && c.call.endsWith('= 0')), `fsync of ${m![1]}`).to.equal(true);
+    }
+  });
+
+  it('never records a layer whose content ends half-way, and leaves nothing behind', async () => {
+    const full = await layerTar(randomFiles(2 << 20, 'half'));
+    const cut = zlib.gzipSync(full.subarray(0, 1 << 20), { level: 0 });
+    const good = await buildImage({ layers: [{ files: busyboxFiles() }] });
+    // A layer blob that is a valid gzip of half a tar: its digest is right, its content is cut.
+    const config = JSON.parse(good.config.toString()) as { rootfs: { diff_ids: string[] } };
+    config.rootfs.diff_ids.push(sha256(full.subarray(0, 1 << 20)));
+    const configBuf = Buffer.from(JSON.stringify(config));
+    const layers = [...good.layers, { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha256(cut), size: cut.length }];
+    const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: good.manifestMediaType, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(configBuf), size: configBuf.length }, layers }));
+    const blobs = new Map(good.blobs);
+    blobs.set(sha256(configBuf), configBuf);
+    blobs.set(sha256(cut), cut);
+    await pushImage(registry.url, 'test/half', 'v1', { ...good, manifest, manifestDigest: sha256(manifest), config: configBuf, configDigest: sha256(configBuf), layers, blobs });
+    const store = openStore('half');
+    const err = await new ImagePuller(store, { registries: NO_REGISTRIES }).pull(`${registry.host}/test/half:v1`).catch((e: Error) => e);
+    expect(err).to.be.instanceOf(PullError);
+    expect((err as Error).message).to.contain(sha256(cut)).and.match(/truncated/);
+    await store.settled();
+    expect(store.db.prepare('SELECT COUNT(*) AS n FROM layers').get()).to.deep.equal({ n: 0 });
+    expect(fs.readdirSync(path.join(store.root, 'overlay'))).to.deep.equal(['l']);
+    expect(fs.readdirSync(path.join(store.root, 'tmp')).flatMap((d) => fs.readdirSync(path.join(store.root, 'tmp', d)))).to.deep.equal([]);
+  });
+
+  it('never records a layer whose pull process was killed while unpacking it', async () => {
+    const image = await buildImage({ layers: [{ files: randomFiles(8 << 20, 'killed-unpack'), gzipLevel: 0 }] });
+    await pushImage(registry.url, 'test/killed-unpack', 'v1', image);
+    const proxy = await startRegistryProxy(registry.url);
+    const root = path.join(tmp, 'killed-unpack');
+    try {
+      proxy.stall.add(image.layers[0].digest); // half the blob, then nothing
+      const child = spawn(process.execPath, [PULL_PROCESS, root, `${proxy.host}/test/killed-unpack:v1`], { stdio: 'ignore' });
+      // Wait until files of the layer are being written in its temp dir.
+      const deadline = Date.now() + 30_000;
+      const unpacked = (): boolean => {
+        const t = path.join(root, 'tmp');
+        return fs.existsSync(t) && fs.readdirSync(t, { recursive: true }).map(String).some((f) => /\/layer\/diff\/data\/.+\.bin$/.test(f));
+      };
+      while (!unpacked()) {
+        if (Date.now() > deadline) throw new Error('the pull never started unpacking');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      const store = openStore('killed-unpack');
+      await store.settled();
+      expect(store.list()).to.deep.equal([]);
+      expect(store.db.prepare('SELECT COUNT(*) AS n FROM layers').get()).to.deep.equal({ n: 0 });
+      expect(fs.readdirSync(path.join(store.root, 'overlay'))).to.deep.equal(['l']);
+      expect(fs.readdirSync(path.join(store.root, 'tmp'))).to.deep.equal([]);
+    } finally {
+      await proxy.stop();
+    }
+  });
 });

@@ -5,7 +5,7 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { ImagePuller, PullerOptions, PullError } from '../../src/image-service/puller';
+import { ImagePuller, PullerOptions, PullError, PullProgress } from '../../src/image-service/puller';
 import { RegistriesConf } from '../../src/image-service/registries-conf';
 import { RegistryError } from '../../src/image-service/registry-client';
 import { ImageStore } from '../../src/image-service/store/image-store';
@@ -19,6 +19,7 @@ import {
   multiLayerImage,
   pushImage,
   pushIndex,
+  randomFiles,
   sha256,
 } from '../fixtures/image-builder';
 import { startRegistryProxy } from '../fixtures/registry-proxy';
@@ -410,6 +411,42 @@ describe('image service library: pull into the store', function () {
     store.remove(img.id);
     await store.settled();
     expect((await store.usage()).bytes).to.be.below(full.bytes - fs.statSync('/bin/busybox').size);
+  });
+
+  it('reports progress: resolved, per layer waiting, downloading (bounded), unpacking and done, then done; exists when stored', async () => {
+    const image = await buildImage({ layers: [{ files: busyboxFiles() }, { files: randomFiles(2 << 20, 'progress'), gzipLevel: 0 }] });
+    await pushImage(registry.url, 'test/progress', 'v1', image);
+    await pushImage(registry.url, 'test/progress', 'v2', image);
+    const store = openStore('progress');
+    const events: PullProgress[] = [];
+    const img = await puller(store).pull(`${registry.host}/test/progress:v1`, { onProgress: (e) => events.push(e) });
+    expect(events[0]).to.deep.equal({
+      type: 'resolved',
+      reference: `${registry.host}/test/progress:v1`,
+      manifestDigest: image.manifestDigest,
+      layers: image.layers.map((l) => ({ digest: l.digest, size: l.size })),
+    });
+    expect(events[events.length - 1]).to.deep.equal({ type: 'done', imageId: img.id });
+    for (const l of image.layers) {
+      const mine = events.filter((e): e is Extract<PullProgress, { type: 'layer' }> => e.type === 'layer' && e.digest === l.digest);
+      expect(mine.every((e) => e.size === l.size)).to.equal(true);
+      expect(mine.map((e) => e.state).filter((s, i, a) => s !== a[i - 1])).to.deep.equal(['waiting', 'downloading', 'unpacking', 'done']);
+      const fetched = mine.filter((e) => e.state === 'downloading').map((e) => e.fetched);
+      expect(fetched[0]).to.equal(0);
+      expect(fetched[fetched.length - 1]).to.equal(l.size);
+      expect(fetched.every((f, i) => i === 0 || f - fetched[i - 1] >= 64 << 10 || f === l.size)).to.equal(true);
+      expect(fetched.length).to.be.at.most(Math.ceil(l.size / (64 << 10)) + 2);
+    }
+    const again: PullProgress[] = [];
+    await puller(store).pull(`${registry.host}/test/progress:v2`, {
+      onProgress: (e) => {
+        again.push(e);
+        throw new Error('a failing listener does not fail the pull');
+      },
+    });
+    const states = again.filter((e) => e.type === 'layer').map((e) => `${(e as { digest: string }).digest}:${(e as { state: string }).state}`);
+    expect(states).to.deep.equal([...image.layers.map((l) => `${l.digest}:waiting`), ...image.layers.map((l) => `${l.digest}:exists`)]);
+    expect(again[again.length - 1]).to.deep.equal({ type: 'done', imageId: img.id });
   });
 
   it('fetches each blob once when two processes pull the same image at the same time', async () => {

@@ -39,8 +39,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Readable } from 'node:stream';
-import { TarEntry, TarHandler, TarReader } from './tar-reader';
+import type { TarEntry, TarHandler } from './tar-reader';
 import { PathXattrs, restoreXattrs } from './xattrs';
 
 /** A layer entry that is unsafe or unsupported; the message names the entry. */
@@ -384,22 +383,5 @@ export class LayerUnpacker implements TarHandler {
   abort(): void {
     if (this.fd !== undefined) fs.closeSync(this.fd);
     this.fd = undefined;
-  }
-}
-
-/**
- * Unpacks the uncompressed layer tar read from `input` into `dest` (empty),
- * consuming all of `input`.
- * @throws UnpackError or TarFormatError; the caller discards `dest`.
- */
-export async function unpackLayer(input: Readable, dest: string, workDir: string): Promise<UnpackResult> {
-  const unpacker = new LayerUnpacker(dest, workDir);
-  const tar = new TarReader(unpacker);
-  try {
-    for await (const chunk of input) tar.push(chunk as Buffer);
-    tar.finish();
-    return unpacker.finish();
-  } finally {
-    unpacker.abort();
   }
 }
