@@ -55,7 +55,7 @@ interface PoolWorker {
 export class LayerWorkerPool {
   private readonly idle: PoolWorker[] = [];
   private live = 0;
-  private readonly waiting: ((w: PoolWorker) => void)[] = [];
+  private readonly waiting: { resolve: (w: PoolWorker) => void; reject: (err: Error) => void }[] = [];
   private nextId = 1;
   private closed = false;
   private readonly spare: ArrayBuffer[] = [];
@@ -104,7 +104,7 @@ export class LayerWorkerPool {
       const pw = this.spawn();
       return Promise.resolve(pw);
     }
-    return new Promise((resolve) => this.waiting.push(resolve));
+    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
   }
 
   private release(w: PoolWorker): void {
@@ -113,12 +113,12 @@ export class LayerWorkerPool {
     if (w.dead) {
       // Its place is free: a waiting job gets a fresh worker.
       const next = this.waiting.shift();
-      if (next && !this.closed) next(this.spawn());
+      if (next && !this.closed) next.resolve(this.spawn());
       return;
     }
     const next = this.waiting.shift();
     if (next) {
-      next(w);
+      next.resolve(w);
       return;
     }
     if (this.closed) {
@@ -227,9 +227,10 @@ export class LayerWorkerPool {
     }
   }
 
-  /** Terminates every worker (jobs in flight fail). */
+  /** Terminates the idle workers; busy ones end with their job, queued jobs fail. */
   async close(): Promise<void> {
     this.closed = true;
+    for (const w of this.waiting.splice(0)) w.reject(new Error('layer worker pool is closed'));
     const all = [...this.idle];
     this.idle.length = 0;
     await Promise.all(all.map((w) => w.worker.terminate()));
