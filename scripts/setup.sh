@@ -30,6 +30,7 @@ PACKAGES=(
   coreutils                   # mknod, mkfifo: device nodes and FIFOs of layers
   zstd                        # tests: zstd-compressed test layers
   openssl                     # tests: the token server's signing certificate
+  strace                      # tests: layers are made durable (syncfs, fsync) before they are recorded
   python3 make g++            # native npm modules (better-sqlite3)
   containerd                  # npm run bench: the runtime peapod is compared with (started privately; no service)
 )

@@ -5,12 +5,13 @@ import type { ImageContext } from './context';
 /**
  * CRI `ImageFsInfo`: one `image_filesystems` entry for the image store:
  * `fs_id.mountpoint` = the store directory, `used_bytes` and `inodes_used`
- * counted over it, `timestamp` in nanoseconds.
+ * counted over it (walked in the background and cached by the store),
+ * `timestamp` in nanoseconds.
  */
 export function imageFsInfo(ctx: ImageContext) {
   return async (_req: ImageFsInfoRequest__Output): Promise<ImageFsInfoResponse> => {
     const timestamp = (BigInt(Date.now()) * 1_000_000n).toString();
-    const u = ctx.store.usage();
+    const u = await ctx.store.usage();
     return {
       image_filesystems: [
         {

@@ -16,7 +16,7 @@ import { ImageStore } from './store/image-store';
 export { ImageStore } from './store/image-store';
 export type { ImageRecord, OciImageConfig, LayerRecord } from './store/image-store';
 export { ImagePuller, PullError } from './puller';
-export type { PullerOptions, PullRequestOptions } from './puller';
+export type { PullerOptions, PullRequestOptions, PullProgress } from './puller';
 export { parseReference, formatReference, InvalidReferenceError } from './reference';
 export type { ImageReference } from './reference';
 export { loadRegistriesConf } from './registries-conf';

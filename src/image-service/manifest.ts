@@ -16,6 +16,17 @@ export const MANIFEST_ACCEPT = [MEDIA_OCI_INDEX, MEDIA_OCI_MANIFEST, MEDIA_DOCKE
 /** Largest manifest read (bytes): 4 MiB, as containerd and CRI-O limit. */
 export const MAX_MANIFEST_BYTES = 4 << 20;
 
+/**
+ * Largest image config accepted (bytes): 4 MiB, the manifest bound. Real
+ * configs are a few KiB (history included); the store keeps the config in
+ * its database and every ListImages reads it, so an unbounded one costs
+ * every later call.
+ */
+export const MAX_CONFIG_BYTES = 4 << 20;
+
+/** Most layers an image may have: overlayfs stacks at most 500 lower layers (the kernel's OVL_MAX_STACK). */
+export const MAX_LAYERS = 500;
+
 /** Layer media types by compression. */
 export const LAYER_MEDIA_TYPES: Record<string, 'gzip' | 'zstd' | 'none'> = {
   'application/vnd.oci.image.layer.v1.tar': 'none',
@@ -72,7 +83,7 @@ export class ManifestError extends Error {
 
 function isDescriptor(d: unknown): d is Descriptor {
   const o = d as Descriptor;
-  return typeof o === 'object' && o !== null && typeof o.digest === 'string' && typeof o.size === 'number';
+  return typeof o === 'object' && o !== null && typeof o.digest === 'string' && Number.isSafeInteger(o.size) && o.size >= 0;
 }
 
 /**
@@ -103,6 +114,7 @@ export function parseManifest(body: Buffer, contentType: string | undefined): Im
   if (!isManifest) throw new ManifestError(`unsupported manifest media type "${mediaType}"`);
   if (!isDescriptor(j.config)) throw new ManifestError('manifest has no valid "config"');
   if (!Array.isArray(j.layers) || !j.layers.every(isDescriptor)) throw new ManifestError('manifest has no valid "layers"');
+  if (j.layers.length > MAX_LAYERS) throw new ManifestError(`manifest has ${j.layers.length} layers, over the limit of ${MAX_LAYERS} (overlayfs stacks at most ${MAX_LAYERS})`);
   return { kind: 'manifest', mediaType: mediaType || MEDIA_OCI_MANIFEST, config: j.config, layers: j.layers as Descriptor[] };
 }
 

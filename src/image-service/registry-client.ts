@@ -10,6 +10,13 @@
  * followed by hand so that a redirect to another host drops Authorization.
  * 5xx, 429 and connection resets are retried a bounded number of times with
  * exponential backoff.
+ *
+ * Bounds: error bodies are read up to MAX_ERROR_BODY_BYTES and token
+ * responses up to MAX_TOKEN_BODY_BYTES (then the connection is dropped);
+ * bodies skipped on a retry, redirect or 401 are drained up to undici's
+ * 128 KiB `dump()` limit; headers are capped by undici (16 KiB); every
+ * request has connect, headers and idle-body timeouts. Callers bound what
+ * they read of a 2xx body (manifests, configs, blobs: see puller.ts).
  */
 import type { Readable } from 'node:stream';
 import { Agent, Dispatcher, request } from 'undici';
@@ -81,6 +88,32 @@ function basicOf(c: RegistryCredentials | undefined): string | undefined {
 export function isLoopbackHost(host: string): boolean {
   const h = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
   return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+/** Most bytes of an error body read (only its start is shown). */
+export const MAX_ERROR_BODY_BYTES = 4 << 10;
+/** Most bytes of a token response read: real ones are a few KiB (a JWT or two). */
+export const MAX_TOKEN_BODY_BYTES = 1 << 20;
+
+/**
+ * Reads at most `max` bytes of a response body. Past that the body is
+ * destroyed (the connection is not drained) and `overflow` is true; `data`
+ * holds the first `max` bytes.
+ */
+export async function readBounded(body: Readable, max: number): Promise<{ data: Buffer; overflow: boolean }> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const c of body) {
+    const chunk = c as Buffer;
+    if (total + chunk.length > max) {
+      chunks.push(chunk.subarray(0, max - total));
+      body.destroy();
+      return { data: Buffer.concat(chunks, max), overflow: true };
+    }
+    chunks.push(chunk);
+    total += chunk.length;
+  }
+  return { data: Buffer.concat(chunks, total), overflow: false };
 }
 
 const RETRY_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT']);
@@ -197,11 +230,18 @@ export class RegistryClient {
       throw new RegistryError(`${this.host}: token request to ${u.origin}${u.pathname} failed: ${(err as Error).message}`);
     }
     if (res.statusCode !== 200) {
-      const text = (await res.body.text()).slice(0, 300);
+      const text = (await readBounded(res.body, MAX_ERROR_BODY_BYTES)).data.toString('utf8').slice(0, 300);
       throw new RegistryError(`${this.host}: token server ${u.origin}${u.pathname} answered ${res.statusCode}${res.statusCode === 401 ? ' (authentication required or credentials rejected)' : ''}: ${text}`, res.statusCode);
     }
-    const body = (await res.body.json()) as { token?: string; access_token?: string };
-    const token = body.token ?? body.access_token;
+    const { data, overflow } = await readBounded(res.body, MAX_TOKEN_BODY_BYTES);
+    if (overflow) throw new RegistryError(`${this.host}: token server ${u.origin}${u.pathname} sent a response over the ${MAX_TOKEN_BODY_BYTES}-byte limit`);
+    let body: { token?: unknown; access_token?: unknown };
+    try {
+      body = JSON.parse(data.toString('utf8')) as { token?: unknown; access_token?: unknown };
+    } catch {
+      throw new RegistryError(`${this.host}: token server ${u.origin}${u.pathname} sent a response that is not JSON`);
+    }
+    const token = typeof body.token === 'string' ? body.token : typeof body.access_token === 'string' ? body.access_token : undefined;
     if (!token) throw new RegistryError(`${this.host}: token server returned no token`);
     this.tokens.set(key, token);
     return token;
@@ -259,7 +299,7 @@ export class RegistryClient {
         continue;
       }
       if (res.statusCode < 200 || res.statusCode >= 300) {
-        const text = method === 'GET' ? (await res.body.text()).slice(0, 500) : (await res.body.dump(), '');
+        const text = method === 'GET' ? (await readBounded(res.body, MAX_ERROR_BODY_BYTES)).data.toString('utf8').slice(0, 500) : (await res.body.dump(), '');
         const what = res.statusCode === 401 ? 'unauthorized (credentials missing or refused)' : res.statusCode === 404 ? 'not found' : `HTTP ${res.statusCode}`;
         throw new RegistryError(`${this.host}/${repo}: ${rest}: ${what}${text ? `: ${text.trim()}` : ''}`, res.statusCode);
       }

@@ -14,12 +14,22 @@
  * without a row are removed; when no other process is pulling, rows of
  * layers and blobs that no image uses are removed too (what a crash in the
  * middle of a pull left).
+ *
+ * Nothing here walks or deletes a tree on the event loop: removed layers
+ * and blobs are renamed into this process's tmp dir (one rename each) and
+ * deleted in the background (`settled()` waits for that); disk usage is
+ * walked asynchronously and cached. Reads (`get`, `list`, `resolve`) are
+ * one prepared query per image or per list, with parsed configs cached by
+ * image ID.
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { isHexId, parseReference, formatReference, repositoryName } from '../reference';
+import { ConfigCache } from './config-cache';
+import { diskUsage, DiskUsage } from './disk-usage';
 
 /** The image config JSON (OCI image-spec `config.md`), the parts peapod reads. */
 export interface OciImageConfig {
@@ -123,13 +133,58 @@ CREATE TABLE IF NOT EXISTS blobs (digest TEXT PRIMARY KEY, size INTEGER NOT NULL
 CREATE TABLE IF NOT EXISTS locks (key TEXT PRIMARY KEY, pid INTEGER NOT NULL, acquired INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS image_layers_chain ON image_layers(chain_id);
 CREATE INDEX IF NOT EXISTS image_blobs_digest ON image_blobs(digest);
+CREATE INDEX IF NOT EXISTS image_tags_image ON image_tags(image_id, name);
+CREATE INDEX IF NOT EXISTS image_digests_image ON image_digests(image_id, name);
 `;
+
+/**
+ * Columns of an image row with its tags, digests and chain IDs aggregated
+ * (one query per image or list). The aggregates carry no ORDER BY (three
+ * ordered aggregates cost six times as much as the whole query without);
+ * the names are sorted and the chain IDs put in layer order in JS.
+ */
+const IMAGE_SELECT = `SELECT i.id, i.manifest_digest, i.size, i.pinned, i.created,
+  (SELECT json_group_array(name) FROM image_tags WHERE image_id = i.id) AS tags,
+  (SELECT json_group_array(name) FROM image_digests WHERE image_id = i.id) AS digests,
+  (SELECT json_group_array(json_array(idx, chain_id)) FROM image_layers WHERE image_id = i.id) AS chains
+  FROM images i`;
+
+interface ImageRow {
+  id: string;
+  manifest_digest: string;
+  size: number;
+  pinned: number;
+  created: number;
+  tags: string;
+  digests: string;
+  chains: string;
+}
+
+/** Milliseconds a computed disk usage is served before it is walked again (unless this process changed the store). */
+const USAGE_TTL_MS = 10_000;
+
+/** Makes a directory's entries (a rename into it) durable. */
+async function syncDir(dir: string): Promise<void> {
+  const fh = await fsp.open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
 
 /** Images, layers and blobs on disk, with their metadata in SQLite. Safe to use from several processes. */
 export class ImageStore {
   readonly db: Database.Database;
   /** This process's work directory under tmp/. */
   private tmpDir: string | undefined;
+  private readonly statements = new Map<string, Database.Statement>();
+  private readonly configs = new ConfigCache();
+  private readonly pending = new Set<Promise<void>>();
+  private trashCount = 0;
+  private usageCache: { at: number; value: DiskUsage } | undefined;
+  private usageDirty = true;
+  private usageWalk: Promise<DiskUsage> | undefined;
 
   private constructor(readonly root: string) {
     for (const d of ['blobs/sha256', 'blobs/sha512', 'overlay/l', 'tmp']) fs.mkdirSync(path.join(root, d), { recursive: true, mode: 0o700 });
@@ -143,7 +198,8 @@ export class ImageStore {
 
   /**
    * Opens (creating when absent) the store at `storageRoot` (peapod uses
-   * `<config.root>/storage`) and cleans what crashed pulls left.
+   * `<config.root>/storage`) and cleans what crashed pulls left (the
+   * deletions run in the background: `settled()`).
    */
   static open(storageRoot: string): ImageStore {
     const store = new ImageStore(storageRoot);
@@ -151,10 +207,51 @@ export class ImageStore {
     return store;
   }
 
-  /** Closes the database. */
+  /** Closes the database and removes this process's tmp dir. */
   close(): void {
     if (this.tmpDir) fs.rmSync(this.tmpDir, { recursive: true, force: true });
     this.db.close();
+  }
+
+  /** Resolves once every background deletion started so far is done. */
+  async settled(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
+  }
+
+  /** A prepared statement, compiled once per store. */
+  private prep(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
+
+  private background(p: Promise<unknown>): void {
+    const done: Promise<void> = p.then(
+      () => undefined,
+      () => undefined, // best effort: what is left is removed at the next open
+    );
+    this.pending.add(done);
+    void done.finally(() => this.pending.delete(done));
+  }
+
+  /**
+   * Takes `p` out of its place at once (one rename into tmp/, under a name
+   * of this process) and deletes it in the background; a crash before the
+   * deletion ends leaves a tmp entry of a dead process, which the next open
+   * removes.
+   */
+  private discard(p: string): void {
+    const t = path.join(this.root, 'tmp', `${process.pid}-trash-${crypto.randomBytes(4).toString('hex')}-${this.trashCount++}`);
+    try {
+      fs.renameSync(p, t);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    this.background(fsp.rm(t, { recursive: true, force: true }));
   }
 
   // ------------------------------------------------------------ paths
@@ -175,15 +272,24 @@ export class ImageStore {
     return path.join(this.root, 'overlay');
   }
 
-  /** A fresh temp directory of this process (removed at close, or at the next open after a crash). */
-  tempDir(): string {
+  private processTmp(): string {
     if (!this.tmpDir) {
       this.tmpDir = path.join(this.root, 'tmp', `${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
       fs.mkdirSync(this.tmpDir, { recursive: true });
     }
-    const d = path.join(this.tmpDir, crypto.randomBytes(6).toString('hex'));
+    return this.tmpDir;
+  }
+
+  /** A fresh temp directory of this process (removed at close, or at the next open after a crash). */
+  tempDir(): string {
+    const d = path.join(this.processTmp(), crypto.randomBytes(6).toString('hex'));
     fs.mkdirSync(d);
     return d;
+  }
+
+  /** Removes a temp directory of this process in the background. */
+  removeTemp(dir: string): void {
+    this.background(fsp.rm(dir, { recursive: true, force: true }));
   }
 
   // ------------------------------------------------------------ recovery
@@ -192,12 +298,12 @@ export class ImageStore {
     const tmp = path.join(this.root, 'tmp');
     for (const n of fs.readdirSync(tmp)) {
       const pid = Number(n.split('-')[0]);
-      if (!Number.isInteger(pid) || !pidAlive(pid)) fs.rmSync(path.join(tmp, n), { recursive: true, force: true });
+      if (!Number.isInteger(pid) || !pidAlive(pid)) this.background(fsp.rm(path.join(tmp, n), { recursive: true, force: true }));
     }
     this.db.prepare('DELETE FROM locks WHERE pid = ?').run(process.pid);
-    const live = (this.db.prepare('SELECT pid FROM locks').all() as { pid: number }[]).filter((r) => pidAlive(r.pid));
-    const dead = (this.db.prepare('SELECT pid FROM locks').all() as { pid: number }[]).filter((r) => !pidAlive(r.pid));
-    for (const r of dead) this.db.prepare('DELETE FROM locks WHERE pid = ?').run(r.pid);
+    const holders = this.db.prepare('SELECT DISTINCT pid FROM locks').all() as { pid: number }[];
+    const live = holders.filter((r) => pidAlive(r.pid));
+    for (const r of holders) if (!pidAlive(r.pid)) this.db.prepare('DELETE FROM locks WHERE pid = ?').run(r.pid);
     if (live.length === 0) {
       // Layers and blobs no image uses: what a pull left when it crashed (its
       // files go with the pass below). Skipped while another process pulls:
@@ -210,11 +316,11 @@ export class ImageStore {
     const layers = new Set((this.db.prepare('SELECT chain_id FROM layers').all() as { chain_id: string }[]).map((r) => hexOf(r.chain_id)));
     const links = new Set((this.db.prepare('SELECT link FROM layers').all() as { link: string }[]).map((r) => r.link));
     const overlay = path.join(this.root, 'overlay');
-    for (const n of fs.readdirSync(overlay)) if (n !== 'l' && !layers.has(n)) fs.rmSync(path.join(overlay, n), { recursive: true, force: true });
-    for (const n of fs.readdirSync(path.join(overlay, 'l'))) if (!links.has(n)) fs.rmSync(path.join(overlay, 'l', n), { force: true });
+    for (const n of fs.readdirSync(overlay)) if (n !== 'l' && !layers.has(n)) this.discard(path.join(overlay, n));
+    for (const n of fs.readdirSync(path.join(overlay, 'l'))) if (!links.has(n)) this.background(fsp.rm(path.join(overlay, 'l', n), { force: true }));
     const blobs = new Set((this.db.prepare('SELECT digest FROM blobs').all() as { digest: string }[]).map((r) => r.digest));
     for (const alg of ['sha256', 'sha512']) {
-      for (const n of fs.readdirSync(path.join(this.root, 'blobs', alg))) if (!blobs.has(`${alg}:${n}`)) fs.rmSync(path.join(this.root, 'blobs', alg, n), { force: true });
+      for (const n of fs.readdirSync(path.join(this.root, 'blobs', alg))) if (!blobs.has(`${alg}:${n}`)) this.discard(path.join(this.root, 'blobs', alg, n));
     }
   }
 
@@ -227,15 +333,15 @@ export class ImageStore {
    */
   async lock(key: string, pollMs = 50): Promise<() => void> {
     const take = this.db.transaction((): boolean => {
-      const row = this.db.prepare('SELECT pid FROM locks WHERE key = ?').get(key) as { pid: number } | undefined;
+      const row = this.prep('SELECT pid FROM locks WHERE key = ?').get(key) as { pid: number } | undefined;
       if (row && pidAlive(row.pid) && row.pid !== process.pid) return false;
       if (row && row.pid === process.pid) return false; // same process: the in-process single flight serializes
-      this.db.prepare('INSERT OR REPLACE INTO locks (key, pid, acquired) VALUES (?, ?, ?)').run(key, process.pid, Date.now());
+      this.prep('INSERT OR REPLACE INTO locks (key, pid, acquired) VALUES (?, ?, ?)').run(key, process.pid, Date.now());
       return true;
     });
     while (!take.immediate()) await new Promise((r) => setTimeout(r, pollMs));
     return () => {
-      this.db.prepare('DELETE FROM locks WHERE key = ? AND pid = ?').run(key, process.pid);
+      this.prep('DELETE FROM locks WHERE key = ? AND pid = ?').run(key, process.pid);
     };
   }
 
@@ -243,23 +349,49 @@ export class ImageStore {
 
   /** True when the content store has `digest` (row and file). */
   hasBlob(digest: string): boolean {
-    return this.db.prepare('SELECT 1 FROM blobs WHERE digest = ?').get(digest) !== undefined && fs.existsSync(this.blobPath(digest));
+    return this.prep('SELECT 1 FROM blobs WHERE digest = ?').get(digest) !== undefined && fs.existsSync(this.blobPath(digest));
   }
 
   /**
-   * Records a verified temp file and moves it into the content store. The
-   * row comes first, so a file in the store always has a row and recovery
-   * can delete files without one; a row without its file (a crash between
-   * the two) reads as absent (hasBlob checks the file).
+   * Records a verified, durable temp file and moves it into the content
+   * store. The row comes first, so a file in the store always has a row and
+   * recovery can delete files without one; a row without its file (a crash
+   * between the two) reads as absent (hasBlob checks the file). The rename
+   * is made durable before this resolves.
    */
-  commitBlob(digest: string, tmpFile: string, size: number): void {
-    this.db.prepare('INSERT OR IGNORE INTO blobs (digest, size, created) VALUES (?, ?, ?)').run(digest, size, Date.now());
-    fs.renameSync(tmpFile, this.blobPath(digest));
+  async commitBlob(digest: string, tmpFile: string, size: number): Promise<void> {
+    this.prep('INSERT OR IGNORE INTO blobs (digest, size, created) VALUES (?, ?, ?)').run(digest, size, Date.now());
+    const target = this.blobPath(digest);
+    await fsp.rename(tmpFile, target);
+    await syncDir(path.dirname(target));
+    this.usageDirty = true;
+  }
+
+  /**
+   * Stores `data` (a manifest or config already read into memory and
+   * verified against `digest`) as a blob: written to a temp file, fsynced,
+   * committed.
+   */
+  async putBlob(digest: string, data: Buffer): Promise<void> {
+    const dir = this.tempDir();
+    const file = path.join(dir, 'blob');
+    try {
+      const fh = await fsp.open(file, 'wx', 0o600);
+      try {
+        await fh.writeFile(data);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await this.commitBlob(digest, file, data.length);
+    } finally {
+      this.removeTemp(dir);
+    }
   }
 
   /** The stored layer of `chainId`, if any. */
   getLayer(chainId: string): LayerRecord | undefined {
-    const r = this.db.prepare('SELECT chain_id, diff_id, link, size FROM layers WHERE chain_id = ?').get(chainId) as
+    const r = this.prep('SELECT chain_id, diff_id, link, size FROM layers WHERE chain_id = ?').get(chainId) as
       | { chain_id: string; diff_id: string; link: string; size: number }
       | undefined;
     if (!r || !fs.existsSync(path.join(this.layerDir(chainId), 'diff'))) return undefined;
@@ -267,18 +399,21 @@ export class ImageStore {
   }
 
   /**
-   * Moves an unpacked, verified layer (`tmpLayerDir/diff`) into place, makes
-   * its short link and records it.
+   * Moves an unpacked, verified and durable layer (`tmpLayerDir/diff`) into
+   * place, makes its short link and records it; resolves once the rename is
+   * durable.
    */
-  commitLayer(chainId: string, diffId: string, tmpLayerDir: string, size: number): LayerRecord {
+  async commitLayer(chainId: string, diffId: string, tmpLayerDir: string, size: number): Promise<LayerRecord> {
     const dir = this.layerDir(chainId);
     const link = newLinkName();
     // Row first (as in commitBlob): whatever is on disk has a row.
-    this.db.prepare('INSERT OR REPLACE INTO layers (chain_id, diff_id, link, size, created) VALUES (?, ?, ?, ?, ?)').run(chainId, diffId, link, size, Date.now());
-    fs.rmSync(dir, { recursive: true, force: true });
-    fs.writeFileSync(path.join(tmpLayerDir, 'link'), link);
-    fs.symlinkSync(`../${hexOf(chainId)}/diff`, path.join(this.linkDir, 'l', link));
-    fs.renameSync(tmpLayerDir, dir);
+    this.prep('INSERT OR REPLACE INTO layers (chain_id, diff_id, link, size, created) VALUES (?, ?, ?, ?, ?)').run(chainId, diffId, link, size, Date.now());
+    this.discard(dir); // a leftover of a layer whose row was lost
+    await fsp.writeFile(path.join(tmpLayerDir, 'link'), link);
+    await fsp.symlink(`../${hexOf(chainId)}/diff`, path.join(this.linkDir, 'l', link));
+    await fsp.rename(tmpLayerDir, dir);
+    await Promise.all([syncDir(this.linkDir), syncDir(path.join(this.linkDir, 'l'))]);
+    this.usageDirty = true;
     return { chainId, diffId, link, size };
   }
 
@@ -292,20 +427,23 @@ export class ImageStore {
    */
   commitImage(img: NewImage): ImageRecord {
     const tx = this.db.transaction(() => {
-      for (const c of img.chainIds) if (!this.db.prepare('SELECT 1 FROM layers WHERE chain_id = ?').get(c)) throw new Error(`layer ${c} vanished during the pull`);
-      for (const b of img.blobs) if (!this.db.prepare('SELECT 1 FROM blobs WHERE digest = ?').get(b)) throw new Error(`blob ${b} vanished during the pull`);
-      const size =
-        (this.db.prepare(`SELECT COALESCE(SUM(size), 0) AS s FROM layers WHERE chain_id IN (${img.chainIds.map(() => '?').join(',') || "''"})`).get(...img.chainIds) as { s: number }).s +
-        Buffer.byteLength(img.configJson);
-      this.db
-        .prepare('INSERT INTO images (id, config, manifest_digest, size, pinned, created) VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT(id) DO UPDATE SET manifest_digest = excluded.manifest_digest')
-        .run(img.id, img.configJson, img.manifestDigest, size, Date.now());
-      const insLayer = this.db.prepare('INSERT OR REPLACE INTO image_layers (image_id, idx, chain_id) VALUES (?, ?, ?)');
+      for (const c of img.chainIds) if (!this.prep('SELECT 1 FROM layers WHERE chain_id = ?').get(c)) throw new Error(`layer ${c} vanished during the pull`);
+      for (const b of img.blobs) if (!this.prep('SELECT 1 FROM blobs WHERE digest = ?').get(b)) throw new Error(`blob ${b} vanished during the pull`);
+      let size = Buffer.byteLength(img.configJson);
+      for (const c of img.chainIds) size += (this.prep('SELECT size FROM layers WHERE chain_id = ?').get(c) as { size: number }).size;
+      this.prep('INSERT INTO images (id, config, manifest_digest, size, pinned, created) VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT(id) DO UPDATE SET manifest_digest = excluded.manifest_digest').run(
+        img.id,
+        img.configJson,
+        img.manifestDigest,
+        size,
+        Date.now(),
+      );
+      const insLayer = this.prep('INSERT OR REPLACE INTO image_layers (image_id, idx, chain_id) VALUES (?, ?, ?)');
       img.chainIds.forEach((c, i) => insLayer.run(img.id, i, c));
-      const insBlob = this.db.prepare('INSERT OR IGNORE INTO image_blobs (image_id, digest) VALUES (?, ?)');
+      const insBlob = this.prep('INSERT OR IGNORE INTO image_blobs (image_id, digest) VALUES (?, ?)');
       for (const b of img.blobs) insBlob.run(img.id, b);
-      if (img.tag) this.db.prepare('INSERT OR REPLACE INTO image_tags (name, image_id) VALUES (?, ?)').run(`${img.repository}:${img.tag}`, img.id);
-      this.db.prepare('INSERT OR REPLACE INTO image_digests (name, image_id) VALUES (?, ?)').run(`${img.repository}@${img.manifestDigest}`, img.id);
+      if (img.tag) this.prep('INSERT OR REPLACE INTO image_tags (name, image_id) VALUES (?, ?)').run(`${img.repository}:${img.tag}`, img.id);
+      this.prep('INSERT OR REPLACE INTO image_digests (name, image_id) VALUES (?, ?)').run(`${img.repository}@${img.manifestDigest}`, img.id);
     });
     tx.immediate();
     // A tag moved away may have left an image without names: it stays (as a
@@ -313,31 +451,33 @@ export class ImageStore {
     return this.get(img.id)!;
   }
 
-  /** The image with full ID `id` (`sha256:<hex>`), if stored. */
-  get(id: string): ImageRecord | undefined {
-    const r = this.db.prepare('SELECT id, config, manifest_digest, size, pinned, created FROM images WHERE id = ?').get(id) as
-      | { id: string; config: string; manifest_digest: string; size: number; pinned: number; created: number }
-      | undefined;
-    if (!r) return undefined;
-    const tags = (this.db.prepare('SELECT name FROM image_tags WHERE image_id = ? ORDER BY name').all(id) as { name: string }[]).map((x) => x.name);
-    const digests = (this.db.prepare('SELECT name FROM image_digests WHERE image_id = ? ORDER BY name').all(id) as { name: string }[]).map((x) => x.name);
-    const chainIds = (this.db.prepare('SELECT chain_id FROM image_layers WHERE image_id = ? ORDER BY idx').all(id) as { chain_id: string }[]).map((x) => x.chain_id);
+  private record(r: ImageRow): ImageRecord {
     return {
       id: r.id,
-      repoTags: tags,
-      repoDigests: digests,
+      repoTags: (JSON.parse(r.tags) as string[]).sort(),
+      repoDigests: (JSON.parse(r.digests) as string[]).sort(),
       size: r.size,
-      config: JSON.parse(r.config) as OciImageConfig,
-      chainIds,
+      config: this.configs.get(r.id, () => (this.prep('SELECT config FROM images WHERE id = ?').pluck().get(r.id) as string | undefined) ?? '{}'),
+      chainIds: (JSON.parse(r.chains) as [number, string][]).sort((a, b) => a[0] - b[0]).map((c) => c[1]),
       pinned: r.pinned !== 0,
       manifestDigest: r.manifest_digest,
       created: r.created,
     };
   }
 
-  /** Every stored image, oldest first. */
+  /**
+   * The image with full ID `id` (`sha256:<hex>`), if stored: one query, and
+   * the config parsed once per process (the returned `config` is shared and
+   * frozen).
+   */
+  get(id: string): ImageRecord | undefined {
+    const r = this.prep(`${IMAGE_SELECT} WHERE i.id = ?`).get(id) as ImageRow | undefined;
+    return r ? this.record(r) : undefined;
+  }
+
+  /** Every stored image, oldest first (one query). */
   list(): ImageRecord[] {
-    return (this.db.prepare('SELECT id FROM images ORDER BY created, id').all() as { id: string }[]).map((r) => this.get(r.id)!).filter(Boolean);
+    return (this.prep(`${IMAGE_SELECT} ORDER BY i.created, i.id`).all() as ImageRow[]).map((r) => this.record(r));
   }
 
   /**
@@ -356,7 +496,7 @@ export class ImageStore {
     }
     const hexPrefix = s.startsWith('sha256:') ? s.slice(7) : s;
     if (/^[a-f0-9]{3,63}$/.test(hexPrefix)) {
-      const rows = this.db.prepare("SELECT id FROM images WHERE id LIKE ? || '%'").all(`sha256:${hexPrefix}`) as { id: string }[];
+      const rows = this.prep("SELECT id FROM images WHERE id LIKE ? || '%' LIMIT 2").all(`sha256:${hexPrefix}`) as { id: string }[];
       if (rows.length === 1) return this.get(rows[0].id);
     }
     let ref;
@@ -367,19 +507,16 @@ export class ImageStore {
     }
     const name = repositoryName(ref);
     if (ref.digest) {
-      const r = this.db.prepare('SELECT image_id FROM image_digests WHERE name = ?').get(`${name}@${ref.digest}`) as { image_id: string } | undefined;
-      if (r) return this.get(r.image_id);
-      // A digest pull names the index digest: also accept any repo digest of the same name.
-      return undefined;
+      const r = this.prep('SELECT image_id FROM image_digests WHERE name = ?').get(`${name}@${ref.digest}`) as { image_id: string } | undefined;
+      return r ? this.get(r.image_id) : undefined;
     }
-    const r = this.db.prepare('SELECT image_id FROM image_tags WHERE name = ?').get(formatReference(ref)) as { image_id: string } | undefined;
+    const r = this.prep('SELECT image_id FROM image_tags WHERE name = ?').get(formatReference(ref)) as { image_id: string } | undefined;
     if (r) return this.get(r.image_id);
     if (ref.shortName) {
       // A short name pulled through unqualified-search-registries is stored under the registry it came from.
       const suffix = `/${ref.path.replace(/^library\//, '')}:${ref.tag}`;
-      const rows = this.db.prepare('SELECT image_id FROM image_tags WHERE length(name) > length(?) AND substr(name, -length(?)) = ?').all(suffix, suffix, suffix) as { image_id: string }[];
-      const ids = [...new Set(rows.map((x) => x.image_id))];
-      if (ids.length === 1) return this.get(ids[0]);
+      const rows = this.prep('SELECT DISTINCT image_id FROM image_tags WHERE length(name) > length(?) AND substr(name, -length(?)) = ? LIMIT 2').all(suffix, suffix, suffix) as { image_id: string }[];
+      if (rows.length === 1) return this.get(rows[0].image_id);
     }
     return undefined;
   }
@@ -403,99 +540,85 @@ export class ImageStore {
 
   /** Marks an image pinned (kubelet GC leaves it) or not. */
   setPinned(id: string, pinned: boolean): void {
-    this.db.prepare('UPDATE images SET pinned = ? WHERE id = ?').run(pinned ? 1 : 0, id);
+    this.prep('UPDATE images SET pinned = ? WHERE id = ?').run(pinned ? 1 : 0, id);
+  }
+
+  /** Deletes the rows of layers and blobs among the given ones that no image uses; returns what went. */
+  private dropUnused(chainIds: Iterable<string>, digests: Iterable<string>): { layers: { chain_id: string; link: string }[]; blobs: string[] } {
+    const layers: { chain_id: string; link: string }[] = [];
+    const blobs: string[] = [];
+    for (const c of new Set(chainIds)) {
+      if (this.prep('SELECT 1 FROM image_layers WHERE chain_id = ?').get(c)) continue;
+      const l = this.prep('SELECT chain_id, link FROM layers WHERE chain_id = ?').get(c) as { chain_id: string; link: string } | undefined;
+      if (!l) continue;
+      layers.push(l);
+      this.prep('DELETE FROM layers WHERE chain_id = ?').run(c);
+    }
+    for (const b of new Set(digests)) {
+      if (this.prep('SELECT 1 FROM image_blobs WHERE digest = ?').get(b)) continue;
+      if (this.prep('DELETE FROM blobs WHERE digest = ?').run(b).changes > 0) blobs.push(b);
+    }
+    return { layers, blobs };
+  }
+
+  /** Takes the files of dropped layers and blobs away (renames now, deletes in the background). */
+  private discardFiles(gone: { layers: { chain_id: string; link: string }[]; blobs: string[] }): void {
+    for (const l of gone.layers) {
+      this.background(fsp.rm(path.join(this.linkDir, 'l', l.link), { force: true }));
+      this.discard(this.layerDir(l.chain_id));
+    }
+    for (const b of gone.blobs) this.discard(this.blobPath(b));
+    if (gone.layers.length || gone.blobs.length) this.usageDirty = true;
   }
 
   /**
    * Removes an image with all its tags and digests, then the layers and blobs
-   * no other image uses.
+   * no other image uses. Their files leave their places before this returns
+   * and are deleted in the background (`settled()`).
    * @returns true when an image was removed, false when it was not stored.
    */
   remove(id: string): boolean {
-    let goneLayers: { chain_id: string; link: string }[] = [];
-    let goneBlobs: string[] = [];
+    let gone: ReturnType<ImageStore['dropUnused']> = { layers: [], blobs: [] };
     let removed = false;
     const tx = this.db.transaction(() => {
-      const chains = (this.db.prepare('SELECT chain_id FROM image_layers WHERE image_id = ?').all(id) as { chain_id: string }[]).map((r) => r.chain_id);
-      const blobs = (this.db.prepare('SELECT digest FROM image_blobs WHERE image_id = ?').all(id) as { digest: string }[]).map((r) => r.digest);
-      removed = this.db.prepare('DELETE FROM images WHERE id = ?').run(id).changes > 0;
-      goneLayers = [];
-      for (const c of new Set(chains)) {
-        if (this.db.prepare('SELECT 1 FROM image_layers WHERE chain_id = ?').get(c)) continue;
-        const l = this.db.prepare('SELECT chain_id, link FROM layers WHERE chain_id = ?').get(c) as { chain_id: string; link: string } | undefined;
-        if (l) goneLayers.push(l);
-        this.db.prepare('DELETE FROM layers WHERE chain_id = ?').run(c);
-      }
-      goneBlobs = [];
-      for (const b of new Set(blobs)) {
-        if (this.db.prepare('SELECT 1 FROM image_blobs WHERE digest = ?').get(b)) continue;
-        this.db.prepare('DELETE FROM blobs WHERE digest = ?').run(b);
-        goneBlobs.push(b);
-      }
+      const chains = (this.prep('SELECT chain_id FROM image_layers WHERE image_id = ?').all(id) as { chain_id: string }[]).map((r) => r.chain_id);
+      const blobs = (this.prep('SELECT digest FROM image_blobs WHERE image_id = ?').all(id) as { digest: string }[]).map((r) => r.digest);
+      removed = this.prep('DELETE FROM images WHERE id = ?').run(id).changes > 0;
+      gone = this.dropUnused(chains, blobs);
     });
     tx.immediate();
-    for (const l of goneLayers) {
-      fs.rmSync(path.join(this.linkDir, 'l', l.link), { force: true });
-      fs.rmSync(this.layerDir(l.chain_id), { recursive: true, force: true });
-    }
-    for (const b of goneBlobs) fs.rmSync(this.blobPath(b), { force: true });
+    this.configs.delete(id);
+    this.discardFiles(gone);
     return removed;
   }
 
   /**
    * Removes the given layers and blobs when no image uses them: what a failed
-   * pull added goes away with it.
+   * pull added goes away with it (files as in `remove`).
    */
   removeUnused(chainIds: string[], digests: string[]): void {
-    const goneLayers: { chain_id: string; link: string }[] = [];
-    const goneBlobs: string[] = [];
-    this.db
-      .transaction(() => {
-        for (const c of chainIds) {
-          if (this.db.prepare('SELECT 1 FROM image_layers WHERE chain_id = ?').get(c)) continue;
-          const l = this.db.prepare('SELECT chain_id, link FROM layers WHERE chain_id = ?').get(c) as { chain_id: string; link: string } | undefined;
-          if (!l) continue;
-          goneLayers.push(l);
-          this.db.prepare('DELETE FROM layers WHERE chain_id = ?').run(c);
-        }
-        for (const b of digests) {
-          if (this.db.prepare('SELECT 1 FROM image_blobs WHERE digest = ?').get(b)) continue;
-          if (this.db.prepare('DELETE FROM blobs WHERE digest = ?').run(b).changes > 0) goneBlobs.push(b);
-        }
-      })
-      .immediate();
-    for (const l of goneLayers) {
-      fs.rmSync(path.join(this.linkDir, 'l', l.link), { force: true });
-      fs.rmSync(this.layerDir(l.chain_id), { recursive: true, force: true });
-    }
-    for (const b of goneBlobs) fs.rmSync(this.blobPath(b), { force: true });
+    let gone: ReturnType<ImageStore['dropUnused']> = { layers: [], blobs: [] };
+    this.db.transaction(() => void (gone = this.dropUnused(chainIds, digests))).immediate();
+    this.discardFiles(gone);
   }
 
-  /** Bytes and inodes used under the store root (walks the tree). */
-  usage(): { bytes: number; inodes: number } {
-    let bytes = 0;
-    let inodes = 0;
-    const walk = (d: string): void => {
-      let names: string[];
+  /**
+   * Bytes (allocated blocks) and inodes used under the store root. Walked
+   * asynchronously and cached for 10 s, or until this process changes the
+   * store; concurrent callers share one walk.
+   */
+  usage(): Promise<DiskUsage> {
+    if (this.usageCache && !this.usageDirty && Date.now() - this.usageCache.at < USAGE_TTL_MS) return Promise.resolve(this.usageCache.value);
+    this.usageWalk ??= (async () => {
+      this.usageDirty = false;
       try {
-        names = fs.readdirSync(d);
-      } catch {
-        return;
+        const value = await diskUsage(this.root);
+        this.usageCache = { at: Date.now(), value };
+        return value;
+      } finally {
+        this.usageWalk = undefined;
       }
-      for (const n of names) {
-        const p = path.join(d, n);
-        let st: fs.Stats;
-        try {
-          st = fs.lstatSync(p);
-        } catch {
-          continue;
-        }
-        inodes++;
-        bytes += st.blocks * 512;
-        if (st.isDirectory()) walk(p);
-      }
-    };
-    walk(this.root);
-    return { bytes, inodes };
+    })();
+    return this.usageWalk;
   }
 }

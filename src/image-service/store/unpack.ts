@@ -1,27 +1,46 @@
 /**
- * Unpacks one layer tar stream into a directory that overlayfs can use as a
- * lower layer.
+ * Applies one layer's tar entries to an empty directory that overlayfs can
+ * use as a lower layer. Synchronous by design: it runs in a layer worker
+ * thread (see layer-job.ts), fed by TarReader, never on the event loop.
  *
- * - Whiteouts (OCI image-spec `layer.md`): `.wh.NAME` becomes a character
- *   device 0/0 named NAME (overlayfs' whiteout); `.wh..wh..opq` marks its
- *   directory opaque with the xattr `trusted.overlay.opaque=y`.
+ * Semantics (OCI image-spec `layer.md`, and tar's):
+ * - Names are normalized as containerd's `archive/tar.go` does (a leading
+ *   `/`, `.` and `a/..` are resolved lexically into the root), except that
+ *   a name whose `..` climbs above the root is refused, where containerd
+ *   clamps it to the root: such an archive is hostile, not sloppy.
+ * - The later entry wins: an entry replaces whatever an earlier entry of the
+ *   same layer left at its path (a directory replaced by a file drops the
+ *   directory's subtree; two directories merge), and a non-directory
+ *   standing where a later entry needs a parent directory gives way to that
+ *   directory.
+ * - Whiteouts apply to lower layers only. `.wh.NAME` becomes overlayfs'
+ *   whiteout (a 0/0 character device, hard-linked to one per layer so a
+ *   layer costs one `mknod`, as overlayfs itself shares whiteouts) unless
+ *   this layer has an entry NAME: a file or other non-directory already
+ *   hides the lower NAME, and a directory becomes opaque (its lower
+ *   namesake's contents are hidden, its own entries stay). A later entry
+ *   NAME replaces the whiteout (a directory then is opaque).
+ *   `.wh..wh..opq` makes its directory opaque (`trusted.overlay.opaque=y`);
+ *   other `.wh..wh.*` names are AUFS metadata and are skipped.
  * - Entry types: files, directories, symlinks, hard links, character and
- *   block devices (`mknod`), FIFOs (`mkfifo`); mode, uid, gid and mtime are
- *   applied; PAX `SCHILY.xattr.*` records become xattrs (`setfattr`).
- * - Safety: names with a `..` component or an absolute name are refused;
- *   every parent is walked component by component with lstat, and a symlink
- *   on the way is refused, so nothing is ever written outside `dest` or
- *   through a symlink. Hard link targets obey the same rules.
+ *   block devices and FIFOs (`mknod`, `mkfifo`); uid, gid, mode (with
+ *   setuid/setgid/sticky) and mtime are applied; PAX `SCHILY.xattr.*`
+ *   records become extended attributes with their exact bytes (one
+ *   `setfattr --restore` per layer, at the end, after ownership is final:
+ *   chown would clear `security.capability`). `trusted.overlay.*` from an
+ *   image is dropped (only our own opaque markers set it), as are `user.*`
+ *   on anything but files and directories (Linux refuses them).
+ * - Safety: every parent is walked component by component with lstat, and
+ *   a symlink on the way is refused, so nothing is ever written outside the
+ *   layer or through a symlink; hard link targets obey the same rules. What
+ *   is applied at the end (directory times, attributes) is applied only to
+ *   paths still holding the same inode with no symlink on the way.
  */
-import { execFile } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
-import { promisify } from 'node:util';
-import * as tar from 'tar-stream';
-
-const run = promisify(execFile);
+import type { TarEntry, TarHandler } from './tar-reader';
+import { PathXattrs, restoreXattrs } from './xattrs';
 
 /** A layer entry that is unsafe or unsupported; the message names the entry. */
 export class UnpackError extends Error {
@@ -39,195 +58,330 @@ export interface UnpackResult {
   entries: number;
 }
 
+/** Most entries one layer may hold: bounds the unpacker's bookkeeping (about 100 bytes per directory). */
+export const MAX_LAYER_ENTRIES = 2_000_000;
+
 const WHITEOUT_PREFIX = '.wh.';
 const OPAQUE = '.wh..wh..opq';
+/** Hard links per whiteout prototype, below ext4's 65000 links per inode. */
+const LINKS_PER_WHITEOUT = 60_000;
 
 /**
- * Splits an entry name into safe components.
- * @throws UnpackError for absolute names and `..` components.
+ * Normalizes an entry name into components under the layer root: a leading
+ * `/`, empty and `.` components go, `a/..` cancels (lexically, as Go's
+ * filepath.Clean does for containerd).
+ * @returns the components; empty for the root itself.
+ * @throws UnpackError when a `..` would climb above the root.
  */
-export function safeComponents(name: string): string[] {
-  if (name.startsWith('/')) throw new UnpackError(`layer entry "${name}" has an absolute path`);
-  const parts = name.split('/').filter((c) => c !== '' && c !== '.');
-  if (parts.some((c) => c === '..')) throw new UnpackError(`layer entry "${name}" escapes the layer with ".."`);
-  return parts;
-}
-
-/**
- * Makes sure every parent of `parts` exists as a real directory under `root`
- * (creating missing ones 0755), refusing symlinks and non-directories on the way.
- * @returns the absolute path of the parent directory.
- */
-function ensureParents(root: string, parts: string[], entryName: string): string {
-  let cur = root;
-  for (const c of parts.slice(0, -1)) {
-    cur = path.join(cur, c);
-    let st: fs.Stats | undefined;
-    try {
-      st = fs.lstatSync(cur);
-    } catch {
-      st = undefined;
+export function normalizeEntryName(name: string): string[] {
+  const out: string[] = [];
+  for (const c of name.split('/')) {
+    if (c === '' || c === '.') continue;
+    if (c === '..') {
+      if (out.length === 0) throw new UnpackError(`layer entry "${name}" escapes the layer with ".."`);
+      out.pop();
+      continue;
     }
-    if (!st) fs.mkdirSync(cur, { mode: 0o755 });
-    else if (st.isSymbolicLink()) throw new UnpackError(`layer entry "${entryName}" would be written through the symlink "${path.relative(root, cur)}"`);
-    else if (!st.isDirectory()) throw new UnpackError(`layer entry "${entryName}": "${path.relative(root, cur)}" is not a directory`);
+    out.push(c);
   }
-  return cur;
+  return out;
 }
 
-/** Removes whatever is at `p` (not following symlinks), unless it is a directory and `keepDir`. */
-function clearPath(p: string, keepDir: boolean): void {
-  let st: fs.Stats;
+function lstat(p: string): fs.Stats | undefined {
+  return fs.lstatSync(p, { throwIfNoEntry: false });
+}
+
+function run(cmd: string, args: string[]): void {
   try {
-    st = fs.lstatSync(p);
-  } catch {
-    return;
-  }
-  if (st.isDirectory()) {
-    if (keepDir) return;
-    fs.rmSync(p, { recursive: true, force: true });
-  } else fs.unlinkSync(p);
-}
-
-async function setXattrs(p: string, xattrs: Record<string, string>): Promise<void> {
-  for (const [name, value] of Object.entries(xattrs)) {
-    if (name.startsWith('trusted.overlay.')) continue; // only our own opaque markers may set these
-    await run('setfattr', ['-h', '-n', name, '-v', '0s' + Buffer.from(value, 'binary').toString('base64'), p]);
+    execFileSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (err) {
+    const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim();
+    throw new Error(`${cmd} ${args.join(' ')}: ${stderr || (err as Error).message}`);
   }
 }
 
-function xattrsOf(h: tar.Header): Record<string, string> | undefined {
-  const pax = h.pax as Record<string, string> | undefined;
-  if (!pax) return undefined;
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(pax)) if (k.startsWith('SCHILY.xattr.')) out[k.slice('SCHILY.xattr.'.length)] = v;
-  return Object.keys(out).length ? out : undefined;
+/** A deferred attribute set: applied at the end if the path still holds inode `ino`. */
+interface XattrRecord {
+  ino: number;
+  attrs: Map<string, Buffer>;
 }
 
 /**
- * Reads an uncompressed layer tar from `input` and writes it under `dest`
- * (which must exist and be empty).
- * @returns sizes and counts.
- * @throws UnpackError for unsafe entries; the caller discards `dest`.
+ * Applies tar entries to `dest` (an empty directory). Feed it from a
+ * TarReader; call `finish()` after the archive ended, or `abort()`.
  */
-export async function unpackLayer(input: Readable, dest: string): Promise<UnpackResult> {
-  const extract = tar.extract();
-  const dirTimes: { p: string; mtime: Date }[] = [];
-  const result: UnpackResult = { size: 0, entries: 0 };
+export class LayerUnpacker implements TarHandler {
+  /** Relative paths known to be real directories of this layer (created or verified). */
+  private readonly dirs = new Set<string>();
+  /** Relative paths holding a whiteout this unpacker made. */
+  private readonly whiteouts = new Set<string>();
+  private readonly dirTimes = new Map<string, { ino: number; mtime: number }>();
+  private readonly xattrs = new Map<string, XattrRecord>();
+  private readonly protos: string[] = [];
+  private protoLinks = LINKS_PER_WHITEOUT;
+  private fd: number | undefined;
+  private current: { entry: TarEntry; rel: string; abs: string } | undefined;
+  private seen = 0;
+  readonly result: UnpackResult = { size: 0, entries: 0 };
 
-  const handle = async (h: tar.Header, stream: Readable): Promise<void> => {
-    const parts = safeComponents(h.name);
-    if (parts.length === 0) {
-      // the layer root itself ("./"): nothing to create
-      stream.resume();
-      return;
+  /**
+   * @param dest the layer's directory (empty)
+   * @param workDir a private directory on the same filesystem, outside
+   *   `dest`, for the whiteout prototypes (removed by `finish`)
+   */
+  constructor(
+    private readonly dest: string,
+    private readonly workDir: string,
+  ) {}
+
+  private abs(rel: string): string {
+    return rel === '' ? this.dest : `${this.dest}/${rel}`;
+  }
+
+  /** Forgets what is recorded for `rel` and, when it was a directory, everything under it. */
+  private forget(rel: string, wasDir: boolean): void {
+    this.whiteouts.delete(rel);
+    this.dirs.delete(rel);
+    this.dirTimes.delete(rel);
+    this.xattrs.delete(rel);
+    if (!wasDir) return;
+    const prefix = rel + '/';
+    for (const set of [this.dirs, this.whiteouts]) for (const k of set) if (k.startsWith(prefix)) set.delete(k);
+    for (const map of [this.dirTimes, this.xattrs] as Map<string, unknown>[]) for (const k of map.keys()) if (k.startsWith(prefix)) map.delete(k);
+  }
+
+  /**
+   * Removes what an earlier entry left at `rel`, unless it is a directory
+   * and `keepDir`.
+   * @returns whether a directory was kept and whether a whiteout was replaced.
+   */
+  private clear(rel: string, keepDir: boolean): { kept: boolean; wasWhiteout: boolean } {
+    const abs = this.abs(rel);
+    const st = lstat(abs);
+    if (!st) return { kept: false, wasWhiteout: false };
+    if (st.isDirectory()) {
+      if (keepDir) return { kept: true, wasWhiteout: false };
+      fs.rmSync(abs, { recursive: true, force: true });
+    } else fs.unlinkSync(abs);
+    const wasWhiteout = this.whiteouts.has(rel);
+    this.forget(rel, st.isDirectory());
+    return { kept: false, wasWhiteout };
+  }
+
+  /**
+   * Makes every parent of `parts` a real directory of this layer: missing
+   * ones are created 0755; a non-directory gives way (the later entry
+   * wins); a symlink is refused.
+   * @returns the parent's relative path ('' for the root).
+   */
+  private parents(parts: string[], entryName: string): string {
+    let rel = '';
+    for (let i = 0; i < parts.length - 1; i++) {
+      rel = rel === '' ? parts[i] : `${rel}/${parts[i]}`;
+      if (this.dirs.has(rel)) continue;
+      const abs = this.abs(rel);
+      const st = lstat(abs);
+      if (!st) fs.mkdirSync(abs, { mode: 0o755 });
+      else if (st.isSymbolicLink()) throw new UnpackError(`layer entry "${entryName}" would be written through the symlink "${rel}"`);
+      else if (!st.isDirectory()) {
+        const { wasWhiteout } = this.clear(rel, false);
+        fs.mkdirSync(abs, { mode: 0o755 });
+        if (wasWhiteout) this.markOpaque(rel);
+      }
+      this.dirs.add(rel);
     }
+    return rel;
+  }
+
+  /** Walks an existing path (a hard link's target) without creating or following anything. */
+  private existing(parts: string[], entryName: string, linkname: string): { rel: string; st: fs.Stats } {
+    let rel = '';
+    for (let i = 0; i < parts.length; i++) {
+      rel = rel === '' ? parts[i] : `${rel}/${parts[i]}`;
+      if (i < parts.length - 1 && this.dirs.has(rel)) continue;
+      const st = lstat(this.abs(rel));
+      if (!st || (i === parts.length - 1 && this.whiteouts.has(rel))) throw new UnpackError(`layer entry "${entryName}": hard link target "${linkname}" is not in this layer`);
+      if (i === parts.length - 1) return { rel, st };
+      if (st.isSymbolicLink()) throw new UnpackError(`layer entry "${entryName}": hard link target "${linkname}" goes through the symlink "${rel}"`);
+      if (!st.isDirectory()) throw new UnpackError(`layer entry "${entryName}": hard link target "${linkname}" is not in this layer`);
+    }
+    throw new UnpackError(`layer entry "${entryName}": hard link to the layer root`);
+  }
+
+  private markOpaque(rel: string): void {
+    const st = lstat(this.abs(rel));
+    if (!st?.isDirectory()) return;
+    const rec = this.xattrs.get(rel);
+    if (rec && rec.ino === st.ino) rec.attrs.set('trusted.overlay.opaque', Buffer.from('y'));
+    else this.xattrs.set(rel, { ino: st.ino, attrs: new Map([['trusted.overlay.opaque', Buffer.from('y')]]) });
+  }
+
+  private recordXattrs(rel: string, e: TarEntry, st: fs.Stats): void {
+    const regularOrDir = st.isFile() || st.isDirectory();
+    let rec = this.xattrs.get(rel);
+    if (rec && rec.ino !== st.ino) rec = undefined;
+    for (const [name, value] of e.xattrs) {
+      if (!name || name.startsWith('trusted.overlay.')) continue; // only our own opaque markers may set these
+      if (name.startsWith('user.') && !regularOrDir) continue; // Linux allows user.* on files and directories only
+      rec ??= { ino: st.ino, attrs: new Map() };
+      rec.attrs.set(name, value);
+    }
+    if (rec) this.xattrs.set(rel, rec);
+  }
+
+  private whiteout(rel: string): void {
+    if (this.protoLinks >= LINKS_PER_WHITEOUT) {
+      const proto = path.join(this.workDir, `whiteout-${this.protos.length}`);
+      run('mknod', ['-m', '0000', proto, 'c', '0', '0']);
+      this.protos.push(proto);
+      this.protoLinks = 0;
+    }
+    fs.linkSync(this.protos[this.protos.length - 1], this.abs(rel));
+    this.protoLinks++;
+    this.whiteouts.add(rel);
+  }
+
+  /** TarHandler: one entry's header. */
+  entry(e: TarEntry): void {
+    if (++this.seen > MAX_LAYER_ENTRIES) throw new UnpackError(`layer has more than ${MAX_LAYER_ENTRIES} entries`);
+    const parts = normalizeEntryName(e.name);
+    if (parts.length === 0) return; // the layer root itself ("./")
     const base = parts[parts.length - 1];
-    const parent = ensureParents(dest, parts, h.name);
-    const mtime = h.mtime ?? new Date(0);
+    const parent = this.parents(parts, e.name);
+    const join = (name: string): string => (parent === '' ? name : `${parent}/${name}`);
     if (base === OPAQUE) {
-      stream.resume();
-      await run('setfattr', ['-h', '-n', 'trusted.overlay.opaque', '-v', 'y', parent]);
+      this.markOpaque(parent);
       return;
     }
     if (base.startsWith(WHITEOUT_PREFIX)) {
-      stream.resume();
       const hidden = base.slice(WHITEOUT_PREFIX.length);
-      if (hidden === '' || hidden === '.' || hidden === '..') throw new UnpackError(`layer entry "${h.name}" is a whiteout without a valid name`);
-      const target = path.join(parent, hidden);
-      clearPath(target, false);
-      await run('mknod', ['-m', '0000', target, 'c', '0', '0']);
-      result.entries++;
+      if (hidden === '' || hidden === '.' || hidden === '..') throw new UnpackError(`layer entry "${e.name}" is a whiteout without a valid name`);
+      if (hidden.startsWith(WHITEOUT_PREFIX)) return; // AUFS metadata (.wh..wh.plnk, …)
+      const rel = join(hidden);
+      const st = lstat(this.abs(rel));
+      if (!st) {
+        this.whiteout(rel);
+        this.result.entries++;
+      } else if (st.isDirectory() && !this.whiteouts.has(rel)) {
+        // This layer's directory stays; its lower namesake is hidden.
+        this.markOpaque(rel);
+      }
       return;
     }
-    const target = path.join(parent, base);
-    const mode = (h.mode ?? 0o644) & 0o7777;
-    switch (h.type) {
-      case 'file':
-      case 'contiguous-file': {
-        clearPath(target, false);
-        const fd = fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
-        await pipeline(stream, fs.createWriteStream('', { fd }));
-        result.size += h.size ?? 0;
+    const rel = join(base);
+    const abs = this.abs(rel);
+    switch (e.type) {
+      case 'file': {
+        this.clear(rel, false);
+        this.fd = fs.openSync(abs, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+        this.current = { entry: e, rel, abs };
+        return; // finished in entryEnd
+      }
+      case 'directory': {
+        const { kept, wasWhiteout } = this.clear(rel, true);
+        if (!kept) fs.mkdirSync(abs, { mode: 0o700 });
+        this.dirs.add(rel);
+        if (wasWhiteout) this.markOpaque(rel);
         break;
       }
-      case 'directory':
-        stream.resume();
-        clearPath(target, true);
-        if (!fs.existsSync(target)) fs.mkdirSync(target, { mode: 0o755 });
-        dirTimes.push({ p: target, mtime });
-        break;
       case 'symlink':
-        stream.resume();
-        clearPath(target, false);
-        fs.symlinkSync(h.linkname ?? '', target);
+        this.clear(rel, false);
+        fs.symlinkSync(e.linkname, abs);
         break;
       case 'link': {
-        stream.resume();
-        const srcParts = safeComponents(h.linkname ?? '');
-        if (srcParts.length === 0) throw new UnpackError(`layer entry "${h.name}": hard link to the layer root`);
-        const srcParent = ensureParents(dest, srcParts, h.linkname ?? '');
-        const src = path.join(srcParent, srcParts[srcParts.length - 1]);
-        const st = fs.lstatSync(src, { throwIfNoEntry: false });
-        if (!st) throw new UnpackError(`layer entry "${h.name}": hard link target "${h.linkname}" is not in this layer`);
-        if (st.isDirectory()) throw new UnpackError(`layer entry "${h.name}": hard link to a directory`);
-        clearPath(target, false);
-        fs.linkSync(src, target);
-        result.entries++;
-        return; // a hard link shares the target's metadata
+        const srcParts = normalizeEntryName(e.linkname);
+        if (srcParts.length === 0) throw new UnpackError(`layer entry "${e.name}": hard link to the layer root`);
+        const src = this.existing(srcParts, e.name, e.linkname);
+        if (src.st.isDirectory()) throw new UnpackError(`layer entry "${e.name}": hard link to a directory`);
+        if (src.rel === rel) return; // a link to itself
+        this.clear(rel, false);
+        fs.linkSync(this.abs(src.rel), abs);
+        this.result.entries++;
+        return; // a hard link shares its target's metadata
       }
       case 'character-device':
       case 'block-device':
-        stream.resume();
-        clearPath(target, false);
-        await run('mknod', ['-m', '0600', target, h.type === 'character-device' ? 'c' : 'b', String(h.devmajor ?? 0), String(h.devminor ?? 0)]);
+        this.clear(rel, false);
+        run('mknod', ['-m', '0600', abs, e.type === 'character-device' ? 'c' : 'b', String(e.devmajor), String(e.devminor)]);
         break;
       case 'fifo':
-        stream.resume();
-        clearPath(target, false);
-        await run('mkfifo', ['-m', '0600', target]);
+        this.clear(rel, false);
+        run('mkfifo', ['-m', '0600', abs]);
         break;
-      default:
-        stream.resume();
-        throw new UnpackError(`layer entry "${h.name}" has an unsupported type ${String(h.type)}`);
     }
-    fs.lchownSync(target, h.uid ?? 0, h.gid ?? 0);
-    if (h.type !== 'symlink') fs.chmodSync(target, mode);
-    const xattrs = xattrsOf(h);
-    // Linux allows no user.* xattrs on symlinks; an image's symlink xattrs are dropped.
-    if (xattrs && h.type !== 'symlink') await setXattrs(target, xattrs);
-    if (h.type !== 'directory') fs.lutimesSync(target, mtime, mtime);
-    result.entries++;
-  };
+    fs.lchownSync(abs, e.uid, e.gid);
+    if (e.type !== 'symlink') fs.chmodSync(abs, e.mode);
+    const st = fs.lstatSync(abs);
+    if (e.type === 'directory') this.dirTimes.set(rel, { ino: st.ino, mtime: e.mtime });
+    else fs.lutimesSync(abs, e.mtime, e.mtime);
+    if (e.type !== 'symlink') this.recordXattrs(rel, e, st);
+    this.result.entries++;
+  }
 
-  await new Promise<void>((resolve, reject) => {
-    let failed = false;
-    const fail = (err: Error): void => {
-      if (failed) return;
-      failed = true;
-      extract.destroy();
-      input.destroy();
-      reject(err);
+  /** TarHandler: a chunk of the current entry's data. */
+  data(chunk: Buffer): void {
+    if (this.fd === undefined) return; // data of an entry that is not a file (a whiteout with content)
+    let off = 0;
+    while (off < chunk.length) off += fs.writeSync(this.fd, chunk, off, chunk.length - off);
+  }
+
+  /** TarHandler: the current entry's data is complete. */
+  entryEnd(): void {
+    if (this.fd === undefined || !this.current) return;
+    const { entry: e, rel } = this.current;
+    const fd = this.fd;
+    this.fd = undefined;
+    this.current = undefined;
+    try {
+      // chown first: it clears setuid/setgid, which the chmod after it sets.
+      fs.fchownSync(fd, e.uid, e.gid);
+      fs.fchmodSync(fd, e.mode);
+      fs.futimesSync(fd, e.mtime, e.mtime);
+      this.recordXattrs(rel, e, fs.fstatSync(fd));
+    } finally {
+      fs.closeSync(fd);
+    }
+    this.result.size += e.size;
+    this.result.entries++;
+  }
+
+  /**
+   * Applies what waits for the end (extended attributes, directory times),
+   * each only where its path still holds the same inode with no symlink on
+   * the way, and removes the whiteout prototypes.
+   * @returns sizes and counts.
+   */
+  finish(): UnpackResult {
+    if (this.fd !== undefined) throw new UnpackError(`layer ends inside the entry "${this.current?.entry.name}"`);
+    const verified = new Map<string, boolean>();
+    const sameInode = (rel: string, ino: number): boolean => {
+      const parts = rel === '' ? [] : rel.split('/');
+      let prefix = '';
+      for (let i = 0; i < parts.length - 1; i++) {
+        prefix = prefix === '' ? parts[i] : `${prefix}/${parts[i]}`;
+        let ok = verified.get(prefix);
+        if (ok === undefined) {
+          const st = lstat(this.abs(prefix));
+          ok = st !== undefined && st.isDirectory();
+          verified.set(prefix, ok);
+        }
+        if (!ok) return false;
+      }
+      const st = lstat(this.abs(rel));
+      return st !== undefined && !st.isSymbolicLink() && st.ino === ino;
     };
-    extract.on('entry', (h, entry, next) => {
-      const stream = entry as unknown as Readable;
-      handle(h, stream).then(
-        () => next(),
-        (err: Error) => {
-          stream.resume();
-          fail(err);
-        },
-      );
-    });
-    extract.on('finish', () => {
-      if (!failed) resolve();
-    });
-    extract.on('error', fail);
-    input.on('error', fail);
-    input.pipe(extract);
-  });
-  // Directory times last: writing children changed them.
-  // lutimes: a later entry may have replaced a directory by a symlink, which must not be followed.
-  for (const d of dirTimes.reverse()) fs.lutimesSync(d.p, d.mtime, d.mtime);
-  return result;
+    const attrs: PathXattrs[] = [];
+    for (const [rel, rec] of this.xattrs) if (sameInode(rel, rec.ino)) attrs.push({ path: rel === '' ? '.' : rel, xattrs: [...rec.attrs] });
+    restoreXattrs(this.dest, attrs);
+    // Directory times last: writing children changed them.
+    for (const [rel, t] of this.dirTimes) if (sameInode(rel, t.ino)) fs.lutimesSync(this.abs(rel), t.mtime, t.mtime);
+    for (const p of this.protos) fs.rmSync(p, { force: true });
+    return this.result;
+  }
+
+  /** Closes what is open; the caller removes `dest`. */
+  abort(): void {
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+    this.fd = undefined;
+  }
 }
