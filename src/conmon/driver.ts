@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { PeapodError } from '../common/errors';
 
 /**
  * The conmon driver: the only code in peapod that knows conmon (containers/
@@ -71,9 +72,9 @@ export interface ConmonCreated {
 }
 
 /** conmon or the runtime failed; `message` is what conmon reported. */
-export class ConmonError extends Error {
+export class ConmonError extends PeapodError {
   constructor(message: string) {
-    super(message);
+    super('INTERNAL', message);
     this.name = 'ConmonError';
   }
 }

@@ -1,6 +1,6 @@
 import type { ImageStatusRequest__Output } from '../generated/runtime/v1/ImageStatusRequest';
 import type { ImageStatusResponse } from '../generated/runtime/v1/ImageStatusResponse';
-import { invalidArgument } from '../server/errors';
+import { invalidArgument } from '../common/errors';
 import type { ImageContext } from './context';
 import { toCriImage } from './image-record';
 

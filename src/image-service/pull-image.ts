@@ -1,8 +1,8 @@
 import type { PullImageRequest__Output } from '../generated/runtime/v1/PullImageRequest';
 import type { PullImageResponse } from '../generated/runtime/v1/PullImageResponse';
-import { invalidArgument } from '../server/errors';
+import { invalidArgument, withFieldPath } from '../common/errors';
 import type { ImageContext } from './context';
-import { toCriError } from './errors';
+import { InvalidReferenceError } from './reference';
 import type { RegistryCredentials } from './registry-client';
 
 /**
@@ -11,7 +11,7 @@ import type { RegistryCredentials } from './registry-client';
  * answers `image_ref` = the image ID (`sha256:<config digest hex>`).
  * Errors: INVALID_ARGUMENT for a missing or malformed reference; NOT_FOUND,
  * PERMISSION_DENIED, UNAVAILABLE or FAILED_PRECONDITION for registry and
- * content failures (see errors.ts).
+ * content failures (see src/server/status.ts).
  */
 export function pullImage(ctx: ImageContext) {
   return async (req: PullImageRequest__Output): Promise<PullImageResponse> => {
@@ -33,7 +33,7 @@ export function pullImage(ctx: ImageContext) {
       ctx.log.info({ image: ref, id: img.id, ms: Date.now() - started }, 'image pulled');
       return { image_ref: img.id };
     } catch (err) {
-      throw toCriError(err, 'image.image');
+      throw err instanceof InvalidReferenceError ? withFieldPath(err, 'image.image') : err;
     }
   };
 }

@@ -24,11 +24,12 @@ import { isLoopbackHost, RegistryClient, RegistryCredentials, RegistryError } fr
 import { decompressStream } from './store/decompress';
 import { ImageRecord, ImageStore, OciImageConfig } from './store/image-store';
 import { unpackLayer } from './store/unpack';
+import { PeapodError } from '../common/errors';
 
 /** A pull that failed for a reason the caller should see (bad manifest, digest mismatch, no platform, blocked). */
-export class PullError extends Error {
+export class PullError extends PeapodError {
   constructor(message: string) {
-    super(message);
+    super('INVALID_ARGUMENT', message);
     this.name = 'PullError';
   }
 }

@@ -1,6 +1,6 @@
 import type { RemoveImageRequest__Output } from '../generated/runtime/v1/RemoveImageRequest';
 import type { RemoveImageResponse } from '../generated/runtime/v1/RemoveImageResponse';
-import { failedPrecondition, invalidArgument } from '../server/errors';
+import { inUse, invalidArgument } from '../common/errors';
 import type { ImageContext } from './context';
 
 /**
@@ -17,7 +17,7 @@ export function removeImage(ctx: ImageContext) {
     const img = ctx.store.resolve(ref);
     const users = img ? (ctx.containersUsing?.(img.id) ?? []) : [];
     if (users.length > 0) {
-      throw failedPrecondition(`image ${ref} (${img!.id}) is in use by container(s) ${users.join(', ')}; remove them first`);
+      throw inUse(`image ${ref} (${img!.id}) is in use by container(s) ${users.join(', ')}; remove them first`);
     }
     if (img && ctx.store.remove(img.id)) ctx.log.info({ image: ref, id: img.id }, 'image removed');
     return {};

@@ -1,6 +1,6 @@
 import type { AttachRequest__Output } from '../generated/runtime/v1/AttachRequest';
 import type { AttachResponse } from '../generated/runtime/v1/AttachResponse';
-import { invalidArgument } from '../server/errors';
+import { invalidArgument } from '../common/errors';
 import { validateStdio } from './exec';
 import type { RemoteCommandBackend } from '../streaming/backend';
 import type { StreamingRegistrar } from './streaming-context';
@@ -9,7 +9,7 @@ import type { StreamingRegistrar } from './streaming-context';
  * CRI `Attach`: validates the request, checks the container is running
  * (backend), registers it with the streaming server and returns the
  * single-use URL (valid one minute).
- * @throws CriError INVALID_ARGUMENT for a missing container_id or bad stdio
+ * @throws PeapodError INVALID_ARGUMENT for a missing container_id or bad stdio
  *   flags; NOT_FOUND / FAILED_PRECONDITION from the backend;
  *   RESOURCE_EXHAUSTED when 1000 URLs are outstanding.
  */

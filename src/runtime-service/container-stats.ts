@@ -1,13 +1,13 @@
 import type { ContainerStatsRequest__Output } from '../generated/runtime/v1/ContainerStatsRequest';
 import type { ContainerStatsResponse } from '../generated/runtime/v1/ContainerStatsResponse';
-import { invalidArgument } from '../server/errors';
+import { invalidArgument } from '../common/errors';
 import type { RuntimeContext } from './context';
 import { toCriStats } from './container/cri-view';
 
 /**
  * CRI `ContainerStats`: cpu and memory from the container's cgroup, the
  * writable layer's bytes and inodes.
- * @throws CriError NOT_FOUND for an unknown ID.
+ * @throws PeapodError NOT_FOUND for an unknown ID.
  */
 export function containerStats(ctx: RuntimeContext) {
   return async (req: ContainerStatsRequest__Output): Promise<ContainerStatsResponse> => {

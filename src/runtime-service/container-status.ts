@@ -1,6 +1,6 @@
 import type { ContainerStatusRequest__Output } from '../generated/runtime/v1/ContainerStatusRequest';
 import type { ContainerStatusResponse } from '../generated/runtime/v1/ContainerStatusResponse';
-import { invalidArgument } from '../server/errors';
+import { invalidArgument } from '../common/errors';
 import type { RuntimeContext } from './context';
 import { toCriStatus } from './container/cri-view';
 
@@ -8,7 +8,7 @@ import { toCriStatus } from './container/cri-view';
  * CRI `ContainerStatus`: state, times (ns), exit code, reason, image,
  * mounts, log path, resources. With `verbose`, `info["info"]` is JSON with
  * the pid, the sandbox ID and the OCI runtime spec.
- * @throws CriError NOT_FOUND for an unknown ID.
+ * @throws PeapodError NOT_FOUND for an unknown ID.
  */
 export function containerStatus(ctx: RuntimeContext) {
   return async (req: ContainerStatusRequest__Output): Promise<ContainerStatusResponse> => {

@@ -1,6 +1,6 @@
 import type { CreateContainerRequest__Output } from '../generated/runtime/v1/CreateContainerRequest';
 import type { CreateContainerResponse } from '../generated/runtime/v1/CreateContainerResponse';
-import { invalidArgument, notFound } from '../server/errors';
+import { invalidArgument, notFound } from '../common/errors';
 import type { CallContext } from '../server/rpc';
 import type { RuntimeContext } from './context';
 
@@ -9,7 +9,7 @@ import type { RuntimeContext } from './context';
  * container engine mount the rootfs, write the OCI bundle and create the
  * container under conmon (state CONTAINER_CREATED). A container finished
  * after its caller's deadline is handed to the kubelet's retry.
- * @throws CriError INVALID_ARGUMENT for missing fields; NOT_FOUND for an
+ * @throws PeapodError INVALID_ARGUMENT for missing fields; NOT_FOUND for an
  *   unknown sandbox or image; ALREADY_EXISTS for a name taken in the pod;
  *   FAILED_PRECONDITION when the sandbox is not ready.
  */

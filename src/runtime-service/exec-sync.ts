@@ -1,6 +1,6 @@
 import type { ExecSyncRequest__Output } from '../generated/runtime/v1/ExecSyncRequest';
 import type { ExecSyncResponse } from '../generated/runtime/v1/ExecSyncResponse';
-import { invalidArgument } from '../server/errors';
+import { invalidArgument } from '../common/errors';
 import { MAX_MESSAGE_BYTES } from '../server/proto';
 import type { RuntimeContext } from './context';
 
@@ -13,7 +13,7 @@ const RESPONSE_OVERHEAD = 1024;
  * none) expires the process is killed and the answer is exit code -1 with
  * `command timed out` on stderr, not an RPC error. stdout is shortened
  * further when both outputs together would not fit in one gRPC message.
- * @throws CriError INVALID_ARGUMENT for an empty cmd; NOT_FOUND; FAILED_PRECONDITION when not running.
+ * @throws PeapodError INVALID_ARGUMENT for an empty cmd; NOT_FOUND; FAILED_PRECONDITION when not running.
  */
 export function execSync(ctx: RuntimeContext) {
   return async (req: ExecSyncRequest__Output): Promise<ExecSyncResponse> => {

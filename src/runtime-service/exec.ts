@@ -1,6 +1,6 @@
 import type { ExecRequest__Output } from '../generated/runtime/v1/ExecRequest';
 import type { ExecResponse } from '../generated/runtime/v1/ExecResponse';
-import { invalidArgument } from '../server/errors';
+import { invalidArgument } from '../common/errors';
 import type { RemoteCommandBackend } from '../streaming/backend';
 import type { StreamingRegistrar } from './streaming-context';
 
@@ -8,7 +8,7 @@ import type { StreamingRegistrar } from './streaming-context';
  * Checks the stdio flags shared by ExecRequest and AttachRequest, as the
  * kubelet's streaming server does: a tty merges stderr into stdout, so
  * `tty` with `stderr` is refused; at least one stream must be requested.
- * @throws CriError INVALID_ARGUMENT naming the fields.
+ * @throws PeapodError INVALID_ARGUMENT naming the fields.
  */
 export function validateStdio(req: { tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }): void {
   if (req.tty && req.stderr) throw invalidArgument('tty and stderr cannot both be true (a terminal merges stderr into stdout)');
@@ -20,7 +20,7 @@ export function validateStdio(req: { tty: boolean; stdin: boolean; stdout: boole
  * (backend), registers the request with the streaming server and returns the
  * single-use URL (valid one minute) the client connects to over SPDY or
  * WebSocket.
- * @throws CriError INVALID_ARGUMENT for a missing container_id or cmd or bad
+ * @throws PeapodError INVALID_ARGUMENT for a missing container_id or cmd or bad
  *   stdio flags; NOT_FOUND / FAILED_PRECONDITION from the backend;
  *   RESOURCE_EXHAUSTED when 1000 URLs are outstanding.
  */

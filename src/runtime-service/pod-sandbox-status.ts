@@ -1,6 +1,6 @@
 import type { PodSandboxStatusRequest__Output } from '../generated/runtime/v1/PodSandboxStatusRequest';
 import type { PodSandboxStatusResponse } from '../generated/runtime/v1/PodSandboxStatusResponse';
-import { invalidArgument, notFound } from '../server/errors';
+import { invalidArgument, notFound } from '../common/errors';
 import type { RuntimeContext } from './context';
 import { readAttachment } from './cni/attachment';
 import { refreshSandboxState } from './sandbox/lifecycle';
@@ -13,7 +13,7 @@ import { toPodSandboxStatus } from './sandbox/status-view';
  * labels, annotations, runtime handler, metadata. With `verbose`,
  * `info["info"]` is JSON with the namespace paths, the infra pid and the
  * CNI result.
- * @throws CriError NOT_FOUND for an unknown ID (or a prefix matching none or several).
+ * @throws PeapodError NOT_FOUND for an unknown ID (or a prefix matching none or several).
  */
 export function podSandboxStatus(ctx: RuntimeContext) {
   return async (req: PodSandboxStatusRequest__Output): Promise<PodSandboxStatusResponse> => {

@@ -1,6 +1,6 @@
 import type { PortForwardRequest__Output } from '../generated/runtime/v1/PortForwardRequest';
 import type { PortForwardResponse } from '../generated/runtime/v1/PortForwardResponse';
-import { invalidArgument } from '../server/errors';
+import { invalidArgument } from '../common/errors';
 import type { PortForwardBackend } from '../streaming/backend';
 import type { StreamingRegistrar } from './streaming-context';
 
@@ -11,7 +11,7 @@ import type { StreamingRegistrar } from './streaming-context';
  * names per connection (SPDY `port` header, WebSocket `port` query
  * parameters); `port` of the request is the default for WebSocket clients
  * that name none.
- * @throws CriError INVALID_ARGUMENT for a missing pod_sandbox_id or a port
+ * @throws PeapodError INVALID_ARGUMENT for a missing pod_sandbox_id or a port
  *   outside 1..65535; NOT_FOUND / FAILED_PRECONDITION from the backend;
  *   RESOURCE_EXHAUSTED when 1000 URLs are outstanding.
  */

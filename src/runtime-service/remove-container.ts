@@ -1,6 +1,6 @@
 import type { RemoveContainerRequest__Output } from '../generated/runtime/v1/RemoveContainerRequest';
 import type { RemoveContainerResponse } from '../generated/runtime/v1/RemoveContainerResponse';
-import { invalidArgument } from '../server/errors';
+import { invalidArgument } from '../common/errors';
 import type { RuntimeContext } from './context';
 
 /**

@@ -1,6 +1,6 @@
 import type { RemovePodSandboxRequest__Output } from '../generated/runtime/v1/RemovePodSandboxRequest';
 import type { RemovePodSandboxResponse } from '../generated/runtime/v1/RemovePodSandboxResponse';
-import { invalidArgument } from '../server/errors';
+import { invalidArgument } from '../common/errors';
 import type { RuntimeContext } from './context';
 import { removeSandbox } from './sandbox/lifecycle';
 
@@ -8,7 +8,7 @@ import { removeSandbox } from './sandbox/lifecycle';
  * CRI `RemovePodSandbox`: stops the sandbox first if needed, then removes
  * its namespaces (unmount and delete the pins), its files, its cgroup and
  * its record. Idempotent: an unknown ID succeeds.
- * @throws CriError INVALID_ARGUMENT when pod_sandbox_id is empty.
+ * @throws PeapodError INVALID_ARGUMENT when pod_sandbox_id is empty.
  */
 export function removePodSandbox(ctx: RuntimeContext) {
   return async (req: RemovePodSandboxRequest__Output): Promise<RemovePodSandboxResponse> => {

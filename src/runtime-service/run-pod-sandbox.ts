@@ -1,6 +1,6 @@
 import type { RunPodSandboxRequest__Output } from '../generated/runtime/v1/RunPodSandboxRequest';
 import type { RunPodSandboxResponse } from '../generated/runtime/v1/RunPodSandboxResponse';
-import { alreadyExists, notFound } from '../server/errors';
+import { alreadyExists, notFound } from '../common/errors';
 import type { CallContext } from '../server/rpc';
 import type { RuntimeContext } from './context';
 import { createSandbox } from './sandbox/create';
@@ -17,7 +17,7 @@ import { sandboxSpecOf } from './sandbox/validate';
  * kubelet's retry after a deadline: when the first call with the identical
  * config is still building, or finished after its caller left, the retry
  * gets that sandbox's ID.
- * @throws CriError NOT_FOUND for an unknown runtime_handler (config
+ * @throws PeapodError NOT_FOUND for an unknown runtime_handler (config
  *   runtime.runtimes), INVALID_ARGUMENT for a bad config, ALREADY_EXISTS,
  *   or what building fails with.
  */

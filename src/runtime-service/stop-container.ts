@@ -1,6 +1,6 @@
 import type { StopContainerRequest__Output } from '../generated/runtime/v1/StopContainerRequest';
 import type { StopContainerResponse } from '../generated/runtime/v1/StopContainerResponse';
-import { invalidArgument } from '../server/errors';
+import { invalidArgument } from '../common/errors';
 import type { RuntimeContext } from './context';
 
 /**

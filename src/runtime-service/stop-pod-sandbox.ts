@@ -1,6 +1,6 @@
 import type { StopPodSandboxRequest__Output } from '../generated/runtime/v1/StopPodSandboxRequest';
 import type { StopPodSandboxResponse } from '../generated/runtime/v1/StopPodSandboxResponse';
-import { invalidArgument } from '../server/errors';
+import { invalidArgument } from '../common/errors';
 import type { RuntimeContext } from './context';
 import { stopSandbox } from './sandbox/lifecycle';
 
@@ -9,7 +9,7 @@ import { stopSandbox } from './sandbox/lifecycle';
  * network (CNI DEL), kills its infra process, unmounts its /dev/shm; the
  * sandbox becomes NOTREADY and keeps its namespaces until removal.
  * Idempotent: a second call, or an unknown ID, succeeds.
- * @throws CriError INVALID_ARGUMENT when pod_sandbox_id is empty; the
+ * @throws PeapodError INVALID_ARGUMENT when pod_sandbox_id is empty; the
  *   mapped CNI error when DEL fails (the call can be retried).
  */
 export function stopPodSandbox(ctx: RuntimeContext) {

@@ -1,12 +1,12 @@
 import type { UpdateContainerResourcesRequest__Output } from '../generated/runtime/v1/UpdateContainerResourcesRequest';
 import type { UpdateContainerResourcesResponse } from '../generated/runtime/v1/UpdateContainerResourcesResponse';
-import { invalidArgument } from '../server/errors';
+import { invalidArgument } from '../common/errors';
 import type { RuntimeContext } from './context';
 
 /**
  * CRI `UpdateContainerResources`: new cgroup limits for a created or running
  * container, applied with `runc update`.
- * @throws CriError NOT_FOUND; FAILED_PRECONDITION for an exited container.
+ * @throws PeapodError NOT_FOUND; FAILED_PRECONDITION for an exited container.
  */
 export function updateContainerResources(ctx: RuntimeContext) {
   return async (req: UpdateContainerResourcesRequest__Output): Promise<UpdateContainerResourcesResponse> => {

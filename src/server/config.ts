@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { CONFIG_SCHEMA, KeySpec, MapSpec, SchemaNode, TableSpec } from './config-schema';
+import { PeapodError } from '../common/errors';
 
 /** One runtime handler (`[runtime.runtimes.NAME]`). */
 export interface RuntimeHandlerConfig {
@@ -61,9 +62,9 @@ export const DEFAULT_CONFIG_FILE = '/etc/peapod/peapod.conf';
 export const DEFAULT_CONFIG_DIR = '/etc/peapod/peapod.conf.d';
 
 /** A configuration problem; the message names the file, the key and what was expected. */
-export class ConfigError extends Error {
+export class ConfigError extends PeapodError {
   constructor(message: string) {
-    super(message);
+    super('INVALID_ARGUMENT', message);
     this.name = 'ConfigError';
   }
 }

@@ -43,7 +43,7 @@ export interface StdioStreams {
 export interface RemoteCommandBackend {
   /**
    * Checks that a container exists and is running, for Exec and Attach.
-   * @throws CriError NOT_FOUND for an unknown container, FAILED_PRECONDITION
+   * @throws PeapodError NOT_FOUND for an unknown container, WRONG_STATE
    *   when it is not running.
    */
   checkContainer(containerId: string): Promise<void>;
@@ -51,7 +51,7 @@ export interface RemoteCommandBackend {
   /**
    * Refuses stdio combinations the backend cannot serve (e.g. a terminal),
    * before a URL is handed out. Optional: absent means all are served.
-   * @throws CriError (UNIMPLEMENTED or INVALID_ARGUMENT) naming the field.
+   * @throws PeapodError (UNIMPLEMENTED or INVALID_ARGUMENT) naming the field.
    */
   checkStdio?(req: { tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }): void;
 
@@ -76,7 +76,7 @@ export interface RemoteCommandBackend {
 export interface PortForwardBackend {
   /**
    * Checks that a pod sandbox exists and is ready, for PortForward.
-   * @throws CriError NOT_FOUND for an unknown sandbox, FAILED_PRECONDITION
+   * @throws PeapodError NOT_FOUND for an unknown sandbox, WRONG_STATE
    *   when it is not ready.
    */
   checkSandbox(sandboxId: string): Promise<void>;

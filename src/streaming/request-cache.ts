@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { status as GrpcStatus } from '@grpc/grpc-js';
-import { CriError } from '../server/errors';
+import { ResourceExhaustedError } from '../common/errors';
 
 /** How long a token stays valid (ms): the kubelet's streaming server uses one minute. */
 export const TOKEN_TTL_MS = 60_000;
@@ -27,12 +26,12 @@ export class RequestCache<T> {
 
   /**
    * Stores a request and returns its token.
-   * @throws CriError RESOURCE_EXHAUSTED when `maxInFlight` unexpired tokens exist.
+   * @throws ResourceExhaustedError when `maxInFlight` unexpired tokens exist.
    */
   insert(request: T): string {
     this.evictExpired();
     if (this.entries.size >= this.maxInFlight) {
-      throw new CriError(GrpcStatus.RESOURCE_EXHAUSTED, `maximum number of in-flight streaming requests (${this.maxInFlight}) exceeded`);
+      throw new ResourceExhaustedError(`maximum number of in-flight streaming requests (${this.maxInFlight}) exceeded`);
     }
     let token: string;
     do token = randomBytes(16).toString('base64url');

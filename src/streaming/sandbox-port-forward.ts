@@ -7,7 +7,7 @@
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SandboxStore } from '../runtime-service/sandbox/store';
-import { failedPrecondition, notFound } from '../server/errors';
+import { wrongState, notFound } from '../common/errors';
 import type { PortForwardBackend } from './backend';
 import { forwardInNetns, NetnsPortForwardOptions } from './netns-port-forward';
 
@@ -22,13 +22,13 @@ export class SandboxPortForwardBackend implements PortForwardBackend {
   ) {}
 
   /**
-   * @throws CriError NOT_FOUND for an unknown sandbox, FAILED_PRECONDITION
+   * @throws PeapodError NOT_FOUND for an unknown sandbox, WRONG_STATE
    *   when it is not ready (stopped: its network namespace is gone).
    */
   async checkSandbox(sandboxId: string): Promise<void> {
     const record = this.sandboxes.get(sandboxId);
     if (!record) throw notFound(`pod sandbox ${sandboxId} not found`);
-    if (record.state !== 'SANDBOX_READY') throw failedPrecondition(`pod sandbox ${sandboxId} is not ready`);
+    if (record.state !== 'SANDBOX_READY') throw wrongState(`pod sandbox ${sandboxId} is not ready`);
   }
 
   async portForward(sandboxId: string, port: number, stream: Duplex): Promise<void> {

@@ -8,7 +8,8 @@ import { ContainerEngine, ContainerEngineOptions, EngineImage } from '../../src/
 import { joinLogLines } from '../../src/runtime-service/container/logs';
 import { isMountPoint } from '../../src/runtime-service/container/rootfs';
 import { processCgroups } from '../../src/runtime-service/container/stats';
-import { CriError } from '../../src/server/errors';
+import { PeapodError } from '../../src/common/errors';
+import { toGrpcStatus } from '../../src/server/status';
 import { buildBusyboxImage, createTestPod, tempDir, TestPod } from './helpers/busybox-pod';
 import { containerConfig, resources, securityContext } from './helpers/container-config';
 
@@ -23,13 +24,13 @@ async function until(cond: () => boolean | Promise<boolean>, ms: number): Promis
   return cond();
 }
 
-async function expectCode(p: Promise<unknown>, code: GrpcStatus): Promise<CriError> {
+async function expectCode(p: Promise<unknown>, code: GrpcStatus): Promise<PeapodError> {
   try {
     await p;
   } catch (err) {
-    expect(err).to.be.instanceOf(CriError);
-    expect((err as CriError).code, (err as Error).message).to.equal(code);
-    return err as CriError;
+    expect(err).to.be.instanceOf(PeapodError);
+    expect(toGrpcStatus(err).code, (err as Error).message).to.equal(code);
+    return err as PeapodError;
   }
   throw new Error(`expected gRPC code ${code}`);
 }

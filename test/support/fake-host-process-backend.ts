@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import type { Duplex } from 'node:stream';
 import type { PortForwardBackend, RemoteCommandBackend, StdioStreams, TerminalSize } from '../../src/streaming/backend';
 import { forwardInNetns } from '../../src/streaming/netns-port-forward';
-import { failedPrecondition, notFound } from '../../src/server/errors';
+import { notFound, wrongState } from '../../src/common/errors';
 
 export class FakeHostProcessBackend implements RemoteCommandBackend, PortForwardBackend {
   /** Container IDs that count as running. */
@@ -25,7 +25,7 @@ export class FakeHostProcessBackend implements RemoteCommandBackend, PortForward
   readonly resizes: TerminalSize[][] = [];
 
   async checkContainer(containerId: string): Promise<void> {
-    if (this.stopped.has(containerId)) throw failedPrecondition(`container ${containerId} is not running`);
+    if (this.stopped.has(containerId)) throw wrongState(`container ${containerId} is not running`);
     if (!this.running.has(containerId)) throw notFound(`container ${containerId} not found`);
   }
 

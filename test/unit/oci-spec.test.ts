@@ -7,7 +7,8 @@ import { closePartialLogLines, joinLogLines, splitLogStreams } from '../../src/r
 import { defaultSeccompProfile } from '../../src/runtime-service/oci/seccomp';
 import { buildSpec, containerCapabilities, DEFAULT_CAPABILITIES, ociResources, processArgs, processEnv, SpecInput } from '../../src/runtime-service/oci/spec';
 import { readInRoot, resolveUser } from '../../src/runtime-service/oci/user';
-import { CriError } from '../../src/server/errors';
+import { PeapodError } from '../../src/common/errors';
+import { toGrpcStatus } from '../../src/server/status';
 import { containerConfig, resources, securityContext } from '../integration/helpers/container-config';
 
 const ALL = ['CAP_CHOWN', 'CAP_KILL', 'CAP_NET_ADMIN', 'CAP_SYS_ADMIN', 'CAP_SYS_TIME'];
@@ -35,7 +36,7 @@ function code(fn: () => unknown): number | undefined {
   try {
     fn();
   } catch (err) {
-    return err instanceof CriError ? err.code : -1;
+    return err instanceof PeapodError ? toGrpcStatus(err).code : -1;
   }
   return undefined;
 }

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import * as grpc from '@grpc/grpc-js';
 import type { PodSandboxConfig__Output } from '../../src/generated/runtime/v1/PodSandboxConfig';
-import { CriError } from '../../src/server/errors';
+import { PeapodError } from '../../src/common/errors';
+import { toGrpcStatus } from '../../src/server/status';
 import { hostnameProblem, renderHosts, renderResolvConf } from '../../src/runtime-service/sandbox/etc-files';
 import { sysctlNamespace, sysctlsProblem } from '../../src/runtime-service/sandbox/sysctls';
 import { sandboxSpecOf } from '../../src/runtime-service/sandbox/validate';
@@ -23,13 +24,13 @@ function decoded(extra: Partial<PodSandboxConfig__Output> = {}): PodSandboxConfi
   };
 }
 
-function invalid(fn: () => unknown): CriError {
+function invalid(fn: () => unknown): PeapodError {
   try {
     fn();
   } catch (err) {
-    expect(err).to.be.instanceOf(CriError);
-    expect((err as CriError).code).to.equal(grpc.status.INVALID_ARGUMENT);
-    return err as CriError;
+    expect(err).to.be.instanceOf(PeapodError);
+    expect(toGrpcStatus(err).code).to.equal(grpc.status.INVALID_ARGUMENT);
+    return err as PeapodError;
   }
   throw new Error('expected INVALID_ARGUMENT');
 }

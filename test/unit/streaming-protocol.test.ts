@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { Readable } from 'node:stream';
-import { CriError } from '../../src/server/errors';
+import { PeapodError } from '../../src/common/errors';
+import { toGrpcStatus } from '../../src/server/status';
 import { RequestCache } from '../../src/streaming/request-cache';
 import { parseSize, resizeEvents } from '../../src/streaming/resize';
 import { offeredProtocols } from '../../src/streaming/server';
@@ -44,8 +45,8 @@ describe('streaming request tokens', () => {
     } catch (e) {
       err = e;
     }
-    expect(err).to.be.instanceOf(CriError);
-    expect((err as CriError).code).to.equal(GrpcStatus.RESOURCE_EXHAUSTED);
+    expect(err).to.be.instanceOf(PeapodError);
+    expect(toGrpcStatus(err).code).to.equal(GrpcStatus.RESOURCE_EXHAUSTED);
     now += 1000; // all expired: room again
     expect(cache.insert(5)).to.be.a('string');
     expect(cache.size).to.equal(1);

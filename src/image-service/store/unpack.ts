@@ -20,13 +20,14 @@ import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import * as tar from 'tar-stream';
+import { PeapodError } from '../../common/errors';
 
 const run = promisify(execFile);
 
 /** A layer entry that is unsafe or unsupported; the message names the entry. */
-export class UnpackError extends Error {
+export class UnpackError extends PeapodError {
   constructor(message: string) {
-    super(message);
+    super('INVALID_ARGUMENT', message);
     this.name = 'UnpackError';
   }
 }

@@ -1,25 +1,39 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { PeapodError, PeapodErrorCode } from '../../common/errors';
+
+/**
+ * The PeapodError code of a CNI error code (CNI spec "Error codes"): 3 (does
+ * not exist) NOT_FOUND, 11 (try again later) UNAVAILABLE, the configuration
+ * and version errors 1, 2, 4, 6, 7 WRONG_STATE (the host's network
+ * configuration does not allow the call), anything else INTERNAL.
+ */
+export function peapodCodeOfCni(code: number | undefined): PeapodErrorCode {
+  if (code === 3) return 'NOT_FOUND';
+  if (code === 11) return 'UNAVAILABLE';
+  if (code !== undefined && [1, 2, 4, 6, 7].includes(code)) return 'WRONG_STATE';
+  return 'INTERNAL';
+}
 
 /**
  * A CNI plugin failed. When the plugin printed the spec's error object
- * (`{cniVersion, code, msg, details}`, CNI spec "Error"), `code`, `msg` and
- * `details` carry it; when it could not be run at all (binary missing, no
- * JSON output), `code` is undefined.
+ * (`{cniVersion, code, msg, details}`, CNI spec "Error"), `cniCode`, `msg`
+ * and `details` carry it; when it could not be run at all (binary missing,
+ * no JSON output), `cniCode` is undefined.
  */
-export class CniPluginError extends Error {
+export class CniPluginError extends PeapodError {
   constructor(
     /** The plugin type, e.g. `bridge`. */
     readonly plugin: string,
     /** The CNI command, ADD or DEL. */
     readonly command: string,
     /** CNI error code (1-7, 11 well-known; 100+ plugin-specific). */
-    readonly code: number | undefined,
+    readonly cniCode: number | undefined,
     readonly msg: string,
     readonly details: string,
   ) {
-    super(`CNI plugin ${plugin} ${command} failed${code !== undefined ? ` (CNI error code ${code})` : ''}: ${msg}${details ? `: ${details}` : ''}`);
+    super(peapodCodeOfCni(cniCode), `CNI plugin ${plugin} ${command} failed${cniCode !== undefined ? ` (CNI error code ${cniCode})` : ''}: ${msg}${details ? `: ${details}` : ''}`);
     this.name = 'CniPluginError';
   }
 }

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { attachSocketPath, ConmonDriver, ConmonError, exitFilePath, oomFilePath, persistExitFilePath, readExitFile } from '../../conmon/driver';
 import type { ContainerConfig__Output } from '../../generated/runtime/v1/ContainerConfig';
 import type { LinuxContainerResources__Output } from '../../generated/runtime/v1/LinuxContainerResources';
-import { alreadyExists, CriError, failedPrecondition, invalidArgument, notFound } from '../../server/errors';
+import { alreadyExists, internal, invalidArgument, notFound, PeapodError, wrongState } from '../../common/errors';
 import { OciRuntime } from '../oci/runc';
 import { buildSpec, HostDevice, ociResources, ResolvedMount, SpecSandbox } from '../oci/spec';
 import type { OciImageConfig, OciSeccomp, OciSpec } from '../oci/types';
@@ -14,7 +14,6 @@ import { closePartialLogLines, splitLogStreams } from './logs';
 import { ContainerRecord, ContainerRecordStore, RecordedMount } from './record';
 import { LayerStack, mountRootfs, unmountRootfs } from './rootfs';
 import { cgroupUsage, CgroupUsage, directoryUsage, isCgroupV2 } from './stats';
-import { status as GrpcStatus } from '@grpc/grpc-js';
 
 /** The pod sandbox as the engine needs it (a subset of the sandbox store's record). */
 export interface EngineSandbox extends SpecSandbox {
@@ -393,7 +392,7 @@ export class ContainerEngine {
    *
    * @throws INVALID_ARGUMENT for a missing name, no command, bad mounts or devices, unknown users;
    *   ALREADY_EXISTS when the name and attempt are taken in the pod;
-   *   FAILED_PRECONDITION when the sandbox is not ready;
+   *   WRONG_STATE when the sandbox is not ready;
    *   INTERNAL when mount, bundle or conmon fail (all created parts are removed again).
    *
    * Retries: the kubelet retries a CreateContainer whose deadline passed with
@@ -410,7 +409,7 @@ export class ContainerEngine {
     const name = config.metadata?.name;
     if (!name) throw invalidArgument('config.metadata.name is required');
     const attempt = config.metadata?.attempt ?? 0;
-    if (sandbox.state !== 'SANDBOX_READY') throw failedPrecondition(`pod sandbox ${sandbox.id} is not ready`);
+    if (sandbox.state !== 'SANDBOX_READY') throw wrongState(`pod sandbox ${sandbox.id} is not ready`);
     const key = this.nameKey(sandbox.id, name, attempt);
     const taken = this.names.get(key);
     const waiting = taken ? this.byId.get(taken) : undefined;
@@ -537,26 +536,26 @@ export class ContainerEngine {
       fs.rmSync(bundle, { recursive: true, force: true });
       this.records.delete(id);
       fs.rmSync(exitFilePath(this.exitDir, id), { force: true });
-      if (err instanceof CriError) throw err;
-      if (err instanceof ConmonError) throw new CriError(GrpcStatus.INTERNAL, `creating container "${name}": ${err.message}`, { cause: err });
-      throw new CriError(GrpcStatus.INTERNAL, `creating container "${name}": ${(err as Error).message}`, { cause: err });
+      // Expected refusals keep their code; failures of the tools become INTERNAL naming the container.
+      if (err instanceof PeapodError && err.code !== 'INTERNAL') throw err;
+      throw internal(`creating container "${name}": ${(err as Error).message}`, { cause: err });
     }
   }
 
   /**
    * StartContainer: runs the user process of a CREATED container.
-   * @throws NOT_FOUND; FAILED_PRECONDITION when it is not CREATED.
+   * @throws NOT_FOUND; WRONG_STATE when it is not CREATED.
    */
   start(idOrPrefix: string): Promise<void> {
     const id = this.get(idOrPrefix).id;
     return this.lock.run(id, async () => {
       const rec = this.get(id);
-      if (rec.state !== 'CONTAINER_CREATED') throw failedPrecondition(`container ${id} is ${rec.state}, not CONTAINER_CREATED`);
+      if (rec.state !== 'CONTAINER_CREATED') throw wrongState(`container ${id} is ${rec.state}, not CONTAINER_CREATED`);
       const startedAt = nowNs();
       try {
         await this.runtime(rec.runtimeHandler).start(id);
       } catch (err) {
-        throw new CriError(GrpcStatus.INTERNAL, `starting container ${id}: ${(err as Error).message}`, { cause: err });
+        throw internal(`starting container ${id}: ${(err as Error).message}`, { cause: err });
       }
       rec.startedAt = startedAt.toString();
       rec.state = 'CONTAINER_RUNNING';
@@ -580,7 +579,7 @@ export class ContainerEngine {
     }
     await runtime.kill(rec.id, 'SIGKILL', true);
     if (await this.waitExit(rec.id, 30000)) return;
-    throw new CriError(GrpcStatus.INTERNAL, `container ${rec.id} did not exit after SIGKILL`);
+    throw internal(`container ${rec.id} did not exit after SIGKILL`);
   }
 
   /**
@@ -613,15 +612,15 @@ export class ContainerEngine {
    * capabilities as its main process) and returns its output and exit
    * code. A timeout (seconds, 0 = none) kills the process and returns exit
    * code -1 with `command timed out` on stderr; each output is capped at 16 MiB.
-   * @throws INVALID_ARGUMENT for an empty cmd; FAILED_PRECONDITION when not running.
+   * @throws INVALID_ARGUMENT for an empty cmd; WRONG_STATE when not running.
    */
   async execSync(idOrPrefix: string, cmd: string[], timeoutSec: number): Promise<ExecSyncResult> {
     if (cmd.length === 0) throw invalidArgument('cmd is required');
     const rec = this.get(idOrPrefix);
     await this.handleExit(rec.id);
-    if (rec.state !== 'CONTAINER_RUNNING') throw failedPrecondition(`container ${rec.id} is ${rec.state}, not running`);
+    if (rec.state !== 'CONTAINER_RUNNING') throw wrongState(`container ${rec.id} is ${rec.state}, not running`);
     const spec = this.spec(rec.id);
-    if (!spec) throw failedPrecondition(`container ${rec.id} has no bundle`);
+    if (!spec) throw wrongState(`container ${rec.id} has no bundle`);
     const tag = randomBytes(8).toString('hex');
     const workDir = path.join(rec.bundle, `exec-${tag}`);
     fs.mkdirSync(workDir, { recursive: true });
@@ -653,7 +652,7 @@ export class ContainerEngine {
       }
       return { stdout: out.stdout, stderr: out.stderr, exitCode: r.exitCode };
     } catch (err) {
-      if (err instanceof ConmonError) throw new CriError(GrpcStatus.INTERNAL, `exec in container ${rec.id}: ${err.message}`, { cause: err });
+      if (err instanceof ConmonError) throw internal(`exec in container ${rec.id}: ${err.message}`, { cause: err });
       throw err;
     } finally {
       fs.rmSync(workDir, { recursive: true, force: true });
@@ -663,17 +662,17 @@ export class ContainerEngine {
   /**
    * UpdateContainerResources: applies new cgroup limits with `runtime update`
    * and records them.
-   * @throws FAILED_PRECONDITION when the container is not created or running.
+   * @throws WRONG_STATE when the container is not created or running.
    */
   updateResources(idOrPrefix: string, resources: LinuxContainerResources__Output): Promise<void> {
     const id = this.get(idOrPrefix).id;
     return this.lock.run(id, async () => {
       const rec = this.get(id);
-      if (rec.state !== 'CONTAINER_RUNNING' && rec.state !== 'CONTAINER_CREATED') throw failedPrecondition(`container ${id} is ${rec.state}`);
+      if (rec.state !== 'CONTAINER_RUNNING' && rec.state !== 'CONTAINER_CREATED') throw wrongState(`container ${id} is ${rec.state}`);
       try {
         await this.runtime(rec.runtimeHandler).update(id, ociResources(resources, this.cgroupV2, this.swapControl));
       } catch (err) {
-        throw new CriError(GrpcStatus.INTERNAL, `updating resources of container ${id}: ${(err as Error).message}`, { cause: err });
+        throw internal(`updating resources of container ${id}: ${(err as Error).message}`, { cause: err });
       }
       rec.resources = JSON.parse(JSON.stringify(resources)) as Record<string, unknown>;
       this.records.save(rec);
@@ -683,21 +682,21 @@ export class ContainerEngine {
   /**
    * ReopenContainerLog: has conmon reopen the log file (after the kubelet
    * renamed it) and returns once the new file exists.
-   * @throws FAILED_PRECONDITION when the container is not running.
+   * @throws WRONG_STATE when the container is not running.
    */
   async reopenLog(idOrPrefix: string): Promise<void> {
     const rec = this.get(idOrPrefix);
     await this.handleExit(rec.id);
-    if (rec.state !== 'CONTAINER_RUNNING') throw failedPrecondition(`container ${rec.id} is not running`);
+    if (rec.state !== 'CONTAINER_RUNNING') throw wrongState(`container ${rec.id} is not running`);
     if (!rec.logPath) return;
     try {
       this.opts.conmon.reopenLog(rec.bundle);
     } catch (err) {
-      throw failedPrecondition(`container ${rec.id}: ${(err as Error).message}`);
+      throw wrongState(`container ${rec.id}: ${(err as Error).message}`);
     }
     const deadline = Date.now() + 5000;
     while (!fs.existsSync(rec.logPath)) {
-      if (Date.now() > deadline) throw new CriError(GrpcStatus.INTERNAL, `container ${rec.id}: log file ${rec.logPath} was not reopened within 5s`);
+      if (Date.now() > deadline) throw internal(`container ${rec.id}: log file ${rec.logPath} was not reopened within 5s`);
       await new Promise((r) => setTimeout(r, 20));
     }
   }

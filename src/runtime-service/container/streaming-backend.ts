@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
-import { failedPrecondition } from '../../server/errors';
+import { wrongState } from '../../common/errors';
 import type { RemoteCommandBackend, StdioStreams, TerminalSize } from '../../streaming/backend';
 import type { ContainerEngine } from './engine';
 import { parseLogLine } from './logs';
@@ -43,11 +43,11 @@ export class ContainerStreamingBackend implements RemoteCommandBackend {
 
   private async running(containerId: string): Promise<ContainerRecord> {
     const rec = await this.engine.refresh(containerId);
-    if (rec.state !== 'CONTAINER_RUNNING') throw failedPrecondition(`container ${rec.id} is not running`);
+    if (rec.state !== 'CONTAINER_RUNNING') throw wrongState(`container ${rec.id} is not running`);
     return rec;
   }
 
-  /** @throws CriError NOT_FOUND / FAILED_PRECONDITION (not running). */
+  /** @throws PeapodError NOT_FOUND / WRONG_STATE (not running). */
   async checkContainer(containerId: string): Promise<void> {
     await this.running(containerId);
   }

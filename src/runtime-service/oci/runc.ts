@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import type { OciResources } from './types';
+import { PeapodError } from '../../common/errors';
 
 /** The runtime's view of a container (`runc state`). */
 export interface RuntimeState {
@@ -9,9 +10,9 @@ export interface RuntimeState {
 }
 
 /** A runtime command failed; carries its stderr. */
-export class RuntimeError extends Error {
+export class RuntimeError extends PeapodError {
   constructor(message: string) {
-    super(message);
+    super('INTERNAL', message);
     this.name = 'RuntimeError';
   }
 }

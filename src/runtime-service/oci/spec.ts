@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import type { ContainerConfig__Output } from '../../generated/runtime/v1/ContainerConfig';
 import type { LinuxContainerResources__Output } from '../../generated/runtime/v1/LinuxContainerResources';
-import { invalidArgument } from '../../server/errors';
+import { invalidArgument } from '../../common/errors';
 import { defaultSeccompProfile } from './seccomp';
 import type { OciCapabilities, OciDevice, OciDeviceRule, OciImageConfig, OciMount, OciNamespace, OciResources, OciSeccomp, OciSpec, OciUser } from './types';
 

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LinuxContainerSecurityContext__Output } from '../../generated/runtime/v1/LinuxContainerSecurityContext';
-import { invalidArgument } from '../../server/errors';
+import { invalidArgument } from '../../common/errors';
 import type { OciUser } from './types';
 
 /**

@@ -1,14 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { status as GrpcStatus } from '@grpc/grpc-js';
 import { writeFileAtomic } from '../../common/atomic-file';
-import { CriError, failedPrecondition } from '../../server/errors';
+import { wrongState } from '../../common/errors';
 import type { PeapodConfig } from '../../server/config';
 import type { Logger } from '../../server/logger';
 import { addNetwork, podCniArgs } from '../cni/attachment';
 import { findNetworkConf } from '../cni/network-config';
-import { CniPluginError } from '../cni/plugin-exec';
 import { podIpsOfResult } from '../cni/result';
 import type { CniRuntimeConfig } from '../cni/runtime-config';
 import { cgroupfsPodPath, createPodCgroup, joinPodCgroup, systemdSlice } from './cgroups';
@@ -43,35 +41,6 @@ export function nowNs(): string {
   return (EPOCH_OFFSET_NS + process.hrtime.bigint()).toString();
 }
 
-/** gRPC code for a CNI error code (CNI spec "Error codes"). */
-function grpcCodeOfCni(code: number | undefined): GrpcStatus {
-  switch (code) {
-    case 3:
-      return GrpcStatus.NOT_FOUND; // unknown container or does not exist
-    case 5:
-      return GrpcStatus.INTERNAL; // I/O failure
-    case 11:
-      return GrpcStatus.UNAVAILABLE; // try again later
-    case 1: // incompatible CNI version
-    case 2: // unsupported field in network configuration
-    case 4: // invalid necessary environment variables
-    case 6: // failed to decode content
-    case 7: // invalid network config
-      return GrpcStatus.FAILED_PRECONDITION;
-    default:
-      return GrpcStatus.UNKNOWN; // plugin-specific (100+) or no error object
-  }
-}
-
-/**
- * Turns a CNI plugin failure into the CRI error the caller sees: the gRPC
- * code derived from the CNI code, the message naming the plugin, the CNI
- * code, `msg` and `details`.
- */
-export function cniErrorToCri(err: CniPluginError): CriError {
-  return new CriError(grpcCodeOfCni(err.code), `setting up the pod network: ${err.message}`, { cause: err });
-}
-
 /** TeardownDeps of sandbox `id`. */
 export function teardownDeps(config: PeapodConfig, log: Logger, id: string): TeardownDeps {
   return { paths: sandboxPaths(config, id), binDirs: config.network.cni_bin_dirs, cgroupDriver: config.runtime.cgroup_driver, log };
@@ -89,15 +58,15 @@ export function teardownDeps(config: PeapodConfig, log: Logger, id: string): Tea
  * @param runtimeHandler the checked runtime handler name
  * @param rawConfig the PodSandboxConfig as received (kept in the record)
  * @returns the finished record, READY.
- * @throws CriError FAILED_PRECONDITION when a pod-network pod finds no CNI
- *   configuration; the mapped CNI error when a plugin fails; the underlying
- *   error (INTERNAL) when a host tool fails.
+ * @throws WrongStateError when a pod-network pod finds no CNI
+ *   configuration; CniPluginError when a plugin fails; HostCommandError
+ *   (INTERNAL) when a host tool fails.
  */
 export async function createSandbox(deps: CreateDeps, spec: SandboxSpec, runtimeHandler: string, rawConfig: unknown): Promise<SandboxRecord> {
   const { config, log, store } = deps;
   const hostNetwork = spec.namespaceOptions.network === 'NODE';
   const netConf = hostNetwork ? undefined : findNetworkConf(config.network.cni_conf_dir);
-  if (netConf && !netConf.ok) throw failedPrecondition(`network plugin not ready: ${netConf.reason}`);
+  if (netConf && !netConf.ok) throw wrongState(`network plugin not ready: ${netConf.reason}`);
 
   const id = newSandboxId();
   const paths = sandboxPaths(config, id);
@@ -151,18 +120,13 @@ export async function createSandbox(deps: CreateDeps, spec: SandboxSpec, runtime
       if (spec.portMappings.length) runtimeConfig.portMappings = spec.portMappings;
       if (spec.dns) runtimeConfig.dns = spec.dns;
       if (spec.bandwidth) runtimeConfig.bandwidth = spec.bandwidth;
-      let result: unknown;
-      try {
-        result = await addNetwork(paths.cniCacheFile, netConf.conf, {
-          containerId: id,
-          netns: paths.netnsPin,
-          args: podCniArgs(spec.metadata, id),
-          runtimeConfig,
-          binDirs: config.network.cni_bin_dirs,
-        });
-      } catch (err) {
-        throw err instanceof CniPluginError ? cniErrorToCri(err) : err;
-      }
+      const result = await addNetwork(paths.cniCacheFile, netConf.conf, {
+        containerId: id,
+        netns: paths.netnsPin,
+        args: podCniArgs(spec.metadata, id),
+        runtimeConfig,
+        binDirs: config.network.cni_bin_dirs,
+      });
       ips = podIpsOfResult(result);
       record.ip = ips[0];
       record.additionalIps = ips.slice(1);

@@ -1,13 +1,14 @@
 import { execFile } from 'node:child_process';
+import { PeapodError } from '../../common/errors';
 
 /** A host tool (unshare, nsenter, mount, ip, sysctl…) failed. */
-export class HostCommandError extends Error {
+export class HostCommandError extends PeapodError {
   constructor(
     readonly command: string,
     readonly stderr: string,
     readonly exitCode: number | null,
   ) {
-    super(`${command} failed${exitCode !== null ? ` (exit ${exitCode})` : ''}: ${stderr.trim() || 'no output'}`);
+    super('INTERNAL', `${command} failed${exitCode !== null ? ` (exit ${exitCode})` : ''}: ${stderr.trim() || 'no output'}`);
     this.name = 'HostCommandError';
   }
 }

@@ -1,7 +1,6 @@
 import type { PeapodConfig } from '../../server/config';
 import type { Logger } from '../../server/logger';
-import { CniPluginError } from '../cni/plugin-exec';
-import { cniErrorToCri, rollBackSandbox, teardownDeps } from './create';
+import { rollBackSandbox, teardownDeps } from './create';
 import { isInfraAlive } from './infra';
 import { isNamespaceFile } from './namespaces';
 import type { SandboxStore, StoredSandbox } from './store';
@@ -19,7 +18,7 @@ export interface LifecycleDeps {
  * the middle is retried by the next Stop), then the stop-containers hook,
  * then CNI DEL, infra kill and /dev/shm unmount. Idempotent; an ID not (or no
  * longer) known is a no-op.
- * @throws CriError mapped from the CNI error when DEL fails.
+ * @throws CniPluginError when DEL fails.
  */
 export async function stopSandbox(deps: LifecycleDeps, id: string): Promise<void> {
   await deps.sandboxes.withLock(id, () => stopLocked(deps, id));
@@ -33,11 +32,7 @@ async function stopLocked(deps: LifecycleDeps, id: string): Promise<StoredSandbo
     deps.sandboxes.save(stored);
   }
   await deps.sandboxes.stopContainersOfSandbox(stored.record);
-  try {
-    await stopSandboxResources(stored, teardownDeps(deps.config, deps.log, id));
-  } catch (err) {
-    throw err instanceof CniPluginError ? cniErrorToCri(err) : err;
-  }
+  await stopSandboxResources(stored, teardownDeps(deps.config, deps.log, id));
   deps.log.info({ sandbox: id }, 'pod sandbox stopped');
   return stored;
 }

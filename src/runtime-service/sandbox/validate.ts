@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import type { PodSandboxConfig__Output } from '../../generated/runtime/v1/PodSandboxConfig';
-import { invalidArgument } from '../../server/errors';
+import { invalidArgument } from '../../common/errors';
 import type { IpcMode, NetworkMode, PidMode } from './record';
 import { hostnameProblem } from './etc-files';
 import { sysctlsProblem } from './sysctls';
@@ -24,7 +24,7 @@ export interface SandboxSpec {
 
 /**
  * Checks a PodSandboxConfig and normalises it.
- * @throws CriError INVALID_ARGUMENT naming the field at fault: missing
+ * @throws PeapodError INVALID_ARGUMENT naming the field at fault: missing
  *   metadata fields, a hostname that is not an RFC 1123 label of at most 63
  *   characters, unsupported namespace modes, sysctls that are not namespaced
  *   or do not fit the namespaces, bad port mappings or bandwidth annotations.
