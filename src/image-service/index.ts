@@ -1,16 +1,9 @@
 import * as path from 'node:path';
-import type { ImageServiceDefinition } from '../generated/runtime/v1/ImageService';
 import type { PeapodConfig } from '../server/config';
 import type { Logger } from '../server/logger';
-import type { UnaryImpls } from '../server/rpc';
-import type { ImageContext } from './context';
-import { imageFsInfo } from './image-fs-info';
-import { imageStatus } from './image-status';
-import { listImages } from './list-images';
+import type { ImageContext } from './cri/context';
 import { ImagePuller } from './puller';
-import { pullImage } from './pull-image';
 import { loadRegistriesConf } from './registries-conf';
-import { removeImage } from './remove-image';
 import { ImageStore } from './store/image-store';
 
 export { ImageStore } from './store/image-store';
@@ -40,18 +33,4 @@ export function openImageContext(config: PeapodConfig, log: Logger): ImageContex
     log: (msg, fields) => log.info(fields ?? {}, msg),
   });
   return { config, log, store, puller };
-}
-
-/**
- * The CRI ImageService methods peapod implements, by RPC name. Every method
- * not listed here answers UNIMPLEMENTED (see server/rpc.ts).
- */
-export function imageServiceImpls(ctx: ImageContext): UnaryImpls<ImageServiceDefinition> {
-  return {
-    PullImage: pullImage(ctx),
-    ListImages: listImages(ctx),
-    ImageStatus: imageStatus(ctx),
-    RemoveImage: removeImage(ctx),
-    ImageFsInfo: imageFsInfo(ctx),
-  };
 }

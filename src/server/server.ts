@@ -1,10 +1,11 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { imageServiceImpls, openImageContext } from '../image-service';
-import type { ImageContext } from '../image-service/context';
-import { runtimeServiceImpls } from '../runtime-service';
-import type { RuntimeContext } from '../runtime-service/context';
+import { openImageContext } from '../image-service';
+import { imageServiceImpls } from '../image-service/cri';
+import type { ImageContext } from '../image-service/cri/context';
+import { runtimeServiceImpls } from '../runtime-service/cri';
+import type { RuntimeContext } from '../runtime-service/cri/context';
 import { recoverSandboxes } from '../runtime-service/sandbox/lifecycle';
 import { SandboxStore } from '../runtime-service/sandbox/store';
 import { attachSandboxHooks, containerEngineFor } from '../runtime-service/container/wire';

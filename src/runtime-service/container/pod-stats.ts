@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
 import type { NetworkInterfaceUsage } from '../../generated/runtime/v1/NetworkInterfaceUsage';
 import type { PodSandboxStats } from '../../generated/runtime/v1/PodSandboxStats';
-import type { RuntimeContext } from '../context';
+import type { RuntimeContext } from '../cri/context';
 import type { SandboxRecord } from '../sandbox/record';
-import { toCriStats } from './cri-view';
+import { toCriStats } from '../cri/container-view';
 import { networkUsage, parseNetDev } from './stats';
 
 /** /proc/net/dev as seen inside a network namespace file (via nsenter). */

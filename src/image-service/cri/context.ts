@@ -1,0 +1,18 @@
+import type { PeapodConfig } from '../../server/config';
+import type { Logger } from '../../server/logger';
+import type { ImagePuller } from '../puller';
+import type { ImageStore } from '../store/image-store';
+
+/** What every ImageService handler shares: configuration, logger, the image store and the puller. */
+export interface ImageContext {
+  config: PeapodConfig;
+  log: Logger;
+  store: ImageStore;
+  puller: ImagePuller;
+  /**
+   * IDs of the containers whose rootfs uses the image `imageId` (its layers
+   * are their lower dirs); RemoveImage refuses while any does. The server
+   * sets it once the container engine exists; unset means none.
+   */
+  containersUsing?: (imageId: string) => string[];
+}

@@ -1,0 +1,22 @@
+import type { PortForwardBackend, RemoteCommandBackend } from '../../streaming/backend';
+import type { StreamRequest } from '../../streaming/requests';
+
+/**
+ * What Exec, Attach and PortForward need: the backend that checks and serves
+ * the target, and a way to register a request and get the URL of the
+ * streaming server (StreamingServer.register).
+ */
+export interface StreamingContext {
+  /** Exec and Attach; absent until the container engine provides it (then they answer UNIMPLEMENTED). */
+  remoteCommand?: RemoteCommandBackend;
+  /** PortForward; absent means PortForward answers UNIMPLEMENTED. */
+  portForward?: PortForwardBackend;
+  /** Registers a validated request; returns its single-use URL. */
+  register(req: StreamRequest): string;
+}
+
+/** A StreamingContext narrowed to the backend one RPC needs. */
+export interface StreamingRegistrar<B> {
+  backend: B;
+  register(req: StreamRequest): string;
+}
