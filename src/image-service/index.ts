@@ -1,6 +1,6 @@
 import * as path from 'node:path';
-import type { PeapodConfig } from '../server/config';
-import type { Logger } from '../server/logger';
+import type { PeapodConfig } from '../common/config';
+import type { Logger } from '../common/logger';
 import type { ImageContext } from './cri/context';
 import { ImagePuller } from './puller';
 import { loadRegistriesConf } from './registries-conf';

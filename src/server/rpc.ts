@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
-import type { Logger } from './logger';
+import type { Logger } from '../common/logger';
 import { toGrpcStatus } from './status';
 
 /** What a unary handler may know of its call besides the request. */

@@ -12,8 +12,8 @@ import { attachSandboxHooks, containerEngineFor } from '../runtime-service/conta
 import { ContainerStreamingBackend } from '../runtime-service/container/streaming-backend';
 import { SandboxPortForwardBackend } from '../streaming/sandbox-port-forward';
 import { StreamingServer } from '../streaming/server';
-import type { PeapodConfig } from './config';
-import type { Logger } from './logger';
+import type { CriConfig } from './config';
+import type { Logger } from '../common/logger';
 import { loadCri, MAX_MESSAGE_BYTES } from './proto';
 import { rewritingConnection } from './h2-authority';
 import { buildHandlers, InFlight } from './rpc';
@@ -45,7 +45,7 @@ export class CriServer {
    * namespaces.
    */
   constructor(
-    private readonly config: PeapodConfig,
+    private readonly config: CriConfig,
     private readonly log: Logger,
     version: string,
   ) {

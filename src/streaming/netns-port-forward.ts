@@ -16,7 +16,7 @@
  * one side ended; we set it high and end the relay ourselves when the pod
  * closed its side or the client's stream is gone.
  */
-import { spawn } from 'node:child_process';
+import { spawnHostProcess } from '../common/host/command';
 import type { Duplex } from 'node:stream';
 
 export interface NetnsPortForwardOptions {
@@ -53,9 +53,11 @@ export function forwardInNetns(netnsPath: string, port: number, stream: Duplex, 
   // exit, so the client sees the end of the reply.
   const args = [`--net=${netnsPath}`, socat, '-d', '-d', '-t', String(timeout), 'STDIO,shut-down', `TCP4:127.0.0.1:${port}`];
   return new Promise<void>((resolve, reject) => {
-    const child = spawn(nsenter, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawnHostProcess(nsenter, args);
+    const childIn = child.stdin!;
+    const childOut = child.stdout!;
     let stderr = '';
-    child.stderr.on('data', (d: Buffer) => {
+    child.stderr!.on('data', (d: Buffer) => {
       if (stderr.length < MAX_STDERR) stderr += d.toString('utf8');
     });
     const connected = (): boolean => stderr.includes('starting data transfer loop');
@@ -64,7 +66,7 @@ export function forwardInNetns(netnsPath: string, port: number, stream: Duplex, 
     const finish = (err?: Error): void => {
       if (settled) return;
       settled = true;
-      stream.unpipe(child.stdin);
+      stream.unpipe(childIn);
       stream.off('close', onGone);
       stream.off('reset', onGone);
       if (err) reject(err);
@@ -75,14 +77,14 @@ export function forwardInNetns(netnsPath: string, port: number, stream: Duplex, 
       if (running()) child.kill('SIGTERM');
     };
     child.on('error', (err) => finish(new Error(`cannot run ${nsenter}: ${err.message}`)));
-    stream.pipe(child.stdin); // the client's half-close becomes the relay's stdin EOF
-    child.stdin.on('error', () => undefined);
+    stream.pipe(childIn); // the client's half-close becomes the relay's stdin EOF
+    childIn.on('error', () => undefined);
     stream.once('close', onGone);
     stream.once('reset', onGone);
-    child.stdout.on('data', (d: Buffer) => {
+    childOut.on('data', (d: Buffer) => {
       if (!stream.writableEnded && !stream.destroyed) stream.write(d);
     });
-    child.stdout.on('end', () => {
+    childOut.on('end', () => {
       if (!stream.writableEnded && !stream.destroyed) stream.end();
       // The pod closed its side: the forward is over (as in the kubelet and
       // CRI-O, the client-to-pod direction is not waited for).

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { ConmonDriver } from '../../src/conmon/driver';
 import { ContainerEngine, ContainerEngineOptions, EngineImage } from '../../src/runtime-service/container/engine';
 import { joinLogLines } from '../../src/runtime-service/container/logs';
-import { isMountPoint } from '../../src/runtime-service/container/rootfs';
+import { isMountPoint } from '../../src/common/host/mounts';
 import { processCgroups } from '../../src/runtime-service/container/stats';
 import { PeapodError } from '../../src/common/errors';
 import { toGrpcStatus } from '../../src/server/status';

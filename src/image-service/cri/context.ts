@@ -1,5 +1,5 @@
-import type { PeapodConfig } from '../../server/config';
-import type { Logger } from '../../server/logger';
+import type { PeapodConfig } from '../../common/config';
+import type { Logger } from '../../common/logger';
 import type { ImagePuller } from '../puller';
 import type { ImageStore } from '../store/image-store';
 

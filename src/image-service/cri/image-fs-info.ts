@@ -1,6 +1,7 @@
 import type { ImageFsInfoRequest__Output } from '../../generated/runtime/v1/ImageFsInfoRequest';
 import type { ImageFsInfoResponse } from '../../generated/runtime/v1/ImageFsInfoResponse';
 import type { ImageContext } from './context';
+import { nowNs } from '../../common/time';
 
 /**
  * CRI `ImageFsInfo`: one `image_filesystems` entry for the image store:
@@ -9,7 +10,7 @@ import type { ImageContext } from './context';
  */
 export function imageFsInfo(ctx: ImageContext) {
   return async (_req: ImageFsInfoRequest__Output): Promise<ImageFsInfoResponse> => {
-    const timestamp = (BigInt(Date.now()) * 1_000_000n).toString();
+    const timestamp = nowNs().toString();
     const u = ctx.store.usage();
     return {
       image_filesystems: [

@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PeapodError, PeapodErrorCode } from '../../common/errors';
+import { spawnHostProcess } from '../../common/host/command';
 
 /**
  * The PeapodError code of a CNI error code (CNI spec "Error codes"): 3 (does
@@ -93,12 +93,13 @@ export async function execPlugin(type: string, netconf: Record<string, unknown>,
     CNI_PATH: inv.binDirs.join(':'),
   };
   return new Promise((resolve, reject) => {
-    const child = spawn(binary, [], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawnHostProcess(binary, [], { env });
+    const stdin = child.stdin!;
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), PLUGIN_TIMEOUT_MS);
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', (err) => {
       clearTimeout(timer);
       reject(new CniPluginError(type, inv.command, undefined, err.message, ''));
@@ -125,7 +126,7 @@ export async function execPlugin(type: string, netconf: Record<string, unknown>,
         reject(new CniPluginError(type, inv.command, undefined, `${why}`, (stderr || stdout).trim().slice(0, 1000)));
       }
     });
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(JSON.stringify(netconf));
+    stdin.on('error', () => undefined);
+    stdin.end(JSON.stringify(netconf));
   });
 }

@@ -5,6 +5,8 @@ import { attachSocketPath, ConmonDriver, ConmonError, exitFilePath, oomFilePath,
 import type { ContainerConfig__Output } from '../../generated/runtime/v1/ContainerConfig';
 import type { LinuxContainerResources__Output } from '../../generated/runtime/v1/LinuxContainerResources';
 import { alreadyExists, internal, invalidArgument, notFound, PeapodError, wrongState } from '../../common/errors';
+import { KeyedLock } from '../../common/keyed-lock';
+import { nowNs, sleep } from '../../common/time';
 import { OciRuntime } from '../oci/runc';
 import { buildSpec, HostDevice, ociResources, ResolvedMount, SpecSandbox } from '../oci/spec';
 import type { OciImageConfig, OciSeccomp, OciSpec } from '../oci/types';
@@ -74,26 +76,6 @@ export const EXEC_SYNC_MAX_OUTPUT = 16 << 20;
 /** The stderr text and exit code of an ExecSync whose timeout expired. */
 export const EXEC_TIMED_OUT_MESSAGE = 'command timed out';
 export const EXEC_TIMED_OUT_EXIT_CODE = -1;
-
-/** Current time, ns since the epoch. */
-function nowNs(): bigint {
-  return BigInt(Date.now()) * 1000000n;
-}
-
-/** A per-key promise chain: operations on one container run one at a time. */
-class KeyedLock {
-  private tails = new Map<string, Promise<unknown>>();
-  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.tails.get(key) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const tail = next.catch(() => undefined);
-    this.tails.set(key, tail);
-    void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
-    return next;
-  }
-}
 
 /**
  * The container engine: creates OCI bundles on an overlay rootfs, runs them
@@ -697,7 +679,7 @@ export class ContainerEngine {
     const deadline = Date.now() + 5000;
     while (!fs.existsSync(rec.logPath)) {
       if (Date.now() > deadline) throw internal(`container ${rec.id}: log file ${rec.logPath} was not reopened within 5s`);
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
     }
   }
 

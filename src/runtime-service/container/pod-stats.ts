@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process';
+import { runHostCommand } from '../../common/host/command';
+import { nowNs } from '../../common/time';
 import type { NetworkInterfaceUsage } from '../../generated/runtime/v1/NetworkInterfaceUsage';
 import type { PodSandboxStats } from '../../generated/runtime/v1/PodSandboxStats';
 import type { RuntimeContext } from '../cri/context';
@@ -8,9 +9,7 @@ import { networkUsage, parseNetDev } from './stats';
 
 /** /proc/net/dev as seen inside a network namespace file (via nsenter). */
 function netDevOfNamespace(nsPath: string): Promise<string> {
-  return new Promise((resolve) => {
-    execFile('nsenter', [`--net=${nsPath}`, 'cat', '/proc/self/net/dev'], { timeout: 10000 }, (err, out) => resolve(err ? '' : out));
-  });
+  return runHostCommand('nsenter', [`--net=${nsPath}`, 'cat', '/proc/self/net/dev'], { timeoutMs: 10_000 }).catch(() => '');
 }
 
 /**
@@ -21,7 +20,7 @@ function netDevOfNamespace(nsPath: string): Promise<string> {
 export async function podSandboxStatsOf(ctx: RuntimeContext, sb: SandboxRecord): Promise<PodSandboxStats> {
   const recs = ctx.containers.list().filter((r) => r.sandboxId === sb.id);
   const containers = recs.map((r) => toCriStats(ctx.containers, r));
-  const ts = (BigInt(Date.now()) * 1000000n).toString();
+  const ts = nowNs().toString();
   const sum = (pick: (c: (typeof containers)[number]) => { value?: unknown } | null | undefined): { value: string } => ({
     value: containers.reduce((acc, c) => acc + BigInt(String(pick(c)?.value ?? '0')), 0n).toString(),
   });

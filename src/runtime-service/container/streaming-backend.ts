@@ -1,9 +1,11 @@
-import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { wrongState } from '../../common/errors';
+import { runHostCommand, spawnHostProcess } from '../../common/host/command';
+import { killProcess, readPid } from '../../common/host/proc';
+import { sleep } from '../../common/time';
 import type { RemoteCommandBackend, StdioStreams, TerminalSize } from '../../streaming/backend';
 import type { ContainerEngine } from './engine';
 import { parseLogLine } from './logs';
@@ -13,17 +15,6 @@ import type { ContainerRecord } from './record';
 function shellQuote(word: string): string {
   return `'${word.replace(/'/g, `'\\''`)}'`;
 }
-
-function readPid(file: string): number | undefined {
-  try {
-    const n = Number.parseInt(fs.readFileSync(file, 'utf8').trim(), 10);
-    return n > 0 ? n : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The container engine's side of Exec and Attach
@@ -65,26 +56,23 @@ export class ContainerStreamingBackend implements RemoteCommandBackend {
     const runtime = this.engine.runtimeOf(rec);
     const runcArgs = ['--root', runtime.root, 'exec', '--process', processFile, '--pid-file', pidFile, rec.id];
     const child = io.tty
-      ? spawn('script', ['-q', '-e', '-c', `stty raw -echo; exec ${[runtime.binary, ...runcArgs].map(shellQuote).join(' ')}`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] })
-      : spawn(runtime.binary, runcArgs, { stdio: ['pipe', 'pipe', 'pipe'] });
+      ? spawnHostProcess('script', ['-q', '-e', '-c', `stty raw -echo; exec ${[runtime.binary, ...runcArgs].map(shellQuote).join(' ')}`, '/dev/null'])
+      : spawnHostProcess(runtime.binary, runcArgs);
+    const stdin = child.stdin!;
+    const stdout = child.stdout!;
+    const stderr = child.stderr!;
     const kill = (): void => {
       const pid = readPid(pidFile);
-      if (pid) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }
+      if (pid) killProcess(pid);
       child.kill('SIGKILL');
     };
     io.signal.addEventListener('abort', kill);
     if (io.tty && io.resize) void this.followResize(io.resize, pidFile, child);
-    child.stdin.on('error', () => undefined);
+    stdin.on('error', () => undefined);
     // Without stdin a plain exec reads EOF at once; under `script` an ended input would be typed into the terminal, so it stays open.
-    if (io.stdin) io.stdin.pipe(child.stdin);
-    else if (!io.tty) child.stdin.end();
-    const outputs = [this.copy(child.stdout, io.stdout), io.tty ? this.copy(child.stderr, undefined) : this.copy(child.stderr, io.stderr)];
+    if (io.stdin) io.stdin.pipe(stdin);
+    else if (!io.tty) stdin.end();
+    const outputs = [this.copy(stdout, io.stdout), io.tty ? this.copy(stderr, undefined) : this.copy(stderr, io.stderr)];
     try {
       return await new Promise<number>((resolve, reject) => {
         child.on('error', reject);
@@ -94,8 +82,8 @@ export class ContainerStreamingBackend implements RemoteCommandBackend {
       });
     } finally {
       io.signal.removeEventListener('abort', kill);
-      if (io.stdin) io.stdin.unpipe(child.stdin);
-      child.stdin.destroy();
+      if (io.stdin) io.stdin.unpipe(stdin);
+      stdin.destroy();
       fs.rmSync(workDir, { recursive: true, force: true });
     }
   }
@@ -116,20 +104,18 @@ export class ContainerStreamingBackend implements RemoteCommandBackend {
         pid = readPid(pidFile);
       }
       if (!pid) return;
-      await new Promise<void>((done) => {
-        execFile('stty', ['-F', `/proc/${pid}/fd/0`, 'rows', String(size.height), 'cols', String(size.width)], () => done());
-      });
+      await runHostCommand('stty', ['-F', `/proc/${pid}/fd/0`, 'rows', String(size.height), 'cols', String(size.width)]).catch(() => undefined);
     }
   }
 
   /** Joins the container's output (from its log) and stdin (through conmon) until it exits or the client leaves. */
   async attach(containerId: string, io: StdioStreams): Promise<void> {
     const rec = await this.running(containerId);
-    let stdinRelay: ReturnType<typeof spawn> | undefined;
+    let stdinRelay: ReturnType<typeof spawnHostProcess> | undefined;
     if (io.stdin && rec.stdin) {
       // A relative address run from the socket's directory: the absolute path may exceed sun_path's 108 bytes.
       const socket = this.engine.attachSocket(rec);
-      stdinRelay = spawn('socat', ['-u', 'STDIN', `UNIX-CONNECT:${path.basename(socket)},type=5`], { cwd: path.dirname(socket), stdio: ['pipe', 'ignore', 'ignore'] });
+      stdinRelay = spawnHostProcess('socat', ['-u', 'STDIN', `UNIX-CONNECT:${path.basename(socket)},type=5`], { cwd: path.dirname(socket), stdio: ['pipe', 'ignore', 'ignore'] });
       stdinRelay.stdin?.on('error', () => undefined);
       io.stdin.pipe(stdinRelay.stdin as NodeJS.WritableStream);
     }

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { ConmonDriver } from '../../conmon/driver';
-import type { PeapodConfig } from '../../server/config';
-import type { Logger } from '../../server/logger';
+import type { PeapodConfig } from '../../common/config';
+import type { Logger } from '../../common/logger';
 import type { SandboxStore } from '../sandbox/store';
 import { ContainerEngine } from './engine';
 

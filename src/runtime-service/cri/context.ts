@@ -1,5 +1,5 @@
-import type { PeapodConfig } from '../../server/config';
-import type { Logger } from '../../server/logger';
+import type { CriConfig } from '../../server/config';
+import type { Logger } from '../../common/logger';
 import type { ImageStore } from '../../image-service/store/image-store';
 import type { ContainerEngine } from '../container/engine';
 import type { SandboxStore } from '../sandbox/store';
@@ -10,7 +10,7 @@ import type { StreamingContext } from './streaming-context';
  * logger, the package version reported by Version, and the sandbox store.
  */
 export interface RuntimeContext {
-  config: PeapodConfig;
+  config: CriConfig;
   log: Logger;
   /** peapod's version, from package.json. */
   version: string;

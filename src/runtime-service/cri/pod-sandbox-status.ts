@@ -6,6 +6,7 @@ import { readAttachment } from '../cni/attachment';
 import { refreshSandboxState } from '../sandbox/lifecycle';
 import { sandboxPaths } from '../sandbox/paths';
 import { toPodSandboxStatus } from './pod-sandbox-view';
+import { nowNs } from '../../common/time';
 
 /**
  * CRI `PodSandboxStatus`: state (READY turns NOTREADY when the namespaces
@@ -22,7 +23,7 @@ export function podSandboxStatus(ctx: RuntimeContext) {
     if (!stored) throw notFound(`pod sandbox ${req.pod_sandbox_id} not found`);
     refreshSandboxState(ctx, stored);
     const r = stored.record;
-    const response: PodSandboxStatusResponse = { status: toPodSandboxStatus(r), timestamp: (BigInt(Date.now()) * 1_000_000n).toString() };
+    const response: PodSandboxStatusResponse = { status: toPodSandboxStatus(r), timestamp: nowNs().toString() };
     if (req.verbose) {
       const attachment = readAttachment(sandboxPaths(ctx.config, r.id).cniCacheFile);
       response.info = {

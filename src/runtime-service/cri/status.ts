@@ -1,10 +1,10 @@
-import { execFile } from 'node:child_process';
 import type { StatusRequest__Output } from '../../generated/runtime/v1/StatusRequest';
 import type { StatusResponse } from '../../generated/runtime/v1/StatusResponse';
 import type { RuntimeCondition } from '../../generated/runtime/v1/RuntimeCondition';
 import { findNetworkConf, NetworkConfLookup } from '../cni/network-config';
 import { CniPluginError, findPlugin } from '../cni/plugin-exec';
 import type { RuntimeContext } from './context';
+import { probeRuntime } from '../oci/runc';
 
 /** CRI condition type: the runtime can run containers. */
 export const RUNTIME_READY = 'RuntimeReady';
@@ -12,22 +12,6 @@ export const RUNTIME_READY = 'RuntimeReady';
 export const NETWORK_READY = 'NetworkReady';
 /** Reason the kubelet and CRI-O use while no CNI configuration exists. */
 export const NETWORK_PLUGIN_NOT_READY = 'NetworkPluginNotReady';
-
-/** How long the OCI runtime may take to answer `--version`, in ms. */
-const RUNTIME_PROBE_TIMEOUT_MS = 10_000;
-
-/**
- * Runs `<runtimePath> --version`.
- * @returns null when it answers with exit code 0, else a message saying why not.
- */
-export function probeRuntime(runtimePath: string): Promise<string | null> {
-  return new Promise((resolve) => {
-    execFile(runtimePath, ['--version'], { timeout: RUNTIME_PROBE_TIMEOUT_MS }, (err) => {
-      if (!err) resolve(null);
-      else resolve(`OCI runtime ${runtimePath} does not answer --version: ${err.message.split('\n')[0]}`);
-    });
-  });
-}
 
 /**
  * Why pod networking is not ready, or null when it is: a valid network

@@ -3,8 +3,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { writeFileAtomic } from '../../common/atomic-file';
 import { wrongState } from '../../common/errors';
-import type { PeapodConfig } from '../../server/config';
-import type { Logger } from '../../server/logger';
+import { nowNs } from '../../common/time';
+import type { PeapodConfig } from '../../common/config';
+import type { Logger } from '../../common/logger';
 import { addNetwork, podCniArgs } from '../cni/attachment';
 import { findNetworkConf } from '../cni/network-config';
 import { podIpsOfResult } from '../cni/result';
@@ -31,14 +32,6 @@ export interface CreateDeps {
 /** A new sandbox ID: 32 random bytes in lowercase hex. */
 export function newSandboxId(): string {
   return randomBytes(32).toString('hex');
-}
-
-/** Epoch in the monotonic clock's terms, fixed at load: wall clock (ns) minus hrtime. */
-const EPOCH_OFFSET_NS = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
-
-/** Nanoseconds since the epoch as a decimal string (ns precision, never going backwards). */
-export function nowNs(): string {
-  return (EPOCH_OFFSET_NS + process.hrtime.bigint()).toString();
 }
 
 /** TeardownDeps of sandbox `id`. */
@@ -77,7 +70,7 @@ export async function createSandbox(deps: CreateDeps, spec: SandboxSpec, runtime
     id,
     metadata: spec.metadata,
     state: 'SANDBOX_NOTREADY',
-    createdAt: nowNs(),
+    createdAt: nowNs().toString(),
     runtimeHandler,
     labels: spec.labels,
     annotations: spec.annotations,

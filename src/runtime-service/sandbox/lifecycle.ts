@@ -1,7 +1,7 @@
-import type { PeapodConfig } from '../../server/config';
-import type { Logger } from '../../server/logger';
+import type { PeapodConfig } from '../../common/config';
+import type { Logger } from '../../common/logger';
 import { rollBackSandbox, teardownDeps } from './create';
-import { isInfraAlive } from './infra';
+import { isProcessAlive } from '../../common/host/proc';
 import { isNamespaceFile } from './namespaces';
 import type { SandboxStore, StoredSandbox } from './store';
 import { removeSandboxResources, stopSandboxResources } from './teardown';
@@ -67,7 +67,7 @@ export function sandboxAlive(stored: StoredSandbox): boolean {
     if (p && !isNamespaceFile(p)) return false;
   }
   if (r.infraPid !== undefined) {
-    if (stored.infraStartTime === undefined || !isInfraAlive({ pid: r.infraPid, startTime: stored.infraStartTime })) return false;
+    if (stored.infraStartTime === undefined || !isProcessAlive({ pid: r.infraPid, startTime: stored.infraStartTime })) return false;
   }
   return true;
 }

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { removeAtomicLeftovers, writeFileAtomic } from '../../common/atomic-file';
+import { KeyedLock } from '../../common/keyed-lock';
 import { SANDBOX_ID_PATTERN, SandboxRecord } from './record';
 import { sandboxesStateDir, sandboxPaths } from './paths';
 import { RunReservations } from './run-reservations';
@@ -31,7 +32,7 @@ export type ContainersHook = (sandbox: SandboxRecord) => Promise<void>;
  */
 export class SandboxStore {
   private readonly sandboxes = new Map<string, StoredSandbox>();
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedLock();
   private stopContainersHook: ContainersHook = async () => undefined;
   private removeContainersHook: ContainersHook = async () => undefined;
   /** RunPodSandbox calls in progress or finished after their caller left. */
@@ -123,16 +124,8 @@ export class SandboxStore {
    * Runs `fn` while holding sandbox `id`'s lock, so Stop and Remove of one
    * sandbox never interleave.
    */
-  async withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(id) ?? Promise.resolve();
-    const run = prev.then(fn, fn);
-    const tail = run.catch(() => undefined);
-    this.locks.set(id, tail);
-    try {
-      return await run;
-    } finally {
-      if (this.locks.get(id) === tail) this.locks.delete(id);
-    }
+  withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    return this.locks.run(id, fn);
   }
 
   /**

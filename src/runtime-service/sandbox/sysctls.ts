@@ -1,4 +1,4 @@
-import { runHostCommand } from './host-command';
+import { runHostCommand } from '../../common/host/command';
 
 /** The kind of namespace a sysctl belongs to, or null when it is not namespaced. */
 export type SysctlNamespace = 'net' | 'ipc' | null;

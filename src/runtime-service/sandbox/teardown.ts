@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
-import type { Logger } from '../../server/logger';
+import type { Logger } from '../../common/logger';
 import { delNetwork } from '../cni/attachment';
 import { killInfra } from './infra';
-import { unmountAll } from './mounts';
+import { unmountAll } from '../../common/host/mounts';
 import { isNamespaceFile, removeNamespacePin } from './namespaces';
 import { removePodCgroup } from './cgroups';
 import type { SandboxPaths } from './paths';
