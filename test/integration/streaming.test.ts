@@ -17,7 +17,7 @@ import { portForward } from '../../src/runtime-service/cri/port-forward';
 import type { StreamingRegistrar } from '../../src/runtime-service/cri/streaming-context';
 import { PeapodError } from '../../src/common/errors';
 import { toGrpcStatus } from '../../src/server/status';
-import { StreamingServer } from '../../src/streaming/server';
+import { StreamingServer } from '../../src/server/streaming/server';
 import { FakeHostProcessBackend } from '../support/fake-host-process-backend';
 import { sleep, waitFor } from '../support/socket-pair';
 import { spdyConnect, spdyPortForwardOnce, spdyRemoteCommand } from '../support/spdy-client';

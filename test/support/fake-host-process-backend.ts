@@ -10,8 +10,8 @@
  */
 import { spawn } from 'node:child_process';
 import type { Duplex } from 'node:stream';
-import type { PortForwardBackend, RemoteCommandBackend, StdioStreams, TerminalSize } from '../../src/streaming/backend';
-import { forwardInNetns } from '../../src/streaming/netns-port-forward';
+import type { PortForwardBackend, RemoteCommandBackend, StdioStreams, TerminalSize } from '../../src/server/streaming/backend';
+import { forwardInNetns } from '../../src/server/streaming/netns-port-forward';
 import { notFound, wrongState } from '../../src/common/errors';
 
 export class FakeHostProcessBackend implements RemoteCommandBackend, PortForwardBackend {

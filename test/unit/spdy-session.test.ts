@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import type * as net from 'node:net';
-import { encodeFrame, Frame, FrameDecoder, HeaderBlock } from '../../src/streaming/spdy/frames';
-import { HeaderCompressor, HeaderDecompressor } from '../../src/streaming/spdy/header-compression';
-import { SpdySession, SpdyStream } from '../../src/streaming/spdy/session';
+import { encodeFrame, Frame, FrameDecoder, HeaderBlock } from '../../src/server/streaming/spdy/frames';
+import { HeaderCompressor, HeaderDecompressor } from '../../src/server/streaming/spdy/header-compression';
+import { SpdySession, SpdyStream } from '../../src/server/streaming/spdy/session';
 import { sleep, socketPair, waitFor } from '../support/socket-pair';
 
 /** A hand-driven SPDY peer: writes frames we choose, records every frame it gets. */

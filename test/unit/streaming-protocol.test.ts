@@ -3,13 +3,13 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import { Readable } from 'node:stream';
 import { PeapodError } from '../../src/common/errors';
 import { toGrpcStatus } from '../../src/server/status';
-import { RequestCache } from '../../src/streaming/request-cache';
-import { parseSize, resizeEvents } from '../../src/streaming/resize';
-import { offeredProtocols } from '../../src/streaming/server';
-import { parsePort } from '../../src/streaming/spdy-port-forward';
-import { expectedStreamCount } from '../../src/streaming/spdy-remote-command';
-import { encodeStatus, exitCodeStatus, internalErrorStatus, successStatus } from '../../src/streaming/status';
-import { negotiateWebSocketProtocol, WS_REMOTE_COMMAND_PROTOCOLS } from '../../src/streaming/websocket';
+import { RequestCache } from '../../src/server/streaming/request-cache';
+import { parseSize, resizeEvents } from '../../src/server/streaming/resize';
+import { offeredProtocols } from '../../src/server/streaming/server';
+import { parsePort } from '../../src/server/streaming/spdy-port-forward';
+import { expectedStreamCount } from '../../src/server/streaming/spdy-remote-command';
+import { encodeStatus, exitCodeStatus, internalErrorStatus, successStatus } from '../../src/server/streaming/status';
+import { negotiateWebSocketProtocol, WS_REMOTE_COMMAND_PROTOCOLS } from '../../src/server/streaming/websocket';
 
 describe('streaming request tokens', () => {
   it('hands out distinct URL-safe tokens that work once', () => {

@@ -6,7 +6,7 @@ import { wrongState } from '../../common/errors';
 import { runHostCommand, spawnHostProcess } from '../../common/host/command';
 import { killProcess, readPid } from '../../common/host/proc';
 import { sleep } from '../../common/time';
-import type { RemoteCommandBackend, StdioStreams, TerminalSize } from '../../streaming/backend';
+import type { RemoteCommandBackend, StdioStreams, TerminalSize } from '../../server/streaming/backend';
 import type { ContainerEngine } from './engine';
 import { parseLogLine } from './logs';
 import type { ContainerRecord } from './record';

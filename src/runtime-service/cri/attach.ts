@@ -2,7 +2,7 @@ import type { AttachRequest__Output } from '../../generated/runtime/v1/AttachReq
 import type { AttachResponse } from '../../generated/runtime/v1/AttachResponse';
 import { invalidArgument } from '../../common/errors';
 import { validateStdio } from './exec';
-import type { RemoteCommandBackend } from '../../streaming/backend';
+import type { RemoteCommandBackend } from '../../server/streaming/backend';
 import type { StreamingRegistrar } from './streaming-context';
 
 /**

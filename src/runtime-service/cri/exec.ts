@@ -1,7 +1,7 @@
 import type { ExecRequest__Output } from '../../generated/runtime/v1/ExecRequest';
 import type { ExecResponse } from '../../generated/runtime/v1/ExecResponse';
 import { invalidArgument } from '../../common/errors';
-import type { RemoteCommandBackend } from '../../streaming/backend';
+import type { RemoteCommandBackend } from '../../server/streaming/backend';
 import type { StreamingRegistrar } from './streaming-context';
 
 /**

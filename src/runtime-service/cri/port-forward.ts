@@ -1,7 +1,7 @@
 import type { PortForwardRequest__Output } from '../../generated/runtime/v1/PortForwardRequest';
 import type { PortForwardResponse } from '../../generated/runtime/v1/PortForwardResponse';
 import { invalidArgument } from '../../common/errors';
-import type { PortForwardBackend } from '../../streaming/backend';
+import type { PortForwardBackend } from '../../server/streaming/backend';
 import type { StreamingRegistrar } from './streaming-context';
 
 /**

@@ -1,5 +1,5 @@
-import type { PortForwardBackend, RemoteCommandBackend } from '../../streaming/backend';
-import type { StreamRequest } from '../../streaming/requests';
+import type { PortForwardBackend, RemoteCommandBackend } from '../../server/streaming/backend';
+import type { StreamRequest } from '../../server/streaming/requests';
 
 /**
  * What Exec, Attach and PortForward need: the backend that checks and serves

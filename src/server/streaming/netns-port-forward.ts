@@ -16,7 +16,7 @@
  * one side ended; we set it high and end the relay ourselves when the pod
  * closed its side or the client's stream is gone.
  */
-import { spawnHostProcess } from '../common/host/command';
+import { spawnHostProcess } from '../../common/host/command';
 import type { Duplex } from 'node:stream';
 
 export interface NetnsPortForwardOptions {

@@ -9,7 +9,7 @@ import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import type { Logger } from '../common/logger';
+import type { Logger } from '../../common/logger';
 import type { StreamingBackends } from './backend';
 import { SPDY_PORT_FORWARD_PROTOCOL, SPDY_REMOTE_COMMAND_PROTOCOLS } from './remote-command';
 import { RequestCache } from './request-cache';

@@ -14,7 +14,7 @@
  *    (exit codes as Failure/NonZeroExitCode), v1 to v3 write a message only
  *    on failure; then the server ends every stream and the session.
  */
-import type { Logger } from '../common/logger';
+import type { Logger } from '../../common/logger';
 import type { RemoteCommandBackend } from './backend';
 import { reportsJsonStatus, runRemoteCommand, supportsResize } from './remote-command';
 import type { AttachStreamRequest, ExecStreamRequest } from './requests';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ResourceExhaustedError } from '../common/errors';
+import { ResourceExhaustedError } from '../../common/errors';
 
 /** How long a token stays valid (ms): the kubelet's streaming server uses one minute. */
 export const TOKEN_TTL_MS = 60_000;

@@ -18,7 +18,7 @@
  */
 import { Duplex, PassThrough, Writable } from 'node:stream';
 import type { WebSocket } from 'ws';
-import type { Logger } from '../common/logger';
+import type { Logger } from '../../common/logger';
 import type { PortForwardBackend, RemoteCommandBackend } from './backend';
 import { reportsJsonStatus, runRemoteCommand } from './remote-command';
 import type { AttachStreamRequest, ExecStreamRequest, PortForwardStreamRequest } from './requests';

@@ -6,8 +6,8 @@
  */
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { SandboxStore } from '../runtime-service/sandbox/store';
-import { wrongState, notFound } from '../common/errors';
+import type { SandboxStore } from '../../runtime-service/sandbox/store';
+import { wrongState, notFound } from '../../common/errors';
 import type { PortForwardBackend } from './backend';
 import { forwardInNetns, NetnsPortForwardOptions } from './netns-port-forward';
 

@@ -13,7 +13,7 @@
  *  - a pair not complete within the stream creation timeout is given up,
  *    with a message on its error stream.
  */
-import type { Logger } from '../common/logger';
+import type { Logger } from '../../common/logger';
 import type { PortForwardBackend } from './backend';
 import type { PortForwardStreamRequest } from './requests';
 import type { SpdySession, SpdyStream } from './spdy/session';
