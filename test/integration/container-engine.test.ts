@@ -12,6 +12,10 @@ import { PeapodError } from '../../src/common/errors';
 import { toGrpcStatus } from '../../src/server/status';
 import { buildBusyboxImage, createTestPod, tempDir, TestPod } from './helpers/busybox-pod';
 import { containerConfig, resources, securityContext } from './helpers/container-config';
+import { containerSpecOf } from '../../src/runtime-service/cri/container-config';
+import { resourcesOf } from '../../src/runtime-service/cri/resources';
+import type { ContainerConfig__Output } from '../../src/generated/runtime/v1/ContainerConfig';
+import type { ContainerSpec } from '../../src/runtime-service/container/spec';
 
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -33,6 +37,11 @@ async function expectCode(p: Promise<unknown>, code: GrpcStatus): Promise<Peapod
     return err as PeapodError;
   }
   throw new Error(`expected gRPC code ${code}`);
+}
+
+/** The ContainerSpec the CRI server would make of a config for this pod. */
+function spec(config: ContainerConfig__Output, pod: { logDirectory: string }): ContainerSpec {
+  return containerSpecOf(config, pod).spec;
 }
 
 describe('container engine (real runc + conmon, busybox rootfs)', function () {
@@ -70,7 +79,7 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
   });
 
   async function run(name: string, script: string, extra: Parameters<typeof containerConfig>[1] = {}): Promise<string> {
-    const rec = await engine.create(pod.sandbox, containerConfig(name, { command: ['/bin/sh', '-c', script], ...extra }), image);
+    const rec = await engine.create(pod.sandbox, spec(containerConfig(name, { command: ['/bin/sh', '-c', script], ...extra }), pod.sandbox), image);
     await engine.start(rec.id);
     return rec.id;
   }
@@ -219,7 +228,7 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     const memPath = processCgroups(pid).get('memory') as string;
     const limitFile = path.join('/sys/fs/cgroup/memory', memPath, 'memory.limit_in_bytes');
     expect(fs.readFileSync(limitFile, 'utf8').trim()).to.equal(String(64 << 20));
-    await engine.updateResources(id, resources({ memory_limit_in_bytes: String(96 << 20), cpu_shares: '512' }));
+    await engine.updateResources(id, resourcesOf(resources({ memory_limit_in_bytes: String(96 << 20), cpu_shares: '512' }))!);
     expect(fs.readFileSync(limitFile, 'utf8').trim()).to.equal(String(96 << 20));
     const cpuPath = processCgroups(pid).get('cpu') as string;
     expect(fs.readFileSync(path.join('/sys/fs/cgroup/cpu', cpuPath, 'cpu.shares'), 'utf8').trim()).to.equal('512');
@@ -251,23 +260,23 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
 
   it('rejects a duplicate name, a stopped sandbox, a missing mount; a failed create leaves nothing behind', async () => {
     const id = await run('dup', 'sleep 300');
-    await expectCode(engine.create(pod.sandbox, containerConfig('dup', { command: ['true'] }), image), GrpcStatus.ALREADY_EXISTS);
+    await expectCode(engine.create(pod.sandbox, spec(containerConfig('dup', { command: ['true'] }), pod.sandbox), image), GrpcStatus.ALREADY_EXISTS);
     await engine.remove(id);
     await engine.remove(id); // idempotent
-    await expectCode(engine.create({ ...pod.sandbox, state: 'SANDBOX_NOTREADY' }, containerConfig('x', { command: ['true'] }), image), GrpcStatus.FAILED_PRECONDITION);
+    await expectCode(engine.create({ ...pod.sandbox, state: 'SANDBOX_NOTREADY' }, spec(containerConfig('x', { command: ['true'] }), pod.sandbox), image), GrpcStatus.FAILED_PRECONDITION);
     await expectCode(
-      engine.create(pod.sandbox, containerConfig('nomount', { command: ['true'], mounts: [{ container_path: '/d', host_path: '/nonexistent/peapod', readonly: false } as never] }), image),
+      engine.create(pod.sandbox, spec(containerConfig('nomount', { command: ['true'], mounts: [{ container_path: '/d', host_path: '/nonexistent/peapod', readonly: false } as never] }), pod.sandbox), image),
       GrpcStatus.INVALID_ARGUMENT,
     );
-    await expectCode(engine.create(pod.sandbox, containerConfig('nocmd', {}), { ...image, config: {} }), GrpcStatus.INVALID_ARGUMENT);
+    await expectCode(engine.create(pod.sandbox, spec(containerConfig('nocmd', {}), pod.sandbox), { ...image, config: {} }), GrpcStatus.INVALID_ARGUMENT);
     const before = engine.list().length;
     const bundlesBefore = fs.readdirSync(path.join(opts.runroot, 'containers')).length;
-    const err = await expectCode(engine.create(pod.sandbox, containerConfig('badexec', { command: ['/nonexistent-binary'] }), image), GrpcStatus.INTERNAL);
+    const err = await expectCode(engine.create(pod.sandbox, spec(containerConfig('badexec', { command: ['/nonexistent-binary'] }), pod.sandbox), image), GrpcStatus.INTERNAL);
     expect(err.message).to.match(/nonexistent-binary/);
     expect(engine.list().length).to.equal(before);
     expect(fs.readdirSync(path.join(opts.runroot, 'containers')).length).to.equal(bundlesBefore);
     // The name is free again.
-    const again = await engine.create(pod.sandbox, containerConfig('badexec', { command: ['true'] }), image);
+    const again = await engine.create(pod.sandbox, spec(containerConfig('badexec', { command: ['true'] }), pod.sandbox), image);
     expect(isMountPoint(again.rootfs)).to.equal(true);
     await engine.remove(again.id);
     expect(isMountPoint(again.rootfs)).to.equal(false);
@@ -275,15 +284,15 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
   });
 
   it('hands a container created after its caller left to the retry with the same name, once', async () => {
-    const first = await engine.create(pod.sandbox, containerConfig('retried', { command: ['sleep', '300'] }), image, { abandoned: () => true });
-    const retry = await engine.create(pod.sandbox, containerConfig('retried', { command: ['sleep', '300'] }), image);
+    const first = await engine.create(pod.sandbox, spec(containerConfig('retried', { command: ['sleep', '300'] }), pod.sandbox), image, { abandoned: () => true });
+    const retry = await engine.create(pod.sandbox, spec(containerConfig('retried', { command: ['sleep', '300'] }), pod.sandbox), image);
     expect(retry.id).to.equal(first.id);
-    await expectCode(engine.create(pod.sandbox, containerConfig('retried', { command: ['sleep', '300'] }), image), GrpcStatus.ALREADY_EXISTS);
+    await expectCode(engine.create(pod.sandbox, spec(containerConfig('retried', { command: ['sleep', '300'] }), pod.sandbox), image), GrpcStatus.ALREADY_EXISTS);
     await engine.remove(first.id);
   });
 
   it('rolls back at start-up a creation that a crash interrupted', async () => {
-    const rec = await engine.create(pod.sandbox, containerConfig('halfmade', { command: ['sleep', '300'] }), image);
+    const rec = await engine.create(pod.sandbox, spec(containerConfig('halfmade', { command: ['sleep', '300'] }), pod.sandbox), image);
     const file = path.join(opts.root, 'containers', rec.id, 'record.json');
     fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), creating: true }));
     engine.close();
@@ -294,7 +303,7 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     expect(fs.existsSync(path.dirname(file))).to.equal(false);
     expect(execFileSync('runc', ['--root', opts.runtimes.runc.runtime_root, 'list', '-q'], { encoding: 'utf8' })).to.not.contain(rec.id);
     // The name is free again.
-    const again = await engine.create(pod.sandbox, containerConfig('halfmade', { command: ['true'] }), image);
+    const again = await engine.create(pod.sandbox, spec(containerConfig('halfmade', { command: ['true'] }), pod.sandbox), image);
     await engine.remove(again.id);
   });
 

@@ -2,8 +2,6 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { attachSocketPath, ConmonDriver, ConmonError, exitFilePath, oomFilePath, persistExitFilePath, readExitFile } from '../../conmon/driver';
-import type { ContainerConfig__Output } from '../../generated/runtime/v1/ContainerConfig';
-import type { LinuxContainerResources__Output } from '../../generated/runtime/v1/LinuxContainerResources';
 import { alreadyExists, internal, invalidArgument, notFound, PeapodError, wrongState } from '../../common/errors';
 import { KeyedLock } from '../../common/keyed-lock';
 import { nowNs, sleep } from '../../common/time';
@@ -14,6 +12,7 @@ import { readInRoot, resolveUser } from '../oci/user';
 import { appArmorEnabled, currentOomScoreAdj, deviceNumbers, hostCapabilities, swapControlAvailable } from './host';
 import { closePartialLogLines, splitLogStreams } from './logs';
 import { ContainerRecord, ContainerRecordStore, RecordedMount } from './record';
+import type { ContainerDevice, ContainerMount, ContainerResources, ContainerSpec } from './spec';
 import { LayerStack, mountRootfs, unmountRootfs } from './rootfs';
 import { cgroupUsage, CgroupUsage, directoryUsage, isCgroupV2 } from './stats';
 
@@ -315,32 +314,40 @@ export class ContainerEngine {
     }
   }
 
-  private resolveMounts(config: ContainerConfig__Output): ResolvedMount[] {
-    return config.mounts.map((m, i) => {
-      if (!m.container_path || !m.container_path.startsWith('/')) throw invalidArgument(`config.mounts[${i}].container_path must be an absolute path`);
-      if (!m.host_path) throw invalidArgument(`config.mounts[${i}].host_path is required`);
+  /**
+   * The spec's mounts, host paths resolved.
+   * @throws InvalidArgumentError (field `mounts[i].containerPath` / `.hostPath`).
+   */
+  private resolveMounts(mounts: ContainerMount[]): ResolvedMount[] {
+    return mounts.map((m, i) => {
+      if (!m.containerPath || !m.containerPath.startsWith('/')) throw invalidArgument(`mount path "${m.containerPath}" in the container must be absolute`, { field: `mounts[${i}].containerPath` });
+      if (!m.hostPath) throw invalidArgument('a mount needs a host path', { field: `mounts[${i}].hostPath` });
       let hostPath: string;
       try {
-        hostPath = fs.realpathSync(m.host_path);
+        hostPath = fs.realpathSync(m.hostPath);
       } catch {
-        throw invalidArgument(`config.mounts[${i}].host_path "${m.host_path}" does not exist`);
+        throw invalidArgument(`mount host path "${m.hostPath}" does not exist`, { field: `mounts[${i}].hostPath` });
       }
-      return { containerPath: m.container_path, hostPath, readonly: m.readonly, propagation: m.propagation };
+      return { containerPath: m.containerPath, hostPath, readonly: m.readonly ?? false, propagation: m.propagation ?? 'private' };
     });
   }
 
-  private resolveDevices(config: ContainerConfig__Output): HostDevice[] {
-    return config.devices.map((d, i) => {
+  /**
+   * The spec's devices, stat'ed on the host.
+   * @throws InvalidArgumentError (field `devices[i].hostPath`) for a path that is missing or not a device.
+   */
+  private resolveDevices(devices: ContainerDevice[]): HostDevice[] {
+    return devices.map((d, i) => {
       let st: fs.Stats;
       try {
-        st = fs.statSync(d.host_path);
+        st = fs.statSync(d.hostPath);
       } catch {
-        throw invalidArgument(`config.devices[${i}].host_path "${d.host_path}" does not exist`);
+        throw invalidArgument(`device "${d.hostPath}" does not exist on the host`, { field: `devices[${i}].hostPath` });
       }
-      if (!st.isCharacterDevice() && !st.isBlockDevice()) throw invalidArgument(`config.devices[${i}].host_path "${d.host_path}" is not a device`);
+      if (!st.isCharacterDevice() && !st.isBlockDevice()) throw invalidArgument(`"${d.hostPath}" is not a device`, { field: `devices[${i}].hostPath` });
       const { major, minor } = deviceNumbers(st.rdev);
       return {
-        containerPath: d.container_path || d.host_path,
+        containerPath: d.containerPath || d.hostPath,
         type: st.isCharacterDevice() ? 'c' : 'b',
         major,
         minor,
@@ -350,16 +357,17 @@ export class ContainerEngine {
     });
   }
 
-  private localhostSeccomp(config: ContainerConfig__Output): OciSeccomp | undefined {
-    const sc = config.linux?.security_context;
-    let file: string | undefined;
-    if (sc?.seccomp?.profile_type === 'Localhost') file = sc.seccomp.localhost_ref;
-    else if (!sc?.seccomp && sc?.seccomp_profile_path?.startsWith('localhost/')) file = sc.seccomp_profile_path.slice('localhost/'.length);
-    if (file === undefined) return undefined;
+  /**
+   * The seccomp profile of a localhost setting, read from its file.
+   * @throws InvalidArgumentError (field `security.seccomp.profilePath`) when it cannot be read or parsed.
+   */
+  private localhostSeccomp(spec: ContainerSpec): OciSeccomp | undefined {
+    const seccomp = spec.security?.seccomp;
+    if (spec.security?.privileged || seccomp?.type !== 'localhost') return undefined;
     try {
-      return JSON.parse(fs.readFileSync(file, 'utf8')) as OciSeccomp;
+      return JSON.parse(fs.readFileSync(seccomp.profilePath, 'utf8')) as OciSeccomp;
     } catch (err) {
-      throw invalidArgument(`config.linux.security_context.seccomp.localhost_ref "${file}" is not a readable seccomp profile: ${(err as Error).message}`);
+      throw invalidArgument(`seccomp profile "${seccomp.profilePath}" is not a readable profile: ${(err as Error).message}`, { field: 'security.seccomp.profilePath' });
     }
   }
 
@@ -369,28 +377,24 @@ export class ContainerEngine {
   }
 
   /**
-   * CreateContainer: mounts the rootfs, writes the bundle, and has conmon
-   * run `runtime create`. The container ends in state CREATED.
+   * Creates a container from its spec: mounts the rootfs, writes the bundle,
+   * and has conmon run `runtime create`. The container ends in state CREATED.
    *
-   * @throws INVALID_ARGUMENT for a missing name, no command, bad mounts or devices, unknown users;
-   *   ALREADY_EXISTS when the name and attempt are taken in the pod;
-   *   WRONG_STATE when the sandbox is not ready;
-   *   INTERNAL when mount, bundle or conmon fail (all created parts are removed again).
+   * @throws InvalidArgumentError for a missing name, no command, bad mounts or
+   *   devices, unknown users (with the spec's `field`);
+   *   AlreadyExistsError when the name and attempt are taken in the pod;
+   *   WrongStateError when the sandbox is not ready;
+   *   InternalError when mount, bundle or conmon fail (all created parts are removed again).
    *
    * Retries: the kubelet retries a CreateContainer whose deadline passed with
    * the same name and attempt. When `options.abandoned()` says the caller
    * is gone by the time the container exists, the container is kept for
    * that retry, which gets it instead of ALREADY_EXISTS (as CRI-O does).
    */
-  async create(
-    sandbox: EngineSandbox,
-    config: ContainerConfig__Output,
-    image: EngineImage,
-    options: { abandoned?: () => boolean } = {},
-  ): Promise<ContainerRecord> {
-    const name = config.metadata?.name;
-    if (!name) throw invalidArgument('config.metadata.name is required');
-    const attempt = config.metadata?.attempt ?? 0;
+  async create(sandbox: EngineSandbox, spec: ContainerSpec, image: EngineImage, options: { abandoned?: () => boolean } = {}): Promise<ContainerRecord> {
+    const name = spec.name;
+    if (!name) throw invalidArgument('a container needs a name', { field: 'name' });
+    const attempt = spec.attempt ?? 0;
     if (sandbox.state !== 'SANDBOX_READY') throw wrongState(`pod sandbox ${sandbox.id} is not ready`);
     const key = this.nameKey(sandbox.id, name, attempt);
     const taken = this.names.get(key);
@@ -419,19 +423,15 @@ export class ContainerEngine {
       exitCode: 0,
       reason: '',
       message: '',
-      image: {
-        image: config.image?.image ?? '',
-        annotations: { ...(config.image?.annotations ?? {}) },
-        user_specified_image: config.image?.user_specified_image ?? '',
-      },
+      image: { name: spec.image.name, annotations: { ...spec.image.annotations }, userSpecified: spec.image.userSpecified ?? '' },
       imageId: image.id,
       imageRef: image.ref,
-      labels: { ...config.labels },
-      annotations: { ...config.annotations },
+      labels: { ...spec.labels },
+      annotations: { ...spec.annotations },
       mounts: [],
-      logPath: sandbox.logDirectory && config.log_path ? path.join(sandbox.logDirectory, config.log_path) : '',
+      logPath: spec.logPath ?? '',
       runtimeHandler: sandbox.runtimeHandler,
-      stopSignal: config.stop_signal && config.stop_signal !== 'SIGNAL_RUNTIME_DEFAULT' ? config.stop_signal.replace(/^SIGNAL_/, '') : image.config.config?.StopSignal || 'SIGTERM',
+      stopSignal: spec.stopSignal || image.config.config?.StopSignal || 'SIGTERM',
       pid: 0,
       bundle,
       rootfs,
@@ -439,33 +439,31 @@ export class ContainerEngine {
       workDir: path.join(cdir, 'work'),
       persistDir: path.join(cdir, 'persist'),
       cgroupsPath: this.cgroupsPath(sandbox, id),
-      resources: config.linux?.resources ? (JSON.parse(JSON.stringify(config.linux.resources)) as Record<string, unknown>) : null,
-      tty: config.tty,
-      stdin: config.stdin,
-      stdinOnce: config.stdin_once,
+      resources: spec.resources ? structuredClone(spec.resources) : null,
+      tty: spec.tty ?? false,
+      stdin: spec.stdin ?? false,
+      stdinOnce: spec.stdinOnce ?? false,
     };
     let conmonStarted = false;
     try {
-      const mounts = this.resolveMounts(config);
-      const devices = this.resolveDevices(config);
-      const localhostSeccomp = this.localhostSeccomp(config);
+      const mounts = this.resolveMounts(spec.mounts ?? []);
+      const devices = this.resolveDevices(spec.devices ?? []);
+      const localhostSeccomp = this.localhostSeccomp(spec);
       let targetPidNamespace: string | undefined;
-      const nsOpts = config.linux?.security_context?.namespace_options;
-      if (nsOpts?.pid === 'TARGET') {
-        const target = this.find(nsOpts.target_id);
+      if (spec.pidMode === 'TARGET') {
+        const target = spec.pidTargetId ? this.find(spec.pidTargetId) : undefined;
         if (target && target.pid > 0) targetPidNamespace = `/proc/${target.pid}/ns/pid`;
       }
-      rec.mounts = mounts.map((m): RecordedMount => ({ container_path: m.containerPath, host_path: m.hostPath, readonly: m.readonly, propagation: m.propagation }));
+      rec.mounts = mounts.map((m): RecordedMount => ({ containerPath: m.containerPath, hostPath: m.hostPath, readonly: m.readonly, propagation: m.propagation }));
 
       fs.mkdirSync(cdir, { recursive: true });
       fs.mkdirSync(bundle, { recursive: true });
       await mountRootfs(image.layers, rec.upperDir, rec.workDir, rootfs);
-      const sc = config.linux?.security_context ?? null;
-      const user = resolveUser(sc, image.config.config?.User, readInRoot(rootfs, '/etc/passwd') ?? '', readInRoot(rootfs, '/etc/group') ?? '');
+      const user = resolveUser(spec.user, image.config.config?.User, readInRoot(rootfs, '/etc/passwd') ?? '', readInRoot(rootfs, '/etc/group') ?? '');
       rec.user = { uid: user.user.uid, gid: user.user.gid, additionalGids: user.user.additionalGids ?? [] };
-      const spec = buildSpec({
+      const ociSpec = buildSpec({
         containerId: id,
-        config,
+        spec,
         image: image.config,
         sandbox,
         rootfsPath: rootfs,
@@ -483,7 +481,7 @@ export class ContainerEngine {
         localhostSeccomp,
       });
       // Mount points for bind-mounted files must exist in the rootfs as files, not dirs: runc creates them.
-      fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec, null, 1));
+      fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(ociSpec, null, 1));
       rec.creating = true;
       this.records.save(rec);
       if (rec.logPath) fs.mkdirSync(path.dirname(rec.logPath), { recursive: true });
@@ -499,9 +497,9 @@ export class ContainerEngine {
         exitDir: this.exitDir,
         socketDir: this.socketDir,
         persistDir: rec.persistDir,
-        terminal: config.tty,
-        stdin: config.stdin,
-        stdinOnce: config.stdin_once,
+        terminal: rec.tty,
+        stdin: rec.stdin,
+        stdinOnce: rec.stdinOnce,
         systemdCgroup: this.opts.cgroupDriver === 'systemd',
       });
       rec.pid = created.pid;
@@ -646,7 +644,7 @@ export class ContainerEngine {
    * and records them.
    * @throws WRONG_STATE when the container is not created or running.
    */
-  updateResources(idOrPrefix: string, resources: LinuxContainerResources__Output): Promise<void> {
+  updateResources(idOrPrefix: string, resources: ContainerResources): Promise<void> {
     const id = this.get(idOrPrefix).id;
     return this.lock.run(id, async () => {
       const rec = this.get(id);
@@ -656,7 +654,7 @@ export class ContainerEngine {
       } catch (err) {
         throw internal(`updating resources of container ${id}: ${(err as Error).message}`, { cause: err });
       }
-      rec.resources = JSON.parse(JSON.stringify(resources)) as Record<string, unknown>;
+      rec.resources = structuredClone(resources);
       this.records.save(rec);
     });
   }

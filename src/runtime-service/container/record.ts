@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { removeAtomicLeftovers, writeFileAtomic } from '../../common/atomic-file';
+import type { ContainerResources, MountPropagation } from './spec';
 
 /**
  * A container's life, as CRI ContainerState names it:
@@ -16,12 +17,12 @@ import { removeAtomicLeftovers, writeFileAtomic } from '../../common/atomic-file
  */
 export type ContainerStateName = 'CONTAINER_CREATED' | 'CONTAINER_RUNNING' | 'CONTAINER_EXITED' | 'CONTAINER_UNKNOWN';
 
-/** A CRI mount as recorded for ContainerStatus. */
+/** A mount as made: host path resolved, defaults filled in. */
 export interface RecordedMount {
-  container_path: string;
-  host_path: string;
+  containerPath: string;
+  hostPath: string;
   readonly: boolean;
-  propagation: 'PROPAGATION_PRIVATE' | 'PROPAGATION_HOST_TO_CONTAINER' | 'PROPAGATION_BIDIRECTIONAL';
+  propagation: MountPropagation;
 }
 
 /** The crash-safe record of one container, rewritten atomically on every change. */
@@ -40,8 +41,8 @@ export interface ContainerRecord {
   /** Completed, Error, OOMKilled, or '' while not exited. */
   reason: string;
   message: string;
-  /** The image as the request named it, with its annotations. */
-  image: { image: string; annotations: Record<string, string>; user_specified_image: string };
+  /** The image as its creator named it. */
+  image: { name: string; annotations: Record<string, string>; userSpecified: string };
   /** The image's ID (`sha256:…`). */
   imageId: string;
   /** The image reference reported as image_ref (repo digest when known, else ID). */
@@ -49,7 +50,7 @@ export interface ContainerRecord {
   labels: Record<string, string>;
   annotations: Record<string, string>;
   mounts: RecordedMount[];
-  /** Absolute log file (log_directory/log_path), '' when the kubelet asked for none. */
+  /** Absolute log file, '' when the creator asked for none (conmon then logs to the bundle). */
   logPath: string;
   /** The runtime handler name. */
   runtimeHandler: string;
@@ -67,8 +68,8 @@ export interface ContainerRecord {
   persistDir: string;
   /** linux.cgroupsPath of the spec. */
   cgroupsPath: string;
-  /** The CRI LinuxContainerResources last applied (JSON as received). */
-  resources: Record<string, unknown> | null;
+  /** The resources last applied (at creation or by an update); null when none were given. */
+  resources: ContainerResources | null;
   tty: boolean;
   stdin: boolean;
   stdinOnce: boolean;

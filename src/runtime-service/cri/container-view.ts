@@ -4,6 +4,8 @@ import type { ContainerStatus } from '../../generated/runtime/v1/ContainerStatus
 import type { ContainerEngine } from '../container/engine';
 import type { ContainerRecord } from '../container/record';
 import type { SandboxStore } from '../sandbox/store';
+import { CRI_PROPAGATION } from './container-config';
+import { criResourcesOf } from './resources';
 
 /** CRI `Container` (ListContainers entry) of a record. */
 export function toCriContainer(rec: ContainerRecord): Container {
@@ -11,7 +13,7 @@ export function toCriContainer(rec: ContainerRecord): Container {
     id: rec.id,
     pod_sandbox_id: rec.sandboxId,
     metadata: { name: rec.metadata.name, attempt: rec.metadata.attempt },
-    image: { image: rec.image.image, annotations: rec.image.annotations, user_specified_image: rec.image.user_specified_image },
+    image: { image: rec.image.name, annotations: rec.image.annotations, user_specified_image: rec.image.userSpecified },
     image_ref: rec.imageRef,
     image_id: rec.imageId,
     state: rec.state,
@@ -31,16 +33,16 @@ export function toCriStatus(rec: ContainerRecord): ContainerStatus {
     started_at: rec.startedAt,
     finished_at: rec.finishedAt,
     exit_code: rec.exitCode,
-    image: { image: rec.image.image, annotations: rec.image.annotations, user_specified_image: rec.image.user_specified_image },
+    image: { image: rec.image.name, annotations: rec.image.annotations, user_specified_image: rec.image.userSpecified },
     image_ref: rec.imageRef,
     image_id: rec.imageId,
     reason: rec.reason,
     message: rec.message,
     labels: rec.labels,
     annotations: rec.annotations,
-    mounts: rec.mounts.map((m) => ({ container_path: m.container_path, host_path: m.host_path, readonly: m.readonly, propagation: m.propagation })),
+    mounts: rec.mounts.map((m) => ({ container_path: m.containerPath, host_path: m.hostPath, readonly: m.readonly, propagation: CRI_PROPAGATION[m.propagation] })),
     log_path: rec.logPath,
-    resources: rec.resources ? { linux: rec.resources } : null,
+    resources: rec.resources ? { linux: criResourcesOf(rec.resources) } : null,
     user: rec.user ? { linux: { uid: String(rec.user.uid), gid: String(rec.user.gid), supplemental_groups: rec.user.additionalGids.map(String) } } : null,
   };
 }

@@ -6,7 +6,7 @@ import type { RuntimeContext } from './context';
 import { createSandbox } from '../sandbox/create';
 import { metadataKey } from '../sandbox/record';
 import { canonicalJson } from '../sandbox/run-reservations';
-import { sandboxSpecOf } from '../sandbox/validate';
+import { sandboxSpecOf } from './pod-sandbox-config';
 
 /**
  * CRI `RunPodSandbox`: checks the config and runtime handler, then builds

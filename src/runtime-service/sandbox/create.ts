@@ -20,7 +20,7 @@ import type { SandboxRecord } from './record';
 import type { SandboxStore, StoredSandbox } from './store';
 import { applySysctls } from './sysctls';
 import { removeSandboxResources, stopSandboxResources, TeardownDeps } from './teardown';
-import type { SandboxSpec } from './validate';
+import { checkSandboxSpec, SandboxSpec } from './spec';
 
 /** What building a sandbox needs. */
 export interface CreateDeps {
@@ -55,8 +55,9 @@ export function teardownDeps(config: PeapodConfig, log: Logger, id: string): Tea
  *   configuration; CniPluginError when a plugin fails; HostCommandError
  *   (INTERNAL) when a host tool fails.
  */
-export async function createSandbox(deps: CreateDeps, spec: SandboxSpec, runtimeHandler: string, rawConfig: unknown): Promise<SandboxRecord> {
+export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runtimeHandler: string, rawConfig: unknown): Promise<SandboxRecord> {
   const { config, log, store } = deps;
+  const spec = checkSandboxSpec(wanted);
   const hostNetwork = spec.namespaceOptions.network === 'NODE';
   const netConf = hostNetwork ? undefined : findNetworkConf(config.network.cni_conf_dir);
   if (netConf && !netConf.ok) throw wrongState(`network plugin not ready: ${netConf.reason}`);

@@ -5,7 +5,7 @@ import { PeapodError } from '../../src/common/errors';
 import { toGrpcStatus } from '../../src/server/status';
 import { hostnameProblem, renderHosts, renderResolvConf } from '../../src/runtime-service/sandbox/etc-files';
 import { sysctlNamespace, sysctlsProblem } from '../../src/runtime-service/sandbox/sysctls';
-import { sandboxSpecOf } from '../../src/runtime-service/sandbox/validate';
+import { sandboxSpecOf } from '../../src/runtime-service/cri/pod-sandbox-config';
 import { cgroupfsPodPath, systemdSlice } from '../../src/runtime-service/sandbox/cgroups';
 
 /** A decoded PodSandboxConfig as grpc-js hands it to a handler. */
