@@ -1,7 +1,6 @@
 import * as path from 'node:path';
 import type { PeapodConfig } from '../common/config';
 import type { Logger } from '../common/logger';
-import type { ImageContext } from './cri/context';
 import { ImagePuller } from './puller';
 import { loadRegistriesConf } from './registries-conf';
 import { ImageStore } from './store/image-store';
@@ -19,11 +18,17 @@ export function storageRoot(config: PeapodConfig): string {
   return path.join(config.root, 'storage');
 }
 
+/** The image store and the puller that fills it. */
+export interface Images {
+  store: ImageStore;
+  puller: ImagePuller;
+}
+
 /**
  * Opens the image store under `<config.root>/storage` and makes a puller
  * configured from `[image]` (registries.conf read at each pull).
  */
-export function openImageContext(config: PeapodConfig, log: Logger): ImageContext {
+export function openImages(config: PeapodConfig, log: Logger): Images {
   const store = ImageStore.open(storageRoot(config));
   const puller = new ImagePuller(store, {
     registries: () => loadRegistriesConf(config.image.registries_conf, config.image.registries_conf_dir),
@@ -32,5 +37,5 @@ export function openImageContext(config: PeapodConfig, log: Logger): ImageContex
     idleTimeoutMs: config.image.idle_timeout * 1000,
     log: (msg, fields) => log.info(fields ?? {}, msg),
   });
-  return { config, log, store, puller };
+  return { store, puller };
 }

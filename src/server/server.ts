@@ -1,15 +1,16 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { openImageContext } from '../image-service';
+import { openImages } from '../image-service';
 import { imageServiceImpls } from '../image-service/cri';
 import type { ImageContext } from '../image-service/cri/context';
 import { runtimeServiceImpls } from '../runtime-service/cri';
 import type { RuntimeContext } from '../runtime-service/cri/context';
 import { recoverSandboxes } from '../runtime-service/sandbox/lifecycle';
 import { SandboxStore } from '../runtime-service/sandbox/store';
-import { attachSandboxHooks, containerEngineFor } from '../runtime-service/container/wire';
-import { ContainerStreamingBackend } from '../runtime-service/container/streaming-backend';
+import { containerEngineFor } from '../runtime-service/container/wire';
+import { containerStreamingBackend } from '../runtime-service/cri/streaming-backends';
+import { RunReservations } from '../runtime-service/sandbox/run-reservations';
 import { SandboxPortForwardBackend } from './streaming/sandbox-port-forward';
 import { StreamingServer } from './streaming/server';
 import type { CriConfig } from './config';
@@ -54,11 +55,10 @@ export class CriServer {
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
     });
     const cri = loadCri();
-    this.images = openImageContext(config, log);
     const sandboxes = new SandboxStore(config);
     const containers = containerEngineFor(config, log);
-    attachSandboxHooks(sandboxes, containers);
-    const backends = { remoteCommand: new ContainerStreamingBackend(containers), portForward: new SandboxPortForwardBackend(sandboxes) };
+    this.images = { config, log, ...openImages(config, log), containers };
+    const backends = { remoteCommand: containerStreamingBackend(containers), portForward: new SandboxPortForwardBackend(sandboxes) };
     const streaming = new StreamingServer({
       address: config.streaming.address,
       port: config.streaming.port,
@@ -68,12 +68,12 @@ export class CriServer {
       log: log.child({ component: 'streaming' }),
     });
     this.streaming = streaming;
-    this.images.containersUsing = (imageId) => containers.list().filter((c) => c.imageId === imageId).map((c) => c.id);
     const ctx: RuntimeContext = {
       config,
       log,
       version,
       sandboxes,
+      sandboxRuns: new RunReservations(),
       containers,
       images: this.images.store,
       network: { podCidr: '' },

@@ -86,7 +86,7 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
 
   async function runToExit(name: string, script: string, extra: Parameters<typeof containerConfig>[1] = {}): Promise<string> {
     const id = await run(name, script, extra);
-    expect(await until(() => engine.get(id).state === 'CONTAINER_EXITED', 20000), `${name} exited`).to.equal(true);
+    expect(await until(() => engine.get(id).state === 'exited', 20000), `${name} exited`).to.equal(true);
     return id;
   }
 
@@ -130,7 +130,7 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     await engine.stop(id, 2);
     const took = Date.now() - t0;
     expect(took).to.be.within(1900, 8000);
-    expect(engine.get(id).state).to.equal('CONTAINER_EXITED');
+    expect(engine.get(id).state).to.equal('exited');
     expect(engine.get(id).exitCode).to.equal(137);
     await engine.stop(id, 2); // idempotent
 
@@ -263,7 +263,7 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     await expectCode(engine.create(pod.sandbox, spec(containerConfig('dup', { command: ['true'] }), pod.sandbox), image), GrpcStatus.ALREADY_EXISTS);
     await engine.remove(id);
     await engine.remove(id); // idempotent
-    await expectCode(engine.create({ ...pod.sandbox, state: 'SANDBOX_NOTREADY' }, spec(containerConfig('x', { command: ['true'] }), pod.sandbox), image), GrpcStatus.FAILED_PRECONDITION);
+    await expectCode(engine.create({ ...pod.sandbox, state: 'notready' }, spec(containerConfig('x', { command: ['true'] }), pod.sandbox), image), GrpcStatus.FAILED_PRECONDITION);
     await expectCode(
       engine.create(pod.sandbox, spec(containerConfig('nomount', { command: ['true'], mounts: [{ container_path: '/d', host_path: '/nonexistent/peapod', readonly: false } as never] }), pod.sandbox), image),
       GrpcStatus.INVALID_ARGUMENT,
@@ -283,6 +283,19 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     expect(fs.existsSync(again.bundle)).to.equal(false);
   });
 
+  it('refuses transitions the state machine does not allow with WRONG_STATE and a clear message', async () => {
+    const id = await run('refused', 'sleep 300');
+    const again = await expectCode(engine.start(id), GrpcStatus.FAILED_PRECONDITION);
+    expect(again.code).to.equal('WRONG_STATE');
+    expect(again.message).to.equal(`container ${id} is running: only a created container can be started`);
+    await engine.stop(id, 0);
+    const exec = await expectCode(engine.execSync(id, ['true'], 5), GrpcStatus.FAILED_PRECONDITION);
+    expect(exec.code).to.equal('WRONG_STATE');
+    expect(exec.message).to.equal(`container ${id} is exited: exec needs a running container`);
+    await expectCode(engine.updateResources(id, {}), GrpcStatus.FAILED_PRECONDITION);
+    await engine.remove(id);
+  });
+
   it('hands a container created after its caller left to the retry with the same name, once', async () => {
     const first = await engine.create(pod.sandbox, spec(containerConfig('retried', { command: ['sleep', '300'] }), pod.sandbox), image, { abandoned: () => true });
     const retry = await engine.create(pod.sandbox, spec(containerConfig('retried', { command: ['sleep', '300'] }), pod.sandbox), image);
@@ -294,7 +307,7 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
   it('rolls back at start-up a creation that a crash interrupted', async () => {
     const rec = await engine.create(pod.sandbox, spec(containerConfig('halfmade', { command: ['sleep', '300'] }), pod.sandbox), image);
     const file = path.join(opts.root, 'containers', rec.id, 'record.json');
-    fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), creating: true }));
+    fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), state: 'creating' }));
     engine.close();
     engine = await ContainerEngine.open(opts);
     expect(engine.find(rec.id)).to.equal(undefined);
@@ -313,14 +326,14 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     engine.close();
     await new Promise((r) => setTimeout(r, 2000));
     engine = await ContainerEngine.open(opts);
-    expect(engine.get(running).state).to.equal('CONTAINER_RUNNING');
+    expect(engine.get(running).state).to.equal('running');
     const e = engine.get(ending);
-    expect(e.state).to.equal('CONTAINER_EXITED');
+    expect(e.state).to.equal('exited');
     expect(e.exitCode).to.equal(5);
     expect(BigInt(e.finishedAt) > BigInt(e.startedAt)).to.equal(true);
     const size = fs.statSync(engine.get(running).logPath).size;
     expect(await until(() => fs.statSync(engine.get(running).logPath).size > size, 3000)).to.equal(true);
     await engine.stop(running, 0);
-    expect(engine.get(running).state).to.equal('CONTAINER_EXITED');
+    expect(engine.get(running).state).to.equal('exited');
   });
 });

@@ -57,12 +57,11 @@ describe('pod sandbox recovery after a crash', function () {
     const halfRun = path.join(server.runroot, 'sandboxes', halfId);
     fs.mkdirSync(halfState, { recursive: true });
     fs.mkdirSync(path.join(halfRun, 'shm'), { recursive: true });
-    const stored = JSON.parse(fs.readFileSync(path.join(server.root, 'sandboxes', id, 'sandbox.json'), 'utf8').split(id).join(halfId));
-    stored.phase = 'creating';
-    stored.record.state = 'SANDBOX_NOTREADY';
-    stored.record.metadata.name = 'half';
-    delete stored.record.ip;
-    fs.writeFileSync(path.join(halfState, 'sandbox.json'), JSON.stringify(stored));
+    const half = JSON.parse(fs.readFileSync(path.join(server.root, 'sandboxes', id, 'sandbox.json'), 'utf8').split(id).join(halfId));
+    half.state = 'creating';
+    half.metadata.name = 'half';
+    delete half.ip;
+    fs.writeFileSync(path.join(halfState, 'sandbox.json'), JSON.stringify(half));
     for (const f of ['netns', 'ipcns', 'utsns']) fs.writeFileSync(path.join(halfRun, f), '');
     execFileSync('unshare', [`--net=${halfRun}/netns`, `--ipc=${halfRun}/ipcns`, `--uts=${halfRun}/utsns`, 'true']);
     execFileSync('mount', ['-t', 'tmpfs', 'shm', path.join(halfRun, 'shm')]);

@@ -6,11 +6,12 @@ import type { SandboxRecord } from '../../src/runtime-service/sandbox/record';
 import { canonicalJson, RunReservations } from '../../src/runtime-service/sandbox/run-reservations';
 import { SandboxStore } from '../../src/runtime-service/sandbox/store';
 
-function record(id: string, createdAt: string): SandboxRecord {
+function record(id: string, createdAt: string, state: SandboxRecord['state'] = 'ready', name = 'p'): SandboxRecord {
   return {
+    version: 2,
     id,
-    metadata: { name: 'p', uid: 'u', namespace: 'n', attempt: 0 },
-    state: 'SANDBOX_READY',
+    metadata: { name, uid: 'u', namespace: 'n', attempt: 0 },
+    state,
     createdAt,
     runtimeHandler: 'runc',
     labels: {},
@@ -39,9 +40,9 @@ describe('SandboxStore', () => {
     const a = 'ab' + '0'.repeat(62);
     const b = 'ac' + '0'.repeat(62);
     const store = new SandboxStore(dirs());
-    store.save({ version: 1, phase: 'created', record: record(b, '2000000000000000000') });
-    store.save({ version: 1, phase: 'created', record: record(a, '1000000000000000000') });
-    store.save({ version: 1, phase: 'creating', record: record('ff' + '0'.repeat(62), '3') });
+    store.insert(record(b, '2000000000000000000', 'ready', 'pb'));
+    store.insert(record(a, '1000000000000000000', 'ready', 'pa'));
+    store.insert(record('ff' + '0'.repeat(62), '3', 'creating', 'pc'));
     expect(store.get(a)!.id).to.equal(a);
     expect(store.get('ac')!.id).to.equal(b);
     expect(store.get('a')).to.equal(undefined); // ambiguous
@@ -50,8 +51,8 @@ describe('SandboxStore', () => {
 
     const again = new SandboxStore(dirs());
     const loaded = again.load();
-    expect(loaded.created.map((s) => s.record.id).sort()).to.deep.equal([a, b]);
-    expect(loaded.creating.map((s) => s.record.id)).to.deep.equal(['ff' + '0'.repeat(62)]);
+    expect(loaded.created.map((s) => s.id).sort()).to.deep.equal([a, b]);
+    expect(loaded.creating.map((s) => s.id)).to.deep.equal(['ff' + '0'.repeat(62)]);
     expect(again.list().map((r) => r.id)).to.deep.equal([a, b]);
     again.delete(a);
     expect(again.get(a)).to.equal(undefined);
@@ -70,13 +71,18 @@ describe('SandboxStore', () => {
     expect(order).to.deep.equal(['first', 'second']);
   });
 
-  it('calls the stop-containers hook once the container code registers it', async () => {
+  it('knows the pod names in use, of sandboxes finished or being built, until deleted', () => {
     const store = new SandboxStore(dirs());
-    await store.stopContainersOfSandbox(record('a'.repeat(64), '1')); // no-op by default
-    const seen: string[] = [];
-    store.setStopContainersHook(async (s) => void seen.push(s.id));
-    await store.stopContainersOfSandbox(record('a'.repeat(64), '1'));
-    expect(seen).to.deep.equal(['a'.repeat(64)]);
+    const a = 'a'.repeat(64);
+    store.insert(record(a, '1', 'creating'));
+    expect(store.idOfName('p_n_u_0')).to.equal(a);
+    expect(() => store.insert(record('b'.repeat(64), '2'))).to.throw(/already exists with ID a{64}/);
+    expect(store.get(a)).to.equal(undefined);
+    const again = new SandboxStore(dirs());
+    again.load();
+    expect(again.idOfName('p_n_u_0')).to.equal(a);
+    again.delete(a);
+    expect(again.idOfName('p_n_u_0')).to.equal(undefined);
   });
 });
 

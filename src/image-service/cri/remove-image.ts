@@ -1,25 +1,23 @@
 import type { RemoveImageRequest__Output } from '../../generated/runtime/v1/RemoveImageRequest';
 import type { RemoveImageResponse } from '../../generated/runtime/v1/RemoveImageResponse';
-import { inUse, invalidArgument } from '../../common/errors';
+import { invalidArgument } from '../../common/errors';
+import { removeImage as removeUnusedImage } from '../../runtime-service/image-removal';
 import type { ImageContext } from './context';
 
 /**
  * CRI `RemoveImage`: removes the image `image.image` resolves to (ID, tag or
  * digest) with all its tags and digests, and the layers and blobs no other
  * image uses. Removing an unknown image succeeds (idempotent); an image a
- * container uses (running or exited) is refused with FAILED_PRECONDITION, as
- * CRI-O does, since its layers are that container's lower dirs.
+ * container uses (running or exited) is refused (IN_USE: FAILED_PRECONDITION),
+ * as CRI-O does, since its layers are that container's lower dirs
+ * (the domain rule of runtime-service/image-removal.ts).
  */
 export function removeImage(ctx: ImageContext) {
   return async (req: RemoveImageRequest__Output): Promise<RemoveImageResponse> => {
     const ref = req.image?.image ?? '';
     if (!ref) throw invalidArgument('image.image is required');
-    const img = ctx.store.resolve(ref);
-    const users = img ? (ctx.containersUsing?.(img.id) ?? []) : [];
-    if (users.length > 0) {
-      throw inUse(`image ${ref} (${img!.id}) is in use by container(s) ${users.join(', ')}; remove them first`);
-    }
-    if (img && ctx.store.remove(img.id)) ctx.log.info({ image: ref, id: img.id }, 'image removed');
+    const removed = removeUnusedImage({ images: ctx.store, containers: ctx.containers }, ref);
+    if (removed) ctx.log.info({ image: ref, id: removed.id }, 'image removed');
     return {};
   };
 }

@@ -26,7 +26,7 @@ export async function podSandboxStatsOf(ctx: RuntimeContext, sb: SandboxRecord):
   });
   let interfaces: NetworkInterfaceUsage[] = [];
   if (!sb.hostNetwork) {
-    const running = recs.find((r) => r.state === 'CONTAINER_RUNNING' && r.pid > 0);
+    const running = recs.find((r) => r.state === 'running' && r.pid > 0);
     let devs = running ? networkUsage(running.pid) : [];
     if (devs.length === 0 && sb.namespaces.network) devs = parseNetDev(await netDevOfNamespace(sb.namespaces.network));
     interfaces = devs.map((d) => ({

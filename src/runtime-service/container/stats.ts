@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { nowNs } from '../../common/time';
 
 /**
  * Reads a container's resource usage from its cgroup (v1 controllers or the
@@ -156,4 +157,18 @@ export function networkUsage(pid: number): InterfaceCounters[] {
   } catch {
     return [];
   }
+}
+
+/** Resource usage of a container: its cgroup (when running) and its writable layer. */
+export interface ContainerUsage {
+  /** When it was measured, ns since the epoch. */
+  timestampNs: bigint;
+  cgroup: CgroupUsage;
+  writable: { usedBytes: bigint; inodesUsed: bigint };
+}
+
+/** Measures a container (see ContainerUsage): the cgroup of its init process, the bytes and inodes of its writable layer. */
+export function containerUsage(rec: { state: string; pid: number; upperDir: string }): ContainerUsage {
+  const cgroup = rec.state === 'running' && rec.pid > 0 ? cgroupUsage(rec.pid) : {};
+  return { timestampNs: nowNs(), cgroup, writable: directoryUsage(rec.upperDir) };
 }

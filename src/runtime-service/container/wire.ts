@@ -2,7 +2,6 @@ import * as path from 'node:path';
 import { ConmonDriver } from '../../conmon/driver';
 import type { PeapodConfig } from '../../common/config';
 import type { Logger } from '../../common/logger';
-import type { SandboxStore } from '../sandbox/store';
 import { ContainerEngine } from './engine';
 
 /**
@@ -20,18 +19,5 @@ export function containerEngineFor(config: PeapodConfig, log: Logger): Container
     defaultRuntime: config.runtime.default_runtime,
     cgroupDriver: config.runtime.cgroup_driver,
     log,
-  });
-}
-
-/**
- * Lets StopPodSandbox stop (SIGKILL, no grace: the kubelet already gave it)
- * and RemovePodSandbox remove the containers of a pod.
- */
-export function attachSandboxHooks(sandboxes: SandboxStore, containers: ContainerEngine): void {
-  sandboxes.setStopContainersHook(async (sb) => {
-    for (const c of containers.list().filter((r) => r.sandboxId === sb.id)) await containers.stop(c.id, 0);
-  });
-  sandboxes.setRemoveContainersHook(async (sb) => {
-    for (const c of containers.list().filter((r) => r.sandboxId === sb.id)) await containers.remove(c.id);
   });
 }

@@ -3,9 +3,21 @@ import type { ContainerStats } from '../../generated/runtime/v1/ContainerStats';
 import type { ContainerStatus } from '../../generated/runtime/v1/ContainerStatus';
 import type { ContainerEngine } from '../container/engine';
 import type { ContainerRecord } from '../container/record';
+import type { ContainerState } from '../container/state';
 import type { SandboxStore } from '../sandbox/store';
 import { CRI_PROPAGATION } from './container-config';
 import { criResourcesOf } from './resources';
+
+/**
+ * The CRI state of a container. `creating` never reaches a CRI caller (such
+ * records are not listed); CONTAINER_UNKNOWN is never reported (see state.ts).
+ */
+export const CRI_CONTAINER_STATE: Record<ContainerState, 'CONTAINER_CREATED' | 'CONTAINER_RUNNING' | 'CONTAINER_EXITED'> = {
+  creating: 'CONTAINER_CREATED',
+  created: 'CONTAINER_CREATED',
+  running: 'CONTAINER_RUNNING',
+  exited: 'CONTAINER_EXITED',
+};
 
 /** CRI `Container` (ListContainers entry) of a record. */
 export function toCriContainer(rec: ContainerRecord): Container {
@@ -16,7 +28,7 @@ export function toCriContainer(rec: ContainerRecord): Container {
     image: { image: rec.image.name, annotations: rec.image.annotations, user_specified_image: rec.image.userSpecified },
     image_ref: rec.imageRef,
     image_id: rec.imageId,
-    state: rec.state,
+    state: CRI_CONTAINER_STATE[rec.state],
     created_at: rec.createdAt,
     labels: rec.labels,
     annotations: rec.annotations,
@@ -28,7 +40,7 @@ export function toCriStatus(rec: ContainerRecord): ContainerStatus {
   return {
     id: rec.id,
     metadata: { name: rec.metadata.name, attempt: rec.metadata.attempt },
-    state: rec.state,
+    state: CRI_CONTAINER_STATE[rec.state],
     created_at: rec.createdAt,
     started_at: rec.startedAt,
     finished_at: rec.finishedAt,
@@ -106,6 +118,6 @@ export function filterContainers(ctx: { containers: ContainerEngine; sandboxes: 
     const sandboxId = ctx.sandboxes.get(f.pod_sandbox_id)?.id ?? f.pod_sandbox_id;
     recs = recs.filter((r) => r.sandboxId === sandboxId);
   }
-  if (f?.state) recs = recs.filter((r) => r.state === f.state?.state);
+  if (f?.state) recs = recs.filter((r) => CRI_CONTAINER_STATE[r.state] === f.state?.state);
   return recs.filter((r) => matchesLabels(r.labels, f?.label_selector));
 }

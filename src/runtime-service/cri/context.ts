@@ -2,6 +2,7 @@ import type { CriConfig } from '../../server/config';
 import type { Logger } from '../../common/logger';
 import type { ImageStore } from '../../image-service/store/image-store';
 import type { ContainerEngine } from '../container/engine';
+import type { RunReservations } from '../sandbox/run-reservations';
 import type { SandboxStore } from '../sandbox/store';
 import type { StreamingContext } from './streaming-context';
 
@@ -14,8 +15,10 @@ export interface RuntimeContext {
   log: Logger;
   /** peapod's version, from package.json. */
   version: string;
-  /** The pod sandboxes (records on disk, hooks for the container code). */
+  /** The pod sandboxes (records on disk). */
   sandboxes: SandboxStore;
+  /** RunPodSandbox calls in progress or finished after their caller left (the kubelet's retries). */
+  sandboxRuns: RunReservations;
   /** The containers (records, runtime, monitors). */
   containers: ContainerEngine;
   /** The image store the containers' rootfs layers come from. */

@@ -3,7 +3,7 @@ import type { ListPodSandboxResponse } from '../../generated/runtime/v1/ListPodS
 import type { RuntimeContext } from './context';
 import { refreshSandboxState } from '../sandbox/lifecycle';
 import type { SandboxRecord } from '../sandbox/record';
-import { toPodSandbox } from './pod-sandbox-view';
+import { criSandboxState, toPodSandbox } from './pod-sandbox-view';
 
 /**
  * CRI `ListPodSandbox`: every sandbox (states refreshed as in
@@ -19,11 +19,8 @@ export function listPodSandbox(ctx: RuntimeContext) {
       const one = ctx.sandboxes.get(f.id);
       items = one ? [one] : [];
     } else items = ctx.sandboxes.list();
-    for (const r of items) {
-      const stored = ctx.sandboxes.getStored(r.id);
-      if (stored) refreshSandboxState(ctx, stored);
-    }
-    if (f?.state) items = items.filter((r) => r.state === f.state!.state);
+    items = items.map((r) => refreshSandboxState(ctx, r));
+    if (f?.state) items = items.filter((r) => criSandboxState(r) === f.state!.state);
     const selector = Object.entries(f?.label_selector ?? {});
     if (selector.length) items = items.filter((r) => selector.every(([k, v]) => r.labels[k] === v));
     return { items: items.map(toPodSandbox) };

@@ -19,10 +19,9 @@ import { nowNs } from '../../common/time';
 export function podSandboxStatus(ctx: RuntimeContext) {
   return async (req: PodSandboxStatusRequest__Output): Promise<PodSandboxStatusResponse> => {
     if (!req.pod_sandbox_id) throw invalidArgument('pod_sandbox_id is required');
-    const stored = ctx.sandboxes.getStored(req.pod_sandbox_id);
-    if (!stored) throw notFound(`pod sandbox ${req.pod_sandbox_id} not found`);
-    refreshSandboxState(ctx, stored);
-    const r = stored.record;
+    const found = ctx.sandboxes.get(req.pod_sandbox_id);
+    if (!found) throw notFound(`pod sandbox ${req.pod_sandbox_id} not found`);
+    const r = refreshSandboxState(ctx, found);
     const response: PodSandboxStatusResponse = { status: toPodSandboxStatus(r), timestamp: nowNs().toString() };
     if (req.verbose) {
       const attachment = readAttachment(sandboxPaths(ctx.config, r.id).cniCacheFile);

@@ -7,12 +7,17 @@ function metadataOf(r: SandboxRecord): PodSandbox['metadata'] {
   return { name: r.metadata.name, uid: r.metadata.uid, namespace: r.metadata.namespace, attempt: r.metadata.attempt };
 }
 
+/** The CRI state of a sandbox: READY when ready, else NOTREADY (a `creating` one is never listed). */
+export function criSandboxState(r: SandboxRecord): 'SANDBOX_READY' | 'SANDBOX_NOTREADY' {
+  return r.state === 'ready' ? 'SANDBOX_READY' : 'SANDBOX_NOTREADY';
+}
+
 /** A record as a CRI PodSandbox (ListPodSandbox entry). */
 export function toPodSandbox(r: SandboxRecord): PodSandbox {
   return {
     id: r.id,
     metadata: metadataOf(r),
-    state: r.state,
+    state: criSandboxState(r),
     created_at: r.createdAt,
     labels: r.labels,
     annotations: r.annotations,

@@ -13,8 +13,11 @@ import { removeSandbox } from '../sandbox/lifecycle';
 export function removePodSandbox(ctx: RuntimeContext) {
   return async (req: RemovePodSandboxRequest__Output): Promise<RemovePodSandboxResponse> => {
     if (!req.pod_sandbox_id) throw invalidArgument('pod_sandbox_id is required');
-    const stored = ctx.sandboxes.getStored(req.pod_sandbox_id);
-    if (stored) await removeSandbox(ctx, stored.record.id);
+    const found = ctx.sandboxes.get(req.pod_sandbox_id);
+    if (found) {
+      await removeSandbox(ctx, found.id);
+      ctx.sandboxRuns.forget(found.id);
+    }
     return {};
   };
 }

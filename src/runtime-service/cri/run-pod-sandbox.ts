@@ -30,7 +30,7 @@ export function runPodSandbox(ctx: RuntimeContext) {
     const spec = sandboxSpecOf(req.config);
     const key = metadataKey(spec.metadata);
     const configJson = canonicalJson({ config: req.config, handler });
-    const runs = ctx.sandboxes.runs;
+    const runs = ctx.sandboxRuns;
 
     const running = runs.running(key);
     if (running) {
@@ -40,9 +40,8 @@ export function runPodSandbox(ctx: RuntimeContext) {
     }
     const claimed = runs.claim(key, configJson);
     if (claimed && ctx.sandboxes.get(claimed)) return { pod_sandbox_id: claimed };
-    const existing = ctx.sandboxes.list().find((s) => metadataKey(s.metadata) === key);
-    if (existing) throw alreadyExists(`pod sandbox ${key} already exists with ID ${existing.id}`);
 
+    // The domain refuses a second pod of the same name (ALREADY_EXISTS naming the first).
     const id = createSandbox({ config: ctx.config, log: ctx.log, store: ctx.sandboxes }, spec, handler, req.config).then((r) => r.id);
     runs.start(key, configJson, id);
     const entry = runs.running(key)!;

@@ -15,8 +15,8 @@ import { stopSandbox } from '../sandbox/lifecycle';
 export function stopPodSandbox(ctx: RuntimeContext) {
   return async (req: StopPodSandboxRequest__Output): Promise<StopPodSandboxResponse> => {
     if (!req.pod_sandbox_id) throw invalidArgument('pod_sandbox_id is required');
-    const stored = ctx.sandboxes.getStored(req.pod_sandbox_id);
-    if (stored) await stopSandbox(ctx, stored.record.id);
+    const found = ctx.sandboxes.get(req.pod_sandbox_id);
+    if (found) await stopSandbox(ctx, found.id);
     return {};
   };
 }

@@ -17,7 +17,7 @@ import { mountShm } from './mounts';
 import { bringUpLoopback, createPinnedNamespaces, setNamespaceHostname } from './namespaces';
 import { sandboxPaths } from './paths';
 import type { SandboxRecord } from './record';
-import type { SandboxStore, StoredSandbox } from './store';
+import type { SandboxStore } from './store';
 import { applySysctls } from './sysctls';
 import { removeSandboxResources, stopSandboxResources, TeardownDeps } from './teardown';
 import { checkSandboxSpec, SandboxSpec } from './spec';
@@ -51,7 +51,8 @@ export function teardownDeps(config: PeapodConfig, log: Logger, id: string): Tea
  * @param runtimeHandler the checked runtime handler name
  * @param rawConfig the PodSandboxConfig as received (kept in the record)
  * @returns the finished record, READY.
- * @throws WrongStateError when a pod-network pod finds no CNI
+ * @throws AlreadyExistsError when a pod with the same name, namespace, uid
+ *   and attempt exists or is being built; WrongStateError when a pod-network pod finds no CNI
  *   configuration; CniPluginError when a plugin fails; HostCommandError
  *   (INTERNAL) when a host tool fails.
  */
@@ -68,9 +69,10 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
   const podIpc = spec.namespaceOptions.ipc === 'POD';
   const cgroupParent = config.runtime.cgroup_driver === 'systemd' ? systemdSlice(spec.cgroupParent) : cgroupfsPodPath(spec.cgroupParent, id);
   const record: SandboxRecord = {
+    version: 2,
     id,
     metadata: spec.metadata,
-    state: 'SANDBOX_NOTREADY',
+    state: 'creating',
     createdAt: nowNs().toString(),
     runtimeHandler,
     labels: spec.labels,
@@ -91,11 +93,14 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
     additionalIps: [],
     config: rawConfig,
   };
-  const stored: StoredSandbox = { version: 1, phase: 'creating', record };
   const hostname = spec.hostname || os.hostname();
   const clog = log.child({ sandbox: id, pod: `${spec.metadata.namespace}/${spec.metadata.name}` });
+  // The record first: it takes the pod's name (a pod name, with namespace,
+  // uid and attempt, names one pod; the kubelet never runs two), and every
+  // resource made after it is found by a rollback.
+  store.insert(record);
+  let current = record;
   try {
-    store.save(stored);
     // The kubelet makes the log directory too; CRI-O makes sure it exists. It is the kubelet's: never removed here.
     if (spec.logDirectory !== '') fs.mkdirSync(spec.logDirectory, { recursive: true, mode: 0o755 });
     fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
@@ -122,17 +127,12 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
         binDirs: config.network.cni_bin_dirs,
       });
       ips = podIpsOfResult(result);
-      record.ip = ips[0];
-      record.additionalIps = ips.slice(1);
       clog.debug({ ips, network: netConf.conf.name }, 'pod network set up');
     }
 
     if (spec.namespaceOptions.pid === 'POD') {
       const infra = await startInfra(record.namespaces, ensurePauseLink(config.runroot));
-      record.infraPid = infra.pid;
-      stored.infraStartTime = infra.startTime;
-      record.namespaces.pid = `/proc/${infra.pid}/ns/pid`;
-      store.save(stored);
+      current = store.transition(id, { type: 'infraStarted', pid: infra.pid, startTime: infra.startTime });
       if (config.runtime.cgroup_driver === 'cgroupfs') joinPodCgroup(cgroupParent, infra.pid);
     }
 
@@ -140,14 +140,12 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
     writeFileAtomic(paths.hostsFile, hostNetwork ? readHostFile('/etc/hosts') : renderHosts(hostname, ips), 0o644);
     writeFileAtomic(paths.resolvConfFile, spec.dns ? renderResolvConf(spec.dns) : readHostFile('/etc/resolv.conf'), 0o644);
 
-    record.state = 'SANDBOX_READY';
-    stored.phase = 'created';
-    store.save(stored);
-    clog.info({ ip: record.ip }, 'pod sandbox ready');
-    return record;
+    current = store.transition(id, { type: 'ready', ip: ips[0], additionalIps: ips.slice(1) });
+    clog.info({ ip: current.ip }, 'pod sandbox ready');
+    return current;
   } catch (err) {
     clog.warn({ err }, 'pod sandbox creation failed; rolling back');
-    await rollBackSandbox(stored, teardownDeps(config, log, id), store);
+    await rollBackSandbox(store.getAny(id) ?? current, teardownDeps(config, log, id), store);
     throw err;
   }
 }
@@ -157,15 +155,15 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
  * every teardown step, then the record. Failures are logged, not thrown, so
  * one stuck step does not keep the others from running.
  */
-export async function rollBackSandbox(stored: StoredSandbox, deps: TeardownDeps, store: SandboxStore): Promise<void> {
-  const id = stored.record.id;
+export async function rollBackSandbox(rec: SandboxRecord, deps: TeardownDeps, store: SandboxStore): Promise<void> {
+  const id = rec.id;
   try {
-    await stopSandboxResources(stored, deps);
+    await stopSandboxResources(rec, deps);
   } catch (err) {
     deps.log.error({ err, sandbox: id }, 'rollback: stopping sandbox resources failed');
   }
   try {
-    await removeSandboxResources(stored, deps);
+    await removeSandboxResources(rec, deps);
   } catch (err) {
     deps.log.error({ err, sandbox: id }, 'rollback: removing sandbox resources failed');
   }

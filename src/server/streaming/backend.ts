@@ -3,34 +3,13 @@
  * between the protocol side (SPDY/WebSocket, tokens, status reporting) and
  * the side that runs processes in containers and reaches into pod network
  * namespaces. The container engine implements it; tests use a fake that runs
- * host processes (test/unit/fakes/host-process-backend.ts).
+ * host processes (test/support/fake-host-process-backend.ts).
  */
-import type { Duplex, Readable, Writable } from 'node:stream';
+import type { Duplex } from 'node:stream';
+import type { StdioStreams } from '../../runtime-service/container/stdio';
 
-/** A terminal size in character cells (the kubelet's TerminalSize: `{"Width","Height"}`). */
-export interface TerminalSize {
-  width: number;
-  height: number;
-}
-
-/**
- * The client's standard streams for an exec or attach, already connected to
- * the client. Exactly the ones the CRI request asked for are present.
- */
-export interface StdioStreams {
-  /** What the client types; ends when the client closes stdin. */
-  stdin?: Readable;
-  /** Where the process's stdout goes (its terminal output when `tty`). */
-  stdout?: Writable;
-  /** Where the process's stderr goes; absent with a tty (merged into stdout). */
-  stderr?: Writable;
-  /** True when the process gets a terminal. */
-  tty: boolean;
-  /** Terminal size changes from the client (tty only; may stay empty). */
-  resize?: AsyncIterable<TerminalSize>;
-  /** Aborted when the client went away: stop feeding the streams and give up. */
-  signal: AbortSignal;
-}
+// The client's stdio as the container code takes it is the domain's (a CLI passes its own).
+export type { StdioStreams, TerminalSize } from '../../runtime-service/container/stdio';
 
 /**
  * The container engine side of Exec and Attach.

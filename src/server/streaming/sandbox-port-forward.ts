@@ -28,13 +28,13 @@ export class SandboxPortForwardBackend implements PortForwardBackend {
   async checkSandbox(sandboxId: string): Promise<void> {
     const record = this.sandboxes.get(sandboxId);
     if (!record) throw notFound(`pod sandbox ${sandboxId} not found`);
-    if (record.state !== 'SANDBOX_READY') throw wrongState(`pod sandbox ${sandboxId} is not ready`);
+    if (record.state !== 'ready') throw wrongState(`pod sandbox ${sandboxId} is not ready`);
   }
 
   async portForward(sandboxId: string, port: number, stream: Duplex): Promise<void> {
     const record = this.sandboxes.get(sandboxId);
     if (!record) throw new Error(`pod sandbox ${sandboxId} not found`);
-    if (record.state !== 'SANDBOX_READY') throw new Error(`pod sandbox ${sandboxId} is not ready`);
+    if (record.state !== 'ready') throw new Error(`pod sandbox ${sandboxId} is not ready`);
     const netns = record.namespaces.network;
     if (record.hostNetwork || !netns) return forwardOnHost(port, stream);
     return forwardInNetns(netns, port, stream, this.relay);
