@@ -11,6 +11,8 @@ import { SandboxStore } from '../runtime-service/sandbox/store';
 import { containerEngineFor } from '../runtime-service/container/wire';
 import { containerStreamingBackend } from '../runtime-service/cri/streaming-backends';
 import { RunReservations } from '../runtime-service/sandbox/run-reservations';
+import { importLegacyRecords } from '../runtime-service/legacy-records';
+import { openStateDb, StateDb } from '../runtime-service/state-db';
 import { SandboxPortForwardBackend } from './streaming/sandbox-port-forward';
 import { StreamingServer } from './streaming/server';
 import type { CriConfig } from './config';
@@ -34,6 +36,8 @@ export class CriServer {
   readonly runtimeContext: RuntimeContext;
   private listener: net.Server | undefined;
   private readonly streaming: StreamingServer;
+  /** Pod and container records (`<root>/state.db`). */
+  private readonly state: StateDb;
 
   /**
    * @param config the effective configuration
@@ -55,8 +59,10 @@ export class CriServer {
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
     });
     const cri = loadCri();
-    const sandboxes = new SandboxStore(config);
-    const containers = containerEngineFor(config, log);
+    this.state = openStateDb(config.root, 'cri');
+    importLegacyRecords(this.state, config.root);
+    const sandboxes = new SandboxStore(this.state, config);
+    const containers = containerEngineFor(config, log, this.state);
     this.images = { config, log, ...openImages(config, log), containers };
     const backends = { remoteCommand: containerStreamingBackend(containers), portForward: new SandboxPortForwardBackend(sandboxes) };
     const streaming = new StreamingServer({
@@ -138,6 +144,7 @@ export class CriServer {
       fs.rmSync(this.config.socket, { force: true });
       this.images.store.close();
       this.runtimeContext.containers.close();
+      this.state.close();
     });
     return this.stopping;
   }

@@ -1,5 +1,6 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { expect } from 'chai';
+import Database from 'better-sqlite3';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -306,14 +307,17 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
 
   it('rolls back at start-up a creation that a crash interrupted', async () => {
     const rec = await engine.create(pod.sandbox, spec(containerConfig('halfmade', { command: ['sleep', '300'] }), pod.sandbox), image);
-    const file = path.join(opts.root, 'containers', rec.id, 'record.json');
-    fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), state: 'creating' }));
+    const dirOfRecord = path.join(opts.root, 'containers', rec.id);
     engine.close();
+    // As a crash leaves it: the record still creating, its creator dead (a pid above pid_max).
+    const db = new Database(path.join(opts.root, 'state.db'));
+    db.prepare("UPDATE containers SET state = 'creating', creator_pid = 2147483647, record = json_set(record, '$.state', 'creating') WHERE id = ?").run(rec.id);
+    db.close();
     engine = await ContainerEngine.open(opts);
     expect(engine.find(rec.id)).to.equal(undefined);
     expect(isMountPoint(rec.rootfs)).to.equal(false);
     expect(fs.existsSync(rec.bundle)).to.equal(false);
-    expect(fs.existsSync(path.dirname(file))).to.equal(false);
+    expect(fs.existsSync(dirOfRecord)).to.equal(false);
     expect(execFileSync('runc', ['--root', opts.runtimes.runc.runtime_root, 'list', '-q'], { encoding: 'utf8' })).to.not.contain(rec.id);
     // The name is free again.
     const again = await engine.create(pod.sandbox, spec(containerConfig('halfmade', { command: ['true'] }), pod.sandbox), image);

@@ -5,11 +5,13 @@ import * as path from 'node:path';
 import type { SandboxRecord } from '../../src/runtime-service/sandbox/record';
 import { canonicalJson, RunReservations } from '../../src/runtime-service/sandbox/run-reservations';
 import { SandboxStore } from '../../src/runtime-service/sandbox/store';
+import { openStateDb, StateDb } from '../../src/runtime-service/state-db';
 
 function record(id: string, createdAt: string, state: SandboxRecord['state'] = 'ready', name = 'p'): SandboxRecord {
   return {
     version: 2,
     id,
+    owner: 'cri',
     metadata: { name, uid: 'u', namespace: 'n', attempt: 0 },
     state,
     createdAt,
@@ -30,37 +32,45 @@ function record(id: string, createdAt: string, state: SandboxRecord['state'] = '
   };
 }
 
-describe('SandboxStore', () => {
+describe('SandboxStore (state.db)', () => {
   let dir: string;
+  const opened: StateDb[] = [];
   beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'peapod-store-'))));
-  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+  afterEach(() => {
+    for (const db of opened.splice(0)) db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
   const dirs = () => ({ root: path.join(dir, 'root'), runroot: path.join(dir, 'run') });
+  const open = (owner: 'cri' | 'cli' = 'cri'): SandboxStore => {
+    const db = openStateDb(dirs().root, owner);
+    opened.push(db);
+    return new SandboxStore(db, dirs());
+  };
 
-  it('finds by full ID or unique prefix, lists oldest first, survives a reload', () => {
+  it('finds by full ID or unique prefix, lists oldest first, survives a reopen', () => {
     const a = 'ab' + '0'.repeat(62);
     const b = 'ac' + '0'.repeat(62);
-    const store = new SandboxStore(dirs());
+    const store = open();
     store.insert(record(b, '2000000000000000000', 'ready', 'pb'));
     store.insert(record(a, '1000000000000000000', 'ready', 'pa'));
-    store.insert(record('ff' + '0'.repeat(62), '3', 'creating', 'pc'));
+    store.insert(record('ff' + '0'.repeat(62), '3000000000000000000', 'creating', 'pc'));
     expect(store.get(a)!.id).to.equal(a);
     expect(store.get('ac')!.id).to.equal(b);
     expect(store.get('a')).to.equal(undefined); // ambiguous
     expect(store.get('')).to.equal(undefined);
+    expect(store.get('ff')).to.equal(undefined); // creating: hidden
     expect(store.list().map((r) => r.id)).to.deep.equal([a, b]);
 
-    const again = new SandboxStore(dirs());
-    const loaded = again.load();
-    expect(loaded.created.map((s) => s.id).sort()).to.deep.equal([a, b]);
-    expect(loaded.creating.map((s) => s.id)).to.deep.equal(['ff' + '0'.repeat(62)]);
+    const again = open();
     expect(again.list().map((r) => r.id)).to.deep.equal([a, b]);
+    expect(again.getAny('ff' + '0'.repeat(62))?.state).to.equal('creating');
     again.delete(a);
     expect(again.get(a)).to.equal(undefined);
     expect(fs.existsSync(path.join(dirs().root, 'sandboxes', a))).to.equal(false);
   });
 
   it('serialises work on one sandbox', async () => {
-    const store = new SandboxStore(dirs());
+    const store = open();
     const order: string[] = [];
     const slow = store.withLock('x', async () => {
       await new Promise((r) => setTimeout(r, 30));
@@ -72,17 +82,28 @@ describe('SandboxStore', () => {
   });
 
   it('knows the pod names in use, of sandboxes finished or being built, until deleted', () => {
-    const store = new SandboxStore(dirs());
+    const store = open();
     const a = 'a'.repeat(64);
+    const m = { name: 'p', namespace: 'n', uid: 'u', attempt: 0 };
     store.insert(record(a, '1', 'creating'));
-    expect(store.idOfName('p_n_u_0')).to.equal(a);
+    expect(store.idOfName(m)).to.equal(a);
     expect(() => store.insert(record('b'.repeat(64), '2'))).to.throw(/already exists with ID a{64}/);
-    expect(store.get(a)).to.equal(undefined);
-    const again = new SandboxStore(dirs());
-    again.load();
-    expect(again.idOfName('p_n_u_0')).to.equal(a);
+    const again = open();
+    expect(again.idOfName(m)).to.equal(a);
     again.delete(a);
-    expect(again.idOfName('p_n_u_0')).to.equal(undefined);
+    expect(again.idOfName(m)).to.equal(undefined);
+  });
+
+  it("lists each owner's sandboxes only; recovery sees only creations whose creator is dead", () => {
+    const cri = open('cri');
+    const cli = open('cli');
+    cri.insert(record('c'.repeat(64), '1', 'ready', 'server-pod'));
+    cli.insert({ ...record('d'.repeat(64), '2', 'ready', 'cli-pod'), owner: 'cli' });
+    expect(cri.list().map((r) => r.metadata.name)).to.deep.equal(['server-pod']);
+    expect(cli.list().map((r) => r.metadata.name)).to.deep.equal(['cli-pod']);
+    expect(cli.get('c'.repeat(64))).to.equal(undefined);
+    cri.insert(record('e'.repeat(64), '3', 'creating', 'in-flight'));
+    expect(cri.abandonedCreations()).to.deep.equal([]); // its creator (this process) lives
   });
 });
 

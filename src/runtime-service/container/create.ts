@@ -46,6 +46,7 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
   const rec: ContainerRecord = {
     version: 1,
     id,
+    owner: deps.store.owner,
     sandboxId: sandbox.id,
     metadata: { name, attempt: spec.attempt ?? 0 },
     state: 'creating',

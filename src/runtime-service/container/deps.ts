@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { invalidArgument } from '../../common/errors';
-import { KeyedLock } from '../../common/keyed-lock';
+import { SharedKeyedLock } from '../../common/process-lock';
+import type { StateDb } from '../state-db';
 import type { ConmonDriver } from '../../conmon/driver';
 import { OciRuntime } from '../oci/runc';
 import type { OciImageConfig } from '../oci/types';
@@ -58,6 +59,8 @@ export interface ContainerEngineOptions {
   defaultRuntime: string;
   cgroupDriver: 'cgroupfs' | 'systemd';
   log: EngineLog;
+  /** The state database the records live in (shared with the pods); by default `<root>/state.db` opened for owner `cri`. */
+  state?: StateDb;
 }
 
 /** What the host allows containers, probed once. */
@@ -82,18 +85,18 @@ export interface ContainerDeps {
   opts: ContainerEngineOptions;
   dirs: ContainerDirs;
   store: ContainerStore;
-  /** One operation per container at a time. */
-  locks: KeyedLock;
+  /** One operation per container at a time, in this process and across processes. */
+  locks: SharedKeyedLock;
   /** Callbacks waiting for a container's exit, by ID. */
   exitWaiters: Map<string, Set<() => void>>;
   host: HostFacts;
 }
 
-/** Builds the dependencies and makes the directories. */
-export function containerDeps(opts: ContainerEngineOptions): ContainerDeps {
+/** Builds the dependencies on a state database and makes the directories. */
+export function containerDeps(opts: ContainerEngineOptions, state: StateDb): ContainerDeps {
   const dirs = containerDirs(opts.root, opts.runroot);
   for (const d of [dirs.bundles, dirs.exits, dirs.sockets]) fs.mkdirSync(d, { recursive: true });
-  return { opts, dirs, store: new ContainerStore(dirs.state), locks: new KeyedLock(), exitWaiters: new Map(), host: probeHost() };
+  return { opts, dirs, store: new ContainerStore(state, dirs.state), locks: new SharedKeyedLock(state.locks, 'container:'), exitWaiters: new Map(), host: probeHost() };
 }
 
 /**

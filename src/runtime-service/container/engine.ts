@@ -9,6 +9,7 @@ import { execSync, ExecSyncResult } from './exec-sync';
 import { applyExit, watchExits } from './exits';
 import type { ContainerRecord } from './record';
 import { recoverContainers } from './recover';
+import { importLegacyRecords } from '../legacy-records';
 import { removeContainer } from './remove';
 import { reopenLog } from './reopen-log';
 import type { ContainerResources, ContainerSpec } from './spec';
@@ -18,6 +19,7 @@ import type { StdioStreams } from './stdio';
 import { stopContainer } from './stop';
 import { containerNameKey } from './store';
 import { updateResources } from './update';
+import { openStateDb, StateDb } from '../state-db';
 import type { OciRuntime } from '../oci/runc';
 import type { OciSpec } from '../oci/types';
 
@@ -43,9 +45,12 @@ export class ContainerEngine {
   /** Containers created for a caller that had gone away (deadline passed): the caller's retry gets them. */
   private readonly unclaimed = new Set<string>();
 
+  private readonly ownDb: StateDb | undefined;
+
   /** Makes the directories; call `recover()` before use (or use `open`). */
   constructor(opts: ContainerEngineOptions) {
-    this.deps = containerDeps(opts);
+    this.ownDb = opts.state ? undefined : openStateDb(opts.root, 'cri');
+    this.deps = containerDeps(opts, opts.state ?? this.ownDb!);
   }
 
   /** A new engine, recovered (see `recover`). */
@@ -61,14 +66,21 @@ export class ContainerEngine {
    * exits. Called once, before serving.
    */
   async recover(): Promise<void> {
+    if (this.ownDb) importLegacyRecords(this.ownDb, this.deps.opts.root);
     await recoverContainers(this.deps);
     this.watcher = watchExits(this.deps);
   }
 
-  /** Stops watching exits. Containers and their monitors keep running. */
+  /** Stops watching exits (and closes the state database when it opened it). Containers and their monitors keep running. */
   close(): void {
     this.watcher?.close();
     this.watcher = undefined;
+    this.ownDb?.close();
+  }
+
+  /** The front end whose containers these are. */
+  get owner(): string {
+    return this.deps.store.owner;
   }
 
   /**
@@ -91,11 +103,9 @@ export class ContainerEngine {
     return this.deps.store.list();
   }
 
-  /** IDs of the containers (any state) whose rootfs uses image `imageId`. */
+  /** IDs of the containers, of every owner and state, whose rootfs uses image `imageId`: one query. */
   usingImage(imageId: string): string[] {
-    return this.list()
-      .filter((c) => c.imageId === imageId)
-      .map((c) => c.id);
+    return this.deps.store.usingImage(imageId);
   }
 
   /** A container after re-reading its exit file (in case a watch event was missed), as status reports it. */

@@ -1,5 +1,6 @@
 import type { ContainerResources, MountPropagation } from './spec';
 import type { ContainerState } from './state';
+import type { Owner } from '../state-db';
 
 /** A mount as made: host path resolved, defaults filled in. */
 export interface RecordedMount {
@@ -14,6 +15,8 @@ export interface ContainerRecord {
   /** Record format version. */
   version: 1;
   id: string;
+  /** The front end that made it (see state-db.ts). */
+  owner: Owner;
   sandboxId: string;
   metadata: { name: string; attempt: number };
   /** See state.ts; changed only by ContainerStore.transition. */

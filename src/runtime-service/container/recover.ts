@@ -22,27 +22,45 @@ export async function rollBackCreation(deps: ContainerDeps, rec: ContainerRecord
   deps.store.delete(rec.id);
 }
 
+/** The entries of a directory; [] when it does not exist. */
+function entries(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
 /**
- * Start-up recovery: loads the records; removes directories without a
- * record and rolls back creations a crash interrupted (`creating`); then
- * reconciles the others with conmon's exit files and the runtime (`runc
- * state`): a container that ended while peapod was down gets its exit code
- * and time from its exit file; one the runtime still runs keeps running (or
- * created); one that neither knows is `lost` (exited, code 255).
+ * Recovery at the start of a front end, over this owner's containers:
+ * - files without a record (of any owner: an interrupted removal or
+ *   rollback left them) are removed: the directories are listed before the
+ *   records are read, and a creator writes its record before its files, so
+ *   a creation in flight in another process is never taken for leftovers;
+ * - this owner's creations whose creator is dead are rolled back; a
+ *   creation whose creator lives (another process of the same front end)
+ *   and every record of the other front end are left alone;
+ * - the others are reconciled with conmon's exit files and the runtime
+ *   (`runc state`): a container that ended while peapod was down gets its
+ *   exit code and time; one the runtime still runs keeps running (or
+ *   created); one that neither knows is `lost` (exited, code 255).
  */
 export async function recoverContainers(deps: ContainerDeps): Promise<void> {
-  const { records, orphans } = deps.store.load();
-  for (const id of orphans) {
-    deps.opts.log.warn({ id }, 'removing container directory without a record');
+  const stateDirs = entries(deps.dirs.state);
+  const bundles = entries(deps.dirs.bundles);
+  const known = deps.store.allIds();
+  for (const id of new Set([...stateDirs, ...bundles])) {
+    if (known.has(id)) continue;
+    deps.opts.log.warn({ id }, 'removing container files without a record');
     await unmountRootfs(path.join(deps.dirs.bundles, id, 'rootfs')).catch(() => undefined);
     fs.rmSync(path.join(deps.dirs.bundles, id), { recursive: true, force: true });
-    deps.store.delete(id);
+    fs.rmSync(path.join(deps.dirs.state, id), { recursive: true, force: true });
   }
-  for (const rec of records.filter((r) => r.state === 'creating')) {
+  for (const rec of deps.store.abandonedCreations()) {
     deps.opts.log.warn({ id: rec.id }, 'rolling back a container creation interrupted by a crash');
     await rollBackCreation(deps, rec);
   }
-  for (const rec of records.filter((r) => r.state === 'created' || r.state === 'running')) {
+  for (const rec of deps.store.list().filter((r) => r.state === 'created' || r.state === 'running')) {
     if (await applyExit(deps, rec.id)) continue;
     let st;
     try {

@@ -1,7 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { removeAtomicLeftovers, writeFileAtomic } from '../../common/atomic-file';
+import type Database from 'better-sqlite3';
 import { alreadyExists, notFound } from '../../common/errors';
+import { isProcessAlive } from '../../common/host/proc';
+import { isUniqueViolation, Owner, StateDb } from '../state-db';
 import type { ContainerRecord } from './record';
 import { ContainerEvent, nextRecord } from './state';
 
@@ -10,105 +12,129 @@ export function containerNameKey(sandboxId: string, name: string, attempt: numbe
   return `${sandboxId}/${name}/${attempt}`;
 }
 
+/** The highest code unit: `prefix + PREFIX_END` bounds the IDs starting with `prefix`. */
+const PREFIX_END = '\uffff';
+
 /**
- * The container records: `<dir>/<id>/record.json`, written with
- * writeFileAtomic so that a SIGKILL leaves either the old or the new record,
- * and held in memory. The one way a record changes after its creation is
- * `transition` (see state.ts).
+ * The container records: rows of the `containers` table of the state
+ * database (see state-db.ts), each holding the whole record as JSON beside
+ * the columns queries need. After its insertion, a record changes only by
+ * `transition` (see state.ts), one transaction each.
+ *
+ * Lookups and lists see this process's owner's records that are not
+ * `creating`; `getAny`, `usingImage` and recovery see more, as documented.
+ * Records returned are snapshots: read again after a change.
  */
 export class ContainerStore {
-  private readonly byId = new Map<string, ContainerRecord>();
-  /** containerNameKey → ID, creating records included: the names in use. */
-  private readonly names = new Map<string, string>();
-
-  /** @param dir directory holding one subdirectory per container */
-  constructor(readonly dir: string) {
-    fs.mkdirSync(dir, { recursive: true });
-  }
+  private readonly byId: Database.Statement<[string]>;
+  private readonly ownById: Database.Statement<[string, string]>;
+  private readonly ownByPrefix: Database.Statement<[string, string, string]>;
+  private readonly ownList: Database.Statement<[string]>;
+  private readonly update: Database.Statement<[string, string, string]>;
 
   /**
-   * Reads every record from disk (call once, before use).
-   * @returns the records, `creating` ones included, and the IDs of directories without a readable record.
+   * @param state the state database (its owner is this store's)
+   * @param dir `<root>/containers`: a container's persistent directory goes with its record
    */
-  load(): { records: ContainerRecord[]; orphans: string[] } {
-    const records: ContainerRecord[] = [];
-    const orphans: string[] = [];
-    for (const id of fs.readdirSync(this.dir)) {
-      const d = path.join(this.dir, id);
-      removeAtomicLeftovers(d);
-      try {
-        const rec = JSON.parse(fs.readFileSync(path.join(d, 'record.json'), 'utf8')) as ContainerRecord;
-        if (rec.version === 1 && rec.id === id) records.push(rec);
-        else orphans.push(id);
-      } catch {
-        orphans.push(id);
-      }
-    }
-    for (const rec of records) this.remember(rec);
-    return { records, orphans };
+  constructor(
+    private readonly state: StateDb,
+    readonly dir: string,
+  ) {
+    fs.mkdirSync(dir, { recursive: true });
+    const db = state.db;
+    this.byId = db.prepare('SELECT record FROM containers WHERE id = ?');
+    this.ownById = db.prepare("SELECT record FROM containers WHERE id = ? AND owner = ? AND state != 'creating'");
+    this.ownByPrefix = db.prepare("SELECT record FROM containers WHERE id >= ? AND id < ? AND owner = ? AND state != 'creating' LIMIT 2");
+    this.ownList = db.prepare("SELECT record FROM containers WHERE owner = ? AND state != 'creating' ORDER BY created_at, id");
+    this.update = db.prepare('UPDATE containers SET state = ?, record = ? WHERE id = ?');
   }
 
-  private remember(rec: ContainerRecord): void {
-    this.byId.set(rec.id, rec);
-    this.names.set(containerNameKey(rec.sandboxId, rec.metadata.name, rec.metadata.attempt), rec.id);
-  }
-
-  private write(rec: ContainerRecord): void {
-    fs.mkdirSync(path.join(this.dir, rec.id), { recursive: true });
-    writeFileAtomic(path.join(this.dir, rec.id, 'record.json'), JSON.stringify(rec, null, 1));
+  /** The front end whose records this store lists. */
+  get owner(): Owner {
+    return this.state.owner;
   }
 
   /**
    * Writes the first record of a container being created (state `creating`),
-   * taking its name in the pod.
+   * with this process as its creator; the row takes the container's name in
+   * its pod.
    * @throws AlreadyExistsError when the pod has a container of that name and attempt.
    */
   insert(rec: ContainerRecord): void {
-    const key = containerNameKey(rec.sandboxId, rec.metadata.name, rec.metadata.attempt);
-    const taken = this.names.get(key);
-    if (taken) throw alreadyExists(`container name "${rec.metadata.name}" (attempt ${rec.metadata.attempt}) is already used in pod sandbox ${rec.sandboxId} by container ${taken}`);
-    this.write(rec);
-    this.remember(rec);
+    try {
+      this.state.db
+        .prepare(
+          'INSERT INTO containers (id, pod_id, name, attempt, state, owner, creator_pid, creator_start, image_id, created_at, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(rec.id, rec.sandboxId, rec.metadata.name, rec.metadata.attempt, rec.state, rec.owner, this.state.self.pid, this.state.self.startTime, rec.imageId, rec.createdAt, JSON.stringify(rec));
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      const taken = this.state.db.prepare('SELECT id FROM containers WHERE pod_id = ? AND name = ? AND attempt = ?').get(rec.sandboxId, rec.metadata.name, rec.metadata.attempt) as { id: string } | undefined;
+      throw alreadyExists(`container name "${rec.metadata.name}" (attempt ${rec.metadata.attempt}) is already used in pod sandbox ${rec.sandboxId} by container ${taken?.id ?? 'being created'}`);
+    }
   }
 
   /**
-   * Applies `event` to the record (see state.ts) and writes the result.
+   * Applies `event` to the record (see state.ts) and writes the result, in
+   * one IMMEDIATE transaction.
    * @returns the new record.
    * @throws NotFoundError for an unknown ID; WrongStateError when the state refuses the event.
    */
   transition(id: string, event: ContainerEvent): ContainerRecord {
-    const rec = this.byId.get(id);
-    if (!rec) throw notFound(`container "${id}" not found`);
-    const next = nextRecord(rec, event);
-    this.write(next);
-    this.byId.set(id, next);
-    return next;
+    return this.state.db
+      .transaction((): ContainerRecord => {
+        const row = this.byId.get(id) as { record: string } | undefined;
+        if (!row) throw notFound(`container "${id}" not found`);
+        const next = nextRecord(JSON.parse(row.record) as ContainerRecord, event);
+        this.update.run(next.state, JSON.stringify(next), id);
+        return next;
+      })
+      .immediate();
   }
 
-  /** Forgets a container: its record and its persistent directory. */
+  /** Forgets a container: its persistent directory first, then its row. */
   delete(id: string): void {
-    const rec = this.byId.get(id);
     fs.rmSync(path.join(this.dir, id), { recursive: true, force: true });
-    this.byId.delete(id);
-    if (rec) this.names.delete(containerNameKey(rec.sandboxId, rec.metadata.name, rec.metadata.attempt));
+    this.state.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
   }
 
-  /** A container by full ID, `creating` ones included. */
+  /** A container by full ID, of any owner and state (exit handling, rollback). */
   getAny(id: string): ContainerRecord | undefined {
-    return this.byId.get(id);
+    const row = this.byId.get(id) as { record: string } | undefined;
+    return row ? (JSON.parse(row.record) as ContainerRecord) : undefined;
   }
 
-  /** A container (not `creating`) by full ID or unique ID prefix. */
+  /** One of this owner's containers (not `creating`) by full ID or unique ID prefix. */
   find(idOrPrefix: string): ContainerRecord | undefined {
     if (!idOrPrefix) return undefined;
-    const exact = this.byId.get(idOrPrefix);
-    if (exact) return exact.state === 'creating' ? undefined : exact;
-    const hits = this.list().filter((r) => r.id.startsWith(idOrPrefix));
-    return hits.length === 1 ? hits[0] : undefined;
+    const exact = this.ownById.get(idOrPrefix, this.owner) as { record: string } | undefined;
+    if (exact) return JSON.parse(exact.record) as ContainerRecord;
+    const hits = this.ownByPrefix.all(idOrPrefix, idOrPrefix + PREFIX_END, this.owner) as { record: string }[];
+    return hits.length === 1 ? (JSON.parse(hits[0].record) as ContainerRecord) : undefined;
   }
 
-  /** Every container that is not `creating`. Records are snapshots: change them through `transition`. */
+  /** This owner's containers that are not `creating`, oldest first: one query. */
   list(): ContainerRecord[] {
-    return [...this.byId.values()].filter((r) => r.state !== 'creating');
+    return (this.ownList.all(this.owner) as { record: string }[]).map((r) => JSON.parse(r.record) as ContainerRecord);
+  }
+
+  /** The containers of every owner, `creating` ones included, made from image `imageId`. */
+  usingImage(imageId: string): string[] {
+    return (this.state.db.prepare('SELECT id FROM containers WHERE image_id = ? ORDER BY created_at').all(imageId) as { id: string }[]).map((r) => r.id);
+  }
+
+  /** This owner's records still `creating` whose creator is dead: what recovery rolls back. */
+  abandonedCreations(): ContainerRecord[] {
+    const rows = this.state.db.prepare("SELECT record, creator_pid, creator_start FROM containers WHERE owner = ? AND state = 'creating'").all(this.owner) as {
+      record: string;
+      creator_pid: number;
+      creator_start: string;
+    }[];
+    return rows.filter((r) => !isProcessAlive({ pid: r.creator_pid, startTime: r.creator_start })).map((r) => JSON.parse(r.record) as ContainerRecord);
+  }
+
+  /** The IDs of every row, of every owner and state. */
+  allIds(): Set<string> {
+    return new Set((this.state.db.prepare('SELECT id FROM containers').all() as { id: string }[]).map((r) => r.id));
   }
 }

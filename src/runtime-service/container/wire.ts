@@ -3,6 +3,7 @@ import { ConmonDriver } from '../../conmon/driver';
 import type { PeapodConfig } from '../../common/config';
 import type { Logger } from '../../common/logger';
 import { ContainerEngine } from './engine';
+import type { StateDb } from '../state-db';
 
 /**
  * Builds the container engine from the configuration: state under
@@ -10,7 +11,7 @@ import { ContainerEngine } from './engine';
  * `runtime.conmon_path`, runtime handlers from `[runtime.runtimes]`.
  * Call `recover()` on it before serving.
  */
-export function containerEngineFor(config: PeapodConfig, log: Logger): ContainerEngine {
+export function containerEngineFor(config: PeapodConfig, log: Logger, state: StateDb): ContainerEngine {
   return new ContainerEngine({
     root: path.resolve(config.root),
     runroot: path.resolve(config.runroot),
@@ -19,5 +20,6 @@ export function containerEngineFor(config: PeapodConfig, log: Logger): Container
     defaultRuntime: config.runtime.default_runtime,
     cgroupDriver: config.runtime.cgroup_driver,
     log,
+    state,
   });
 }

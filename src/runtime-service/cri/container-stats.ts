@@ -12,6 +12,6 @@ import { toCriStats } from './container-view';
 export function containerStats(ctx: RuntimeContext) {
   return async (req: ContainerStatsRequest__Output): Promise<ContainerStatsResponse> => {
     if (!req.container_id) throw invalidArgument('container_id is required');
-    return { stats: toCriStats(ctx.containers, ctx.containers.get(req.container_id)) };
+    return { stats: toCriStats(ctx.containers.get(req.container_id)) };
   };
 }

@@ -3,6 +3,7 @@ import type { ContainerStats } from '../../generated/runtime/v1/ContainerStats';
 import type { ContainerStatus } from '../../generated/runtime/v1/ContainerStatus';
 import type { ContainerEngine } from '../container/engine';
 import type { ContainerRecord } from '../container/record';
+import { containerUsage } from '../container/stats';
 import type { ContainerState } from '../container/state';
 import type { SandboxStore } from '../sandbox/store';
 import { CRI_PROPAGATION } from './container-config';
@@ -69,9 +70,9 @@ export function matchesLabels(labels: Record<string, string>, selector: Record<s
   return true;
 }
 
-/** CRI `ContainerStats` of a container: cgroup cpu/memory and the writable layer. */
-export function toCriStats(engine: ContainerEngine, rec: ContainerRecord): ContainerStats {
-  const u = engine.usage(rec.id);
+/** CRI `ContainerStats` of a container: cgroup cpu/memory and the writable layer, measured now. */
+export function toCriStats(rec: ContainerRecord): ContainerStats {
+  const u = containerUsage(rec);
   const ts = u.timestampNs.toString();
   return {
     attributes: { id: rec.id, metadata: { name: rec.metadata.name, attempt: rec.metadata.attempt }, labels: rec.labels, annotations: rec.annotations },

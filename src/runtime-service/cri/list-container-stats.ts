@@ -6,6 +6,6 @@ import { filterContainers, toCriStats } from './container-view';
 /** CRI `ListContainerStats`, filtered by id, pod_sandbox_id (full or unique prefix) and label_selector. */
 export function listContainerStats(ctx: RuntimeContext) {
   return async (req: ListContainerStatsRequest__Output): Promise<ListContainerStatsResponse> => {
-    return { stats: filterContainers(ctx, req.filter).map((r) => toCriStats(ctx.containers, r)) };
+    return { stats: filterContainers(ctx, req.filter).map(toCriStats) };
   };
 }

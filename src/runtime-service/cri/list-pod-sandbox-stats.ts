@@ -2,7 +2,7 @@ import type { ListPodSandboxStatsRequest__Output } from '../../generated/runtime
 import type { ListPodSandboxStatsResponse } from '../../generated/runtime/v1/ListPodSandboxStatsResponse';
 import type { RuntimeContext } from './context';
 import { matchesLabels } from './container-view';
-import { podSandboxStatsOf } from '../container/pod-stats';
+import { podSandboxStatsOf } from './pod-sandbox-stats-view';
 
 /** CRI `ListPodSandboxStats`, filtered by id (full or unique prefix) and label_selector. */
 export function listPodSandboxStats(ctx: RuntimeContext) {

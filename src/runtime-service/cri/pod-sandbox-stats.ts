@@ -2,7 +2,7 @@ import type { PodSandboxStatsRequest__Output } from '../../generated/runtime/v1/
 import type { PodSandboxStatsResponse } from '../../generated/runtime/v1/PodSandboxStatsResponse';
 import { invalidArgument, notFound } from '../../common/errors';
 import type { RuntimeContext } from './context';
-import { podSandboxStatsOf } from '../container/pod-stats';
+import { podSandboxStatsOf } from './pod-sandbox-stats-view';
 
 /**
  * CRI `PodSandboxStats`: the sum of the pod's containers' cpu and memory,

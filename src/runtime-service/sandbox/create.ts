@@ -71,6 +71,7 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
   const record: SandboxRecord = {
     version: 2,
     id,
+    owner: store.owner,
     metadata: spec.metadata,
     state: 'creating',
     createdAt: nowNs().toString(),
@@ -103,6 +104,7 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
   try {
     // The kubelet makes the log directory too; CRI-O makes sure it exists. It is the kubelet's: never removed here.
     if (spec.logDirectory !== '') fs.mkdirSync(spec.logDirectory, { recursive: true, mode: 0o755 });
+    fs.mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
     fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
     await createPinnedNamespaces({ net: record.namespaces.network, ipc: record.namespaces.ipc, uts: record.namespaces.uts });
     if (podNet) {

@@ -88,13 +88,16 @@ export function refreshSandboxState(deps: LifecycleDeps, rec: SandboxRecord): Sa
 }
 
 /**
- * Start-up recovery: loads every record; rolls back sandboxes a crash left
- * half-built (`creating`); marks notready the ready ones whose namespace pins
- * or infra process are gone (e.g. after a reboot emptied the runroot).
+ * Recovery at the start of a front end, over this owner's sandboxes: rolls
+ * back those a crash left half-built (`creating`, their creator dead: a
+ * creation in flight in another process is left alone, and so is every
+ * record of the other front end); marks notready the ready ones whose
+ * namespace pins or infra process are gone (e.g. after a reboot emptied the
+ * runroot).
  */
 export async function recoverSandboxes(deps: LifecycleDeps): Promise<void> {
-  const { creating, created, broken } = deps.sandboxes.load();
-  for (const file of broken) deps.log.error({ file }, 'unreadable sandbox record skipped');
+  const creating = deps.sandboxes.abandonedCreations();
+  const created = deps.sandboxes.list();
   for (const rec of creating) {
     deps.log.warn({ sandbox: rec.id }, 'rolling back a sandbox left half-built by a crash');
     await rollBackSandbox(rec, teardownDeps(deps.config, deps.log, rec.id), deps.sandboxes);

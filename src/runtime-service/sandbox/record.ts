@@ -1,3 +1,4 @@
+import type { Owner } from '../state-db';
 import type { SandboxState } from './state';
 
 /**
@@ -22,6 +23,8 @@ export interface SandboxRecord {
   version: 2;
   /** 64 lowercase hex digits. */
   id: string;
+  /** The front end that made it (see state-db.ts). */
+  owner: Owner;
   metadata: { name: string; uid: string; namespace: string; attempt: number };
   /** See state.ts; changed only by SandboxStore.transition. */
   state: SandboxState;

@@ -1,164 +1,140 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { removeAtomicLeftovers, writeFileAtomic } from '../../common/atomic-file';
+import type Database from 'better-sqlite3';
 import { alreadyExists, notFound } from '../../common/errors';
-import { KeyedLock } from '../../common/keyed-lock';
-import { metadataKey, SANDBOX_ID_PATTERN, SandboxRecord } from './record';
+import { isProcessAlive } from '../../common/host/proc';
+import { SharedKeyedLock } from '../../common/process-lock';
+import { isUniqueViolation, Owner, StateDb } from '../state-db';
+import { metadataKey, SandboxRecord } from './record';
 import { sandboxesStateDir, sandboxPaths } from './paths';
 import { nextSandbox, SandboxEvent } from './state';
 
-/** The record format before version 2: a phase beside the record, CRI state names. */
-interface LegacyStoredSandbox {
-  version: 1;
-  phase: 'creating' | 'created';
-  record: Omit<SandboxRecord, 'version' | 'state' | 'infraStartTime'> & { state: 'SANDBOX_READY' | 'SANDBOX_NOTREADY' };
-  infraStartTime?: string;
-}
-
-/** Reads a record file of either format. */
-function parseRecord(text: string): SandboxRecord {
-  const j = JSON.parse(text) as SandboxRecord | LegacyStoredSandbox;
-  if (j.version === 2) return j;
-  if (j.version === 1) {
-    const state = j.phase === 'creating' ? 'creating' : j.record.state === 'SANDBOX_READY' ? 'ready' : 'notready';
-    return { ...j.record, version: 2, state, ...(j.infraStartTime !== undefined ? { infraStartTime: j.infraStartTime } : {}) };
-  }
-  throw new Error(`unknown record version ${String((j as { version?: unknown }).version)}`);
-}
+/** The highest code unit: `prefix + PREFIX_END` bounds the IDs starting with `prefix`. */
+const PREFIX_END = '\uffff';
 
 /**
- * The sandboxes peapod knows, in memory and on disk (one JSON file per
- * sandbox at `<root>/sandboxes/<id>/sandbox.json`, written atomically on
- * every change). After its insertion, a record changes only by `transition`
- * (see state.ts).
+ * The pod sandboxes: rows of the `pods` table of the state database (see
+ * state-db.ts), each holding the whole record as JSON beside the columns
+ * queries need. After its insertion, a record changes only by `transition`
+ * (see state.ts), one transaction each. The files of a sandbox (hosts,
+ * resolv.conf, CNI cache) stay in `<root>/sandboxes/<id>/`.
  *
- * Only finished sandboxes are visible through `get`/`list`; one being built
- * is on disk as `creating` but not listed.
+ * Lookups and lists see this process's owner's sandboxes that are not
+ * `creating`. Records returned are snapshots: read again after a change.
  */
 export class SandboxStore {
-  private readonly sandboxes = new Map<string, SandboxRecord>();
-  private readonly locks = new KeyedLock();
-  /** Metadata key → sandbox ID, for every record on disk (creating or not): the pod names in use. */
-  private readonly names = new Map<string, string>();
-
-  /** @param dirs the configured root and runroot */
-  constructor(private readonly dirs: { root: string; runroot: string }) {}
+  private readonly locks: SharedKeyedLock;
+  private readonly byId: Database.Statement<[string]>;
+  private readonly ownById: Database.Statement<[string, string]>;
+  private readonly ownByPrefix: Database.Statement<[string, string, string]>;
+  private readonly ownList: Database.Statement<[string]>;
 
   /**
-   * Reads every record from disk into memory.
-   * @returns the records still `creating` (to be torn down by the caller)
-   *   and the finished ones; unreadable files are reported in `broken`.
+   * @param state the state database (its owner is this store's)
+   * @param dirs the configured root and runroot
    */
-  load(): { creating: SandboxRecord[]; created: SandboxRecord[]; broken: string[] } {
-    const dir = sandboxesStateDir(this.dirs.root);
-    const out = { creating: [] as SandboxRecord[], created: [] as SandboxRecord[], broken: [] as string[] };
-    let names: string[];
-    try {
-      names = fs.readdirSync(dir);
-    } catch {
-      return out;
-    }
-    for (const id of names) {
-      if (!SANDBOX_ID_PATTERN.test(id)) continue;
-      const file = sandboxPaths(this.dirs, id).recordFile;
-      removeAtomicLeftovers(path.dirname(file));
-      let rec: SandboxRecord;
-      try {
-        rec = parseRecord(fs.readFileSync(file, 'utf8'));
-      } catch {
-        out.broken.push(file);
-        continue;
-      }
-      this.remember(rec);
-      (rec.state === 'creating' ? out.creating : out.created).push(rec);
-    }
-    return out;
+  constructor(
+    private readonly state: StateDb,
+    private readonly dirs: { root: string; runroot: string },
+  ) {
+    fs.mkdirSync(sandboxesStateDir(dirs.root), { recursive: true, mode: 0o700 });
+    this.locks = new SharedKeyedLock(state.locks, 'pod:');
+    const db = state.db;
+    this.byId = db.prepare('SELECT record FROM pods WHERE id = ?');
+    this.ownById = db.prepare("SELECT record FROM pods WHERE id = ? AND owner = ? AND state != 'creating'");
+    this.ownByPrefix = db.prepare("SELECT record FROM pods WHERE id >= ? AND id < ? AND owner = ? AND state != 'creating' LIMIT 2");
+    this.ownList = db.prepare("SELECT record FROM pods WHERE owner = ? AND state != 'creating' ORDER BY created_at, id");
   }
 
-  private remember(rec: SandboxRecord): void {
-    this.sandboxes.set(rec.id, rec);
-    this.names.set(metadataKey(rec.metadata), rec.id);
-  }
-
-  private write(rec: SandboxRecord): void {
-    const p = sandboxPaths(this.dirs, rec.id);
-    fs.mkdirSync(p.stateDir, { recursive: true, mode: 0o700 });
-    writeFileAtomic(p.recordFile, JSON.stringify(rec));
+  /** The front end whose records this store lists. */
+  get owner(): Owner {
+    return this.state.owner;
   }
 
   /**
-   * Writes the first record of a sandbox being built (state `creating`),
-   * taking its pod name: one name, namespace, uid and attempt names one pod.
+   * Writes the first record of a sandbox being built (state `creating`), with
+   * this process as its creator, taking its pod name: one name, namespace,
+   * uid and attempt names one pod.
    * @throws AlreadyExistsError naming the sandbox that has the name.
    */
   insert(rec: SandboxRecord): void {
-    const key = metadataKey(rec.metadata);
-    const taken = this.names.get(key);
-    if (taken) throw alreadyExists(`pod sandbox ${key} already exists with ID ${taken}`);
-    this.write(rec);
-    this.remember(rec);
+    const m = rec.metadata;
+    try {
+      this.state.db
+        .prepare('INSERT INTO pods (id, name, namespace, uid, attempt, state, owner, creator_pid, creator_start, created_at, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(rec.id, m.name, m.namespace, m.uid, m.attempt, rec.state, rec.owner, this.state.self.pid, this.state.self.startTime, rec.createdAt, JSON.stringify(rec));
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      throw alreadyExists(`pod sandbox ${metadataKey(m)} already exists with ID ${this.idOfName(m) ?? 'being created'}`);
+    }
   }
 
   /**
-   * Applies `event` to the record (see state.ts) and writes the result.
+   * Applies `event` to the record (see state.ts) and writes the result, in
+   * one IMMEDIATE transaction.
    * @returns the new record.
    * @throws NotFoundError for an unknown ID; WrongStateError when the state refuses the event.
    */
   transition(id: string, event: SandboxEvent): SandboxRecord {
-    const rec = this.sandboxes.get(id);
-    if (!rec) throw notFound(`pod sandbox ${id} not found`);
-    const next = nextSandbox(rec, event);
-    this.write(next);
-    this.sandboxes.set(id, next);
-    return next;
+    return this.state.db
+      .transaction((): SandboxRecord => {
+        const row = this.byId.get(id) as { record: string } | undefined;
+        if (!row) throw notFound(`pod sandbox ${id} not found`);
+        const next = nextSandbox(JSON.parse(row.record) as SandboxRecord, event);
+        this.state.db.prepare('UPDATE pods SET state = ?, record = ? WHERE id = ?').run(next.state, JSON.stringify(next), id);
+        return next;
+      })
+      .immediate();
   }
 
   /**
-   * A finished sandbox by full ID or by a prefix matching exactly one.
+   * One of this owner's finished sandboxes by full ID or by a prefix matching exactly one.
    * @returns undefined when none or several match.
    */
   get(idOrUniquePrefix: string): SandboxRecord | undefined {
     if (idOrUniquePrefix === '') return undefined;
-    const exact = this.sandboxes.get(idOrUniquePrefix);
-    if (exact) return exact.state === 'creating' ? undefined : exact;
-    let found: SandboxRecord | undefined;
-    for (const rec of this.list()) {
-      if (!rec.id.startsWith(idOrUniquePrefix)) continue;
-      if (found) return undefined;
-      found = rec;
-    }
-    return found;
+    const exact = this.ownById.get(idOrUniquePrefix, this.owner) as { record: string } | undefined;
+    if (exact) return JSON.parse(exact.record) as SandboxRecord;
+    const hits = this.ownByPrefix.all(idOrUniquePrefix, idOrUniquePrefix + PREFIX_END, this.owner) as { record: string }[];
+    return hits.length === 1 ? (JSON.parse(hits[0].record) as SandboxRecord) : undefined;
   }
 
-  /** A sandbox by full ID, `creating` ones included. */
+  /** A sandbox by full ID, of any owner and state. */
   getAny(id: string): SandboxRecord | undefined {
-    return this.sandboxes.get(id);
+    const row = this.byId.get(id) as { record: string } | undefined;
+    return row ? (JSON.parse(row.record) as SandboxRecord) : undefined;
   }
 
-  /** All finished sandboxes, oldest first. Records are snapshots: change them through `transition`. */
+  /** This owner's finished sandboxes, oldest first: one query. */
   list(): SandboxRecord[] {
-    return [...this.sandboxes.values()].filter((r) => r.state !== 'creating').sort((a, b) => (BigInt(a.createdAt) < BigInt(b.createdAt) ? -1 : 1));
+    return (this.ownList.all(this.owner) as { record: string }[]).map((r) => JSON.parse(r.record) as SandboxRecord);
   }
 
-  /**
-   * The ID of the sandbox, finished or being built, whose metadata has the
-   * key `key` (see metadataKey): a pod name in use.
-   */
-  idOfName(key: string): string | undefined {
-    return this.names.get(key);
+  /** The ID of the sandbox, finished or being built, of any owner, with this name, namespace, uid and attempt: a pod name in use. */
+  idOfName(m: SandboxRecord['metadata']): string | undefined {
+    const row = this.state.db.prepare('SELECT id FROM pods WHERE name = ? AND namespace = ? AND uid = ? AND attempt = ?').get(m.name, m.namespace, m.uid, m.attempt) as { id: string } | undefined;
+    return row?.id;
   }
 
-  /** Forgets a sandbox and deletes its state directory. */
+  /** This owner's records still `creating` whose creator is dead: what recovery rolls back. */
+  abandonedCreations(): SandboxRecord[] {
+    const rows = this.state.db.prepare("SELECT record, creator_pid, creator_start FROM pods WHERE owner = ? AND state = 'creating'").all(this.owner) as {
+      record: string;
+      creator_pid: number;
+      creator_start: string;
+    }[];
+    return rows.filter((r) => !isProcessAlive({ pid: r.creator_pid, startTime: r.creator_start })).map((r) => JSON.parse(r.record) as SandboxRecord);
+  }
+
+  /** Forgets a sandbox: its state directory first, then its row. */
   delete(id: string): void {
-    const rec = this.sandboxes.get(id);
-    if (rec && this.names.get(metadataKey(rec.metadata)) === id) this.names.delete(metadataKey(rec.metadata));
-    this.sandboxes.delete(id);
     fs.rmSync(sandboxPaths(this.dirs, id).stateDir, { recursive: true, force: true });
+    this.state.db.prepare('DELETE FROM pods WHERE id = ?').run(id);
   }
 
   /**
-   * Runs `fn` while holding sandbox `id`'s lock, so Stop, Remove and the
-   * creation of its containers never interleave.
+   * Runs `fn` while holding sandbox `id`'s lock, in this process and across
+   * processes, so Stop, Remove and the creation of its containers never
+   * interleave.
    */
   withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
     return this.locks.run(id, fn);

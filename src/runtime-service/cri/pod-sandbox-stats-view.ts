@@ -1,16 +1,10 @@
-import { runHostCommand } from '../../common/host/command';
 import { nowNs } from '../../common/time';
 import type { NetworkInterfaceUsage } from '../../generated/runtime/v1/NetworkInterfaceUsage';
 import type { PodSandboxStats } from '../../generated/runtime/v1/PodSandboxStats';
-import type { RuntimeContext } from '../cri/context';
+import type { RuntimeContext } from './context';
 import type { SandboxRecord } from '../sandbox/record';
-import { toCriStats } from '../cri/container-view';
-import { networkUsage, parseNetDev } from './stats';
-
-/** /proc/net/dev as seen inside a network namespace file (via nsenter). */
-function netDevOfNamespace(nsPath: string): Promise<string> {
-  return runHostCommand('nsenter', [`--net=${nsPath}`, 'cat', '/proc/self/net/dev'], { timeoutMs: 10_000 }).catch(() => '');
-}
+import { toCriStats } from './container-view';
+import { podNetworkUsage } from '../container/stats';
 
 /**
  * A pod's stats: each container's (see toCriStats), their cpu and memory
@@ -19,24 +13,18 @@ function netDevOfNamespace(nsPath: string): Promise<string> {
  */
 export async function podSandboxStatsOf(ctx: RuntimeContext, sb: SandboxRecord): Promise<PodSandboxStats> {
   const recs = ctx.containers.list().filter((r) => r.sandboxId === sb.id);
-  const containers = recs.map((r) => toCriStats(ctx.containers, r));
+  const containers = recs.map(toCriStats);
   const ts = nowNs().toString();
   const sum = (pick: (c: (typeof containers)[number]) => { value?: unknown } | null | undefined): { value: string } => ({
     value: containers.reduce((acc, c) => acc + BigInt(String(pick(c)?.value ?? '0')), 0n).toString(),
   });
-  let interfaces: NetworkInterfaceUsage[] = [];
-  if (!sb.hostNetwork) {
-    const running = recs.find((r) => r.state === 'running' && r.pid > 0);
-    let devs = running ? networkUsage(running.pid) : [];
-    if (devs.length === 0 && sb.namespaces.network) devs = parseNetDev(await netDevOfNamespace(sb.namespaces.network));
-    interfaces = devs.map((d) => ({
-      name: d.name,
-      rx_bytes: { value: d.rxBytes.toString() },
-      rx_errors: { value: d.rxErrors.toString() },
-      tx_bytes: { value: d.txBytes.toString() },
-      tx_errors: { value: d.txErrors.toString() },
-    }));
-  }
+  const interfaces: NetworkInterfaceUsage[] = (await podNetworkUsage(sb, recs)).map((d) => ({
+    name: d.name,
+    rx_bytes: { value: d.rxBytes.toString() },
+    rx_errors: { value: d.rxErrors.toString() },
+    tx_bytes: { value: d.txBytes.toString() },
+    tx_errors: { value: d.txErrors.toString() },
+  }));
   return {
     attributes: { id: sb.id, metadata: sb.metadata, labels: sb.labels, annotations: sb.annotations },
     linux: {
