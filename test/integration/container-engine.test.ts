@@ -297,14 +297,6 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     await engine.remove(id);
   });
 
-  it('hands a container created after its caller left to the retry with the same name, once', async () => {
-    const first = await engine.create(pod.sandbox, spec(containerConfig('retried', { command: ['sleep', '300'] }), pod.sandbox), image, { abandoned: () => true });
-    const retry = await engine.create(pod.sandbox, spec(containerConfig('retried', { command: ['sleep', '300'] }), pod.sandbox), image);
-    expect(retry.id).to.equal(first.id);
-    await expectCode(engine.create(pod.sandbox, spec(containerConfig('retried', { command: ['sleep', '300'] }), pod.sandbox), image), GrpcStatus.ALREADY_EXISTS);
-    await engine.remove(first.id);
-  });
-
   it('rolls back at start-up a creation that a crash interrupted', async () => {
     const rec = await engine.create(pod.sandbox, spec(containerConfig('halfmade', { command: ['sleep', '300'] }), pod.sandbox), image);
     const dirOfRecord = path.join(opts.root, 'containers', rec.id);

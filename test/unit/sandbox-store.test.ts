@@ -3,7 +3,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { SandboxRecord } from '../../src/runtime-service/sandbox/record';
-import { canonicalJson, RunReservations } from '../../src/runtime-service/sandbox/run-reservations';
 import { SandboxStore } from '../../src/runtime-service/sandbox/store';
 import { openStateDb, StateDb } from '../../src/runtime-service/state-db';
 
@@ -104,21 +103,5 @@ describe('SandboxStore (state.db)', () => {
     expect(cli.get('c'.repeat(64))).to.equal(undefined);
     cri.insert(record('e'.repeat(64), '3', 'creating', 'in-flight'));
     expect(cri.abandonedCreations()).to.deep.equal([]); // its creator (this process) lives
-  });
-});
-
-describe('RunReservations', () => {
-  it('hands an unclaimed sandbox to a retry with the same config only', () => {
-    const r = new RunReservations();
-    r.leaveUnclaimed('k', '{"a":1}', 'id1', false);
-    expect(r.claim('k', '{"a":2}')).to.equal(undefined);
-    expect(r.claim('k', '{"a":1}')).to.equal('id1');
-    expect(r.claim('k', '{"a":1}')).to.equal(undefined);
-    expect(r.leaveUnclaimed('k', 'c', 'id2', true)).to.equal(false);
-    expect(r.claim('k', 'c')).to.equal(undefined);
-  });
-
-  it('compares configs regardless of key order', () => {
-    expect(canonicalJson({ b: 1, a: { d: [1, 2], c: 'x' } })).to.equal(canonicalJson({ a: { c: 'x', d: [1, 2] }, b: 1 }));
   });
 });

@@ -11,12 +11,12 @@ import { nowNs } from '../../common/time';
 export function imageFsInfo(ctx: ImageContext) {
   return async (_req: ImageFsInfoRequest__Output): Promise<ImageFsInfoResponse> => {
     const timestamp = nowNs().toString();
-    const u = ctx.store.usage();
+    const u = ctx.images.store.usage();
     return {
       image_filesystems: [
         {
           timestamp,
-          fs_id: { mountpoint: ctx.store.root },
+          fs_id: { mountpoint: ctx.images.store.root },
           used_bytes: { value: String(u.bytes) },
           inodes_used: { value: String(u.inodes) },
         },

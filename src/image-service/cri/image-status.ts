@@ -13,7 +13,7 @@ export function imageStatus(ctx: ImageContext) {
   return async (req: ImageStatusRequest__Output): Promise<ImageStatusResponse> => {
     const ref = req.image?.image ?? '';
     if (!ref) throw invalidArgument('image.image is required');
-    const img = ctx.store.resolve(ref);
+    const img = ctx.images.store.resolve(ref);
     if (!img) return {};
     const res: ImageStatusResponse = { image: toCriImage(img, ctx.config.image.pinned_images) };
     if (req.verbose) res.info = { info: JSON.stringify({ id: img.id, imageSpec: img.config, chainIds: img.chainIds, manifestDigest: img.manifestDigest }) };

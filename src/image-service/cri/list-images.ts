@@ -11,9 +11,9 @@ export function listImages(ctx: ImageContext) {
   return async (req: ListImagesRequest__Output): Promise<ListImagesResponse> => {
     const want = req.filter?.image?.image;
     if (want) {
-      const img = ctx.store.resolve(want);
+      const img = ctx.images.store.resolve(want);
       return { images: img ? [toCriImage(img, ctx.config.image.pinned_images)] : [] };
     }
-    return { images: ctx.store.list().map((i) => toCriImage(i, ctx.config.image.pinned_images)) };
+    return { images: ctx.images.store.list().map((i) => toCriImage(i, ctx.config.image.pinned_images)) };
   };
 }

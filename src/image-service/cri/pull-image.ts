@@ -29,7 +29,7 @@ export function pullImage(ctx: ImageContext) {
       : undefined;
     try {
       const started = Date.now();
-      const img = await ctx.puller.pull(ref, { credentials });
+      const img = await ctx.images.puller.pull(ref, { credentials });
       ctx.log.info({ image: ref, id: img.id, ms: Date.now() - started }, 'image pulled');
       return { image_ref: img.id };
     } catch (err) {

@@ -1,7 +1,6 @@
 import type { RemoveImageRequest__Output } from '../../generated/runtime/v1/RemoveImageRequest';
 import type { RemoveImageResponse } from '../../generated/runtime/v1/RemoveImageResponse';
 import { invalidArgument } from '../../common/errors';
-import { removeImage as removeUnusedImage } from '../../runtime-service/image-removal';
 import type { ImageContext } from './context';
 
 /**
@@ -16,7 +15,7 @@ export function removeImage(ctx: ImageContext) {
   return async (req: RemoveImageRequest__Output): Promise<RemoveImageResponse> => {
     const ref = req.image?.image ?? '';
     if (!ref) throw invalidArgument('image.image is required');
-    const removed = removeUnusedImage({ images: ctx.store, containers: ctx.containers }, ref);
+    const removed = ctx.images.remove(ref);
     if (removed) ctx.log.info({ image: ref, id: removed.id }, 'image removed');
     return {};
   };

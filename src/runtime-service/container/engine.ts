@@ -1,5 +1,5 @@
 import type * as fs from 'node:fs';
-import { alreadyExists, notFound } from '../../common/errors';
+import { notFound } from '../../common/errors';
 import { attachContainer } from './attach';
 import { createContainer } from './create';
 import { ContainerDeps, containerDeps, ContainerEngineOptions, EngineImage, EngineSandbox, runtimeFor } from './deps';
@@ -17,7 +17,6 @@ import { startContainer } from './start';
 import { containerUsage, ContainerUsage } from './stats';
 import type { StdioStreams } from './stdio';
 import { stopContainer } from './stop';
-import { containerNameKey } from './store';
 import { updateResources } from './update';
 import { openStateDb, StateDb } from '../state-db';
 import type { OciRuntime } from '../oci/runc';
@@ -42,8 +41,6 @@ export type { ExecSyncResult } from './exec-sync';
 export class ContainerEngine {
   private readonly deps: ContainerDeps;
   private watcher: fs.FSWatcher | undefined;
-  /** Containers created for a caller that had gone away (deadline passed): the caller's retry gets them. */
-  private readonly unclaimed = new Set<string>();
 
   private readonly ownDb: StateDb | undefined;
 
@@ -61,14 +58,15 @@ export class ContainerEngine {
   }
 
   /**
-   * Loads the records, rolls back interrupted creations, reconciles the rest
-   * with the runtime and the exit files (recover.ts), and starts watching
-   * exits. Called once, before serving.
+   * Removes leftovers, rolls back this front end's interrupted creations,
+   * reconciles the rest with the exit files and (unless told not to) the
+   * runtime (recover.ts), and starts watching exits (unless told not to).
+   * Called once, before use.
    */
-  async recover(): Promise<void> {
+  async recover(options: { reconcileRuntime?: boolean; watchExits?: boolean } = {}): Promise<void> {
     if (this.ownDb) importLegacyRecords(this.ownDb, this.deps.opts.root);
-    await recoverContainers(this.deps);
-    this.watcher = watchExits(this.deps);
+    await recoverContainers(this.deps, { reconcileRuntime: options.reconcileRuntime ?? true });
+    if (options.watchExits ?? true) this.watcher = watchExits(this.deps);
   }
 
   /** Stops watching exits (and closes the state database when it opened it). Containers and their monitors keep running. */
@@ -134,25 +132,9 @@ export class ContainerEngine {
     return runtimeFor(this.deps, rec.runtimeHandler);
   }
 
-  /**
-   * Creates a container (create.ts).
-   *
-   * Retries: the kubelet retries a CreateContainer whose deadline passed with
-   * the same name and attempt. When `options.abandoned()` says the caller
-   * is gone by the time the container exists, the container is kept for
-   * that retry, which gets it instead of ALREADY_EXISTS (as CRI-O does).
-   */
-  async create(sandbox: EngineSandbox, spec: ContainerSpec, image: EngineImage, options: { abandoned?: () => boolean } = {}): Promise<ContainerRecord> {
-    const key = containerNameKey(sandbox.id, spec.name, spec.attempt ?? 0);
-    const waiting = this.list().find((r) => containerNameKey(r.sandboxId, r.metadata.name, r.metadata.attempt) === key);
-    if (waiting && this.unclaimed.has(waiting.id) && waiting.state === 'created') {
-      this.unclaimed.delete(waiting.id);
-      return waiting;
-    }
-    if (waiting) throw alreadyExists(`container name "${spec.name}" (attempt ${spec.attempt ?? 0}) is already used in pod sandbox ${sandbox.id} by container ${waiting.id}`);
-    const rec = await createContainer(this.deps, sandbox, spec, image);
-    if (options.abandoned?.()) this.unclaimed.add(rec.id);
-    return rec;
+  /** Creates a container in a ready pod from its spec (create.ts). */
+  create(sandbox: EngineSandbox, spec: ContainerSpec, image: EngineImage): Promise<ContainerRecord> {
+    return createContainer(this.deps, sandbox, spec, image);
   }
 
   /** Starts a created container (start.ts). */
@@ -171,7 +153,6 @@ export class ContainerEngine {
     const rec = this.find(idOrPrefix);
     if (!rec) return;
     await removeContainer(this.deps, rec.id);
-    this.unclaimed.delete(rec.id);
   }
 
   /** Runs a command to its end and returns its output (exec-sync.ts). */

@@ -43,9 +43,10 @@ function entries(dir: string): string[] {
  * - the others are reconciled with conmon's exit files and the runtime
  *   (`runc state`): a container that ended while peapod was down gets its
  *   exit code and time; one the runtime still runs keeps running (or
- *   created); one that neither knows is `lost` (exited, code 255).
+ *   created); one that neither knows is `lost` (exited, code 255). Without
+ *   `reconcileRuntime` only the exit files are read (no `runc state`).
  */
-export async function recoverContainers(deps: ContainerDeps): Promise<void> {
+export async function recoverContainers(deps: ContainerDeps, options: { reconcileRuntime?: boolean } = {}): Promise<void> {
   const stateDirs = entries(deps.dirs.state);
   const bundles = entries(deps.dirs.bundles);
   const known = deps.store.allIds();
@@ -62,6 +63,7 @@ export async function recoverContainers(deps: ContainerDeps): Promise<void> {
   }
   for (const rec of deps.store.list().filter((r) => r.state === 'created' || r.state === 'running')) {
     if (await applyExit(deps, rec.id)) continue;
+    if (options.reconcileRuntime === false) continue;
     let st;
     try {
       st = await runtimeFor(deps, rec.runtimeHandler).state(rec.id);

@@ -5,7 +5,7 @@ import type { ContainerEngine } from '../container/engine';
 import type { ContainerRecord } from '../container/record';
 import { containerUsage } from '../container/stats';
 import type { ContainerState } from '../container/state';
-import type { SandboxStore } from '../sandbox/store';
+import type { SandboxRecord } from '../sandbox/record';
 import { CRI_PROPAGATION } from './container-config';
 import { criResourcesOf } from './resources';
 
@@ -109,7 +109,7 @@ export interface ContainerFilterFields {
  * @param ctx where containers and sandboxes are looked up
  * @param f the request's filter, or null for all containers
  */
-export function filterContainers(ctx: { containers: ContainerEngine; sandboxes: SandboxStore }, f: ContainerFilterFields | null): ContainerRecord[] {
+export function filterContainers(ctx: { containers: ContainerEngine; sandboxes: { get(idOrPrefix: string): SandboxRecord | undefined } }, f: ContainerFilterFields | null): ContainerRecord[] {
   let recs = ctx.containers.list();
   if (f?.id) {
     const one = ctx.containers.find(f.id);

@@ -56,10 +56,8 @@ export function runtimeServiceImpls(ctx: RuntimeContext): UnaryImpls<RuntimeServ
     ListContainerStats: listContainerStats(ctx),
     PodSandboxStats: podSandboxStats(ctx),
     ListPodSandboxStats: listPodSandboxStats(ctx),
-    // Streaming RPCs are served only when their backend exists: Exec and
-    // Attach need the container engine's, PortForward the sandboxes'.
-    ...(s?.remoteCommand ? { Exec: exec({ backend: s.remoteCommand, register: s.register }) } : {}),
-    ...(s?.remoteCommand?.attach ? { Attach: attach({ backend: s.remoteCommand, register: s.register }) } : {}),
-    ...(s?.portForward ? { PortForward: portForward({ backend: s.portForward, register: s.register }) } : {}),
+    Exec: exec({ backend: s.remoteCommand, register: s.register }),
+    Attach: attach({ backend: s.remoteCommand, register: s.register }),
+    PortForward: portForward({ backend: s.portForward, register: s.register }),
   };
 }

@@ -1,7 +1,6 @@
 import type { ListPodSandboxRequest__Output } from '../../generated/runtime/v1/ListPodSandboxRequest';
 import type { ListPodSandboxResponse } from '../../generated/runtime/v1/ListPodSandboxResponse';
 import type { RuntimeContext } from './context';
-import { refreshSandboxState } from '../sandbox/lifecycle';
 import type { SandboxRecord } from '../sandbox/record';
 import { criSandboxState, toPodSandbox } from './pod-sandbox-view';
 
@@ -19,7 +18,7 @@ export function listPodSandbox(ctx: RuntimeContext) {
       const one = ctx.sandboxes.get(f.id);
       items = one ? [one] : [];
     } else items = ctx.sandboxes.list();
-    items = items.map((r) => refreshSandboxState(ctx, r));
+    items = items.map((r) => ctx.sandboxes.refresh(r));
     if (f?.state) items = items.filter((r) => criSandboxState(r) === f.state!.state);
     const selector = Object.entries(f?.label_selector ?? {});
     if (selector.length) items = items.filter((r) => selector.every(([k, v]) => r.labels[k] === v));

@@ -3,7 +3,6 @@ import type { PodSandboxStatusResponse } from '../../generated/runtime/v1/PodSan
 import { invalidArgument, notFound } from '../../common/errors';
 import type { RuntimeContext } from './context';
 import { readAttachment } from '../cni/attachment';
-import { refreshSandboxState } from '../sandbox/lifecycle';
 import { sandboxPaths } from '../sandbox/paths';
 import { toPodSandboxStatus } from './pod-sandbox-view';
 import { nowNs } from '../../common/time';
@@ -21,7 +20,7 @@ export function podSandboxStatus(ctx: RuntimeContext) {
     if (!req.pod_sandbox_id) throw invalidArgument('pod_sandbox_id is required');
     const found = ctx.sandboxes.get(req.pod_sandbox_id);
     if (!found) throw notFound(`pod sandbox ${req.pod_sandbox_id} not found`);
-    const r = refreshSandboxState(ctx, found);
+    const r = ctx.sandboxes.refresh(found);
     const response: PodSandboxStatusResponse = { status: toPodSandboxStatus(r), timestamp: nowNs().toString() };
     if (req.verbose) {
       const attachment = readAttachment(sandboxPaths(ctx.config, r.id).cniCacheFile);

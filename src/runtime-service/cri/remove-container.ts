@@ -10,7 +10,10 @@ import type { RuntimeContext } from './context';
 export function removeContainer(ctx: RuntimeContext) {
   return async (req: RemoveContainerRequest__Output): Promise<RemoveContainerResponse> => {
     if (!req.container_id) throw invalidArgument('container_id is required');
-    await ctx.containers.remove(req.container_id);
+    const found = ctx.containers.find(req.container_id);
+    if (!found) return {};
+    await ctx.containers.remove(found.id);
+    ctx.retries.forget(found.id);
     return {};
   };
 }

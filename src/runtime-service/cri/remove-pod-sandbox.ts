@@ -2,7 +2,6 @@ import type { RemovePodSandboxRequest__Output } from '../../generated/runtime/v1
 import type { RemovePodSandboxResponse } from '../../generated/runtime/v1/RemovePodSandboxResponse';
 import { invalidArgument } from '../../common/errors';
 import type { RuntimeContext } from './context';
-import { removeSandbox } from '../sandbox/lifecycle';
 
 /**
  * CRI `RemovePodSandbox`: stops the sandbox first if needed, then removes
@@ -15,8 +14,8 @@ export function removePodSandbox(ctx: RuntimeContext) {
     if (!req.pod_sandbox_id) throw invalidArgument('pod_sandbox_id is required');
     const found = ctx.sandboxes.get(req.pod_sandbox_id);
     if (found) {
-      await removeSandbox(ctx, found.id);
-      ctx.sandboxRuns.forget(found.id);
+      await ctx.sandboxes.remove(found.id);
+      ctx.retries.forget(found.id);
     }
     return {};
   };

@@ -1,22 +1,21 @@
 import type { RunPodSandboxRequest__Output } from '../../generated/runtime/v1/RunPodSandboxRequest';
 import type { RunPodSandboxResponse } from '../../generated/runtime/v1/RunPodSandboxResponse';
-import { alreadyExists, notFound } from '../../common/errors';
 import type { CallContext } from '../../server/rpc';
+import { canonicalJson } from '../../server/retry-store';
 import type { RuntimeContext } from './context';
-import { createSandbox } from '../sandbox/create';
 import { metadataKey } from '../sandbox/record';
-import { canonicalJson } from '../sandbox/run-reservations';
-import { sandboxSpecOf } from './pod-sandbox-config';
+import { mappingCriFields } from './fields';
+import { sandboxFieldPath, sandboxSpecOf } from './pod-sandbox-config';
 
 /**
- * CRI `RunPodSandbox`: checks the config and runtime handler, then builds
- * the sandbox (see sandbox/create.ts) and returns its ID.
+ * CRI `RunPodSandbox`: translates the config (pod-sandbox-config.ts) and has
+ * the domain build the sandbox (sandbox/create.ts); returns its ID.
  *
  * A pod with the same metadata (name, namespace, uid, attempt) as an
- * existing sandbox is ALREADY_EXISTS naming that sandbox, except for the
- * kubelet's retry after a deadline: when the first call with the identical
- * config is still building, or finished after its caller left, the retry
- * gets that sandbox's ID.
+ * existing sandbox is ALREADY_EXISTS naming that sandbox (a domain rule),
+ * except for the kubelet's retry after a deadline: when the first call with
+ * the identical config is still building, or finished after its caller
+ * left, the retry gets that sandbox's ID (src/server/retry-store.ts).
  * @throws PeapodError NOT_FOUND for an unknown runtime_handler (config
  *   runtime.runtimes), INVALID_ARGUMENT for a bad config, ALREADY_EXISTS,
  *   or what building fails with.
@@ -24,31 +23,17 @@ import { sandboxSpecOf } from './pod-sandbox-config';
 export function runPodSandbox(ctx: RuntimeContext) {
   return async (req: RunPodSandboxRequest__Output, call: CallContext): Promise<RunPodSandboxResponse> => {
     const handler = req.runtime_handler || ctx.config.runtime.default_runtime;
-    if (!ctx.config.runtime.runtimes[handler]) {
-      throw notFound(`runtime_handler "${handler}" is not configured (known: ${Object.keys(ctx.config.runtime.runtimes).join(', ')})`);
-    }
     const spec = sandboxSpecOf(req.config);
     const key = metadataKey(spec.metadata);
-    const configJson = canonicalJson({ config: req.config, handler });
-    const runs = ctx.sandboxRuns;
-
-    const running = runs.running(key);
-    if (running) {
-      if (running.config !== configJson) throw alreadyExists(`pod sandbox ${key} is already being created with a different config`);
-      ctx.log.info({ pod: key }, 'RunPodSandbox retry joins the run in progress');
-      return { pod_sandbox_id: await runs.join(key)! };
-    }
-    const claimed = runs.claim(key, configJson);
-    if (claimed && ctx.sandboxes.get(claimed)) return { pod_sandbox_id: claimed };
-
-    // The domain refuses a second pod of the same name (ALREADY_EXISTS naming the first).
-    const id = createSandbox({ config: ctx.config, log: ctx.log, store: ctx.sandboxes }, spec, handler, req.config).then((r) => r.id);
-    runs.start(key, configJson, id);
-    const entry = runs.running(key)!;
-    const sandboxId = await id;
-    if (call.cancelled && runs.leaveUnclaimed(key, configJson, sandboxId, entry.joined)) {
-      ctx.log.info({ sandbox: sandboxId }, 'RunPodSandbox finished after its caller left; keeping the sandbox for the retry');
-    }
-    return { pod_sandbox_id: sandboxId };
+    const { id, how } = await ctx.retries.run(
+      `pod ${key}`,
+      canonicalJson({ config: req.config, handler }),
+      call,
+      () => mappingCriFields(sandboxFieldPath, () => ctx.sandboxes.create(spec, { runtimeHandler: handler, request: req.config })).then((r) => r.id),
+      (sandboxId) => ctx.sandboxes.get(sandboxId) !== undefined,
+    );
+    if (how === 'joined') ctx.log.info({ pod: key, sandbox: id }, 'RunPodSandbox retry joins the run in progress');
+    if (how === 'handed over') ctx.log.info({ pod: key, sandbox: id }, 'RunPodSandbox retry receives the sandbox that finished after its caller left');
+    return { pod_sandbox_id: id };
   };
 }

@@ -2,7 +2,6 @@ import type { StopPodSandboxRequest__Output } from '../../generated/runtime/v1/S
 import type { StopPodSandboxResponse } from '../../generated/runtime/v1/StopPodSandboxResponse';
 import { invalidArgument } from '../../common/errors';
 import type { RuntimeContext } from './context';
-import { stopSandbox } from '../sandbox/lifecycle';
 
 /**
  * CRI `StopPodSandbox`: stops every container of the pod, tears down its
@@ -16,7 +15,7 @@ export function stopPodSandbox(ctx: RuntimeContext) {
   return async (req: StopPodSandboxRequest__Output): Promise<StopPodSandboxResponse> => {
     if (!req.pod_sandbox_id) throw invalidArgument('pod_sandbox_id is required');
     const found = ctx.sandboxes.get(req.pod_sandbox_id);
-    if (found) await stopSandbox(ctx, found.id);
+    if (found) await ctx.sandboxes.stop(found.id);
     return {};
   };
 }

@@ -7,10 +7,10 @@ import type { StreamRequest } from '../../server/streaming/requests';
  * streaming server (StreamingServer.register).
  */
 export interface StreamingContext {
-  /** Exec and Attach; absent until the container engine provides it (then they answer UNIMPLEMENTED). */
-  remoteCommand?: RemoteCommandBackend;
-  /** PortForward; absent means PortForward answers UNIMPLEMENTED. */
-  portForward?: PortForwardBackend;
+  /** Exec and Attach: the container engine's (cri/streaming-backends.ts). */
+  remoteCommand: RemoteCommandBackend;
+  /** PortForward: the pods' network namespaces (server/streaming/sandbox-port-forward.ts). */
+  portForward: PortForwardBackend;
   /** Registers a validated request; returns its single-use URL. */
   register(req: StreamRequest): string;
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { writeFileAtomic } from '../../common/atomic-file';
-import { wrongState } from '../../common/errors';
+import { notFound, wrongState } from '../../common/errors';
 import { nowNs } from '../../common/time';
 import type { PeapodConfig } from '../../common/config';
 import type { Logger } from '../../common/logger';
@@ -48,16 +48,21 @@ export function teardownDeps(config: PeapodConfig, log: Logger, id: string): Tea
  *
  * Any failure rolls back everything done (CNI DEL, infra killed, unmounts,
  * pins removed, cgroup removed, record deleted) and rethrows.
- * @param runtimeHandler the checked runtime handler name
+ * @param runtimeHandler the runtime handler of its containers ('' for the default)
  * @param rawConfig the PodSandboxConfig as received (kept in the record)
  * @returns the finished record, READY.
- * @throws AlreadyExistsError when a pod with the same name, namespace, uid
+ * @throws NotFoundError for a runtime handler that is not configured;
+ *   AlreadyExistsError when a pod with the same name, namespace, uid
  *   and attempt exists or is being built; WrongStateError when a pod-network pod finds no CNI
  *   configuration; CniPluginError when a plugin fails; HostCommandError
  *   (INTERNAL) when a host tool fails.
  */
 export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runtimeHandler: string, rawConfig: unknown): Promise<SandboxRecord> {
   const { config, log, store } = deps;
+  const handler = runtimeHandler || config.runtime.default_runtime;
+  if (!config.runtime.runtimes[handler]) {
+    throw notFound(`runtime handler "${handler}" is not configured (known: ${Object.keys(config.runtime.runtimes).join(', ')})`);
+  }
   const spec = checkSandboxSpec(wanted);
   const hostNetwork = spec.namespaceOptions.network === 'NODE';
   const netConf = hostNetwork ? undefined : findNetworkConf(config.network.cni_conf_dir);
@@ -75,7 +80,7 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
     metadata: spec.metadata,
     state: 'creating',
     createdAt: nowNs().toString(),
-    runtimeHandler,
+    runtimeHandler: handler,
     labels: spec.labels,
     annotations: spec.annotations,
     logDirectory: spec.logDirectory,

@@ -6,7 +6,7 @@
  */
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { SandboxStore } from '../../runtime-service/sandbox/store';
+import type { SandboxRecord } from '../../runtime-service/sandbox/record';
 import { wrongState, notFound } from '../../common/errors';
 import type { PortForwardBackend } from './backend';
 import { forwardInNetns, NetnsPortForwardOptions } from './netns-port-forward';
@@ -17,7 +17,7 @@ export class SandboxPortForwardBackend implements PortForwardBackend {
    * @param relay binaries of the nsenter + socat relay
    */
   constructor(
-    private readonly sandboxes: SandboxStore,
+    private readonly sandboxes: { get(idOrPrefix: string): SandboxRecord | undefined },
     private readonly relay: NetnsPortForwardOptions = {},
   ) {}
 
