@@ -18,7 +18,7 @@ import { containerUsage, ContainerUsage } from './stats';
 import type { StdioStreams } from './stdio';
 import { stopContainer } from './stop';
 import { updateResources } from './update';
-import { openStateDb, StateDb } from '../state-db';
+import { openStateDb, Owner, StateDb } from '../state-db';
 import type { OciRuntime } from '../oci/runc';
 import type { OciSpec } from '../oci/types';
 
@@ -77,7 +77,7 @@ export class ContainerEngine {
   }
 
   /** The front end whose containers these are. */
-  get owner(): string {
+  get owner(): Owner {
     return this.deps.store.owner;
   }
 
