@@ -29,6 +29,28 @@ function lines(child: ChildProcess): () => Promise<string> {
   return () => (queue.length ? Promise.resolve(queue.shift()!) : new Promise((r) => waiters.push(r)));
 }
 
+/**
+ * A conmon that waits for `gate` to exist before it runs (at most a minute),
+ * so a creation stays in flight; it appends its pid to `pids`.
+ */
+function slowConmon(dir: string, name: string): { path: string; gate: string; pids: string } {
+  const p = { path: path.join(dir, name), gate: path.join(dir, `${name}.gate`), pids: path.join(dir, `${name}.pids`) };
+  fs.writeFileSync(p.path, `#!/bin/sh\necho $$ >> ${p.pids}\ni=0\nwhile [ ! -e ${p.gate} ]; do i=$((i+1)); [ $i -gt 1200 ] && exit 1; sleep 0.05; done\nexec /usr/bin/conmon "$@"\n`, { mode: 0o755 });
+  return p;
+}
+
+/** Kills the slow conmons still waiting (their pids, one per line). */
+function killWaiting(pids: string): void {
+  if (!fs.existsSync(pids)) return;
+  for (const pid of fs.readFileSync(pids, 'utf8').split('\n').filter(Boolean).map(Number)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone, or already exec'd into conmon and exited */
+    }
+  }
+}
+
 async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
@@ -60,8 +82,11 @@ describe('two processes on one store (state.db)', function () {
     };
   });
 
+  const waiting: string[] = [];
+
   after(async () => {
     for (const c of children) c.kill('SIGKILL');
+    for (const pids of waiting) killWaiting(pids);
     for (const owner of ['cli', 'cri'] as const) {
       const state = openStateDb(opts.root, owner);
       const engine = await ContainerEngine.open({ ...opts, state });
@@ -75,10 +100,9 @@ describe('two processes on one store (state.db)', function () {
 
   it('creates containers in two processes at once: each sees both, no recovery removes the other in-flight creation', async () => {
     // conmon waits for a gate file, so both creations stay in flight until the test opens it.
-    const gate = path.join(dir, 'gate');
-    const slowConmon = path.join(dir, 'slow-conmon');
-    fs.writeFileSync(slowConmon, `#!/bin/sh\nwhile [ ! -e ${gate} ]; do sleep 0.05; done\nexec /usr/bin/conmon "$@"\n`, { mode: 0o755 });
-    const job = (name: string) => ({ root: opts.root, runroot: opts.runroot, runtimeRoot: opts.runtimes.runc.runtime_root, conmon: slowConmon, owner: 'cli', sandbox: pod.sandbox, image, name });
+    const conmon = slowConmon(dir, 'slow-conmon');
+    waiting.push(conmon.pids);
+    const job = (name: string) => ({ root: opts.root, runroot: opts.runroot, runtimeRoot: opts.runtimes.runc.runtime_root, conmon: conmon.path, owner: 'cli', sandbox: pod.sandbox, image, name });
     const start = (name: string): { child: ChildProcess; next: () => Promise<string> } => {
       const child = spawn(process.execPath, [path.resolve(__dirname, '..', 'fixtures', 'container-process.js')], {
         env: { ...process.env, PEAPOD_TEST_JOB: JSON.stringify(job(name)) },
@@ -115,7 +139,7 @@ describe('two processes on one store (state.db)', function () {
       ['b', 'creating'],
     ]);
 
-    fs.writeFileSync(gate, '');
+    fs.writeFileSync(conmon.gate, '');
     const [createdA, createdB] = await Promise.all([a.next(), b.next()]);
     expect(createdA).to.match(/^created [0-9a-f]{64}$/);
     expect(createdB).to.match(/^created [0-9a-f]{64}$/);
@@ -129,12 +153,10 @@ describe('two processes on one store (state.db)', function () {
   });
 
   it('rolls back, at the next start of its front end, a creation whose process was killed with SIGKILL', async () => {
-    const gate = path.join(dir, 'gate2');
-    const slowConmon = path.join(dir, 'slow-conmon2');
-    const wrapperPid = path.join(dir, 'slow-conmon2.pid');
-    fs.writeFileSync(slowConmon, `#!/bin/sh\necho $$ > ${wrapperPid}\nwhile [ ! -e ${gate} ]; do sleep 0.05; done\nexec /usr/bin/conmon "$@"\n`, { mode: 0o755 });
+    const conmon = slowConmon(dir, 'slow-conmon2');
+    waiting.push(conmon.pids);
     const child = spawn(process.execPath, [path.resolve(__dirname, '..', 'fixtures', 'container-process.js')], {
-      env: { ...process.env, PEAPOD_TEST_JOB: JSON.stringify({ root: opts.root, runroot: opts.runroot, runtimeRoot: opts.runtimes.runc.runtime_root, conmon: slowConmon, owner: 'cli', sandbox: pod.sandbox, image, name: 'killed' }) },
+      env: { ...process.env, PEAPOD_TEST_JOB: JSON.stringify({ root: opts.root, runroot: opts.runroot, runtimeRoot: opts.runtimes.runc.runtime_root, conmon: conmon.path, owner: 'cli', sandbox: pod.sandbox, image, name: 'killed' }) },
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     children.push(child);
@@ -143,10 +165,10 @@ describe('two processes on one store (state.db)', function () {
     await until(() => find() !== undefined, 30_000, 'the creation to start');
     const rec = JSON.parse(find()!.record) as { rootfs: string; bundle: string };
     await until(() => fs.existsSync(path.join(rec.bundle, 'config.json')), 30_000, 'the bundle to be written');
-    await until(() => fs.existsSync(wrapperPid), 30_000, 'conmon to be started');
+    await until(() => fs.existsSync(conmon.pids), 30_000, 'conmon to be started');
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
-    process.kill(Number(fs.readFileSync(wrapperPid, 'utf8')), 'SIGKILL'); // the monitor that was about to start
+    killWaiting(conmon.pids); // the monitor that was about to start
     // The other front end's start leaves it alone; the next start of its own rolls it back.
     const cri = openStateDb(opts.root, 'cri');
     (await ContainerEngine.open({ ...opts, state: cri })).close();
