@@ -3,7 +3,7 @@
  * TOML config naming only keys that peapod's config schema has (an unknown
  * key is an error there), and a CNI network list of its own.
  */
-import { SchemaNode, TableSpec } from '../../src/server/config-schema';
+import { SchemaNode, TableSpec } from '../../src/common/config-schema';
 
 /** Settings the runner wants, by dotted key (`image.registries_conf`). */
 export type WantedSettings = Record<string, string | string[]>;

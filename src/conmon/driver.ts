@@ -1,7 +1,9 @@
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { PeapodError } from '../common/errors';
+import { spawnHostProcess } from '../common/host/command';
+import { killProcess, processTree, readPid } from '../common/host/proc';
 
 /**
  * The conmon driver: the only code in peapod that knows conmon (containers/
@@ -71,9 +73,9 @@ export interface ConmonCreated {
 }
 
 /** conmon or the runtime failed; `message` is what conmon reported. */
-export class ConmonError extends Error {
+export class ConmonError extends PeapodError {
   constructor(message: string) {
-    super(message);
+    super('INTERNAL', message);
     this.name = 'ConmonError';
   }
 }
@@ -190,34 +192,6 @@ export const CONMON_TIMED_OUT_MESSAGE = 'command timed out';
 /** Seconds conmon's own -T waits beyond the exec timeout peapod enforces. */
 const EXEC_BACKSTOP_SECONDS = 5;
 
-/**
- * The pids of `pid` and all its descendants (from /proc/<pid>/task/<tid>/children), parents first.
- */
-export function processTree(pid: number): number[] {
-  const out: number[] = [];
-  const visit = (p: number): void => {
-    if (out.includes(p)) return;
-    out.push(p);
-    let tasks: string[] = [];
-    try {
-      tasks = fs.readdirSync(`/proc/${p}/task`);
-    } catch {
-      return;
-    }
-    for (const t of tasks) {
-      let children = '';
-      try {
-        children = fs.readFileSync(`/proc/${p}/task/${t}/children`, 'utf8');
-      } catch {
-        continue;
-      }
-      for (const c of children.trim().split(/\s+/)) if (c) visit(Number(c));
-    }
-  };
-  visit(pid);
-  return out;
-}
-
 /** Builds conmon's argument vector for an exec session (exposed for tests). */
 export function conmonExecArgs(o: ConmonExecOptions): string[] {
   const args = [
@@ -259,7 +233,7 @@ export class ConmonDriver {
     fs.mkdirSync(o.socketDir, { recursive: true });
     fs.mkdirSync(o.persistDir, { recursive: true });
     fs.mkdirSync(path.dirname(o.logPath), { recursive: true });
-    const child = spawn(this.conmonPath, conmonCreateArgs(o), {
+    const child = spawnHostProcess(this.conmonPath, conmonCreateArgs(o), {
       stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
       env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4' },
       detached: true,
@@ -284,7 +258,7 @@ export class ConmonDriver {
       };
       const timer = setTimeout(() => {
         const pid = readPid(o.conmonPidFile);
-        if (pid) tryKill(pid);
+        if (pid) killProcess(pid);
         finish(new ConmonError(`conmon: the runtime did not create container ${o.id} within ${(o.timeoutMs ?? 120000) / 1000}s`));
       }, o.timeoutMs ?? 120000);
       child.on('error', (err) => finish(new ConmonError(`conmon: cannot run ${this.conmonPath}: ${err.message}`)));
@@ -327,7 +301,7 @@ export class ConmonDriver {
   exec(o: ConmonExecOptions): Promise<ConmonExecResult> {
     for (const d of ['exit', 'sock']) fs.mkdirSync(path.join(o.workDir, d), { recursive: true });
     const logFile = path.join(o.workDir, 'log');
-    const child = spawn(this.conmonPath, conmonExecArgs(o), {
+    const child = spawnHostProcess(this.conmonPath, conmonExecArgs(o), {
       stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
       env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4' },
       detached: true,
@@ -359,7 +333,7 @@ export class ConmonDriver {
           const pid = readPid(path.join(o.workDir, 'pid'));
           if (!pid) return;
           killedAtDeadline = true;
-          for (const p of processTree(pid)) tryKill(p);
+          for (const p of processTree(pid)) killProcess(p);
         },
         o.timeoutSec > 0 ? o.timeoutSec * 1000 : 2 ** 31 - 1,
       );
@@ -367,7 +341,7 @@ export class ConmonDriver {
       const guardMs = o.timeoutSec > 0 ? (o.timeoutSec + 30) * 1000 : 2 ** 31 - 1;
       const guard = setTimeout(() => {
         const pid = readPid(path.join(o.workDir, 'pid'));
-        if (pid) tryKill(pid);
+        if (pid) killProcess(pid);
         finish(undefined, { exitCode: -1, timedOut: true, message: CONMON_TIMED_OUT_MESSAGE, logFile });
       }, guardMs);
       child.on('error', (err) => finish(new ConmonError(`conmon: cannot run ${this.conmonPath}: ${err.message}`)));
@@ -419,23 +393,5 @@ export class ConmonDriver {
     } finally {
       fs.closeSync(fd);
     }
-  }
-}
-
-/** Reads a pid file; undefined when absent or unreadable. */
-export function readPid(file: string): number | undefined {
-  try {
-    const n = Number.parseInt(fs.readFileSync(file, 'utf8').trim(), 10);
-    return Number.isFinite(n) && n > 0 ? n : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function tryKill(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    /* already gone */
   }
 }

@@ -1,16 +1,8 @@
 import * as path from 'node:path';
-import type { ImageServiceDefinition } from '../generated/runtime/v1/ImageService';
-import type { PeapodConfig } from '../server/config';
-import type { Logger } from '../server/logger';
-import type { UnaryImpls } from '../server/rpc';
-import type { ImageContext } from './context';
-import { imageFsInfo } from './image-fs-info';
-import { imageStatus } from './image-status';
-import { listImages } from './list-images';
+import type { PeapodConfig } from '../common/config';
+import type { Logger } from '../common/logger';
 import { ImagePuller } from './puller';
-import { pullImage } from './pull-image';
 import { loadRegistriesConf } from './registries-conf';
-import { removeImage } from './remove-image';
 import { ImageStore } from './store/image-store';
 
 export { ImageStore } from './store/image-store';
@@ -26,11 +18,17 @@ export function storageRoot(config: PeapodConfig): string {
   return path.join(config.root, 'storage');
 }
 
+/** The image store and the puller that fills it. */
+export interface Images {
+  store: ImageStore;
+  puller: ImagePuller;
+}
+
 /**
  * Opens the image store under `<config.root>/storage` and makes a puller
  * configured from `[image]` (registries.conf read at each pull).
  */
-export function openImageContext(config: PeapodConfig, log: Logger): ImageContext {
+export function openImages(config: PeapodConfig, log: Logger): Images {
   const store = ImageStore.open(storageRoot(config));
   const puller = new ImagePuller(store, {
     registries: () => loadRegistriesConf(config.image.registries_conf, config.image.registries_conf_dir),
@@ -39,19 +37,5 @@ export function openImageContext(config: PeapodConfig, log: Logger): ImageContex
     idleTimeoutMs: config.image.idle_timeout * 1000,
     log: (msg, fields) => log.info(fields ?? {}, msg),
   });
-  return { config, log, store, puller };
-}
-
-/**
- * The CRI ImageService methods peapod implements, by RPC name. Every method
- * not listed here answers UNIMPLEMENTED (see server/rpc.ts).
- */
-export function imageServiceImpls(ctx: ImageContext): UnaryImpls<ImageServiceDefinition> {
-  return {
-    PullImage: pullImage(ctx),
-    ListImages: listImages(ctx),
-    ImageStatus: imageStatus(ctx),
-    RemoveImage: removeImage(ctx),
-    ImageFsInfo: imageFsInfo(ctx),
-  };
+  return { store, puller };
 }

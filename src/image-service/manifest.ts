@@ -2,6 +2,7 @@
  * Manifests and indexes: OCI image-spec `manifest.md` / `image-index.md` and
  * Docker's schema 2 manifest and manifest list. Schema 1 is refused.
  */
+import { PeapodError } from '../common/errors';
 
 export const MEDIA_OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const MEDIA_OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -74,9 +75,9 @@ export interface ImageIndex {
 }
 
 /** A manifest problem; the message says what is wrong. */
-export class ManifestError extends Error {
+export class ManifestError extends PeapodError {
   constructor(message: string) {
-    super(message);
+    super('INVALID_ARGUMENT', message);
     this.name = 'ManifestError';
   }
 }

@@ -36,11 +36,12 @@ import { isLoopbackHost, readBounded, RegistryClient, RegistryCredentials, Regis
 import { ImageRecord, ImageStore, OciImageConfig } from './store/image-store';
 import { LayerJobError, LayerJobSpec } from './store/layer-job';
 import { LayerWorkerPool, sharedLayerWorkers } from './store/layer-workers';
+import { PeapodError } from '../common/errors';
 
 /** A pull that failed for a reason the caller should see (bad manifest, digest mismatch, no platform, blocked). */
-export class PullError extends Error {
+export class PullError extends PeapodError {
   constructor(message: string) {
-    super(message);
+    super('INVALID_ARGUMENT', message);
     this.name = 'PullError';
   }
 }

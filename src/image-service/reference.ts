@@ -12,6 +12,8 @@
  * ":latest".
  */
 
+import { PeapodError } from '../common/errors';
+
 /** The default registry of names without a domain. */
 export const DEFAULT_DOMAIN = 'docker.io';
 /** The tag of a reference that names neither tag nor digest. */
@@ -25,12 +27,12 @@ const HEX_ID = /^[a-f0-9]{64}$/;
 const NAME_MAX = 255;
 
 /** A reference that does not follow the grammar; the message names the reference and the fault. */
-export class InvalidReferenceError extends Error {
+export class InvalidReferenceError extends PeapodError {
   constructor(
     readonly reference: string,
     reason: string,
   ) {
-    super(`invalid image reference "${reference}": ${reason}`);
+    super('INVALID_ARGUMENT', `invalid image reference "${reference}": ${reason}`);
     this.name = 'InvalidReferenceError';
   }
 }

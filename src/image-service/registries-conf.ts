@@ -19,6 +19,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseToml } from 'smol-toml';
+import { PeapodError, PeapodErrorCode } from '../common/errors';
 
 /** One mirror of a registry. */
 export interface MirrorConfig {
@@ -57,9 +58,9 @@ export interface PullSource {
 }
 
 /** A problem in registries.conf; the message names the file and key. */
-export class RegistriesConfError extends Error {
-  constructor(message: string) {
-    super(message);
+export class RegistriesConfError extends PeapodError {
+  constructor(message: string, code: PeapodErrorCode = 'INVALID_ARGUMENT') {
+    super(code, message);
     this.name = 'RegistriesConfError';
   }
 }
@@ -67,7 +68,7 @@ export class RegistriesConfError extends Error {
 /** A pull refused because registries.conf marks the registry `blocked`. */
 export class RegistryBlockedError extends RegistriesConfError {
   constructor(message: string) {
-    super(message);
+    super(message, 'PERMISSION_DENIED');
     this.name = 'RegistryBlockedError';
   }
 }

@@ -20,6 +20,7 @@
  */
 import type { Readable } from 'node:stream';
 import { Agent, Dispatcher, request } from 'undici';
+import { PeapodError } from '../common/errors';
 
 /** Credentials for one registry (the CRI `AuthConfig`). */
 export interface RegistryCredentials {
@@ -49,13 +50,14 @@ export interface RegistryClientOptions {
 }
 
 /** A registry answered with an error status or could not be reached. */
-export class RegistryError extends Error {
+export class RegistryError extends PeapodError {
   constructor(
     message: string,
     /** HTTP status, when there was one. */
     readonly status?: number,
   ) {
-    super(message);
+    // 401/403: refused; 404: no such repository or tag; else the registry is not usable now.
+    super(status === 401 || status === 403 ? 'PERMISSION_DENIED' : status === 404 ? 'NOT_FOUND' : 'UNAVAILABLE', message);
     this.name = 'RegistryError';
   }
 }

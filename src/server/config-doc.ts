@@ -1,4 +1,5 @@
-import { CONFIG_SCHEMA, KeySpec, MapSpec, TableSpec } from './config-schema';
+import type { KeySpec, MapSpec, TableSpec } from '../common/config-schema';
+import { CONFIG_SCHEMA } from './config-schema';
 
 function tomlValue(v: KeySpec['default']): string {
   if (Array.isArray(v)) return `[${v.map((e) => JSON.stringify(e)).join(', ')}]`;
@@ -37,7 +38,8 @@ function renderMap(spec: MapSpec, full: string, out: string[]): void {
 
 /**
  * Renders the configuration reference (docs/config.md) from the schema in
- * config-schema.ts, so the documentation lists exactly the keys peapod
+ * src/common/config-schema.ts (the core keys) and src/server/config-schema.ts
+ * (peapod-cri's own), so the documentation lists exactly the keys peapod
  * accepts, with their types and defaults.
  * @returns Markdown text.
  */
@@ -45,7 +47,7 @@ export function renderConfigDoc(): string {
   const out: string[] = [
     '# peapod configuration',
     '',
-    '<!-- Generated from src/server/config-schema.ts by `npm run docs`; edit the schema, not this file. -->',
+    '<!-- Generated from src/common/config-schema.ts and src/server/config-schema.ts by `npm run docs`; edit the schema, not this file. -->',
     '',
     'peapod-cri reads TOML from `/etc/peapod/peapod.conf` (flag `--config`), then every `*.conf` in',
     '`/etc/peapod/peapod.conf.d/` (flag `--config-dir`) in lexical order; a later file wins key by key.',

@@ -1,119 +1,39 @@
+import { CORE_SCHEMA, FRONT_END_KEYS, TableSpec } from '../common/config-schema';
+
 /**
- * The schema of peapod's configuration file (TOML), one entry per key.
- *
- * The schema is the single source of truth for the keys, their types, their
- * defaults and their documentation: config.ts validates against it and
- * docs/config.md documents exactly these keys (a unit test checks that the
- * two agree).
+ * The keys of peapod's configuration file that only the CRI server reads:
+ * where it listens, how long it lets calls finish at shutdown, and its
+ * streaming server. The rest of the file is the core's (src/common/config-schema.ts).
  */
-
-/** The TOML value types a key can take. */
-export type KeyType = 'string' | 'integer' | 'boolean' | 'string array';
-
-/** One configuration key. */
-export interface KeySpec {
-  kind: 'key';
-  type: KeyType;
-  /** The value when no file sets it. */
-  default: string | number | boolean | string[];
-  /** For string keys with a fixed set of values. */
-  allowed?: readonly string[];
-  /** For integers: the smallest value allowed. */
-  min?: number;
-  /** One sentence for docs/config.md. */
-  doc: string;
-}
-
-/** A TOML table with a fixed set of keys. */
-export interface TableSpec {
-  kind: 'table';
-  doc: string;
-  fields: Record<string, KeySpec | TableSpec | MapSpec>;
-}
-
-/** A TOML table whose keys are names chosen by the user, each a table of `entry`. */
-export interface MapSpec {
-  kind: 'map';
-  doc: string;
-  entry: TableSpec;
-  /** The entries present when no file names any. */
-  default: Record<string, Record<string, string | number | boolean | string[]>>;
-}
-
-export type SchemaNode = KeySpec | TableSpec | MapSpec;
-
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
-export const CGROUP_DRIVERS = ['cgroupfs', 'systemd'] as const;
-
-/** The whole schema: the file's top level is this table. */
-export const CONFIG_SCHEMA: TableSpec = {
-  kind: 'table',
-  doc: 'Top level: where peapod keeps its state and serves the CRI.',
-  fields: {
-    root: { kind: 'key', type: 'string', default: '/var/lib/peapod', doc: 'Directory of persistent state: images, layers, container records.' },
-    runroot: { kind: 'key', type: 'string', default: '/run/peapod', doc: 'Directory of state that lives until reboot: namespaces, bundles, sockets of monitors.' },
-    socket: { kind: 'key', type: 'string', default: '/run/peapod/peapod.sock', doc: 'Unix socket the CRI gRPC server listens on (mode 0660).' },
-    log_level: { kind: 'key', type: 'string', default: 'info', allowed: LOG_LEVELS, doc: 'Least severe level logged to stderr; `debug` logs every RPC.' },
-    shutdown_timeout: { kind: 'key', type: 'integer', default: 10, min: 0, doc: 'Seconds to let in-flight RPCs finish after SIGTERM or SIGINT before closing them.' },
-    runtime: {
-      kind: 'table',
-      doc: 'The OCI runtime and its monitor.',
-      fields: {
-        default_runtime: { kind: 'key', type: 'string', default: 'runc', doc: 'Runtime handler used when a pod names none; must be a key of `[runtime.runtimes]`.' },
-        cgroup_driver: { kind: 'key', type: 'string', default: 'cgroupfs', allowed: CGROUP_DRIVERS, doc: 'How cgroups are managed; reported to the kubelet by the RuntimeConfig RPC.' },
-        conmon_path: { kind: 'key', type: 'string', default: '/usr/bin/conmon', doc: 'Path of the conmon binary that supervises each container.' },
-        runtimes: {
-          kind: 'map',
-          doc: 'Runtime handlers by name (the CRI `runtime_handler`).',
-          default: { runc: { runtime_path: '/usr/sbin/runc', runtime_root: '' } },
-          entry: {
-            kind: 'table',
-            doc: 'One runtime handler.',
-            fields: {
-              runtime_path: { kind: 'key', type: 'string', default: '/usr/sbin/runc', doc: 'Path of the OCI runtime binary; it must answer `--version`.' },
-              runtime_root: { kind: 'key', type: 'string', default: '', doc: 'State directory passed to the runtime as `--root`; empty means `<runroot>/<handler name>`, so servers with different runroots never share runtime state.' },
-            },
-          },
-        },
-      },
-    },
-    image: {
-      kind: 'table',
-      doc: 'Image pulls and the image store (kept under `<root>/storage`).',
-      fields: {
-        registries_conf: { kind: 'key', type: 'string', default: '/etc/containers/registries.conf', doc: 'containers-registries.conf(5) v2 file: unqualified-search-registries, [[registry]] prefix/location, insecure, blocked, mirrors; read at each pull; a missing file means none.' },
-        registries_conf_dir: { kind: 'key', type: 'string', default: '/etc/containers/registries.conf.d', doc: 'Drop-in directory of registries.conf files (`*.conf`, lexical order, applied after the main file).' },
-        max_concurrent_downloads: { kind: 'key', type: 'integer', default: 3, min: 1, doc: 'Layers of one pull downloaded at the same time.' },
-        connect_timeout: { kind: 'key', type: 'integer', default: 15, min: 1, doc: 'Seconds to establish a connection to a registry.' },
-        idle_timeout: { kind: 'key', type: 'integer', default: 60, min: 1, doc: 'Seconds a registry response may stay without data before the request fails (and is retried).' },
-        pinned_images: { kind: 'key', type: 'string array', default: [], doc: 'Images reported as pinned to the kubelet (its image garbage collection keeps them): exact references or IDs, or a prefix ending in `*` (e.g. `registry.k8s.io/pause*`).' },
-      },
-    },
-    sandbox: {
-      kind: 'table',
-      doc: 'Pod sandboxes: pinned namespaces, /dev/shm, the pod init process.',
-      fields: {
-        shm_size: { kind: 'key', type: 'integer', default: 67108864, min: 4096, doc: 'Size limit in bytes of the tmpfs mounted as each pod\'s /dev/shm (64 MiB by default).' },
-        pause_image: { kind: 'key', type: 'string', default: 'registry.k8s.io/pause:3.10', doc: 'Image for the pod init process of pods sharing a PID namespace (not used yet: peapod runs a minimal shell loop as PID 1 instead).' },
-      },
-    },
-    streaming: {
-      kind: 'table',
-      doc: 'The streaming server behind Exec, Attach and PortForward: the URLs those RPCs return lead to it; the kubelet proxies kubectl exec/attach/port-forward there, crictl connects directly.',
-      fields: {
-        address: { kind: 'key', type: 'string', default: '127.0.0.1', doc: 'IP address the streaming server listens on; the returned URLs name it (0.0.0.0 and :: are reported as the loopback address).' },
-        port: { kind: 'key', type: 'integer', default: 0, min: 0, doc: 'TCP port of the streaming server; 0 picks a free port at start.' },
-        idle_timeout: { kind: 'key', type: 'integer', default: 14400, min: 0, doc: 'Seconds a streaming connection may go without traffic before it is closed (the kubelet default is 4 hours); 0 = never.' },
-        stream_creation_timeout: { kind: 'key', type: 'integer', default: 30, min: 1, doc: 'Seconds a client has, after the upgrade, to open the streams its request needs (and, for port-forward, both streams of a pair).' },
-      },
-    },
-    network: {
-      kind: 'table',
-      doc: 'CNI networking of pod sandboxes.',
-      fields: {
-        cni_conf_dir: { kind: 'key', type: 'string', default: '/etc/cni/net.d', doc: 'Directory searched for the network configuration (the first `.conflist`, `.conf` or `.json` by name).' },
-        cni_bin_dirs: { kind: 'key', type: 'string array', default: ['/opt/cni/bin', '/usr/lib/cni'], doc: 'Directories searched for CNI plugin binaries, in order.' },
-      },
+export const SERVER_FIELDS: TableSpec['fields'] = {
+  socket: { kind: 'key', type: 'string', default: '/run/peapod/peapod.sock', doc: 'Unix socket the CRI gRPC server listens on (mode 0660).' },
+  shutdown_timeout: { kind: 'key', type: 'integer', default: 10, min: 0, doc: 'Seconds to let in-flight RPCs finish after SIGTERM or SIGINT before closing them.' },
+  streaming: {
+    kind: 'table',
+    doc: 'The streaming server behind Exec, Attach and PortForward: the URLs those RPCs return lead to it; the kubelet proxies kubectl exec/attach/port-forward there, crictl connects directly.',
+    fields: {
+      address: { kind: 'key', type: 'string', default: '127.0.0.1', doc: 'IP address the streaming server listens on; the returned URLs name it (0.0.0.0 and :: are reported as the loopback address).' },
+      port: { kind: 'key', type: 'integer', default: 0, min: 0, doc: 'TCP port of the streaming server; 0 picks a free port at start.' },
+      idle_timeout: { kind: 'key', type: 'integer', default: 14400, min: 0, doc: 'Seconds a streaming connection may go without traffic before it is closed (the kubelet default is 4 hours); 0 = never.' },
+      stream_creation_timeout: { kind: 'key', type: 'integer', default: 30, min: 1, doc: 'Seconds a client has, after the upgrade, to open the streams its request needs (and, for port-forward, both streams of a pair).' },
     },
   },
 };
+
+/** Where each server key sits in the file's documented order: after this core key. */
+const PLACE_AFTER: Record<string, string> = { socket: 'runroot', shutdown_timeout: 'log_level', streaming: 'sandbox' };
+
+/**
+ * The whole file as peapod-cri reads it: the core schema with the server
+ * keys in their places (the order docs/config.md lists them in).
+ */
+export const CONFIG_SCHEMA: TableSpec = (() => {
+  const missing = FRONT_END_KEYS.filter((k) => !(k in SERVER_FIELDS));
+  if (missing.length) throw new Error(`server config schema lacks the front-end keys ${missing.join(', ')}`);
+  const fields: TableSpec['fields'] = {};
+  for (const [name, node] of Object.entries(CORE_SCHEMA.fields)) {
+    fields[name] = node;
+    for (const [key, after] of Object.entries(PLACE_AFTER)) if (after === name) fields[key] = SERVER_FIELDS[key];
+  }
+  return { ...CORE_SCHEMA, fields };
+})();

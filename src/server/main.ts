@@ -2,8 +2,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
-import { ConfigError, DEFAULT_CONFIG_DIR, DEFAULT_CONFIG_FILE, loadConfig } from './config';
-import { createLogger } from './logger';
+import { ConfigError, DEFAULT_CONFIG_DIR, DEFAULT_CONFIG_FILE } from '../common/config';
+import { createLogger } from '../common/logger';
+import { loadCriConfig } from './config';
 import { CriServer } from './server';
 
 /** peapod's version, read from package.json. */
@@ -38,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
 
   let config;
   try {
-    config = loadConfig({
+    config = loadCriConfig({
       configFile: flags.config,
       configDir: flags.configDir,
       overrides: { socket: flags.socket, root: flags.root, runroot: flags.runroot, log_level: flags.logLevel },
@@ -51,7 +52,7 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
 
-  const log = createLogger(config.log_level);
+  const log = createLogger(config.log_level, 'peapod-cri');
   let server: CriServer;
   try {
     fs.mkdirSync(config.root, { recursive: true, mode: 0o700 });

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
-import { CriError } from './errors';
-import type { Logger } from './logger';
+import type { Logger } from '../common/logger';
+import { toGrpcStatus } from './status';
 
 /** What a unary handler may know of its call besides the request. */
 export interface CallContext {
@@ -51,11 +51,6 @@ export class InFlight {
   idle(): Promise<void> {
     return this.count === 0 ? Promise.resolve() : new Promise((r) => this.waiters.push(r));
   }
-}
-
-function describeError(err: unknown): { code: grpc.status; message: string } {
-  if (err instanceof CriError) return { code: err.code, message: err.message };
-  return { code: grpc.status.INTERNAL, message: err instanceof Error ? err.message : String(err) };
 }
 
 /**
@@ -112,7 +107,7 @@ export function buildHandlers<D extends grpc.ServiceDefinition>(
         (err: unknown) => {
           if (settled) return;
           settled = true;
-          const { code, message } = describeError(err);
+          const { code, message } = toGrpcStatus(err);
           callback({ code, details: message });
           finish(code, err);
         },

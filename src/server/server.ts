@@ -1,22 +1,21 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { imageServiceImpls, openImageContext } from '../image-service';
-import type { ImageContext } from '../image-service/context';
-import { runtimeServiceImpls } from '../runtime-service';
-import type { RuntimeContext } from '../runtime-service/context';
-import { recoverSandboxes } from '../runtime-service/sandbox/lifecycle';
-import { SandboxStore } from '../runtime-service/sandbox/store';
-import { attachSandboxHooks, containerEngineFor } from '../runtime-service/container/wire';
-import { ContainerStreamingBackend } from '../runtime-service/container/streaming-backend';
-import { SandboxPortForwardBackend } from '../streaming/sandbox-port-forward';
-import { StreamingServer } from '../streaming/server';
-import type { PeapodConfig } from './config';
-import type { Logger } from './logger';
-import { loadCri, MAX_MESSAGE_BYTES } from './proto';
+import type { Logger } from '../common/logger';
+import { imageServiceImpls } from '../image-service/cri';
+import type { ImageContext } from '../image-service/cri/context';
+import { runtimeServiceImpls } from '../runtime-service/cri';
+import type { RuntimeContext } from '../runtime-service/cri/context';
+import { containerStreamingBackend } from '../runtime-service/cri/streaming-backends';
+import { openPeapod, Peapod } from '../runtime-service/peapod';
+import type { CriConfig } from './config';
 import { rewritingConnection } from './h2-authority';
+import { loadCri, MAX_MESSAGE_BYTES } from './proto';
+import { RetryStore } from './retry-store';
 import { buildHandlers, InFlight } from './rpc';
 import { prepareSocketPath, SOCKET_MODE } from './socket';
+import { SandboxPortForwardBackend } from './streaming/sandbox-port-forward';
+import { StreamingServer } from './streaming/server';
 
 /**
  * The peapod-cri gRPC server: the CRI v1 RuntimeService and ImageService on
@@ -26,25 +25,27 @@ export class CriServer {
   private readonly server: grpc.Server;
   private readonly inFlight = new InFlight();
   private stopping: Promise<void> | undefined;
-  /** The image store and puller, shared by the ImageService handlers. */
+  /** Shared by the ImageService handlers. */
   readonly images: ImageContext;
-  /** Shared by the RuntimeService handlers; the container code reaches the sandbox store here. */
+  /** Shared by the RuntimeService handlers. */
   readonly runtimeContext: RuntimeContext;
   private listener: net.Server | undefined;
   private readonly streaming: StreamingServer;
+  /** The domain: images, pods and containers (owner `cri`). */
+  private readonly peapod: Peapod;
 
   /**
    * @param config the effective configuration
    * @param log the process logger
    * @param version peapod's version (package.json), reported by Version
    *
-   * The streaming server (config `[streaming]`) starts with it: Exec and
-   * Attach reach containers through the container engine
-   * (ContainerStreamingBackend), PortForward reaches the sandboxes' network
-   * namespaces.
+   * It opens the domain (openPeapod, owner `cri`). The streaming server
+   * (config `[streaming]`) starts with it: Exec and Attach reach containers
+   * through the container engine (cri/streaming-backends.ts), PortForward
+   * reaches the sandboxes' network namespaces.
    */
   constructor(
-    private readonly config: PeapodConfig,
+    private readonly config: CriConfig,
     private readonly log: Logger,
     version: string,
   ) {
@@ -53,11 +54,9 @@ export class CriServer {
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
     });
     const cri = loadCri();
-    this.images = openImageContext(config, log);
-    const sandboxes = new SandboxStore(config);
-    const containers = containerEngineFor(config, log);
-    attachSandboxHooks(sandboxes, containers);
-    const backends = { remoteCommand: new ContainerStreamingBackend(containers), portForward: new SandboxPortForwardBackend(sandboxes) };
+    this.peapod = openPeapod(config, log, { owner: 'cri' });
+    const { sandboxes, containers } = this.peapod;
+    const backends = { remoteCommand: containerStreamingBackend(containers), portForward: new SandboxPortForwardBackend(sandboxes) };
     const streaming = new StreamingServer({
       address: config.streaming.address,
       port: config.streaming.port,
@@ -67,25 +66,25 @@ export class CriServer {
       log: log.child({ component: 'streaming' }),
     });
     this.streaming = streaming;
-    this.images.containersUsing = (imageId) => containers.list().filter((c) => c.imageId === imageId).map((c) => c.id);
-    const ctx: RuntimeContext = {
+    this.images = { config, log, images: this.peapod.images };
+    this.runtimeContext = {
       config,
       log,
       version,
+      peapod: this.peapod,
       sandboxes,
       containers,
-      images: this.images.store,
+      retries: new RetryStore(),
       network: { podCidr: '' },
       streaming: { ...backends, register: streaming.register.bind(streaming) },
     };
-    this.runtimeContext = ctx;
-    this.server.addService(cri.runtime.v1.RuntimeService.service, buildHandlers(cri.runtime.v1.RuntimeService.service, runtimeServiceImpls(ctx), log, this.inFlight));
+    this.server.addService(cri.runtime.v1.RuntimeService.service, buildHandlers(cri.runtime.v1.RuntimeService.service, runtimeServiceImpls(this.runtimeContext), log, this.inFlight));
     this.server.addService(cri.runtime.v1.ImageService.service, buildHandlers(cri.runtime.v1.ImageService.service, imageServiceImpls(this.images), log, this.inFlight));
   }
 
   /**
-   * Recovers the sandboxes from their records, then binds the socket and
-   * starts serving.
+   * Recovers the pods and containers (Peapod.recover), then binds the
+   * socket and starts serving.
    * @throws SocketInUseError when another live server answers on the socket;
    *   Error when binding fails.
    */
@@ -93,9 +92,8 @@ export class CriServer {
     const socketPath = this.config.socket;
     // Refuse before touching any state: a live server owns it.
     await prepareSocketPath(socketPath);
-    await recoverSandboxes(this.runtimeContext);
-    await this.runtimeContext.containers.recover();
-    await this.streaming?.start();
+    await this.peapod.recover();
+    await this.streaming.start();
     // Connections are accepted here and handed to grpc-js after the
     // :authority fix-up that old Go clients need (see h2-authority.ts).
     const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
@@ -133,10 +131,9 @@ export class CriServer {
         resolve();
       });
     }).then(async () => {
-      await this.streaming?.stop();
+      await this.streaming.stop();
       fs.rmSync(this.config.socket, { force: true });
-      this.images.store.close();
-      this.runtimeContext.containers.close();
+      this.peapod.close();
     });
     return this.stopping;
   }

@@ -1,16 +1,22 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { expect } from 'chai';
+import Database from 'better-sqlite3';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConmonDriver } from '../../src/conmon/driver';
 import { ContainerEngine, ContainerEngineOptions, EngineImage } from '../../src/runtime-service/container/engine';
 import { joinLogLines } from '../../src/runtime-service/container/logs';
-import { isMountPoint } from '../../src/runtime-service/container/rootfs';
+import { isMountPoint } from '../../src/common/host/mounts';
 import { processCgroups } from '../../src/runtime-service/container/stats';
-import { CriError } from '../../src/server/errors';
+import { PeapodError } from '../../src/common/errors';
+import { toGrpcStatus } from '../../src/server/status';
 import { buildBusyboxImage, createTestPod, tempDir, TestPod } from './helpers/busybox-pod';
 import { containerConfig, resources, securityContext } from './helpers/container-config';
+import { containerSpecOf } from '../../src/runtime-service/cri/container-config';
+import { resourcesOf } from '../../src/runtime-service/cri/resources';
+import type { ContainerConfig__Output } from '../../src/generated/runtime/v1/ContainerConfig';
+import type { ContainerSpec } from '../../src/runtime-service/container/spec';
 
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -23,15 +29,20 @@ async function until(cond: () => boolean | Promise<boolean>, ms: number): Promis
   return cond();
 }
 
-async function expectCode(p: Promise<unknown>, code: GrpcStatus): Promise<CriError> {
+async function expectCode(p: Promise<unknown>, code: GrpcStatus): Promise<PeapodError> {
   try {
     await p;
   } catch (err) {
-    expect(err).to.be.instanceOf(CriError);
-    expect((err as CriError).code, (err as Error).message).to.equal(code);
-    return err as CriError;
+    expect(err).to.be.instanceOf(PeapodError);
+    expect(toGrpcStatus(err).code, (err as Error).message).to.equal(code);
+    return err as PeapodError;
   }
   throw new Error(`expected gRPC code ${code}`);
+}
+
+/** The ContainerSpec the CRI server would make of a config for this pod. */
+function spec(config: ContainerConfig__Output, pod: { logDirectory: string }): ContainerSpec {
+  return containerSpecOf(config, pod).spec;
 }
 
 describe('container engine (real runc + conmon, busybox rootfs)', function () {
@@ -69,14 +80,14 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
   });
 
   async function run(name: string, script: string, extra: Parameters<typeof containerConfig>[1] = {}): Promise<string> {
-    const rec = await engine.create(pod.sandbox, containerConfig(name, { command: ['/bin/sh', '-c', script], ...extra }), image);
+    const rec = await engine.create(pod.sandbox, spec(containerConfig(name, { command: ['/bin/sh', '-c', script], ...extra }), pod.sandbox), image);
     await engine.start(rec.id);
     return rec.id;
   }
 
   async function runToExit(name: string, script: string, extra: Parameters<typeof containerConfig>[1] = {}): Promise<string> {
     const id = await run(name, script, extra);
-    expect(await until(() => engine.get(id).state === 'CONTAINER_EXITED', 20000), `${name} exited`).to.equal(true);
+    expect(await until(() => engine.get(id).state === 'exited', 20000), `${name} exited`).to.equal(true);
     return id;
   }
 
@@ -120,7 +131,7 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     await engine.stop(id, 2);
     const took = Date.now() - t0;
     expect(took).to.be.within(1900, 8000);
-    expect(engine.get(id).state).to.equal('CONTAINER_EXITED');
+    expect(engine.get(id).state).to.equal('exited');
     expect(engine.get(id).exitCode).to.equal(137);
     await engine.stop(id, 2); // idempotent
 
@@ -218,7 +229,7 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     const memPath = processCgroups(pid).get('memory') as string;
     const limitFile = path.join('/sys/fs/cgroup/memory', memPath, 'memory.limit_in_bytes');
     expect(fs.readFileSync(limitFile, 'utf8').trim()).to.equal(String(64 << 20));
-    await engine.updateResources(id, resources({ memory_limit_in_bytes: String(96 << 20), cpu_shares: '512' }));
+    await engine.updateResources(id, resourcesOf(resources({ memory_limit_in_bytes: String(96 << 20), cpu_shares: '512' }))!);
     expect(fs.readFileSync(limitFile, 'utf8').trim()).to.equal(String(96 << 20));
     const cpuPath = processCgroups(pid).get('cpu') as string;
     expect(fs.readFileSync(path.join('/sys/fs/cgroup/cpu', cpuPath, 'cpu.shares'), 'utf8').trim()).to.equal('512');
@@ -250,50 +261,58 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
 
   it('rejects a duplicate name, a stopped sandbox, a missing mount; a failed create leaves nothing behind', async () => {
     const id = await run('dup', 'sleep 300');
-    await expectCode(engine.create(pod.sandbox, containerConfig('dup', { command: ['true'] }), image), GrpcStatus.ALREADY_EXISTS);
+    await expectCode(engine.create(pod.sandbox, spec(containerConfig('dup', { command: ['true'] }), pod.sandbox), image), GrpcStatus.ALREADY_EXISTS);
     await engine.remove(id);
     await engine.remove(id); // idempotent
-    await expectCode(engine.create({ ...pod.sandbox, state: 'SANDBOX_NOTREADY' }, containerConfig('x', { command: ['true'] }), image), GrpcStatus.FAILED_PRECONDITION);
+    await expectCode(engine.create({ ...pod.sandbox, state: 'notready' }, spec(containerConfig('x', { command: ['true'] }), pod.sandbox), image), GrpcStatus.FAILED_PRECONDITION);
     await expectCode(
-      engine.create(pod.sandbox, containerConfig('nomount', { command: ['true'], mounts: [{ container_path: '/d', host_path: '/nonexistent/peapod', readonly: false } as never] }), image),
+      engine.create(pod.sandbox, spec(containerConfig('nomount', { command: ['true'], mounts: [{ container_path: '/d', host_path: '/nonexistent/peapod', readonly: false } as never] }), pod.sandbox), image),
       GrpcStatus.INVALID_ARGUMENT,
     );
-    await expectCode(engine.create(pod.sandbox, containerConfig('nocmd', {}), { ...image, config: {} }), GrpcStatus.INVALID_ARGUMENT);
+    await expectCode(engine.create(pod.sandbox, spec(containerConfig('nocmd', {}), pod.sandbox), { ...image, config: {} }), GrpcStatus.INVALID_ARGUMENT);
     const before = engine.list().length;
     const bundlesBefore = fs.readdirSync(path.join(opts.runroot, 'containers')).length;
-    const err = await expectCode(engine.create(pod.sandbox, containerConfig('badexec', { command: ['/nonexistent-binary'] }), image), GrpcStatus.INTERNAL);
+    const err = await expectCode(engine.create(pod.sandbox, spec(containerConfig('badexec', { command: ['/nonexistent-binary'] }), pod.sandbox), image), GrpcStatus.INTERNAL);
     expect(err.message).to.match(/nonexistent-binary/);
     expect(engine.list().length).to.equal(before);
     expect(fs.readdirSync(path.join(opts.runroot, 'containers')).length).to.equal(bundlesBefore);
     // The name is free again.
-    const again = await engine.create(pod.sandbox, containerConfig('badexec', { command: ['true'] }), image);
+    const again = await engine.create(pod.sandbox, spec(containerConfig('badexec', { command: ['true'] }), pod.sandbox), image);
     expect(isMountPoint(again.rootfs)).to.equal(true);
     await engine.remove(again.id);
     expect(isMountPoint(again.rootfs)).to.equal(false);
     expect(fs.existsSync(again.bundle)).to.equal(false);
   });
 
-  it('hands a container created after its caller left to the retry with the same name, once', async () => {
-    const first = await engine.create(pod.sandbox, containerConfig('retried', { command: ['sleep', '300'] }), image, { abandoned: () => true });
-    const retry = await engine.create(pod.sandbox, containerConfig('retried', { command: ['sleep', '300'] }), image);
-    expect(retry.id).to.equal(first.id);
-    await expectCode(engine.create(pod.sandbox, containerConfig('retried', { command: ['sleep', '300'] }), image), GrpcStatus.ALREADY_EXISTS);
-    await engine.remove(first.id);
+  it('refuses transitions the state machine does not allow with WRONG_STATE and a clear message', async () => {
+    const id = await run('refused', 'sleep 300');
+    const again = await expectCode(engine.start(id), GrpcStatus.FAILED_PRECONDITION);
+    expect(again.code).to.equal('WRONG_STATE');
+    expect(again.message).to.equal(`container ${id} is running: only a created container can be started`);
+    await engine.stop(id, 0);
+    const exec = await expectCode(engine.execSync(id, ['true'], 5), GrpcStatus.FAILED_PRECONDITION);
+    expect(exec.code).to.equal('WRONG_STATE');
+    expect(exec.message).to.equal(`container ${id} is exited: exec needs a running container`);
+    await expectCode(engine.updateResources(id, {}), GrpcStatus.FAILED_PRECONDITION);
+    await engine.remove(id);
   });
 
   it('rolls back at start-up a creation that a crash interrupted', async () => {
-    const rec = await engine.create(pod.sandbox, containerConfig('halfmade', { command: ['sleep', '300'] }), image);
-    const file = path.join(opts.root, 'containers', rec.id, 'record.json');
-    fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), creating: true }));
+    const rec = await engine.create(pod.sandbox, spec(containerConfig('halfmade', { command: ['sleep', '300'] }), pod.sandbox), image);
+    const dirOfRecord = path.join(opts.root, 'containers', rec.id);
     engine.close();
+    // As a crash leaves it: the record still creating, its creator dead (a pid above pid_max).
+    const db = new Database(path.join(opts.root, 'state.db'));
+    db.prepare("UPDATE containers SET state = 'creating', creator_pid = 2147483647, record = json_set(record, '$.state', 'creating') WHERE id = ?").run(rec.id);
+    db.close();
     engine = await ContainerEngine.open(opts);
     expect(engine.find(rec.id)).to.equal(undefined);
     expect(isMountPoint(rec.rootfs)).to.equal(false);
     expect(fs.existsSync(rec.bundle)).to.equal(false);
-    expect(fs.existsSync(path.dirname(file))).to.equal(false);
+    expect(fs.existsSync(dirOfRecord)).to.equal(false);
     expect(execFileSync('runc', ['--root', opts.runtimes.runc.runtime_root, 'list', '-q'], { encoding: 'utf8' })).to.not.contain(rec.id);
     // The name is free again.
-    const again = await engine.create(pod.sandbox, containerConfig('halfmade', { command: ['true'] }), image);
+    const again = await engine.create(pod.sandbox, spec(containerConfig('halfmade', { command: ['true'] }), pod.sandbox), image);
     await engine.remove(again.id);
   });
 
@@ -303,14 +322,14 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     engine.close();
     await new Promise((r) => setTimeout(r, 2000));
     engine = await ContainerEngine.open(opts);
-    expect(engine.get(running).state).to.equal('CONTAINER_RUNNING');
+    expect(engine.get(running).state).to.equal('running');
     const e = engine.get(ending);
-    expect(e.state).to.equal('CONTAINER_EXITED');
+    expect(e.state).to.equal('exited');
     expect(e.exitCode).to.equal(5);
     expect(BigInt(e.finishedAt) > BigInt(e.startedAt)).to.equal(true);
     const size = fs.statSync(engine.get(running).logPath).size;
     expect(await until(() => fs.statSync(engine.get(running).logPath).size > size, 3000)).to.equal(true);
     await engine.stop(running, 0);
-    expect(engine.get(running).state).to.equal('CONTAINER_EXITED');
+    expect(engine.get(running).state).to.equal('exited');
   });
 });

@@ -126,7 +126,7 @@ describe('image layers: content, semantics and durability of unpacked layers', f
     const started = new Map<string, string>();
     const calls: { pid: string; call: string }[] = [];
     for (const line of fs.readFileSync(trace, 'utf8').split('\n')) {
-      const m = /^(\d+) (.*)$/.exec(line);
+      const m = /^(\d+) +(.*)$/.exec(line); // strace pads short pids
       if (!m) continue;
       const pid = m[1];
       const rest = m[2].replace(/\)\s+= /, ') = '); // strace pads results to a column
@@ -135,7 +135,7 @@ describe('image layers: content, semantics and durability of unpacked layers', f
       else calls.push({ pid, call: rest });
     }
     const syncPids = new Map<string, string>(); // pid of `sync -f DIR` → DIR
-    const argv = fs.readFileSync(trace, 'utf8').matchAll(/^(\d+) execve\("[^"]*sync", \["sync", "-f", "([^"]+)"\]/gm);
+    const argv = fs.readFileSync(trace, 'utf8').matchAll(/^(\d+) +execve\("[^"]*sync", \["sync", "-f", "([^"]+)"\]/gm);
     for (const [, pid, dir] of argv) syncPids.set(pid, dir);
     const layerRenames = calls.map((c, i) => ({ i, m: /^rename\("([^"]+)\/layer", "[^"]+\/overlay\/[0-9a-f]{64}"\) = 0/.exec(c.call) })).filter((x) => x.m);
     expect(layerRenames).to.have.length(2);

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import Database from 'better-sqlite3';
 import * as grpc from '@grpc/grpc-js';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -57,12 +58,21 @@ describe('pod sandbox recovery after a crash', function () {
     const halfRun = path.join(server.runroot, 'sandboxes', halfId);
     fs.mkdirSync(halfState, { recursive: true });
     fs.mkdirSync(path.join(halfRun, 'shm'), { recursive: true });
-    const stored = JSON.parse(fs.readFileSync(path.join(server.root, 'sandboxes', id, 'sandbox.json'), 'utf8').split(id).join(halfId));
-    stored.phase = 'creating';
-    stored.record.state = 'SANDBOX_NOTREADY';
-    stored.record.metadata.name = 'half';
-    delete stored.record.ip;
-    fs.writeFileSync(path.join(halfState, 'sandbox.json'), JSON.stringify(stored));
+    // Its record as a crash leaves it: still creating, its creator dead (a pid above pid_max).
+    const db = new Database(path.join(server.root, 'state.db'));
+    const row = db.prepare('SELECT * FROM pods WHERE id = ?').get(id) as { record: string; uid: string; attempt: number; created_at: string };
+    const half = JSON.parse(row.record.split(id).join(halfId));
+    half.state = 'creating';
+    half.metadata.name = 'half';
+    delete half.ip;
+    db.prepare("INSERT INTO pods (id, name, namespace, uid, attempt, state, owner, creator_pid, creator_start, created_at, record) VALUES (?, 'half', 'peapod-recovery', ?, ?, 'creating', 'cri', 2147483647, '1', ?, ?)").run(
+      halfId,
+      row.uid,
+      row.attempt,
+      row.created_at,
+      JSON.stringify(half),
+    );
+    db.close();
     for (const f of ['netns', 'ipcns', 'utsns']) fs.writeFileSync(path.join(halfRun, f), '');
     execFileSync('unshare', [`--net=${halfRun}/netns`, `--ipc=${halfRun}/ipcns`, `--uts=${halfRun}/utsns`, 'true']);
     execFileSync('mount', ['-t', 'tmpfs', 'shm', path.join(halfRun, 'shm')]);
@@ -88,7 +98,8 @@ describe('pod sandbox recovery after a crash', function () {
   });
 
   it('reports both IPs of a dual-stack pod, IPv4 first', async () => {
-    const v6 = `2001:db8:${randomBytes(2).toString('hex')}::/64`;
+    // A group without a leading zero: an address prints its groups without one (2001:db8:be3::2).
+    const v6 = `2001:db8:${(0x1000 + (randomBytes(2).readUInt16BE() % 0xf000)).toString(16)}::/64`;
     network = makeTestCniNetwork({ ipv6Subnet: v6 });
     server = await startServer({ config: network.configToml });
     const id = (await server.client.runtime.RunPodSandbox({ config: podConfig('dual') })).pod_sandbox_id;

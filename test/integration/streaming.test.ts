@@ -11,12 +11,13 @@ import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
 import WebSocket from 'ws';
-import { attach } from '../../src/runtime-service/attach';
-import { exec } from '../../src/runtime-service/exec';
-import { portForward } from '../../src/runtime-service/port-forward';
-import type { StreamingRegistrar } from '../../src/runtime-service/streaming-context';
-import { CriError } from '../../src/server/errors';
-import { StreamingServer } from '../../src/streaming/server';
+import { attach } from '../../src/runtime-service/cri/attach';
+import { exec } from '../../src/runtime-service/cri/exec';
+import { portForward } from '../../src/runtime-service/cri/port-forward';
+import type { StreamingRegistrar } from '../../src/runtime-service/cri/streaming-context';
+import { PeapodError } from '../../src/common/errors';
+import { toGrpcStatus } from '../../src/server/status';
+import { StreamingServer } from '../../src/server/streaming/server';
 import { FakeHostProcessBackend } from '../support/fake-host-process-backend';
 import { sleep, waitFor } from '../support/socket-pair';
 import { spdyConnect, spdyPortForwardOnce, spdyRemoteCommand } from '../support/spdy-client';
@@ -113,7 +114,7 @@ describe('streaming server (SPDY and WebSocket) with a fake host-process backend
     const code = async (p: Promise<unknown>): Promise<number | undefined> =>
       p.then(
         () => undefined,
-        (e: unknown) => (e instanceof CriError ? e.code : -1),
+        (e: unknown) => (e instanceof PeapodError ? toGrpcStatus(e).code : -1),
       );
 
     it('return a URL on the streaming server for a running container', async () => {

@@ -10,10 +10,10 @@
  */
 import { spawn } from 'node:child_process';
 import type { Duplex, Readable, Writable } from 'node:stream';
-import type { PortForwardBackend, RemoteCommandBackend, StdioStreams, TerminalSize } from '../../src/streaming/backend';
-import { forwardOutput } from '../../src/streaming/backpressure';
-import { forwardInNetns } from '../../src/streaming/netns-port-forward';
-import { failedPrecondition, notFound } from '../../src/server/errors';
+import type { PortForwardBackend, RemoteCommandBackend, StdioStreams, TerminalSize } from '../../src/server/streaming/backend';
+import { forwardOutput } from '../../src/common/backpressure';
+import { forwardInNetns } from '../../src/server/streaming/netns-port-forward';
+import { notFound, wrongState } from '../../src/common/errors';
 
 export class FakeHostProcessBackend implements RemoteCommandBackend, PortForwardBackend {
   /** Container IDs that count as running. */
@@ -26,7 +26,7 @@ export class FakeHostProcessBackend implements RemoteCommandBackend, PortForward
   readonly resizes: TerminalSize[][] = [];
 
   async checkContainer(containerId: string): Promise<void> {
-    if (this.stopped.has(containerId)) throw failedPrecondition(`container ${containerId} is not running`);
+    if (this.stopped.has(containerId)) throw wrongState(`container ${containerId} is not running`);
     if (!this.running.has(containerId)) throw notFound(`container ${containerId} not found`);
   }
 

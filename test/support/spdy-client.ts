@@ -5,8 +5,8 @@
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import type { TerminalSize } from '../../src/streaming/backend';
-import { SpdySession, SpdySessionOptions, SpdyStream } from '../../src/streaming/spdy/session';
+import type { TerminalSize } from '../../src/server/streaming/backend';
+import { SpdySession, SpdySessionOptions, SpdyStream } from '../../src/server/streaming/spdy/session';
 
 /** An upgraded connection, or the HTTP answer when the upgrade was refused. */
 export type SpdyConnectResult =

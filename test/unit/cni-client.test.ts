@@ -60,7 +60,7 @@ describe('CNI client', () => {
     fakePlugin(dir, 'bad', '/dev/null', '{"cniVersion":"1.0.0","code":7,"msg":"invalid network config","details":"no subnet"}');
     const err = await execPlugin('bad', {}, { command: 'ADD', containerId: 'c', netns: '/x', ifName: 'eth0', args: '', binDirs: [dir] }).catch((e: unknown) => e);
     expect(err).to.be.instanceOf(CniPluginError);
-    expect(err).to.include({ code: 7, msg: 'invalid network config', details: 'no subnet', plugin: 'bad' });
+    expect(err).to.include({ cniCode: 7, code: 'WRONG_STATE', msg: 'invalid network config', details: 'no subnet', plugin: 'bad' });
     expect((err as Error).message).to.contain('CNI error code 7');
   });
 

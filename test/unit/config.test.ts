@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ConfigError, loadConfig } from '../../src/server/config';
+import { ConfigError, loadConfig as loadCoreConfig } from '../../src/common/config';
+import { loadCriConfig as loadConfig } from '../../src/server/config';
 import { renderConfigDoc } from '../../src/server/config-doc';
 
 describe('configuration', () => {
@@ -109,6 +110,15 @@ describe('configuration', () => {
     expect(errorOf(() => loadConfig({ configFile: path.join(dir, 'nope.conf'), configDir: dropIns }))).to.equal(
       `${path.join(dir, 'nope.conf')}: config file not found`,
     );
+  });
+
+  it("gives the core its keys of the shared file, skipping the CRI server's own", () => {
+    fs.writeFileSync(main, 'socket = "/x.sock"\nshutdown_timeout = 3\nroot = "/r"\n[streaming]\nport = 7\n');
+    const core = loadCoreConfig({ configFile: main, configDir: dropIns }) as unknown as Record<string, unknown>;
+    expect(core.root).to.equal('/r');
+    expect(core).to.not.have.any.keys('socket', 'shutdown_timeout', 'streaming');
+    fs.writeFileSync(main, '[runtime]\ncgroup_drivr = "systemd"\n');
+    expect(errorOf(() => loadCoreConfig({ configFile: main, configDir: dropIns }))).to.equal(`${main}: unknown key "runtime.cgroup_drivr"`);
   });
 
   it('is documented: docs/config.md is the rendering of the schema', () => {

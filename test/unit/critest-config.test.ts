@@ -10,7 +10,7 @@ import { BENCHMARK_IMAGES, goArch, hostnetNginxRef } from '../../scripts/critest
 import { formatOfflineList, matchOffline, offlineSkipRegex, OFFLINE_SPECS } from '../../scripts/critest/offline-specs';
 import { localRepoFor, registriesDropIn, UPSTREAM_REGISTRIES } from '../../scripts/critest/registries';
 import { cniConflist, peapodConfigToml, randomSubnet, schemaHasKey, subnetsInUse } from '../../scripts/critest/runtime-config';
-import { TableSpec } from '../../src/server/config-schema';
+import { TableSpec } from '../../src/common/config-schema';
 
 describe('critest runner: registries drop-in', () => {
   it('maps each upstream registry to <local>/<registry>, insecure', () => {

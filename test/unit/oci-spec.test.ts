@@ -7,15 +7,21 @@ import { closePartialLogLines, joinLogLines, splitLogStreams } from '../../src/r
 import { defaultSeccompProfile } from '../../src/runtime-service/oci/seccomp';
 import { buildSpec, containerCapabilities, DEFAULT_CAPABILITIES, ociResources, processArgs, processEnv, SpecInput } from '../../src/runtime-service/oci/spec';
 import { readInRoot, resolveUser } from '../../src/runtime-service/oci/user';
-import { CriError } from '../../src/server/errors';
+import { PeapodError } from '../../src/common/errors';
+import { toGrpcStatus } from '../../src/server/status';
 import { containerConfig, resources, securityContext } from '../integration/helpers/container-config';
+import { containerSpecOf, userOf } from '../../src/runtime-service/cri/container-config';
+import { resourcesOf } from '../../src/runtime-service/cri/resources';
+import type { ContainerConfig__Output } from '../../src/generated/runtime/v1/ContainerConfig';
 
 const ALL = ['CAP_CHOWN', 'CAP_KILL', 'CAP_NET_ADMIN', 'CAP_SYS_ADMIN', 'CAP_SYS_TIME'];
 
-function input(p: Partial<SpecInput> = {}): SpecInput {
+/** SpecInput from a CRI config, as the CRI server translates it (`config`), or from a ContainerSpec. */
+function input(p: Partial<SpecInput> & { config?: ContainerConfig__Output } = {}): SpecInput {
+  const { config, ...rest } = p;
   return {
     containerId: 'c1',
-    config: containerConfig('c', { command: ['/bin/sh'] }),
+    spec: containerSpecOf(config ?? containerConfig('c', { command: ['/bin/sh'] }), { logDirectory: '' }).spec,
     image: { config: { Env: ['PATH=/bin'] } },
     sandbox: { id: 's1', namespaces: { network: '/run/ns/net', ipc: '/run/ns/ipc', uts: '/run/ns/uts', pid: '/proc/42/ns/pid' }, hostsPath: '/p/hosts', hostnamePath: '/p/hostname', resolvConfPath: '/p/resolv.conf', shmPath: '/p/shm', sysctls: {} },
     rootfsPath: '/b/rootfs',
@@ -27,7 +33,7 @@ function input(p: Partial<SpecInput> = {}): SpecInput {
     allCapabilities: ALL,
     cgroupV2: false,
     appArmorEnabled: false,
-    ...p,
+    ...rest,
   };
 }
 
@@ -35,7 +41,7 @@ function code(fn: () => unknown): number | undefined {
   try {
     fn();
   } catch (err) {
-    return err instanceof CriError ? err.code : -1;
+    return err instanceof PeapodError ? toGrpcStatus(err).code : -1;
   }
   return undefined;
 }
@@ -43,15 +49,16 @@ function code(fn: () => unknown): number | undefined {
 describe('OCI spec generation', () => {
   it('takes Entrypoint and Cmd from the image unless the request replaces them', () => {
     const image = { config: { Entrypoint: ['/ep'], Cmd: ['a', 'b'] } };
-    expect(processArgs({ command: [], args: [] }, image)).to.deep.equal(['/ep', 'a', 'b']);
-    expect(processArgs({ command: [], args: ['x'] }, image)).to.deep.equal(['/ep', 'x']);
-    expect(processArgs({ command: ['/cmd'], args: [] }, image)).to.deep.equal(['/cmd']);
-    expect(processArgs({ command: ['/cmd'], args: ['y'] }, image)).to.deep.equal(['/cmd', 'y']);
-    expect(code(() => processArgs({ command: [], args: [] }, {}))).to.equal(3); // INVALID_ARGUMENT
+    expect(processArgs({ entrypoint: [], cmd: [] }, image)).to.deep.equal(['/ep', 'a', 'b']);
+    expect(processArgs({ entrypoint: [], cmd: ['x'] }, image)).to.deep.equal(['/ep', 'x']);
+    expect(processArgs({ entrypoint: ['/cmd'], cmd: [] }, image)).to.deep.equal(['/cmd']);
+    expect(processArgs({ entrypoint: ['/cmd'], cmd: ['y'] }, image)).to.deep.equal(['/cmd', 'y']);
+    expect(code(() => processArgs({ entrypoint: [], cmd: [] }, {}))).to.equal(3); // INVALID_ARGUMENT
   });
 
   it('merges env: image first, request wins, PATH defaulted, HOME from passwd', () => {
-    const env = processEnv({ envs: [{ key: 'A', value: Buffer.from('req') }], tty: false }, { config: { Env: ['A=img', 'B=img'] } }, '/home/u');
+    const { env: reqEnv } = containerSpecOf(containerConfig('c', { envs: [{ key: 'A', value: Buffer.from('req') } as never] }), { logDirectory: '' }).spec;
+    const env = processEnv({ env: reqEnv, tty: false }, { config: { Env: ['A=img', 'B=img'] } }, '/home/u');
     expect(env).to.include.members(['A=req', 'B=img', 'HOME=/home/u']);
     expect(env.find((e) => e.startsWith('PATH='))).to.match(/\/usr\/bin/);
   });
@@ -88,7 +95,7 @@ describe('OCI spec generation', () => {
   });
 
   it('mounts the pod files and /dev/shm, lets a CRI mount replace one, and sets propagation', () => {
-    const spec = buildSpec(input({ mounts: [{ containerPath: '/etc/hosts', hostPath: '/mine', readonly: true, propagation: 'PROPAGATION_HOST_TO_CONTAINER' }] }));
+    const spec = buildSpec(input({ mounts: [{ containerPath: '/etc/hosts', hostPath: '/mine', readonly: true, propagation: 'slave' }] }));
     const hosts = spec.mounts.filter((m) => m.destination === '/etc/hosts');
     expect(hosts).to.have.length(1);
     expect(hosts[0].source).to.equal('/mine');
@@ -132,11 +139,11 @@ describe('OCI spec generation', () => {
 
   it('maps resources to OCI units, unified only on cgroup v2', () => {
     const r = resources({ cpu_shares: '512', cpu_quota: '50000', cpu_period: '100000', memory_limit_in_bytes: '1048576', cpuset_cpus: '0', unified: { 'memory.high': '1000' } });
-    expect(ociResources(r, false)).to.deep.equal({ cpu: { shares: 512, quota: 50000, period: 100000, cpus: '0' }, memory: { limit: 1048576 } });
-    expect(ociResources(r, true).unified).to.deep.equal({ 'memory.high': '1000' });
+    expect(ociResources(resourcesOf(r), false)).to.deep.equal({ cpu: { shares: 512, quota: 50000, period: 100000, cpus: '0' }, memory: { limit: 1048576 } });
+    expect(ociResources(resourcesOf(r), true).unified).to.deep.equal({ 'memory.high': '1000' });
     const swap = resources({ memory_limit_in_bytes: '1048576', memory_swap_limit_in_bytes: '2097152' });
-    expect(ociResources(swap, false).memory).to.deep.equal({ limit: 1048576, swap: 2097152 });
-    expect(ociResources(swap, false, false).memory).to.deep.equal({ limit: 1048576 });
+    expect(ociResources(resourcesOf(swap), false).memory).to.deep.equal({ limit: 1048576, swap: 2097152 });
+    expect(ociResources(resourcesOf(swap), false, false).memory).to.deep.equal({ limit: 1048576 });
   });
 });
 
@@ -145,21 +152,21 @@ describe('container user resolution', () => {
   const group = 'root:x:0:\napp:x:1001:\nextra:x:2000:app,other\n';
 
   it('resolves run_as_username with its groups and supplemental_groups', () => {
-    const r = resolveUser(securityContext({ run_as_username: 'app', supplemental_groups: ['5'] }), undefined, passwd, group);
+    const r = resolveUser(userOf(securityContext({ run_as_username: 'app', supplemental_groups: ['5'] })), undefined, passwd, group);
     expect(r.user).to.deep.equal({ uid: 1000, gid: 1001, additionalGids: [2000, 5] });
     expect(r.home).to.equal('/home/app');
   });
 
   it('resolves the image User name:group and numeric forms, and run_as_group', () => {
-    expect(resolveUser(null, 'app:extra', passwd, group).user.gid).to.equal(2000);
-    expect(resolveUser(null, '1234', passwd, group).user).to.deep.equal({ uid: 1234, gid: 0, additionalGids: [] });
-    expect(resolveUser(securityContext({ run_as_user: { value: '1000' }, run_as_group: { value: '7' } }), undefined, passwd, group).user.gid).to.equal(7);
-    expect(code(() => resolveUser(securityContext({ run_as_username: 'nobody' }), undefined, passwd, group))).to.equal(3);
+    expect(resolveUser(undefined, 'app:extra', passwd, group).user.gid).to.equal(2000);
+    expect(resolveUser(undefined, '1234', passwd, group).user).to.deep.equal({ uid: 1234, gid: 0, additionalGids: [] });
+    expect(resolveUser(userOf(securityContext({ run_as_user: { value: '1000' }, run_as_group: { value: '7' } })), undefined, passwd, group).user.gid).to.equal(7);
+    expect(code(() => resolveUser(userOf(securityContext({ run_as_username: 'nobody' })), undefined, passwd, group))).to.equal(3);
   });
 
   it('refuses run_as_group without run_as_user or run_as_username (critest)', () => {
-    expect(code(() => resolveUser(securityContext({ run_as_group: { value: '7' } }), undefined, passwd, group))).to.equal(3);
-    expect(resolveUser(securityContext({ run_as_username: 'app', run_as_group: { value: '7' } }), undefined, passwd, group).user.gid).to.equal(7);
+    expect(code(() => resolveUser(userOf(securityContext({ run_as_group: { value: '7' } })), undefined, passwd, group))).to.equal(3);
+    expect(resolveUser(userOf(securityContext({ run_as_username: 'app', run_as_group: { value: '7' } })), undefined, passwd, group).user.gid).to.equal(7);
   });
 
   it('never follows a link out of the rootfs', () => {

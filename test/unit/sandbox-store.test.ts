@@ -3,14 +3,16 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { SandboxRecord } from '../../src/runtime-service/sandbox/record';
-import { canonicalJson, RunReservations } from '../../src/runtime-service/sandbox/run-reservations';
 import { SandboxStore } from '../../src/runtime-service/sandbox/store';
+import { openStateDb, StateDb } from '../../src/runtime-service/state-db';
 
-function record(id: string, createdAt: string): SandboxRecord {
+function record(id: string, createdAt: string, state: SandboxRecord['state'] = 'ready', name = 'p'): SandboxRecord {
   return {
+    version: 2,
     id,
-    metadata: { name: 'p', uid: 'u', namespace: 'n', attempt: 0 },
-    state: 'SANDBOX_READY',
+    owner: 'cri',
+    metadata: { name, uid: 'u', namespace: 'n', attempt: 0 },
+    state,
     createdAt,
     runtimeHandler: 'runc',
     labels: {},
@@ -29,37 +31,45 @@ function record(id: string, createdAt: string): SandboxRecord {
   };
 }
 
-describe('SandboxStore', () => {
+describe('SandboxStore (state.db)', () => {
   let dir: string;
+  const opened: StateDb[] = [];
   beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'peapod-store-'))));
-  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+  afterEach(() => {
+    for (const db of opened.splice(0)) db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
   const dirs = () => ({ root: path.join(dir, 'root'), runroot: path.join(dir, 'run') });
+  const open = (owner: 'cri' | 'cli' = 'cri'): SandboxStore => {
+    const db = openStateDb(dirs().root, owner);
+    opened.push(db);
+    return new SandboxStore(db, dirs());
+  };
 
-  it('finds by full ID or unique prefix, lists oldest first, survives a reload', () => {
+  it('finds by full ID or unique prefix, lists oldest first, survives a reopen', () => {
     const a = 'ab' + '0'.repeat(62);
     const b = 'ac' + '0'.repeat(62);
-    const store = new SandboxStore(dirs());
-    store.save({ version: 1, phase: 'created', record: record(b, '2000000000000000000') });
-    store.save({ version: 1, phase: 'created', record: record(a, '1000000000000000000') });
-    store.save({ version: 1, phase: 'creating', record: record('ff' + '0'.repeat(62), '3') });
+    const store = open();
+    store.insert(record(b, '2000000000000000000', 'ready', 'pb'));
+    store.insert(record(a, '1000000000000000000', 'ready', 'pa'));
+    store.insert(record('ff' + '0'.repeat(62), '3000000000000000000', 'creating', 'pc'));
     expect(store.get(a)!.id).to.equal(a);
     expect(store.get('ac')!.id).to.equal(b);
     expect(store.get('a')).to.equal(undefined); // ambiguous
     expect(store.get('')).to.equal(undefined);
+    expect(store.get('ff')).to.equal(undefined); // creating: hidden
     expect(store.list().map((r) => r.id)).to.deep.equal([a, b]);
 
-    const again = new SandboxStore(dirs());
-    const loaded = again.load();
-    expect(loaded.created.map((s) => s.record.id).sort()).to.deep.equal([a, b]);
-    expect(loaded.creating.map((s) => s.record.id)).to.deep.equal(['ff' + '0'.repeat(62)]);
+    const again = open();
     expect(again.list().map((r) => r.id)).to.deep.equal([a, b]);
+    expect(again.getAny('ff' + '0'.repeat(62))?.state).to.equal('creating');
     again.delete(a);
     expect(again.get(a)).to.equal(undefined);
     expect(fs.existsSync(path.join(dirs().root, 'sandboxes', a))).to.equal(false);
   });
 
   it('serialises work on one sandbox', async () => {
-    const store = new SandboxStore(dirs());
+    const store = open();
     const order: string[] = [];
     const slow = store.withLock('x', async () => {
       await new Promise((r) => setTimeout(r, 30));
@@ -70,28 +80,28 @@ describe('SandboxStore', () => {
     expect(order).to.deep.equal(['first', 'second']);
   });
 
-  it('calls the stop-containers hook once the container code registers it', async () => {
-    const store = new SandboxStore(dirs());
-    await store.stopContainersOfSandbox(record('a'.repeat(64), '1')); // no-op by default
-    const seen: string[] = [];
-    store.setStopContainersHook(async (s) => void seen.push(s.id));
-    await store.stopContainersOfSandbox(record('a'.repeat(64), '1'));
-    expect(seen).to.deep.equal(['a'.repeat(64)]);
-  });
-});
-
-describe('RunReservations', () => {
-  it('hands an unclaimed sandbox to a retry with the same config only', () => {
-    const r = new RunReservations();
-    r.leaveUnclaimed('k', '{"a":1}', 'id1', false);
-    expect(r.claim('k', '{"a":2}')).to.equal(undefined);
-    expect(r.claim('k', '{"a":1}')).to.equal('id1');
-    expect(r.claim('k', '{"a":1}')).to.equal(undefined);
-    expect(r.leaveUnclaimed('k', 'c', 'id2', true)).to.equal(false);
-    expect(r.claim('k', 'c')).to.equal(undefined);
+  it('knows the pod names in use, of sandboxes finished or being built, until deleted', () => {
+    const store = open();
+    const a = 'a'.repeat(64);
+    const m = { name: 'p', namespace: 'n', uid: 'u', attempt: 0 };
+    store.insert(record(a, '1', 'creating'));
+    expect(store.idOfName(m)).to.equal(a);
+    expect(() => store.insert(record('b'.repeat(64), '2'))).to.throw(/already exists with ID a{64}/);
+    const again = open();
+    expect(again.idOfName(m)).to.equal(a);
+    again.delete(a);
+    expect(again.idOfName(m)).to.equal(undefined);
   });
 
-  it('compares configs regardless of key order', () => {
-    expect(canonicalJson({ b: 1, a: { d: [1, 2], c: 'x' } })).to.equal(canonicalJson({ a: { c: 'x', d: [1, 2] }, b: 1 }));
+  it("lists each owner's sandboxes only; recovery sees only creations whose creator is dead", () => {
+    const cri = open('cri');
+    const cli = open('cli');
+    cri.insert(record('c'.repeat(64), '1', 'ready', 'server-pod'));
+    cli.insert({ ...record('d'.repeat(64), '2', 'ready', 'cli-pod'), owner: 'cli' });
+    expect(cri.list().map((r) => r.metadata.name)).to.deep.equal(['server-pod']);
+    expect(cli.list().map((r) => r.metadata.name)).to.deep.equal(['cli-pod']);
+    expect(cli.get('c'.repeat(64))).to.equal(undefined);
+    cri.insert(record('e'.repeat(64), '3', 'creating', 'in-flight'));
+    expect(cri.abandonedCreations()).to.deep.equal([]); // its creator (this process) lives
   });
 });

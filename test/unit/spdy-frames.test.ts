@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import * as zlib from 'node:zlib';
-import { SPDY3_DICTIONARY } from '../../src/streaming/spdy/dictionary';
-import { decodeHeaderBlock, encodeFrame, encodeHeaderBlock, Frame, FrameDecoder, MAX_HEADER_BLOCK, SpdyProtocolError } from '../../src/streaming/spdy/frames';
-import { HeaderCompressor, HeaderDecompressor } from '../../src/streaming/spdy/header-compression';
+import { SPDY3_DICTIONARY } from '../../src/server/streaming/spdy/dictionary';
+import { decodeHeaderBlock, encodeFrame, encodeHeaderBlock, Frame, FrameDecoder, MAX_HEADER_BLOCK, SpdyProtocolError } from '../../src/server/streaming/spdy/frames';
+import { HeaderCompressor, HeaderDecompressor } from '../../src/server/streaming/spdy/header-compression';
 
 /** Bytes from a hex string with optional spaces. */
 function hex(s: string): Buffer {

@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import type * as net from 'node:net';
 import { Duplex, Writable } from 'node:stream';
-import { encodeFrame, Frame, FrameDecoder, HeaderBlock, MAX_HEADER_BLOCK } from '../../src/streaming/spdy/frames';
-import { HeaderCompressor, HeaderDecompressor } from '../../src/streaming/spdy/header-compression';
-import { MAX_SEND_BUFFER, SpdySession, SpdyStream } from '../../src/streaming/spdy/session';
+import { encodeFrame, Frame, FrameDecoder, HeaderBlock, MAX_HEADER_BLOCK } from '../../src/server/streaming/spdy/frames';
+import { HeaderCompressor, HeaderDecompressor } from '../../src/server/streaming/spdy/header-compression';
+import { MAX_SEND_BUFFER, SpdySession, SpdyStream } from '../../src/server/streaming/spdy/session';
 import { checkPattern, MiB, patternBytes, PatternSource } from '../support/byte-pattern';
 import { sleep, socketPair, waitFor } from '../support/socket-pair';
 

@@ -1,14 +1,15 @@
 import { expect } from 'chai';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { Readable } from 'node:stream';
-import { CriError } from '../../src/server/errors';
-import { RequestCache } from '../../src/streaming/request-cache';
-import { parseSize, resizeEvents } from '../../src/streaming/resize';
-import { offeredProtocols } from '../../src/streaming/server';
-import { parsePort } from '../../src/streaming/spdy-port-forward';
-import { expectedStreamCount } from '../../src/streaming/spdy-remote-command';
-import { encodeStatus, exitCodeStatus, internalErrorStatus, successStatus } from '../../src/streaming/status';
-import { negotiateWebSocketProtocol, WS_REMOTE_COMMAND_PROTOCOLS } from '../../src/streaming/websocket';
+import { PeapodError } from '../../src/common/errors';
+import { toGrpcStatus } from '../../src/server/status';
+import { RequestCache } from '../../src/server/streaming/request-cache';
+import { parseSize, resizeEvents } from '../../src/server/streaming/resize';
+import { offeredProtocols } from '../../src/server/streaming/server';
+import { parsePort } from '../../src/server/streaming/spdy-port-forward';
+import { expectedStreamCount } from '../../src/server/streaming/spdy-remote-command';
+import { encodeStatus, exitCodeStatus, internalErrorStatus, successStatus } from '../../src/server/streaming/status';
+import { negotiateWebSocketProtocol, WS_REMOTE_COMMAND_PROTOCOLS } from '../../src/server/streaming/websocket';
 
 describe('streaming request tokens', () => {
   it('hands out distinct URL-safe tokens that work once', () => {
@@ -44,8 +45,8 @@ describe('streaming request tokens', () => {
     } catch (e) {
       err = e;
     }
-    expect(err).to.be.instanceOf(CriError);
-    expect((err as CriError).code).to.equal(GrpcStatus.RESOURCE_EXHAUSTED);
+    expect(err).to.be.instanceOf(PeapodError);
+    expect(toGrpcStatus(err).code).to.equal(GrpcStatus.RESOURCE_EXHAUSTED);
     now += 1000; // all expired: room again
     expect(cache.insert(5)).to.be.a('string');
     expect(cache.size).to.equal(1);

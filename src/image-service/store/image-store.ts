@@ -30,6 +30,7 @@ import Database from 'better-sqlite3';
 import { isHexId, parseReference, formatReference, repositoryName } from '../reference';
 import { ConfigCache } from './config-cache';
 import { diskUsage, DiskUsage } from './disk-usage';
+import { LOCKS_TABLE_SQL, ProcessLocks, upgradeLocksTable } from '../../common/process-lock';
 
 /** The image config JSON (OCI image-spec `config.md`), the parts peapod reads. */
 export interface OciImageConfig {
@@ -130,7 +131,6 @@ CREATE TABLE IF NOT EXISTS image_layers (image_id TEXT NOT NULL REFERENCES image
 CREATE TABLE IF NOT EXISTS image_blobs (image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE, digest TEXT NOT NULL, PRIMARY KEY (image_id, digest));
 CREATE TABLE IF NOT EXISTS layers (chain_id TEXT PRIMARY KEY, diff_id TEXT NOT NULL, link TEXT NOT NULL UNIQUE, size INTEGER NOT NULL, created INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS blobs (digest TEXT PRIMARY KEY, size INTEGER NOT NULL, created INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS locks (key TEXT PRIMARY KEY, pid INTEGER NOT NULL, acquired INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS image_layers_chain ON image_layers(chain_id);
 CREATE INDEX IF NOT EXISTS image_blobs_digest ON image_blobs(digest);
 CREATE INDEX IF NOT EXISTS image_tags_image ON image_tags(image_id, name);
@@ -176,6 +176,8 @@ async function syncDir(dir: string): Promise<void> {
 /** Images, layers and blobs on disk, with their metadata in SQLite. Safe to use from several processes. */
 export class ImageStore {
   readonly db: Database.Database;
+  /** Cross-process locks held by pid and start time (src/common/process-lock.ts). */
+  private readonly locks: ProcessLocks;
   /** This process's work directory under tmp/. */
   private tmpDir: string | undefined;
   private readonly statements = new Map<string, Database.Statement>();
@@ -194,6 +196,9 @@ export class ImageStore {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('synchronous = NORMAL');
     this.db.exec(SCHEMA);
+    this.db.exec(LOCKS_TABLE_SQL);
+    upgradeLocksTable(this.db);
+    this.locks = new ProcessLocks(this.db);
   }
 
   /**
@@ -301,10 +306,7 @@ export class ImageStore {
       if (!Number.isInteger(pid) || !pidAlive(pid)) this.background(fsp.rm(path.join(tmp, n), { recursive: true, force: true }));
     }
     this.db.prepare('DELETE FROM locks WHERE pid = ?').run(process.pid);
-    const holders = this.db.prepare('SELECT DISTINCT pid FROM locks').all() as { pid: number }[];
-    const live = holders.filter((r) => pidAlive(r.pid));
-    for (const r of holders) if (!pidAlive(r.pid)) this.db.prepare('DELETE FROM locks WHERE pid = ?').run(r.pid);
-    if (live.length === 0) {
+    if (this.locks.removeDead() === 0) {
       // Layers and blobs no image uses: what a pull left when it crashed (its
       // files go with the pass below). Skipped while another process pulls:
       // its layers are not in an image yet. (A pull that loses a layer this
@@ -328,21 +330,13 @@ export class ImageStore {
 
   /**
    * Takes the cross-process lock `key` (a row of the locks table), waiting
-   * while a live process holds it; a holder that died is replaced.
+   * while a live process holds it (this one included: the in-process single
+   * flight serializes); a holder that died is replaced, recognised by pid and
+   * start time so a reused pid does not keep a dead lock alive.
    * @returns a function that releases the lock.
    */
-  async lock(key: string, pollMs = 50): Promise<() => void> {
-    const take = this.db.transaction((): boolean => {
-      const row = this.prep('SELECT pid FROM locks WHERE key = ?').get(key) as { pid: number } | undefined;
-      if (row && pidAlive(row.pid) && row.pid !== process.pid) return false;
-      if (row && row.pid === process.pid) return false; // same process: the in-process single flight serializes
-      this.prep('INSERT OR REPLACE INTO locks (key, pid, acquired) VALUES (?, ?, ?)').run(key, process.pid, Date.now());
-      return true;
-    });
-    while (!take.immediate()) await new Promise((r) => setTimeout(r, pollMs));
-    return () => {
-      this.prep('DELETE FROM locks WHERE key = ? AND pid = ?').run(key, process.pid);
-    };
+  lock(key: string, pollMs = 50): Promise<() => void> {
+    return this.locks.acquire(key, pollMs);
   }
 
   // ------------------------------------------------------------ blobs and layers

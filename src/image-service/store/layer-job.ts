@@ -22,6 +22,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
 import { Decompress } from 'fzstd';
+import { PeapodError } from '../../common/errors';
 import { TarFormatError, TarReader } from './tar-reader';
 import { LayerUnpacker, UnpackError, UnpackResult } from './unpack';
 
@@ -55,12 +56,12 @@ export interface LayerJobResult {
 export type LayerJobErrorKind = 'content' | 'io';
 
 /** A failed job; `kind` says whether another source could help. */
-export class LayerJobError extends Error {
+export class LayerJobError extends PeapodError {
   constructor(
     message: string,
     readonly kind: LayerJobErrorKind,
   ) {
-    super(message);
+    super(kind === 'content' ? 'INVALID_ARGUMENT' : 'INTERNAL', message);
     this.name = 'LayerJobError';
   }
 }

@@ -18,11 +18,12 @@
  * copy), in order, adding up to the entry's size; the reader keeps no
  * reference to a chunk once `push` returns, so the caller may reuse it.
  */
+import { PeapodError } from '../../common/errors';
 
 /** A malformed or unsupported archive; the message says what and where (byte offset). */
-export class TarFormatError extends Error {
+export class TarFormatError extends PeapodError {
   constructor(message: string) {
-    super(message);
+    super('INVALID_ARGUMENT', message);
     this.name = 'TarFormatError';
   }
 }

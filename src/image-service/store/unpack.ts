@@ -41,11 +41,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TarEntry, TarHandler } from './tar-reader';
 import { PathXattrs, restoreXattrs } from './xattrs';
+import { PeapodError } from '../../common/errors';
 
 /** A layer entry that is unsafe or unsupported; the message names the entry. */
-export class UnpackError extends Error {
+export class UnpackError extends PeapodError {
   constructor(message: string) {
-    super(message);
+    super('INVALID_ARGUMENT', message);
     this.name = 'UnpackError';
   }
 }

@@ -1,25 +1,39 @@
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { PeapodError, PeapodErrorCode } from '../../common/errors';
+import { spawnHostProcess } from '../../common/host/command';
+
+/**
+ * The PeapodError code of a CNI error code (CNI spec "Error codes"): 3 (does
+ * not exist) NOT_FOUND, 11 (try again later) UNAVAILABLE, the configuration
+ * and version errors 1, 2, 4, 6, 7 WRONG_STATE (the host's network
+ * configuration does not allow the call), anything else INTERNAL.
+ */
+export function peapodCodeOfCni(code: number | undefined): PeapodErrorCode {
+  if (code === 3) return 'NOT_FOUND';
+  if (code === 11) return 'UNAVAILABLE';
+  if (code !== undefined && [1, 2, 4, 6, 7].includes(code)) return 'WRONG_STATE';
+  return 'INTERNAL';
+}
 
 /**
  * A CNI plugin failed. When the plugin printed the spec's error object
- * (`{cniVersion, code, msg, details}`, CNI spec "Error"), `code`, `msg` and
- * `details` carry it; when it could not be run at all (binary missing, no
- * JSON output), `code` is undefined.
+ * (`{cniVersion, code, msg, details}`, CNI spec "Error"), `cniCode`, `msg`
+ * and `details` carry it; when it could not be run at all (binary missing,
+ * no JSON output), `cniCode` is undefined.
  */
-export class CniPluginError extends Error {
+export class CniPluginError extends PeapodError {
   constructor(
     /** The plugin type, e.g. `bridge`. */
     readonly plugin: string,
     /** The CNI command, ADD or DEL. */
     readonly command: string,
     /** CNI error code (1-7, 11 well-known; 100+ plugin-specific). */
-    readonly code: number | undefined,
+    readonly cniCode: number | undefined,
     readonly msg: string,
     readonly details: string,
   ) {
-    super(`CNI plugin ${plugin} ${command} failed${code !== undefined ? ` (CNI error code ${code})` : ''}: ${msg}${details ? `: ${details}` : ''}`);
+    super(peapodCodeOfCni(cniCode), `CNI plugin ${plugin} ${command} failed${cniCode !== undefined ? ` (CNI error code ${cniCode})` : ''}: ${msg}${details ? `: ${details}` : ''}`);
     this.name = 'CniPluginError';
   }
 }
@@ -79,12 +93,13 @@ export async function execPlugin(type: string, netconf: Record<string, unknown>,
     CNI_PATH: inv.binDirs.join(':'),
   };
   return new Promise((resolve, reject) => {
-    const child = spawn(binary, [], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawnHostProcess(binary, [], { env });
+    const stdin = child.stdin!;
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), PLUGIN_TIMEOUT_MS);
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', (err) => {
       clearTimeout(timer);
       reject(new CniPluginError(type, inv.command, undefined, err.message, ''));
@@ -111,7 +126,7 @@ export async function execPlugin(type: string, netconf: Record<string, unknown>,
         reject(new CniPluginError(type, inv.command, undefined, `${why}`, (stderr || stdout).trim().slice(0, 1000)));
       }
     });
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(JSON.stringify(netconf));
+    stdin.on('error', () => undefined);
+    stdin.end(JSON.stringify(netconf));
   });
 }

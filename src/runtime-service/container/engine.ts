@@ -1,307 +1,89 @@
-import { randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { attachSocketPath, ConmonDriver, ConmonError, exitFilePath, oomFilePath, persistExitFilePath, readExitFile } from '../../conmon/driver';
-import type { ContainerConfig__Output } from '../../generated/runtime/v1/ContainerConfig';
-import type { LinuxContainerResources__Output } from '../../generated/runtime/v1/LinuxContainerResources';
-import { alreadyExists, CriError, failedPrecondition, invalidArgument, notFound } from '../../server/errors';
-import { OciRuntime } from '../oci/runc';
-import { buildSpec, HostDevice, ociResources, ResolvedMount, SpecSandbox } from '../oci/spec';
-import type { OciImageConfig, OciSeccomp, OciSpec } from '../oci/types';
-import { readInRoot, resolveUser } from '../oci/user';
-import { appArmorEnabled, currentOomScoreAdj, deviceNumbers, hostCapabilities, swapControlAvailable } from './host';
-import { closePartialLogLines, splitLogStreams } from './logs';
-import { ContainerRecord, ContainerRecordStore, RecordedMount } from './record';
-import { LayerStack, mountRootfs, unmountRootfs } from './rootfs';
-import { cgroupUsage, CgroupUsage, directoryUsage, isCgroupV2 } from './stats';
-import { status as GrpcStatus } from '@grpc/grpc-js';
+import type * as fs from 'node:fs';
+import { notFound } from '../../common/errors';
+import { attachContainer } from './attach';
+import { createContainer } from './create';
+import { ContainerDeps, containerDeps, ContainerEngineOptions, EngineImage, EngineSandbox, runtimeFor } from './deps';
+import { execStreaming, runningContainer } from './exec';
+import { readOciSpec } from './exec-process';
+import { execSync, ExecSyncResult } from './exec-sync';
+import { applyExit, watchExits } from './exits';
+import type { ContainerRecord } from './record';
+import { recoverContainers } from './recover';
+import { importLegacyRecords } from '../legacy-records';
+import { removeContainer } from './remove';
+import { reopenLog } from './reopen-log';
+import type { ContainerResources, ContainerSpec } from './spec';
+import { startContainer } from './start';
+import { containerUsage, ContainerUsage } from './stats';
+import type { StdioStreams } from './stdio';
+import { stopContainer } from './stop';
+import { updateResources } from './update';
+import { openStateDb, Owner, StateDb } from '../state-db';
+import type { OciRuntime } from '../oci/runc';
+import type { OciSpec } from '../oci/types';
 
-/** The pod sandbox as the engine needs it (a subset of the sandbox store's record). */
-export interface EngineSandbox extends SpecSandbox {
-  state: 'SANDBOX_READY' | 'SANDBOX_NOTREADY';
-  /** The kubelet's log_directory for this pod ('' when none). */
-  logDirectory: string;
-  /** cgroupsPath prefix of this pod's containers ('' for the default). */
-  cgroupParent: string;
-  /** Runtime handler name ('' for the default). */
-  runtimeHandler: string;
-}
-
-/** The image as the engine needs it. */
-export interface EngineImage {
-  /** `sha256:<hex>`. */
-  id: string;
-  /** Reported as image_ref: a repo digest when known, else the ID. */
-  ref: string;
-  config: OciImageConfig;
-  layers: LayerStack;
-}
-
-/** A runtime handler: binary and state directory. */
-export interface EngineRuntime {
-  runtime_path: string;
-  runtime_root: string;
-}
-
-/** The minimal logger the engine writes to (pino-compatible). */
-export interface EngineLog {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
-/** Engine settings. */
-export interface ContainerEngineOptions {
-  /** Persistent state root (records and writable layers go to `<root>/containers`). */
-  root: string;
-  /** Runtime state root (bundles, exit files, sockets under `<runroot>/containers`, …). */
-  runroot: string;
-  conmon: ConmonDriver;
-  runtimes: Record<string, EngineRuntime>;
-  defaultRuntime: string;
-  cgroupDriver: 'cgroupfs' | 'systemd';
-  log: EngineLog;
-}
-
-/** ExecSync's result. */
-export interface ExecSyncResult {
-  stdout: Buffer;
-  stderr: Buffer;
-  exitCode: number;
-}
-
-/** Each of ExecSync's outputs is cut at 16 MiB. */
-export const EXEC_SYNC_MAX_OUTPUT = 16 << 20;
-/** The stderr text and exit code of an ExecSync whose timeout expired. */
-export const EXEC_TIMED_OUT_MESSAGE = 'command timed out';
-export const EXEC_TIMED_OUT_EXIT_CODE = -1;
-
-/** Current time, ns since the epoch. */
-function nowNs(): bigint {
-  return BigInt(Date.now()) * 1000000n;
-}
-
-/** A per-key promise chain: operations on one container run one at a time. */
-class KeyedLock {
-  private tails = new Map<string, Promise<unknown>>();
-  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.tails.get(key) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const tail = next.catch(() => undefined);
-    this.tails.set(key, tail);
-    void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
-    return next;
-  }
-}
+export type { ContainerEngineOptions, EngineImage, EngineLog, EngineRuntime, EngineSandbox } from './deps';
+export { EXEC_SYNC_MAX_OUTPUT, EXEC_TIMED_OUT_EXIT_CODE, EXEC_TIMED_OUT_MESSAGE } from './exec-sync';
+export type { ExecSyncResult } from './exec-sync';
 
 /**
- * The container engine: creates OCI bundles on an overlay rootfs, runs them
- * with the OCI runtime under a conmon monitor, follows their exits through
- * conmon's exit files, and keeps a crash-safe record per container.
+ * The containers, for every front end: one object holding what the verbs
+ * share (the record store, the per-container locks, the exit waiters, the
+ * host's facts) and one method per verb, each in its own file (create.ts,
+ * start.ts, stop.ts, remove.ts, exec-sync.ts, exec.ts, attach.ts, update.ts,
+ * reopen-log.ts, exits.ts, recover.ts). States and their transitions are
+ * drawn in state.ts; where files live in paths.ts.
  *
- * Directories: `<root>/containers/<id>/` (record.json, upper/, work/,
- * persist/), `<runroot>/containers/<id>/` (the bundle: config.json,
- * rootfs/, pid files, conmon's ctl FIFO), `<runroot>/containers-exits/`
- * (one exit file per container), `<runroot>/containers-sockets/`.
+ * Containers are OCI bundles on an overlay rootfs, run by the OCI runtime
+ * under a conmon monitor each; their exits are followed through conmon's
+ * exit files. Every method takes a full container ID or a unique prefix.
  */
 export class ContainerEngine {
-  private readonly records: ContainerRecordStore;
-  private readonly byId = new Map<string, ContainerRecord>();
-  /** `<sandboxId>/<name>/<attempt>` → container ID (names in use, including creations in flight). */
-  private readonly names = new Map<string, string>();
-  private readonly lock = new KeyedLock();
-  private readonly exitWaiters = new Map<string, Set<() => void>>();
-  /** Containers created for a caller that had gone away (deadline passed): the caller's retry gets them. */
-  private readonly unclaimed = new Set<string>();
-  private readonly exitDir: string;
-  private readonly socketDir: string;
-  private readonly bundleRoot: string;
+  private readonly deps: ContainerDeps;
   private watcher: fs.FSWatcher | undefined;
-  private readonly capabilities = hostCapabilities();
-  private readonly oomFloor = currentOomScoreAdj();
-  private readonly cgroupV2 = isCgroupV2();
-  private readonly appArmor = appArmorEnabled();
-  private readonly swapControl = swapControlAvailable(this.cgroupV2);
 
-  /** Makes the engine's directories; call `recover()` before use (or use `open`). */
-  constructor(private readonly opts: ContainerEngineOptions) {
-    this.records = new ContainerRecordStore(path.join(opts.root, 'containers'));
-    this.bundleRoot = path.join(opts.runroot, 'containers');
-    this.exitDir = path.join(opts.runroot, 'containers-exits');
-    this.socketDir = path.join(opts.runroot, 'containers-sockets');
-    for (const d of [this.bundleRoot, this.exitDir, this.socketDir]) fs.mkdirSync(d, { recursive: true });
+  private readonly ownDb: StateDb | undefined;
+
+  /** Makes the directories; call `recover()` before use (or use `open`). */
+  constructor(opts: ContainerEngineOptions) {
+    this.ownDb = opts.state ? undefined : openStateDb(opts.root, 'cri');
+    this.deps = containerDeps(opts, opts.state ?? this.ownDb!);
   }
 
-  /**
-   * Opens the engine: loads the records, reconciles them with the runtime
-   * (`runc state`) and conmon's exit files (containers that ended while
-   * peapod was down get their exit code and time), and starts watching the
-   * exit directory.
-   */
+  /** A new engine, recovered (see `recover`). */
   static async open(opts: ContainerEngineOptions): Promise<ContainerEngine> {
     const e = new ContainerEngine(opts);
     await e.recover();
     return e;
   }
 
-  /** The sandbox a container belongs to, by container ID or prefix. */
-  sandboxOf(idOrPrefix: string): string {
-    return this.get(idOrPrefix).sandboxId;
+  /**
+   * Removes leftovers, rolls back this front end's interrupted creations,
+   * reconciles the rest with the exit files and (unless told not to) the
+   * runtime (recover.ts), and starts watching exits (unless told not to).
+   * Called once, before use.
+   */
+  async recover(options: { reconcileRuntime?: boolean; watchExits?: boolean } = {}): Promise<void> {
+    if (this.ownDb) importLegacyRecords(this.ownDb, this.deps.opts.root);
+    await recoverContainers(this.deps, { reconcileRuntime: options.reconcileRuntime ?? true });
+    if (options.watchExits ?? true) this.watcher = watchExits(this.deps);
   }
 
-  /** Stops watching exits. Containers and their monitors keep running. */
+  /** Stops watching exits (and closes the state database when it opened it). Containers and their monitors keep running. */
   close(): void {
     this.watcher?.close();
     this.watcher = undefined;
+    this.ownDb?.close();
   }
 
-  /** The OCI runtime of a container's handler. */
-  runtimeOf(rec: ContainerRecord): OciRuntime {
-    return this.runtime(rec.runtimeHandler);
-  }
-
-  /** conmon's attach socket of a container (SOCK_SEQPACKET). */
-  attachSocket(rec: ContainerRecord): string {
-    return attachSocketPath(this.socketDir, rec.id);
-  }
-
-  private runtime(handler: string): OciRuntime {
-    const name = handler || this.opts.defaultRuntime;
-    const rt = this.opts.runtimes[name];
-    if (!rt) throw invalidArgument(`runtime handler "${name}" is not configured`);
-    return new OciRuntime(rt.runtime_path, rt.runtime_root);
-  }
-
-  private nameKey(sandboxId: string, name: string, attempt: number): string {
-    return `${sandboxId}/${name}/${attempt}`;
+  /** The front end whose containers these are. */
+  get owner(): Owner {
+    return this.deps.store.owner;
   }
 
   /**
-   * Loads the records, reconciles them with the runtime and exit files, and
-   * starts watching exits. Called once, before serving.
-   */
-  async recover(): Promise<void> {
-    const { records, orphans } = this.records.loadAll();
-    for (const id of orphans) {
-      this.opts.log.warn({ id }, 'removing container directory without a record');
-      await unmountRootfs(path.join(this.bundleRoot, id, 'rootfs')).catch(() => undefined);
-      fs.rmSync(path.join(this.bundleRoot, id), { recursive: true, force: true });
-      this.records.delete(id);
-    }
-    for (const rec of records.filter((r) => r.creating)) {
-      this.opts.log.warn({ id: rec.id }, 'rolling back a container creation interrupted by a crash');
-      await this.runtime(rec.runtimeHandler).delete(rec.id).catch(() => undefined);
-      await unmountRootfs(rec.rootfs).catch(() => undefined);
-      fs.rmSync(rec.bundle, { recursive: true, force: true });
-      fs.rmSync(exitFilePath(this.exitDir, rec.id), { force: true });
-      this.records.delete(rec.id);
-    }
-    for (const rec of records.filter((r) => !r.creating)) {
-      this.byId.set(rec.id, rec);
-      this.names.set(this.nameKey(rec.sandboxId, rec.metadata.name, rec.metadata.attempt), rec.id);
-    }
-    this.watch();
-    for (const rec of this.byId.values()) {
-      if (rec.state === 'CONTAINER_EXITED') continue;
-      if (await this.handleExit(rec.id)) continue;
-      let st;
-      try {
-        st = await this.runtime(rec.runtimeHandler).state(rec.id);
-      } catch (err) {
-        this.opts.log.warn({ id: rec.id, err }, 'runtime state failed during recovery');
-        continue;
-      }
-      if (st && (st.status === 'running' || st.status === 'created' || st.status === 'paused')) {
-        rec.pid = st.pid;
-        rec.state = st.status === 'created' ? 'CONTAINER_CREATED' : 'CONTAINER_RUNNING';
-        this.records.save(rec);
-        // It may have exited between the exit-file check and now.
-        await this.handleExit(rec.id);
-      } else {
-        rec.state = 'CONTAINER_EXITED';
-        rec.exitCode = 255;
-        rec.reason = 'Error';
-        rec.message = 'the container ended while peapod was down and its exit status was lost';
-        rec.finishedAt = nowNs().toString();
-        this.records.save(rec);
-      }
-    }
-  }
-
-  private watch(): void {
-    this.watcher = fs.watch(this.exitDir, (_event, filename) => {
-      if (!filename) return;
-      const id = filename.toString();
-      if (this.byId.has(id)) void this.handleExit(id).catch((err) => this.opts.log.error({ id, err }, 'handling container exit failed'));
-    });
-    this.watcher.on('error', (err) => this.opts.log.error({ err }, 'exit directory watch failed'));
-  }
-
-  /**
-   * Applies an exit recorded by conmon: state EXITED with exit code, finish
-   * time and reason (OOMKilled when conmon saw the OOM killer, Completed for
-   * 0, else Error); closes a partial last log line. No-op when no exit file.
-   * @returns whether the container is now EXITED.
-   */
-  private handleExit(id: string): Promise<boolean> {
-    return this.lock.run(id, async () => {
-      const rec = this.byId.get(id);
-      if (!rec) return false;
-      if (rec.state === 'CONTAINER_EXITED') return true;
-      const ex = readExitFile(exitFilePath(this.exitDir, id)) ?? readExitFile(persistExitFilePath(rec.persistDir));
-      if (!ex) return false;
-      const oom = fs.existsSync(oomFilePath(rec.persistDir));
-      rec.state = 'CONTAINER_EXITED';
-      rec.exitCode = ex.exitCode;
-      // The exit file's mtime has the file system's coarse clock: never before the start.
-      const started = BigInt(rec.startedAt === '0' ? rec.createdAt : rec.startedAt);
-      rec.finishedAt = (ex.finishedAtNs > started ? ex.finishedAtNs : started).toString();
-      if (rec.startedAt === '0') rec.startedAt = rec.finishedAt;
-      rec.reason = oom ? 'OOMKilled' : ex.exitCode === 0 ? 'Completed' : 'Error';
-      rec.pid = 0;
-      if (rec.logPath) closePartialLogLines(rec.logPath, nowNs());
-      this.records.save(rec);
-      const waiters = this.exitWaiters.get(id);
-      this.exitWaiters.delete(id);
-      for (const w of waiters ?? []) w();
-      return true;
-    });
-  }
-
-  /**
-   * Re-reads conmon's exit file of a container (in case a watch event was
-   * missed) before its state is reported.
-   */
-  async refresh(idOrPrefix: string): Promise<ContainerRecord> {
-    const rec = this.get(idOrPrefix);
-    if (rec.state !== 'CONTAINER_EXITED') await this.handleExit(rec.id);
-    return this.get(rec.id);
-  }
-
-  /** Waits up to `ms` for the container to be EXITED. */
-  private async waitExit(id: string, ms: number): Promise<boolean> {
-    if (await this.handleExit(id)) return true;
-    return new Promise<boolean>((resolve) => {
-      let set = this.exitWaiters.get(id);
-      if (!set) this.exitWaiters.set(id, (set = new Set()));
-      const waiter = (): void => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      const timer = setTimeout(() => {
-        set?.delete(waiter);
-        // One last look, in case the watch event was lost.
-        void this.handleExit(id).then(resolve, () => resolve(false));
-      }, ms);
-      set.add(waiter);
-    });
-  }
-
-  /**
-   * Finds a container by full ID or unique ID prefix.
-   * @throws NOT_FOUND when none or ambiguous.
+   * A container by full ID or unique ID prefix.
+   * @throws NotFoundError when none or several match.
    */
   get(idOrPrefix: string): ContainerRecord {
     const rec = this.find(idOrPrefix);
@@ -311,401 +93,95 @@ export class ContainerEngine {
 
   /** Like `get` but undefined when not found. */
   find(idOrPrefix: string): ContainerRecord | undefined {
-    if (!idOrPrefix) return undefined;
-    const exact = this.byId.get(idOrPrefix);
-    if (exact) return exact;
-    const hits = [...this.byId.values()].filter((r) => r.id.startsWith(idOrPrefix));
-    return hits.length === 1 ? hits[0] : undefined;
+    return this.deps.store.find(idOrPrefix);
   }
 
-  /** Every container record (copies are not made: do not mutate). */
+  /** Every container (not those being created). */
   list(): ContainerRecord[] {
-    return [...this.byId.values()];
+    return this.deps.store.list();
   }
 
-  /** The OCI spec written for a container (config.json), undefined once the bundle is gone. */
-  spec(id: string): OciSpec | undefined {
-    const rec = this.byId.get(id);
-    if (!rec) return undefined;
-    try {
-      return JSON.parse(fs.readFileSync(path.join(rec.bundle, 'config.json'), 'utf8')) as OciSpec;
-    } catch {
-      return undefined;
-    }
+  /** IDs of the containers, of every owner and state, whose rootfs uses image `imageId`: one query. */
+  usingImage(imageId: string): string[] {
+    return this.deps.store.usingImage(imageId);
   }
 
-  private resolveMounts(config: ContainerConfig__Output): ResolvedMount[] {
-    return config.mounts.map((m, i) => {
-      if (!m.container_path || !m.container_path.startsWith('/')) throw invalidArgument(`config.mounts[${i}].container_path must be an absolute path`);
-      if (!m.host_path) throw invalidArgument(`config.mounts[${i}].host_path is required`);
-      let hostPath: string;
-      try {
-        hostPath = fs.realpathSync(m.host_path);
-      } catch {
-        throw invalidArgument(`config.mounts[${i}].host_path "${m.host_path}" does not exist`);
-      }
-      return { containerPath: m.container_path, hostPath, readonly: m.readonly, propagation: m.propagation };
-    });
-  }
-
-  private resolveDevices(config: ContainerConfig__Output): HostDevice[] {
-    return config.devices.map((d, i) => {
-      let st: fs.Stats;
-      try {
-        st = fs.statSync(d.host_path);
-      } catch {
-        throw invalidArgument(`config.devices[${i}].host_path "${d.host_path}" does not exist`);
-      }
-      if (!st.isCharacterDevice() && !st.isBlockDevice()) throw invalidArgument(`config.devices[${i}].host_path "${d.host_path}" is not a device`);
-      const { major, minor } = deviceNumbers(st.rdev);
-      return {
-        containerPath: d.container_path || d.host_path,
-        type: st.isCharacterDevice() ? 'c' : 'b',
-        major,
-        minor,
-        fileMode: st.mode & 0o7777,
-        permissions: d.permissions || 'rwm',
-      };
-    });
-  }
-
-  private localhostSeccomp(config: ContainerConfig__Output): OciSeccomp | undefined {
-    const sc = config.linux?.security_context;
-    let file: string | undefined;
-    if (sc?.seccomp?.profile_type === 'Localhost') file = sc.seccomp.localhost_ref;
-    else if (!sc?.seccomp && sc?.seccomp_profile_path?.startsWith('localhost/')) file = sc.seccomp_profile_path.slice('localhost/'.length);
-    if (file === undefined) return undefined;
-    try {
-      return JSON.parse(fs.readFileSync(file, 'utf8')) as OciSeccomp;
-    } catch (err) {
-      throw invalidArgument(`config.linux.security_context.seccomp.localhost_ref "${file}" is not a readable seccomp profile: ${(err as Error).message}`);
-    }
-  }
-
-  private cgroupsPath(sandbox: EngineSandbox, id: string): string {
-    if (this.opts.cgroupDriver === 'systemd') return `${sandbox.cgroupParent || 'system.slice'}:peapod:${id}`;
-    return path.posix.join(sandbox.cgroupParent || '/peapod', `peapod-${id}`);
+  /** A container after re-reading its exit file (in case a watch event was missed), as status reports it. */
+  async refresh(idOrPrefix: string): Promise<ContainerRecord> {
+    const rec = this.get(idOrPrefix);
+    if (rec.state !== 'exited') await applyExit(this.deps, rec.id);
+    return this.get(rec.id);
   }
 
   /**
-   * CreateContainer: mounts the rootfs, writes the bundle, and has conmon
-   * run `runtime create`. The container ends in state CREATED.
-   *
-   * @throws INVALID_ARGUMENT for a missing name, no command, bad mounts or devices, unknown users;
-   *   ALREADY_EXISTS when the name and attempt are taken in the pod;
-   *   FAILED_PRECONDITION when the sandbox is not ready;
-   *   INTERNAL when mount, bundle or conmon fail (all created parts are removed again).
-   *
-   * Retries: the kubelet retries a CreateContainer whose deadline passed with
-   * the same name and attempt. When `options.abandoned()` says the caller
-   * is gone by the time the container exists, the container is kept for
-   * that retry, which gets it instead of ALREADY_EXISTS (as CRI-O does).
+   * A running container, refreshed from its exit file.
+   * @throws NotFoundError; WrongStateError naming `verb` when it is not running.
    */
-  async create(
-    sandbox: EngineSandbox,
-    config: ContainerConfig__Output,
-    image: EngineImage,
-    options: { abandoned?: () => boolean } = {},
-  ): Promise<ContainerRecord> {
-    const name = config.metadata?.name;
-    if (!name) throw invalidArgument('config.metadata.name is required');
-    const attempt = config.metadata?.attempt ?? 0;
-    if (sandbox.state !== 'SANDBOX_READY') throw failedPrecondition(`pod sandbox ${sandbox.id} is not ready`);
-    const key = this.nameKey(sandbox.id, name, attempt);
-    const taken = this.names.get(key);
-    const waiting = taken ? this.byId.get(taken) : undefined;
-    if (waiting && this.unclaimed.has(waiting.id) && waiting.state === 'CONTAINER_CREATED') {
-      this.unclaimed.delete(waiting.id);
-      return waiting;
-    }
-    if (taken) throw alreadyExists(`container name "${name}" (attempt ${attempt}) is already used in pod sandbox ${sandbox.id} by container ${taken}`);
-    const runtime = this.runtime(sandbox.runtimeHandler);
-    const id = randomBytes(32).toString('hex');
-    this.names.set(key, id);
-
-    const cdir = this.records.containerDir(id);
-    const bundle = path.join(this.bundleRoot, id);
-    const rootfs = path.join(bundle, 'rootfs');
-    const rec: ContainerRecord = {
-      version: 1,
-      id,
-      sandboxId: sandbox.id,
-      metadata: { name, attempt },
-      state: 'CONTAINER_CREATED',
-      createdAt: nowNs().toString(),
-      startedAt: '0',
-      finishedAt: '0',
-      exitCode: 0,
-      reason: '',
-      message: '',
-      image: {
-        image: config.image?.image ?? '',
-        annotations: { ...(config.image?.annotations ?? {}) },
-        user_specified_image: config.image?.user_specified_image ?? '',
-      },
-      imageId: image.id,
-      imageRef: image.ref,
-      labels: { ...config.labels },
-      annotations: { ...config.annotations },
-      mounts: [],
-      logPath: sandbox.logDirectory && config.log_path ? path.join(sandbox.logDirectory, config.log_path) : '',
-      runtimeHandler: sandbox.runtimeHandler,
-      stopSignal: config.stop_signal && config.stop_signal !== 'SIGNAL_RUNTIME_DEFAULT' ? config.stop_signal.replace(/^SIGNAL_/, '') : image.config.config?.StopSignal || 'SIGTERM',
-      pid: 0,
-      bundle,
-      rootfs,
-      upperDir: path.join(cdir, 'upper'),
-      workDir: path.join(cdir, 'work'),
-      persistDir: path.join(cdir, 'persist'),
-      cgroupsPath: this.cgroupsPath(sandbox, id),
-      resources: config.linux?.resources ? (JSON.parse(JSON.stringify(config.linux.resources)) as Record<string, unknown>) : null,
-      tty: config.tty,
-      stdin: config.stdin,
-      stdinOnce: config.stdin_once,
-    };
-    let conmonStarted = false;
-    try {
-      const mounts = this.resolveMounts(config);
-      const devices = this.resolveDevices(config);
-      const localhostSeccomp = this.localhostSeccomp(config);
-      let targetPidNamespace: string | undefined;
-      const nsOpts = config.linux?.security_context?.namespace_options;
-      if (nsOpts?.pid === 'TARGET') {
-        const target = this.find(nsOpts.target_id);
-        if (target && target.pid > 0) targetPidNamespace = `/proc/${target.pid}/ns/pid`;
-      }
-      rec.mounts = mounts.map((m): RecordedMount => ({ container_path: m.containerPath, host_path: m.hostPath, readonly: m.readonly, propagation: m.propagation }));
-
-      fs.mkdirSync(cdir, { recursive: true });
-      fs.mkdirSync(bundle, { recursive: true });
-      await mountRootfs(image.layers, rec.upperDir, rec.workDir, rootfs);
-      const sc = config.linux?.security_context ?? null;
-      const user = resolveUser(sc, image.config.config?.User, readInRoot(rootfs, '/etc/passwd') ?? '', readInRoot(rootfs, '/etc/group') ?? '');
-      rec.user = { uid: user.user.uid, gid: user.user.gid, additionalGids: user.user.additionalGids ?? [] };
-      const spec = buildSpec({
-        containerId: id,
-        config,
-        image: image.config,
-        sandbox,
-        rootfsPath: rootfs,
-        user: user.user,
-        home: user.home,
-        mounts,
-        devices,
-        cgroupsPath: rec.cgroupsPath,
-        targetPidNamespace,
-        minOomScoreAdj: this.oomFloor,
-        allCapabilities: this.capabilities,
-        cgroupV2: this.cgroupV2,
-        appArmorEnabled: this.appArmor,
-        swapControl: this.swapControl,
-        localhostSeccomp,
-      });
-      // Mount points for bind-mounted files must exist in the rootfs as files, not dirs: runc creates them.
-      fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec, null, 1));
-      rec.creating = true;
-      this.records.save(rec);
-      if (rec.logPath) fs.mkdirSync(path.dirname(rec.logPath), { recursive: true });
-      conmonStarted = true;
-      const created = await this.opts.conmon.create({
-        id,
-        bundle,
-        runtimePath: runtime.binary,
-        runtimeRoot: runtime.root,
-        pidFile: path.join(bundle, 'pid'),
-        conmonPidFile: path.join(bundle, 'conmon.pid'),
-        logPath: rec.logPath || path.join(bundle, 'console.log'),
-        exitDir: this.exitDir,
-        socketDir: this.socketDir,
-        persistDir: rec.persistDir,
-        terminal: config.tty,
-        stdin: config.stdin,
-        stdinOnce: config.stdin_once,
-        systemdCgroup: this.opts.cgroupDriver === 'systemd',
-      });
-      rec.pid = created.pid;
-      delete rec.creating;
-      this.byId.set(id, rec);
-      this.records.save(rec);
-      if (options.abandoned?.()) this.unclaimed.add(id);
-      return rec;
-    } catch (err) {
-      this.byId.delete(id);
-      this.names.delete(key);
-      if (conmonStarted) await runtime.delete(id).catch(() => undefined);
-      await unmountRootfs(rootfs).catch((e) => this.opts.log.error({ id, err: e }, 'unmounting rootfs after failed create'));
-      fs.rmSync(bundle, { recursive: true, force: true });
-      this.records.delete(id);
-      fs.rmSync(exitFilePath(this.exitDir, id), { force: true });
-      if (err instanceof CriError) throw err;
-      if (err instanceof ConmonError) throw new CriError(GrpcStatus.INTERNAL, `creating container "${name}": ${err.message}`, { cause: err });
-      throw new CriError(GrpcStatus.INTERNAL, `creating container "${name}": ${(err as Error).message}`, { cause: err });
-    }
+  running(idOrPrefix: string, verb: string): Promise<ContainerRecord> {
+    return runningContainer(this.deps, this.get(idOrPrefix).id, verb);
   }
 
-  /**
-   * StartContainer: runs the user process of a CREATED container.
-   * @throws NOT_FOUND; FAILED_PRECONDITION when it is not CREATED.
-   */
+  /** The OCI config written for a container (config.json), undefined once the bundle is gone. */
+  spec(idOrPrefix: string): OciSpec | undefined {
+    const rec = this.find(idOrPrefix);
+    return rec ? readOciSpec(rec) : undefined;
+  }
+
+  /** The OCI runtime of a container's handler. */
+  runtimeOf(rec: ContainerRecord): OciRuntime {
+    return runtimeFor(this.deps, rec.runtimeHandler);
+  }
+
+  /** Creates a container in a ready pod from its spec (create.ts). */
+  create(sandbox: EngineSandbox, spec: ContainerSpec, image: EngineImage): Promise<ContainerRecord> {
+    return createContainer(this.deps, sandbox, spec, image);
+  }
+
+  /** Starts a created container (start.ts). */
   start(idOrPrefix: string): Promise<void> {
-    const id = this.get(idOrPrefix).id;
-    return this.lock.run(id, async () => {
-      const rec = this.get(id);
-      if (rec.state !== 'CONTAINER_CREATED') throw failedPrecondition(`container ${id} is ${rec.state}, not CONTAINER_CREATED`);
-      const startedAt = nowNs();
-      try {
-        await this.runtime(rec.runtimeHandler).start(id);
-      } catch (err) {
-        throw new CriError(GrpcStatus.INTERNAL, `starting container ${id}: ${(err as Error).message}`, { cause: err });
-      }
-      rec.startedAt = startedAt.toString();
-      rec.state = 'CONTAINER_RUNNING';
-      this.records.save(rec);
-    });
+    return startContainer(this.deps, this.get(idOrPrefix).id);
   }
 
-  /**
-   * StopContainer: sends the stop signal (image StopSignal, default
-   * SIGTERM), waits up to `timeoutSec`, then SIGKILLs every process of the
-   * container. Timeout 0 kills at once. Unknown or exited containers: no-op.
-   */
+  /** Stops a container: stop signal, `timeoutSec` of grace, SIGKILL (stop.ts). Unknown or exited: nothing to do. */
   async stop(idOrPrefix: string, timeoutSec: number): Promise<void> {
     const rec = this.find(idOrPrefix);
-    if (!rec || rec.state === 'CONTAINER_EXITED') return;
-    if (await this.handleExit(rec.id)) return;
-    const runtime = this.runtime(rec.runtimeHandler);
-    if (timeoutSec > 0 && rec.state === 'CONTAINER_RUNNING') {
-      await runtime.kill(rec.id, rec.stopSignal);
-      if (await this.waitExit(rec.id, timeoutSec * 1000)) return;
-    }
-    await runtime.kill(rec.id, 'SIGKILL', true);
-    if (await this.waitExit(rec.id, 30000)) return;
-    throw new CriError(GrpcStatus.INTERNAL, `container ${rec.id} did not exit after SIGKILL`);
+    if (rec) await stopContainer(this.deps, rec.id, timeoutSec);
   }
 
-  /**
-   * RemoveContainer: force-stops a live container, deletes it from the
-   * runtime, unmounts and deletes its rootfs, bundle and record.
-   * Unknown containers: no-op.
-   */
+  /** Removes a container, stopping it first (remove.ts). Unknown: nothing to do. */
   async remove(idOrPrefix: string): Promise<void> {
-    const found = this.find(idOrPrefix);
-    if (!found) return;
-    const id = found.id;
-    if (found.state !== 'CONTAINER_EXITED') await this.stop(id, 0);
-    await this.lock.run(id, async () => {
-      const rec = this.byId.get(id);
-      if (!rec) return;
-      await this.runtime(rec.runtimeHandler).delete(id);
-      await unmountRootfs(rec.rootfs);
-      fs.rmSync(rec.bundle, { recursive: true, force: true });
-      fs.rmSync(path.join(this.socketDir, id), { recursive: true, force: true });
-      this.records.delete(id);
-      fs.rmSync(exitFilePath(this.exitDir, id), { force: true });
-      this.byId.delete(id);
-      this.unclaimed.delete(id);
-      this.names.delete(this.nameKey(rec.sandboxId, rec.metadata.name, rec.metadata.attempt));
-    });
+    const rec = this.find(idOrPrefix);
+    if (!rec) return;
+    await removeContainer(this.deps, rec.id);
   }
 
-  /**
-   * ExecSync: runs `cmd` in a RUNNING container (same user, env, cwd and
-   * capabilities as its main process) and returns its output and exit
-   * code. A timeout (seconds, 0 = none) kills the process and returns exit
-   * code -1 with `command timed out` on stderr; each output is capped at 16 MiB.
-   * @throws INVALID_ARGUMENT for an empty cmd; FAILED_PRECONDITION when not running.
-   */
-  async execSync(idOrPrefix: string, cmd: string[], timeoutSec: number): Promise<ExecSyncResult> {
-    if (cmd.length === 0) throw invalidArgument('cmd is required');
-    const rec = this.get(idOrPrefix);
-    await this.handleExit(rec.id);
-    if (rec.state !== 'CONTAINER_RUNNING') throw failedPrecondition(`container ${rec.id} is ${rec.state}, not running`);
-    const spec = this.spec(rec.id);
-    if (!spec) throw failedPrecondition(`container ${rec.id} has no bundle`);
-    const tag = randomBytes(8).toString('hex');
-    const workDir = path.join(rec.bundle, `exec-${tag}`);
-    fs.mkdirSync(workDir, { recursive: true });
-    const processFile = path.join(workDir, 'process.json');
-    fs.writeFileSync(processFile, JSON.stringify({ ...spec.process, args: cmd, terminal: false }));
-    const runtime = this.runtime(rec.runtimeHandler);
-    try {
-      const r = await this.opts.conmon.exec({
-        containerId: rec.id,
-        execId: `${rec.id.slice(0, 12)}-exec-${tag}`,
-        bundle: rec.bundle,
-        runtimePath: runtime.binary,
-        runtimeRoot: runtime.root,
-        processSpecFile: processFile,
-        workDir,
-        timeoutSec,
-        maxLogBytes: 4 * EXEC_SYNC_MAX_OUTPUT,
-      });
-      let log: Buffer = Buffer.alloc(0);
-      try {
-        log = fs.readFileSync(r.logFile);
-      } catch {
-        /* no output */
-      }
-      const out = splitLogStreams(log, EXEC_SYNC_MAX_OUTPUT);
-      if (r.timedOut) {
-        const stderr = Buffer.concat([out.stderr, Buffer.from(EXEC_TIMED_OUT_MESSAGE)]).subarray(0, EXEC_SYNC_MAX_OUTPUT);
-        return { stdout: out.stdout, stderr, exitCode: EXEC_TIMED_OUT_EXIT_CODE };
-      }
-      return { stdout: out.stdout, stderr: out.stderr, exitCode: r.exitCode };
-    } catch (err) {
-      if (err instanceof ConmonError) throw new CriError(GrpcStatus.INTERNAL, `exec in container ${rec.id}: ${err.message}`, { cause: err });
-      throw err;
-    } finally {
-      fs.rmSync(workDir, { recursive: true, force: true });
-    }
+  /** Runs a command to its end and returns its output (exec-sync.ts). */
+  execSync(idOrPrefix: string, cmd: string[], timeoutSec: number): Promise<ExecSyncResult> {
+    return execSync(this.deps, this.get(idOrPrefix).id, cmd, timeoutSec);
   }
 
-  /**
-   * UpdateContainerResources: applies new cgroup limits with `runtime update`
-   * and records them.
-   * @throws FAILED_PRECONDITION when the container is not created or running.
-   */
-  updateResources(idOrPrefix: string, resources: LinuxContainerResources__Output): Promise<void> {
-    const id = this.get(idOrPrefix).id;
-    return this.lock.run(id, async () => {
-      const rec = this.get(id);
-      if (rec.state !== 'CONTAINER_RUNNING' && rec.state !== 'CONTAINER_CREATED') throw failedPrecondition(`container ${id} is ${rec.state}`);
-      try {
-        await this.runtime(rec.runtimeHandler).update(id, ociResources(resources, this.cgroupV2, this.swapControl));
-      } catch (err) {
-        throw new CriError(GrpcStatus.INTERNAL, `updating resources of container ${id}: ${(err as Error).message}`, { cause: err });
-      }
-      rec.resources = JSON.parse(JSON.stringify(resources)) as Record<string, unknown>;
-      this.records.save(rec);
-    });
+  /** Runs a command with the client's stdio (exec.ts). */
+  exec(idOrPrefix: string, cmd: string[], io: StdioStreams): Promise<number> {
+    return execStreaming(this.deps, this.get(idOrPrefix).id, cmd, io);
   }
 
-  /**
-   * ReopenContainerLog: has conmon reopen the log file (after the kubelet
-   * renamed it) and returns once the new file exists.
-   * @throws FAILED_PRECONDITION when the container is not running.
-   */
-  async reopenLog(idOrPrefix: string): Promise<void> {
-    const rec = this.get(idOrPrefix);
-    await this.handleExit(rec.id);
-    if (rec.state !== 'CONTAINER_RUNNING') throw failedPrecondition(`container ${rec.id} is not running`);
-    if (!rec.logPath) return;
-    try {
-      this.opts.conmon.reopenLog(rec.bundle);
-    } catch (err) {
-      throw failedPrecondition(`container ${rec.id}: ${(err as Error).message}`);
-    }
-    const deadline = Date.now() + 5000;
-    while (!fs.existsSync(rec.logPath)) {
-      if (Date.now() > deadline) throw new CriError(GrpcStatus.INTERNAL, `container ${rec.id}: log file ${rec.logPath} was not reopened within 5s`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+  /** Joins a running container's stdio (attach.ts). */
+  attach(idOrPrefix: string, io: StdioStreams): Promise<void> {
+    return attachContainer(this.deps, this.get(idOrPrefix).id, io);
+  }
+
+  /** Applies new cgroup limits (update.ts). */
+  updateResources(idOrPrefix: string, resources: ContainerResources): Promise<void> {
+    return updateResources(this.deps, this.get(idOrPrefix).id, resources);
+  }
+
+  /** Has the monitor reopen the log file (reopen-log.ts). */
+  reopenLog(idOrPrefix: string): Promise<void> {
+    return reopenLog(this.deps, this.get(idOrPrefix).id);
   }
 
   /** Resource usage of a container: its cgroup (when running) and its writable layer. */
-  usage(idOrPrefix: string): { timestampNs: bigint; cgroup: CgroupUsage; writable: { usedBytes: bigint; inodesUsed: bigint } } {
-    const rec = this.get(idOrPrefix);
-    const cgroup = rec.state === 'CONTAINER_RUNNING' && rec.pid > 0 ? cgroupUsage(rec.pid) : {};
-    return { timestampNs: nowNs(), cgroup, writable: directoryUsage(rec.upperDir) };
+  usage(idOrPrefix: string): ContainerUsage {
+    return containerUsage(this.get(idOrPrefix));
   }
 }

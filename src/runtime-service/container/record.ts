@@ -1,37 +1,26 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { removeAtomicLeftovers, writeFileAtomic } from '../../common/atomic-file';
+import type { ContainerResources, MountPropagation } from './spec';
+import type { ContainerState } from './state';
+import type { Owner } from '../state-db';
 
-/**
- * A container's life, as CRI ContainerState names it:
- *
- *   (CreateContainer) ──► CONTAINER_CREATED ──StartContainer──► CONTAINER_RUNNING
- *          │                     │                                   │
- *          │                     └──────── exit / Stop ──────────────┤
- *          ▼                                                         ▼
- *   (failed create: nothing kept)                             CONTAINER_EXITED ──Remove──► (gone)
- *
- * CONTAINER_UNKNOWN is reported when peapod could not tell (the runtime lost the container
- * and no exit file exists).
- */
-export type ContainerStateName = 'CONTAINER_CREATED' | 'CONTAINER_RUNNING' | 'CONTAINER_EXITED' | 'CONTAINER_UNKNOWN';
-
-/** A CRI mount as recorded for ContainerStatus. */
+/** A mount as made: host path resolved, defaults filled in. */
 export interface RecordedMount {
-  container_path: string;
-  host_path: string;
+  containerPath: string;
+  hostPath: string;
   readonly: boolean;
-  propagation: 'PROPAGATION_PRIVATE' | 'PROPAGATION_HOST_TO_CONTAINER' | 'PROPAGATION_BIDIRECTIONAL';
+  propagation: MountPropagation;
 }
 
-/** The crash-safe record of one container, rewritten atomically on every change. */
+/** The crash-safe record of one container: everything peapod knows about it, rewritten as a whole on every change. */
 export interface ContainerRecord {
   /** Record format version. */
   version: 1;
   id: string;
+  /** The front end that made it (see state-db.ts). */
+  owner: Owner;
   sandboxId: string;
   metadata: { name: string; attempt: number };
-  state: ContainerStateName;
+  /** See state.ts; changed only by ContainerStore.transition. */
+  state: ContainerState;
   /** Nanoseconds since the epoch, decimal strings ('0' = not yet). */
   createdAt: string;
   startedAt: string;
@@ -40,8 +29,8 @@ export interface ContainerRecord {
   /** Completed, Error, OOMKilled, or '' while not exited. */
   reason: string;
   message: string;
-  /** The image as the request named it, with its annotations. */
-  image: { image: string; annotations: Record<string, string>; user_specified_image: string };
+  /** The image as its creator named it. */
+  image: { name: string; annotations: Record<string, string>; userSpecified: string };
   /** The image's ID (`sha256:…`). */
   imageId: string;
   /** The image reference reported as image_ref (repo digest when known, else ID). */
@@ -49,7 +38,7 @@ export interface ContainerRecord {
   labels: Record<string, string>;
   annotations: Record<string, string>;
   mounts: RecordedMount[];
-  /** Absolute log file (log_directory/log_path), '' when the kubelet asked for none. */
+  /** Absolute log file, '' when the creator asked for none (conmon then logs to the bundle). */
   logPath: string;
   /** The runtime handler name. */
   runtimeHandler: string;
@@ -67,58 +56,11 @@ export interface ContainerRecord {
   persistDir: string;
   /** linux.cgroupsPath of the spec. */
   cgroupsPath: string;
-  /** The CRI LinuxContainerResources last applied (JSON as received). */
-  resources: Record<string, unknown> | null;
+  /** The resources last applied (at creation or by an update); null when none were given. */
+  resources: ContainerResources | null;
   tty: boolean;
   stdin: boolean;
   stdinOnce: boolean;
   /** The process user (uid, gid, additional gids) as resolved at creation. */
   user?: { uid: number; gid: number; additionalGids: number[] };
-  /** True from the first write until conmon reported the container created: a record still true at start-up is a crashed creation, rolled back. */
-  creating?: boolean;
-}
-
-/**
- * Container records on disk: `<dir>/<id>/record.json`, written with
- * writeFileAtomic so that a SIGKILL leaves either the old or the new record.
- */
-export class ContainerRecordStore {
-  /** @param dir directory holding one subdirectory per container */
-  constructor(readonly dir: string) {
-    fs.mkdirSync(dir, { recursive: true });
-  }
-
-  /** The per-container directory (persistent: upper/work dirs, persist dir, record). */
-  containerDir(id: string): string {
-    return path.join(this.dir, id);
-  }
-
-  /** Writes (replaces) a record. */
-  save(rec: ContainerRecord): void {
-    fs.mkdirSync(this.containerDir(rec.id), { recursive: true });
-    writeFileAtomic(path.join(this.containerDir(rec.id), 'record.json'), JSON.stringify(rec, null, 1));
-  }
-
-  /** Removes a container's directory and record. */
-  delete(id: string): void {
-    fs.rmSync(this.containerDir(id), { recursive: true, force: true });
-  }
-
-  /** Reads every record; a directory without a readable record is skipped (and returned in `orphans`). */
-  loadAll(): { records: ContainerRecord[]; orphans: string[] } {
-    const records: ContainerRecord[] = [];
-    const orphans: string[] = [];
-    for (const id of fs.readdirSync(this.dir)) {
-      const d = this.containerDir(id);
-      removeAtomicLeftovers(d);
-      try {
-        const rec = JSON.parse(fs.readFileSync(path.join(d, 'record.json'), 'utf8')) as ContainerRecord;
-        if (rec.version === 1 && rec.id === id) records.push(rec);
-        else orphans.push(id);
-      } catch {
-        orphans.push(id);
-      }
-    }
-    return { records, orphans };
-  }
 }

@@ -1,6 +1,6 @@
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { runHostCommand } from '../../common/host/command';
+import { unmountAll } from '../../common/host/mounts';
 
 /** The image layers a container's rootfs stacks, as the image store hands them out. */
 export interface LayerStack {
@@ -10,15 +10,6 @@ export interface LayerStack {
   lowers: string[];
 }
 
-function run(cmd: string, args: string[], cwd?: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { cwd, timeout: 60000 }, (err, _out, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${(stderr || err.message).trim()}`));
-      else resolve();
-    });
-  });
-}
-
 /**
  * Mounts an overlayfs at `target`: the image's layers read-only below, the
  * container's own `upperDir`/`workDir` above (created when missing).
@@ -26,7 +17,7 @@ function run(cmd: string, args: string[], cwd?: string): Promise<void> {
  * the mount command run in linkDir, so that 100+ layers fit in the one page
  * of mount options.
  *
- * @throws Error with mount's message when the kernel refuses.
+ * @throws HostCommandError with mount's message when the kernel refuses.
  */
 export async function mountRootfs(layers: LayerStack, upperDir: string, workDir: string, target: string): Promise<void> {
   if (layers.lowers.length === 0) throw new Error('image has no layers');
@@ -35,30 +26,10 @@ export async function mountRootfs(layers: LayerStack, upperDir: string, workDir:
   fs.mkdirSync(target, { recursive: true });
   // overlayfs needs two lowers or an upper; one lower plus upper is fine.
   const opts = `lowerdir=${layers.lowers.join(':')},upperdir=${upperDir},workdir=${workDir}`;
-  await run('mount', ['-t', 'overlay', 'overlay', '-o', opts, target], layers.linkDir);
-}
-
-/** Whether `dir` is a mount point (listed in /proc/self/mountinfo). */
-export function isMountPoint(dir: string): boolean {
-  const want = path.resolve(dir);
-  try {
-    for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-      const f = line.split(' ');
-      if (f[4] && f[4].replace(/\\040/g, ' ') === want) return true;
-    }
-  } catch {
-    /* no procfs: assume not */
-  }
-  return false;
+  await runHostCommand('mount', ['-t', 'overlay', 'overlay', '-o', opts, target], { cwd: layers.linkDir, timeoutMs: 60_000 });
 }
 
 /** Unmounts the rootfs when mounted (lazily if busy). Safe to call twice. */
 export async function unmountRootfs(target: string): Promise<void> {
-  while (isMountPoint(target)) {
-    try {
-      await run('umount', [target]);
-    } catch {
-      await run('umount', ['-l', target]);
-    }
-  }
+  await unmountAll(target, { lazy: true });
 }

@@ -1,5 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { runHostCommand } from '../../common/host/command';
+import { nowNs } from '../../common/time';
 
 /**
  * Reads a container's resource usage from its cgroup (v1 controllers or the
@@ -156,4 +158,36 @@ export function networkUsage(pid: number): InterfaceCounters[] {
   } catch {
     return [];
   }
+}
+
+/** Resource usage of a container: its cgroup (when running) and its writable layer. */
+export interface ContainerUsage {
+  /** When it was measured, ns since the epoch. */
+  timestampNs: bigint;
+  cgroup: CgroupUsage;
+  writable: { usedBytes: bigint; inodesUsed: bigint };
+}
+
+/** Measures a container (see ContainerUsage): the cgroup of its init process, the bytes and inodes of its writable layer. */
+export function containerUsage(rec: { state: string; pid: number; upperDir: string }): ContainerUsage {
+  const cgroup = rec.state === 'running' && rec.pid > 0 ? cgroupUsage(rec.pid) : {};
+  return { timestampNs: nowNs(), cgroup, writable: directoryUsage(rec.upperDir) };
+}
+
+/** /proc/net/dev as seen inside a network namespace file (via nsenter); '' when it cannot be read. */
+function netDevOfNamespace(nsPath: string): Promise<string> {
+  return runHostCommand('nsenter', [`--net=${nsPath}`, 'cat', '/proc/self/net/dev'], { timeoutMs: 10_000 }).catch(() => '');
+}
+
+/**
+ * The network counters of a pod's namespace, loopback excluded: read through
+ * a running container's /proc when there is one, else inside the pinned
+ * namespace. [] for a pod on the host network.
+ */
+export async function podNetworkUsage(pod: { hostNetwork: boolean; namespaces: { network?: string } }, containers: { state: string; pid: number }[]): Promise<InterfaceCounters[]> {
+  if (pod.hostNetwork) return [];
+  const running = containers.find((r) => r.state === 'running' && r.pid > 0);
+  const devs = running ? networkUsage(running.pid) : [];
+  if (devs.length === 0 && pod.namespaces.network) return parseNetDev(await netDevOfNamespace(pod.namespaces.network));
+  return devs;
 }

@@ -1,6 +1,7 @@
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
+import { HostCommandError, runHostCommand } from '../../common/host/command';
 import type { OciResources } from './types';
+import { PeapodError } from '../../common/errors';
 
 /** The runtime's view of a container (`runc state`). */
 export interface RuntimeState {
@@ -9,9 +10,9 @@ export interface RuntimeState {
 }
 
 /** A runtime command failed; carries its stderr. */
-export class RuntimeError extends Error {
-  constructor(message: string) {
-    super(message);
+export class RuntimeError extends PeapodError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('INTERNAL', message, options);
     this.name = 'RuntimeError';
   }
 }
@@ -27,13 +28,13 @@ export class OciRuntime {
    */
   constructor(readonly binary: string, readonly root: string) {}
 
-  private run(args: string[], timeoutMs = 60000): Promise<string> {
-    return new Promise((resolve, reject) => {
-      execFile(this.binary, ['--root', this.root, ...args], { timeout: timeoutMs, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
-        if (err) reject(new RuntimeError(`${this.binary} ${args[0]}: ${(stderr || err.message).trim()}`));
-        else resolve(stdout);
-      });
-    });
+  private async run(args: string[], timeoutMs = 60000): Promise<string> {
+    try {
+      return await runHostCommand(this.binary, ['--root', this.root, ...args], { timeoutMs });
+    } catch (err) {
+      const why = err instanceof HostCommandError ? err.stderr : (err as Error).message;
+      throw new RuntimeError(`${this.binary} ${args[0]}: ${why.trim()}`, { cause: err });
+    }
   }
 
   /** `state`: undefined when the runtime does not know the container. */
@@ -86,5 +87,22 @@ export class OciRuntime {
     } finally {
       fs.rmSync(file, { force: true });
     }
+  }
+}
+
+/** How long the OCI runtime may take to answer `--version`, in ms. */
+const RUNTIME_PROBE_TIMEOUT_MS = 10_000;
+
+/**
+ * Runs `<runtimePath> --version`: whether the runtime can run containers.
+ * @returns null when it answers with exit code 0, else a message saying why not.
+ */
+export async function probeRuntime(runtimePath: string): Promise<string | null> {
+  try {
+    await runHostCommand(runtimePath, ['--version'], { timeoutMs: RUNTIME_PROBE_TIMEOUT_MS });
+    return null;
+  } catch (err) {
+    const why = err instanceof HostCommandError ? err.stderr : (err as Error).message;
+    return `OCI runtime ${runtimePath} does not answer --version: ${why.split('\n')[0]}`;
   }
 }

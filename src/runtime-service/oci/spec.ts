@@ -1,7 +1,6 @@
 import * as path from 'node:path';
-import type { ContainerConfig__Output } from '../../generated/runtime/v1/ContainerConfig';
-import type { LinuxContainerResources__Output } from '../../generated/runtime/v1/LinuxContainerResources';
-import { invalidArgument } from '../../server/errors';
+import { invalidArgument } from '../../common/errors';
+import type { ContainerResources, ContainerSpec, MountPropagation } from '../container/spec';
 import { defaultSeccompProfile } from './seccomp';
 import type { OciCapabilities, OciDevice, OciDeviceRule, OciImageConfig, OciMount, OciNamespace, OciResources, OciSeccomp, OciSpec, OciUser } from './types';
 
@@ -36,13 +35,13 @@ export interface HostDevice {
   permissions: string;
 }
 
-/** A CRI mount whose host path has been checked and resolved by the caller. */
+/** A mount of the spec whose host path has been checked and resolved by the caller. */
 export interface ResolvedMount {
   containerPath: string;
   /** Absolute host path, symlinks resolved. */
   hostPath: string;
   readonly: boolean;
-  propagation: 'PROPAGATION_PRIVATE' | 'PROPAGATION_HOST_TO_CONTAINER' | 'PROPAGATION_BIDIRECTIONAL';
+  propagation: MountPropagation;
 }
 
 /** What the pod sandbox contributes to its containers' specs. */
@@ -55,14 +54,14 @@ export interface SpecSandbox {
   resolvConfPath?: string;
   /** Host directory mounted at /dev/shm; a private tmpfs when absent. */
   shmPath?: string;
-  /** Pod-level sysctls (PodSandboxConfig linux.sysctls). */
+  /** The pod's sysctls (applied to its namespaces). */
   sysctls: Record<string, string>;
 }
 
 /** Everything `buildSpec` needs; all host lookups are done by the caller, so building is pure. */
 export interface SpecInput {
   containerId: string;
-  config: ContainerConfig__Output;
+  spec: ContainerSpec;
   image: OciImageConfig;
   sandbox: SpecSandbox;
   /** Mounted rootfs (absolute). */
@@ -71,13 +70,13 @@ export interface SpecInput {
   user: OciUser;
   /** HOME of that user from the rootfs's /etc/passwd, when found. */
   home?: string;
-  /** The CRI mounts, validated and resolved (same order as `config.mounts`). */
+  /** The spec's mounts, validated and resolved (same order as `spec.mounts`). */
   mounts: ResolvedMount[];
-  /** The CRI devices, stat'ed. */
+  /** The spec's devices, stat'ed. */
   devices: HostDevice[];
   /** `linux.cgroupsPath` for this container. */
   cgroupsPath: string;
-  /** The pid namespace file of the TARGET container when pid mode is TARGET. */
+  /** The pid namespace file of the target container when the pid mode is TARGET. */
   targetPidNamespace?: string;
   /** The host's oom_score_adj floor: peapod cannot lower a process below it. */
   minOomScoreAdj: number;
@@ -93,7 +92,7 @@ export interface SpecInput {
   localhostSeccomp?: OciSeccomp;
 }
 
-/** Normalizes a CRI capability name (`NET_ADMIN`, `cap_net_admin`) to the OCI form `CAP_NET_ADMIN`. */
+/** Normalizes a capability name (`NET_ADMIN`, `cap_net_admin`) to the OCI form `CAP_NET_ADMIN`. */
 export function capabilityName(name: string): string {
   const upper = name.trim().toUpperCase();
   return upper.startsWith('CAP_') ? upper : `CAP_${upper}`;
@@ -122,145 +121,120 @@ export function containerCapabilities(
 }
 
 /**
- * The process arguments: the request's command replaces the image Entrypoint
- * and its args replace the image Cmd; a command without args drops the
- * image's Cmd (the Kubernetes rule).
+ * The process arguments: the spec's entrypoint replaces the image Entrypoint
+ * and its cmd replaces the image Cmd; an entrypoint without cmd drops the
+ * image's Cmd (the Kubernetes and Docker rule). Empty lists count as absent.
  *
- * @throws INVALID_ARGUMENT when neither the request nor the image give any.
+ * @throws InvalidArgumentError (field `cmd`) when neither the spec nor the image give any.
  */
-export function processArgs(config: Pick<ContainerConfig__Output, 'command' | 'args'>, image: OciImageConfig): string[] {
-  const entrypoint = config.command.length > 0 ? config.command : image.config?.Entrypoint ?? [];
-  const cmd = config.args.length > 0 ? config.args : config.command.length > 0 ? [] : image.config?.Cmd ?? [];
+export function processArgs(spec: Pick<ContainerSpec, 'entrypoint' | 'cmd'>, image: OciImageConfig): string[] {
+  const given = spec.entrypoint ?? [];
+  const entrypoint = given.length > 0 ? given : image.config?.Entrypoint ?? [];
+  const cmd = (spec.cmd ?? []).length > 0 ? (spec.cmd as string[]) : given.length > 0 ? [] : image.config?.Cmd ?? [];
   const args = [...entrypoint, ...cmd];
-  if (args.length === 0) throw invalidArgument('config.command and config.args are empty and the image has no Entrypoint or Cmd');
+  if (args.length === 0) throw invalidArgument('no command to run: the container gives neither entrypoint nor cmd and the image has no Entrypoint or Cmd', { field: 'cmd' });
   return args;
 }
 
-/** Image env, then request env (a request variable replaces the image's of the same name); PATH defaulted. */
-export function processEnv(config: Pick<ContainerConfig__Output, 'envs' | 'tty'>, image: OciImageConfig, home?: string): string[] {
+/** Image env, then the spec's env (a variable of the spec replaces the image's of the same name); PATH defaulted, TERM with a tty, HOME from passwd. */
+export function processEnv(spec: Pick<ContainerSpec, 'env' | 'tty'>, image: OciImageConfig, home?: string): string[] {
   const env = new Map<string, string>();
   for (const e of image.config?.Env ?? []) {
     const i = e.indexOf('=');
     env.set(i < 0 ? e : e.slice(0, i), i < 0 ? '' : e.slice(i + 1));
   }
-  for (const kv of config.envs) env.set(kv.key, typeof kv.value === 'string' ? kv.value : Buffer.from(kv.value).toString('utf8'));
+  for (const kv of spec.env ?? []) env.set(kv.name, kv.value);
   if (!env.has('PATH')) env.set('PATH', DEFAULT_PATH);
-  if (config.tty && !env.has('TERM')) env.set('TERM', 'xterm');
+  if (spec.tty && !env.has('TERM')) env.set('TERM', 'xterm');
   if (home !== undefined && !env.has('HOME')) env.set('HOME', home);
   return [...env].map(([k, v]) => `${k}=${v}`);
 }
 
-function int(value: string | undefined): number {
-  return value === undefined || value === '' ? 0 : Number(value);
-}
-
 /**
- * The OCI `linux.resources` of CRI LinuxContainerResources (values of 0 are
- * "not set"). `unified` is kept only on cgroup v2. Memory swap is the OCI
- * memory+swap total, as in the CRI field; it is dropped when the host has no
- * swap accounting (`swapControl` false), where runc would fail to set it.
+ * The OCI `linux.resources` of the spec's resources. `unified` is kept only
+ * on cgroup v2. Memory swap is the OCI memory+swap total; it is dropped when
+ * the host has no swap accounting (`swapControl` false), where runc would
+ * fail to set it.
  */
-export function ociResources(res: LinuxContainerResources__Output | null | undefined, cgroupV2: boolean, swapControl = true): OciResources {
+export function ociResources(res: ContainerResources | null | undefined, cgroupV2: boolean, swapControl = true): OciResources {
   const out: OciResources = {};
   if (!res) return out;
   const cpu: NonNullable<OciResources['cpu']> = {};
-  if (int(res.cpu_shares) > 0) cpu.shares = int(res.cpu_shares);
-  if (int(res.cpu_quota) !== 0) cpu.quota = int(res.cpu_quota);
-  if (int(res.cpu_period) > 0) cpu.period = int(res.cpu_period);
-  if (res.cpuset_cpus) cpu.cpus = res.cpuset_cpus;
-  if (res.cpuset_mems) cpu.mems = res.cpuset_mems;
+  if ((res.cpuShares ?? 0) > 0) cpu.shares = res.cpuShares;
+  if ((res.cpuQuota ?? 0) !== 0) cpu.quota = res.cpuQuota;
+  if ((res.cpuPeriod ?? 0) > 0) cpu.period = res.cpuPeriod;
+  if (res.cpusetCpus) cpu.cpus = res.cpusetCpus;
+  if (res.cpusetMems) cpu.mems = res.cpusetMems;
   if (Object.keys(cpu).length > 0) out.cpu = cpu;
   const memory: NonNullable<OciResources['memory']> = {};
-  if (int(res.memory_limit_in_bytes) > 0) memory.limit = int(res.memory_limit_in_bytes);
-  if (swapControl && int(res.memory_swap_limit_in_bytes) !== 0) memory.swap = int(res.memory_swap_limit_in_bytes);
+  if ((res.memoryLimitBytes ?? 0) > 0) memory.limit = res.memoryLimitBytes;
+  if (swapControl && (res.memorySwapLimitBytes ?? 0) !== 0) memory.swap = res.memorySwapLimitBytes;
   if (Object.keys(memory).length > 0) out.memory = memory;
-  if (res.hugepage_limits.length > 0) out.hugepageLimits = res.hugepage_limits.map((h) => ({ pageSize: h.page_size, limit: int(h.limit) }));
-  if (cgroupV2 && Object.keys(res.unified).length > 0) out.unified = { ...res.unified };
+  if ((res.hugepageLimits ?? []).length > 0) out.hugepageLimits = res.hugepageLimits!.map((h) => ({ pageSize: h.pageSize, limit: h.limitBytes }));
+  if (cgroupV2 && Object.keys(res.unified ?? {}).length > 0) out.unified = { ...res.unified };
   return out;
 }
 
-function propagationOption(p: ResolvedMount['propagation']): string {
-  if (p === 'PROPAGATION_BIDIRECTIONAL') return 'rshared';
-  if (p === 'PROPAGATION_HOST_TO_CONTAINER') return 'rslave';
+function propagationOption(p: MountPropagation): string {
+  if (p === 'shared') return 'rshared';
+  if (p === 'slave') return 'rslave';
   return 'rprivate';
 }
 
 /**
- * Reads the deprecated `seccomp_profile_path` field: "" and "unconfined" are
- * Unconfined, "runtime/default" and "docker/default" RuntimeDefault,
- * "localhost/<path>" a profile file; anything else is refused, as the
- * kubelet's own values never take another form.
- * @throws INVALID_ARGUMENT naming the field.
- */
-function legacySeccompType(path: string): 'Unconfined' | 'RuntimeDefault' | 'Localhost' {
-  if (path === '' || path === 'unconfined') return 'Unconfined';
-  if (path === 'runtime/default' || path === 'docker/default') return 'RuntimeDefault';
-  if (path.startsWith('localhost/')) return 'Localhost';
-  throw invalidArgument(`config.linux.security_context.seccomp_profile_path "${path}" must be "", "unconfined", "runtime/default", "docker/default" or "localhost/<path>"`);
-}
-
-/**
- * Builds the OCI runtime-spec 1.0.2 config.json of a CRI container.
+ * Builds the OCI runtime-spec 1.0.2 config.json of a container.
  *
- * Follows the CRI ContainerConfig fields: process (args, env, cwd, user,
- * terminal, capabilities, no_new_privs, apparmor, oom_score_adj clamped to
- * `minOomScoreAdj`), root (readonly_rootfs), mounts (the standard Linux
+ * From the ContainerSpec: process (args, env, cwd, user, terminal,
+ * capabilities, no_new_privileges, AppArmor, oom_score_adj clamped to
+ * `minOomScoreAdj`), root (read-only or not), mounts (the standard Linux
  * file systems, the pod's /dev/shm, hosts, hostname, resolv.conf, then the
- * CRI mounts, which win over the defaults at the same path), namespaces
- * joined by path (pid by NamespaceOption), devices, resources, seccomp,
+ * spec's mounts, which win over the defaults at the same path), namespaces
+ * joined by path (pid by the spec's pid mode), devices, resources, seccomp,
  * masked and read-only paths (none when privileged), sysctls and annotations.
  *
- * @throws INVALID_ARGUMENT for a Localhost seccomp profile that was not supplied.
+ * @throws InvalidArgumentError for a localhost seccomp profile that was not
+ *   supplied (field `security.seccomp.profilePath`), and for a TARGET pid
+ *   mode without the target's namespace (field `pidTargetId`); processArgs'
+ *   error when there is no command.
  */
 export function buildSpec(input: SpecInput): OciSpec {
-  const { config, sandbox } = input;
-  const sc = config.linux?.security_context ?? null;
-  const privileged = sc?.privileged ?? false;
-  const caps = containerCapabilities(
-    sc?.capabilities?.add_capabilities ?? [],
-    sc?.capabilities?.drop_capabilities ?? [],
-    privileged,
-    input.allCapabilities,
-  );
+  const { spec: c, sandbox } = input;
+  const sec = c.security ?? {};
+  const privileged = sec.privileged ?? false;
+  const caps = containerCapabilities(sec.capabilities?.add ?? [], sec.capabilities?.drop ?? [], privileged, input.allCapabilities);
   const capabilities: OciCapabilities = {
     bounding: caps,
     effective: caps,
     permitted: caps,
     inheritable: input.user.uid === 0 ? caps : [],
-    ambient: (sc?.capabilities?.add_ambient_capabilities ?? []).map(capabilityName).filter((c) => caps.includes(c)),
+    ambient: (sec.capabilities?.ambient ?? []).map(capabilityName).filter((cap) => caps.includes(cap)),
   };
 
-  const requestedOom = int(config.linux?.resources?.oom_score_adj);
-  const oomScoreAdj = Math.max(requestedOom, input.minOomScoreAdj);
-
-  const workingDir = config.working_dir || input.image.config?.WorkingDir || '/';
+  const oomScoreAdj = Math.max(c.resources?.oomScoreAdj ?? 0, input.minOomScoreAdj);
+  const workingDir = c.workingDir || input.image.config?.WorkingDir || '/';
 
   const spec: OciSpec = {
     ociVersion: '1.0.2',
     process: {
-      terminal: config.tty,
+      terminal: c.tty ?? false,
       user: input.user,
-      args: processArgs(config, input.image),
-      env: processEnv(config, input.image, input.home),
+      args: processArgs(c, input.image),
+      env: processEnv(c, input.image, input.home),
       cwd: workingDir,
       capabilities,
-      noNewPrivileges: sc?.no_new_privs ?? false,
+      noNewPrivileges: sec.noNewPrivileges ?? false,
       oomScoreAdj,
     },
-    root: { path: input.rootfsPath, readonly: sc?.readonly_rootfs ?? false },
+    root: { path: input.rootfsPath, readonly: sec.readonlyRootfs ?? false },
     mounts: [],
-    annotations: { ...config.annotations, 'io.kubernetes.cri.sandbox-id': sandbox.id, 'io.kubernetes.cri.container-type': 'container' },
+    annotations: { ...c.annotations, 'io.kubernetes.cri.sandbox-id': sandbox.id, 'io.kubernetes.cri.container-type': 'container' },
     linux: { namespaces: [] },
   };
 
-  // AppArmor: only when the host has it; RuntimeDefault and Localhost name a profile.
-  if (input.appArmorEnabled && !privileged) {
-    const aa = sc?.apparmor ?? null;
-    if (aa?.profile_type === 'Localhost' && aa.localhost_ref) spec.process.apparmorProfile = aa.localhost_ref;
-    else if (aa?.profile_type !== 'Unconfined' && sc?.apparmor_profile?.startsWith('localhost/')) spec.process.apparmorProfile = sc.apparmor_profile.slice('localhost/'.length);
-  }
+  // AppArmor: only when the host has it.
+  if (input.appArmorEnabled && !privileged && sec.apparmorProfile) spec.process.apparmorProfile = sec.apparmorProfile;
 
-  // Mounts: defaults first, then the pod's files, then the CRI mounts (which win).
+  // Mounts: defaults first, then the pod's files, then the spec's mounts (which win).
   const criDests = new Set(input.mounts.map((m) => path.posix.normalize(m.containerPath)));
   const mounts: OciMount[] = [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
@@ -296,13 +270,11 @@ export function buildSpec(input: SpecInput): OciSpec {
   if (sandbox.namespaces.network) ns.push({ type: 'network', path: sandbox.namespaces.network });
   if (sandbox.namespaces.ipc) ns.push({ type: 'ipc', path: sandbox.namespaces.ipc });
   if (sandbox.namespaces.uts) ns.push({ type: 'uts', path: sandbox.namespaces.uts });
-  // No namespace_options at all reads as the proto default, POD (as containerd
-  // and CRI-O read it); the kubelet always sends the mode it wants.
-  const pidMode = sc?.namespace_options?.pid ?? 'POD';
+  const pidMode = c.pidMode ?? 'POD';
   if (pidMode === 'POD') {
     ns.push(sandbox.namespaces.pid ? { type: 'pid', path: sandbox.namespaces.pid } : { type: 'pid' });
   } else if (pidMode === 'TARGET') {
-    if (!input.targetPidNamespace) throw invalidArgument('config.linux.security_context.namespace_options.target_id names no running container');
+    if (!input.targetPidNamespace) throw invalidArgument(`the PID namespace target "${c.pidTargetId ?? ''}" is not a running container of the pod`, { field: 'pidTargetId' });
     ns.push({ type: 'pid', path: input.targetPidNamespace });
   } else if (pidMode === 'CONTAINER') {
     ns.push({ type: 'pid' });
@@ -317,25 +289,23 @@ export function buildSpec(input: SpecInput): OciSpec {
     if (!privileged) deviceRules.push({ allow: true, type: d.type, major: d.major, minor: d.minor, access: d.permissions || 'rwm' });
   }
   if (devices.length > 0) spec.linux.devices = devices;
-  spec.linux.resources = { devices: deviceRules, ...ociResources(config.linux?.resources, input.cgroupV2, input.swapControl ?? true) };
+  spec.linux.resources = { devices: deviceRules, ...ociResources(c.resources, input.cgroupV2, input.swapControl ?? true) };
   spec.linux.cgroupsPath = input.cgroupsPath;
   if (Object.keys(sandbox.sysctls).length > 0) spec.linux.sysctl = { ...sandbox.sysctls };
 
-  // Seccomp: RuntimeDefault → ours; Unconfined (the CRI default when nothing is set) → none; Localhost → the given file.
+  // Seccomp: runtime-default → ours; unconfined (the default) → none; localhost → the profile read from its file.
   if (!privileged) {
-    const profile = sc?.seccomp ?? null;
-    const legacy = sc?.seccomp_profile_path ?? '';
-    const type = profile ? profile.profile_type : legacySeccompType(legacy);
-    if (type === 'RuntimeDefault') spec.linux.seccomp = defaultSeccompProfile(caps);
-    else if (type === 'Localhost') {
-      if (!input.localhostSeccomp) throw invalidArgument('config.linux.security_context.seccomp.localhost_ref names no readable profile');
+    const seccomp = sec.seccomp ?? { type: 'unconfined' };
+    if (seccomp.type === 'runtime-default') spec.linux.seccomp = defaultSeccompProfile(caps);
+    else if (seccomp.type === 'localhost') {
+      if (!input.localhostSeccomp) throw invalidArgument(`seccomp profile "${seccomp.profilePath}" was not read`, { field: 'security.seccomp.profilePath' });
       spec.linux.seccomp = input.localhostSeccomp;
     }
   }
 
   if (!privileged) {
-    spec.linux.maskedPaths = sc && sc.masked_paths.length > 0 ? [...sc.masked_paths] : [...DEFAULT_MASKED_PATHS];
-    spec.linux.readonlyPaths = sc && sc.readonly_paths.length > 0 ? [...sc.readonly_paths] : [...DEFAULT_READONLY_PATHS];
+    spec.linux.maskedPaths = (sec.maskedPaths ?? []).length > 0 ? [...sec.maskedPaths!] : [...DEFAULT_MASKED_PATHS];
+    spec.linux.readonlyPaths = (sec.readonlyPaths ?? []).length > 0 ? [...sec.readonlyPaths!] : [...DEFAULT_READONLY_PATHS];
   }
   return spec;
 }

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { LinuxContainerSecurityContext__Output } from '../../generated/runtime/v1/LinuxContainerSecurityContext';
-import { invalidArgument } from '../../server/errors';
+import { invalidArgument } from '../../common/errors';
+import type { ContainerUser } from '../container/spec';
 import type { OciUser } from './types';
 
 /**
@@ -99,38 +99,37 @@ export interface ResolvedUser {
 /**
  * Decides the container process's uid, gid and additional gids.
  *
- * Order: run_as_username, else run_as_user, else the image's `User`
- * (`name|uid[:group|gid]`), else root. run_as_group replaces the gid.
- * Additional gids: the groups of /etc/group that list the user, then
- * supplemental_groups. Names are looked up in the container's own
+ * Order: the spec's user name, else its uid, else the image's `User`
+ * (`name|uid[:group|gid]`), else root. The spec's gid replaces the primary
+ * group. Additional gids: the groups of /etc/group that list the user, then
+ * the spec's supplemental groups. Names are looked up in the container's own
  * /etc/passwd and /etc/group (links kept inside the rootfs).
  *
+ * @param user the spec's user (absent: the image's)
+ * @param imageUser the image config's `User`
  * @param passwd the rootfs's /etc/passwd text ('' when absent)
  * @param group the rootfs's /etc/group text ('' when absent)
- * @throws INVALID_ARGUMENT naming the field when a user or group name is not
- *   found, or when run_as_group comes without run_as_user or run_as_username.
+ * @throws InvalidArgumentError when a user or group name is not found (field
+ *   `user.name` for the spec's), or when the spec gives a gid without a user
+ *   (field `user.gid`).
  */
-export function resolveUser(
-  sc: LinuxContainerSecurityContext__Output | null,
-  imageUser: string | undefined,
-  passwd: string,
-  group: string,
-): ResolvedUser {
-  if (sc?.run_as_group && !sc.run_as_user && !sc.run_as_username) {
+export function resolveUser(user: ContainerUser | undefined, imageUser: string | undefined, passwd: string, group: string): ResolvedUser {
+  const named = user?.name !== undefined && user.name !== '';
+  if (user?.gid !== undefined && !named && user.uid === undefined) {
     // As the kubelet and CRI-O: a group alone would pair an arbitrary user with it.
-    throw invalidArgument('config.linux.security_context.run_as_group is set without run_as_user or run_as_username');
+    throw invalidArgument('a group is set without a user to run as', { field: 'user.gid' });
   }
   const users = parsePasswd(passwd);
   const groups = parseGroup(group);
   let uid = 0;
   let gid: number | undefined;
   let entry: PasswdEntry | undefined;
-  if (sc?.run_as_username) {
-    entry = users.find((u) => u.name === sc.run_as_username);
-    if (!entry) throw invalidArgument(`config.linux.security_context.run_as_username: user "${sc.run_as_username}" not found in the image's /etc/passwd`);
+  if (named) {
+    entry = users.find((u) => u.name === user.name);
+    if (!entry) throw invalidArgument(`user "${user.name}" not found in the image's /etc/passwd`, { field: 'user.name' });
     uid = entry.uid;
-  } else if (sc?.run_as_user) {
-    uid = Number(sc.run_as_user.value);
+  } else if (user?.uid !== undefined) {
+    uid = user.uid;
     entry = users.find((u) => u.uid === uid);
   } else if (imageUser) {
     const [u, g] = imageUser.split(':', 2);
@@ -154,9 +153,9 @@ export function resolveUser(
     entry = users.find((x) => x.uid === 0);
   }
   if (gid === undefined) gid = entry?.gid ?? 0;
-  if (sc?.run_as_group) gid = Number(sc.run_as_group.value);
+  if (user?.gid !== undefined) gid = user.gid;
   const additional = new Set<number>();
   if (entry) for (const g of groups) if (g.members.includes(entry.name)) additional.add(g.gid);
-  for (const g of sc?.supplemental_groups ?? []) additional.add(Number(g));
+  for (const g of user?.supplementalGroups ?? []) additional.add(g);
   return { user: { uid, gid, additionalGids: [...additional] }, home: entry?.home };
 }

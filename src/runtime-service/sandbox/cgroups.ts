@@ -46,6 +46,17 @@ export function systemdSlice(parent: string): string {
   return name;
 }
 
+/**
+ * A container's `linux.cgroupsPath`, under its pod's cgroup: with cgroupfs
+ * `<pod cgroup>/peapod-<id>` (absolute), with systemd runc's
+ * `slice:prefix:name` form, `<pod slice>:peapod:<id>` (a scope systemd makes).
+ * @param podCgroup the pod record's cgroupParent ('' for none: /peapod or system.slice)
+ */
+export function containerCgroupsPath(driver: 'cgroupfs' | 'systemd', podCgroup: string, id: string): string {
+  if (driver === 'systemd') return `${podCgroup || 'system.slice'}:peapod:${id}`;
+  return path.posix.join(podCgroup || DEFAULT_CGROUP_PARENT.cgroupfs, `peapod-${id}`);
+}
+
 /** Copies cpuset.cpus/mems down from the parent so tasks can join a new v1 cpuset cgroup. */
 function fillCpuset(dir: string): void {
   for (const f of ['cpuset.cpus', 'cpuset.mems']) {

@@ -1,14 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { status as GrpcStatus } from '@grpc/grpc-js';
 import { writeFileAtomic } from '../../common/atomic-file';
-import { CriError, failedPrecondition } from '../../server/errors';
-import type { PeapodConfig } from '../../server/config';
-import type { Logger } from '../../server/logger';
+import { notFound, wrongState } from '../../common/errors';
+import { nowNs } from '../../common/time';
+import type { PeapodConfig } from '../../common/config';
+import type { Logger } from '../../common/logger';
 import { addNetwork, podCniArgs } from '../cni/attachment';
 import { findNetworkConf } from '../cni/network-config';
-import { CniPluginError } from '../cni/plugin-exec';
 import { podIpsOfResult } from '../cni/result';
 import type { CniRuntimeConfig } from '../cni/runtime-config';
 import { cgroupfsPodPath, createPodCgroup, joinPodCgroup, systemdSlice } from './cgroups';
@@ -18,10 +17,10 @@ import { mountShm } from './mounts';
 import { bringUpLoopback, createPinnedNamespaces, setNamespaceHostname } from './namespaces';
 import { sandboxPaths } from './paths';
 import type { SandboxRecord } from './record';
-import type { SandboxStore, StoredSandbox } from './store';
+import type { SandboxStore } from './store';
 import { applySysctls } from './sysctls';
 import { removeSandboxResources, stopSandboxResources, TeardownDeps } from './teardown';
-import type { SandboxSpec } from './validate';
+import { checkSandboxSpec, SandboxSpec } from './spec';
 
 /** What building a sandbox needs. */
 export interface CreateDeps {
@@ -33,43 +32,6 @@ export interface CreateDeps {
 /** A new sandbox ID: 32 random bytes in lowercase hex. */
 export function newSandboxId(): string {
   return randomBytes(32).toString('hex');
-}
-
-/** Epoch in the monotonic clock's terms, fixed at load: wall clock (ns) minus hrtime. */
-const EPOCH_OFFSET_NS = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
-
-/** Nanoseconds since the epoch as a decimal string (ns precision, never going backwards). */
-export function nowNs(): string {
-  return (EPOCH_OFFSET_NS + process.hrtime.bigint()).toString();
-}
-
-/** gRPC code for a CNI error code (CNI spec "Error codes"). */
-function grpcCodeOfCni(code: number | undefined): GrpcStatus {
-  switch (code) {
-    case 3:
-      return GrpcStatus.NOT_FOUND; // unknown container or does not exist
-    case 5:
-      return GrpcStatus.INTERNAL; // I/O failure
-    case 11:
-      return GrpcStatus.UNAVAILABLE; // try again later
-    case 1: // incompatible CNI version
-    case 2: // unsupported field in network configuration
-    case 4: // invalid necessary environment variables
-    case 6: // failed to decode content
-    case 7: // invalid network config
-      return GrpcStatus.FAILED_PRECONDITION;
-    default:
-      return GrpcStatus.UNKNOWN; // plugin-specific (100+) or no error object
-  }
-}
-
-/**
- * Turns a CNI plugin failure into the CRI error the caller sees: the gRPC
- * code derived from the CNI code, the message naming the plugin, the CNI
- * code, `msg` and `details`.
- */
-export function cniErrorToCri(err: CniPluginError): CriError {
-  return new CriError(grpcCodeOfCni(err.code), `setting up the pod network: ${err.message}`, { cause: err });
 }
 
 /** TeardownDeps of sandbox `id`. */
@@ -86,18 +48,25 @@ export function teardownDeps(config: PeapodConfig, log: Logger, id: string): Tea
  *
  * Any failure rolls back everything done (CNI DEL, infra killed, unmounts,
  * pins removed, cgroup removed, record deleted) and rethrows.
- * @param runtimeHandler the checked runtime handler name
+ * @param runtimeHandler the runtime handler of its containers ('' for the default)
  * @param rawConfig the PodSandboxConfig as received (kept in the record)
  * @returns the finished record, READY.
- * @throws CriError FAILED_PRECONDITION when a pod-network pod finds no CNI
- *   configuration; the mapped CNI error when a plugin fails; the underlying
- *   error (INTERNAL) when a host tool fails.
+ * @throws NotFoundError for a runtime handler that is not configured;
+ *   AlreadyExistsError when a pod with the same name, namespace, uid
+ *   and attempt exists or is being built; WrongStateError when a pod-network pod finds no CNI
+ *   configuration; CniPluginError when a plugin fails; HostCommandError
+ *   (INTERNAL) when a host tool fails.
  */
-export async function createSandbox(deps: CreateDeps, spec: SandboxSpec, runtimeHandler: string, rawConfig: unknown): Promise<SandboxRecord> {
+export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runtimeHandler: string, rawConfig: unknown): Promise<SandboxRecord> {
   const { config, log, store } = deps;
+  const handler = runtimeHandler || config.runtime.default_runtime;
+  if (!config.runtime.runtimes[handler]) {
+    throw notFound(`runtime handler "${handler}" is not configured (known: ${Object.keys(config.runtime.runtimes).join(', ')})`);
+  }
+  const spec = checkSandboxSpec(wanted);
   const hostNetwork = spec.namespaceOptions.network === 'NODE';
   const netConf = hostNetwork ? undefined : findNetworkConf(config.network.cni_conf_dir);
-  if (netConf && !netConf.ok) throw failedPrecondition(`network plugin not ready: ${netConf.reason}`);
+  if (netConf && !netConf.ok) throw wrongState(`network plugin not ready: ${netConf.reason}`);
 
   const id = newSandboxId();
   const paths = sandboxPaths(config, id);
@@ -105,11 +74,13 @@ export async function createSandbox(deps: CreateDeps, spec: SandboxSpec, runtime
   const podIpc = spec.namespaceOptions.ipc === 'POD';
   const cgroupParent = config.runtime.cgroup_driver === 'systemd' ? systemdSlice(spec.cgroupParent) : cgroupfsPodPath(spec.cgroupParent, id);
   const record: SandboxRecord = {
+    version: 2,
     id,
+    owner: store.owner,
     metadata: spec.metadata,
-    state: 'SANDBOX_NOTREADY',
-    createdAt: nowNs(),
-    runtimeHandler,
+    state: 'creating',
+    createdAt: nowNs().toString(),
+    runtimeHandler: handler,
     labels: spec.labels,
     annotations: spec.annotations,
     logDirectory: spec.logDirectory,
@@ -128,13 +99,17 @@ export async function createSandbox(deps: CreateDeps, spec: SandboxSpec, runtime
     additionalIps: [],
     config: rawConfig,
   };
-  const stored: StoredSandbox = { version: 1, phase: 'creating', record };
   const hostname = spec.hostname || os.hostname();
   const clog = log.child({ sandbox: id, pod: `${spec.metadata.namespace}/${spec.metadata.name}` });
+  // The record first: it takes the pod's name (a pod name, with namespace,
+  // uid and attempt, names one pod; the kubelet never runs two), and every
+  // resource made after it is found by a rollback.
+  store.insert(record);
+  let current = record;
   try {
-    store.save(stored);
     // The kubelet makes the log directory too; CRI-O makes sure it exists. It is the kubelet's: never removed here.
     if (spec.logDirectory !== '') fs.mkdirSync(spec.logDirectory, { recursive: true, mode: 0o755 });
+    fs.mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
     fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
     await createPinnedNamespaces({ net: record.namespaces.network, ipc: record.namespaces.ipc, uts: record.namespaces.uts });
     if (podNet) {
@@ -151,30 +126,20 @@ export async function createSandbox(deps: CreateDeps, spec: SandboxSpec, runtime
       if (spec.portMappings.length) runtimeConfig.portMappings = spec.portMappings;
       if (spec.dns) runtimeConfig.dns = spec.dns;
       if (spec.bandwidth) runtimeConfig.bandwidth = spec.bandwidth;
-      let result: unknown;
-      try {
-        result = await addNetwork(paths.cniCacheFile, netConf.conf, {
-          containerId: id,
-          netns: paths.netnsPin,
-          args: podCniArgs(spec.metadata, id),
-          runtimeConfig,
-          binDirs: config.network.cni_bin_dirs,
-        });
-      } catch (err) {
-        throw err instanceof CniPluginError ? cniErrorToCri(err) : err;
-      }
+      const result = await addNetwork(paths.cniCacheFile, netConf.conf, {
+        containerId: id,
+        netns: paths.netnsPin,
+        args: podCniArgs(spec.metadata, id),
+        runtimeConfig,
+        binDirs: config.network.cni_bin_dirs,
+      });
       ips = podIpsOfResult(result);
-      record.ip = ips[0];
-      record.additionalIps = ips.slice(1);
       clog.debug({ ips, network: netConf.conf.name }, 'pod network set up');
     }
 
     if (spec.namespaceOptions.pid === 'POD') {
       const infra = await startInfra(record.namespaces, ensurePauseLink(config.runroot));
-      record.infraPid = infra.pid;
-      stored.infraStartTime = infra.startTime;
-      record.namespaces.pid = `/proc/${infra.pid}/ns/pid`;
-      store.save(stored);
+      current = store.transition(id, { type: 'infraStarted', pid: infra.pid, startTime: infra.startTime });
       if (config.runtime.cgroup_driver === 'cgroupfs') joinPodCgroup(cgroupParent, infra.pid);
     }
 
@@ -182,14 +147,12 @@ export async function createSandbox(deps: CreateDeps, spec: SandboxSpec, runtime
     writeFileAtomic(paths.hostsFile, hostNetwork ? readHostFile('/etc/hosts') : renderHosts(hostname, ips), 0o644);
     writeFileAtomic(paths.resolvConfFile, spec.dns ? renderResolvConf(spec.dns) : readHostFile('/etc/resolv.conf'), 0o644);
 
-    record.state = 'SANDBOX_READY';
-    stored.phase = 'created';
-    store.save(stored);
-    clog.info({ ip: record.ip }, 'pod sandbox ready');
-    return record;
+    current = store.transition(id, { type: 'ready', ip: ips[0], additionalIps: ips.slice(1) });
+    clog.info({ ip: current.ip }, 'pod sandbox ready');
+    return current;
   } catch (err) {
     clog.warn({ err }, 'pod sandbox creation failed; rolling back');
-    await rollBackSandbox(stored, teardownDeps(config, log, id), store);
+    await rollBackSandbox(store.getAny(id) ?? current, teardownDeps(config, log, id), store);
     throw err;
   }
 }
@@ -199,15 +162,15 @@ export async function createSandbox(deps: CreateDeps, spec: SandboxSpec, runtime
  * every teardown step, then the record. Failures are logged, not thrown, so
  * one stuck step does not keep the others from running.
  */
-export async function rollBackSandbox(stored: StoredSandbox, deps: TeardownDeps, store: SandboxStore): Promise<void> {
-  const id = stored.record.id;
+export async function rollBackSandbox(rec: SandboxRecord, deps: TeardownDeps, store: SandboxStore): Promise<void> {
+  const id = rec.id;
   try {
-    await stopSandboxResources(stored, deps);
+    await stopSandboxResources(rec, deps);
   } catch (err) {
     deps.log.error({ err, sandbox: id }, 'rollback: stopping sandbox resources failed');
   }
   try {
-    await removeSandboxResources(stored, deps);
+    await removeSandboxResources(rec, deps);
   } catch (err) {
     deps.log.error({ err, sandbox: id }, 'rollback: removing sandbox resources failed');
   }

@@ -7,12 +7,12 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 export const MAX_HOSTNAME_LENGTH = 63;
 
 /**
- * Checks a pod hostname (PodSandboxConfig.hostname).
+ * Checks a pod hostname.
  * @returns null when valid, else why not (for INVALID_ARGUMENT).
  */
 export function hostnameProblem(hostname: string): string | null {
-  if (hostname.length > MAX_HOSTNAME_LENGTH) return `config.hostname "${hostname}" is longer than ${MAX_HOSTNAME_LENGTH} characters`;
-  if (!DNS_LABEL.test(hostname)) return `config.hostname "${hostname}" is not an RFC 1123 label (lowercase letters, digits and '-', starting and ending alphanumeric)`;
+  if (hostname.length > MAX_HOSTNAME_LENGTH) return `hostname "${hostname}" is longer than ${MAX_HOSTNAME_LENGTH} characters`;
+  if (!DNS_LABEL.test(hostname)) return `hostname "${hostname}" is not an RFC 1123 label (lowercase letters, digits and '-', starting and ending alphanumeric)`;
   return null;
 }
 

@@ -1,6 +1,8 @@
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { spawnHostProcess } from '../../common/host/command';
+import { childrenOf, isProcessAlive, killProcess, ProcessIdentity, processStartTime } from '../../common/host/proc';
+import { sleep } from '../../common/time';
 
 /**
  * The pod's init process, run when the pod shares one PID namespace (CRI
@@ -54,11 +56,7 @@ export function ensurePauseLink(dir: string): string {
 const INFRA_WAIT_MS = 5000;
 
 /** The infra process: host pid and kernel start time (to detect pid reuse). */
-export interface InfraProcess {
-  pid: number;
-  /** Field 22 of /proc/<pid>/stat: start time in clock ticks after boot. */
-  startTime: string;
-}
+export type InfraProcess = ProcessIdentity;
 
 /** Namespaces the infra process joins; absent keys mean the host's. */
 export interface InfraNamespaces {
@@ -67,41 +65,6 @@ export interface InfraNamespaces {
   uts?: string;
 }
 
-/** Fields of /proc/<pid>/stat after the command name: [state, ppid, …]. */
-function statFields(pid: number): string[] | undefined {
-  try {
-    const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return text.slice(text.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return undefined;
-  }
-}
-
-/** Kernel start time of a process (clock ticks after boot), or undefined when it is gone. */
-export function processStartTime(pid: number): string | undefined {
-  return statFields(pid)?.[19];
-}
-
-/** True when `proc` is still running (not gone, not a zombie, pid not reused). */
-export function isInfraAlive(proc: InfraProcess): boolean {
-  const f = statFields(proc.pid);
-  return f !== undefined && f[0] !== 'Z' && f[0] !== 'X' && f[19] === proc.startTime;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The children of `pid` (from /proc/<pid>/task/<pid>/children). */
-function childrenOf(pid: number): number[] {
-  try {
-    return fs
-      .readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-      .split(' ')
-      .filter((s) => s.trim() !== '')
-      .map(Number);
-  } catch {
-    return [];
-  }
-}
 
 /**
  * Starts the infra process in a new PID namespace.
@@ -118,7 +81,7 @@ export async function startInfra(ns: InfraNamespaces, pause: string): Promise<In
   if (ns.uts) nsArgs.push(`--uts=${ns.uts}`);
   const unshareArgs = ['unshare', '--pid', '--fork', '/bin/sh', '-c', infraLoop(pause)];
   const [file, ...args] = nsArgs.length ? ['nsenter', ...nsArgs, '--', ...unshareArgs] : unshareArgs;
-  const child = spawn(file, args, { detached: true, stdio: 'ignore' });
+  const child = spawnHostProcess(file, args, { detached: true, stdio: 'ignore' });
   child.unref();
   const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
   let failure: Error | undefined;
@@ -138,18 +101,10 @@ export async function startInfra(ns: InfraNamespaces, pause: string): Promise<In
     await sleep(20);
   }
   if (child.pid !== undefined && child.exitCode === null) {
-    for (const p of childrenOf(child.pid)) killQuietly(p);
-    killQuietly(child.pid);
+    for (const p of childrenOf(child.pid)) killProcess(p);
+    killProcess(child.pid);
   }
   throw new Error(`infra process did not start: ${failure?.message ?? `exit code ${child.exitCode ?? 'none'} or no PID 1 within ${INFRA_WAIT_MS} ms`}`);
-}
-
-function killQuietly(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    /* already gone */
-  }
 }
 
 /**
@@ -159,8 +114,8 @@ function killQuietly(pid: number): void {
  * used by another process, is left alone.
  */
 export async function killInfra(proc: InfraProcess): Promise<void> {
-  if (!isInfraAlive(proc)) return;
-  killQuietly(proc.pid);
+  if (!isProcessAlive(proc)) return;
+  killProcess(proc.pid);
   const deadline = Date.now() + INFRA_WAIT_MS;
-  while (isInfraAlive(proc) && Date.now() < deadline) await sleep(20);
+  while (isProcessAlive(proc) && Date.now() < deadline) await sleep(20);
 }

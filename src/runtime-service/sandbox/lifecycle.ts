@@ -1,10 +1,11 @@
-import type { PeapodConfig } from '../../server/config';
-import type { Logger } from '../../server/logger';
-import { CniPluginError } from '../cni/plugin-exec';
-import { cniErrorToCri, rollBackSandbox, teardownDeps } from './create';
-import { isInfraAlive } from './infra';
+import type { PeapodConfig } from '../../common/config';
+import type { Logger } from '../../common/logger';
+import { rollBackSandbox, teardownDeps } from './create';
+import { isProcessAlive } from '../../common/host/proc';
 import { isNamespaceFile } from './namespaces';
-import type { SandboxStore, StoredSandbox } from './store';
+import type { ContainerEngine } from '../container/engine';
+import type { SandboxRecord } from './record';
+import type { SandboxStore } from './store';
 import { removeSandboxResources, stopSandboxResources } from './teardown';
 
 /** What the sandbox lifecycle needs from the runtime context. */
@@ -12,99 +13,95 @@ export interface LifecycleDeps {
   config: PeapodConfig;
   log: Logger;
   sandboxes: SandboxStore;
+  /** The pod's containers are stopped and removed with it. */
+  containers: ContainerEngine;
 }
 
 /**
  * Stops sandbox `id` under its lock: NOTREADY on disk first (so a crash in
- * the middle is retried by the next Stop), then the stop-containers hook,
- * then CNI DEL, infra kill and /dev/shm unmount. Idempotent; an ID not (or no
- * longer) known is a no-op.
- * @throws CriError mapped from the CNI error when DEL fails.
+ * the middle is retried by the next Stop), then every container of the pod
+ * (SIGKILL at once: whoever stops a pod has given its containers their
+ * grace already), then CNI DEL, infra kill and /dev/shm unmount. Idempotent;
+ * an ID not (or no longer) known is a no-op.
+ * @throws CniPluginError when DEL fails.
  */
 export async function stopSandbox(deps: LifecycleDeps, id: string): Promise<void> {
   await deps.sandboxes.withLock(id, () => stopLocked(deps, id));
 }
 
-async function stopLocked(deps: LifecycleDeps, id: string): Promise<StoredSandbox | undefined> {
-  const stored = deps.sandboxes.getStored(id);
-  if (!stored || stored.record.id !== id) return undefined;
-  if (stored.record.state !== 'SANDBOX_NOTREADY') {
-    stored.record.state = 'SANDBOX_NOTREADY';
-    deps.sandboxes.save(stored);
-  }
-  await deps.sandboxes.stopContainersOfSandbox(stored.record);
-  try {
-    await stopSandboxResources(stored, teardownDeps(deps.config, deps.log, id));
-  } catch (err) {
-    throw err instanceof CniPluginError ? cniErrorToCri(err) : err;
-  }
+async function stopLocked(deps: LifecycleDeps, id: string): Promise<SandboxRecord | undefined> {
+  let rec = deps.sandboxes.get(id);
+  if (!rec || rec.id !== id) return undefined;
+  if (rec.state === 'ready') rec = deps.sandboxes.transition(id, { type: 'stopped' });
+  for (const c of deps.containers.list().filter((r) => r.sandboxId === id)) await deps.containers.stop(c.id, 0);
+  await stopSandboxResources(rec, teardownDeps(deps.config, deps.log, id));
   deps.log.info({ sandbox: id }, 'pod sandbox stopped');
-  return stored;
+  return rec;
 }
 
 /**
- * Removes sandbox `id` under its lock: a forced stop, the remove-containers
- * hook, then namespaces, run directory, cgroup, files and record.
+ * Removes sandbox `id` under its lock: a forced stop, every container of the
+ * pod, then namespaces, run directory, cgroup, files and record.
  * Idempotent; an ID not known is a no-op.
  * @throws what the stop or a removal step throws; the record stays so the
  *   call can be retried.
  */
 export async function removeSandbox(deps: LifecycleDeps, id: string): Promise<void> {
   await deps.sandboxes.withLock(id, async () => {
-    const stored = await stopLocked(deps, id);
-    if (!stored) return;
-    await deps.sandboxes.removeContainersOfSandbox(stored.record);
-    await removeSandboxResources(stored, teardownDeps(deps.config, deps.log, id));
+    const rec = await stopLocked(deps, id);
+    if (!rec) return;
+    for (const c of deps.containers.list().filter((r) => r.sandboxId === id)) await deps.containers.remove(c.id);
+    await removeSandboxResources(rec, teardownDeps(deps.config, deps.log, id));
     deps.sandboxes.delete(id);
-    deps.sandboxes.runs.forget(id);
     deps.log.info({ sandbox: id }, 'pod sandbox removed');
   });
 }
 
 /**
- * True when everything a READY sandbox needs is still there: its namespace
+ * True when everything a ready sandbox needs is still there: its namespace
  * pins are namespace files, its infra process runs.
  */
-export function sandboxAlive(stored: StoredSandbox): boolean {
-  const r = stored.record;
+export function sandboxAlive(r: SandboxRecord): boolean {
   for (const key of ['network', 'ipc', 'uts'] as const) {
     const p = r.namespaces[key];
     if (p && !isNamespaceFile(p)) return false;
   }
   if (r.infraPid !== undefined) {
-    if (stored.infraStartTime === undefined || !isInfraAlive({ pid: r.infraPid, startTime: stored.infraStartTime })) return false;
+    if (r.infraStartTime === undefined || !isProcessAlive({ pid: r.infraPid, startTime: r.infraStartTime })) return false;
   }
   return true;
 }
 
 /**
- * Marks a READY sandbox NOTREADY (in memory and on disk) when its namespaces
+ * Marks a ready sandbox notready (the `lost` transition) when its namespaces
  * or infra process are gone, e.g. a pin unmounted or the infra process
  * killed behind peapod's back, so the kubelet sees it and makes a new one.
  * Cheap (a statfs per namespace, a /proc read): Status and List call it.
- * @returns the record's state after the check.
+ * @returns the record after the check.
  */
-export function refreshSandboxState(deps: LifecycleDeps, stored: StoredSandbox): StoredSandbox['record']['state'] {
-  if (stored.record.state === 'SANDBOX_READY' && !sandboxAlive(stored)) {
-    deps.log.warn({ sandbox: stored.record.id }, 'sandbox lost its namespaces or infra process; now NOTREADY');
-    stored.record.state = 'SANDBOX_NOTREADY';
-    deps.sandboxes.save(stored);
+export function refreshSandboxState(deps: LifecycleDeps, rec: SandboxRecord): SandboxRecord {
+  if (rec.state === 'ready' && !sandboxAlive(rec)) {
+    deps.log.warn({ sandbox: rec.id }, 'sandbox lost its namespaces or infra process; now NOTREADY');
+    return deps.sandboxes.transition(rec.id, { type: 'lost' });
   }
-  return stored.record.state;
+  return rec;
 }
 
 /**
- * Start-up recovery: loads every record; rolls back sandboxes a crash left
- * half-built (`creating`); marks NOTREADY the READY ones whose namespace pins
- * or infra process are gone (e.g. after a reboot emptied the runroot).
+ * Recovery at the start of a front end, over this owner's sandboxes: rolls
+ * back those a crash left half-built (`creating`, their creator dead: a
+ * creation in flight in another process is left alone, and so is every
+ * record of the other front end); marks notready the ready ones whose
+ * namespace pins or infra process are gone (e.g. after a reboot emptied the
+ * runroot).
  */
 export async function recoverSandboxes(deps: LifecycleDeps): Promise<void> {
-  const { creating, created, broken } = deps.sandboxes.load();
-  for (const file of broken) deps.log.error({ file }, 'unreadable sandbox record skipped');
-  for (const stored of creating) {
-    deps.log.warn({ sandbox: stored.record.id }, 'rolling back a sandbox left half-built by a crash');
-    await rollBackSandbox(stored, teardownDeps(deps.config, deps.log, stored.record.id), deps.sandboxes);
+  const creating = deps.sandboxes.abandonedCreations();
+  const created = deps.sandboxes.list();
+  for (const rec of creating) {
+    deps.log.warn({ sandbox: rec.id }, 'rolling back a sandbox left half-built by a crash');
+    await rollBackSandbox(rec, teardownDeps(deps.config, deps.log, rec.id), deps.sandboxes);
   }
-  for (const stored of created) refreshSandboxState(deps, stored);
+  for (const rec of created) refreshSandboxState(deps, rec);
   deps.log.info({ sandboxes: created.length, rolledBack: creating.length }, 'sandboxes recovered');
 }

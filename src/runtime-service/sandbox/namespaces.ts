@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
-import { runHostCommand } from './host-command';
-import { unmountAll } from './mounts';
+import { runHostCommand } from '../../common/host/command';
+import { unmountAll } from '../../common/host/mounts';
 
 /** statfs f_type of nsfs, the filesystem of namespace files (linux/magic.h). */
 const NSFS_MAGIC = 0x6e736673;

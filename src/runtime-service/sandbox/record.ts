@@ -1,6 +1,9 @@
+import type { Owner } from '../state-db';
+import type { SandboxState } from './state';
+
 /**
- * The sandbox record: everything peapod knows about one pod sandbox, written
- * to disk as JSON so it survives a restart of peapod-cri.
+ * The sandbox record: everything peapod knows about one pod sandbox, kept on
+ * disk so it survives a restart of peapod.
  *
  * This is the contract between the sandbox code and the container code: a
  * container of the pod joins `namespaces`, binds `hostnamePath`,
@@ -8,18 +11,22 @@
  * `cgroupParent`.
  */
 
-/** CRI namespace mode names (runtime.v1.NamespaceMode) as peapod keeps them. */
+/** Namespace modes: the CRI's NamespaceMode names, which peapod keeps as its own. */
 export type NetworkMode = 'POD' | 'NODE';
 export type PidMode = 'POD' | 'CONTAINER' | 'NODE' | 'TARGET';
 export type IpcMode = 'POD' | 'NODE';
 
-/** CRI PodSandboxState names. */
-export type SandboxState = 'SANDBOX_READY' | 'SANDBOX_NOTREADY';
+export type { SandboxState } from './state';
 
 export interface SandboxRecord {
+  /** Record format version. */
+  version: 2;
   /** 64 lowercase hex digits. */
   id: string;
+  /** The front end that made it (see state-db.ts). */
+  owner: Owner;
   metadata: { name: string; uid: string; namespace: string; attempt: number };
+  /** See state.ts; changed only by SandboxStore.transition. */
   state: SandboxState;
   /** Nanoseconds since the epoch, as a decimal string. */
   createdAt: string;
@@ -38,6 +45,8 @@ export interface SandboxRecord {
   namespaces: { network?: string; ipc?: string; uts?: string; pid?: string };
   /** Host pid of the pod's init process, when pid mode is POD. */
   infraPid?: number;
+  /** Kernel start time of the infra process (pid-reuse guard), when there is one. */
+  infraStartTime?: string;
   /** Files to bind into containers at /etc/hostname, /etc/hosts, /etc/resolv.conf. */
   hostnamePath: string;
   hostsPath: string;
@@ -55,7 +64,7 @@ export interface SandboxRecord {
   ip?: string;
   /** Further pod IPs (e.g. the IPv6 one of a dual-stack pod). */
   additionalIps: string[];
-  /** The PodSandboxConfig as received, for status and CNI DEL. */
+  /** The front end's request as received (the CRI PodSandboxConfig), opaque to the domain, reported by verbose status. */
   config: unknown;
 }
 

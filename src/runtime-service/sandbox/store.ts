@@ -1,165 +1,142 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { removeAtomicLeftovers, writeFileAtomic } from '../../common/atomic-file';
-import { SANDBOX_ID_PATTERN, SandboxRecord } from './record';
+import type Database from 'better-sqlite3';
+import { alreadyExists, notFound } from '../../common/errors';
+import { isProcessAlive } from '../../common/host/proc';
+import { SharedKeyedLock } from '../../common/process-lock';
+import { isUniqueViolation, Owner, StateDb } from '../state-db';
+import { metadataKey, SandboxRecord } from './record';
 import { sandboxesStateDir, sandboxPaths } from './paths';
-import { RunReservations } from './run-reservations';
+import { nextSandbox, SandboxEvent } from './state';
+
+/** The highest code unit: `prefix + PREFIX_END` bounds the IDs starting with `prefix`. */
+const PREFIX_END = '\uffff';
 
 /**
- * The on-disk form of a sandbox record. `phase` is `creating` from the first
- * step of RunPodSandbox until it succeeded: a record still `creating` at
- * start-up belongs to a RunPodSandbox cut short by a crash, and is torn down.
- */
-export interface StoredSandbox {
-  version: 1;
-  phase: 'creating' | 'created';
-  record: SandboxRecord;
-  /** Kernel start time of the infra process (pid-reuse guard), when there is one. */
-  infraStartTime?: string;
-}
-
-/** Acts on every container of a sandbox (filled by the container code). */
-export type ContainersHook = (sandbox: SandboxRecord) => Promise<void>;
-
-/**
- * The sandboxes peapod knows, in memory and on disk (one JSON file per
- * sandbox at `<root>/sandboxes/<id>/sandbox.json`, written atomically on
- * every change).
+ * The pod sandboxes: rows of the `pods` table of the state database (see
+ * state-db.ts), each holding the whole record as JSON beside the columns
+ * queries need. After its insertion, a record changes only by `transition`
+ * (see state.ts), one transaction each. The files of a sandbox (hosts,
+ * resolv.conf, CNI cache) stay in `<root>/sandboxes/<id>/`.
  *
- * Only finished sandboxes are visible through `get`/`list`; one being built
- * is on disk as `creating` but not listed.
+ * Lookups and lists see this process's owner's sandboxes that are not
+ * `creating`. Records returned are snapshots: read again after a change.
  */
 export class SandboxStore {
-  private readonly sandboxes = new Map<string, StoredSandbox>();
-  private readonly locks = new Map<string, Promise<unknown>>();
-  private stopContainersHook: ContainersHook = async () => undefined;
-  private removeContainersHook: ContainersHook = async () => undefined;
-  /** RunPodSandbox calls in progress or finished after their caller left. */
-  readonly runs = new RunReservations();
-
-  /** @param dirs the configured root and runroot */
-  constructor(private readonly dirs: { root: string; runroot: string }) {}
+  private readonly locks: SharedKeyedLock;
+  private readonly byId: Database.Statement<[string]>;
+  private readonly ownById: Database.Statement<[string, string]>;
+  private readonly ownByPrefix: Database.Statement<[string, string, string]>;
+  private readonly ownList: Database.Statement<[string]>;
 
   /**
-   * Reads every record from disk into memory.
-   * @returns the records still `creating` (to be torn down by the caller)
-   *   and the finished ones; unreadable files are reported in `broken`.
+   * @param state the state database (its owner is this store's)
+   * @param dirs the configured root and runroot
    */
-  load(): { creating: StoredSandbox[]; created: StoredSandbox[]; broken: string[] } {
-    const dir = sandboxesStateDir(this.dirs.root);
-    const out = { creating: [] as StoredSandbox[], created: [] as StoredSandbox[], broken: [] as string[] };
-    let names: string[];
-    try {
-      names = fs.readdirSync(dir);
-    } catch {
-      return out;
-    }
-    for (const id of names) {
-      if (!SANDBOX_ID_PATTERN.test(id)) continue;
-      const file = sandboxPaths(this.dirs, id).recordFile;
-      removeAtomicLeftovers(path.dirname(file));
-      let stored: StoredSandbox;
-      try {
-        stored = JSON.parse(fs.readFileSync(file, 'utf8')) as StoredSandbox;
-      } catch {
-        out.broken.push(file);
-        continue;
-      }
-      if (stored.phase === 'creating') out.creating.push(stored);
-      else {
-        this.sandboxes.set(id, stored);
-        out.created.push(stored);
-      }
-    }
-    return out;
+  constructor(
+    private readonly state: StateDb,
+    private readonly dirs: { root: string; runroot: string },
+  ) {
+    fs.mkdirSync(sandboxesStateDir(dirs.root), { recursive: true, mode: 0o700 });
+    this.locks = new SharedKeyedLock(state.locks, 'pod:');
+    const db = state.db;
+    this.byId = db.prepare('SELECT record FROM pods WHERE id = ?');
+    this.ownById = db.prepare("SELECT record FROM pods WHERE id = ? AND owner = ? AND state != 'creating'");
+    this.ownByPrefix = db.prepare("SELECT record FROM pods WHERE id >= ? AND id < ? AND owner = ? AND state != 'creating' LIMIT 2");
+    this.ownList = db.prepare("SELECT record FROM pods WHERE owner = ? AND state != 'creating' ORDER BY created_at, id");
+  }
+
+  /** The front end whose records this store lists. */
+  get owner(): Owner {
+    return this.state.owner;
   }
 
   /**
-   * A finished sandbox by full ID or by a prefix matching exactly one.
+   * Writes the first record of a sandbox being built (state `creating`), with
+   * this process as its creator, taking its pod name: one name, namespace,
+   * uid and attempt names one pod.
+   * @throws AlreadyExistsError naming the sandbox that has the name.
+   */
+  insert(rec: SandboxRecord): void {
+    const m = rec.metadata;
+    try {
+      this.state.db
+        .prepare('INSERT INTO pods (id, name, namespace, uid, attempt, state, owner, creator_pid, creator_start, created_at, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(rec.id, m.name, m.namespace, m.uid, m.attempt, rec.state, rec.owner, this.state.self.pid, this.state.self.startTime, rec.createdAt, JSON.stringify(rec));
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      throw alreadyExists(`pod sandbox ${metadataKey(m)} already exists with ID ${this.idOfName(m) ?? 'being created'}`);
+    }
+  }
+
+  /**
+   * Applies `event` to the record (see state.ts) and writes the result, in
+   * one IMMEDIATE transaction.
+   * @returns the new record.
+   * @throws NotFoundError for an unknown ID; WrongStateError when the state refuses the event.
+   */
+  transition(id: string, event: SandboxEvent): SandboxRecord {
+    return this.state.db
+      .transaction((): SandboxRecord => {
+        const row = this.byId.get(id) as { record: string } | undefined;
+        if (!row) throw notFound(`pod sandbox ${id} not found`);
+        const next = nextSandbox(JSON.parse(row.record) as SandboxRecord, event);
+        this.state.db.prepare('UPDATE pods SET state = ?, record = ? WHERE id = ?').run(next.state, JSON.stringify(next), id);
+        return next;
+      })
+      .immediate();
+  }
+
+  /**
+   * One of this owner's finished sandboxes by full ID or by a prefix matching exactly one.
    * @returns undefined when none or several match.
    */
   get(idOrUniquePrefix: string): SandboxRecord | undefined {
-    return this.getStored(idOrUniquePrefix)?.record;
-  }
-
-  /** Like `get`, with the on-disk wrapper. */
-  getStored(idOrUniquePrefix: string): StoredSandbox | undefined {
     if (idOrUniquePrefix === '') return undefined;
-    const exact = this.sandboxes.get(idOrUniquePrefix);
-    if (exact) return exact;
-    let found: StoredSandbox | undefined;
-    for (const [id, s] of this.sandboxes) {
-      if (!id.startsWith(idOrUniquePrefix)) continue;
-      if (found) return undefined;
-      found = s;
-    }
-    return found;
+    const exact = this.ownById.get(idOrUniquePrefix, this.owner) as { record: string } | undefined;
+    if (exact) return JSON.parse(exact.record) as SandboxRecord;
+    const hits = this.ownByPrefix.all(idOrUniquePrefix, idOrUniquePrefix + PREFIX_END, this.owner) as { record: string }[];
+    return hits.length === 1 ? (JSON.parse(hits[0].record) as SandboxRecord) : undefined;
   }
 
-  /** All finished sandboxes, oldest first. */
+  /** A sandbox by full ID, of any owner and state. */
+  getAny(id: string): SandboxRecord | undefined {
+    const row = this.byId.get(id) as { record: string } | undefined;
+    return row ? (JSON.parse(row.record) as SandboxRecord) : undefined;
+  }
+
+  /** This owner's finished sandboxes, oldest first: one query. */
   list(): SandboxRecord[] {
-    return [...this.sandboxes.values()].map((s) => s.record).sort((a, b) => (BigInt(a.createdAt) < BigInt(b.createdAt) ? -1 : 1));
+    return (this.ownList.all(this.owner) as { record: string }[]).map((r) => JSON.parse(r.record) as SandboxRecord);
   }
 
-  /**
-   * Writes a record to disk (creating its state directory) and, when
-   * `phase` is `created`, makes it visible.
-   * @throws the fs error when it cannot be written.
-   */
-  save(stored: StoredSandbox): void {
-    const p = sandboxPaths(this.dirs, stored.record.id);
-    fs.mkdirSync(p.stateDir, { recursive: true, mode: 0o700 });
-    writeFileAtomic(p.recordFile, JSON.stringify(stored));
-    if (stored.phase === 'created') this.sandboxes.set(stored.record.id, stored);
+  /** The ID of the sandbox, finished or being built, of any owner, with this name, namespace, uid and attempt: a pod name in use. */
+  idOfName(m: SandboxRecord['metadata']): string | undefined {
+    const row = this.state.db.prepare('SELECT id FROM pods WHERE name = ? AND namespace = ? AND uid = ? AND attempt = ?').get(m.name, m.namespace, m.uid, m.attempt) as { id: string } | undefined;
+    return row?.id;
   }
 
-  /** Forgets a sandbox and deletes its state directory. */
+  /** This owner's records still `creating` whose creator is dead: what recovery rolls back. */
+  abandonedCreations(): SandboxRecord[] {
+    const rows = this.state.db.prepare("SELECT record, creator_pid, creator_start FROM pods WHERE owner = ? AND state = 'creating'").all(this.owner) as {
+      record: string;
+      creator_pid: number;
+      creator_start: string;
+    }[];
+    return rows.filter((r) => !isProcessAlive({ pid: r.creator_pid, startTime: r.creator_start })).map((r) => JSON.parse(r.record) as SandboxRecord);
+  }
+
+  /** Forgets a sandbox: its state directory first, then its row. */
   delete(id: string): void {
-    this.sandboxes.delete(id);
     fs.rmSync(sandboxPaths(this.dirs, id).stateDir, { recursive: true, force: true });
+    this.state.db.prepare('DELETE FROM pods WHERE id = ?').run(id);
   }
 
   /**
-   * Runs `fn` while holding sandbox `id`'s lock, so Stop and Remove of one
-   * sandbox never interleave.
+   * Runs `fn` while holding sandbox `id`'s lock, in this process and across
+   * processes, so Stop, Remove and the creation of its containers never
+   * interleave.
    */
-  async withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(id) ?? Promise.resolve();
-    const run = prev.then(fn, fn);
-    const tail = run.catch(() => undefined);
-    this.locks.set(id, tail);
-    try {
-      return await run;
-    } finally {
-      if (this.locks.get(id) === tail) this.locks.delete(id);
-    }
-  }
-
-  /**
-   * Registers the hook StopPodSandbox calls to stop every container of a
-   * sandbox before its network goes away. The container code sets it; until
-   * then it does nothing.
-   */
-  setStopContainersHook(hook: ContainersHook): void {
-    this.stopContainersHook = hook;
-  }
-
-  /**
-   * Registers the hook RemovePodSandbox calls, after stopping, to remove
-   * every container of a sandbox. Until the container code sets it, it
-   * does nothing.
-   */
-  setRemoveContainersHook(hook: ContainersHook): void {
-    this.removeContainersHook = hook;
-  }
-
-  /** Removes every container of `sandbox` through the registered hook. */
-  removeContainersOfSandbox(sandbox: SandboxRecord): Promise<void> {
-    return this.removeContainersHook(sandbox);
-  }
-
-  /** Stops every container of `sandbox` through the registered hook. */
-  stopContainersOfSandbox(sandbox: SandboxRecord): Promise<void> {
-    return this.stopContainersHook(sandbox);
+  withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    return this.locks.run(id, fn);
   }
 }

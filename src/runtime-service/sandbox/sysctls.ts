@@ -1,4 +1,4 @@
-import { runHostCommand } from './host-command';
+import { runHostCommand } from '../../common/host/command';
 
 /** The kind of namespace a sysctl belongs to, or null when it is not namespaced. */
 export type SysctlNamespace = 'net' | 'ipc' | null;
@@ -24,18 +24,24 @@ export function sysctlNamespace(name: string): SysctlNamespace {
 }
 
 /**
- * Checks the sysctls of a pod against its namespaces.
- * @returns null when all can be applied, else why not (for INVALID_ARGUMENT):
+ * Checks one sysctl of a pod against its namespaces.
+ * @returns null when it can be applied, else why not (for INVALID_ARGUMENT):
  *   a node-wide sysctl, a net.* one for a host-network pod, an IPC one for a
  *   host-IPC pod.
  */
+export function sysctlProblem(name: string, hostNetwork: boolean, hostIpc: boolean): string | null {
+  const ns = sysctlNamespace(name);
+  if (ns === null) return `sysctl "${name}" is not namespaced; only net.*, kernel.shm*, kernel.msg*, kernel.sem and fs.mqueue.* can be set per pod`;
+  if (ns === 'net' && hostNetwork) return `sysctl "${name}": net.* sysctls cannot be set for a pod on the host network`;
+  if (ns === 'ipc' && hostIpc) return `sysctl "${name}": IPC sysctls cannot be set for a pod on the host IPC namespace`;
+  return null;
+}
+
+/** The first problem of a pod's sysctls (see sysctlProblem), or null when all can be applied. */
 export function sysctlsProblem(sysctls: Record<string, string>, hostNetwork: boolean, hostIpc: boolean): string | null {
   for (const name of Object.keys(sysctls)) {
-    const ns = sysctlNamespace(name);
-    const field = `config.linux.sysctls["${name}"]`;
-    if (ns === null) return `${field}: not a namespaced sysctl; only net.*, kernel.shm*, kernel.msg*, kernel.sem and fs.mqueue.* can be set per pod`;
-    if (ns === 'net' && hostNetwork) return `${field}: net.* sysctls cannot be set for a pod on the host network`;
-    if (ns === 'ipc' && hostIpc) return `${field}: IPC sysctls cannot be set for a pod on the host IPC namespace`;
+    const problem = sysctlProblem(name, hostNetwork, hostIpc);
+    if (problem) return problem;
   }
   return null;
 }

@@ -1,12 +1,12 @@
 import * as fs from 'node:fs';
-import type { Logger } from '../../server/logger';
+import type { Logger } from '../../common/logger';
 import { delNetwork } from '../cni/attachment';
 import { killInfra } from './infra';
-import { unmountAll } from './mounts';
+import { unmountAll } from '../../common/host/mounts';
 import { isNamespaceFile, removeNamespacePin } from './namespaces';
 import { removePodCgroup } from './cgroups';
 import type { SandboxPaths } from './paths';
-import type { StoredSandbox } from './store';
+import type { SandboxRecord } from './record';
 
 /** What teardown needs besides the record. */
 export interface TeardownDeps {
@@ -25,15 +25,15 @@ export interface TeardownDeps {
  * @throws CniPluginError when DEL fails (what comes after it still runs
  *   first), HostCommandError when an unmount fails.
  */
-export async function stopSandboxResources(stored: StoredSandbox, deps: TeardownDeps): Promise<void> {
+export async function stopSandboxResources(rec: SandboxRecord, deps: TeardownDeps): Promise<void> {
   let failure: unknown;
   try {
     await delNetwork(deps.paths.cniCacheFile, deps.binDirs, isNamespaceFile(deps.paths.netnsPin));
   } catch (err) {
     failure = err;
   }
-  if (stored.record.infraPid !== undefined && stored.infraStartTime !== undefined) {
-    await killInfra({ pid: stored.record.infraPid, startTime: stored.infraStartTime });
+  if (rec.infraPid !== undefined && rec.infraStartTime !== undefined) {
+    await killInfra({ pid: rec.infraPid, startTime: rec.infraStartTime });
   }
   await unmountAll(deps.paths.shmDir);
   if (failure !== undefined) throw failure;
@@ -47,9 +47,9 @@ export async function stopSandboxResources(stored: StoredSandbox, deps: Teardown
  * @throws HostCommandError when an unmount fails, the fs error when the
  *   cgroup cannot be removed (e.g. a process still in it).
  */
-export async function removeSandboxResources(stored: StoredSandbox, deps: TeardownDeps): Promise<void> {
+export async function removeSandboxResources(rec: SandboxRecord, deps: TeardownDeps): Promise<void> {
   for (const pin of [deps.paths.netnsPin, deps.paths.ipcnsPin, deps.paths.utsnsPin]) await removeNamespacePin(pin);
   await unmountAll(deps.paths.shmDir);
   fs.rmSync(deps.paths.runDir, { recursive: true, force: true });
-  if (deps.cgroupDriver === 'cgroupfs' && stored.record.cgroupParent.startsWith('/')) removePodCgroup(stored.record.cgroupParent);
+  if (deps.cgroupDriver === 'cgroupfs' && rec.cgroupParent.startsWith('/')) removePodCgroup(rec.cgroupParent);
 }

@@ -54,7 +54,7 @@ export function createTestPod(dir: string, logDirectory: string): TestPod {
   fs.writeFileSync(path.join(etc, 'resolv.conf'), 'nameserver 127.0.0.1\n');
   const sandbox: EngineSandbox = {
     id: randomBytes(32).toString('hex'),
-    state: 'SANDBOX_READY',
+    state: 'ready',
     logDirectory,
     cgroupParent: `/peapod-test-${randomBytes(4).toString('hex')}`,
     runtimeHandler: '',

@@ -1,0 +1,51 @@
+/**
+ * Mount points of peapod's mount namespace, read from /proc/self/mountinfo
+ * (proc(5)): field 5 is the mount point with space, tab, newline and
+ * backslash written as octal escapes (\040, \011, \012, \134).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { runHostCommand } from './command';
+
+/** Undoes the octal escapes of a mountinfo path. */
+export function unescapeMountPath(p: string): string {
+  return p.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+}
+
+/** The mount points, in mount order (a path mounted twice appears twice); [] without procfs. */
+export function mountPoints(): string[] {
+  let text: string;
+  try {
+    text = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const fields = line.split(' ');
+    if (fields.length > 4) out.push(unescapeMountPath(fields[4]));
+  }
+  return out;
+}
+
+/** True when `target` (made absolute) is a mount point, possibly several times over. */
+export function isMountPoint(target: string): boolean {
+  return mountPoints().includes(path.resolve(target));
+}
+
+/**
+ * Unmounts `target` until nothing is mounted there (at most 16 layers).
+ * Does nothing when it is not a mount point.
+ * @param options.lazy detach a busy mount lazily (`umount -l`) instead of failing
+ * @throws HostCommandError when umount fails (with `lazy`, when even the lazy unmount fails).
+ */
+export async function unmountAll(target: string, options: { lazy?: boolean } = {}): Promise<void> {
+  for (let i = 0; i < 16 && isMountPoint(target); i++) {
+    try {
+      await runHostCommand('umount', [target]);
+    } catch (err) {
+      if (!options.lazy) throw err;
+      await runHostCommand('umount', ['-l', target]);
+    }
+  }
+}

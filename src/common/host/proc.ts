@@ -1,0 +1,108 @@
+/**
+ * Processes of the host, from /proc: pid files, start times (which tell a
+ * live process from a dead one whose pid was reused), children, trees, and
+ * signals that ignore a process already gone.
+ */
+import * as fs from 'node:fs';
+
+/** A process as peapod identifies it across time: its pid and kernel start time. */
+export interface ProcessIdentity {
+  pid: number;
+  /** Field 22 of /proc/<pid>/stat: start time in clock ticks after boot. */
+  startTime: string;
+}
+
+/** Fields of /proc/<pid>/stat after the command name: [state, ppid, …]; undefined when gone. */
+function statFields(pid: number): string[] | undefined {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return text.slice(text.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Kernel start time of a process (clock ticks after boot), or undefined when it is gone. */
+export function processStartTime(pid: number): string | undefined {
+  return statFields(pid)?.[19];
+}
+
+/** This process's identity. */
+export function selfIdentity(): ProcessIdentity {
+  const startTime = processStartTime(process.pid);
+  if (startTime === undefined) throw new Error('cannot read /proc/self/stat');
+  return { pid: process.pid, startTime };
+}
+
+/**
+ * True when the process is still running: it exists, is not a zombie, and
+ * its start time is the one recorded (so a reused pid is not mistaken for it).
+ */
+export function isProcessAlive(proc: ProcessIdentity): boolean {
+  const f = statFields(proc.pid);
+  return f !== undefined && f[0] !== 'Z' && f[0] !== 'X' && f[19] === proc.startTime;
+}
+
+/** Reads a pid file; undefined when absent, empty or not a positive number. */
+export function readPid(file: string): number | undefined {
+  try {
+    const n = Number.parseInt(fs.readFileSync(file, 'utf8').trim(), 10);
+    return Number.isFinite(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Sends `signal` to `pid`, ignoring a process that is already gone (ESRCH).
+ * @returns true when the signal was delivered.
+ * @throws the error of any other failure (e.g. EPERM).
+ */
+export function killProcess(pid: number, signal: NodeJS.Signals = 'SIGKILL'): boolean {
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw err;
+  }
+}
+
+/** The children of `pid` (from /proc/<pid>/task/<pid>/children). */
+export function childrenOf(pid: number): number[] {
+  try {
+    return fs
+      .readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .split(' ')
+      .filter((s) => s.trim() !== '')
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** The pids of `pid` and all its descendants (from /proc/<pid>/task/<tid>/children), parents first. */
+export function processTree(pid: number): number[] {
+  const out: number[] = [];
+  const visit = (p: number): void => {
+    if (out.includes(p)) return;
+    out.push(p);
+    let tasks: string[] = [];
+    try {
+      tasks = fs.readdirSync(`/proc/${p}/task`);
+    } catch {
+      return;
+    }
+    for (const t of tasks) {
+      let children = '';
+      try {
+        children = fs.readFileSync(`/proc/${p}/task/${t}/children`, 'utf8');
+      } catch {
+        continue;
+      }
+      for (const c of children.trim().split(/\s+/)) if (c) visit(Number(c));
+    }
+  };
+  visit(pid);
+  return out;
+}

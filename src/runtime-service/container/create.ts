@@ -1,0 +1,142 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { internal, invalidArgument, PeapodError, wrongState } from '../../common/errors';
+import { nowNs } from '../../common/time';
+import { exitFilePath } from '../../conmon/driver';
+import { buildSpec } from '../oci/spec';
+import { readInRoot, resolveUser } from '../oci/user';
+import { containerCgroupsPath } from '../sandbox/cgroups';
+import { ContainerDeps, EngineImage, EngineSandbox, runtimeFor } from './deps';
+import { localhostSeccomp, resolveDevices, resolveMounts, targetPidNamespace } from './inputs';
+import { containerPaths } from './paths';
+import type { ContainerRecord, RecordedMount } from './record';
+import { mountRootfs, unmountRootfs } from './rootfs';
+import type { ContainerSpec } from './spec';
+
+/** A new container ID: 32 random bytes in lowercase hex. */
+export function newContainerId(): string {
+  return randomBytes(32).toString('hex');
+}
+
+/**
+ * Creates a container from its spec in a ready pod: writes its record
+ * (state `creating`, which takes its name in the pod), mounts the rootfs
+ * from the image's layers, writes the OCI bundle and has conmon run
+ * `runtime create`; the record then becomes `created` (see state.ts).
+ *
+ * Any failure rolls back everything done (runtime state, rootfs, bundle,
+ * files, record) and rethrows; refusals keep their code, failures of the
+ * tools become INTERNAL naming the container.
+ *
+ * @returns the record, created.
+ * @throws InvalidArgumentError for a missing name, no command, bad mounts or
+ *   devices, unknown users (with the spec's `field`);
+ *   AlreadyExistsError when the name and attempt are taken in the pod;
+ *   WrongStateError when the pod is not ready;
+ *   InternalError when mount, bundle or conmon fail.
+ */
+export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbox, spec: ContainerSpec, image: EngineImage): Promise<ContainerRecord> {
+  const name = spec.name;
+  if (!name) throw invalidArgument('a container needs a name', { field: 'name' });
+  if (sandbox.state !== 'ready') throw wrongState(`pod sandbox ${sandbox.id} is not ready`);
+  const runtime = runtimeFor(deps, sandbox.runtimeHandler);
+  const id = newContainerId();
+  const p = containerPaths(deps.dirs, id);
+  const rec: ContainerRecord = {
+    version: 1,
+    id,
+    owner: deps.store.owner,
+    sandboxId: sandbox.id,
+    metadata: { name, attempt: spec.attempt ?? 0 },
+    state: 'creating',
+    createdAt: nowNs().toString(),
+    startedAt: '0',
+    finishedAt: '0',
+    exitCode: 0,
+    reason: '',
+    message: '',
+    image: { name: spec.image.name, annotations: { ...spec.image.annotations }, userSpecified: spec.image.userSpecified ?? '' },
+    imageId: image.id,
+    imageRef: image.ref,
+    labels: { ...spec.labels },
+    annotations: { ...spec.annotations },
+    mounts: [],
+    logPath: spec.logPath ?? '',
+    runtimeHandler: sandbox.runtimeHandler,
+    stopSignal: spec.stopSignal || image.config.config?.StopSignal || 'SIGTERM',
+    pid: 0,
+    bundle: p.bundle,
+    rootfs: p.rootfs,
+    upperDir: p.upperDir,
+    workDir: p.workDir,
+    persistDir: p.persistDir,
+    cgroupsPath: containerCgroupsPath(deps.opts.cgroupDriver, sandbox.cgroupParent, id),
+    resources: spec.resources ? structuredClone(spec.resources) : null,
+    tty: spec.tty ?? false,
+    stdin: spec.stdin ?? false,
+    stdinOnce: spec.stdinOnce ?? false,
+  };
+  // The inputs are checked before anything is written, so a bad spec leaves nothing.
+  const mounts = resolveMounts(spec.mounts ?? []);
+  const devices = resolveDevices(spec.devices ?? []);
+  const seccomp = localhostSeccomp(spec);
+  rec.mounts = mounts.map((m): RecordedMount => ({ ...m }));
+  // The record first (it takes the name); then the files, so every file has a record.
+  deps.store.insert(rec);
+  let conmonStarted = false;
+  try {
+    fs.mkdirSync(p.stateDir, { recursive: true });
+    fs.mkdirSync(p.bundle, { recursive: true });
+    await mountRootfs(image.layers, p.upperDir, p.workDir, p.rootfs);
+    const user = resolveUser(spec.user, image.config.config?.User, readInRoot(p.rootfs, '/etc/passwd') ?? '', readInRoot(p.rootfs, '/etc/group') ?? '');
+    const ociSpec = buildSpec({
+      containerId: id,
+      spec,
+      image: image.config,
+      sandbox,
+      rootfsPath: p.rootfs,
+      user: user.user,
+      home: user.home,
+      mounts,
+      devices,
+      cgroupsPath: rec.cgroupsPath,
+      targetPidNamespace: targetPidNamespace(spec, deps.store),
+      minOomScoreAdj: deps.host.oomFloor,
+      allCapabilities: deps.host.capabilities,
+      cgroupV2: deps.host.cgroupV2,
+      appArmorEnabled: deps.host.appArmor,
+      swapControl: deps.host.swapControl,
+      localhostSeccomp: seccomp,
+    });
+    fs.writeFileSync(p.configJson, JSON.stringify(ociSpec, null, 1));
+    if (rec.logPath) fs.mkdirSync(path.dirname(rec.logPath), { recursive: true });
+    conmonStarted = true;
+    const created = await deps.opts.conmon.create({
+      id,
+      bundle: p.bundle,
+      runtimePath: runtime.binary,
+      runtimeRoot: runtime.root,
+      pidFile: p.pidFile,
+      conmonPidFile: p.conmonPidFile,
+      logPath: rec.logPath || p.consoleLog,
+      exitDir: deps.dirs.exits,
+      socketDir: deps.dirs.sockets,
+      persistDir: p.persistDir,
+      terminal: rec.tty,
+      stdin: rec.stdin,
+      stdinOnce: rec.stdinOnce,
+      systemdCgroup: deps.opts.cgroupDriver === 'systemd',
+    });
+    return deps.store.transition(id, { type: 'created', pid: created.pid, user: { uid: user.user.uid, gid: user.user.gid, additionalGids: user.user.additionalGids ?? [] } });
+  } catch (err) {
+    if (conmonStarted) await runtime.delete(id).catch(() => undefined);
+    await unmountRootfs(p.rootfs).catch((e) => deps.opts.log.error({ id, err: e }, 'unmounting rootfs after failed create'));
+    fs.rmSync(p.bundle, { recursive: true, force: true });
+    fs.rmSync(exitFilePath(deps.dirs.exits, id), { force: true });
+    deps.store.delete(id);
+    // Expected refusals keep their code; failures of the tools become INTERNAL naming the container.
+    if (err instanceof PeapodError && err.code !== 'INTERNAL') throw err;
+    throw internal(`creating container "${name}": ${(err as Error).message}`, { cause: err });
+  }
+}

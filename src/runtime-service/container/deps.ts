@@ -1,0 +1,111 @@
+import * as fs from 'node:fs';
+import { invalidArgument } from '../../common/errors';
+import { SharedKeyedLock } from '../../common/process-lock';
+import type { StateDb } from '../state-db';
+import type { ConmonDriver } from '../../conmon/driver';
+import { OciRuntime } from '../oci/runc';
+import type { OciImageConfig } from '../oci/types';
+import type { SpecSandbox } from '../oci/spec';
+import type { SandboxState } from '../sandbox/state';
+import { appArmorEnabled, currentOomScoreAdj, hostCapabilities, swapControlAvailable } from './host';
+import { ContainerDirs, containerDirs } from './paths';
+import type { LayerStack } from './rootfs';
+import { isCgroupV2 } from './stats';
+import { ContainerStore } from './store';
+
+/** The pod sandbox as the container code needs it (a subset of the sandbox record). */
+export interface EngineSandbox extends SpecSandbox {
+  /** Only a ready pod takes new containers. */
+  state: SandboxState;
+  /** The pod's log directory ('' when none). */
+  logDirectory: string;
+  /** cgroupsPath prefix of this pod's containers ('' for the default). */
+  cgroupParent: string;
+  /** Runtime handler name ('' for the default). */
+  runtimeHandler: string;
+}
+
+/** The image as the container code needs it. */
+export interface EngineImage {
+  /** `sha256:<hex>`. */
+  id: string;
+  /** Reported as image_ref: a repo digest when known, else the ID. */
+  ref: string;
+  config: OciImageConfig;
+  layers: LayerStack;
+}
+
+/** A runtime handler: binary and state directory. */
+export interface EngineRuntime {
+  runtime_path: string;
+  runtime_root: string;
+}
+
+/** The minimal logger the container code writes to (pino-compatible). */
+export interface EngineLog {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** Settings of the container code. */
+export interface ContainerEngineOptions {
+  /** Persistent state root (records and writable layers go to `<root>/containers`). */
+  root: string;
+  /** Runtime state root (bundles, exit files, sockets under `<runroot>/containers*`). */
+  runroot: string;
+  conmon: ConmonDriver;
+  runtimes: Record<string, EngineRuntime>;
+  defaultRuntime: string;
+  cgroupDriver: 'cgroupfs' | 'systemd';
+  log: EngineLog;
+  /** The state database the records live in (shared with the pods); by default `<root>/state.db` opened for owner `cri`. */
+  state?: StateDb;
+}
+
+/** What the host allows containers, probed once. */
+export interface HostFacts {
+  /** Every capability this process can grant. */
+  capabilities: string[];
+  /** This process's oom_score_adj: no child may go below it. */
+  oomFloor: number;
+  cgroupV2: boolean;
+  appArmor: boolean;
+  swapControl: boolean;
+}
+
+/** Probes the host (see HostFacts). */
+export function probeHost(): HostFacts {
+  const cgroupV2 = isCgroupV2();
+  return { capabilities: hostCapabilities(), oomFloor: currentOomScoreAdj(), cgroupV2, appArmor: appArmorEnabled(), swapControl: swapControlAvailable(cgroupV2) };
+}
+
+/** Everything a container verb (create.ts, start.ts, …) works with. */
+export interface ContainerDeps {
+  opts: ContainerEngineOptions;
+  dirs: ContainerDirs;
+  store: ContainerStore;
+  /** One operation per container at a time, in this process and across processes. */
+  locks: SharedKeyedLock;
+  /** Callbacks waiting for a container's exit, by ID. */
+  exitWaiters: Map<string, Set<() => void>>;
+  host: HostFacts;
+}
+
+/** Builds the dependencies on a state database and makes the directories. */
+export function containerDeps(opts: ContainerEngineOptions, state: StateDb): ContainerDeps {
+  const dirs = containerDirs(opts.root, opts.runroot);
+  for (const d of [dirs.bundles, dirs.exits, dirs.sockets]) fs.mkdirSync(d, { recursive: true });
+  return { opts, dirs, store: new ContainerStore(state, dirs.state), locks: new SharedKeyedLock(state.locks, 'container:'), exitWaiters: new Map(), host: probeHost() };
+}
+
+/**
+ * The OCI runtime of a handler ('' for the default).
+ * @throws InvalidArgumentError when the handler is not configured.
+ */
+export function runtimeFor(deps: ContainerDeps, handler: string): OciRuntime {
+  const name = handler || deps.opts.defaultRuntime;
+  const rt = deps.opts.runtimes[name];
+  if (!rt) throw invalidArgument(`runtime handler "${name}" is not configured`);
+  return new OciRuntime(rt.runtime_path, rt.runtime_root);
+}

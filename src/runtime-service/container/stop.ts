@@ -1,0 +1,28 @@
+import { internal } from '../../common/errors';
+import { ContainerDeps, runtimeFor } from './deps';
+import { applyExit, waitExit } from './exits';
+
+/** How long to wait for a container to die after SIGKILL, in ms. */
+const KILL_WAIT_MS = 30_000;
+
+/**
+ * Stops a container: sends its stop signal (the image's StopSignal, default
+ * SIGTERM), waits up to `timeoutSec`, then SIGKILLs every process of the
+ * container. Timeout 0 kills at once; a created container that never ran is
+ * killed at once. Unknown or exited containers: nothing to do. The record
+ * becomes exited when conmon's exit file appears (exits.ts).
+ * @throws InternalError when the container is still there 30 s after SIGKILL.
+ */
+export async function stopContainer(deps: ContainerDeps, id: string, timeoutSec: number): Promise<void> {
+  const rec = deps.store.find(id);
+  if (!rec || rec.state === 'exited') return;
+  if (await applyExit(deps, rec.id)) return;
+  const runtime = runtimeFor(deps, rec.runtimeHandler);
+  if (timeoutSec > 0 && rec.state === 'running') {
+    await runtime.kill(rec.id, rec.stopSignal);
+    if (await waitExit(deps, rec.id, timeoutSec * 1000)) return;
+  }
+  await runtime.kill(rec.id, 'SIGKILL', true);
+  if (await waitExit(deps, rec.id, KILL_WAIT_MS)) return;
+  throw internal(`container ${rec.id} did not exit after SIGKILL`);
+}

@@ -1,0 +1,31 @@
+import type { ExecSyncRequest__Output } from '../../generated/runtime/v1/ExecSyncRequest';
+import type { ExecSyncResponse } from '../../generated/runtime/v1/ExecSyncResponse';
+import { invalidArgument } from '../../common/errors';
+import { MAX_MESSAGE_BYTES } from '../../server/proto';
+import type { RuntimeContext } from './context';
+
+/** Bytes kept free for the response's framing (field tags, lengths, exit code). */
+const RESPONSE_OVERHEAD = 1024;
+
+/**
+ * CRI `ExecSync`: runs `cmd` in the container and returns stdout, stderr
+ * (each at most 16 MiB) and the exit code. When `timeout` (seconds, 0 =
+ * none) expires the process is killed and the answer is exit code -1 with
+ * `command timed out` on stderr, not an RPC error. stdout is shortened
+ * further when both outputs together would not fit in one gRPC message.
+ * @throws PeapodError INVALID_ARGUMENT for an empty cmd; NOT_FOUND; FAILED_PRECONDITION when not running.
+ */
+export function execSync(ctx: RuntimeContext) {
+  return async (req: ExecSyncRequest__Output): Promise<ExecSyncResponse> => {
+    if (!req.container_id) throw invalidArgument('container_id is required');
+    if (req.cmd.length === 0) throw invalidArgument('cmd is required');
+    const timeout = Number(req.timeout);
+    if (!Number.isFinite(timeout) || timeout < 0) throw invalidArgument('timeout must be a non-negative number of seconds');
+    const r = await ctx.containers.execSync(req.container_id, req.cmd, timeout);
+    // Each output is already at most 16 MiB; the two together must also fit one message.
+    const budget = MAX_MESSAGE_BYTES - RESPONSE_OVERHEAD;
+    const stderr = r.stderr.subarray(0, budget);
+    const stdout = r.stdout.subarray(0, budget - stderr.length);
+    return { stdout, stderr, exit_code: r.exitCode };
+  };
+}

@@ -1,0 +1,27 @@
+import type { ListPodSandboxRequest__Output } from '../../generated/runtime/v1/ListPodSandboxRequest';
+import type { ListPodSandboxResponse } from '../../generated/runtime/v1/ListPodSandboxResponse';
+import type { RuntimeContext } from './context';
+import type { SandboxRecord } from '../sandbox/record';
+import { criSandboxState, toPodSandbox } from './pod-sandbox-view';
+
+/**
+ * CRI `ListPodSandbox`: every sandbox (states refreshed as in
+ * PodSandboxStatus), or those matching the filter: `id`
+ * (full or unique prefix), `state`, and `label_selector` (every pair must
+ * match).
+ */
+export function listPodSandbox(ctx: RuntimeContext) {
+  return async (req: ListPodSandboxRequest__Output): Promise<ListPodSandboxResponse> => {
+    const f = req.filter;
+    let items: SandboxRecord[];
+    if (f?.id) {
+      const one = ctx.sandboxes.get(f.id);
+      items = one ? [one] : [];
+    } else items = ctx.sandboxes.list();
+    items = items.map((r) => ctx.sandboxes.refresh(r));
+    if (f?.state) items = items.filter((r) => criSandboxState(r) === f.state!.state);
+    const selector = Object.entries(f?.label_selector ?? {});
+    if (selector.length) items = items.filter((r) => selector.every(([k, v]) => r.labels[k] === v));
+    return { items: items.map(toPodSandbox) };
+  };
+}

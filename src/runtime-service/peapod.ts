@@ -1,0 +1,138 @@
+/**
+ * The composition root of peapod's domain, shared by both front ends:
+ * `openPeapod(config, log, { owner })` opens the image store, the state
+ * database and the pod and container services over them, wired by explicit
+ * calls (a pod's stop stops its containers; an image a container uses is not
+ * removed). peapod-cri opens it with owner `cri`, the `peapod` CLI with
+ * owner `cli`; each sees and recovers its own pods and containers, and both
+ * share the images.
+ */
+import * as path from 'node:path';
+import type { PeapodConfig } from '../common/config';
+import { notFound } from '../common/errors';
+import type { Logger } from '../common/logger';
+import { openImages } from '../image-service';
+import type { ImagePuller } from '../image-service/puller';
+import type { ImageRecord, ImageStore } from '../image-service/store/image-store';
+import { ConmonDriver } from '../conmon/driver';
+import { ContainerEngine } from './container/engine';
+import type { ContainerRecord } from './container/record';
+import type { ContainerSpec } from './container/spec';
+import { removeImage } from './image-removal';
+import { importLegacyRecords } from './legacy-records';
+import { Sandboxes } from './sandbox/service';
+import { SandboxStore } from './sandbox/store';
+import { openStateDb, Owner, StateDb } from './state-db';
+
+/** The images, as every front end uses them. */
+export interface PeapodImages {
+  store: ImageStore;
+  puller: ImagePuller;
+  /**
+   * Removes the image `ref` resolves to, with its tags, digests and unshared
+   * layers, unless a container of any front end was made from it.
+   * @returns the removed image, or undefined when none matched.
+   * @throws InUseError naming the containers.
+   */
+  remove(ref: string): ImageRecord | undefined;
+}
+
+/** What `recover` does. */
+export interface RecoverOptions {
+  /**
+   * Ask the runtime about every created or running container without an
+   * exit file (a `runc state` each: containers lost across a reboot become
+   * exited). Default true; a short-lived CLI command may skip it.
+   */
+  reconcileRuntime?: boolean;
+  /** Watch conmon's exit directory and record exits as they happen (a long-lived process). Default true. */
+  watchExits?: boolean;
+}
+
+/** peapod's domain for one process: images, pods, containers. */
+export class Peapod {
+  readonly images: PeapodImages;
+  readonly sandboxes: Sandboxes;
+  readonly containers: ContainerEngine;
+
+  /** Use openPeapod. */
+  constructor(
+    readonly config: PeapodConfig,
+    readonly log: Logger,
+    readonly state: StateDb,
+    images: { store: ImageStore; puller: ImagePuller },
+  ) {
+    this.containers = new ContainerEngine({
+      root: path.resolve(config.root),
+      runroot: path.resolve(config.runroot),
+      conmon: new ConmonDriver(config.runtime.conmon_path),
+      runtimes: config.runtime.runtimes,
+      defaultRuntime: config.runtime.default_runtime,
+      cgroupDriver: config.runtime.cgroup_driver,
+      log,
+      state,
+    });
+    this.sandboxes = new Sandboxes({ config, log, sandboxes: new SandboxStore(state, config), containers: this.containers });
+    const containers = this.containers;
+    this.images = { ...images, remove: (ref) => removeImage({ images: images.store, containers }, ref) };
+  }
+
+  /** The front end this process is. */
+  get owner(): Owner {
+    return this.state.owner;
+  }
+
+  /**
+   * Start-up recovery of this front end's records: records of an older
+   * peapod imported, interrupted creations of dead processes rolled back,
+   * pods whose namespaces are gone marked notready, containers reconciled
+   * with their exit files and the runtime (see RecoverOptions).
+   */
+  async recover(options: RecoverOptions = {}): Promise<void> {
+    importLegacyRecords(this.state, this.config.root);
+    await this.sandboxes.recover();
+    await this.containers.recover({ reconcileRuntime: options.reconcileRuntime ?? true, watchExits: options.watchExits ?? true });
+  }
+
+  /**
+   * Creates a container in a pod: under the pod's lock, the pod must be
+   * ready and the image (`spec.image.name`: a reference, ID or digest) in
+   * the store; then the container code creates it (container/create.ts).
+   * @throws NotFoundError for an unknown pod or image; what createContainer throws.
+   */
+  createContainer(podIdOrPrefix: string, spec: ContainerSpec): Promise<ContainerRecord> {
+    const found = this.sandboxes.get(podIdOrPrefix);
+    if (!found) throw notFound(`pod sandbox ${podIdOrPrefix} not found`);
+    return this.sandboxes.withLock(found.id, async () => {
+      const pod = this.sandboxes.get(found.id);
+      if (!pod) throw notFound(`pod sandbox ${podIdOrPrefix} not found`);
+      const image = this.images.store.resolve(spec.image.name);
+      if (!image) throw notFound(`image "${spec.image.name}" not found`);
+      const layers = this.images.store.layerLowerDirs(image);
+      return this.containers.create(pod, spec, { id: image.id, ref: image.repoDigests[0] ?? image.id, config: image.config, layers });
+    });
+  }
+
+  /** Stops watching exits and closes the databases. Pods, containers and their monitors keep running. */
+  close(): void {
+    this.containers.close();
+    this.images.store.close();
+    this.state.close();
+  }
+}
+
+/**
+ * Opens peapod's domain for a front end: the image store under
+ * `<root>/storage`, the state database `<root>/state.db`, the pods and the
+ * containers. Call `recover()` before serving.
+ * @param options.owner the front end this process is (`cri` or `cli`)
+ */
+export function openPeapod(config: PeapodConfig, log: Logger, options: { owner: Owner }): Peapod {
+  const state = openStateDb(config.root, options.owner);
+  try {
+    return new Peapod(config, log, state, openImages(config, log));
+  } catch (err) {
+    state.close();
+    throw err;
+  }
+}

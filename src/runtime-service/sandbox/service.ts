@@ -1,0 +1,71 @@
+import type { PeapodConfig } from '../../common/config';
+import type { Logger } from '../../common/logger';
+import type { ContainerEngine } from '../container/engine';
+import { createSandbox } from './create';
+import { recoverSandboxes, refreshSandboxState, removeSandbox, stopSandbox } from './lifecycle';
+import type { SandboxRecord } from './record';
+import type { SandboxSpec } from './spec';
+import type { SandboxStore } from './store';
+
+/**
+ * The pod sandboxes, for every front end: one object over the record store
+ * and the verbs (create.ts, lifecycle.ts). Stopping a pod stops its
+ * containers and removing it removes them: explicit calls into the
+ * container engine it is given, no hooks. States are drawn in state.ts.
+ */
+export class Sandboxes {
+  /**
+   * @param deps the configuration, the logger, this front end's record store and the containers
+   */
+  constructor(private readonly deps: { config: PeapodConfig; log: Logger; sandboxes: SandboxStore; containers: ContainerEngine }) {}
+
+  /** The record store (lookups, locks). */
+  get store(): SandboxStore {
+    return this.deps.sandboxes;
+  }
+
+  /**
+   * Builds a pod sandbox from its spec (create.ts).
+   * @param options.runtimeHandler the runtime handler of its containers ('' or absent: the default)
+   * @param options.request the front end's request as received, kept for its status reports
+   * @throws NotFoundError for a runtime handler that is not configured; see createSandbox for the rest.
+   */
+  create(spec: SandboxSpec, options: { runtimeHandler?: string; request?: unknown } = {}): Promise<SandboxRecord> {
+    return createSandbox({ config: this.deps.config, log: this.deps.log, store: this.deps.sandboxes }, spec, options.runtimeHandler ?? '', options.request ?? null);
+  }
+
+  /** Stops a sandbox and its containers (lifecycle.ts); unknown IDs are a no-op. */
+  stop(id: string): Promise<void> {
+    return stopSandbox(this.deps, id);
+  }
+
+  /** Removes a sandbox and its containers (lifecycle.ts); unknown IDs are a no-op. */
+  remove(id: string): Promise<void> {
+    return removeSandbox(this.deps, id);
+  }
+
+  /** A finished sandbox of this front end by full ID or unique prefix. */
+  get(idOrPrefix: string): SandboxRecord | undefined {
+    return this.deps.sandboxes.get(idOrPrefix);
+  }
+
+  /** This front end's finished sandboxes, oldest first. */
+  list(): SandboxRecord[] {
+    return this.deps.sandboxes.list();
+  }
+
+  /** The record after checking that a ready sandbox still has its namespaces and infra process (lifecycle.ts). */
+  refresh(rec: SandboxRecord): SandboxRecord {
+    return refreshSandboxState(this.deps, rec);
+  }
+
+  /** Runs `fn` under the sandbox's lock (in this process and across processes). */
+  withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    return this.deps.sandboxes.withLock(id, fn);
+  }
+
+  /** Start-up recovery of this front end's sandboxes (lifecycle.ts). */
+  recover(): Promise<void> {
+    return recoverSandboxes(this.deps);
+  }
+}

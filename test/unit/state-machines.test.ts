@@ -1,0 +1,51 @@
+import { expect } from 'chai';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { PeapodError } from '../../src/common/errors';
+import type { ContainerRecord } from '../../src/runtime-service/container/record';
+import { LOST_MESSAGE, mustBeRunning, nextRecord } from '../../src/runtime-service/container/state';
+import type { SandboxRecord } from '../../src/runtime-service/sandbox/record';
+import { nextSandbox } from '../../src/runtime-service/sandbox/state';
+import { toGrpcStatus } from '../../src/server/status';
+
+const container = (state: ContainerRecord['state']): ContainerRecord =>
+  ({ id: 'c1', state, createdAt: '100', startedAt: '0', finishedAt: '0', exitCode: 0, reason: '', message: '', pid: 0 }) as ContainerRecord;
+
+function refusal(fn: () => unknown): PeapodError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).to.be.instanceOf(PeapodError);
+    expect((err as PeapodError).code).to.equal('WRONG_STATE');
+    expect(toGrpcStatus(err).code).to.equal(GrpcStatus.FAILED_PRECONDITION);
+    return err as PeapodError;
+  }
+  throw new Error('expected WRONG_STATE');
+}
+
+describe('state machines (container/state.ts, sandbox/state.ts)', () => {
+  it('walks a container from creating to exited, each edge writing its fields', () => {
+    let rec = nextRecord(container('creating'), { type: 'created', pid: 42, user: { uid: 0, gid: 0, additionalGids: [] } });
+    expect(rec).to.include({ state: 'created', pid: 42 });
+    rec = nextRecord(rec, { type: 'started', startedAt: 200n });
+    expect(rec).to.include({ state: 'running', startedAt: '200' });
+    rec = nextRecord(rec, { type: 'exited', exitCode: 3, finishedAt: 150n, reason: 'Error' });
+    // An exit file's coarse mtime never puts the end before the start.
+    expect(rec).to.include({ state: 'exited', exitCode: 3, finishedAt: '200', reason: 'Error', pid: 0 });
+    const lost = nextRecord(container('running'), { type: 'lost', at: 300n });
+    expect(lost).to.include({ state: 'exited', exitCode: 255, reason: 'Error', message: LOST_MESSAGE });
+  });
+
+  it('refuses what the drawing does not allow with WRONG_STATE and a clear message', () => {
+    expect(refusal(() => nextRecord(container('running'), { type: 'started', startedAt: 1n })).message).to.equal('container c1 is running: only a created container can be started');
+    expect(refusal(() => mustBeRunning(container('exited'), 'exec')).message).to.equal('container c1 is exited: exec needs a running container');
+    refusal(() => nextRecord(container('exited'), { type: 'resources', resources: {} }));
+    refusal(() => nextRecord(container('created'), { type: 'created', pid: 1, user: { uid: 0, gid: 0, additionalGids: [] } }));
+    const pod = { id: 's1', state: 'creating', namespaces: {} } as unknown as SandboxRecord;
+    refusal(() => nextSandbox(pod, { type: 'stopped' }));
+    const ready = nextSandbox(nextSandbox(pod, { type: 'infraStarted', pid: 7, startTime: '9' }), { type: 'ready', ip: '198.18.0.2', additionalIps: [] });
+    expect(ready).to.include({ state: 'ready', infraPid: 7, infraStartTime: '9', ip: '198.18.0.2' });
+    expect(ready.namespaces.pid).to.equal('/proc/7/ns/pid');
+    expect(nextSandbox(nextSandbox(ready, { type: 'stopped' }), { type: 'stopped' }).state).to.equal('notready');
+    refusal(() => nextSandbox(ready, { type: 'ready', additionalIps: [] }));
+  });
+});
