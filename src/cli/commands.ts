@@ -1,0 +1,104 @@
+/**
+ * The command table of `peapod`: every command with Podman's name, aliases,
+ * arguments and flags, and the module that runs it (required only when the
+ * command runs, so a command loads only what it needs). Global flags:
+ * --root, --runroot, --log-level, --config, --config-dir. Exit codes as
+ * Podman's (errors.ts).
+ */
+import { CommandSpec, FlagSpec, helpText, parseArgv } from './argv';
+import type { GlobalOptions } from './config';
+import type { CliContext, CliStreams } from './context';
+import { EXIT_ENGINE, exitCodeOf, formatError } from './errors';
+import { peapodVersion } from './package-version';
+
+/** The global flags (Podman's names; --config-dir as peapod-cri's). */
+export const GLOBAL_FLAGS: FlagSpec[] = [
+  { name: 'root', type: 'string', value: 'dir', help: 'Persistent state: images and layers (config key root; default /var/lib/peapod)' },
+  { name: 'runroot', type: 'string', value: 'dir', help: 'State that lives until reboot (config key runroot; default /run/peapod)' },
+  { name: 'log-level', type: 'string', value: 'level', help: 'Log messages at and above this level: trace, debug, info, warn, error, fatal', default: 'warn' },
+  { name: 'config', type: 'string', value: 'file', help: 'Configuration file (default /etc/peapod/peapod.conf)' },
+  { name: 'config-dir', type: 'string', value: 'dir', help: 'Drop-in directory of *.conf files (default /etc/peapod/peapod.conf.d)' },
+];
+
+const IMAGES: CommandSpec = {
+  name: 'images',
+  summary: 'List images in local storage',
+  usage: '[IMAGE]',
+  maxArgs: 1,
+  module: './commands/images',
+  examples: ['peapod images --format json', 'peapod images --sort repository --format "table {{.ID}} {{.Repository}} {{.Tag}}"', 'peapod images --filter dangling=true'],
+  flags: [
+    { name: 'digests', type: 'bool', help: 'Show digests' },
+    { name: 'filter', short: 'f', type: 'strings', value: 'filter', help: 'Filter output: reference, dangling, before, since, id, label (key=value or key!=value; repeatable)' },
+    { name: 'format', type: 'string', help: 'Change the output format to table, JSON or a Go template' },
+    { name: 'no-trunc', type: 'bool', help: 'Do not truncate output' },
+    { name: 'noheading', short: 'n', type: 'bool', help: 'Do not print column headings' },
+    { name: 'quiet', short: 'q', type: 'bool', help: 'Display only image IDs' },
+    { name: 'sort', type: 'string', help: 'Sort by created, id, repository, size, tag', default: 'created', choices: ['created', 'id', 'repository', 'size', 'tag'] },
+  ],
+};
+
+const VERSION: CommandSpec = {
+  name: 'version',
+  summary: 'Display the peapod version information',
+  maxArgs: 0,
+  module: './commands/version',
+  flags: [{ name: 'format', short: 'f', type: 'string', help: 'Change the output format to JSON or a Go template' }],
+};
+
+/** The root of the table. */
+export const ROOT: CommandSpec = {
+  name: 'peapod',
+  summary: 'Manage images with the store peapod-cri uses (daemonless, in the manner of Podman)',
+  commands: [
+    { name: 'image', summary: 'Manage images', commands: [{ ...IMAGES, name: 'list', aliases: ['ls'] }] },
+    IMAGES,
+    VERSION,
+  ],
+};
+
+/** A command module: `run(ctx, positional arguments, flags)` returns the exit code. */
+interface CommandModule {
+  run(ctx: CliContext, args: string[], flags: never): Promise<number>;
+}
+
+/**
+ * Runs the CLI on `argv` (without node and the script) and returns the exit
+ * code. Errors become one `Error: …` line on stderr (usage errors add a
+ * "See '… --help'" line): 125 for flag and engine errors, a command's own
+ * code otherwise.
+ */
+export async function runCli(argv: string[], io: CliStreams): Promise<number> {
+  let debug = argv.some((a, i) => (a === '--log-level' && /^(debug|trace)$/i.test(argv[i + 1] ?? '')) || /^--log-level=(debug|trace)$/i.test(a));
+  let ctx: CliContext | undefined;
+  try {
+    const parsed = parseArgv(ROOT, GLOBAL_FLAGS, argv);
+    if (parsed.kind === 'version') {
+      io.stdout.write(`peapod version ${peapodVersion()}\n`);
+      return 0;
+    }
+    if (parsed.kind === 'help') {
+      const text = helpText(parsed.path, GLOBAL_FLAGS);
+      // Asked for help: stdout, 0. A group without its subcommand: stderr, 125 (Podman's "missing command").
+      const asked = argv.includes('--help') || argv.includes('-h') || argv.includes('help');
+      if (asked) {
+        io.stdout.write(text);
+        return 0;
+      }
+      io.stderr.write(text + `Error: missing command '${parsed.path.map((c) => c.name).join(' ')} COMMAND'\n`);
+      return EXIT_ENGINE;
+    }
+    const globals = parsed.globals as GlobalOptions;
+    debug = /^(debug|trace)$/i.test(String(globals.logLevel));
+    const spec = parsed.path[parsed.path.length - 1];
+    const { CliContext: Ctx } = require('./context') as typeof import('./context');
+    ctx = new Ctx(globals, io);
+    const mod = require(spec.module!) as CommandModule;
+    return await mod.run(ctx, parsed.args, parsed.flags as never);
+  } catch (err) {
+    io.stderr.write(formatError(err, debug));
+    return exitCodeOf(err);
+  } finally {
+    ctx?.close();
+  }
+}
