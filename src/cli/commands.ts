@@ -38,6 +38,51 @@ const IMAGES: CommandSpec = {
   ],
 };
 
+const AUTHFILE: FlagSpec = { name: 'authfile', type: 'string', value: 'path', help: 'Path of the authentication file (default ${XDG_RUNTIME_DIR}/containers/auth.json; env REGISTRY_AUTH_FILE)' };
+
+const PULL: CommandSpec = {
+  name: 'pull',
+  summary: 'Pull an image from a registry',
+  description: 'Pulls an image from a registry and stores it locally.\nAn image can be pulled by tag or digest. If a tag is not specified, the image with the \'latest\' tag is pulled.',
+  usage: 'IMAGE [IMAGE...]',
+  minArgs: 1,
+  module: './commands/pull',
+  examples: ['peapod pull busybox', 'peapod pull -q 127.0.0.1:5000/library/busybox:latest'],
+  flags: [
+    AUTHFILE,
+    { name: 'creds', type: 'string', value: 'USER:PASSWORD', help: 'Credentials to use for authenticating to a registry (instead of the auth file)' },
+    { name: 'quiet', short: 'q', type: 'bool', help: 'Suppress output information when pulling images (print only the image ID)' },
+  ],
+};
+
+const LOGIN: CommandSpec = {
+  name: 'login',
+  summary: 'Log in to a container registry',
+  description: 'Checks the credentials against the registry, then stores them in the auth file.',
+  usage: 'REGISTRY',
+  minArgs: 1,
+  maxArgs: 1,
+  module: './commands/login',
+  examples: ['peapod login -u user --password-stdin registry.example.com < password.txt'],
+  flags: [
+    AUTHFILE,
+    { name: 'get-login', type: 'bool', help: 'Return the current login user for the registry' },
+    { name: 'password', short: 'p', type: 'string', help: 'Password for registry' },
+    { name: 'password-stdin', type: 'bool', help: 'Take the password from stdin' },
+    { name: 'username', short: 'u', type: 'string', help: 'Username for registry' },
+  ],
+};
+
+const LOGOUT: CommandSpec = {
+  name: 'logout',
+  summary: 'Log out of a container registry',
+  description: 'Removes the stored credentials of the registry from the auth file.',
+  usage: 'REGISTRY',
+  maxArgs: 1,
+  module: './commands/logout',
+  flags: [{ name: 'all', short: 'a', type: 'bool', help: 'Remove the credentials of all registries in the auth file' }, AUTHFILE],
+};
+
 const VERSION: CommandSpec = {
   name: 'version',
   summary: 'Display the peapod version information',
@@ -51,8 +96,11 @@ export const ROOT: CommandSpec = {
   name: 'peapod',
   summary: 'Manage images with the store peapod-cri uses (daemonless, in the manner of Podman)',
   commands: [
-    { name: 'image', summary: 'Manage images', commands: [{ ...IMAGES, name: 'list', aliases: ['ls'] }] },
+    { name: 'image', summary: 'Manage images', commands: [{ ...IMAGES, name: 'list', aliases: ['ls'] }, PULL] },
     IMAGES,
+    LOGIN,
+    LOGOUT,
+    PULL,
     VERSION,
   ],
 };

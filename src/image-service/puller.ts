@@ -49,9 +49,20 @@ export interface PullerOptions {
   log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
+/** Progress of one pull, for a front end to draw (bytes are of the compressed blobs). */
+export type PullProgress =
+  | { type: 'resolved'; reference: string; manifestDigest: string; layers: { digest: string; size: number }[] }
+  | { type: 'layer'; digest: string; size: number; fetched: number; state: 'waiting' | 'downloading' | 'exists' | 'unpacking' | 'done' }
+  | { type: 'done'; imageId: string };
+
+/** Bytes of a layer between two `downloading` progress events, at most. */
+const PROGRESS_STEP = 64 * 1024;
+
 /** Per-pull options. */
 export interface PullRequestOptions {
   credentials?: RegistryCredentials;
+  /** Called at each layer's start and end and at most once per 64 KiB of a layer's bytes. */
+  onProgress?: (event: PullProgress) => void;
 }
 
 /** The chain IDs of a list of diff IDs (OCI image-spec `config.md`, "Layer ChainID"). */
@@ -235,12 +246,22 @@ export class ImagePuller {
         throw new PullError(`image config lists ${diffIds.length} diff IDs but the manifest has ${manifest.layers.length} layers`);
       }
       const chains = chainIds(diffIds);
+      const progress = opts.onProgress;
+      progress?.({ type: 'resolved', reference: `${ref.domain}/${ref.path}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`, manifestDigest, layers: manifest.layers.map((l) => ({ digest: l.digest, size: l.size })) });
+      for (const l of manifest.layers) progress?.({ type: 'layer', digest: l.digest, size: l.size, fetched: 0, state: 'waiting' });
       await mapLimit(manifest.layers, this.options.maxConcurrentDownloads ?? 3, async (desc, i) => {
-        await this.ensureBlob(client, repo, desc, added);
+        const report = (state: 'downloading' | 'exists' | 'unpacking' | 'done', fetched: number): void => progress?.({ type: 'layer', digest: desc.digest, size: desc.size, fetched, state });
+        if (this.store.getLayer(chains[i]) && this.store.hasBlob(desc.digest)) {
+          report('exists', desc.size);
+          return;
+        }
+        await this.ensureBlob(client, repo, desc, added, progress && ((n) => report('downloading', n)));
+        report('unpacking', desc.size);
         await this.ensureLayer(desc, diffIds[i], chains[i], added);
+        report('done', desc.size);
       });
       for (const l of manifest.layers) blobs.push(l.digest);
-      return this.store.commitImage({
+      const image = this.store.commitImage({
         id: manifest.config.digest,
         configJson,
         manifestDigest,
@@ -249,6 +270,8 @@ export class ImagePuller {
         chainIds: chains,
         blobs: [...new Set(blobs)],
       });
+      progress?.({ type: 'done', imageId: image.id });
+      return image;
     } catch (err) {
       this.store.removeUnused(added.layers, added.blobs);
       throw err;
@@ -294,7 +317,7 @@ export class ImagePuller {
   }
 
   /** Makes sure the content store has the blob: downloads, verifies and stores it once (in-process and across processes). */
-  private ensureBlob(client: RegistryClient, repo: string, desc: Descriptor, added: { blobs: string[] }): Promise<void> {
+  private ensureBlob(client: RegistryClient, repo: string, desc: Descriptor, added: { blobs: string[] }, onBytes?: (fetched: number) => void): Promise<void> {
     if (this.store.hasBlob(desc.digest)) return Promise.resolve();
     return this.single(`blob:${desc.digest}`, async () => {
       const release = await this.store.lock(`blob:${desc.digest}`);
@@ -303,7 +326,7 @@ export class ImagePuller {
         let lastErr: unknown;
         for (let attempt = 1; attempt <= 3; attempt++) {
           try {
-            const { file, size } = await this.download(client, repo, desc);
+            const { file, size } = await this.download(client, repo, desc, onBytes);
             this.store.commitBlob(desc.digest, file, size);
             added.blobs.push(desc.digest);
             return;
@@ -320,15 +343,21 @@ export class ImagePuller {
     });
   }
 
-  private async download(client: RegistryClient, repo: string, desc: Descriptor): Promise<{ file: string; size: number }> {
+  private async download(client: RegistryClient, repo: string, desc: Descriptor, onBytes?: (fetched: number) => void): Promise<{ file: string; size: number }> {
     const res = await client.get(repo, `blobs/${desc.digest}`);
     const file = path.join(this.store.tempDir(), 'blob');
     const h = hasher(desc.digest);
     let size = 0;
+    let reported = 0;
+    onBytes?.(0);
     const counter = new PassThrough();
     counter.on('data', (c: Buffer) => {
       size += c.length;
       h.update(c);
+      if (onBytes && size - reported >= PROGRESS_STEP) {
+        reported = size;
+        onBytes(size);
+      }
     });
     await pipeline(res.body, counter, fs.createWriteStream(file, { mode: 0o600 }));
     const actual = `${checkDigest(desc.digest).algorithm}:${h.digest('hex')}`;
