@@ -83,6 +83,59 @@ const LOGOUT: CommandSpec = {
   flags: [{ name: 'all', short: 'a', type: 'bool', help: 'Remove the credentials of all registries in the auth file' }, AUTHFILE],
 };
 
+const RMI: CommandSpec = {
+  name: 'rmi',
+  summary: 'Removes one or more images from local storage',
+  description: 'Removes images by ID, ID prefix, name or digest. A name of an image that has other names only removes that name.\nExit codes: 0 removed, 1 an image was not found, 2 an image is in use by a container, 125 other errors.',
+  usage: 'IMAGE [IMAGE...]',
+  module: './commands/rmi',
+  examples: ['peapod rmi imageID', 'peapod rmi --force busybox', 'peapod rmi c4dfb1609ee2 93fd78260bd1'],
+  flags: [
+    { name: 'all', short: 'a', type: 'bool', help: 'Remove all images' },
+    { name: 'force', short: 'f', type: 'bool', help: 'Remove the image even when containers use it' },
+    { name: 'ignore', short: 'i', type: 'bool', help: 'Ignore errors if a specified image does not exist' },
+  ],
+};
+
+const TAG: CommandSpec = {
+  name: 'tag',
+  summary: 'Add an additional name to a local image',
+  description: 'Adds one or more names to a stored image. A name without a registry is stored under localhost/.',
+  usage: 'IMAGE TARGET_NAME [TARGET_NAME...]',
+  minArgs: 2,
+  module: './commands/tag',
+  examples: ['peapod tag 0e3bbc2 fedora:latest', 'peapod tag httpd myregistryhost:5000/fedora/httpd:v2'],
+};
+
+const UNTAG: CommandSpec = {
+  name: 'untag',
+  summary: 'Remove a name from a local image',
+  description: 'Removes names from a stored image; with no name, all of them. The image itself stays.',
+  usage: 'IMAGE [NAME...]',
+  minArgs: 1,
+  module: './commands/untag',
+  examples: ['peapod untag 0e3bbc2', 'peapod untag imageID:latest otherImageName:latest'],
+};
+
+const INSPECT: CommandSpec = {
+  name: 'inspect',
+  summary: 'Display the configuration of an image',
+  usage: 'IMAGE [IMAGE...]',
+  minArgs: 1,
+  module: './commands/image-inspect',
+  examples: ['peapod image inspect busybox', 'peapod image inspect --format "{{.Id}} {{.Size}}" busybox'],
+  flags: [{ name: 'format', short: 'f', type: 'string', help: 'Format the output to a Go template or json (default "json")' }],
+};
+
+const INFO: CommandSpec = {
+  name: 'info',
+  summary: 'Display peapod system information',
+  description: 'The host, the store (paths, image count), the registries configuration and the versions of runc and conmon.',
+  maxArgs: 0,
+  module: './commands/info',
+  flags: [{ name: 'format', short: 'f', type: 'string', help: 'Change the output format to JSON or a Go template' }],
+};
+
 const VERSION: CommandSpec = {
   name: 'version',
   summary: 'Display the peapod version information',
@@ -96,11 +149,15 @@ export const ROOT: CommandSpec = {
   name: 'peapod',
   summary: 'Manage images with the store peapod-cri uses (daemonless, in the manner of Podman)',
   commands: [
-    { name: 'image', summary: 'Manage images', commands: [{ ...IMAGES, name: 'list', aliases: ['ls'] }, PULL] },
+    { name: 'image', summary: 'Manage images', commands: [INSPECT, { ...IMAGES, name: 'list', aliases: ['ls'] }, PULL, { ...RMI, name: 'rm' }, TAG, UNTAG] },
     IMAGES,
+    INFO,
     LOGIN,
     LOGOUT,
     PULL,
+    RMI,
+    TAG,
+    UNTAG,
     VERSION,
   ],
 };

@@ -79,7 +79,7 @@ export interface NewImage {
   id: string;
   configJson: string;
   manifestDigest: string;
-  /** Repository name (`domain/path`) the image was pulled from. */
+  /** Repository name (`domain/path`) the image was pulled from; empty for an image without a name (a loaded archive). */
   repository: string;
   tag?: string;
   chainIds: string[];
@@ -304,8 +304,8 @@ export class ImageStore {
       img.chainIds.forEach((c, i) => insLayer.run(img.id, i, c));
       const insBlob = this.db.prepare('INSERT OR IGNORE INTO image_blobs (image_id, digest) VALUES (?, ?)');
       for (const b of img.blobs) insBlob.run(img.id, b);
-      if (img.tag) this.db.prepare('INSERT OR REPLACE INTO image_tags (name, image_id) VALUES (?, ?)').run(`${img.repository}:${img.tag}`, img.id);
-      this.db.prepare('INSERT OR REPLACE INTO image_digests (name, image_id) VALUES (?, ?)').run(`${img.repository}@${img.manifestDigest}`, img.id);
+      if (img.repository && img.tag) this.db.prepare('INSERT OR REPLACE INTO image_tags (name, image_id) VALUES (?, ?)').run(`${img.repository}:${img.tag}`, img.id);
+      if (img.repository) this.db.prepare('INSERT OR REPLACE INTO image_digests (name, image_id) VALUES (?, ?)').run(`${img.repository}@${img.manifestDigest}`, img.id);
     });
     tx.immediate();
     // A tag moved away may have left an image without names: it stays (as a
@@ -399,6 +399,35 @@ export class ImageStore {
       lowers.push(`l/${l.link}`);
     }
     return { linkDir: this.linkDir, lowers };
+  }
+
+  /**
+   * Gives image `id` the name `name` (normalized `domain/path:tag`); a name
+   * another image had moves to this one, as in Docker and Podman.
+   * @returns false when no image has that ID.
+   */
+  addTag(id: string, name: string): boolean {
+    return this.db
+      .transaction((): boolean => {
+        if (!this.db.prepare('SELECT 1 FROM images WHERE id = ?').get(id)) return false;
+        this.db.prepare('INSERT OR REPLACE INTO image_tags (name, image_id) VALUES (?, ?)').run(name, id);
+        return true;
+      })
+      .immediate();
+  }
+
+  /**
+   * Removes the name `name` (normalized `domain/path:tag`); the image stays,
+   * untagged if it was its last name.
+   * @returns false when no image had that name.
+   */
+  removeTag(name: string): boolean {
+    return this.db.prepare('DELETE FROM image_tags WHERE name = ?').run(name).changes > 0;
+  }
+
+  /** The digests of every blob image `id` uses (manifests, config, layers), unordered. */
+  imageBlobs(id: string): string[] {
+    return (this.db.prepare('SELECT digest FROM image_blobs WHERE image_id = ?').all(id) as { digest: string }[]).map((r) => r.digest);
   }
 
   /** Marks an image pinned (kubelet GC leaves it) or not. */
