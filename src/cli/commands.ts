@@ -127,6 +127,34 @@ const INSPECT: CommandSpec = {
   flags: [{ name: 'format', short: 'f', type: 'string', help: 'Format the output to a Go template or json (default "json")' }],
 };
 
+const SAVE: CommandSpec = {
+  name: 'save',
+  summary: 'Save image(s) to an archive',
+  description: 'Saves images as an OCI archive (an OCI image layout in a tar, blobs exactly as stored) to a file or stdout.',
+  usage: 'IMAGE [IMAGE...]',
+  minArgs: 1,
+  module: './commands/save',
+  examples: ['peapod save -o busybox.tar busybox', 'peapod save busybox > busybox.tar'],
+  flags: [
+    { name: 'format', type: 'string', help: 'Archive format (only oci-archive)', default: 'oci-archive', choices: ['oci-archive'] },
+    { name: 'output', short: 'o', type: 'string', value: 'file', help: 'Write to a specified file (default: stdout, which must be redirected)' },
+    { name: 'quiet', short: 'q', type: 'bool', help: 'Suppress the output' },
+  ],
+};
+
+const LOAD: CommandSpec = {
+  name: 'load',
+  summary: 'Load image(s) from a tar archive',
+  description: 'Loads images from an oci-archive or a docker-archive (optionally gzip- or zstd-compressed), verified as a registry pull is.',
+  maxArgs: 0,
+  module: './commands/load',
+  examples: ['peapod load -i busybox.tar', 'peapod load < busybox.tar'],
+  flags: [
+    { name: 'input', short: 'i', type: 'string', value: 'file', help: 'Read from specified archive file (default: stdin)' },
+    { name: 'quiet', short: 'q', type: 'bool', help: 'Suppress the output' },
+  ],
+};
+
 const INFO: CommandSpec = {
   name: 'info',
   summary: 'Display peapod system information',
@@ -149,13 +177,15 @@ export const ROOT: CommandSpec = {
   name: 'peapod',
   summary: 'Manage images with the store peapod-cri uses (daemonless, in the manner of Podman)',
   commands: [
-    { name: 'image', summary: 'Manage images', commands: [INSPECT, { ...IMAGES, name: 'list', aliases: ['ls'] }, PULL, { ...RMI, name: 'rm' }, TAG, UNTAG] },
+    { name: 'image', summary: 'Manage images', commands: [INSPECT, { ...IMAGES, name: 'list', aliases: ['ls'] }, LOAD, PULL, { ...RMI, name: 'rm' }, SAVE, TAG, UNTAG] },
     IMAGES,
     INFO,
+    LOAD,
     LOGIN,
     LOGOUT,
     PULL,
     RMI,
+    SAVE,
     TAG,
     UNTAG,
     VERSION,
