@@ -125,6 +125,25 @@ CREATE INDEX IF NOT EXISTS image_layers_chain ON image_layers(chain_id);
 CREATE INDEX IF NOT EXISTS image_blobs_digest ON image_blobs(digest);
 `;
 
+/**
+ * Puts the database in WAL mode (persistent: later opens find it set).
+ * Switching needs the database to itself, and SQLite answers SQLITE_BUSY at
+ * once, without its busy handler, while another process holds it (two
+ * processes opening a new store together): so retry for up to 30 s.
+ */
+function setWal(db: Database.Database): void {
+  const deadline = Date.now() + 30_000;
+  for (let delay = 2; ; delay = Math.min(delay * 2, 100)) {
+    try {
+      if (db.pragma('journal_mode', { simple: true }) !== 'wal') db.pragma('journal_mode = WAL');
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, delay);
+    }
+  }
+}
+
 /** Images, layers and blobs on disk, with their metadata in SQLite. Safe to use from several processes. */
 export class ImageStore {
   readonly db: Database.Database;
@@ -134,7 +153,7 @@ export class ImageStore {
   private constructor(readonly root: string) {
     for (const d of ['blobs/sha256', 'blobs/sha512', 'overlay/l', 'tmp']) fs.mkdirSync(path.join(root, d), { recursive: true, mode: 0o700 });
     this.db = new Database(path.join(root, 'images.db'), { timeout: 30_000 });
-    this.db.pragma('journal_mode = WAL');
+    setWal(this.db);
     this.db.pragma('busy_timeout = 30000');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('synchronous = NORMAL');
