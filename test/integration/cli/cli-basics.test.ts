@@ -1,5 +1,12 @@
 import { expect } from 'chai';
+import type { CommandSpec } from '../../../src/cli/argv';
+import { ROOT } from '../../../src/cli/commands';
 import { CliEnv, makeCliEnv } from './cli-harness';
+
+/** Every command path of the table (`['image', 'ls']` …). */
+function commandPaths(spec: CommandSpec, prefix: string[] = []): string[][] {
+  return (spec.commands ?? []).flatMap((c) => [[...prefix, c.name], ...commandPaths(c, [...prefix, c.name])]);
+}
 
 describe('peapod CLI: framework (flags, help, exit codes, version)', function () {
   this.timeout(60_000);
@@ -35,11 +42,15 @@ describe('peapod CLI: framework (flags, help, exit codes, version)', function ()
   });
 
   it('--help on each command prints its usage and flags and exits 0', async () => {
-    for (const args of [['--help'], ['images', '--help'], ['image', 'ls', '-h'], ['help', 'images'], ['version', '--help']]) {
+    const paths = commandPaths(ROOT);
+    expect(paths.map((p) => p.join(' '))).to.include.members(['pull', 'images', 'rmi', 'tag', 'untag', 'save', 'load', 'login', 'logout', 'info', 'version', 'image inspect', 'image list']);
+    for (const args of [['--help'], ['image', 'ls', '-h'], ['help', 'images'], ...paths.map((p) => [...p, '--help'])]) {
       const r = await env.run(args);
       expect(r.code, args.join(' ')).to.equal(0);
       expect(r.stdout, args.join(' ')).to.contain('Usage:');
     }
+    const top = await env.run(['--help']);
+    for (const c of ROOT.commands!) expect(top.stdout).to.match(new RegExp(`\\n  ${c.name} +${c.summary.replace(/[()]/g, '.')}\\n`));
     const images = await env.run(['images', '--help']);
     for (const flag of ['--digests', '--filter', '--format', '--no-trunc', '--noheading', '--quiet', '--sort', '--root', '--runroot', '--log-level', '--config']) expect(images.stdout).to.contain(flag);
   });
@@ -51,6 +62,16 @@ describe('peapod CLI: framework (flags, help, exit codes, version)', function ()
     const noFile = await env.run(['--config', `${env.dir}/nope.conf`, 'images']);
     expect(noFile.code).to.equal(125);
     expect(noFile.stderr).to.match(/^Error: configuration: .*nope\.conf: config file not found\n$/);
+  });
+
+  it('--log-level debug shows more: debug lines, and the stack of an error', async () => {
+    const quiet = await env.run(['image', 'inspect', 'nosuch']);
+    expect(quiet.stderr).to.equal('Error: inspecting object: nosuch: image not known\n');
+    const loud = await env.run(['--log-level', 'debug', 'image', 'inspect', 'nosuch']);
+    expect(loud.code).to.equal(125);
+    expect(loud.stderr).to.match(/^Error: inspecting object: nosuch: image not known\nCliError: .*\n\s+at /);
+    const info = await env.run(['info', '--log-level=debug', '--format', '{{.Store.RunRoot}}']);
+    expect(info.stdout).to.equal(`${env.runroot}\n`);
   });
 
   it('images on an empty store prints the header only; -q prints nothing', async () => {

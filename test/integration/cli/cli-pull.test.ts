@@ -49,7 +49,8 @@ describe('peapod CLI: pull, login, logout', function () {
     expect(lines[lines.length - 1]).to.match(new RegExp(`^Pulled ${registry.host}/test/multi:v1 \\(${multi.configDigest.slice(7, 19)}\\): 3 layers, [\\d.]+ [kM]B in [\\d.]+ s`));
     expect(r.stderr).to.not.contain('\x1b[');
     // Again: every layer is already stored.
-    const again = await env.run(['pull', `${registry.host}/test/multi:v1`]);
+    const again = await env.run(['--log-level', 'debug', 'pull', `${registry.host}/test/multi:v1`]);
+    expect(again.stderr).to.match(/time="[^"]+" level=debug msg="image pulled" image=\S+ id=sha256:[0-9a-f]{64} ms=\d+/);
     expect(again.stderr).to.contain(`Copying blob ${multi.layers[0].digest} skipped: already exists`);
     expect(again.stderr).to.contain('3 layers (3 already stored)');
     const images = await env.run(['images', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}']);
