@@ -30,6 +30,7 @@ export interface ProgressOut {
   write(s: string): unknown;
   isTTY?: boolean;
   columns?: number;
+  rows?: number;
 }
 
 function speed(bytes: number, ms: number): string {
@@ -125,10 +126,22 @@ export class PullProgressView {
     return line.length > width ? line.slice(0, Math.max(0, width - 1)) + '…' : line;
   }
 
+  /** The lines to draw: one per layer, or, when they would not fit the terminal, the unfinished ones and a count of the rest. */
+  screenLines(): string[] {
+    const width = Math.max(40, (this.out.columns || 80) - 1);
+    const all = [...this.layers.values()];
+    const max = Math.max(3, (this.out.rows || 24) - 3);
+    if (all.length <= max) return all.map((l) => this.layerLine(l, width));
+    const finished = (l: LayerState): boolean => l.state === 'done' || l.state === 'exists';
+    const open = all.filter((l) => !finished(l)).slice(0, max - 1);
+    const rest = all.length - open.length;
+    const done = all.filter(finished).length;
+    return [...open.map((l) => this.layerLine(l, width)), `… ${rest} more layer${rest === 1 ? '' : 's'} (${done} of ${all.length} done)`];
+  }
+
   private draw(): void {
     this.lastDraw = this.now();
-    const width = Math.max(40, (this.out.columns || 80) - 1);
-    const lines = [...this.layers.values()].map((l) => this.layerLine(l, width));
+    const lines = this.screenLines();
     const up = this.drawnLines > 0 ? `\x1b[${this.drawnLines}A\x1b[J` : '';
     this.out.write(up + lines.map((l) => l + '\n').join(''));
     this.drawnLines = lines.length;
