@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import { busyboxImage, largeImage, pushImage } from '../test/fixtures/image-builder';
 import { makeTestCniNetwork, TestCniNetwork } from '../test/integration/harness/cni-net';
 import { startRegistry, TestRegistry } from '../test/integration/harness/registry';
+import { benchCli, CliBenchResults } from './cli';
 import { startContainerd } from './containerd';
 import { startPeapod } from './peapod';
 import type { RuntimeUnderTest } from './runtime';
@@ -51,7 +52,7 @@ function log(msg: string): void {
 }
 
 /** The workloads, in the order they run. */
-const WORKLOADS = ['sandbox', 'container', 'exec', 'firstlog', 'pull', 'list', 'density'] as const;
+const WORKLOADS = ['sandbox', 'container', 'exec', 'firstlog', 'pull', 'list', 'density', 'cli'] as const;
 
 function parseArgs(argv: string[]): { params: Params; only?: string; nodeFlags: string[]; out: string; quick: boolean; workloads: Set<string>; toolTiming?: string; peapodConfig?: string } {
   const int = (v: string): number => {
@@ -162,6 +163,18 @@ function rows(p: Params, res: Partial<Record<'peapod' | 'containerd', RuntimeRes
   ];
 }
 
+/** The CLI section's rows: peapod's CLI in the peapod column, podman's in the other. */
+function cliRows(p: Params, c: CliBenchResults): MetricRow[] {
+  const s = (v: number[] | undefined): Summary | undefined => (v && v.length ? summarize(v) : undefined);
+  const row = (metric: string, key: string): MetricRow => ({ metric, runs: p.runs, peapod: s(c.peapod[key]), containerd: s(c.podman[key]) });
+  return [
+    { metric: 'bare `node -e 0` start (ms), for reference', runs: p.runs, peapod: s(c.nodeStart) },
+    row('`version` (ms)', 'version'),
+    row('`images`, 1 image stored (ms)', 'images'),
+    row('`pull -q` busybox (1 layer, ~1 MB) into an empty store (ms)', 'pull'),
+  ];
+}
+
 function mem(r: RuntimeResults | undefined, key: 'serverRss' | 'monitorPssPerContainer', unit: number): number | undefined {
   return r?.memory ? r.memory[key] / unit : undefined;
 }
@@ -172,6 +185,8 @@ async function main(): Promise<void> {
   log(`sizes: ${JSON.stringify(p)}${quick ? ' (quick)' : ''}`);
   const cleanups: (() => Promise<void> | void)[] = [];
   const results: Partial<Record<'peapod' | 'containerd', RuntimeResults>> = {};
+  let cli: CliBenchResults | undefined;
+  const criWorkloads = new Set([...workloads].filter((w) => w !== 'cli'));
   let registry: TestRegistry | undefined;
   try {
     registry = await startRegistry();
@@ -199,8 +214,10 @@ async function main(): Promise<void> {
     };
     const rts: RuntimeUnderTest[] = [];
     const wrappers: Partial<Record<'peapod' | 'containerd', ToolWrappers>> = {};
+    if (workloads.has('cli')) cli = await benchCli(image, p.runs, p.warmup, log);
     try {
       for (const name of ['peapod', 'containerd'] as const) {
+        if (criWorkloads.size === 0) break;
         if (only && only !== name) continue;
         if (toolTiming) wrappers[name] = makeToolWrappers(path.join(toolTiming, name));
         log(`starting ${name}`);
@@ -209,7 +226,7 @@ async function main(): Promise<void> {
         await rt.client.image.PullImage({ image: { image } });
         if (name === 'containerd') await rt.client.image.PullImage({ image: { image: pause } });
       }
-      Object.assign(results, await measureAll(rts, p, ctxBase, large, workloads));
+      if (criWorkloads.size > 0) Object.assign(results, await measureAll(rts, p, ctxBase, large, criWorkloads));
     } catch (err) {
       log(`failed: ${(err as Error).stack ?? String(err)}`);
       throw err;
@@ -231,7 +248,7 @@ async function main(): Promise<void> {
     }
   }
 
-  const table = formatTable(rows(p, results));
+  const table = criWorkloads.size > 0 ? formatTable(rows(p, results)) : '';
   const versions = (cmd: string, args: string[]): string => {
     try {
       return execFileSync(cmd, args).toString().split('\n')[0].trim();
@@ -256,10 +273,16 @@ async function main(): Promise<void> {
     memory: { peapod: results.peapod?.memory, containerd: results.containerd?.memory },
     table: rows(p, results),
     samples: { peapod: results.peapod?.series, containerd: results.containerd?.series },
+    cli: cli && { podmanVersion: cli.podmanVersion, podmanSkipped: cli.podmanSkipped, table: cliRows(p, cli), samples: { node: cli.nodeStart, peapod: cli.peapod, podman: cli.podman } },
   };
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-  process.stdout.write(`\npeapod vs ${report.versions.containerd} (${report.mode} mode; warm-up runs: ${p.warmup}; times: median / p95)\n\n${table}\n\n`);
+  if (table) process.stdout.write(`\npeapod vs ${report.versions.containerd} (${report.mode} mode; warm-up runs: ${p.warmup}; times: median / p95)\n\n${table}\n\n`);
+  if (cli) {
+    process.stdout.write(`\npeapod CLI vs podman ${cli.podmanVersion ?? `(not measured: ${cli.podmanSkipped})`} (warm-up runs: ${p.warmup}; wall time of each process: median / p95)\n\n${formatTable(cliRows(p, cli), 'podman')}\n\n`);
+    const node = summarize(cli.nodeStart).median;
+    for (const k of ['version', 'images']) if (cli.peapod[k]?.length) process.stdout.write(`peapod ${k}: ${(summarize(cli.peapod[k]).median - node).toFixed(1)} ms over a bare node start (median)\n`);
+  }
   for (const rt of ['peapod', 'containerd'] as const) {
     const m = results[rt]?.memory;
     if (m) process.stdout.write(`${rt}: ${m.monitors} monitor processes for ${p.densityPods} containers, ${(m.monitorPssTotal / 1048576).toFixed(1)} MiB PSS in all\n`);

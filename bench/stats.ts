@@ -76,11 +76,12 @@ function cell(s: Summary | undefined): string {
 
 /**
  * Formats rows as a GitHub-flavoured Markdown table (readable as plain text
- * too): metric, runs, peapod and containerd as "median / p95", and the
- * ratio of the medians peapod/containerd.
+ * too): metric, runs, peapod and the other runtime (containerd, or podman
+ * for the CLI section; its numbers are in the `containerd` field) as
+ * "median / p95", and the ratio of the medians peapod/other.
  */
-export function formatTable(rows: readonly MetricRow[]): string {
-  const header = ['metric', 'runs', 'peapod (median / p95)', 'containerd (median / p95)', 'ratio peapod/containerd'];
+export function formatTable(rows: readonly MetricRow[], other = 'containerd'): string {
+  const header = ['metric', 'runs', 'peapod (median / p95)', `${other} (median / p95)`, `ratio peapod/${other}`];
   const body = rows.map((r) => [
     r.higherIsBetter ? `${r.metric}, higher is better` : r.metric,
     String(r.runs),

@@ -261,6 +261,36 @@ export class RegistryClient {
   }
 
   /**
+   * Checks the client's credentials the way `docker login` does: GET /v2/;
+   * on a Bearer challenge, a token request to the realm with the credentials
+   * (service, no scope); on a Basic challenge, GET /v2/ again with them. A
+   * registry that needs no authentication accepts any credentials.
+   * @throws RegistryError with status 401 when the registry or its token
+   *   server refuses the credentials, or another status or none when it
+   *   cannot be reached or answers otherwise.
+   */
+  async checkLogin(): Promise<void> {
+    const url = `${await this.base()}/v2/`;
+    const res = await this.send(url, 'GET', {});
+    const challenge = String(res.headers['www-authenticate'] ?? '');
+    await res.body.dump();
+    if (res.statusCode === 200) return;
+    if (res.statusCode !== 401) throw new RegistryError(`${this.host}: GET /v2/ answered HTTP ${res.statusCode}`, res.statusCode);
+    const ch = parseChallenge(challenge);
+    if (ch?.scheme === 'bearer') {
+      await this.fetchToken(ch, '');
+      return;
+    }
+    if (ch?.scheme !== 'basic') throw new RegistryError(`${this.host}: authentication required${ch ? ` (unsupported scheme ${ch.scheme})` : ''}`, 401);
+    const basic = basicOf(this.options.credentials);
+    if (!basic) throw new RegistryError(`${this.host}: authentication required (Basic) and no credentials given`, 401);
+    const again = await this.send(url, 'GET', { authorization: `Basic ${basic}` });
+    await again.body.dump();
+    if (again.statusCode === 401) throw new RegistryError(`${this.host}: the registry refused the credentials (401)`, 401);
+    if (again.statusCode !== 200) throw new RegistryError(`${this.host}: GET /v2/ answered HTTP ${again.statusCode}`, again.statusCode);
+  }
+
+  /**
    * GETs (or HEADs) `/v2/<repo>/<rest>` with authentication and redirects,
    * and returns the 2xx response with its body unread.
    * @param repo repository path, for the token scope `repository:<repo>:pull`

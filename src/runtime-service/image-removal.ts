@@ -3,23 +3,36 @@ import type { ImageRecord, ImageStore } from '../image-service/store/image-store
 
 /** Who uses an image: the containers whose rootfs stacks its layers. */
 export interface ImageUsers {
-  /** IDs of the containers (any state) made from image `imageId`. */
+  /** IDs of the containers (any owner, any state, `creating` included) made from image `imageId`. */
   usingImage(imageId: string): string[];
 }
 
 /**
- * Removes the image `ref` resolves to (ID, ID prefix, tag or digest) with all
- * its tags and digests, and the layers and blobs no other image uses — unless
- * a container, running or exited, was made from it: its layers are that
- * container's lower dirs (as CRI-O refuses). An unknown image is not an error.
+ * Removes an image already resolved (by the caller's ID, prefix, tag or
+ * digest) with all its tags and digests, and the layers and blobs no other
+ * image uses — unless a container, running or exited, of either front end
+ * was made from it: its layers are that container's lower dirs (as CRI-O
+ * refuses). A front end that removes its own containers first (`peapod rmi
+ * -f`) calls this after that; another front end's containers always keep
+ * the image.
  *
+ * @returns true when it was removed, false when it was already gone.
+ * @throws InUseError (code IN_USE) naming the containers.
+ */
+export function removeResolvedImage(deps: { images: ImageStore; containers: ImageUsers }, img: ImageRecord, name: string = img.id): boolean {
+  const users = deps.containers.usingImage(img.id);
+  if (users.length > 0) throw inUse(`image ${name} (${img.id}) is in use by container(s) ${users.join(', ')}; remove them first`);
+  return deps.images.remove(img.id);
+}
+
+/**
+ * Removes the image `ref` resolves to (ID, ID prefix, tag or digest), by the
+ * rule of removeResolvedImage. An unknown image is not an error.
  * @returns the removed image, or undefined when none matched.
  * @throws InUseError naming the containers.
  */
 export function removeImage(deps: { images: ImageStore; containers: ImageUsers }, ref: string): ImageRecord | undefined {
   const img = deps.images.resolve(ref);
   if (!img) return undefined;
-  const users = deps.containers.usingImage(img.id);
-  if (users.length > 0) throw inUse(`image ${ref} (${img.id}) is in use by container(s) ${users.join(', ')}; remove them first`);
-  return deps.images.remove(img.id) ? img : undefined;
+  return removeResolvedImage(deps, img, ref) ? img : undefined;
 }

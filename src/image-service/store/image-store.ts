@@ -90,7 +90,7 @@ export interface NewImage {
   id: string;
   configJson: string;
   manifestDigest: string;
-  /** Repository name (`domain/path`) the image was pulled from. */
+  /** Repository name (`domain/path`) the image was pulled from; empty for an image without a name (a loaded archive). */
   repository: string;
   tag?: string;
   chainIds: string[];
@@ -173,6 +173,25 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Puts the database in WAL mode (persistent: later opens find it set).
+ * Switching needs the database to itself, and SQLite answers SQLITE_BUSY at
+ * once, without its busy handler, while another process holds it (two
+ * processes opening a new store together): so retry for up to 30 s.
+ */
+function setWal(db: Database.Database): void {
+  const deadline = Date.now() + 30_000;
+  for (let delay = 2; ; delay = Math.min(delay * 2, 100)) {
+    try {
+      if (db.pragma('journal_mode', { simple: true }) !== 'wal') db.pragma('journal_mode = WAL');
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, delay);
+    }
+  }
+}
+
 /** Images, layers and blobs on disk, with their metadata in SQLite. Safe to use from several processes. */
 export class ImageStore {
   readonly db: Database.Database;
@@ -191,7 +210,7 @@ export class ImageStore {
   private constructor(readonly root: string) {
     for (const d of ['blobs/sha256', 'blobs/sha512', 'overlay/l', 'tmp']) fs.mkdirSync(path.join(root, d), { recursive: true, mode: 0o700 });
     this.db = new Database(path.join(root, 'images.db'), { timeout: 30_000 });
-    this.db.pragma('journal_mode = WAL');
+    setWal(this.db);
     this.db.pragma('busy_timeout = 30000');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('synchronous = NORMAL');
@@ -436,8 +455,8 @@ export class ImageStore {
       img.chainIds.forEach((c, i) => insLayer.run(img.id, i, c));
       const insBlob = this.prep('INSERT OR IGNORE INTO image_blobs (image_id, digest) VALUES (?, ?)');
       for (const b of img.blobs) insBlob.run(img.id, b);
-      if (img.tag) this.prep('INSERT OR REPLACE INTO image_tags (name, image_id) VALUES (?, ?)').run(`${img.repository}:${img.tag}`, img.id);
-      this.prep('INSERT OR REPLACE INTO image_digests (name, image_id) VALUES (?, ?)').run(`${img.repository}@${img.manifestDigest}`, img.id);
+      if (img.repository && img.tag) this.prep('INSERT OR REPLACE INTO image_tags (name, image_id) VALUES (?, ?)').run(`${img.repository}:${img.tag}`, img.id);
+      if (img.repository) this.prep('INSERT OR REPLACE INTO image_digests (name, image_id) VALUES (?, ?)').run(`${img.repository}@${img.manifestDigest}`, img.id);
     });
     tx.immediate();
     // A tag moved away may have left an image without names: it stays (as a
@@ -530,6 +549,35 @@ export class ImageStore {
       lowers.push(`l/${l.link}`);
     }
     return { linkDir: this.linkDir, lowers };
+  }
+
+  /**
+   * Gives image `id` the name `name` (normalized `domain/path:tag`); a name
+   * another image had moves to this one, as in Docker and Podman.
+   * @returns false when no image has that ID.
+   */
+  addTag(id: string, name: string): boolean {
+    return this.db
+      .transaction((): boolean => {
+        if (!this.db.prepare('SELECT 1 FROM images WHERE id = ?').get(id)) return false;
+        this.db.prepare('INSERT OR REPLACE INTO image_tags (name, image_id) VALUES (?, ?)').run(name, id);
+        return true;
+      })
+      .immediate();
+  }
+
+  /**
+   * Removes the name `name` (normalized `domain/path:tag`); the image stays,
+   * untagged if it was its last name.
+   * @returns false when no image had that name.
+   */
+  removeTag(name: string): boolean {
+    return this.db.prepare('DELETE FROM image_tags WHERE name = ?').run(name).changes > 0;
+  }
+
+  /** The digests of every blob image `id` uses (manifests, config, layers), unordered. */
+  imageBlobs(id: string): string[] {
+    return (this.db.prepare('SELECT digest FROM image_blobs WHERE image_id = ?').all(id) as { digest: string }[]).map((r) => r.digest);
   }
 
   /** Marks an image pinned (kubelet GC leaves it) or not. */

@@ -16,6 +16,15 @@ export function containerNameKey(sandboxId: string, name: string, attempt: numbe
 const PREFIX_END = '\uffff';
 
 /**
+ * IDs of the containers of every owner, `creating` ones included, made from
+ * image `imageId`, oldest first: one query, for the image-in-use rule (a
+ * front end may ask without opening the container service).
+ */
+export function containersUsingImage(state: StateDb, imageId: string): string[] {
+  return (state.db.prepare('SELECT id FROM containers WHERE image_id = ? ORDER BY created_at').all(imageId) as { id: string }[]).map((r) => r.id);
+}
+
+/**
  * The container records: rows of the `containers` table of the state
  * database (see state-db.ts), each holding the whole record as JSON beside
  * the columns queries need. After its insertion, a record changes only by
@@ -120,7 +129,7 @@ export class ContainerStore {
 
   /** The containers of every owner, `creating` ones included, made from image `imageId`. */
   usingImage(imageId: string): string[] {
-    return (this.state.db.prepare('SELECT id FROM containers WHERE image_id = ? ORDER BY created_at').all(imageId) as { id: string }[]).map((r) => r.id);
+    return containersUsingImage(this.state, imageId);
   }
 
   /** This owner's records still `creating` whose creator is dead: what recovery rolls back. */

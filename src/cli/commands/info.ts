@@ -1,0 +1,82 @@
+/**
+ * `peapod info`: the host, the store (paths, image count, space), the
+ * registries configuration and the versions of the tools peapod drives
+ * (runc, conmon), as YAML like `podman info`, or JSON / a Go template with
+ * `--format` (JSON keys are camelCase; templates may name them as Podman's
+ * fields, `{{.Store.GraphRoot}}`).
+ */
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import type { CliContext } from '../context';
+import { renderObject } from '../output/write';
+import { toYaml } from '../output/yaml';
+import { versionInfo } from './version';
+
+/** First lines of `<bin> --version` (5 s at most), or the error. */
+function toolVersion(bin: string): Promise<string> {
+  return new Promise((resolve) => {
+    execFile(bin, ['--version'], { timeout: 5000, maxBuffer: 64 * 1024 }, (err, stdout) => {
+      resolve(err ? `unavailable: ${err.message.split('\n')[0]}` : stdout.trim());
+    });
+  });
+}
+
+function cgroupVersion(): string {
+  try {
+    return fs.statfsSync('/sys/fs/cgroup').type === 0x63677270 ? 'v2' : 'v1';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Runs `info`. */
+export async function run(ctx: CliContext, _args: string[], o: { format?: string }): Promise<number> {
+  const config = ctx.config;
+  const { store } = ctx.images;
+  const handler = config.runtime.runtimes[config.runtime.default_runtime];
+  const [runcVersion, conmonVersion] = await Promise.all([toolVersion(handler.runtime_path), toolVersion(config.runtime.conmon_path)]);
+  let fsStats: { graphRootAllocated?: number; graphRootUsed?: number } = {};
+  try {
+    const s = fs.statfsSync(store.root);
+    fsStats = { graphRootAllocated: s.blocks * s.bsize, graphRootUsed: (s.blocks - s.bfree) * s.bsize };
+  } catch {
+    // not reported
+  }
+  const { loadRegistriesConf } = require('../../image-service/registries-conf') as typeof import('../../image-service/registries-conf');
+  let search: string[] = [];
+  try {
+    search = loadRegistriesConf(config.image.registries_conf, config.image.registries_conf_dir).unqualifiedSearchRegistries;
+  } catch (err) {
+    ctx.log.warn('registries.conf unreadable', { error: (err as Error).message });
+  }
+  const v = versionInfo();
+  const info = {
+    host: {
+      arch: v.OsArch.split('/')[1],
+      os: process.platform,
+      kernel: os.release(),
+      hostname: os.hostname(),
+      cpus: os.cpus().length,
+      memTotal: os.totalmem(),
+      memFree: os.freemem(),
+      cgroupManager: config.runtime.cgroup_driver,
+      cgroupVersion: cgroupVersion(),
+      ociRuntime: { name: config.runtime.default_runtime, path: handler.runtime_path, version: runcVersion },
+      conmon: { path: config.runtime.conmon_path, version: conmonVersion },
+      rootless: typeof process.getuid === 'function' && process.getuid() !== 0,
+    },
+    registries: { search },
+    store: {
+      configFile: ctx.globals.config ?? '/etc/peapod/peapod.conf',
+      graphDriverName: 'overlay',
+      graphRoot: store.root,
+      runRoot: config.runroot,
+      ...fsStats,
+      imageStore: { number: store.list().length },
+    },
+    version: { Version: v.Version, NodeVersion: v.NodeVersion, OsArch: v.OsArch },
+  };
+  ctx.io.stdout.write(o.format === undefined ? toYaml(info) : renderObject(o.format, info));
+  return 0;
+}

@@ -1,0 +1,109 @@
+/**
+ * What a command gets: the global flags, the configuration and the image
+ * domain, each opened on first use (so `peapod version` opens no store and
+ * `peapod images` loads no HTTP client).
+ *
+ * Opening the domain: the image store and puller of src/image-service are
+ * built here the way openPeapod (src/runtime-service/peapod.ts) builds them,
+ * piece by piece, so a command loads only what it uses (`peapod images`
+ * neither the HTTP client nor the container code); the state database is
+ * opened only for the image-in-use rule.
+ */
+import type { ImagePuller } from '../image-service/puller';
+import type { ImageStore } from '../image-service/store/image-store';
+import type { GlobalOptions, PeapodConfig } from './config';
+import { cliLogLevel, CliLog, createCliLog } from './log';
+
+/** The image side of the domain as the CLI uses it. */
+export interface CliImages {
+  store: ImageStore;
+  /** The puller (made on first call: it loads the HTTP client). */
+  puller(): ImagePuller;
+  /**
+   * IDs of the containers of either front end using image `id` (their rootfs
+   * has its layers as lower dirs): what the domain's image-in-use rule
+   * (runtime-service/image-removal.ts) checks.
+   */
+  containersUsing(id: string): string[];
+}
+
+/** Output streams of a command (tests and the bench pass their own). */
+export interface CliStreams {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+}
+
+/** One command invocation's context; everything heavy is opened lazily and closed by `close`. */
+export class CliContext {
+  readonly log: CliLog;
+  private cfg: PeapodConfig | undefined;
+  private imgs: CliImages | undefined;
+  private state: import('../runtime-service/state-db').StateDb | undefined;
+
+  constructor(
+    readonly globals: GlobalOptions,
+    readonly io: CliStreams,
+  ) {
+    this.log = createCliLog(cliLogLevel(globals.logLevel), (l) => io.stderr.write(l));
+  }
+
+  /** The effective configuration (read on first use). */
+  get config(): PeapodConfig {
+    // Lazy: the config module loads the TOML parser.
+    this.cfg ??= (require('./config') as typeof import('./config')).loadCliConfig(this.globals);
+    return this.cfg;
+  }
+
+  /** The image store and puller (opened on first use). */
+  get images(): CliImages {
+    if (!this.imgs) {
+      const config = this.config;
+      // Lazy: better-sqlite3 loads only for commands that touch the store.
+      const { ImageStore: Store } = require('../image-service/store/image-store') as typeof import('../image-service/store/image-store');
+      const store = Store.open((require('./config') as typeof import('./config')).storageRoot(config));
+      let puller: ImagePuller | undefined;
+      const log = this.log;
+      this.imgs = {
+        store,
+        puller: () => {
+          if (!puller) {
+            const { ImagePuller: Puller } = require('../image-service/puller') as typeof import('../image-service/puller');
+            const { loadRegistriesConf } = require('../image-service/registries-conf') as typeof import('../image-service/registries-conf');
+            puller = new Puller(store, {
+              registries: () => loadRegistriesConf(config.image.registries_conf, config.image.registries_conf_dir),
+              maxConcurrentDownloads: config.image.max_concurrent_downloads,
+              connectTimeoutMs: config.image.connect_timeout * 1000,
+              idleTimeoutMs: config.image.idle_timeout * 1000,
+              log: (msg, fields) => log.debug(msg, fields),
+            });
+          }
+          return puller;
+        },
+        containersUsing: (id) => this.imageUsers().usingImage(id),
+      };
+    }
+    return this.imgs;
+  }
+
+  /** Who uses an image, from the shared state database (opened on first use). */
+  imageUsers(): import('../runtime-service/image-removal').ImageUsers {
+    const { openStateDb } = require('../runtime-service/state-db') as typeof import('../runtime-service/state-db');
+    const { containersUsingImage } = require('../runtime-service/container/store') as typeof import('../runtime-service/container/store');
+    const state = (this.state ??= openStateDb(this.config.root, 'cli'));
+    return { usingImage: (imageId) => containersUsingImage(state, imageId) };
+  }
+
+  /**
+   * Closes what was opened (the databases and the store's temp dir), once the
+   * store's background deletions are done: a short-lived command must not
+   * leave the files of an image it removed behind in the store's tmp/.
+   */
+  async close(): Promise<void> {
+    await this.imgs?.store.settled();
+    this.imgs?.store.close();
+    this.imgs = undefined;
+    this.state?.close();
+    this.state = undefined;
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * Runs the built `peapod` CLI (dist/src/cli/main.js) as a child process on a
+ * private root, runroot and configuration (no system file is read): the
+ * configuration points registries.conf at an empty file in the temp dir.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+/** Path of the CLI entry point in dist/. */
+export const CLI_MAIN = path.resolve(__dirname, '..', '..', '..', 'src', 'cli', 'main.js');
+
+/** The result of one CLI run. */
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** A private environment for CLI runs. */
+export interface CliEnv {
+  dir: string;
+  root: string;
+  runroot: string;
+  /** The registry auth file (passed as REGISTRY_AUTH_FILE unless a test overrides env). */
+  authFile: string;
+  /** The global flags naming root, runroot and the private config. */
+  globalArgs: string[];
+  /** Runs `peapod <args>`; resolves when it exits (rejects after `timeoutMs`, default 60 s). */
+  run(args: string[], options?: { input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<CliResult>;
+  /** Removes the temp dir. */
+  cleanup(): void;
+}
+
+/** Makes a temp dir with root, runroot, a config file and an empty registries.conf. */
+export function makeCliEnv(extraToml = ''): CliEnv {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'peapod-cli-'));
+  const root = path.join(dir, 'root');
+  const runroot = path.join(dir, 'run');
+  const confDir = path.join(dir, 'peapod.conf.d');
+  fs.mkdirSync(confDir);
+  const registriesConf = path.join(dir, 'registries.conf');
+  fs.writeFileSync(registriesConf, '');
+  fs.mkdirSync(path.join(dir, 'registries.conf.d'));
+  const config = path.join(dir, 'peapod.conf');
+  fs.writeFileSync(config, `[image]\nregistries_conf = "${registriesConf}"\nregistries_conf_dir = "${path.join(dir, 'registries.conf.d')}"\n${extraToml}`);
+  const authFile = path.join(dir, 'auth.json');
+  const globalArgs = ['--root', root, '--runroot', runroot, '--config', config, '--config-dir', confDir];
+  return {
+    dir,
+    root,
+    runroot,
+    authFile,
+    globalArgs,
+    run(args, options = {}) {
+      return new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, [CLI_MAIN, ...globalArgs, ...args], {
+          env: options.env ?? { ...process.env, REGISTRY_AUTH_FILE: authFile },
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          reject(new Error(`peapod ${args.join(' ')} did not exit within ${options.timeoutMs ?? 60_000} ms; stderr: ${stderr}`));
+        }, options.timeoutMs ?? 60_000);
+        child.on('error', reject);
+        child.on('close', (code) => {
+          clearTimeout(timer);
+          resolve({ code, stdout, stderr });
+        });
+        child.stdin.on('error', () => undefined);
+        child.stdin.end(options.input ?? '');
+      });
+    },
+    cleanup() {
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

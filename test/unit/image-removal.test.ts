@@ -1,0 +1,40 @@
+import { expect } from 'chai';
+import { InUseError } from '../../src/common/errors';
+import { removeResolvedImage } from '../../src/runtime-service/image-removal';
+import { normalizeNewName, tagNamedBy } from '../../src/image-service/image-names';
+import type { ImageRecord, ImageStore } from '../../src/image-service/store/image-store';
+
+const img = (tags: string[]): ImageRecord => ({ id: 'sha256:' + 'a'.repeat(64), repoTags: tags, repoDigests: [], size: 1, config: {}, chainIds: [], pinned: false, manifestDigest: '', created: 0 });
+
+describe('image domain: removal rule and names', () => {
+  it('refuses to remove an image containers of any front end use, and names them', () => {
+    const removed: string[] = [];
+    const images = { remove: (id: string) => (removed.push(id), true) } as unknown as ImageStore;
+    const i = img(['docker.io/library/busybox:latest']);
+    const err = (() => {
+      try {
+        removeResolvedImage({ images, containers: { usingImage: () => ['c1', 'c2'] } }, i, 'busybox');
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).to.be.instanceOf(InUseError);
+    expect((err as InUseError).code).to.equal('IN_USE');
+    expect((err as Error).message).to.contain('image busybox').and.contain('in use by container(s) c1, c2');
+    expect(removed).to.deep.equal([]);
+    expect(removeResolvedImage({ images, containers: { usingImage: () => [] } }, i)).to.equal(true);
+    expect(removed).to.deep.equal([i.id]);
+  });
+
+  it('normalizes new names as podman tag does and finds which tag a reference names', () => {
+    expect(normalizeNewName('myapp')).to.equal('localhost/myapp:latest');
+    expect(normalizeNewName('team/app:v1')).to.equal('localhost/team/app:v1');
+    expect(normalizeNewName('quay.io/a/b:c')).to.equal('quay.io/a/b:c');
+    expect(() => normalizeNewName('a@sha256:' + 'b'.repeat(64))).to.throw('cannot have a digest');
+    const i = img(['127.0.0.1:5000/library/busybox:latest', 'localhost/myapp:latest']);
+    expect(tagNamedBy(i, 'myapp')).to.equal('localhost/myapp:latest');
+    expect(tagNamedBy(i, 'busybox')).to.equal('127.0.0.1:5000/library/busybox:latest');
+    expect(tagNamedBy(i, '127.0.0.1:5000/library/busybox')).to.equal('127.0.0.1:5000/library/busybox:latest');
+    expect(tagNamedBy(i, 'aaaaaaaaaaaa')).to.equal(undefined);
+  });
+});
