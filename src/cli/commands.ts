@@ -215,8 +215,7 @@ export async function runCli(argv: string[], io: CliStreams): Promise<number> {
     if (parsed.kind === 'help') {
       const text = helpText(parsed.path, GLOBAL_FLAGS);
       // Asked for help: stdout, 0. A group without its subcommand: stderr, 125 (Podman's "missing command").
-      const asked = argv.includes('--help') || argv.includes('-h') || argv.includes('help');
-      if (asked) {
+      if (parsed.asked) {
         io.stdout.write(text);
         return 0;
       }
