@@ -12,7 +12,8 @@
 import type { ImagePuller } from '../image-service/puller';
 import type { ImageStore } from '../image-service/store/image-store';
 import type { GlobalOptions, PeapodConfig } from './config';
-import { cliLogLevel, CliLog, createCliLog } from './log';
+import type { Logger } from '../common/logger';
+import { cliLogLevel, createCliLogger } from './log';
 
 /** The image side of the domain as the CLI uses it. */
 export interface CliImages {
@@ -36,7 +37,8 @@ export interface CliStreams {
 
 /** One command invocation's context; everything heavy is opened lazily and closed by `close`. */
 export class CliContext {
-  readonly log: CliLog;
+  /** The log (pino's interface; pino itself loads on the first record written). */
+  readonly log: Logger;
   private cfg: PeapodConfig | undefined;
   private imgs: CliImages | undefined;
   private state: import('../runtime-service/state-db').StateDb | undefined;
@@ -45,7 +47,7 @@ export class CliContext {
     readonly globals: GlobalOptions,
     readonly io: CliStreams,
   ) {
-    this.log = createCliLog(cliLogLevel(globals.logLevel), (l) => io.stderr.write(l));
+    this.log = createCliLogger(cliLogLevel(globals.logLevel), io.stderr);
   }
 
   /** The effective configuration (read on first use). */
@@ -75,7 +77,7 @@ export class CliContext {
               maxConcurrentDownloads: config.image.max_concurrent_downloads,
               connectTimeoutMs: config.image.connect_timeout * 1000,
               idleTimeoutMs: config.image.idle_timeout * 1000,
-              log: (msg, fields) => log.debug(msg, fields),
+              log: (msg, fields) => log.debug(fields ?? {}, msg),
             });
           }
           return puller;

@@ -48,7 +48,7 @@ export async function run(ctx: CliContext, _args: string[], o: { format?: string
   try {
     search = loadRegistriesConf(config.image.registries_conf, config.image.registries_conf_dir).unqualifiedSearchRegistries;
   } catch (err) {
-    ctx.log.warn('registries.conf unreadable', { error: (err as Error).message });
+    ctx.log.warn({ error: (err as Error).message }, 'registries.conf unreadable');
   }
   const v = versionInfo();
   const info = {
