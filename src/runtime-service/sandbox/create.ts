@@ -7,16 +7,16 @@ import { nowNs } from '../../common/time';
 import type { PeapodConfig } from '../../common/config';
 import type { Logger } from '../../common/logger';
 import { addNetwork, podCniArgs } from '../cni/attachment';
-import { findNetworkConf } from '../cni/network-config';
+import { CniNetworkConfList, findNetworkConf } from '../cni/network-config';
 import { podIpsOfResult } from '../cni/result';
 import type { CniRuntimeConfig } from '../cni/runtime-config';
 import { cgroupfsPodPath, createPodCgroup, joinPodCgroup, systemdSlice } from './cgroups';
 import { readHostFile, renderHosts, renderResolvConf } from './etc-files';
 import { ensurePauseLink, startInfra } from './infra';
 import { mountShm } from './mounts';
-import { bringUpLoopback, createPinnedNamespaces, setNamespaceHostname } from './namespaces';
+import { bringUpLoopback, createPinnedNamespaces, isNamespaceFile, setNamespaceHostname } from './namespaces';
 import { sandboxPaths } from './paths';
-import type { SandboxRecord } from './record';
+import type { SandboxRecord, SandboxSetup } from './record';
 import type { SandboxStore } from './store';
 import { applySysctls } from './sysctls';
 import { removeSandboxResources, stopSandboxResources, TeardownDeps } from './teardown';
@@ -101,61 +101,91 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
     config: rawConfig,
   };
   const hostname = spec.hostname || os.hostname();
+  const setup: SandboxSetup = {
+    hostname,
+    ...(spec.cniNetwork !== undefined ? { cniNetwork: spec.cniNetwork } : {}),
+    portMappings: spec.portMappings,
+    ...(spec.dns ? { dns: spec.dns } : {}),
+    ...(spec.bandwidth ? { bandwidth: spec.bandwidth } : {}),
+  };
+  record.setup = setup;
   const clog = log.child({ sandbox: id, pod: `${spec.metadata.namespace}/${spec.metadata.name}` });
   // The record first: it takes the pod's name (a pod name, with namespace,
   // uid and attempt, names one pod; the kubelet never runs two), and every
   // resource made after it is found by a rollback.
   store.insert(record);
-  let current = record;
   try {
     // The kubelet makes the log directory too; CRI-O makes sure it exists. It is the kubelet's: never removed here.
     if (spec.logDirectory !== '') fs.mkdirSync(spec.logDirectory, { recursive: true, mode: 0o755 });
     fs.mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
-    fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
-    await createPinnedNamespaces({ net: record.namespaces.network, ipc: record.namespaces.ipc, uts: record.namespaces.uts });
-    if (podNet) {
-      await setNamespaceHostname(paths.utsnsPin, hostname);
-      await bringUpLoopback(paths.netnsPin);
-    }
-    if (podIpc) await mountShm(paths.shmDir, config.sandbox.shm_size);
-    if (config.runtime.cgroup_driver === 'cgroupfs') createPodCgroup(cgroupParent);
-    await applySysctls(spec.sysctls, record.namespaces);
-
-    let ips: string[] = [];
-    if (netConf?.ok) {
-      const runtimeConfig: CniRuntimeConfig = {};
-      if (spec.portMappings.length) runtimeConfig.portMappings = spec.portMappings;
-      if (spec.dns) runtimeConfig.dns = spec.dns;
-      if (spec.bandwidth) runtimeConfig.bandwidth = spec.bandwidth;
-      const result = await addNetwork(paths.cniCacheFile, netConf.conf, {
-        containerId: id,
-        netns: paths.netnsPin,
-        args: podCniArgs(spec.metadata, id),
-        runtimeConfig,
-        binDirs: config.network.cni_bin_dirs,
-      });
-      ips = podIpsOfResult(result);
-      clog.debug({ ips, network: netConf.conf.name }, 'pod network set up');
-    }
-
-    if (spec.namespaceOptions.pid === 'POD') {
-      const infra = await startInfra(record.namespaces, ensurePauseLink(config.runroot));
-      current = store.transition(id, { type: 'infraStarted', pid: infra.pid, startTime: infra.startTime });
-      if (config.runtime.cgroup_driver === 'cgroupfs') joinPodCgroup(cgroupParent, infra.pid);
-    }
-
-    writeFileAtomic(paths.hostnameFile, `${hostname}\n`, 0o644);
-    writeFileAtomic(paths.hostsFile, hostNetwork ? readHostFile('/etc/hosts') : renderHosts(hostname, ips), 0o644);
-    writeFileAtomic(paths.resolvConfFile, spec.dns ? renderResolvConf(spec.dns) : readHostFile('/etc/resolv.conf'), 0o644);
-
-    current = store.transition(id, { type: 'ready', ip: ips[0], additionalIps: ips.slice(1) });
+    const current = await setUpSandbox(deps, record, setup, netConf?.ok ? netConf.conf : undefined);
     clog.info({ ip: current.ip }, 'pod sandbox ready');
     return current;
   } catch (err) {
     clog.warn({ err }, 'pod sandbox creation failed; rolling back');
-    await rollBackSandbox(store.getAny(id) ?? current, teardownDeps(config, log, id), store);
+    await rollBackSandbox(store.getAny(id) ?? record, teardownDeps(config, log, id), store);
     throw err;
   }
+}
+
+/**
+ * Sets up what a sandbox's containers use, from its record (state creating,
+ * or notready for a start again) and its setup: the run directory, the
+ * pinned network/IPC/UTS namespaces (each made when its pin is not a live
+ * namespace: always at creation, after a reboot at a start again) with the
+ * hostname and loopback up, the /dev/shm tmpfs, the pod cgroup, sysctls,
+ * CNI ADD, the infra process for a shared PID namespace (put in the pod
+ * cgroup; `infraStarted`), /etc/hostname, /etc/hosts, /etc/resolv.conf;
+ * then the `ready` transition with the pod IPs.
+ * @param netConf the CNI network to attach to (undefined: none, or the host's)
+ * @returns the record, ready.
+ * @throws what a step throws; undoing what was done is the caller's
+ *   (rollBackSandbox at creation, stopSandboxResources at a start again).
+ */
+export async function setUpSandbox(deps: CreateDeps, record: SandboxRecord, setup: SandboxSetup, netConf: CniNetworkConfList | undefined): Promise<SandboxRecord> {
+  const { config, log, store } = deps;
+  const id = record.id;
+  const paths = sandboxPaths(config, id);
+  const podNet = !record.hostNetwork;
+  const podIpc = record.namespaceOptions.ipc === 'POD';
+  fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
+  const dead = (pin: string | undefined): string | undefined => (pin !== undefined && !isNamespaceFile(pin) ? pin : undefined);
+  const missing = { net: dead(record.namespaces.network), ipc: dead(record.namespaces.ipc), uts: dead(record.namespaces.uts) };
+  await createPinnedNamespaces(missing);
+  if (missing.uts) await setNamespaceHostname(missing.uts, setup.hostname);
+  if (missing.net) await bringUpLoopback(missing.net);
+  if (podIpc) await mountShm(paths.shmDir, config.sandbox.shm_size);
+  if (config.runtime.cgroup_driver === 'cgroupfs') createPodCgroup(record.cgroupParent);
+  await applySysctls(record.sysctls, record.namespaces);
+
+  let ips: string[] = [];
+  if (podNet && netConf) {
+    const runtimeConfig: CniRuntimeConfig = {};
+    if (setup.portMappings.length) runtimeConfig.portMappings = setup.portMappings;
+    if (setup.dns) runtimeConfig.dns = setup.dns;
+    if (setup.bandwidth) runtimeConfig.bandwidth = setup.bandwidth;
+    const result = await addNetwork(paths.cniCacheFile, netConf, {
+      containerId: id,
+      netns: paths.netnsPin,
+      args: podCniArgs(record.metadata, id),
+      runtimeConfig,
+      binDirs: config.network.cni_bin_dirs,
+    });
+    ips = podIpsOfResult(result);
+    log.debug({ sandbox: id, ips, network: netConf.name }, 'pod network set up');
+  }
+
+  if (record.namespaceOptions.pid === 'POD') {
+    const infra = await startInfra(record.namespaces, ensurePauseLink(config.runroot));
+    store.transition(id, { type: 'infraStarted', pid: infra.pid, startTime: infra.startTime });
+    if (config.runtime.cgroup_driver === 'cgroupfs') joinPodCgroup(record.cgroupParent, infra.pid);
+  }
+
+  writeFileAtomic(paths.hostnameFile, `${setup.hostname}\n`, 0o644);
+  writeFileAtomic(paths.hostsFile, podNet ? renderHosts(setup.hostname, ips) : readHostFile('/etc/hosts'), 0o644);
+  writeFileAtomic(paths.resolvConfFile, setup.dns ? renderResolvConf(setup.dns) : readHostFile('/etc/resolv.conf'), 0o644);
+
+  return store.transition(id, { type: 'ready', ip: ips[0], additionalIps: ips.slice(1) });
 }
 
 /**

@@ -1,6 +1,8 @@
 import type { PeapodConfig } from '../../common/config';
 import type { Logger } from '../../common/logger';
-import { rollBackSandbox, teardownDeps } from './create';
+import { notFound, wrongState } from '../../common/errors';
+import { findNetworkConf } from '../cni/network-config';
+import { rollBackSandbox, setUpSandbox, teardownDeps } from './create';
 import { isProcessAlive } from '../../common/host/proc';
 import { isNamespaceFile } from './namespaces';
 import type { ContainerEngine } from '../container/engine';
@@ -37,6 +39,48 @@ async function stopLocked(deps: LifecycleDeps, id: string): Promise<SandboxRecor
   await stopSandboxResources(rec, teardownDeps(deps.config, deps.log, id));
   deps.log.info({ sandbox: id }, 'pod sandbox stopped');
   return rec;
+}
+
+/**
+ * Starts a stopped (notready) sandbox again, under its lock, as a front
+ * end's restart does (the CLI's `pod start`; the kubelet never does it, it
+ * makes a new pod): the same set-up as at creation from the record's
+ * `setup` (create.ts setUpSandbox: namespaces made again only when gone,
+ * /dev/shm, CNI ADD on the network it was created with, a new infra
+ * process, the /etc files), then ready. Its containers are not started
+ * (that is the front end's call). A ready sandbox is returned as it is.
+ * A failure tears down what the start set up (CNI DEL, infra, /dev/shm)
+ * and leaves the sandbox notready.
+ * @returns the record, ready.
+ * @throws NotFoundError for an unknown ID; WrongStateError for a sandbox
+ *   made by an older peapod (no setup recorded), or when its CNI directory
+ *   has no network; what a set-up step throws.
+ */
+export async function startSandbox(deps: LifecycleDeps, id: string): Promise<SandboxRecord> {
+  return deps.sandboxes.withLock(id, async () => {
+    const rec = deps.sandboxes.get(id);
+    if (!rec || rec.id !== id) throw notFound(`pod sandbox ${id} not found`);
+    if (rec.state === 'ready') return rec;
+    if (!rec.setup) throw wrongState(`pod sandbox ${id} was made by an older peapod and cannot be started again: remove it and make a new one`);
+    const setup = rec.setup;
+    let netConf = setup.cniNetwork ?? undefined;
+    if (!rec.hostNetwork && setup.cniNetwork === undefined) {
+      const found = findNetworkConf(deps.config.network.cni_conf_dir);
+      if (!found.ok) throw wrongState(`network plugin not ready: ${found.reason}`);
+      netConf = found.conf;
+    }
+    try {
+      const ready = await setUpSandbox({ config: deps.config, log: deps.log, store: deps.sandboxes }, rec, setup, netConf);
+      deps.log.info({ sandbox: id, ip: ready.ip }, 'pod sandbox started again');
+      return ready;
+    } catch (err) {
+      deps.log.warn({ err, sandbox: id }, 'starting the pod sandbox again failed; tearing down what was set up');
+      await stopSandboxResources(deps.sandboxes.get(id) ?? rec, teardownDeps(deps.config, deps.log, id)).catch((e: unknown) =>
+        deps.log.error({ err: e, sandbox: id }, 'tearing down a failed start again failed'),
+      );
+      throw err;
+    }
+  });
 }
 
 /**
