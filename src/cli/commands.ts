@@ -10,6 +10,7 @@ import type { GlobalOptions } from './config';
 import type { CliContext, CliStreams } from './context';
 import { EXIT_ENGINE, exitCodeOf, formatError } from './errors';
 import { peapodVersion } from './package-version';
+import { POD } from './pod-commands';
 
 /** The global flags (Podman's names; --config-dir as peapod-cri's). */
 export const GLOBAL_FLAGS: FlagSpec[] = [
@@ -183,6 +184,7 @@ export const ROOT: CommandSpec = {
     LOAD,
     LOGIN,
     LOGOUT,
+    POD,
     PULL,
     RMI,
     SAVE,

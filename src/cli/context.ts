@@ -42,6 +42,7 @@ export class CliContext {
   private cfg: PeapodConfig | undefined;
   private imgs: CliImages | undefined;
   private state: import('../runtime-service/state-db').StateDb | undefined;
+  private domain: import('../runtime-service/peapod').Peapod | undefined;
 
   constructor(
     readonly globals: GlobalOptions,
@@ -88,11 +89,37 @@ export class CliContext {
     return this.imgs;
   }
 
+  /**
+   * peapod's domain for owner `cli`: pods, containers and images, the same
+   * code peapod-cri runs (runtime-service/peapod.ts), built on first use on
+   * this context's image store and state database, the registry client
+   * loaded only if a pull needs it. No recovery is run here: commands that
+   * change pods or containers call `peapod.recover(…)` themselves.
+   */
+  peapod(): import('../runtime-service/peapod').Peapod {
+    if (!this.domain) {
+      const { Peapod } = require('../runtime-service/peapod') as typeof import('../runtime-service/peapod');
+      const images = this.images;
+      this.domain = new Peapod(this.config, this.log, this.stateDb(), {
+        store: images.store,
+        get puller() {
+          return images.puller();
+        },
+      });
+    }
+    return this.domain;
+  }
+
+  /** The shared state database, owner `cli` (opened on first use). */
+  private stateDb(): import('../runtime-service/state-db').StateDb {
+    const { openStateDb } = require('../runtime-service/state-db') as typeof import('../runtime-service/state-db');
+    return (this.state ??= openStateDb(this.config.root, 'cli'));
+  }
+
   /** Who uses an image, from the shared state database (opened on first use). */
   imageUsers(): import('../runtime-service/image-removal').ImageUsers {
-    const { openStateDb } = require('../runtime-service/state-db') as typeof import('../runtime-service/state-db');
     const { containersUsingImage } = require('../runtime-service/container/store') as typeof import('../runtime-service/container/store');
-    const state = (this.state ??= openStateDb(this.config.root, 'cli'));
+    const state = this.stateDb();
     return { usingImage: (imageId) => containersUsingImage(state, imageId) };
   }
 
@@ -102,6 +129,9 @@ export class CliContext {
    * leave the files of an image it removed behind in the store's tmp/.
    */
   async close(): Promise<void> {
+    // The domain's exit watcher; the databases and the store are closed below.
+    this.domain?.containers.close();
+    this.domain = undefined;
     await this.imgs?.store.settled();
     this.imgs?.store.close();
     this.imgs = undefined;

@@ -11,7 +11,6 @@ import * as path from 'node:path';
 import type { PeapodConfig } from '../common/config';
 import { notFound } from '../common/errors';
 import type { Logger } from '../common/logger';
-import { openImages } from '../image-service';
 import type { ImagePuller } from '../image-service/puller';
 import type { ImageRecord, ImageStore } from '../image-service/store/image-store';
 import { ConmonDriver } from '../conmon/driver';
@@ -74,7 +73,14 @@ export class Peapod {
     });
     this.sandboxes = new Sandboxes({ config, log, sandboxes: new SandboxStore(state, config), containers: this.containers });
     const containers = this.containers;
-    this.images = { ...images, remove: (ref) => removeImage({ images: images.store, containers }, ref) };
+    // `puller` is read when used, so a front end may pass a getter that builds it on first use (the CLI: it loads the HTTP client).
+    this.images = {
+      store: images.store,
+      get puller(): ImagePuller {
+        return images.puller;
+      },
+      remove: (ref) => removeImage({ images: images.store, containers }, ref),
+    };
   }
 
   /** The front end this process is. */
@@ -128,6 +134,8 @@ export class Peapod {
  * @param options.owner the front end this process is (`cri` or `cli`)
  */
 export function openPeapod(config: PeapodConfig, log: Logger, options: { owner: Owner }): Peapod {
+  // Required here, not at the top: the puller loads the HTTP client, which a front end that builds a Peapod itself need not load.
+  const { openImages } = require('../image-service') as typeof import('../image-service');
   const state = openStateDb(config.root, options.owner);
   try {
     return new Peapod(config, log, state, openImages(config, log));
