@@ -11,6 +11,7 @@ import type { CliContext, CliStreams } from './context';
 import { EXIT_ENGINE, exitCodeOf, formatError } from './errors';
 import { peapodVersion } from './package-version';
 import { POD } from './pod-commands';
+import { SYSTEM_DF, SYSTEM_PRUNE } from './system-commands';
 
 /** The global flags (Podman's names; --config-dir as peapod-cri's). */
 export const GLOBAL_FLAGS: FlagSpec[] = [
@@ -188,6 +189,7 @@ export const ROOT: CommandSpec = {
     PULL,
     RMI,
     SAVE,
+    { name: 'system', summary: 'Manage peapod', commands: [SYSTEM_DF, { ...INFO, summary: 'Display peapod system information (as `peapod info`)' }, SYSTEM_PRUNE] },
     TAG,
     UNTAG,
     VERSION,

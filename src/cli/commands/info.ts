@@ -30,6 +30,20 @@ function cgroupVersion(): string {
   }
 }
 
+/**
+ * The CLI's pods by state (info's `store.podStore`): all of them, those
+ * Running or Degraded (a container or the pod itself running), the others.
+ */
+async function podNumbers(ctx: CliContext): Promise<{ number: number; running: number; stopped: number }> {
+  const { listPods, podContainers, podStatus } = require('../pods') as typeof import('../pods');
+  const peapod = ctx.peapod();
+  const all = peapod.containers.list();
+  const pods = listPods(peapod);
+  let running = 0;
+  for (const p of pods) if (['Running', 'Degraded'].includes(podStatus(peapod.sandboxes.refresh(p), await podContainers(peapod, p.id, all)))) running++;
+  return { number: pods.length, running, stopped: pods.length - running };
+}
+
 /** Runs `info`. */
 export async function run(ctx: CliContext, _args: string[], o: { format?: string }): Promise<number> {
   const config = ctx.config;
@@ -51,6 +65,7 @@ export async function run(ctx: CliContext, _args: string[], o: { format?: string
     ctx.log.warn({ error: (err as Error).message }, 'registries.conf unreadable');
   }
   const v = versionInfo();
+  const pods = await podNumbers(ctx);
   const info = {
     host: {
       arch: v.OsArch.split('/')[1],
@@ -74,6 +89,7 @@ export async function run(ctx: CliContext, _args: string[], o: { format?: string
       runRoot: config.runroot,
       ...fsStats,
       imageStore: { number: store.list().length },
+      podStore: pods,
     },
     version: { Version: v.Version, NodeVersion: v.NodeVersion, OsArch: v.OsArch },
   };
