@@ -110,6 +110,16 @@ export class CliContext {
     return this.domain;
   }
 
+  /**
+   * The CLI's pods and containers, read-only and cheap to open (pod-read.ts):
+   * for the commands that only show them. The domain itself when it is open.
+   */
+  podsView(): import('./pods').PodDomain {
+    if (this.domain) return this.domain;
+    const { podsView } = require('./pod-read') as typeof import('./pod-read');
+    return podsView(this.stateDb(), this.config);
+  }
+
   /** The shared state database, owner `cli` (opened on first use). */
   private stateDb(): import('../runtime-service/state-db').StateDb {
     const { openStateDb } = require('../runtime-service/state-db') as typeof import('../runtime-service/state-db');

@@ -14,8 +14,26 @@
  */
 import { CliError, EXIT_ENGINE } from './errors';
 import type { ContainerRecord } from '../runtime-service/container/record';
-import type { Peapod } from '../runtime-service/peapod';
 import type { SandboxRecord } from '../runtime-service/sandbox/record';
+
+/**
+ * What the pod helpers read: the domain (a Peapod, whose refreshes record
+ * what they find) or the read-only view of pod-read.ts.
+ */
+export interface PodDomain {
+  sandboxes: {
+    /** The CLI's sandboxes, oldest first. */
+    list(): SandboxRecord[];
+    /** A sandbox as it is now (a ready one whose namespaces are gone: notready). */
+    refresh(rec: SandboxRecord): SandboxRecord;
+  };
+  containers: {
+    /** The CLI's containers, oldest first. */
+    list(): ContainerRecord[];
+    /** A container as it is now (its exit file read). @throws when it is gone */
+    refresh(id: string): Promise<ContainerRecord>;
+  };
+}
 
 /** The annotation that says what a CLI sandbox is for (`pod`: made by `pod create`). */
 export const POD_KIND_ANNOTATION = 'io.peapod.cli.kind';
@@ -51,7 +69,7 @@ export function podRequest(rec: SandboxRecord): PodRequest {
 }
 
 /** The CLI's pods, oldest first. */
-export function listPods(peapod: Peapod): SandboxRecord[] {
+export function listPods(peapod: PodDomain): SandboxRecord[] {
   return peapod.sandboxes.list().filter(isPod);
 }
 
@@ -81,7 +99,7 @@ export function noSuchPod(nameOrId: string): CliError {
  * @returns the pods found and the names that were not.
  * @throws CliError (125) for a name that is not a pod (without `ignore`), or no name without --all/--latest.
  */
-export function targetPods(peapod: Peapod, names: string[], o: { all?: boolean; latest?: boolean; ignore?: boolean }, verb: string): { pods: SandboxRecord[]; missing: string[] } {
+export function targetPods(peapod: PodDomain, names: string[], o: { all?: boolean; latest?: boolean; ignore?: boolean }, verb: string): { pods: SandboxRecord[]; missing: string[] } {
   const pods = listPods(peapod);
   if (o.all) return { pods, missing: [] };
   if (o.latest) return { pods: pods.length ? [pods.reduce((a, b) => (BigInt(b.createdAt) > BigInt(a.createdAt) ? b : a))] : [], missing: [] };
@@ -103,7 +121,7 @@ export function targetPods(peapod: Peapod, names: string[], o: { all?: boolean; 
  * (a CLI container's exit is recorded by whichever command reads it next).
  * @param all every container of the CLI (one query for many pods), default: read here
  */
-export async function podContainers(peapod: Peapod, podId: string, all?: ContainerRecord[]): Promise<ContainerRecord[]> {
+export async function podContainers(peapod: PodDomain, podId: string, all?: ContainerRecord[]): Promise<ContainerRecord[]> {
   const mine = (all ?? peapod.containers.list()).filter((c) => c.sandboxId === podId);
   const out: ContainerRecord[] = [];
   for (const c of mine) out.push(c.state === 'exited' ? c : await peapod.containers.refresh(c.id).catch(() => c));

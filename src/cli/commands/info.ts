@@ -36,7 +36,7 @@ function cgroupVersion(): string {
  */
 async function podNumbers(ctx: CliContext): Promise<{ number: number; running: number; stopped: number }> {
   const { listPods, podContainers, podStatus } = require('../pods') as typeof import('../pods');
-  const peapod = ctx.peapod();
+  const peapod = ctx.podsView();
   const all = peapod.containers.list();
   const pods = listPods(peapod);
   let running = 0;

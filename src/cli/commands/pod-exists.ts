@@ -4,5 +4,5 @@ import { findPod, listPods } from '../pods';
 
 /** Runs `pod exists`. */
 export async function run(ctx: CliContext, args: string[]): Promise<number> {
-  return findPod(listPods(ctx.peapod()), args[0]) ? 0 : 1;
+  return findPod(listPods(ctx.podsView()), args[0]) ? 0 : 1;
 }

@@ -19,7 +19,7 @@ export interface PodInspectOptions {
 /** Runs `pod inspect`. */
 export async function run(ctx: CliContext, args: string[], o: PodInspectOptions): Promise<number> {
   if (!o.latest && args.length === 0) throw new CliError('you must provide at least one pod name or ID (or --latest)');
-  const peapod = ctx.peapod();
+  const peapod = ctx.podsView();
   const pods = listPods(peapod);
   const names = o.latest ? [] : args;
   const found = o.latest ? pods.slice(-1) : [];

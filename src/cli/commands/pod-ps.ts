@@ -53,7 +53,7 @@ export async function run(ctx: CliContext, _args: string[], o: PodPsOptions): Pr
   const sort = SORTS[o.sort ?? 'created'];
   if (!sort) throw new CliError(`invalid option for --sort, options are: ${Object.keys(SORTS).join(', ')}`);
   const keep = compilePodFilters(o.filter ?? []);
-  const peapod = ctx.peapod();
+  const peapod = ctx.podsView();
   const all = peapod.containers.list();
   let pods: PodInfo[] = [];
   for (const pod of listPods(peapod)) pods.push(podInfo(peapod.sandboxes.refresh(pod), await podContainers(peapod, pod.id, all)));

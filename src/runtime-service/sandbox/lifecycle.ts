@@ -3,8 +3,7 @@ import type { Logger } from '../../common/logger';
 import { notFound, wrongState } from '../../common/errors';
 import { findNetworkConf } from '../cni/network-config';
 import { rollBackSandbox, setUpSandbox, teardownDeps } from './create';
-import { isProcessAlive } from '../../common/host/proc';
-import { isNamespaceFile } from './namespaces';
+import { sandboxAlive } from './alive';
 import type { ContainerEngine } from '../container/engine';
 import type { SandboxRecord } from './record';
 import type { SandboxStore } from './store';
@@ -99,21 +98,6 @@ export async function removeSandbox(deps: LifecycleDeps, id: string): Promise<vo
     deps.sandboxes.delete(id);
     deps.log.info({ sandbox: id }, 'pod sandbox removed');
   });
-}
-
-/**
- * True when everything a ready sandbox needs is still there: its namespace
- * pins are namespace files, its infra process runs.
- */
-export function sandboxAlive(r: SandboxRecord): boolean {
-  for (const key of ['network', 'ipc', 'uts'] as const) {
-    const p = r.namespaces[key];
-    if (p && !isNamespaceFile(p)) return false;
-  }
-  if (r.infraPid !== undefined) {
-    if (r.infraStartTime === undefined || !isProcessAlive({ pid: r.infraPid, startTime: r.infraStartTime })) return false;
-  }
-  return true;
 }
 
 /**

@@ -199,6 +199,24 @@ describe('peapod CLI: pods (pod create, ps, inspect, start, stop, kill, restart,
     await ok('pod', 'rm', '-f', '-t', '0', 'again');
   });
 
+  it('pod ps reads without writing: a pod whose infra process died shows Exited while its record still says ready; pod start sets it up again', async () => {
+    const id = (await ok('pod', 'create', '--name', 'orphan', '--network', 'none', '--share', '+pid')).trim();
+    expect(await status('orphan')).to.equal('Running');
+    const p = domain();
+    const pid = p.sandboxes.get(id)?.infraPid;
+    p.close();
+    expect(pid, 'infra pid').to.be.a('number');
+    process.kill(pid as number, 'SIGKILL');
+    await until(async () => (await status('orphan')) === 'Exited', 30_000, 'the pod to show Exited');
+    expect(JSON.parse(await ok('pod', 'inspect', 'orphan')).State).to.equal('Exited');
+    const q = domain();
+    expect(q.sandboxes.list().find((r) => r.id === id)?.state, 'the record as written').to.equal('ready');
+    q.close();
+    await ok('pod', 'start', 'orphan');
+    expect(await status('orphan')).to.equal('Running');
+    await ok('pod', 'rm', '-f', '-t', '0', 'orphan');
+  });
+
   it('pod rm refuses a pod with running containers unless -f; removes the pod with its containers and namespaces; exit 1 for a missing pod, -i ignores it', async () => {
     const id = (await ok('pod', 'create', '--name', 'gone', '--network', 'none')).trim();
     const c = await addContainer(id, 'busy', 'while :; do sleep 0.1; done', true);
