@@ -23,6 +23,8 @@ export interface CliEnv {
   dir: string;
   root: string;
   runroot: string;
+  /** The CLI's CNI configuration directory (config key network.cli_conf_dir), empty at first. */
+  cniConfDir: string;
   /** The registry auth file (passed as REGISTRY_AUTH_FILE unless a test overrides env). */
   authFile: string;
   /** The global flags naming root, runroot and the private config. */
@@ -40,6 +42,9 @@ export function makeCliEnv(extraToml = ''): CliEnv {
   const runroot = path.join(dir, 'run');
   const confDir = path.join(dir, 'peapod.conf.d');
   fs.mkdirSync(confDir);
+  // The CLI's own CNI directory, private to this environment (empty: the CLI writes its default network there).
+  const cniConfDir = path.join(dir, 'cni', 'net.d');
+  fs.writeFileSync(path.join(confDir, '00-cli-network.conf'), `[network]\ncli_conf_dir = "${cniConfDir}"\n`);
   const registriesConf = path.join(dir, 'registries.conf');
   fs.writeFileSync(registriesConf, '');
   fs.mkdirSync(path.join(dir, 'registries.conf.d'));
@@ -51,6 +56,7 @@ export function makeCliEnv(extraToml = ''): CliEnv {
     dir,
     root,
     runroot,
+    cniConfDir,
     authFile,
     globalArgs,
     run(args, options = {}) {
