@@ -97,6 +97,8 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
     ...(podIpc ? { shmPath: paths.shmDir } : {}),
     cgroupParent,
     sysctls: spec.sysctls,
+    ...(netConf?.ok ? { networkName: netConf.conf.name } : {}),
+    ...(netConf?.ok && spec.portMappings.length ? { portMappings: spec.portMappings } : {}),
     additionalIps: [],
     config: rawConfig,
   };
