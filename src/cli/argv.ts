@@ -42,6 +42,12 @@ export interface CommandSpec {
   commands?: CommandSpec[];
   /** The module that runs the command, relative to src/cli/. */
   module?: string;
+  /**
+   * False: flags end at the first positional argument, so what follows is
+   * passed on as it is (`run IMAGE sh -c …`, `exec CTR ls -l`), as cobra's
+   * SetInterspersed(false). Default true.
+   */
+  interspersed?: boolean;
 }
 
 /** The outcome of parsing. */
@@ -126,6 +132,7 @@ export function parseArgv(root: CommandSpec, globalFlags: FlagSpec[], argv: stri
         continue;
       }
       args.push(a);
+      if (cmd.interspersed === false) endOfFlags = true;
       continue;
     }
     if (a === '--') {

@@ -3,7 +3,7 @@
  * private root, runroot and configuration (no system file is read): the
  * configuration points registries.conf at an empty file in the temp dir.
  */
-import { spawn } from 'node:child_process';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -31,6 +31,8 @@ export interface CliEnv {
   globalArgs: string[];
   /** Runs `peapod <args>`; resolves when it exits (rejects after `timeoutMs`, default 60 s). */
   run(args: string[], options?: { input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<CliResult>;
+  /** Starts `peapod <args>` without waiting: the child (stdio piped) and its result once it exits. */
+  start(args: string[], options?: { env?: NodeJS.ProcessEnv }): { child: ChildProcess; done: Promise<CliResult> };
   /** Removes the temp dir. */
   cleanup(): void;
 }
@@ -82,7 +84,31 @@ export function makeCliEnv(extraToml = ''): CliEnv {
         child.stdin.end(options.input ?? '');
       });
     },
+    start(args, options = {}) {
+      const child = spawn(process.execPath, [CLI_MAIN, ...globalArgs, ...args], {
+        env: options.env ?? { ...process.env, REGISTRY_AUTH_FILE: authFile },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.stdin!.on('error', () => undefined);
+      const done = new Promise<CliResult>((resolve, reject) => {
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ code, stdout, stderr }));
+      });
+      return { child, done };
+    },
     cleanup() {
+      // A test that failed half-way may leave mounts (rootfs, namespace pins): detach them, never delete through them.
+      const mounts = fs
+        .readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .map((l) => l.split(' ')[4])
+        .filter((m) => m && m.startsWith(dir + '/'))
+        .reverse();
+      for (const m of mounts) spawnSync('umount', ['-l', m]);
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
