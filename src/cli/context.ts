@@ -42,7 +42,9 @@ export class CliContext {
   private cfg: PeapodConfig | undefined;
   private imgs: CliImages | undefined;
   private state: import('../runtime-service/state-db').StateDb | undefined;
+  private ctrStore: import('../runtime-service/container/store').ContainerStore | undefined;
   private domain: import('../runtime-service/peapod').Peapod | undefined;
+  private engine: import('../runtime-service/container/engine').ContainerEngine | undefined;
 
   constructor(
     readonly globals: GlobalOptions,
@@ -93,8 +95,9 @@ export class CliContext {
    * peapod's domain for owner `cli`: pods, containers and images, the same
    * code peapod-cri runs (runtime-service/peapod.ts), built on first use on
    * this context's image store and state database, the registry client
-   * loaded only if a pull needs it. No recovery is run here: commands that
-   * change pods or containers call `peapod.recover(…)` themselves.
+   * loaded only if a pull needs it. No recovery and no exit watcher are
+   * started here: the commands that need them ask (pod-lifecycle.ts,
+   * containers/domain.ts).
    */
   peapod(): import('../runtime-service/peapod').Peapod {
     if (!this.domain) {
@@ -117,13 +120,7 @@ export class CliContext {
   podsView(): import('./pods').PodDomain {
     if (this.domain) return this.domain;
     const { podsView } = require('./pod-read') as typeof import('./pod-read');
-    return podsView(this.stateDb(), this.config);
-  }
-
-  /** The shared state database, owner `cli` (opened on first use). */
-  private stateDb(): import('../runtime-service/state-db').StateDb {
-    const { openStateDb } = require('../runtime-service/state-db') as typeof import('../runtime-service/state-db');
-    return (this.state ??= openStateDb(this.config.root, 'cli'));
+    return podsView(this.stateDb(), this.config, this.containerStore());
   }
 
   /** Who uses an image, from the shared state database (opened on first use). */
@@ -133,15 +130,49 @@ export class CliContext {
     return { usingImage: (imageId) => containersUsingImage(state, imageId) };
   }
 
+  /** The state database `<root>/state.db` as the CLI (owner `cli`), opened on first use. */
+  stateDb(): import('../runtime-service/state-db').StateDb {
+    const { openStateDb } = require('../runtime-service/state-db') as typeof import('../runtime-service/state-db');
+    return (this.state ??= openStateDb(this.config.root, 'cli'));
+  }
+
+  /**
+   * The CLI's container records alone (no engine: `ps` and other reads
+   * stay light), on the state database.
+   */
+  containerStore(): import('../runtime-service/container/store').ContainerStore {
+    if (!this.ctrStore) {
+      const { ContainerStore } = require('../runtime-service/container/store') as typeof import('../runtime-service/container/store');
+      const { containerDirs } = require('../runtime-service/container/paths') as typeof import('../runtime-service/container/paths');
+      this.ctrStore = new ContainerStore(this.stateDb(), containerDirs(this.config.root, this.config.runroot).state);
+    }
+    return this.ctrStore;
+  }
+
+  /**
+   * The container engine alone (no image store, no pods): what exec, logs,
+   * wait, kill and the like need; the whole domain's when it is open.
+   */
+  containerEngine(): import('../runtime-service/container/engine').ContainerEngine {
+    if (this.domain) return this.domain.containers;
+    if (!this.engine) {
+      const { openContainerEngine } = require('../runtime-service/container/open') as typeof import('../runtime-service/container/open');
+      this.engine = openContainerEngine(this.config, this.log, this.stateDb());
+    }
+    return this.engine;
+  }
+
   /**
    * Closes what was opened (the databases and the store's temp dir), once the
    * store's background deletions are done: a short-lived command must not
    * leave the files of an image it removed behind in the store's tmp/.
    */
   async close(): Promise<void> {
-    // The domain's exit watcher; the databases and the store are closed below.
+    // The domain's exit watcher only; its databases are this context's, closed below.
     this.domain?.containers.close();
     this.domain = undefined;
+    this.engine?.close();
+    this.engine = undefined;
     await this.imgs?.store.settled();
     this.imgs?.store.close();
     this.imgs = undefined;

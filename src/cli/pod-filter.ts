@@ -85,7 +85,7 @@ function compileOne(key: string, v: string, negate: boolean, nowMs: number): Pod
       return negate ? (p) => !has(p) : has;
     }
     case 'network':
-      return (p) => podRequest(p.pod).networkName === v || podRequest(p.pod).network === v;
+      return (p) => p.pod.networkName === v || podRequest(p.pod).network === v;
     case 'status': {
       if (!POD_STATES.includes(v)) throw new CliError(`--filter status=${v}: not one of ${POD_STATES.join(', ')}`);
       return (p) => p.status.toLowerCase() === v;

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { readExitFile, exitFilePath, persistExitFilePath } from '../conmon/driver';
 import type { ContainerRecord } from '../runtime-service/container/record';
 import { containerDirs } from '../runtime-service/container/paths';
-import { ContainerStore } from '../runtime-service/container/store';
+import type { ContainerStore } from '../runtime-service/container/store';
 import { sandboxAlive } from '../runtime-service/sandbox/alive';
 import type { SandboxRecord } from '../runtime-service/sandbox/record';
 import { SandboxStore } from '../runtime-service/sandbox/store';
@@ -21,14 +21,14 @@ import type { StateDb } from '../runtime-service/state-db';
 import type { PodDomain } from './pods';
 
 /**
- * The view over `state` (owner cli) for the root and runroot given.
+ * The view over `state` (owner cli) for the root and runroot given, with
+ * the CLI's container records of `containers` (CliContext.containerStore).
  * @returns a PodDomain whose refreshes read, never write.
  */
-export function podsView(state: StateDb, dirs: { root: string; runroot: string }): PodDomain {
+export function podsView(state: StateDb, dirs: { root: string; runroot: string }, containers: ContainerStore): PodDomain {
   // As the domain builds them (runtime-service/peapod.ts): container paths from the resolved root and runroot.
   const cdirs = containerDirs(path.resolve(dirs.root), path.resolve(dirs.runroot));
   const sandboxes = new SandboxStore(state, dirs);
-  const containers = new ContainerStore(state, cdirs.state);
   const seen = (c: ContainerRecord): ContainerRecord => {
     if (c.state === 'exited') return c;
     const ex = readExitFile(exitFilePath(cdirs.exits, c.id)) ?? readExitFile(persistExitFilePath(c.persistDir));

@@ -37,8 +37,7 @@ export function rfc3339Nano(ns: string): string {
 
 /** The networks a pod is on, as Podman names them (none for host and none). */
 function networks(pod: SandboxRecord): string[] {
-  const r = podRequest(pod);
-  return r.networkName ? [r.networkName] : [];
+  return pod.networkName ? [pod.networkName] : [];
 }
 
 /** The cgroup the pod's cgroup is made under (Podman's CgroupParent; the path for cgroupfs, the slice for systemd). */
@@ -152,7 +151,7 @@ export function podInspect(p: PodInfo): Record<string, unknown> {
     CreateInfra: false,
     InfraContainerID: '',
     InfraConfig: {
-      PortBindings: portBindings(setup?.portMappings ?? []),
+      PortBindings: portBindings(p.pod.portMappings ?? []),
       HostNetwork: p.pod.hostNetwork,
       StaticIP: '',
       StaticMAC: '',

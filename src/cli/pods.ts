@@ -35,10 +35,16 @@ export interface PodDomain {
   };
 }
 
-/** The annotation that says what a CLI sandbox is for (`pod`: made by `pod create`). */
+/**
+ * The annotation that says what a CLI sandbox is for: POD_KIND (made by
+ * `pod create`) or OWN_SANDBOX_KIND (made for one container by `run` or
+ * `create` without --pod, removed with it).
+ */
 export const POD_KIND_ANNOTATION = 'io.peapod.cli.kind';
 /** Its value on pods. */
 export const POD_KIND = 'pod';
+/** Its value on a container's own sandbox. */
+export const OWN_SANDBOX_KIND = 'container';
 
 /** What `pod create` keeps as the sandbox's request (opaque to the domain, read by `pod inspect`). */
 export interface PodRequest {
@@ -49,8 +55,6 @@ export interface PodRequest {
   network: string;
   /** Namespaces shared by the pod's containers (Podman's SharedNamespaces). */
   share: string[];
-  /** The CNI network name, for `bridge`. */
-  networkName?: string;
 }
 
 /** A pod's status, Podman's words. */
@@ -64,7 +68,7 @@ export function isPod(rec: SandboxRecord): boolean {
 /** The request `pod create` recorded (a default for a pod recorded otherwise). */
 export function podRequest(rec: SandboxRecord): PodRequest {
   const c = rec.config as Partial<PodRequest> | null;
-  if (c && c.kind === 'pod') return { kind: 'pod', createCommand: c.createCommand ?? [], network: c.network ?? 'bridge', share: c.share ?? [], ...(c.networkName ? { networkName: c.networkName } : {}) };
+  if (c && c.kind === 'pod') return { kind: 'pod', createCommand: c.createCommand ?? [], network: c.network ?? 'bridge', share: c.share ?? [] };
   return { kind: 'pod', createCommand: [], network: rec.hostNetwork ? 'host' : 'bridge', share: [] };
 }
 

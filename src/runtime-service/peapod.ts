@@ -7,14 +7,13 @@
  * owner `cli`; each sees and recovers its own pods and containers, and both
  * share the images.
  */
-import * as path from 'node:path';
 import type { PeapodConfig } from '../common/config';
 import { notFound } from '../common/errors';
 import type { Logger } from '../common/logger';
 import type { ImagePuller } from '../image-service/puller';
 import type { ImageRecord, ImageStore } from '../image-service/store/image-store';
-import { ConmonDriver } from '../conmon/driver';
-import { ContainerEngine } from './container/engine';
+import type { ContainerEngine, CreateOptions } from './container/engine';
+import { openContainerEngine } from './container/open';
 import type { ContainerRecord } from './container/record';
 import type { ContainerSpec } from './container/spec';
 import { removeImage } from './image-removal';
@@ -61,16 +60,7 @@ export class Peapod {
     readonly state: StateDb,
     images: { store: ImageStore; puller: ImagePuller },
   ) {
-    this.containers = new ContainerEngine({
-      root: path.resolve(config.root),
-      runroot: path.resolve(config.runroot),
-      conmon: new ConmonDriver(config.runtime.conmon_path),
-      runtimes: config.runtime.runtimes,
-      defaultRuntime: config.runtime.default_runtime,
-      cgroupDriver: config.runtime.cgroup_driver,
-      log,
-      state,
-    });
+    this.containers = openContainerEngine(config, log, state);
     this.sandboxes = new Sandboxes({ config, log, sandboxes: new SandboxStore(state, config), containers: this.containers });
     const containers = this.containers;
     // `puller` is read when used, so a front end may pass a getter that builds it on first use (the CLI: it loads the HTTP client).
@@ -104,9 +94,10 @@ export class Peapod {
    * Creates a container in a pod: under the pod's lock, the pod must be
    * ready and the image (`spec.image.name`: a reference, ID or digest) in
    * the store; then the container code creates it (container/create.ts).
+   * @param options the front end's ID, exit command, name rule (CreateOptions)
    * @throws NotFoundError for an unknown pod or image; what createContainer throws.
    */
-  createContainer(podIdOrPrefix: string, spec: ContainerSpec): Promise<ContainerRecord> {
+  createContainer(podIdOrPrefix: string, spec: ContainerSpec, options: CreateOptions = {}): Promise<ContainerRecord> {
     const found = this.sandboxes.get(podIdOrPrefix);
     if (!found) throw notFound(`pod sandbox ${podIdOrPrefix} not found`);
     return this.sandboxes.withLock(found.id, async () => {
@@ -115,7 +106,7 @@ export class Peapod {
       const image = this.images.store.resolve(spec.image.name);
       if (!image) throw notFound(`image "${spec.image.name}" not found`);
       const layers = this.images.store.layerLowerDirs(image);
-      return this.containers.create(pod, spec, { id: image.id, ref: image.repoDigests[0] ?? image.id, config: image.config, layers });
+      return this.containers.create(pod, spec, { id: image.id, ref: image.repoDigests[0] ?? image.id, config: image.config, layers }, options);
     });
   }
 
@@ -138,6 +129,8 @@ export function openPeapod(config: PeapodConfig, log: Logger, options: { owner: 
   const { openImages } = require('../image-service') as typeof import('../image-service');
   const state = openStateDb(config.root, options.owner);
   try {
+    // Required here, not at the top: the puller loads the HTTP client, which a front end that builds Peapod itself (the CLI) may never need.
+    const { openImages } = require('../image-service') as typeof import('../image-service');
     return new Peapod(config, log, state, openImages(config, log));
   } catch (err) {
     state.close();

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { parseLabels, parseShare } from '../../src/cli/commands/pod-create';
-import { parseSignal, stopTimeout } from '../../src/cli/pod-lifecycle';
+import { stopTimeout } from '../../src/cli/pod-lifecycle';
+import { parseSignal } from '../../src/cli/signal';
 import { untilMs } from '../../src/cli/pod-filter';
 import { rfc3339Nano } from '../../src/cli/pod-view';
 import { findPod, podStatus } from '../../src/cli/pods';

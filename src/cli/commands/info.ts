@@ -1,5 +1,5 @@
 /**
- * `peapod info`: the host, the store (paths, image count, space), the
+ * `peapod info`: the host, the store (paths, image and container counts, space), the
  * registries configuration and the versions of the tools peapod drives
  * (runc, conmon), as YAML like `podman info`, or JSON / a Go template with
  * `--format` (JSON keys are camelCase; templates may name them as Podman's
@@ -11,6 +11,8 @@ import * as os from 'node:os';
 import type { CliContext } from '../context';
 import { renderObject } from '../output/write';
 import { toYaml } from '../output/yaml';
+import { type ContainerCounts, containerCounts } from '../containers/usage';
+import type { ContainerRecord } from '../../runtime-service/container/record';
 import { versionInfo } from './version';
 
 /** First lines of `<bin> --version` (5 s at most), or the error. */
@@ -31,17 +33,20 @@ function cgroupVersion(): string {
 }
 
 /**
- * The CLI's pods by state (info's `store.podStore`): all of them, those
- * Running or Degraded (a container or the pod itself running), the others.
+ * The CLI's containers and pods by state (info's `store.containerStore` and
+ * `store.podStore`), as they are now (exits read, lost pods seen), read-only.
+ * Pods: all of them, those Running or Degraded (a container or the pod
+ * itself running), the others.
  */
-async function podNumbers(ctx: CliContext): Promise<{ number: number; running: number; stopped: number }> {
-  const { listPods, podContainers, podStatus } = require('../pods') as typeof import('../pods');
-  const peapod = ctx.podsView();
-  const all = peapod.containers.list();
-  const pods = listPods(peapod);
+async function storeNumbers(ctx: CliContext): Promise<{ containers: ContainerCounts; pods: { number: number; running: number; stopped: number } }> {
+  const { listPods, podStatus } = require('../pods') as typeof import('../pods');
+  const view = ctx.podsView();
+  const all: ContainerRecord[] = [];
+  for (const c of view.containers.list()) all.push(c.state === 'exited' ? c : await view.containers.refresh(c.id).catch(() => c));
+  const pods = listPods(view);
   let running = 0;
-  for (const p of pods) if (['Running', 'Degraded'].includes(podStatus(peapod.sandboxes.refresh(p), await podContainers(peapod, p.id, all)))) running++;
-  return { number: pods.length, running, stopped: pods.length - running };
+  for (const p of pods) if (['Running', 'Degraded'].includes(podStatus(view.sandboxes.refresh(p), all.filter((c) => c.sandboxId === p.id)))) running++;
+  return { containers: containerCounts(all), pods: { number: pods.length, running, stopped: pods.length - running } };
 }
 
 /** Runs `info`. */
@@ -65,7 +70,7 @@ export async function run(ctx: CliContext, _args: string[], o: { format?: string
     ctx.log.warn({ error: (err as Error).message }, 'registries.conf unreadable');
   }
   const v = versionInfo();
-  const pods = await podNumbers(ctx);
+  const numbers = await storeNumbers(ctx);
   const info = {
     host: {
       arch: v.OsArch.split('/')[1],
@@ -89,7 +94,8 @@ export async function run(ctx: CliContext, _args: string[], o: { format?: string
       runRoot: config.runroot,
       ...fsStats,
       imageStore: { number: store.list().length },
-      podStore: pods,
+      containerStore: numbers.containers,
+      podStore: numbers.pods,
     },
     version: { Version: v.Version, NodeVersion: v.NodeVersion, OsArch: v.OsArch },
   };

@@ -148,7 +148,7 @@ export async function run(ctx: CliContext, args: string[], o: PodCreateOptions):
     labels,
     annotations: { [POD_KIND_ANNOTATION]: POD_KIND },
   };
-  const request: PodRequest = { kind: 'pod', createCommand: ['peapod', ...process.argv.slice(2)], network: network === 'private' ? 'bridge' : network, share, ...(bridge ? { networkName: bridge.name } : {}) };
+  const request: PodRequest = { kind: 'pod', createCommand: ['peapod', ...process.argv.slice(2)], network: network === 'private' ? 'bridge' : network, share };
   let pod;
   try {
     pod = await peapod.sandboxes.create(spec, { request });

@@ -4,8 +4,10 @@
  * prints each pod's ID. An unknown pod or signal is an error (125).
  */
 import type { CliContext } from '../context';
+import { openContainers } from '../containers/domain';
 import { CliError } from '../errors';
-import { killPod, parseSignal } from '../pod-lifecycle';
+import { killPod } from '../pod-lifecycle';
+import { parseSignal } from '../signal';
 import { targetPods } from '../pods';
 
 /** Flags of `pod kill`. */
@@ -19,12 +21,13 @@ export interface PodKillOptions {
 export async function run(ctx: CliContext, args: string[], o: PodKillOptions): Promise<number> {
   const signal = parseSignal(o.signal ?? 'KILL');
   if (o.all && args.length) throw new CliError('--all and pod names cannot be given together');
-  const peapod = ctx.peapod();
+  const c = await openContainers(ctx);
+  const peapod = c.peapod;
   const { pods } = targetPods(peapod, args, o, 'kill');
   let code = 0;
   for (const pod of pods) {
     try {
-      await killPod(peapod, pod, signal);
+      await killPod(c, pod, signal);
       ctx.io.stdout.write(`${pod.id}\n`);
     } catch (err) {
       ctx.io.stderr.write(`Error: ${(err as Error).message}\n`);

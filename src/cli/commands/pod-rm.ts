@@ -7,6 +7,7 @@
  * any other failure. `--ignore` (and `--force`) skip pods that do not exist.
  */
 import type { CliContext } from '../context';
+import { openContainers } from '../containers/domain';
 import { CliError } from '../errors';
 import { stopPod, stopTimeout } from '../pod-lifecycle';
 import { podNames } from '../pod-targets';
@@ -28,8 +29,8 @@ export async function run(ctx: CliContext, args: string[], o: PodRmOptions): Pro
   const names = podNames(args, o.podIdFile);
   if (o.all && names.length) throw new CliError('--all and pod names cannot be given together');
   if (!o.all && !o.latest && names.length === 0) throw new CliError('you must provide at least one pod name or ID (or --all or --latest) to remove');
-  const peapod = ctx.peapod();
-  await peapod.recover({ reconcileRuntime: false, watchExits: true });
+  const c = await openContainers(ctx);
+  const peapod = c.peapod;
   const pods = listPods(peapod);
   const targets = o.all ? pods.map((p) => p.id) : o.latest ? pods.slice(-1).map((p) => p.id) : names;
   let notFound = false;
@@ -43,11 +44,11 @@ export async function run(ctx: CliContext, args: string[], o: PodRmOptions): Pro
         ctx.io.stderr.write(`Error: ${noSuchPod(name).message}\n`);
         continue;
       }
-      const running = (await podContainers(peapod, pod.id)).filter((c) => c.state === 'running');
+      const running = (await podContainers(peapod, pod.id)).filter((r) => r.state === 'running');
       if (running.length && !o.force) {
-        throw new CliError(`pod ${pod.metadata.name} has running containers (${running.map((c) => c.metadata.name).join(', ')}): stop it first, or remove it with --force`);
+        throw new CliError(`pod ${pod.metadata.name} has running containers (${running.map((r) => r.metadata.name).join(', ')}): stop it first, or remove it with --force`);
       }
-      if (o.force) await stopPod(peapod, pod, timeout);
+      if (o.force) await stopPod(ctx, c, pod, timeout);
       await peapod.sandboxes.remove(pod.id);
       ctx.io.stdout.write(`${pod.id}\n`);
     } catch (err) {

@@ -4,6 +4,7 @@
  * started; prints each pod's ID. An unknown pod is an error (125).
  */
 import type { CliContext } from '../context';
+import { openContainers } from '../containers/domain';
 import { CliError } from '../errors';
 import { startPod } from '../pod-lifecycle';
 import { podNames } from '../pod-targets';
@@ -20,13 +21,13 @@ export interface PodStartOptions {
 export async function run(ctx: CliContext, args: string[], o: PodStartOptions): Promise<number> {
   const names = podNames(args, o.podIdFile);
   if (o.all && names.length) throw new CliError('--all and pod names cannot be given together');
-  const peapod = ctx.peapod();
-  await peapod.recover({ reconcileRuntime: false, watchExits: false });
+  const c = await openContainers(ctx);
+  const peapod = c.peapod;
   const { pods } = targetPods(peapod, names, o, 'start');
   let code = 0;
   for (const pod of pods) {
     try {
-      await startPod(peapod, pod);
+      await startPod(ctx, c, pod);
       ctx.io.stdout.write(`${pod.id}\n`);
     } catch (err) {
       ctx.io.stderr.write(`Error: ${(err as Error).message}\n`);

@@ -6,6 +6,7 @@
  * pod is an error (125) unless `--ignore`.
  */
 import type { CliContext } from '../context';
+import { openContainers } from '../containers/domain';
 import { CliError } from '../errors';
 import { stopPod, stopTimeout } from '../pod-lifecycle';
 import { podNames } from '../pod-targets';
@@ -25,14 +26,13 @@ export async function run(ctx: CliContext, args: string[], o: PodStopOptions): P
   const timeout = stopTimeout(o.time);
   const names = podNames(args, o.podIdFile);
   if (o.all && names.length) throw new CliError('--all and pod names cannot be given together');
-  const peapod = ctx.peapod();
-  // Exits are watched, so a container that stops before its timeout is seen at once.
-  await peapod.recover({ reconcileRuntime: false, watchExits: true });
+  const c = await openContainers(ctx);
+  const peapod = c.peapod;
   const { pods } = targetPods(peapod, names, o, 'stop');
   let code = 0;
   for (const pod of pods) {
     try {
-      await stopPod(peapod, pod, timeout);
+      await stopPod(ctx, c, pod, timeout);
       ctx.io.stdout.write(`${pod.id}\n`);
     } catch (err) {
       ctx.io.stderr.write(`Error: ${(err as Error).message}\n`);

@@ -16,7 +16,6 @@ import { isPod, podContainers, podStatus } from '../pods';
 import { promptLine } from '../prompt';
 import { freedByRemoving, writableLayerBytes } from '../storage-usage';
 import type { ContainerRecord } from '../../runtime-service/container/record';
-import type { SandboxRecord } from '../../runtime-service/sandbox/record';
 
 /** Flags of `system prune`. */
 export interface SystemPruneOptions {
@@ -65,8 +64,9 @@ export async function run(ctx: CliContext, _args: string[], o: SystemPruneOption
     const answer = await promptLine(ctx.io, 'Are you sure you want to continue? [y/N] ');
     if (!/^y(es)?$/i.test(answer.trim())) return 0;
   }
-  const peapod = ctx.peapod();
-  await peapod.recover({ reconcileRuntime: false, watchExits: true });
+  const { openContainers, removeCliContainer } = require('../containers/domain') as typeof import('../containers/domain');
+  const c = await openContainers(ctx);
+  const peapod = c.peapod;
   let reclaimed = 0;
   let failed = false;
   const report = (title: string, ids: string[]): void => {
@@ -98,21 +98,18 @@ export async function run(ctx: CliContext, _args: string[], o: SystemPruneOption
 
   // Containers that are not running, of pods that stay and of their own sandboxes.
   const deletedContainers: string[] = [];
-  const byId = new Map<string, SandboxRecord>(sandboxes.map((s) => [s.id, s]));
   for (const c0 of all) {
     if (gone.has(c0.id)) continue;
-    const c: ContainerRecord = c0.state === 'exited' ? c0 : await peapod.containers.refresh(c0.id).catch(() => c0);
-    if (c.state === 'running' || !keep({ labels: c.labels, createdMs: nsMs(c.createdAt) })) continue;
+    const r: ContainerRecord = c0.state === 'exited' ? c0 : await peapod.containers.refresh(c0.id).catch(() => c0);
+    if (r.state === 'running' || !keep({ labels: r.labels, createdMs: nsMs(r.createdAt) })) continue;
     try {
-      const bytes = await writableLayerBytes(c);
-      const own = byId.get(c.sandboxId);
-      // A container's own sandbox (not a pod) goes with its last container.
-      if (own && !isPod(own) && all.filter((x) => x.sandboxId === own.id).length === 1) await peapod.sandboxes.remove(own.id);
-      else await peapod.containers.remove(c.id);
+      const bytes = await writableLayerBytes(r);
+      // As `peapod rm`: a container's own sandbox goes with it.
+      await removeCliContainer(ctx, c, r, 0);
       reclaimed += bytes;
-      deletedContainers.push(c.id);
+      deletedContainers.push(r.id);
     } catch (err) {
-      fail(`removing container ${c.id.slice(0, 12)}`, err);
+      fail(`removing container ${r.id.slice(0, 12)}`, err);
     }
   }
 

@@ -97,6 +97,8 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
     ...(podIpc ? { shmPath: paths.shmDir } : {}),
     cgroupParent,
     sysctls: spec.sysctls,
+    ...(netConf?.ok ? { networkName: netConf.conf.name } : {}),
+    ...(netConf?.ok && spec.portMappings.length ? { portMappings: spec.portMappings } : {}),
     additionalIps: [],
     config: rawConfig,
   };
@@ -104,7 +106,6 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
   const setup: SandboxSetup = {
     hostname,
     ...(spec.cniNetwork !== undefined ? { cniNetwork: spec.cniNetwork } : {}),
-    portMappings: spec.portMappings,
     ...(spec.dns ? { dns: spec.dns } : {}),
     ...(spec.bandwidth ? { bandwidth: spec.bandwidth } : {}),
   };
@@ -161,7 +162,7 @@ export async function setUpSandbox(deps: CreateDeps, record: SandboxRecord, setu
   let ips: string[] = [];
   if (podNet && netConf) {
     const runtimeConfig: CniRuntimeConfig = {};
-    if (setup.portMappings.length) runtimeConfig.portMappings = setup.portMappings;
+    if (record.portMappings?.length) runtimeConfig.portMappings = record.portMappings;
     if (setup.dns) runtimeConfig.dns = setup.dns;
     if (setup.bandwidth) runtimeConfig.bandwidth = setup.bandwidth;
     const result = await addNetwork(paths.cniCacheFile, netConf, {

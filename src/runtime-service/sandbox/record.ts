@@ -63,6 +63,10 @@ export interface SandboxRecord {
   cgroupParent: string;
   /** Sysctls applied to the pod's namespaces (PodSandboxConfig.linux.sysctls). */
   sysctls: Record<string, string>;
+  /** The CNI network the pod is attached to (its conflist name); absent for none or the host's. */
+  networkName?: string;
+  /** Host ports forwarded into the pod (CNI portmap), as asked for at creation. */
+  portMappings?: CniPortMapping[];
   /** Primary pod IP (IPv4 first), from the CNI result. */
   ip?: string;
   /** Further pod IPs (e.g. the IPv6 one of a dual-stack pod). */
@@ -77,13 +81,12 @@ export interface SandboxRecord {
   setup?: SandboxSetup;
 }
 
-/** The parts of a pod's spec its set-up uses beyond the record's other fields (see SandboxSpec). */
+/** The parts of a pod's spec its set-up uses beyond the record's other fields (see SandboxSpec; the port mappings are the record's `portMappings`). */
 export interface SandboxSetup {
   /** The hostname of its UTS namespace ('' for the host's name at the time). */
   hostname: string;
   /** As SandboxSpec.cniNetwork: absent for the configured directory's first network, null for none. */
   cniNetwork?: CniNetworkConfList | null;
-  portMappings: CniPortMapping[];
   dns?: DnsSettings;
   bandwidth?: CniBandwidth;
 }

@@ -6,16 +6,7 @@ import type { Owner } from '../../../src/runtime-service/state-db';
 import { Peapod, openPeapod } from '../../../src/runtime-service/peapod';
 import { buildImage, busyboxFiles, pushImage } from '../../fixtures/image-builder';
 import { startRegistry, TestRegistry } from '../harness/registry';
-import { CliEnv, makeCliEnv } from './cli-harness';
-
-/** Waits for `cond` (polling), failing after `ms`. */
-async function until(cond: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { CliEnv, makeCliEnv, until } from './cli-harness';
 
 describe('peapod CLI: system df, system prune, info (pods)', function () {
   this.timeout(180_000);
