@@ -188,6 +188,27 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     expect(BigInt(`0x${line.split(/\s+/)[1]}`)).to.equal(1n << 12n); // CAP_NET_ADMIN = 12
   });
 
+  it('runs root, a user and a privileged container with empty inheritable and ambient sets (CapInh, CapAmb)', async () => {
+    const cases = [
+      ['inh-root', securityContext()],
+      ['inh-user', securityContext({ run_as_user: { value: '1000' } })],
+      ['inh-priv', securityContext({ privileged: true })],
+    ] as const;
+    for (const [name, sc] of cases) {
+      const id = await runToExit(name, 'grep -E "^Cap(Inh|Amb|Eff)" /proc/self/status', { linux: { resources: resources(), security_context: sc } });
+      const caps = Object.fromEntries(logOf(id).map((l) => l.line.split(/:\s*/)));
+      expect(caps.CapInh, name).to.equal('0000000000000000');
+      expect(caps.CapAmb, name).to.equal('0000000000000000');
+      if (name !== 'inh-user') expect(caps.CapEff, name).to.not.equal('0000000000000000');
+    }
+    // An ambient capability asked for explicitly reaches a non-root process, and only that one.
+    const amb = securityContext({ run_as_user: { value: '1000' }, capabilities: { add_capabilities: [], drop_capabilities: [], add_ambient_capabilities: ['NET_BIND_SERVICE'] } });
+    const id = await runToExit('inh-amb', 'grep -E "^Cap(Inh|Amb|Eff)" /proc/self/status', { linux: { resources: resources(), security_context: amb } });
+    const caps = Object.fromEntries(logOf(id).map((l) => l.line.split(/:\s*/)));
+    const bit = (1n << 10n).toString(16).padStart(16, '0'); // CAP_NET_BIND_SERVICE = 10
+    expect([caps.CapInh, caps.CapAmb, caps.CapEff]).to.deep.equal([bit, bit, bit]);
+  });
+
   it('blocks a listed syscall under the RuntimeDefault seccomp profile', async () => {
     const sc = securityContext({ seccomp: { profile_type: 'RuntimeDefault', localhost_ref: '' } });
     const id = await runToExit('seccomp', 'unshare -U true && echo allowed || echo blocked', { linux: { resources: resources(), security_context: sc } });
