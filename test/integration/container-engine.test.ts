@@ -170,6 +170,30 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     await engine.remove(id);
   });
 
+  it('keeps timeouts beyond 2^31 ms: a 30-day ExecSync runs to its end, a 30-day stop grace does not SIGKILL', async () => {
+    const DAYS_30 = 30 * 24 * 3600; // seconds: 2.6e9 ms, which a bare setTimeout fires after 1 ms
+    const id = await run('longtimeouts', 'trap "echo got-term" TERM; while true; do sleep 0.1; done');
+    const r = await engine.execSync(id, ['/bin/sh', '-c', 'sleep 0.3; echo done'], DAYS_30);
+    expect(r.stderr.toString()).to.equal('');
+    expect([r.exitCode, r.stdout.toString()]).to.deep.equal([0, 'done\n']);
+    // Past conmon's own -T range (a 32-bit int of seconds): still runs.
+    const far = await engine.execSync(id, ['/bin/sh', '-c', 'echo far'], 1e12);
+    expect([far.exitCode, far.stdout.toString()]).to.deep.equal([0, 'far\n']);
+
+    let stopped = false;
+    const stop = engine.stop(id, DAYS_30).then(() => (stopped = true));
+    expect(await until(() => logOf(id).some((l) => l.line === 'got-term'), 20000), 'SIGTERM reached the container').to.equal(true);
+    // The grace period runs: the container still answers, and the stop has not ended.
+    const alive = await engine.execSync(id, ['/bin/sh', '-c', 'echo alive'], 10);
+    expect(alive.stdout.toString()).to.equal('alive\n');
+    expect(engine.get(id).state).to.equal('running');
+    expect(stopped).to.equal(false);
+    await engine.stop(id, 0);
+    await stop;
+    expect(engine.get(id).exitCode).to.equal(137);
+    await engine.remove(id);
+  });
+
   it('runs as a user from the image /etc/passwd with its groups, honors readonly rootfs', async () => {
     const sc = securityContext({ run_as_username: 'app', readonly_rootfs: true, supplemental_groups: ['3000'] });
     const id = await runToExit('user', 'id -u; id -G; touch /x 2>/dev/null && echo writable || echo readonly', {
