@@ -239,9 +239,8 @@ export class ConmonDriver {
    * @throws ConmonError with the runtime's message when creation failed or timed out.
    */
   create(o: ConmonCreateOptions): Promise<ConmonCreated> {
-    fs.mkdirSync(o.exitDir, { recursive: true });
-    fs.mkdirSync(o.socketDir, { recursive: true });
-    fs.mkdirSync(o.persistDir, { recursive: true });
+    // peapod's own directories owner only (docs/security.md); the log's is the front end's (the kubelet's log_directory).
+    for (const d of [o.exitDir, o.socketDir, o.persistDir]) fs.mkdirSync(d, { recursive: true, mode: 0o700 });
     fs.mkdirSync(path.dirname(o.logPath), { recursive: true });
     const child = spawnHostProcess(this.conmonPath, conmonCreateArgs(o), {
       stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
@@ -309,7 +308,7 @@ export class ConmonDriver {
    * @throws ConmonError when conmon or the runtime could not start the process.
    */
   exec(o: ConmonExecOptions): Promise<ConmonExecResult> {
-    for (const d of ['exit', 'sock']) fs.mkdirSync(path.join(o.workDir, d), { recursive: true });
+    for (const d of ['exit', 'sock']) fs.mkdirSync(path.join(o.workDir, d), { recursive: true, mode: 0o700 });
     const logFile = path.join(o.workDir, 'log');
     const child = spawnHostProcess(this.conmonPath, conmonExecArgs(o), {
       stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],

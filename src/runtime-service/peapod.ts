@@ -22,6 +22,7 @@ import { removeImage } from './image-removal';
 import { importLegacyRecords } from './legacy-records';
 import { Sandboxes } from './sandbox/service';
 import { SandboxStore } from './sandbox/store';
+import { securePeapodDirs } from './state-dirs';
 import { openStateDb, Owner, StateDb } from './state-db';
 
 /** The images, as every front end uses them. */
@@ -122,12 +123,16 @@ export class Peapod {
 }
 
 /**
- * Opens peapod's domain for a front end: the image store under
- * `<root>/storage`, the state database `<root>/state.db`, the pods and the
- * containers. Call `recover()` before serving.
+ * Opens peapod's domain for a front end: first the modes of root, runroot
+ * and everything peapod keeps below them are set (state-dirs.ts: no other
+ * host user reaches them, also where they existed with wider modes), then
+ * the image store under `<root>/storage`, the state database
+ * `<root>/state.db`, the pods and the containers. Call `recover()` before serving.
  * @param options.owner the front end this process is (`cri` or `cli`)
+ * @throws Error when root or runroot is owned by another user, or cannot be made.
  */
 export function openPeapod(config: PeapodConfig, log: Logger, options: { owner: Owner }): Peapod {
+  securePeapodDirs(config);
   const state = openStateDb(config.root, options.owner);
   try {
     return new Peapod(config, log, state, openImages(config, log));

@@ -11,7 +11,7 @@ import { ContainerDeps, EngineImage, EngineSandbox, runtimeFor } from './deps';
 import { localhostSeccomp, resolveDevices, resolveMounts, targetPidNamespace } from './inputs';
 import { containerPaths } from './paths';
 import type { ContainerRecord, RecordedMount } from './record';
-import { mountRootfs, unmountRootfs } from './rootfs';
+import { mountRootfs, restrictHostRootfs, unmountRootfs } from './rootfs';
 import type { ContainerSpec } from './spec';
 
 /** A new container ID: 32 random bytes in lowercase hex. */
@@ -86,8 +86,10 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
   deps.store.insert(rec);
   let conmonStarted = false;
   try {
-    fs.mkdirSync(p.stateDir, { recursive: true });
-    fs.mkdirSync(p.bundle, { recursive: true });
+    // Owner only: the bundle holds config.json (every env var) and the rootfs mount,
+    // the state dir the writable layer (docs/security.md).
+    fs.mkdirSync(p.stateDir, { recursive: true, mode: 0o700 });
+    fs.mkdirSync(p.bundle, { recursive: true, mode: 0o700 });
     await mountRootfs(image.layers, p.upperDir, p.workDir, p.rootfs);
     const user = resolveUser(spec.user, image.config.config?.User, readInRoot(p.rootfs, '/etc/passwd') ?? '', readInRoot(p.rootfs, '/etc/group') ?? '');
     const ociSpec = buildSpec({
@@ -109,7 +111,7 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
       swapControl: deps.host.swapControl,
       localhostSeccomp: seccomp,
     });
-    fs.writeFileSync(p.configJson, JSON.stringify(ociSpec, null, 1));
+    fs.writeFileSync(p.configJson, JSON.stringify(ociSpec, null, 1), { mode: 0o600 });
     if (rec.logPath) fs.mkdirSync(path.dirname(rec.logPath), { recursive: true });
     conmonStarted = true;
     const created = await deps.opts.conmon.create({
@@ -128,6 +130,8 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
       stdinOnce: rec.stdinOnce,
       systemdCgroup: deps.opts.cgroupDriver === 'systemd',
     });
+    // The container's mount namespace has its own copy of the rootfs mount now; the host's becomes nosuid,nodev.
+    await restrictHostRootfs(p.rootfs);
     return deps.store.transition(id, { type: 'created', pid: created.pid, user: { uid: user.user.uid, gid: user.user.gid, additionalGids: user.user.additionalGids ?? [] } });
   } catch (err) {
     if (conmonStarted) await runtime.delete(id).catch(() => undefined);
