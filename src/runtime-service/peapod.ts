@@ -9,7 +9,7 @@
  */
 import * as path from 'node:path';
 import type { PeapodConfig } from '../common/config';
-import { notFound } from '../common/errors';
+import { notFound, wrongState } from '../common/errors';
 import type { Logger } from '../common/logger';
 import { openImages } from '../image-service';
 import type { ImagePuller } from '../image-service/puller';
@@ -97,16 +97,24 @@ export class Peapod {
 
   /**
    * Creates a container in a pod: under the pod's lock, the pod must be
-   * ready and the image (`spec.image.name`: a reference, ID or digest) in
-   * the store; then the container code creates it (container/create.ts).
-   * @throws NotFoundError for an unknown pod or image; what createContainer throws.
+   * ready, checked now (its namespaces there, its infra process the same
+   * live process: Sandboxes.refresh), and the image (`spec.image.name`: a
+   * reference, ID or digest) in the store; then the container code creates
+   * it (container/create.ts).
+   * @throws NotFoundError for an unknown pod or image; WrongStateError for a
+   *   pod that is not ready; what createContainer throws.
    */
   createContainer(podIdOrPrefix: string, spec: ContainerSpec): Promise<ContainerRecord> {
     const found = this.sandboxes.get(podIdOrPrefix);
     if (!found) throw notFound(`pod sandbox ${podIdOrPrefix} not found`);
     return this.sandboxes.withLock(found.id, async () => {
-      const pod = this.sandboxes.get(found.id);
-      if (!pod) throw notFound(`pod sandbox ${podIdOrPrefix} not found`);
+      const recorded = this.sandboxes.get(found.id);
+      if (!recorded) throw notFound(`pod sandbox ${podIdOrPrefix} not found`);
+      // Checked now, not as last recorded: a pod whose infra process or namespaces are gone becomes notready and takes no container.
+      const pod = this.sandboxes.refresh(recorded);
+      if (pod.state !== 'ready') {
+        throw wrongState(`pod sandbox ${pod.id} is not ready${recorded.state === 'ready' ? ': its infra process or namespaces are gone' : ''}`);
+      }
       const image = this.images.store.resolve(spec.image.name);
       if (!image) throw notFound(`image "${spec.image.name}" not found`);
       const layers = this.images.store.layerLowerDirs(image);

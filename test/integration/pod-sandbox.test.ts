@@ -196,7 +196,9 @@ describe('pod sandboxes (real namespaces and CNI)', function () {
     const { info: i } = await info(id);
     const pid = i.infraPid!;
     expect(pid).to.be.a('number');
-    expect(i.namespaces.pid).to.equal(`/proc/${pid}/ns/pid`);
+    // Containers join the namespace pinned on a file, never /proc/<pid>/ns/pid (a pid outlives its process).
+    expect(i.namespaces.pid).to.equal(path.join(server.runroot, 'sandboxes', id, 'pidns'));
+    expect(fs.readlinkSync(`/proc/${pid}/ns/pid`)).to.equal(`pid:[${fs.statSync(i.namespaces.pid).ino}]`);
     expect(fs.readlinkSync(`/proc/${pid}/ns/pid`)).to.not.equal(fs.readlinkSync('/proc/self/ns/pid'));
     expect(fs.readFileSync(`/proc/${pid}/status`, 'utf8')).to.match(new RegExp(`^NSpid:\\s+${pid}\\s+1$`, 'm'));
     // it joined the pod's network namespace, kept the host's mount namespace, sits in the pod cgroup

@@ -81,6 +81,7 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
   const mounts = resolveMounts(spec.mounts ?? []);
   const devices = resolveDevices(spec.devices ?? []);
   const seccomp = localhostSeccomp(spec);
+  const targetPidNs = await targetPidNamespace(deps, sandbox.id, spec);
   rec.mounts = mounts.map((m): RecordedMount => ({ ...m }));
   // The record first (it takes the name); then the files, so every file has a record.
   deps.store.insert(rec);
@@ -103,7 +104,7 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
       mounts,
       devices,
       cgroupsPath: rec.cgroupsPath,
-      targetPidNamespace: targetPidNamespace(spec, deps.store),
+      targetPidNamespace: targetPidNs,
       minOomScoreAdj: deps.host.oomFloor,
       allCapabilities: deps.host.capabilities,
       cgroupV2: deps.host.cgroupV2,

@@ -139,8 +139,8 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
     }
 
     if (spec.namespaceOptions.pid === 'POD') {
-      const infra = await startInfra(record.namespaces, ensurePauseLink(config.runroot));
-      current = store.transition(id, { type: 'infraStarted', pid: infra.pid, startTime: infra.startTime });
+      const infra = await startInfra(record.namespaces, ensurePauseLink(config.runroot), paths.pidnsPin);
+      current = store.transition(id, { type: 'infraStarted', pid: infra.pid, startTime: infra.startTime, pidNamespace: infra.pidNamespace });
       if (config.runtime.cgroup_driver === 'cgroupfs') joinPodCgroup(cgroupParent, infra.pid);
     }
 
