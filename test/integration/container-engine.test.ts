@@ -268,6 +268,31 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     expect(logOf(id).map((l) => l.line)).to.deep.equal(['content', 'readonly']);
   });
 
+  it('makes a missing mount host path as a directory (as containerd and CRI-O do); refuses one that cannot be made', async () => {
+    const missing = path.join(dir, 'volumes', 'made', 'nested');
+    const id = await runToExit('mkvol', 'echo written > /vol/f && echo ok', {
+      mounts: [{ container_path: '/vol', host_path: missing, readonly: false, propagation: 'PROPAGATION_PRIVATE' } as never],
+    });
+    expect(logOf(id).map((l) => l.line)).to.deep.equal(['ok']);
+    expect(fs.readFileSync(path.join(missing, 'f'), 'utf8')).to.equal('written\n');
+    expect(fs.statSync(missing).mode & 0o777).to.equal(0o755);
+    expect(fs.statSync(path.dirname(missing)).mode & 0o777).to.equal(0o755);
+
+    const file = path.join(dir, 'volumes', 'a-file');
+    fs.writeFileSync(file, '');
+    const dangling = path.join(dir, 'volumes', 'dangling');
+    fs.symlinkSync(path.join(dir, 'volumes', 'nowhere'), dangling);
+    for (const hostPath of [path.join(file, 'sub'), dangling, 'relative/path']) {
+      const err = await expectCode(
+        engine.create(pod.sandbox, spec(containerConfig('badvol', { command: ['true'], mounts: [{ container_path: '/vol', host_path: hostPath, readonly: false, propagation: 'PROPAGATION_PRIVATE' } as never] }), pod.sandbox), image),
+        GrpcStatus.INVALID_ARGUMENT,
+      );
+      expect(err.field, hostPath).to.equal('mounts[0].hostPath');
+    }
+    expect(fs.existsSync(path.join(dir, 'volumes', 'nowhere'))).to.equal(false);
+    expect(engine.list().filter((c) => c.metadata.name === 'badvol')).to.deep.equal([]);
+  });
+
   it('updates resources in the cgroup and reports stats', async () => {
     const id = await run('res', 'while true; do sleep 1; done', { linux: { resources: resources({ memory_limit_in_bytes: String(64 << 20) }), security_context: securityContext() } });
     const pid = engine.get(id).pid;
@@ -304,14 +329,15 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     await engine.remove(id);
   });
 
-  it('rejects a duplicate name, a stopped sandbox, a missing mount; a failed create leaves nothing behind', async () => {
+  it('rejects a duplicate name, a stopped sandbox, a mount source that cannot be made; a failed create leaves nothing behind', async () => {
     const id = await run('dup', 'sleep 300');
     await expectCode(engine.create(pod.sandbox, spec(containerConfig('dup', { command: ['true'] }), pod.sandbox), image), GrpcStatus.ALREADY_EXISTS);
     await engine.remove(id);
     await engine.remove(id); // idempotent
     await expectCode(engine.create({ ...pod.sandbox, state: 'notready' }, spec(containerConfig('x', { command: ['true'] }), pod.sandbox), image), GrpcStatus.FAILED_PRECONDITION);
+    fs.writeFileSync(path.join(dir, 'not-a-dir'), '');
     await expectCode(
-      engine.create(pod.sandbox, spec(containerConfig('nomount', { command: ['true'], mounts: [{ container_path: '/d', host_path: '/nonexistent/peapod', readonly: false } as never] }), pod.sandbox), image),
+      engine.create(pod.sandbox, spec(containerConfig('nomount', { command: ['true'], mounts: [{ container_path: '/d', host_path: path.join(dir, 'not-a-dir', 'peapod'), readonly: false } as never] }), pod.sandbox), image),
       GrpcStatus.INVALID_ARGUMENT,
     );
     await expectCode(engine.create(pod.sandbox, spec(containerConfig('nocmd', {}), pod.sandbox), { ...image, config: {} }), GrpcStatus.INVALID_ARGUMENT);

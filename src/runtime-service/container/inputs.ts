@@ -14,18 +14,44 @@ import type { ContainerDeps } from './deps';
 import { applyExit } from './exits';
 
 /**
- * The spec's mounts, host paths resolved.
- * @throws InvalidArgumentError (field `mounts[i].containerPath` / `.hostPath`).
+ * The spec's mounts, host paths resolved (symlinks followed). A host path
+ * that does not exist is made, as a directory of mode 0755 with its missing
+ * parents, as containerd (internal/cri/opts/spec_linux_opts.go WithMounts)
+ * and CRI-O (server/container_create_linux.go, with an empty
+ * absent_mount_sources_to_reject, its default) do: the kubelet's hostPath
+ * volumes without a type rely on it. The directory stays after the
+ * container, as with both. The containers' paths are all checked before
+ * any host path is made.
+ * @throws InvalidArgumentError (field `mounts[i].containerPath` /
+ *   `.hostPath`): a relative path; a host path that cannot be stat'ed for
+ *   another reason than its absence, or cannot be made (a component is a
+ *   file, a dangling symlink, a read-only file system: what containerd and
+ *   CRI-O refuse too).
  */
 export function resolveMounts(mounts: ContainerMount[]): ResolvedMount[] {
-  return mounts.map((m, i) => {
+  mounts.forEach((m, i) => {
     if (!m.containerPath || !m.containerPath.startsWith('/')) throw invalidArgument(`mount path "${m.containerPath}" in the container must be absolute`, { field: `mounts[${i}].containerPath` });
     if (!m.hostPath) throw invalidArgument('a mount needs a host path', { field: `mounts[${i}].hostPath` });
+    if (!m.hostPath.startsWith('/')) throw invalidArgument(`mount host path "${m.hostPath}" must be absolute`, { field: `mounts[${i}].hostPath` });
+  });
+  return mounts.map((m, i) => {
+    const field = `mounts[${i}].hostPath`;
+    try {
+      fs.statSync(m.hostPath);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT') throw invalidArgument(`mount host path "${m.hostPath}" cannot be used: ${code ?? (err as Error).message}`, { field });
+      try {
+        fs.mkdirSync(m.hostPath, { recursive: true, mode: 0o755 });
+      } catch (mkErr) {
+        throw invalidArgument(`mount host path "${m.hostPath}" does not exist and cannot be made as a directory: ${(mkErr as NodeJS.ErrnoException).code ?? (mkErr as Error).message}`, { field });
+      }
+    }
     let hostPath: string;
     try {
       hostPath = fs.realpathSync(m.hostPath);
-    } catch {
-      throw invalidArgument(`mount host path "${m.hostPath}" does not exist`, { field: `mounts[${i}].hostPath` });
+    } catch (err) {
+      throw invalidArgument(`mount host path "${m.hostPath}" cannot be resolved: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { field });
     }
     return { containerPath: m.containerPath, hostPath, readonly: m.readonly ?? false, propagation: m.propagation ?? 'private' };
   });
