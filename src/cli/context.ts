@@ -89,9 +89,8 @@ export class CliContext {
   /** Who uses an image, from the shared state database (opened on first use). */
   imageUsers(): import('../runtime-service/image-removal').ImageUsers {
     const { openStateDb } = require('../runtime-service/state-db') as typeof import('../runtime-service/state-db');
-    const { containersUsingImage } = require('../runtime-service/container/store') as typeof import('../runtime-service/container/store');
-    const state = (this.state ??= openStateDb(this.config.root, 'cli'));
-    return { usingImage: (imageId) => containersUsingImage(state, imageId) };
+    const { imageUsersOf } = require('../runtime-service/container/store') as typeof import('../runtime-service/container/store');
+    return imageUsersOf((this.state ??= openStateDb(this.config.root, 'cli')));
   }
 
   /**

@@ -115,10 +115,15 @@ export class Peapod {
       if (pod.state !== 'ready') {
         throw wrongState(`pod sandbox ${pod.id} is not ready${recorded.state === 'ready' ? ': its infra process or namespaces are gone' : ''}`);
       }
-      const image = this.images.store.resolve(spec.image.name);
+      const store = this.images.store;
+      const image = store.resolve(spec.image.name);
       if (!image) throw notFound(`image "${spec.image.name}" not found`);
-      const layers = this.images.store.layerLowerDirs(image);
-      return this.containers.create(pod, spec, { id: image.id, ref: image.repoDigests[0] ?? image.id, config: image.config, layers });
+      const layers = store.layerLowerDirs(image);
+      // Checked again in the transaction that records the container (image-removal.ts).
+      const confirm = (): void => {
+        if (!store.get(image.id)) throw notFound(`image "${spec.image.name}" (${image.id}) was removed while the container was being created`);
+      };
+      return this.containers.create(pod, spec, { id: image.id, ref: image.repoDigests[0] ?? image.id, config: image.config, layers, confirm });
     });
   }
 

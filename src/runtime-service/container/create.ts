@@ -31,7 +31,8 @@ export function newContainerId(): string {
  *
  * @returns the record, created.
  * @throws InvalidArgumentError for a missing name, no command, bad mounts or
- *   devices, unknown users (with the spec's `field`);
+ *   devices, unknown users (with the spec's `field`); what `image.confirm`
+ *   throws (the image was removed meanwhile: nothing is made);
  *   AlreadyExistsError when the name and attempt are taken in the pod;
  *   WrongStateError when the pod is not ready;
  *   InternalError when mount, bundle or conmon fail.
@@ -84,7 +85,7 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
   const targetPidNs = await targetPidNamespace(deps, sandbox.id, spec);
   rec.mounts = mounts.map((m): RecordedMount => ({ ...m }));
   // The record first (it takes the name); then the files, so every file has a record.
-  deps.store.insert(rec);
+  deps.store.insert(rec, image.confirm);
   let conmonStarted = false;
   try {
     // Owner only: the bundle holds config.json (every env var) and the rootfs mount,

@@ -33,6 +33,13 @@ export interface EngineImage {
   ref: string;
   config: OciImageConfig;
   layers: LayerStack;
+  /**
+   * Throws when the image is no longer in the store; run inside the
+   * transaction that records the container (ContainerStore.insert), so an
+   * image removal cannot slip between resolving the image and recording
+   * the container that uses it (image-removal.ts).
+   */
+  confirm?: () => void;
 }
 
 /** A runtime handler: binary and state directory. */

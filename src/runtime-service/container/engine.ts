@@ -113,6 +113,11 @@ export class ContainerEngine {
     return this.deps.store.usingImage(imageId);
   }
 
+  /** Runs `fn` while no container can be recorded, by any process (image-removal.ts ImageUsers). */
+  exclusive<T>(fn: () => T): T {
+    return this.deps.store.exclusive(fn);
+  }
+
   /** A container after re-reading its exit file (in case a watch event was missed), as status reports it. */
   async refresh(idOrPrefix: string): Promise<ContainerRecord> {
     const rec = this.get(idOrPrefix);
