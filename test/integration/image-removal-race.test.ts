@@ -12,15 +12,7 @@ import { busyboxImage, pushImage } from '../fixtures/image-builder';
 import { removeAllPods } from './harness/client';
 import { startRegistry, TestRegistry } from './harness/registry';
 import { startServer, TestServer } from './harness/server';
-
-async function until(cond: () => Promise<boolean> | boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return cond();
-}
+import { until } from './helpers/wait';
 
 describe('RemoveImage against a CreateContainer in flight', function () {
   this.timeout(120_000);
@@ -87,7 +79,7 @@ describe('RemoveImage against a CreateContainer in flight', function () {
           (err: grpc.ServiceError) => ({ id: undefined, err }),
         );
       // It holds the pod's lock from before it resolves the image until it records the container.
-      expect(await until(() => locked(`pod:${pod}`), 30_000), 'the creation is under way').to.equal(true);
+      expect(await until(() => locked(`pod:${pod}`), 30_000, 20), 'the creation is under way').to.equal(true);
       await server.client.image.RemoveImage({ image: { image: other } });
       expect((await server.client.image.ImageStatus({ image: { image: other } })).image).to.equal(null);
       db.prepare('DELETE FROM locks WHERE key = ?').run(`container:${target}`);

@@ -9,6 +9,7 @@ import { buildImage, busyboxFiles, pushImage } from '../fixtures/image-builder';
 import { removeAllPods } from './harness/client';
 import { startRegistry, TestRegistry } from './harness/registry';
 import { startServer, TestServer } from './harness/server';
+import { until } from './helpers/wait';
 
 /** The unprivileged host user the checks run as. */
 const NOBODY = 65534;
@@ -20,15 +21,6 @@ function asNobody(file: string, args: string[] = []): { status: number | null; o
 }
 
 const modeOf = (p: string): string => (fs.statSync(p).mode & 0o7777).toString(8).padStart(4, '0');
-
-async function until(cond: () => Promise<boolean> | boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return cond();
-}
 
 /** The mount options (the per-mount part of /proc/self/mountinfo) of the mount at `target`. */
 function mountOptions(target: string): string[] | undefined {

@@ -11,24 +11,7 @@ import { busyboxImage, pushImage } from '../fixtures/image-builder';
 import { removeAllPods } from './harness/client';
 import { startRegistry, TestRegistry } from './harness/registry';
 import { startServer, TestServer } from './harness/server';
-
-async function rpcError(p: Promise<unknown>): Promise<grpc.ServiceError> {
-  return p.then(
-    () => {
-      throw new Error('expected the call to fail');
-    },
-    (e: grpc.ServiceError) => e,
-  );
-}
-
-async function until(cond: () => Promise<boolean> | boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return cond();
-}
+import { rpcError, until } from './helpers/wait';
 
 const mountPointsUnder = (dir: string): string[] =>
   fs
