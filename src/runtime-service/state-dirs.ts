@@ -25,7 +25,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { PeapodConfig } from '../common/config';
 import { ensurePrivateDir, PRIVATE_DIR_MODE, restrictFiles } from '../common/host/private-paths';
-import { storageRoot } from '../image-service';
 import { containerDirs } from './container/paths';
 import { sandboxesRunDir, sandboxesStateDir } from './sandbox/paths';
 
@@ -57,7 +56,7 @@ function chmodIfPresent(p: string, mode: number): void {
 
 /**
  * Sets the modes of peapod's directories (see the module doc), making the
- * fixed ones when missing, and those of the bundles, state and run
+ * fixed ones when missing, of the databases, and of the bundles, state and run
  * directories of every container and pod found (one directory listing each,
  * never a walk of a tree). Cheap enough for every start: a few syscalls per
  * container.
@@ -70,7 +69,12 @@ export function securePeapodDirs(config: Pick<PeapodConfig, 'root' | 'runroot' |
   ensurePrivateDir(root);
   ensurePrivateDir(runroot, RUNROOT_MODE);
   const c = containerDirs(root, runroot);
-  for (const d of [c.state, c.bundles, c.exits, c.sockets, sandboxesStateDir(root), sandboxesRunDir(runroot), storageRoot({ root })]) ensurePrivateDir(d);
+  // image-service's storageRoot, not imported: its module loads the puller and the HTTP client, which no CLI command should pay for.
+  const storage = path.join(root, 'storage');
+  for (const d of [c.state, c.bundles, c.exits, c.sockets, sandboxesStateDir(root), sandboxesRunDir(runroot), storage]) ensurePrivateDir(d);
+  // The databases, also when this start opens neither (state-db.ts and the image store set them when they open them).
+  const dbs = [path.join(root, 'state.db'), path.join(storage, 'images.db')];
+  restrictFiles(dbs.flatMap((f) => [f, `${f}-wal`, `${f}-shm`]));
   for (const handler of Object.values(config.runtime.runtimes)) {
     const rt = path.resolve(handler.runtime_root || path.join(runroot, 'runc'));
     if (rt.startsWith(runroot + path.sep)) ensurePrivateDir(rt);
