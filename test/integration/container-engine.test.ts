@@ -170,6 +170,30 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     await engine.remove(id);
   });
 
+  it('keeps timeouts beyond 2^31 ms: a 30-day ExecSync runs to its end, a 30-day stop grace does not SIGKILL', async () => {
+    const DAYS_30 = 30 * 24 * 3600; // seconds: 2.6e9 ms, which a bare setTimeout fires after 1 ms
+    const id = await run('longtimeouts', 'trap "echo got-term" TERM; while true; do sleep 0.1; done');
+    const r = await engine.execSync(id, ['/bin/sh', '-c', 'sleep 0.3; echo done'], DAYS_30);
+    expect(r.stderr.toString()).to.equal('');
+    expect([r.exitCode, r.stdout.toString()]).to.deep.equal([0, 'done\n']);
+    // Past conmon's own -T range (a 32-bit int of seconds): still runs.
+    const far = await engine.execSync(id, ['/bin/sh', '-c', 'echo far'], 1e12);
+    expect([far.exitCode, far.stdout.toString()]).to.deep.equal([0, 'far\n']);
+
+    let stopped = false;
+    const stop = engine.stop(id, DAYS_30).then(() => (stopped = true));
+    expect(await until(() => logOf(id).some((l) => l.line === 'got-term'), 20000), 'SIGTERM reached the container').to.equal(true);
+    // The grace period runs: the container still answers, and the stop has not ended.
+    const alive = await engine.execSync(id, ['/bin/sh', '-c', 'echo alive'], 10);
+    expect(alive.stdout.toString()).to.equal('alive\n');
+    expect(engine.get(id).state).to.equal('running');
+    expect(stopped).to.equal(false);
+    await engine.stop(id, 0);
+    await stop;
+    expect(engine.get(id).exitCode).to.equal(137);
+    await engine.remove(id);
+  });
+
   it('runs as a user from the image /etc/passwd with its groups, honors readonly rootfs', async () => {
     const sc = securityContext({ run_as_username: 'app', readonly_rootfs: true, supplemental_groups: ['3000'] });
     const id = await runToExit('user', 'id -u; id -G; touch /x 2>/dev/null && echo writable || echo readonly', {
@@ -186,6 +210,27 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     const id = await runToExit('caps', 'grep CapEff /proc/self/status', { linux: { resources: resources(), security_context: sc } });
     const line = logOf(id)[0].line;
     expect(BigInt(`0x${line.split(/\s+/)[1]}`)).to.equal(1n << 12n); // CAP_NET_ADMIN = 12
+  });
+
+  it('runs root, a user and a privileged container with empty inheritable and ambient sets (CapInh, CapAmb)', async () => {
+    const cases = [
+      ['inh-root', securityContext()],
+      ['inh-user', securityContext({ run_as_user: { value: '1000' } })],
+      ['inh-priv', securityContext({ privileged: true })],
+    ] as const;
+    for (const [name, sc] of cases) {
+      const id = await runToExit(name, 'grep -E "^Cap(Inh|Amb|Eff)" /proc/self/status', { linux: { resources: resources(), security_context: sc } });
+      const caps = Object.fromEntries(logOf(id).map((l) => l.line.split(/:\s*/)));
+      expect(caps.CapInh, name).to.equal('0000000000000000');
+      expect(caps.CapAmb, name).to.equal('0000000000000000');
+      if (name !== 'inh-user') expect(caps.CapEff, name).to.not.equal('0000000000000000');
+    }
+    // An ambient capability asked for explicitly reaches a non-root process, and only that one.
+    const amb = securityContext({ run_as_user: { value: '1000' }, capabilities: { add_capabilities: [], drop_capabilities: [], add_ambient_capabilities: ['NET_BIND_SERVICE'] } });
+    const id = await runToExit('inh-amb', 'grep -E "^Cap(Inh|Amb|Eff)" /proc/self/status', { linux: { resources: resources(), security_context: amb } });
+    const caps = Object.fromEntries(logOf(id).map((l) => l.line.split(/:\s*/)));
+    const bit = (1n << 10n).toString(16).padStart(16, '0'); // CAP_NET_BIND_SERVICE = 10
+    expect([caps.CapInh, caps.CapAmb, caps.CapEff]).to.deep.equal([bit, bit, bit]);
   });
 
   it('blocks a listed syscall under the RuntimeDefault seccomp profile', async () => {
@@ -221,6 +266,31 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
       mounts: [{ container_path: '/data', host_path: host, readonly: true, propagation: 'PROPAGATION_PRIVATE' } as never],
     });
     expect(logOf(id).map((l) => l.line)).to.deep.equal(['content', 'readonly']);
+  });
+
+  it('makes a missing mount host path as a directory (as containerd and CRI-O do); refuses one that cannot be made', async () => {
+    const missing = path.join(dir, 'volumes', 'made', 'nested');
+    const id = await runToExit('mkvol', 'echo written > /vol/f && echo ok', {
+      mounts: [{ container_path: '/vol', host_path: missing, readonly: false, propagation: 'PROPAGATION_PRIVATE' } as never],
+    });
+    expect(logOf(id).map((l) => l.line)).to.deep.equal(['ok']);
+    expect(fs.readFileSync(path.join(missing, 'f'), 'utf8')).to.equal('written\n');
+    expect(fs.statSync(missing).mode & 0o777).to.equal(0o755);
+    expect(fs.statSync(path.dirname(missing)).mode & 0o777).to.equal(0o755);
+
+    const file = path.join(dir, 'volumes', 'a-file');
+    fs.writeFileSync(file, '');
+    const dangling = path.join(dir, 'volumes', 'dangling');
+    fs.symlinkSync(path.join(dir, 'volumes', 'nowhere'), dangling);
+    for (const hostPath of [path.join(file, 'sub'), dangling, 'relative/path']) {
+      const err = await expectCode(
+        engine.create(pod.sandbox, spec(containerConfig('badvol', { command: ['true'], mounts: [{ container_path: '/vol', host_path: hostPath, readonly: false, propagation: 'PROPAGATION_PRIVATE' } as never] }), pod.sandbox), image),
+        GrpcStatus.INVALID_ARGUMENT,
+      );
+      expect(err.field, hostPath).to.equal('mounts[0].hostPath');
+    }
+    expect(fs.existsSync(path.join(dir, 'volumes', 'nowhere'))).to.equal(false);
+    expect(engine.list().filter((c) => c.metadata.name === 'badvol')).to.deep.equal([]);
   });
 
   it('updates resources in the cgroup and reports stats', async () => {
@@ -259,14 +329,15 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     await engine.remove(id);
   });
 
-  it('rejects a duplicate name, a stopped sandbox, a missing mount; a failed create leaves nothing behind', async () => {
+  it('rejects a duplicate name, a stopped sandbox, a mount source that cannot be made; a failed create leaves nothing behind', async () => {
     const id = await run('dup', 'sleep 300');
     await expectCode(engine.create(pod.sandbox, spec(containerConfig('dup', { command: ['true'] }), pod.sandbox), image), GrpcStatus.ALREADY_EXISTS);
     await engine.remove(id);
     await engine.remove(id); // idempotent
     await expectCode(engine.create({ ...pod.sandbox, state: 'notready' }, spec(containerConfig('x', { command: ['true'] }), pod.sandbox), image), GrpcStatus.FAILED_PRECONDITION);
+    fs.writeFileSync(path.join(dir, 'not-a-dir'), '');
     await expectCode(
-      engine.create(pod.sandbox, spec(containerConfig('nomount', { command: ['true'], mounts: [{ container_path: '/d', host_path: '/nonexistent/peapod', readonly: false } as never] }), pod.sandbox), image),
+      engine.create(pod.sandbox, spec(containerConfig('nomount', { command: ['true'], mounts: [{ container_path: '/d', host_path: path.join(dir, 'not-a-dir', 'peapod'), readonly: false } as never] }), pod.sandbox), image),
       GrpcStatus.INVALID_ARGUMENT,
     );
     await expectCode(engine.create(pod.sandbox, spec(containerConfig('nocmd', {}), pod.sandbox), { ...image, config: {} }), GrpcStatus.INVALID_ARGUMENT);

@@ -11,7 +11,7 @@ import { ContainerDeps, EngineImage, EngineSandbox, runtimeFor } from './deps';
 import { localhostSeccomp, resolveDevices, resolveMounts, targetPidNamespace } from './inputs';
 import { containerPaths } from './paths';
 import type { ContainerRecord, RecordedMount } from './record';
-import { mountRootfs, unmountRootfs } from './rootfs';
+import { mountRootfs, restrictHostRootfs, unmountRootfs } from './rootfs';
 import type { ContainerSpec } from './spec';
 
 /** A new container ID: 32 random bytes in lowercase hex. */
@@ -31,7 +31,8 @@ export function newContainerId(): string {
  *
  * @returns the record, created.
  * @throws InvalidArgumentError for a missing name, no command, bad mounts or
- *   devices, unknown users (with the spec's `field`);
+ *   devices, unknown users (with the spec's `field`); what `image.confirm`
+ *   throws (the image was removed meanwhile: nothing is made);
  *   AlreadyExistsError when the name and attempt are taken in the pod;
  *   WrongStateError when the pod is not ready;
  *   InternalError when mount, bundle or conmon fail.
@@ -81,13 +82,16 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
   const mounts = resolveMounts(spec.mounts ?? []);
   const devices = resolveDevices(spec.devices ?? []);
   const seccomp = localhostSeccomp(spec);
+  const targetPidNs = await targetPidNamespace(deps, sandbox.id, spec);
   rec.mounts = mounts.map((m): RecordedMount => ({ ...m }));
   // The record first (it takes the name); then the files, so every file has a record.
-  deps.store.insert(rec);
+  deps.store.insert(rec, image.confirm);
   let conmonStarted = false;
   try {
-    fs.mkdirSync(p.stateDir, { recursive: true });
-    fs.mkdirSync(p.bundle, { recursive: true });
+    // Owner only: the bundle holds config.json (every env var) and the rootfs mount,
+    // the state dir the writable layer (docs/security.md).
+    fs.mkdirSync(p.stateDir, { recursive: true, mode: 0o700 });
+    fs.mkdirSync(p.bundle, { recursive: true, mode: 0o700 });
     await mountRootfs(image.layers, p.upperDir, p.workDir, p.rootfs);
     const user = resolveUser(spec.user, image.config.config?.User, readInRoot(p.rootfs, '/etc/passwd') ?? '', readInRoot(p.rootfs, '/etc/group') ?? '');
     const ociSpec = buildSpec({
@@ -101,7 +105,7 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
       mounts,
       devices,
       cgroupsPath: rec.cgroupsPath,
-      targetPidNamespace: targetPidNamespace(spec, deps.store),
+      targetPidNamespace: targetPidNs,
       minOomScoreAdj: deps.host.oomFloor,
       allCapabilities: deps.host.capabilities,
       cgroupV2: deps.host.cgroupV2,
@@ -109,7 +113,7 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
       swapControl: deps.host.swapControl,
       localhostSeccomp: seccomp,
     });
-    fs.writeFileSync(p.configJson, JSON.stringify(ociSpec, null, 1));
+    fs.writeFileSync(p.configJson, JSON.stringify(ociSpec, null, 1), { mode: 0o600 });
     if (rec.logPath) fs.mkdirSync(path.dirname(rec.logPath), { recursive: true });
     conmonStarted = true;
     const created = await deps.opts.conmon.create({
@@ -128,6 +132,8 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
       stdinOnce: rec.stdinOnce,
       systemdCgroup: deps.opts.cgroupDriver === 'systemd',
     });
+    // The container's mount namespace has its own copy of the rootfs mount now; the host's becomes nosuid,nodev.
+    await restrictHostRootfs(p.rootfs);
     return deps.store.transition(id, { type: 'created', pid: created.pid, user: { uid: user.user.uid, gid: user.user.gid, additionalGids: user.user.additionalGids ?? [] } });
   } catch (err) {
     if (conmonStarted) await runtime.delete(id).catch(() => undefined);

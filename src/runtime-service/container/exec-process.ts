@@ -35,8 +35,9 @@ export function writeExecProcess(rec: ContainerRecord, args: string[], terminal:
   if (!spec) throw wrongState(`container ${rec.id} has no bundle`);
   const tag = randomBytes(8).toString('hex');
   const dir = path.join(rec.bundle, `exec-${tag}`);
-  fs.mkdirSync(dir, { recursive: true });
+  // Owner only, as the bundle: process.json holds the container's env (docs/security.md).
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const processFile = path.join(dir, 'process.json');
-  fs.writeFileSync(processFile, JSON.stringify({ ...spec.process, args, terminal }));
+  fs.writeFileSync(processFile, JSON.stringify({ ...spec.process, args, terminal }), { mode: 0o600 });
   return { tag, dir, processFile };
 }

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { exitFilePath, oomFilePath, persistExitFilePath, readExitFile } from '../../conmon/driver';
-import { nowNs } from '../../common/time';
+import { nowNs, setLongTimeout } from '../../common/time';
 import type { ContainerDeps } from './deps';
 import { closePartialLogLines } from './logs';
 
@@ -38,17 +38,21 @@ export function applyExit(deps: ContainerDeps, id: string): Promise<boolean> {
   });
 }
 
-/** Waits up to `ms` for the container to be exited (woken by the exit watcher, with a last look at the end). */
+/**
+ * Waits up to `ms` for the container to be exited (woken by the exit watcher,
+ * with a last look at the end). `ms` may be any length (a client's stop
+ * grace period: setLongTimeout).
+ */
 export async function waitExit(deps: ContainerDeps, id: string, ms: number): Promise<boolean> {
   if (await applyExit(deps, id)) return true;
   return new Promise<boolean>((resolve) => {
     let set = deps.exitWaiters.get(id);
     if (!set) deps.exitWaiters.set(id, (set = new Set()));
     const waiter = (): void => {
-      clearTimeout(timer);
+      timer.clear();
       resolve(true);
     };
-    const timer = setTimeout(() => {
+    const timer = setLongTimeout(() => {
       set?.delete(waiter);
       // One last look, in case the watch event was lost.
       void applyExit(deps, id).then(resolve, () => resolve(false));

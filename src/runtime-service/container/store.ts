@@ -2,7 +2,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type Database from 'better-sqlite3';
 import { alreadyExists, notFound } from '../../common/errors';
+import { ensurePrivateDir } from '../../common/host/private-paths';
 import { isProcessAlive } from '../../common/host/proc';
+import type { ImageUsers } from '../image-removal';
 import { isUniqueViolation, Owner, StateDb } from '../state-db';
 import type { ContainerRecord } from './record';
 import { ContainerEvent, nextRecord } from './state';
@@ -22,6 +24,19 @@ const PREFIX_END = '\uffff';
  */
 export function containersUsingImage(state: StateDb, imageId: string): string[] {
   return (state.db.prepare('SELECT id FROM containers WHERE image_id = ? ORDER BY created_at').all(imageId) as { id: string }[]).map((r) => r.id);
+}
+
+/**
+ * The image-in-use rule's view of the state database (image-removal.ts):
+ * who uses an image, and a way to remove one while no container can be
+ * recorded (an IMMEDIATE transaction: a container's row is written in one
+ * too, after a check that its image is still there, ContainerStore.insert).
+ */
+export function imageUsersOf(state: StateDb): ImageUsers {
+  return {
+    usingImage: (imageId) => containersUsingImage(state, imageId),
+    exclusive: <T>(fn: () => T): T => state.db.transaction(fn).immediate(),
+  };
 }
 
 /**
@@ -49,7 +64,7 @@ export class ContainerStore {
     private readonly state: StateDb,
     readonly dir: string,
   ) {
-    fs.mkdirSync(dir, { recursive: true });
+    ensurePrivateDir(dir);
     const db = state.db;
     this.byId = db.prepare('SELECT record FROM containers WHERE id = ?');
     this.ownById = db.prepare("SELECT record FROM containers WHERE id = ? AND owner = ? AND state != 'creating'");
@@ -67,15 +82,25 @@ export class ContainerStore {
    * Writes the first record of a container being created (state `creating`),
    * with this process as its creator; the row takes the container's name in
    * its pod.
-   * @throws AlreadyExistsError when the pod has a container of that name and attempt.
+   * @param guard run first, inside the same IMMEDIATE transaction (e.g. a
+   *   check that the container's image is still in the store): what it
+   *   throws is thrown and nothing is written. An image removal runs its
+   *   check of the image's users in such a transaction too
+   *   (imageUsersOf), so the two never interleave, in any process.
+   * @throws AlreadyExistsError when the pod has a container of that name and attempt; what `guard` throws.
    */
-  insert(rec: ContainerRecord): void {
+  insert(rec: ContainerRecord, guard?: () => void): void {
     try {
       this.state.db
-        .prepare(
-          'INSERT INTO containers (id, pod_id, name, attempt, state, owner, creator_pid, creator_start, image_id, created_at, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-        )
-        .run(rec.id, rec.sandboxId, rec.metadata.name, rec.metadata.attempt, rec.state, rec.owner, this.state.self.pid, this.state.self.startTime, rec.imageId, rec.createdAt, JSON.stringify(rec));
+        .transaction(() => {
+          guard?.();
+          this.state.db
+            .prepare(
+              'INSERT INTO containers (id, pod_id, name, attempt, state, owner, creator_pid, creator_start, image_id, created_at, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+            )
+            .run(rec.id, rec.sandboxId, rec.metadata.name, rec.metadata.attempt, rec.state, rec.owner, this.state.self.pid, this.state.self.startTime, rec.imageId, rec.createdAt, JSON.stringify(rec));
+        })
+        .immediate();
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
       const taken = this.state.db.prepare('SELECT id FROM containers WHERE pod_id = ? AND name = ? AND attempt = ?').get(rec.sandboxId, rec.metadata.name, rec.metadata.attempt) as { id: string } | undefined;
@@ -130,6 +155,11 @@ export class ContainerStore {
   /** The containers of every owner, `creating` ones included, made from image `imageId`. */
   usingImage(imageId: string): string[] {
     return containersUsingImage(this.state, imageId);
+  }
+
+  /** Runs `fn` in an IMMEDIATE transaction: no container is recorded meanwhile, by any process (imageUsersOf). */
+  exclusive<T>(fn: () => T): T {
+    return this.state.db.transaction(fn).immediate();
   }
 
   /** This owner's records still `creating` whose creator is dead: what recovery rolls back. */

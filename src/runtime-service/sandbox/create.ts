@@ -10,7 +10,7 @@ import { addNetwork, podCniArgs } from '../cni/attachment';
 import { findNetworkConf } from '../cni/network-config';
 import { podIpsOfResult } from '../cni/result';
 import type { CniRuntimeConfig } from '../cni/runtime-config';
-import { cgroupfsPodPath, createPodCgroup, joinPodCgroup, systemdSlice } from './cgroups';
+import { createPodCgroup, joinPodCgroup, podCgroupParent } from './cgroups';
 import { readHostFile, renderHosts, renderResolvConf } from './etc-files';
 import { ensurePauseLink, startInfra } from './infra';
 import { mountShm } from './mounts';
@@ -52,7 +52,8 @@ export function teardownDeps(config: PeapodConfig, log: Logger, id: string): Tea
  * @param rawConfig the PodSandboxConfig as received (kept in the record)
  * @returns the finished record, READY.
  * @throws NotFoundError for a runtime handler that is not configured;
- *   AlreadyExistsError when a pod with the same name, namespace, uid
+ *   InvalidArgumentError (field `cgroupParent`) for a cgroup parent that
+ *   does not fit the cgroup driver (before anything is made); AlreadyExistsError when a pod with the same name, namespace, uid
  *   and attempt exists or is being built; WrongStateError when a pod-network pod finds no CNI
  *   configuration; CniPluginError when a plugin fails; HostCommandError
  *   (INTERNAL) when a host tool fails.
@@ -72,7 +73,7 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
   const paths = sandboxPaths(config, id);
   const podNet = !hostNetwork;
   const podIpc = spec.namespaceOptions.ipc === 'POD';
-  const cgroupParent = config.runtime.cgroup_driver === 'systemd' ? systemdSlice(spec.cgroupParent) : cgroupfsPodPath(spec.cgroupParent, id);
+  const cgroupParent = podCgroupParent(config.runtime.cgroup_driver, spec.cgroupParent, id);
   const record: SandboxRecord = {
     version: 2,
     id,
@@ -138,8 +139,8 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
     }
 
     if (spec.namespaceOptions.pid === 'POD') {
-      const infra = await startInfra(record.namespaces, ensurePauseLink(config.runroot));
-      current = store.transition(id, { type: 'infraStarted', pid: infra.pid, startTime: infra.startTime });
+      const infra = await startInfra(record.namespaces, ensurePauseLink(config.runroot), paths.pidnsPin);
+      current = store.transition(id, { type: 'infraStarted', pid: infra.pid, startTime: infra.startTime, pidNamespace: infra.pidNamespace });
       if (config.runtime.cgroup_driver === 'cgroupfs') joinPodCgroup(cgroupParent, infra.pid);
     }
 

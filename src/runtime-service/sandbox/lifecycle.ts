@@ -59,10 +59,11 @@ export async function removeSandbox(deps: LifecycleDeps, id: string): Promise<vo
 
 /**
  * True when everything a ready sandbox needs is still there: its namespace
- * pins are namespace files, its infra process runs.
+ * pins are namespace files, its infra process runs (the same pid and start
+ * time: a pid reused by another process is not it).
  */
 export function sandboxAlive(r: SandboxRecord): boolean {
-  for (const key of ['network', 'ipc', 'uts'] as const) {
+  for (const key of ['network', 'ipc', 'uts', 'pid'] as const) {
     const p = r.namespaces[key];
     if (p && !isNamespaceFile(p)) return false;
   }

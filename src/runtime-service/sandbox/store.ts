@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import type Database from 'better-sqlite3';
 import { alreadyExists, notFound } from '../../common/errors';
+import { ensurePrivateDir } from '../../common/host/private-paths';
 import { isProcessAlive } from '../../common/host/proc';
 import { SharedKeyedLock } from '../../common/process-lock';
 import { isUniqueViolation, Owner, StateDb } from '../state-db';
@@ -36,7 +37,7 @@ export class SandboxStore {
     private readonly state: StateDb,
     private readonly dirs: { root: string; runroot: string },
   ) {
-    fs.mkdirSync(sandboxesStateDir(dirs.root), { recursive: true, mode: 0o700 });
+    ensurePrivateDir(sandboxesStateDir(dirs.root));
     this.locks = new SharedKeyedLock(state.locks, 'pod:');
     const db = state.db;
     this.byId = db.prepare('SELECT record FROM pods WHERE id = ?');
