@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { exitFilePath } from '../../conmon/driver';
 import { ContainerDeps, runtimeFor } from './deps';
+import { wakeExitWaiters } from './exits';
 import { unmountRootfs } from './rootfs';
 import { stopContainer } from './stop';
 
@@ -26,5 +27,6 @@ export async function removeContainer(deps: ContainerDeps, id: string): Promise<
     fs.rmSync(path.join(deps.dirs.sockets, rec.id), { recursive: true, force: true });
     fs.rmSync(exitFilePath(deps.dirs.exits, rec.id), { force: true });
     deps.store.delete(rec.id);
+    wakeExitWaiters(deps, rec.id);
   });
 }
