@@ -6,20 +6,16 @@ import { ContainerDeps, runtimeFor } from './deps';
 import { applyExit } from './exits';
 import type { ContainerRecord } from './record';
 import { unmountRootfs } from './rootfs';
+import { stopMonitor, tearDownContainer } from './teardown';
 
 /**
- * Undoes a creation that did not finish: runtime state, rootfs mount,
- * bundle, exit file, then the record and its directory. Failures of the
- * first steps are ignored: each is idempotent and the record goes last.
+ * Undoes a creation that did not finish (teardown.ts, looking for its
+ * processes in /proc too: the crash may have come before conmon wrote its
+ * pid file). A failing step is logged and the others still run; the record
+ * goes last.
  */
 export async function rollBackCreation(deps: ContainerDeps, rec: ContainerRecord): Promise<void> {
-  await runtimeFor(deps, rec.runtimeHandler)
-    .delete(rec.id)
-    .catch(() => undefined);
-  await unmountRootfs(rec.rootfs).catch(() => undefined);
-  fs.rmSync(rec.bundle, { recursive: true, force: true });
-  fs.rmSync(exitFilePath(deps.dirs.exits, rec.id), { force: true });
-  deps.store.delete(rec.id);
+  await tearDownContainer(deps, rec, { search: true, tolerant: true });
 }
 
 /** The entries of a directory; [] when it does not exist. */
@@ -34,7 +30,9 @@ function entries(dir: string): string[] {
 /**
  * Recovery at the start of a front end, over this owner's containers:
  * - files without a record (of any owner: an interrupted removal or
- *   rollback left them) are removed: the directories are listed before the
+ *   rollback left them) are removed — bundles (unmounted first, their
+ *   monitor stopped), writable layers, exit files, socket links: the
+ *   directories are listed before the
  *   records are read, and a creator writes its record before its files, so
  *   a creation in flight in another process is never taken for leftovers;
  * - this owner's creations whose creator is dead are rolled back; a
@@ -49,13 +47,18 @@ function entries(dir: string): string[] {
 export async function recoverContainers(deps: ContainerDeps, options: { reconcileRuntime?: boolean } = {}): Promise<void> {
   const stateDirs = entries(deps.dirs.state);
   const bundles = entries(deps.dirs.bundles);
+  const exits = entries(deps.dirs.exits);
+  const sockets = entries(deps.dirs.sockets);
   const known = deps.store.allIds();
-  for (const id of new Set([...stateDirs, ...bundles])) {
+  for (const id of new Set([...stateDirs, ...bundles, ...exits, ...sockets])) {
     if (known.has(id)) continue;
     deps.opts.log.warn({ id }, 'removing container files without a record');
+    await stopMonitor(deps, id, false).catch((err) => deps.opts.log.error({ id, err }, 'stopping the monitor of a container without a record failed'));
     await unmountRootfs(path.join(deps.dirs.bundles, id, 'rootfs')).catch(() => undefined);
     fs.rmSync(path.join(deps.dirs.bundles, id), { recursive: true, force: true });
     fs.rmSync(path.join(deps.dirs.state, id), { recursive: true, force: true });
+    fs.rmSync(exitFilePath(deps.dirs.exits, id), { force: true });
+    fs.rmSync(path.join(deps.dirs.sockets, id), { recursive: true, force: true });
   }
   for (const rec of deps.store.abandonedCreations()) {
     deps.opts.log.warn({ id: rec.id }, 'rolling back a container creation interrupted by a crash');
