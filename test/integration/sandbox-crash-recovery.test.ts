@@ -144,7 +144,7 @@ describe('sandbox recovery of what a crash left (real CNI, runc, conmon)', funct
     for (const d of ['containers', 'containers-exits', 'containers-sockets']) expect(fs.readdirSync(path.join(server.runroot, d)), d).to.deep.equal([]);
   });
 
-  it('tears down, with a log line, sandbox files that have no row (an unreadable legacy record)', async () => {
+  it('tears down, with a log line, sandbox files that have no row (an unreadable legacy record); deletes locks of dead holders', async () => {
     server = await startServer({ config: network.configToml });
     await server.kill();
     server.client.close();
@@ -155,6 +155,10 @@ describe('sandbox recovery of what a crash left (real CNI, runc, conmon)', funct
     fs.writeFileSync(path.join(stateDir, 'sandbox.json'), '{"version": 2, "id": "trunc');
     pinNamespaces(runDir);
     expect(mountsUnder(runDir)).to.have.length(3);
+    // And a lock its holder, killed, never released.
+    const db = new Database(path.join(server.root, 'state.db'));
+    db.prepare("INSERT INTO locks (key, pid, acquired, start_time) VALUES ('pod:' || ?, 2147483647, 0, '1')").run(strayId);
+    db.close();
 
     server = await startServer({ dir: server.dir, config: network.configToml });
     expect(mountsUnder(runDir)).to.deep.equal([]);
@@ -162,5 +166,8 @@ describe('sandbox recovery of what a crash left (real CNI, runc, conmon)', funct
     expect(fs.existsSync(stateDir)).to.equal(false);
     expect(server.stderr()).to.contain(strayId);
     expect(server.stderr()).to.contain('sandbox files without a record');
+    const after = new Database(path.join(server.root, 'state.db'), { readonly: true });
+    expect(after.prepare('SELECT key FROM locks').all()).to.deep.equal([]);
+    after.close();
   });
 });
