@@ -211,7 +211,8 @@ describe('pod sandboxes (real namespaces and CNI)', function () {
     other.linux!.security_context!.namespace_options!.pid = 'POD';
     const id2 = (await server.client.runtime.RunPodSandbox({ config: other })).pod_sandbox_id;
     process.kill((await info(id2)).info.infraPid!, 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 200));
+    const notReady = async (): Promise<boolean> => (await info(id2)).status.state === 'SANDBOX_NOTREADY';
+    for (const end = Date.now() + 30_000; !(await notReady()) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
     expect((await info(id2)).status.state).to.equal('SANDBOX_NOTREADY');
 
     await server.client.runtime.StopPodSandbox({ pod_sandbox_id: id });
