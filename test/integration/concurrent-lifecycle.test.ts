@@ -1,6 +1,9 @@
 import { expect } from 'chai';
 import * as grpc from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { processesWithArgument } from '../../src/common/host/proc';
 import type { ContainerConfig } from '../../src/generated/runtime/v1/ContainerConfig';
 import type { PodSandboxConfig } from '../../src/generated/runtime/v1/PodSandboxConfig';
 import { busyboxImage, pushImage } from '../fixtures/image-builder';
@@ -79,6 +82,10 @@ describe('racing Stop and Remove calls (real runc, conmon, CNI)', function () {
       for (const o of outcomes) expect(o === 'ok' || o.startsWith('NOT_FOUND'), o).to.equal(true);
       const { containers } = await rt.ListContainers({});
       expect(containers.map((c) => c.id)).to.not.include(id);
+      // Removed means gone: no monitor left to write an exit file or socket link after the answer.
+      expect(await processesWithArgument(id)).to.deep.equal([]);
+      expect(fs.existsSync(path.join(server.runroot, 'containers-exits', id)), 'exit file').to.equal(false);
+      expect(fs.existsSync(path.join(server.runroot, 'containers-sockets', id)), 'socket link').to.equal(false);
     }
     await server.client.runtime.RemovePodSandbox({ pod_sandbox_id: pod });
   });
@@ -101,6 +108,8 @@ describe('racing Stop and Remove calls (real runc, conmon, CNI)', function () {
       expect((await rt.ListPodSandbox({})).items.map((p) => p.id)).to.not.include(pod);
       const { containers } = await rt.ListContainers({});
       for (const id of ids) expect(containers.map((c) => c.id)).to.not.include(id);
+      for (const id of [pod, ...ids]) expect(await processesWithArgument(id), id).to.deep.equal([]);
+      for (const d of ['containers-exits', 'containers-sockets', 'containers', 'sandboxes']) expect(fs.readdirSync(path.join(server.runroot, d)), d).to.deep.equal([]);
     }
   });
 });

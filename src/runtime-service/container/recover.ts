@@ -85,9 +85,9 @@ function entries(dir: string): string[] {
  * - files without a record (of any owner: an interrupted removal or
  *   rollback left them) are removed — bundles (unmounted first, their
  *   monitor stopped), writable layers, exit files, socket links: the
- *   directories are listed before the
- *   records are read, and a creator writes its record before its files, so
- *   a creation in flight in another process is never taken for leftovers;
+ *   directories are listed before the records are read, and a creator
+ *   writes its record before its files, so a creation in flight in another
+ *   process is never taken for leftovers;
  * - this owner's rows whose record cannot be read are repaired
  *   (rebuiltContainerRecord: exited, exit code 255, with a log line), so the
  *   kubelet sees them and removes them; never skipped;
