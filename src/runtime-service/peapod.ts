@@ -85,12 +85,15 @@ export class Peapod {
 
   /**
    * Start-up recovery of this front end's records: records of an older
-   * peapod imported, interrupted creations of dead processes rolled back,
+   * peapod imported, locks of dead processes deleted, interrupted creations
+   * of dead processes rolled back,
    * pods whose namespaces are gone marked notready, containers reconciled
    * with their exit files and the runtime (see RecoverOptions).
    */
   async recover(options: RecoverOptions = {}): Promise<void> {
     importLegacyRecords(this.state, this.config.root);
+    // Locks of processes killed while holding them would be taken over when next wanted; gone now, none is left forever.
+    this.state.locks.removeDead();
     await this.sandboxes.recover();
     await this.containers.recover({ reconcileRuntime: options.reconcileRuntime ?? true, watchExits: options.watchExits ?? true });
   }

@@ -129,16 +129,15 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     const id = await run('stubborn', "trap '' TERM; while true; do sleep 1; done");
     const t0 = Date.now();
     await engine.stop(id, 2);
-    const took = Date.now() - t0;
-    expect(took).to.be.within(1900, 8000);
+    // The grace period was given (only a lower bound: how long the kill then takes depends on the machine's load).
+    expect(Date.now() - t0).to.be.at.least(1900);
     expect(engine.get(id).state).to.equal('exited');
     expect(engine.get(id).exitCode).to.equal(137);
     await engine.stop(id, 2); // idempotent
 
-    const id2 = await run('stubborn0', "trap '' TERM; while true; do sleep 1; done");
-    const t1 = Date.now();
+    // Timeout 0 kills at once: a process that would exit 0 on SIGTERM is never sent one.
+    const id2 = await run('polite0', "trap 'exit 0' TERM; while true; do sleep 0.1; done");
     await engine.stop(id2, 0);
-    expect(Date.now() - t1).to.be.below(1500);
     expect(engine.get(id2).exitCode).to.equal(137);
   });
 
@@ -149,19 +148,19 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     expect(r.stderr.toString()).to.equal('oops\n');
     expect(r.exitCode).to.equal(7);
 
+    // Promptly: long before the 31 s the process would take (a loose bound, for a loaded machine).
     const t0 = Date.now();
     const slow = await engine.execSync(id, ['sleep', '31'], 1);
-    expect(Date.now() - t0).to.be.below(4000);
+    expect(Date.now() - t0).to.be.below(20_000);
     expect(slow.exitCode).to.not.equal(0);
     expect(slow.stderr.toString()).to.contain('timed out');
-    // The timed-out process is gone, not left as a zombie of the container's init.
-    await new Promise((r) => setTimeout(r, 300));
-    const ps = await engine.execSync(id, ['ps', '-o', 'pid,stat,args'], 5);
-    expect(ps.stdout.toString()).to.not.match(/sleep 31|\[sleep\]/);
+    // The timed-out process goes, and is not left as a zombie of the container's init.
+    const psClean = async (): Promise<boolean> => !/sleep 31|\[sleep\]/.test((await engine.execSync(id, ['ps', '-o', 'pid,stat,args'], 5)).stdout.toString());
+    expect(await until(psClean, 20_000), 'the timed-out sleep is gone').to.equal(true);
 
     const t1 = Date.now();
     const bg = await engine.execSync(id, ['/bin/sh', '-c', 'sleep 30 & echo started'], 10);
-    expect(Date.now() - t1).to.be.below(4000);
+    expect(Date.now() - t1).to.be.below(20_000); // not held for the 30 s of the background sleep
     expect(bg.stdout.toString()).to.equal('started\n');
     expect(bg.exitCode).to.equal(0);
 
@@ -321,11 +320,11 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
   it('reopens the log after the kubelet renamed it', async () => {
     const id = await run('rotate', 'i=0; while true; do echo line$i; i=$((i+1)); sleep 0.1; done');
     const log = engine.get(id).logPath;
-    expect(await until(() => fs.existsSync(log) && fs.statSync(log).size > 0, 5000)).to.equal(true);
+    expect(await until(() => fs.existsSync(log) && fs.statSync(log).size > 0, 30_000)).to.equal(true);
     fs.renameSync(log, `${log}.1`);
     await engine.reopenLog(id);
     expect(fs.existsSync(log)).to.equal(true);
-    expect(await until(() => fs.statSync(log).size > 0, 5000)).to.equal(true);
+    expect(await until(() => fs.statSync(log).size > 0, 30_000)).to.equal(true);
     await engine.remove(id);
   });
 
@@ -391,7 +390,8 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     const running = await run('keep', 'while true; do echo tick; sleep 0.2; done');
     const ending = await run('ending', 'sleep 1; echo bye; exit 5');
     engine.close();
-    await new Promise((r) => setTimeout(r, 2000));
+    // While the engine is closed, `ending` exits: conmon writes its exit file.
+    expect(await until(() => fs.existsSync(path.join(opts.runroot, 'containers-exits', ending)), 30_000), 'the exit file of ending').to.equal(true);
     engine = await ContainerEngine.open(opts);
     expect(engine.get(running).state).to.equal('running');
     const e = engine.get(ending);
@@ -399,7 +399,7 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     expect(e.exitCode).to.equal(5);
     expect(BigInt(e.finishedAt) > BigInt(e.startedAt)).to.equal(true);
     const size = fs.statSync(engine.get(running).logPath).size;
-    expect(await until(() => fs.statSync(engine.get(running).logPath).size > size, 3000)).to.equal(true);
+    expect(await until(() => fs.statSync(engine.get(running).logPath).size > size, 30_000)).to.equal(true);
     await engine.stop(running, 0);
     expect(engine.get(running).state).to.equal('exited');
   });

@@ -213,7 +213,8 @@ describe('pod sandboxes (real namespaces and CNI)', function () {
     other.linux!.security_context!.namespace_options!.pid = 'POD';
     const id2 = (await server.client.runtime.RunPodSandbox({ config: other })).pod_sandbox_id;
     process.kill((await info(id2)).info.infraPid!, 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 200));
+    const notReady = async (): Promise<boolean> => (await info(id2)).status.state === 'SANDBOX_NOTREADY';
+    for (const end = Date.now() + 30_000; !(await notReady()) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
     expect((await info(id2)).status.state).to.equal('SANDBOX_NOTREADY');
 
     await server.client.runtime.StopPodSandbox({ pod_sandbox_id: id });
@@ -301,8 +302,8 @@ describe('pod sandboxes (real namespaces and CNI)', function () {
     const first = await rpcError(server.client.runtime.RunPodSandbox({ config: cfg }, { deadline: Date.now() + 30 }));
     expect(first.code).to.equal(grpc.status.DEADLINE_EXCEEDED);
     const { pod_sandbox_id: id } = await server.client.runtime.RunPodSandbox({ config: cfg });
-    // the retry got the first call's sandbox (joined it, or claimed it once finished)
-    expect(server.stderr()).to.match(/retry joins the run in progress|finished after its caller left/);
+    // The retry got the first call's sandbox (joined it, or claimed it once finished), or, on a
+    // loaded machine, made it when the first call expired before the server ran it: one sandbox either way.
     const { items } = await server.client.runtime.ListPodSandbox({ filter: { label_selector: { app: 'slowpoke' } } });
     expect(items.map((p) => p.id)).to.deep.equal([id]);
     const err = await rpcError(server.client.runtime.RunPodSandbox({ config: cfg }));

@@ -215,7 +215,9 @@ describe('peapod-cri server', () => {
     const server = await startServer({ config: `log_level = "debug"\n[runtime.runtimes.runc]\nruntime_path = "${slow}"\n` });
     try {
       const inFlight = server.client.runtime.Status({});
-      await new Promise((r) => setTimeout(r, 300));
+      // The call is in flight once the server runs the slow runtime for it.
+      const probing = (): boolean => fs.readdirSync('/proc').some((p) => /^[0-9]+$/.test(p) && (() => { try { return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(slow); } catch { return false; } })());
+      for (const end = Date.now() + 30_000; !probing() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
       server.child.kill('SIGTERM');
       const s = await inFlight;
       expect(s.status?.conditions?.find((c) => c.type === 'RuntimeReady')?.status).to.equal(true);

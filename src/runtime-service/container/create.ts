@@ -3,7 +3,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { internal, invalidArgument, PeapodError, wrongState } from '../../common/errors';
 import { nowNs } from '../../common/time';
-import { exitFilePath } from '../../conmon/driver';
 import { buildSpec } from '../oci/spec';
 import { readInRoot, resolveUser } from '../oci/user';
 import { containerCgroupsPath } from '../sandbox/cgroups';
@@ -11,7 +10,8 @@ import { ContainerDeps, EngineImage, EngineSandbox, runtimeFor } from './deps';
 import { localhostSeccomp, resolveDevices, resolveMounts, targetPidNamespace } from './inputs';
 import { containerPaths } from './paths';
 import type { ContainerRecord, RecordedMount } from './record';
-import { mountRootfs, restrictHostRootfs, unmountRootfs } from './rootfs';
+import { mountRootfs, restrictHostRootfs } from './rootfs';
+import { tearDownContainer } from './teardown';
 import type { ContainerSpec } from './spec';
 
 /** A new container ID: 32 random bytes in lowercase hex. */
@@ -25,8 +25,8 @@ export function newContainerId(): string {
  * from the image's layers, writes the OCI bundle and has conmon run
  * `runtime create`; the record then becomes `created` (see state.ts).
  *
- * Any failure rolls back everything done (runtime state, rootfs, bundle,
- * files, record) and rethrows; refusals keep their code, failures of the
+ * Any failure rolls back everything done (teardown.ts: monitor, runtime
+ * state, cgroup, rootfs, bundle, files, record) and rethrows; refusals keep their code, failures of the
  * tools become INTERNAL naming the container.
  *
  * @returns the record, created.
@@ -136,11 +136,8 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
     await restrictHostRootfs(p.rootfs);
     return deps.store.transition(id, { type: 'created', pid: created.pid, user: { uid: user.user.uid, gid: user.user.gid, additionalGids: user.user.additionalGids ?? [] } });
   } catch (err) {
-    if (conmonStarted) await runtime.delete(id).catch(() => undefined);
-    await unmountRootfs(p.rootfs).catch((e) => deps.opts.log.error({ id, err: e }, 'unmounting rootfs after failed create'));
-    fs.rmSync(p.bundle, { recursive: true, force: true });
-    fs.rmSync(exitFilePath(deps.dirs.exits, id), { force: true });
-    deps.store.delete(id);
+    // Everything made so far, unmade (teardown.ts): with conmon started, its processes are looked for by their arguments too.
+    await tearDownContainer(deps, rec, { search: conmonStarted, tolerant: true });
     // Expected refusals keep their code; failures of the tools become INTERNAL naming the container.
     if (err instanceof PeapodError && err.code !== 'INTERNAL') throw err;
     throw internal(`creating container "${name}": ${(err as Error).message}`, { cause: err });

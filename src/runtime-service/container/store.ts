@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type Database from 'better-sqlite3';
-import { alreadyExists, notFound } from '../../common/errors';
+import { alreadyExists, internal, notFound } from '../../common/errors';
 import { ensurePrivateDir } from '../../common/host/private-paths';
 import { isProcessAlive } from '../../common/host/proc';
 import type { ImageUsers } from '../image-removal';
@@ -16,6 +16,42 @@ export function containerNameKey(sandboxId: string, name: string, attempt: numbe
 
 /** The highest code unit: `prefix + PREFIX_END` bounds the IDs starting with `prefix`. */
 const PREFIX_END = '\uffff';
+
+/**
+ * A record as stored, or undefined when its JSON cannot be read or lacks
+ * what every record has (a damaged row; recovery repairs it, see recover.ts).
+ */
+export function parseContainerRecord(json: string): ContainerRecord | undefined {
+  try {
+    const r = JSON.parse(json) as Partial<ContainerRecord> | null;
+    if (!r || typeof r.id !== 'string' || typeof r.state !== 'string' || typeof r.sandboxId !== 'string' || typeof r.metadata !== 'object' || r.metadata === null) return undefined;
+    return r as ContainerRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The columns of a row, readable even when its record is not. */
+export interface ContainerRow {
+  id: string;
+  pod_id: string;
+  name: string;
+  attempt: number;
+  state: string;
+  owner: Owner;
+  image_id: string;
+  created_at: string;
+}
+
+/** The records of rows, those that cannot be read left out (recovery repairs them). */
+function records(rows: { record: string }[]): ContainerRecord[] {
+  const out: ContainerRecord[] = [];
+  for (const r of rows) {
+    const rec = parseContainerRecord(r.record);
+    if (rec) out.push(rec);
+  }
+  return out;
+}
 
 /**
  * IDs of the containers of every owner, `creating` ones included, made from
@@ -119,7 +155,9 @@ export class ContainerStore {
       .transaction((): ContainerRecord => {
         const row = this.byId.get(id) as { record: string } | undefined;
         if (!row) throw notFound(`container "${id}" not found`);
-        const next = nextRecord(JSON.parse(row.record) as ContainerRecord, event);
+        const rec = parseContainerRecord(row.record);
+        if (!rec) throw internal(`the record of container ${id} cannot be read (the next start of peapod repairs it)`);
+        const next = nextRecord(rec, event);
         this.update.run(next.state, JSON.stringify(next), id);
         return next;
       })
@@ -135,21 +173,21 @@ export class ContainerStore {
   /** A container by full ID, of any owner and state (exit handling, rollback). */
   getAny(id: string): ContainerRecord | undefined {
     const row = this.byId.get(id) as { record: string } | undefined;
-    return row ? (JSON.parse(row.record) as ContainerRecord) : undefined;
+    return row ? parseContainerRecord(row.record) : undefined;
   }
 
   /** One of this owner's containers (not `creating`) by full ID or unique ID prefix. */
   find(idOrPrefix: string): ContainerRecord | undefined {
     if (!idOrPrefix) return undefined;
     const exact = this.ownById.get(idOrPrefix, this.owner) as { record: string } | undefined;
-    if (exact) return JSON.parse(exact.record) as ContainerRecord;
+    if (exact) return parseContainerRecord(exact.record);
     const hits = this.ownByPrefix.all(idOrPrefix, idOrPrefix + PREFIX_END, this.owner) as { record: string }[];
-    return hits.length === 1 ? (JSON.parse(hits[0].record) as ContainerRecord) : undefined;
+    return hits.length === 1 ? parseContainerRecord(hits[0].record) : undefined;
   }
 
-  /** This owner's containers that are not `creating`, oldest first: one query. */
+  /** This owner's containers that are not `creating`, oldest first: one query. Records that cannot be read are left out (recovery repairs them). */
   list(): ContainerRecord[] {
-    return (this.ownList.all(this.owner) as { record: string }[]).map((r) => JSON.parse(r.record) as ContainerRecord);
+    return records(this.ownList.all(this.owner) as { record: string }[]);
   }
 
   /** The containers of every owner, `creating` ones included, made from image `imageId`. */
@@ -169,7 +207,18 @@ export class ContainerStore {
       creator_pid: number;
       creator_start: string;
     }[];
-    return rows.filter((r) => !isProcessAlive({ pid: r.creator_pid, startTime: r.creator_start })).map((r) => JSON.parse(r.record) as ContainerRecord);
+    return records(rows.filter((r) => !isProcessAlive({ pid: r.creator_pid, startTime: r.creator_start })));
+  }
+
+  /** This owner's rows whose record cannot be read (parseContainerRecord), by their columns: what recovery repairs. */
+  unreadable(): ContainerRow[] {
+    const rows = this.state.db.prepare('SELECT id, pod_id, name, attempt, state, owner, image_id, created_at, record FROM containers WHERE owner = ?').all(this.owner) as (ContainerRow & { record: string })[];
+    return rows.filter((r) => parseContainerRecord(r.record) === undefined).map(({ record: _record, ...row }) => row);
+  }
+
+  /** Writes a whole new record over a row whose record cannot be read (the repair of recovery); its state column follows the record. */
+  replaceUnreadable(rec: ContainerRecord): void {
+    this.state.db.prepare('UPDATE containers SET state = ?, record = ? WHERE id = ?').run(rec.state, JSON.stringify(rec), rec.id);
   }
 
   /** The IDs of every row, of every owner and state. */

@@ -150,3 +150,45 @@ export function removePodCgroup(cgroupPath: string): void {
 export function joinPodCgroup(cgroupPath: string, pid: number): void {
   for (const mount of cgroupMounts()) fs.writeFileSync(path.join(mount, cgroupPath, 'cgroup.procs'), String(pid));
 }
+
+/**
+ * Removes a container's cgroup (its `linux.cgroupsPath`) from every
+ * hierarchy, after SIGKILLing any process still in it: for a container the
+ * runtime no longer knows (`runc create` cut short by a crash), whose cgroup
+ * `runc delete` cannot remove. A cgroup already gone is fine. With the
+ * systemd driver the container's scope is systemd's: nothing is done.
+ * @throws the fs error when a cgroup cannot be removed (EBUSY: a process
+ *   that did not die within 5 s, or a child cgroup).
+ */
+export async function removeContainerCgroup(driver: 'cgroupfs' | 'systemd', cgroupsPath: string): Promise<void> {
+  if (driver !== 'cgroupfs' || !cgroupsPath.startsWith('/')) return;
+  for (const mount of cgroupMounts()) {
+    const dir = path.join(mount, cgroupsPath);
+    if (!fs.existsSync(dir)) continue;
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      let pids: number[] = [];
+      try {
+        pids = fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+      } catch {
+        /* gone meanwhile */
+      }
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+      try {
+        fs.rmdirSync(dir);
+        break;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') break;
+        if (code !== 'EBUSY' || Date.now() > deadline) throw err;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}

@@ -12,7 +12,8 @@ import { podIpsOfResult } from '../cni/result';
 import type { CniRuntimeConfig } from '../cni/runtime-config';
 import { createPodCgroup, joinPodCgroup, podCgroupParent } from './cgroups';
 import { readHostFile, renderHosts, renderResolvConf } from './etc-files';
-import { ensurePauseLink, startInfra } from './infra';
+import { ensurePauseLink, findInfraProcesses, startInfra } from './infra';
+import { killAndWait } from '../../common/host/proc';
 import { mountShm } from './mounts';
 import { bringUpLoopback, createPinnedNamespaces, setNamespaceHostname } from './namespaces';
 import { sandboxPaths } from './paths';
@@ -139,7 +140,7 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
     }
 
     if (spec.namespaceOptions.pid === 'POD') {
-      const infra = await startInfra(record.namespaces, ensurePauseLink(config.runroot), paths.pidnsPin);
+      const infra = await startInfra(id, record.namespaces, ensurePauseLink(config.runroot), paths.pidnsPin);
       current = store.transition(id, { type: 'infraStarted', pid: infra.pid, startTime: infra.startTime, pidNamespace: infra.pidNamespace });
       if (config.runtime.cgroup_driver === 'cgroupfs') joinPodCgroup(cgroupParent, infra.pid);
     }
@@ -159,12 +160,20 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
 }
 
 /**
- * Undoes a sandbox being built (or found half-built after a crash):
- * every teardown step, then the record. Failures are logged, not thrown, so
- * one stuck step does not keep the others from running.
+ * Undoes a sandbox being built (or found half-built after a crash, or files
+ * found without a record): its infra processes, found by their arguments
+ * whether or not the record has their pid (infra.ts), then every teardown
+ * step, then the record. Failures are logged, not thrown, so one stuck step
+ * does not keep the others from running.
  */
 export async function rollBackSandbox(rec: SandboxRecord, deps: TeardownDeps, store: SandboxStore): Promise<void> {
   const id = rec.id;
+  try {
+    const left = await killAndWait(await findInfraProcesses(id));
+    if (left.length > 0) deps.log.error({ sandbox: id, pids: left.map((p) => p.pid) }, 'rollback: infra processes still alive after SIGKILL');
+  } catch (err) {
+    deps.log.error({ err, sandbox: id }, 'rollback: killing the infra processes failed');
+  }
   try {
     await stopSandboxResources(rec, deps);
   } catch (err) {

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runHostCommand, spawnHostProcess } from '../../common/host/command';
-import { childrenOf, isProcessAlive, killProcess, ProcessIdentity, processStartTime } from '../../common/host/proc';
+import { childrenOf, isProcessAlive, killProcess, processesWithArgument, ProcessIdentity, processStartTime } from '../../common/host/proc';
 import { sleep } from '../../common/time';
 import { removeNamespacePin } from './namespaces';
 
@@ -12,9 +12,13 @@ import { removeNamespacePin } from './namespaces';
  * loop as PID 1 of a new PID namespace, joined to the pod's network, IPC
  * and UTS namespaces:
  *
- *   nsenter --net=PIN --ipc=PIN --uts=PIN -- unshare --pid --fork sh -c LOOP
+ *   nsenter --net=PIN --ipc=PIN --uts=PIN -- unshare --pid --fork sh -c LOOP peapod-infra <sandbox ID>
  *
- * (LOOP: see infraLoop.)
+ * (LOOP: see infraLoop.) The sandbox ID is an argument of every process
+ * started (the shell's $0 and $1, and so the nsenter/unshare command line
+ * too): a crash between starting the infra process and writing its pid in
+ * the record leaves it findable by that argument (findInfraProcesses), so a
+ * rollback kills it like any other step it undoes.
  *
  * No mount namespace of its own (no --mount-proc): a new mount namespace
  * would copy every mount of the host, the namespace pins and /dev/shm
@@ -67,6 +71,38 @@ export interface InfraNamespaces {
 }
 
 
+/** The argument after which the sandbox ID follows in the infra's command line. */
+const INFRA_MARK = 'peapod-infra';
+
+/**
+ * The processes started as sandbox `sandboxId`'s infra (found by their
+ * arguments, see the module doc), whether or not their pid was recorded.
+ */
+export function findInfraProcesses(sandboxId: string): Promise<InfraProcess[]> {
+  return processesWithArgument(sandboxId);
+}
+
+/**
+ * The infra process of sandbox `sandboxId` found by its arguments: the one
+ * that is PID 1 of its own PID namespace (not the nsenter/unshare parent).
+ */
+export async function findInfra(sandboxId: string): Promise<InfraProcess | undefined> {
+  let own: string;
+  try {
+    own = fs.readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return undefined;
+  }
+  for (const p of await findInfraProcesses(sandboxId)) {
+    try {
+      if (fs.readlinkSync(`/proc/${p.pid}/ns/pid`) !== own) return p;
+    } catch {
+      /* gone */
+    }
+  }
+  return undefined;
+}
+
 /** The infra process once started: its identity and the pin of its PID namespace. */
 export interface StartedInfra extends InfraProcess {
   /** The file its PID namespace is pinned on, what the pod's containers join. */
@@ -83,6 +119,7 @@ export interface StartedInfra extends InfraProcess {
  * fails with ENOMEM, so a container cannot end up in the host's). The pin is
  * made after the process is found and checked after it is made: the process
  * must still be the one started (pid and start time).
+ * @param sandboxId the sandbox's ID, put in the command line (see the module doc)
  * @param ns the pod namespaces to join first
  * @param pause path of the `pause` link to sleep (ensurePauseLink)
  * @param pidnsPin the file to pin the PID namespace on (the caller's teardown removes it)
@@ -90,12 +127,12 @@ export interface StartedInfra extends InfraProcess {
  * @throws Error when it does not come up within 5 s or its namespace cannot
  *   be pinned (what was started is killed).
  */
-export async function startInfra(ns: InfraNamespaces, pause: string, pidnsPin: string): Promise<StartedInfra> {
+export async function startInfra(sandboxId: string, ns: InfraNamespaces, pause: string, pidnsPin: string): Promise<StartedInfra> {
   const nsArgs: string[] = [];
   if (ns.network) nsArgs.push(`--net=${ns.network}`);
   if (ns.ipc) nsArgs.push(`--ipc=${ns.ipc}`);
   if (ns.uts) nsArgs.push(`--uts=${ns.uts}`);
-  const unshareArgs = ['unshare', '--pid', '--fork', '/bin/sh', '-c', infraLoop(pause)];
+  const unshareArgs = ['unshare', '--pid', '--fork', '/bin/sh', '-c', infraLoop(pause), INFRA_MARK, sandboxId];
   const [file, ...args] = nsArgs.length ? ['nsenter', ...nsArgs, '--', ...unshareArgs] : unshareArgs;
   const child = spawnHostProcess(file, args, { detached: true, stdio: 'ignore' });
   child.unref();
