@@ -59,7 +59,9 @@ describe('sandboxes: a stopped pod started again (Sandboxes.start)', function ()
     expect(isMountPoint(paths.shmDir)).to.equal(true);
     expect(again.infraPid).to.not.equal(firstInfra.pid);
     expect(isProcessAlive({ pid: again.infraPid!, startTime: again.infraStartTime! })).to.equal(true);
-    expect(again.namespaces.pid).to.equal(`/proc/${again.infraPid}/ns/pid`);
+    // The pin names the new infra's PID namespace (the old one, whose PID 1 died, takes no process).
+    expect(again.namespaces.pid).to.equal(pod.namespaces.pid);
+    expect(fs.statSync(again.namespaces.pid!).ino, 'the pin after the start again').to.equal(fs.statSync(`/proc/${again.infraPid}/ns/pid`).ino);
     expect(fs.readFileSync(paths.hostsFile, 'utf8')).to.contain(`${again.ip}\tagain-host`);
     expect((await run('nsenter', [`--uts=${paths.utsnsPin}`, 'hostname'])).trim()).to.equal('again-host');
     // A ready pod is left as it is.

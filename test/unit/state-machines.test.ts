@@ -42,21 +42,23 @@ describe('state machines (container/state.ts, sandbox/state.ts)', () => {
     refusal(() => nextRecord(container('created'), { type: 'created', pid: 1, user: { uid: 0, gid: 0, additionalGids: [] } }));
     const pod = { id: 's1', state: 'creating', namespaces: {} } as unknown as SandboxRecord;
     refusal(() => nextSandbox(pod, { type: 'stopped' }));
-    const ready = nextSandbox(nextSandbox(pod, { type: 'infraStarted', pid: 7, startTime: '9' }), { type: 'ready', ip: '198.18.0.2', additionalIps: [] });
+    const ready = nextSandbox(nextSandbox(pod, { type: 'infraStarted', pid: 7, startTime: '9', pidNamespace: '/run/peapod/sandboxes/s1/pidns' }), { type: 'ready', ip: '198.18.0.2', additionalIps: [] });
     expect(ready).to.include({ state: 'ready', infraPid: 7, infraStartTime: '9', ip: '198.18.0.2' });
-    expect(ready.namespaces.pid).to.equal('/proc/7/ns/pid');
+    // The pin, never /proc/<pid>/ns/pid: a pid outlives its process.
+    expect(ready.namespaces.pid).to.equal('/run/peapod/sandboxes/s1/pidns');
     expect(nextSandbox(nextSandbox(ready, { type: 'stopped' }), { type: 'stopped' }).state).to.equal('notready');
     refusal(() => nextSandbox(ready, { type: 'ready', additionalIps: [] }));
   });
 
   it('starts a stopped pod again: a new infra pid while notready, then ready with the new IPs (or none)', () => {
     const pod = { id: 's1', state: 'creating', namespaces: {} } as unknown as SandboxRecord;
-    const stopped = nextSandbox(nextSandbox(nextSandbox(pod, { type: 'infraStarted', pid: 7, startTime: '9' }), { type: 'ready', ip: '198.18.0.2', additionalIps: [] }), { type: 'stopped' });
-    const infra = nextSandbox(stopped, { type: 'infraStarted', pid: 8, startTime: '10' });
+    const pin = '/run/peapod/sandboxes/s1/pidns';
+    const stopped = nextSandbox(nextSandbox(nextSandbox(pod, { type: 'infraStarted', pid: 7, startTime: '9', pidNamespace: pin }), { type: 'ready', ip: '198.18.0.2', additionalIps: [] }), { type: 'stopped' });
+    const infra = nextSandbox(stopped, { type: 'infraStarted', pid: 8, startTime: '10', pidNamespace: pin });
     expect(infra).to.include({ state: 'notready', infraPid: 8, infraStartTime: '10' });
-    expect(infra.namespaces.pid).to.equal('/proc/8/ns/pid');
+    expect(infra.namespaces.pid).to.equal(pin);
     expect(nextSandbox(infra, { type: 'ready', ip: '198.18.0.3', additionalIps: [] })).to.include({ state: 'ready', ip: '198.18.0.3' });
     expect(nextSandbox(stopped, { type: 'ready', additionalIps: [] })).to.not.have.property('ip');
-    expect(refusal(() => nextSandbox(nextSandbox(stopped, { type: 'ready', additionalIps: [] }), { type: 'infraStarted', pid: 9, startTime: '11' })).message).to.match(/pod sandbox s1 is ready/);
+    expect(refusal(() => nextSandbox(nextSandbox(stopped, { type: 'ready', additionalIps: [] }), { type: 'infraStarted', pid: 9, startTime: '11', pidNamespace: pin })).message).to.match(/pod sandbox s1 is ready/);
   });
 });

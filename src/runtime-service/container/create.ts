@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { internal, invalidArgument, PeapodError, wrongState } from '../../common/errors';
+import { untrustedDirectoryProblem } from '../../common/host/private-paths';
 import { nowNs } from '../../common/time';
-import { ConmonCreateOptions, exitFilePath } from '../../conmon/driver';
+import type { ConmonCreateOptions } from '../../conmon/driver';
 import type { OciRuntime } from '../oci/runc';
 import { buildSpec } from '../oci/spec';
 import { readInRoot, resolveUser } from '../oci/user';
@@ -12,7 +13,8 @@ import { ContainerDeps, EngineImage, EngineSandbox, runtimeFor } from './deps';
 import { localhostSeccomp, resolveDevices, resolveMounts, targetPidNamespace } from './inputs';
 import { containerPaths } from './paths';
 import type { ContainerRecord, RecordedMount } from './record';
-import { mountRootfs, unmountRootfs } from './rootfs';
+import { mountRootfs, restrictHostRootfs } from './rootfs';
+import { tearDownContainer } from './teardown';
 import type { ContainerSpec } from './spec';
 
 /** A new container ID: 32 random bytes in lowercase hex. */
@@ -64,13 +66,14 @@ export interface CreateOptions {
  * from the image's layers, writes the OCI bundle and has conmon run
  * `runtime create`; the record then becomes `created` (see state.ts).
  *
- * Any failure rolls back everything done (runtime state, rootfs, bundle,
- * files, record) and rethrows; refusals keep their code, failures of the
+ * Any failure rolls back everything done (teardown.ts: monitor, runtime
+ * state, cgroup, rootfs, bundle, files, record) and rethrows; refusals keep their code, failures of the
  * tools become INTERNAL naming the container.
  *
  * @returns the record, created.
  * @throws InvalidArgumentError for a missing name, no command, bad mounts or
- *   devices, unknown users (with the spec's `field`);
+ *   devices, unknown users (with the spec's `field`); what `image.confirm`
+ *   throws (the image was removed meanwhile: nothing is made);
  *   AlreadyExistsError when the name and attempt are taken in the pod, or the ID given in `options` is taken;
  *   WrongStateError when the pod is not ready;
  *   InternalError when mount, bundle or conmon fail.
@@ -121,13 +124,16 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
   const mounts = resolveMounts(spec.mounts ?? []);
   const devices = resolveDevices(spec.devices ?? []);
   const seccomp = localhostSeccomp(spec);
+  const targetPidNs = await targetPidNamespace(deps, sandbox.id, spec);
   rec.mounts = mounts.map((m): RecordedMount => ({ ...m }));
   // The record first (it takes the name); then the files, so every file has a record.
-  deps.store.insert(rec, { uniqueName: options.uniqueName });
+  deps.store.insert(rec, { uniqueName: options.uniqueName, guard: image.confirm });
   let conmonStarted = false;
   try {
-    fs.mkdirSync(p.stateDir, { recursive: true });
-    fs.mkdirSync(p.bundle, { recursive: true });
+    // Owner only: the bundle holds config.json (every env var) and the rootfs mount,
+    // the state dir the writable layer (docs/security.md).
+    fs.mkdirSync(p.stateDir, { recursive: true, mode: 0o700 });
+    fs.mkdirSync(p.bundle, { recursive: true, mode: 0o700 });
     await mountRootfs(image.layers, p.upperDir, p.workDir, p.rootfs);
     const user = resolveUser(spec.user, image.config.config?.User, readInRoot(p.rootfs, '/etc/passwd') ?? '', readInRoot(p.rootfs, '/etc/group') ?? '');
     const ociSpec = buildSpec({
@@ -141,7 +147,7 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
       mounts,
       devices,
       cgroupsPath: rec.cgroupsPath,
-      targetPidNamespace: targetPidNamespace(spec, deps.store),
+      targetPidNamespace: targetPidNs,
       minOomScoreAdj: deps.host.oomFloor,
       allCapabilities: deps.host.capabilities,
       cgroupV2: deps.host.cgroupV2,
@@ -149,17 +155,21 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
       swapControl: deps.host.swapControl,
       localhostSeccomp: seccomp,
     });
-    fs.writeFileSync(p.configJson, JSON.stringify(ociSpec, null, 1));
-    if (rec.logPath) fs.mkdirSync(path.dirname(rec.logPath), { recursive: true });
+    fs.writeFileSync(p.configJson, JSON.stringify(ociSpec, null, 1), { mode: 0o600 });
+    if (rec.logPath) {
+      fs.mkdirSync(path.dirname(rec.logPath), { recursive: true });
+      // conmon, as root, creates and appends the log: no other user may be able to swap its directory (docs/security.md).
+      const problem = untrustedDirectoryProblem(path.dirname(rec.logPath));
+      if (problem) throw invalidArgument(`the log file's directory is not safe for root to write logs into: ${problem}`, { field: 'logPath' });
+    }
     conmonStarted = true;
     const created = await deps.opts.conmon.create(conmonOptions(deps, rec, runtime, options.exitCommand));
+    // The container's mount namespace has its own copy of the rootfs mount now; the host's becomes nosuid,nodev.
+    await restrictHostRootfs(p.rootfs);
     return deps.store.transition(id, { type: 'created', pid: created.pid, user: { uid: user.user.uid, gid: user.user.gid, additionalGids: user.user.additionalGids ?? [] } });
   } catch (err) {
-    if (conmonStarted) await runtime.delete(id).catch(() => undefined);
-    await unmountRootfs(p.rootfs).catch((e) => deps.opts.log.error({ id, err: e }, 'unmounting rootfs after failed create'));
-    fs.rmSync(p.bundle, { recursive: true, force: true });
-    fs.rmSync(exitFilePath(deps.dirs.exits, id), { force: true });
-    deps.store.delete(id);
+    // Everything made so far, unmade (teardown.ts): with conmon started, its processes are looked for by their arguments too.
+    await tearDownContainer(deps, rec, { search: conmonStarted, tolerant: true });
     // Expected refusals keep their code; failures of the tools become INTERNAL naming the container.
     if (err instanceof PeapodError && err.code !== 'INTERNAL') throw err;
     throw internal(`creating container "${name}": ${(err as Error).message}`, { cause: err });

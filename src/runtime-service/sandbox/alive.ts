@@ -4,12 +4,13 @@ import type { SandboxRecord } from './record';
 
 /**
  * True when everything a ready sandbox needs is still there: its namespace
- * pins are namespace files, its infra process runs. A statfs per namespace
+ * pins are namespace files, its infra process runs (the same pid and start
+ * time: a pid reused by another process is not it). A statfs per namespace
  * and a /proc read; its own module so read-only views (the CLI's `pod ps`)
  * check it without loading the sandbox verbs.
  */
 export function sandboxAlive(r: SandboxRecord): boolean {
-  for (const key of ['network', 'ipc', 'uts'] as const) {
+  for (const key of ['network', 'ipc', 'uts', 'pid'] as const) {
     const p = r.namespaces[key];
     if (p && !isNamespaceFile(p)) return false;
   }

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { writeFileAtomic } from '../../common/atomic-file';
-import { notFound, wrongState } from '../../common/errors';
+import { invalidArgument, notFound, wrongState } from '../../common/errors';
+import { untrustedDirectoryProblem } from '../../common/host/private-paths';
 import { nowNs } from '../../common/time';
 import type { PeapodConfig } from '../../common/config';
 import type { Logger } from '../../common/logger';
@@ -10,11 +11,12 @@ import { addNetwork, podCniArgs } from '../cni/attachment';
 import { CniNetworkConfList, findNetworkConf } from '../cni/network-config';
 import { podIpsOfResult } from '../cni/result';
 import type { CniRuntimeConfig } from '../cni/runtime-config';
-import { cgroupfsPodPath, createPodCgroup, joinPodCgroup, systemdSlice } from './cgroups';
+import { createPodCgroup, joinPodCgroup, podCgroupParent } from './cgroups';
 import { readHostFile, renderHosts, renderResolvConf } from './etc-files';
-import { ensurePauseLink, startInfra } from './infra';
+import { ensurePauseLink, findInfraProcesses, startInfra } from './infra';
+import { killAndWait } from '../../common/host/proc';
 import { mountShm } from './mounts';
-import { bringUpLoopback, createPinnedNamespaces, isNamespaceFile, setNamespaceHostname } from './namespaces';
+import { bringUpLoopback, createPinnedNamespaces, isNamespaceFile, removeNamespacePin, setNamespaceHostname } from './namespaces';
 import { sandboxPaths } from './paths';
 import type { SandboxRecord, SandboxSetup } from './record';
 import type { SandboxStore } from './store';
@@ -52,7 +54,8 @@ export function teardownDeps(config: PeapodConfig, log: Logger, id: string): Tea
  * @param rawConfig the PodSandboxConfig as received (kept in the record)
  * @returns the finished record, READY.
  * @throws NotFoundError for a runtime handler that is not configured;
- *   AlreadyExistsError when a pod with the same name, namespace, uid
+ *   InvalidArgumentError (field `cgroupParent`) for a cgroup parent that
+ *   does not fit the cgroup driver (before anything is made); AlreadyExistsError when a pod with the same name, namespace, uid
  *   and attempt exists or is being built; WrongStateError when a pod-network pod finds no CNI
  *   configuration; CniPluginError when a plugin fails; HostCommandError
  *   (INTERNAL) when a host tool fails.
@@ -73,7 +76,7 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
   const paths = sandboxPaths(config, id);
   const podNet = !hostNetwork;
   const podIpc = spec.namespaceOptions.ipc === 'POD';
-  const cgroupParent = config.runtime.cgroup_driver === 'systemd' ? systemdSlice(spec.cgroupParent) : cgroupfsPodPath(spec.cgroupParent, id);
+  const cgroupParent = podCgroupParent(config.runtime.cgroup_driver, spec.cgroupParent, id);
   const record: SandboxRecord = {
     version: 2,
     id,
@@ -117,7 +120,12 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
   store.insert(record);
   try {
     // The kubelet makes the log directory too; CRI-O makes sure it exists. It is the kubelet's: never removed here.
-    if (spec.logDirectory !== '') fs.mkdirSync(spec.logDirectory, { recursive: true, mode: 0o755 });
+    if (spec.logDirectory !== '') {
+      fs.mkdirSync(spec.logDirectory, { recursive: true, mode: 0o755 });
+      // conmon, as root, creates and appends the logs there: no other user may be able to swap it (docs/security.md).
+      const problem = untrustedDirectoryProblem(spec.logDirectory);
+      if (problem) throw invalidArgument(`the log directory is not safe for root to write logs into: ${problem}`, { field: 'logDirectory' });
+    }
     fs.mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
     const current = await setUpSandbox(deps, record, setup, netConf?.ok ? netConf.conf : undefined);
     clog.info({ ip: current.ip }, 'pod sandbox ready');
@@ -177,8 +185,10 @@ export async function setUpSandbox(deps: CreateDeps, record: SandboxRecord, setu
   }
 
   if (record.namespaceOptions.pid === 'POD') {
-    const infra = await startInfra(record.namespaces, ensurePauseLink(config.runroot));
-    store.transition(id, { type: 'infraStarted', pid: infra.pid, startTime: infra.startTime });
+    // A start again: the last infra's PID namespace took its end with it (no new process can enter it); its pin goes first.
+    await removeNamespacePin(paths.pidnsPin);
+    const infra = await startInfra(id, record.namespaces, ensurePauseLink(config.runroot), paths.pidnsPin);
+    store.transition(id, { type: 'infraStarted', pid: infra.pid, startTime: infra.startTime, pidNamespace: infra.pidNamespace });
     if (config.runtime.cgroup_driver === 'cgroupfs') joinPodCgroup(record.cgroupParent, infra.pid);
   }
 
@@ -190,12 +200,20 @@ export async function setUpSandbox(deps: CreateDeps, record: SandboxRecord, setu
 }
 
 /**
- * Undoes a sandbox being built (or found half-built after a crash):
- * every teardown step, then the record. Failures are logged, not thrown, so
- * one stuck step does not keep the others from running.
+ * Undoes a sandbox being built (or found half-built after a crash, or files
+ * found without a record): its infra processes, found by their arguments
+ * whether or not the record has their pid (infra.ts), then every teardown
+ * step, then the record. Failures are logged, not thrown, so one stuck step
+ * does not keep the others from running.
  */
 export async function rollBackSandbox(rec: SandboxRecord, deps: TeardownDeps, store: SandboxStore): Promise<void> {
   const id = rec.id;
+  try {
+    const left = await killAndWait(await findInfraProcesses(id));
+    if (left.length > 0) deps.log.error({ sandbox: id, pids: left.map((p) => p.pid) }, 'rollback: infra processes still alive after SIGKILL');
+  } catch (err) {
+    deps.log.error({ err, sandbox: id }, 'rollback: killing the infra processes failed');
+  }
   try {
     await stopSandboxResources(rec, deps);
   } catch (err) {

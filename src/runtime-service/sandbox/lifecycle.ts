@@ -2,7 +2,7 @@ import type { PeapodConfig } from '../../common/config';
 import type { Logger } from '../../common/logger';
 import { notFound, wrongState } from '../../common/errors';
 import { findNetworkConf } from '../cni/network-config';
-import { rollBackSandbox, setUpSandbox, teardownDeps } from './create';
+import { setUpSandbox, teardownDeps } from './create';
 import { sandboxAlive } from './alive';
 import type { ContainerEngine } from '../container/engine';
 import type { SandboxRecord } from './record';
@@ -113,23 +113,4 @@ export function refreshSandboxState(deps: LifecycleDeps, rec: SandboxRecord): Sa
     return deps.sandboxes.transition(rec.id, { type: 'lost' });
   }
   return rec;
-}
-
-/**
- * Recovery at the start of a front end, over this owner's sandboxes: rolls
- * back those a crash left half-built (`creating`, their creator dead: a
- * creation in flight in another process is left alone, and so is every
- * record of the other front end); marks notready the ready ones whose
- * namespace pins or infra process are gone (e.g. after a reboot emptied the
- * runroot).
- */
-export async function recoverSandboxes(deps: LifecycleDeps): Promise<void> {
-  const creating = deps.sandboxes.abandonedCreations();
-  const created = deps.sandboxes.list();
-  for (const rec of creating) {
-    deps.log.warn({ sandbox: rec.id }, 'rolling back a sandbox left half-built by a crash');
-    await rollBackSandbox(rec, teardownDeps(deps.config, deps.log, rec.id), deps.sandboxes);
-  }
-  for (const rec of created) refreshSandboxState(deps, rec);
-  deps.log.info({ sandboxes: created.length, rolledBack: creating.length }, 'sandboxes recovered');
 }
