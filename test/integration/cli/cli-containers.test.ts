@@ -160,7 +160,8 @@ describe('peapod CLI: containers (run, create, start, stop, kill, restart, rm, p
   it('run -d --rm is removed by the exit command once it exits, with no CLI left watching', async () => {
     const id = ok(await env.run(['run', '-d', '--rm', '--network', 'none', IMG, 'sh', '-c', 'sleep 0.3']), 'run').stdout.trim();
     await until(async () => !(await env.run(['ps', '-a', '-q', '--no-trunc'])).stdout.includes(id), 30_000, 'the exit command to remove the container');
-    expect(fs.readdirSync(path.join(env.root, 'sandboxes'))).to.deep.equal([]);
+    // Its own sandbox goes right after the container (removeCliContainer): waited for, not raced.
+    await until(() => fs.readdirSync(path.join(env.root, 'sandboxes')).length === 0, 30_000, 'the exit command to remove the container\'s sandbox');
   });
 
   it('without --rm the exit is recorded by the exit command too (inspect reads no stale state)', async () => {
