@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
+import { startSpawnServer, stopSpawnServer } from '../common/host/command';
 import type { Logger } from '../common/logger';
 import { imageServiceImpls } from '../image-service/cri';
 import type { ImageContext } from '../image-service/cri/context';
@@ -92,6 +93,13 @@ export class CriServer {
     const socketPath = this.config.socket;
     // Refuse before touching any state: a live server owns it.
     await prepareSocketPath(socketPath);
+    // Children are made by a small helper from here on, so no spawn forks
+    // this process on its event loop (common/host/spawner.ts). PEAPOD_SPAWNER=0
+    // keeps Node's own spawn, to compare.
+    if (process.env.PEAPOD_SPAWNER !== '0') {
+      const used = await startSpawnServer(undefined, { onExit: (why) => this.log.warn({ why }, 'peapod-spawner ended; restarting it') });
+      if (!used) this.log.warn('peapod-spawner is not built (no C compiler at build time): children are forked from peapod-cri itself');
+    }
     await this.peapod.recover();
     await this.streaming.start();
     // Connections are accepted here and handed to grpc-js after the
@@ -134,6 +142,7 @@ export class CriServer {
       await this.streaming.stop();
       fs.rmSync(this.config.socket, { force: true });
       this.peapod.close();
+      stopSpawnServer();
     });
     return this.stopping;
   }
