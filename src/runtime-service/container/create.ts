@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { syncDirs } from '../../common/atomic-file';
 import { internal, invalidArgument, PeapodError, wrongState } from '../../common/errors';
 import { nowNs } from '../../common/time';
 import { exitFilePath } from '../../conmon/driver';
@@ -89,6 +90,11 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
     fs.mkdirSync(p.stateDir, { recursive: true });
     fs.mkdirSync(p.bundle, { recursive: true });
     await mountRootfs(image.layers, p.upperDir, p.workDir, p.rootfs);
+    // The state directory (writable layer, persist dir) is durable before the
+    // record says created: synced off the event loop while the runtime works.
+    fs.mkdirSync(p.persistDir, { recursive: true });
+    const stateDirDurable = syncDirs([deps.dirs.state, p.stateDir]);
+    stateDirDurable.catch(() => undefined);
     const user = resolveUser(spec.user, image.config.config?.User, readInRoot(p.rootfs, '/etc/passwd') ?? '', readInRoot(p.rootfs, '/etc/group') ?? '');
     const ociSpec = buildSpec({
       containerId: id,
@@ -128,6 +134,7 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
       stdinOnce: rec.stdinOnce,
       systemdCgroup: deps.opts.cgroupDriver === 'systemd',
     });
+    await stateDirDurable;
     return deps.store.transition(id, { type: 'created', pid: created.pid, user: { uid: user.user.uid, gid: user.user.gid, additionalGids: user.user.additionalGids ?? [] } });
   } catch (err) {
     if (conmonStarted) await runtime.delete(id).catch(() => undefined);
