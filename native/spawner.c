@@ -9,29 +9,45 @@
  * process is a few hundred KiB: it forks in microseconds, and peapod-cri
  * only writes a request and connects a few sockets.
  *
+ * It is also a child subreaper (PR_SET_CHILD_SUBREAPER), as conmon is: a
+ * process a child leaves behind (`runc exec --detach` leaves the exec'd
+ * process) becomes this process's child when its parent exits, so its exit
+ * status can be reported. That is how peapod-cri runs ExecSync without a
+ * conmon per call.
+ *
  * Channels:
  * - fd 0: requests from peapod (binary frames, below); EOF ends this process
  *   (children are left running, as when Node's own parent exits).
  * - fd 1: events to peapod, one line each:
- *     "R\n"                      ready (listening)
- *     "S <id> <pid>\n"           spawned (the program was exec'd)
- *     "E <id> <errno>\n"         could not be started (fork, chdir or exec failed)
- *     "X <id> <code> <signal>\n" exited: code -1 when killed by <signal>, signal 0 otherwise
+ *     "R\n"                       ready (listening)
+ *     "S <id> <pid>\n"            spawned (the program was exec'd)
+ *     "E <id> <errno>\n"          could not be started (fork, chdir or exec failed)
+ *     "X <id> <code> <signal>\n"  exited: code -1 when killed by <signal>, signal 0 otherwise
+ *     "Z <pid> <code> <signal>\n" a process a child left behind exited (reaped here)
  * - argv[1]: a name in the abstract unix socket namespace (bound NUL-padded
- *   to the whole sun_path, as libuv addresses it); peapod connects
- *   one stream socket per piped stdio fd of a child and writes 8 bytes first
- *   (u32 little-endian request id, u32 fd index). Only connections from the
+ *   to the whole sun_path, as libuv addresses it); peapod connects one stream
+ *   socket per piped stdio fd of a child and writes 8 bytes first (u32
+ *   little-endian request id, u32 fd index). Only connections from the
  *   parent process (SO_PEERCRED) are accepted. The socket itself becomes the
  *   child's fd, as libuv gives children a socketpair for a pipe.
  *
- * Request frame (little-endian): u32 length of the rest, then
- *   u32 id, u32 flags (1: detached, a new session), u32 nfds (3..16),
- *   nfds bytes: 'p' (a connection) or 'n' (/dev/null),
- *   str cwd ('' keeps this process's), str file, u32 argc, argc strs,
- *   u32 envc, envc strs ("K=V"); a str is u32 length + bytes.
+ * Request frames (little-endian): u32 length of the rest, u32 kind, then
+ * - kind 1, spawn: u32 id, u32 flags (1: detached, a new session; 2: hold
+ *   outputs, below), u32 nfds (3..16), nfds bytes 'p' (a connection) or 'n'
+ *   (/dev/null), str cwd ('' keeps this process's), str file, u32 argc, argc
+ *   strs, u32 envc, envc strs ("K=V"); a str is u32 length + bytes.
+ * - kind 2, release: u32 id, u32 pid.
  *
- * The child starts as libuv starts one: every signal at its default and
- * unblocked, fds 0..nfds-1 as asked and every other fd closed; `file`
+ * Held outputs (flag 2): this process keeps its own copy of the child's
+ * piped fds 1 and up past the child's exit, until peapod releases them
+ * (kind 2): at once for pid 0, else when process <pid> (a process the child
+ * left behind) has been reaped, or at once if it is already gone. Releasing
+ * shuts their write side down: peapod reads whatever was written and then an
+ * end of file, even while some other process still holds the fd (its writes
+ * then fail with EPIPE, as when conmon stops reading an exec's output).
+ *
+ * The child starts as libuv would start one: every signal at its default
+ * and unblocked, fds 0..nfds-1 as asked and every other fd closed; `file`
  * without a slash is searched in the PATH of the child's environment.
  */
 #define _GNU_SOURCE
@@ -60,18 +76,26 @@
 #define MAX_FDS 16
 #define MAX_FRAME (8u << 20)
 #define HEADER_BYTES 8
+#define KIND_SPAWN 1
+#define KIND_RELEASE 2
+#define FLAG_DETACHED 1
+#define FLAG_HOLD 2
+/* Orphans reaped lately, so a release naming one that already exited ends at once. */
+#define RECENT 256
 
+/* A spawn request being assembled: its frame and the connections of its piped fds. */
 struct pending {
   uint32_t id;
   int have_request;
-  char *frame; /* the request frame (owned) */
+  char *frame; /* the request frame after its kind (owned) */
   uint32_t frame_len;
   uint32_t nfds;
   char kinds[MAX_FDS];
   int fds[MAX_FDS];
-  int used; /* slot in use */
+  int used;
 };
 
+/* An accepted connection whose 8-byte header is not complete yet. */
 struct conn {
   int fd;
   unsigned char head[HEADER_BYTES];
@@ -83,12 +107,24 @@ struct child {
   uint32_t id;
 };
 
+/* Outputs held for request `id`: released now, or when `watch` is reaped. */
+struct held {
+  uint32_t id;
+  int fds[MAX_FDS];
+  pid_t watch; /* 0 while not released */
+  int used;
+};
+
 static struct pending *pendings;
 static size_t npendings;
 static struct conn *conns;
 static size_t nconns;
 static struct child *children;
 static size_t nchildren, capchildren;
+static struct held *helds;
+static size_t nhelds;
+static pid_t recent[RECENT];
+static size_t recent_next;
 static pid_t parent_pid;
 
 static void die(const char *what) {
@@ -146,6 +182,38 @@ static void pending_free(struct pending *p) {
   p->used = 0;
 }
 
+static struct held *held_for(uint32_t id) {
+  for (size_t i = 0; i < nhelds; i++)
+    if (helds[i].used && helds[i].id == id) return &helds[i];
+  return NULL;
+}
+
+static struct held *held_new(uint32_t id) {
+  size_t slot = nhelds;
+  for (size_t i = 0; i < nhelds; i++)
+    if (!helds[i].used) {
+      slot = i;
+      break;
+    }
+  if (slot == nhelds) helds = xrealloc(helds, ++nhelds * sizeof *helds);
+  struct held *h = &helds[slot];
+  h->used = 1;
+  h->id = id;
+  h->watch = 0;
+  for (int i = 0; i < MAX_FDS; i++) h->fds[i] = -1;
+  return h;
+}
+
+/* Ends held outputs: their write side shut down for every holder, our copies closed. */
+static void held_end(struct held *h) {
+  for (int i = 0; i < MAX_FDS; i++)
+    if (h->fds[i] >= 0) {
+      shutdown(h->fds[i], SHUT_WR);
+      close(h->fds[i]);
+    }
+  h->used = 0;
+}
+
 /* A cursor over a request frame. */
 struct cursor {
   const char *p, *end;
@@ -185,9 +253,11 @@ static char **get_strs(struct cursor *c) {
   }
   char **v = xrealloc(NULL, (n + 1) * sizeof *v);
   uint32_t i = 0;
-  for (; i < n && !c->bad; i++) v[i] = get_str(c);
-  v[c->bad ? i - 1 : n] = NULL;
-  if (c->bad) v[0] = NULL;
+  for (; i < n; i++) {
+    v[i] = get_str(c);
+    if (c->bad) break;
+  }
+  v[i] = NULL;
   return v;
 }
 
@@ -274,7 +344,8 @@ static void launch(struct pending *p) {
     sigemptyset(&none);
     for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    if (flags & 1) setsid();
+    prctl(PR_SET_CHILD_SUBREAPER, 0);
+    if (flags & FLAG_DETACHED) setsid();
     int errfd = fcntl(errpipe[1], F_DUPFD_CLOEXEC, MAX_FDS + 8);
     if (errfd < 0) _exit(127);
     /* Every source above the targets first, so dup2 never clobbers one. */
@@ -288,8 +359,7 @@ static void launch(struct pending *p) {
       if (dup2(high[i], (int)i) < 0) child_fail(errfd, errno);
     /* Everything else closes on exec (the error pipe stays open until then). */
     if (syscall(SYS_close_range, nfds, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
-      for (int fd = (int)nfds; fd < 1024; fd++)
-        fcntl(fd, F_SETFD, FD_CLOEXEC);
+      for (int fd = (int)nfds; fd < 1024; fd++) fcntl(fd, F_SETFD, FD_CLOEXEC);
     }
     if (cwd && cwd[0] && chdir(cwd) < 0) child_fail(errfd, errno);
     child_fail(errfd, exec_search(file, argv, envp));
@@ -311,6 +381,14 @@ static void launch(struct pending *p) {
   if (err) emit("E %u %d\n", p->id, err);
   else {
     track(pid, p->id);
+    if (flags & FLAG_HOLD) {
+      struct held *h = held_new(p->id);
+      for (uint32_t i = 1; i < nfds; i++)
+        if (p->kinds[i] == 'p') {
+          h->fds[i] = p->fds[i];
+          p->fds[i] = -1; /* kept: not closed by pending_free */
+        }
+    }
     emit("S %u %d\n", p->id, (int)pid);
   }
   free(cwd);
@@ -327,8 +405,7 @@ static void maybe_launch(struct pending *p) {
   launch(p);
 }
 
-/* A whole request frame arrived. */
-static void on_request(const char *frame, uint32_t len) {
+static void on_spawn(const char *frame, uint32_t len) {
   struct cursor c = {frame, frame + len, 0};
   uint32_t id = get_u32(&c);
   get_u32(&c);
@@ -350,6 +427,32 @@ static void on_request(const char *frame, uint32_t len) {
       p->fds[i] = -1;
     }
   maybe_launch(p);
+}
+
+static int reaped_lately(pid_t pid) {
+  for (size_t i = 0; i < RECENT; i++)
+    if (recent[i] == pid) return 1;
+  return 0;
+}
+
+static void on_release(const char *frame, uint32_t len) {
+  struct cursor c = {frame, frame + len, 0};
+  uint32_t id = get_u32(&c);
+  pid_t pid = (pid_t)get_u32(&c);
+  struct held *h = held_for(id);
+  if (c.bad || !h) return;
+  /* Gone already: reaped here lately, or not there at all (a zombie of ours is still there: its reaping releases). */
+  if (pid <= 0 || reaped_lately(pid) || (kill(pid, 0) < 0 && errno == ESRCH)) held_end(h);
+  else h->watch = pid;
+}
+
+/* A whole request frame arrived. */
+static void on_request(const char *frame, uint32_t len) {
+  struct cursor c = {frame, frame + len, 0};
+  uint32_t kind = get_u32(&c);
+  if (c.bad) return;
+  if (kind == KIND_SPAWN) on_spawn(c.p, len - 4);
+  else if (kind == KIND_RELEASE) on_release(c.p, len - 4);
 }
 
 static void on_accept(int lfd) {
@@ -401,13 +504,22 @@ static void reap(void) {
     int st;
     pid_t pid = waitpid(-1, &st, WNOHANG);
     if (pid <= 0) return;
+    int code = WIFSIGNALED(st) ? -1 : WEXITSTATUS(st);
+    int sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+    int known = 0;
     for (size_t i = 0; i < nchildren; i++) {
       if (children[i].pid != pid) continue;
-      if (WIFSIGNALED(st)) emit("X %u -1 %d\n", children[i].id, WTERMSIG(st));
-      else emit("X %u %d 0\n", children[i].id, WEXITSTATUS(st));
+      emit("X %u %d %d\n", children[i].id, code, sig);
       children[i] = children[--nchildren];
+      known = 1;
       break;
     }
+    if (known) continue;
+    recent[recent_next] = pid;
+    recent_next = (recent_next + 1) % RECENT;
+    for (size_t i = 0; i < nhelds; i++)
+      if (helds[i].used && helds[i].watch == pid) held_end(&helds[i]);
+    emit("Z %d %d %d\n", (int)pid, code, sig);
   }
 }
 
@@ -419,6 +531,7 @@ int main(int argc, char **argv) {
   parent_pid = getppid();
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent_pid) return 0;
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) die("PR_SET_CHILD_SUBREAPER");
   signal(SIGPIPE, SIG_IGN);
   sigset_t chld;
   sigemptyset(&chld);
@@ -431,8 +544,7 @@ int main(int argc, char **argv) {
   if (lfd < 0) die("socket");
   struct sockaddr_un addr = {0};
   addr.sun_family = AF_UNIX;
-  size_t nlen = strlen(argv[1]);
-  memcpy(addr.sun_path + 1, argv[1], nlen);
+  memcpy(addr.sun_path + 1, argv[1], strlen(argv[1]));
   /* The whole sun_path, NUL-padded: libuv connects to abstract names with the full address length. */
   if (bind(lfd, (struct sockaddr *)&addr, (socklen_t)sizeof addr) < 0) die("bind");
   if (listen(lfd, 512) < 0) die("listen");

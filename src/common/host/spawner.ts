@@ -51,6 +51,19 @@ export interface SpawnRequest {
   cwd?: string;
   /** A new session and process group (setsid). */
   detached: boolean;
+  /**
+   * Hold the child's piped outputs (fd 1 and up) open past its exit until
+   * `SpawnedProcess.releaseOutputs` ends them: whatever was written is
+   * read, then end of file, even while a process the child left behind still
+   * holds them (that process's writes then fail with EPIPE).
+   */
+  holdOutputs?: boolean;
+}
+
+/** How a process ended: an exit code, or the signal that killed it; both null when unknown. */
+export interface ProcessEnd {
+  code: number | null;
+  signal: NodeJS.Signals | null;
 }
 
 /** The most fds a child can be given. */
@@ -68,11 +81,25 @@ function u32(parts: Buffer[], v: number): void {
   parts.push(n);
 }
 
-/** The binary request frame of native/spawner.c (see its header). */
+/** Request kinds of native/spawner.c. */
+const KIND_SPAWN = 1;
+const KIND_RELEASE = 2;
+
+/** A frame: u32 length, u32 kind, the body. */
+function frame(kind: number, parts: Buffer[]): Buffer {
+  const body = Buffer.concat(parts);
+  const out = Buffer.allocUnsafe(8 + body.length);
+  out.writeUInt32LE(body.length + 4, 0);
+  out.writeUInt32LE(kind, 4);
+  body.copy(out, 8);
+  return out;
+}
+
+/** The binary spawn request frame of native/spawner.c (see its header). */
 export function encodeSpawnRequest(id: number, r: SpawnRequest): Buffer {
   const parts: Buffer[] = [];
   u32(parts, id);
-  u32(parts, r.detached ? 1 : 0);
+  u32(parts, (r.detached ? 1 : 0) | (r.holdOutputs ? 2 : 0));
   u32(parts, r.stdio.length);
   parts.push(Buffer.from(r.stdio.map((k) => (k === 'pipe' ? 'p' : 'n')).join(''), 'latin1'));
   str(parts, r.cwd ?? '');
@@ -83,11 +110,15 @@ export function encodeSpawnRequest(id: number, r: SpawnRequest): Buffer {
   const env = Object.entries(r.env).filter((e): e is [string, string] => e[1] !== undefined);
   u32(parts, env.length);
   for (const [k, v] of env) str(parts, `${k}=${v}`);
-  const body = Buffer.concat(parts);
-  const frame = Buffer.allocUnsafe(4 + body.length);
-  frame.writeUInt32LE(body.length);
-  body.copy(frame, 4);
-  return frame;
+  return frame(KIND_SPAWN, parts);
+}
+
+/** The release frame: end request `id`'s held outputs now (pid 0) or once process `pid` has been reaped. */
+export function encodeReleaseRequest(id: number, pid: number): Buffer {
+  const parts: Buffer[] = [];
+  u32(parts, id);
+  u32(parts, pid);
+  return frame(KIND_RELEASE, parts);
 }
 
 /** The signal name of a signal number, as Node reports it in `exit` events. */
@@ -132,6 +163,8 @@ export class SpawnedProcess extends EventEmitter {
     readonly spawnargs: string[],
     stdio: (net.Socket | null)[],
     private readonly onRefChange: () => void,
+    private readonly onRelease: (afterPid: number) => void = () => undefined,
+    private readonly onOrphan: (pid: number) => Promise<ProcessEnd> = watchGone,
   ) {
     super();
     this.stdio = stdio;
@@ -188,6 +221,28 @@ export class SpawnedProcess extends EventEmitter {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * Ends outputs held with `holdOutputs`: at once (`afterPid` 0), or once
+   * process `afterPid`, one this child left behind, has exited (at once if
+   * it already has). Safe to call more than once; a child that never
+   * started holds nothing.
+   */
+  releaseOutputs(afterPid = 0): void {
+    if (this.released) return;
+    this.released = true;
+    this.onRelease(afterPid);
+  }
+
+  private released = false;
+
+  /**
+   * Resolves when `pid`, a process this child left behind, has exited (see
+   * SpawnServer.waitForOrphan; the helper that started this child reaps it).
+   */
+  endOfLeftProcess(pid: number): Promise<ProcessEnd> {
+    return this.onOrphan(pid);
   }
 
   /** Lets the event loop end while this child runs (its pipes still count, as with Node's ChildProcess). */
@@ -250,6 +305,10 @@ export class SpawnedProcess extends EventEmitter {
 export class SpawnServer {
   private nextId = 1;
   private readonly live = new Map<number, SpawnedProcess>();
+  /** Ends of processes children left behind, reaped by the helper lately (pid → end), oldest first. */
+  private readonly orphanEnds = new Map<number, ProcessEnd>();
+  /** Who waits for such an end, by pid. */
+  private readonly orphanWaiters = new Map<number, ((end: ProcessEnd) => void)[]>();
   private buffered = '';
   private dead = false;
   private closing = false;
@@ -333,11 +392,42 @@ export class SpawnServer {
       s.write(head);
       return s;
     });
-    const child = new SpawnedProcess(r.file, [r.file, ...r.args], sockets, () => this.updateRef());
+    const child = new SpawnedProcess(
+      r.file,
+      [r.file, ...r.args],
+      sockets,
+      () => this.updateRef(),
+      (pid) => {
+        if (r.holdOutputs && this.alive) (this.helper.stdin as net.Socket).write(encodeReleaseRequest(id, pid));
+      },
+      (pid) => this.waitForOrphan(pid),
+    );
     this.live.set(id, child);
     (this.helper.stdin as net.Socket).write(encodeSpawnRequest(id, r));
     this.updateRef();
     return child;
+  }
+
+  /**
+   * Resolves when process `pid`, one a child of this server left behind
+   * (e.g. the process `runc exec --detach` started), has exited: the helper
+   * is a child subreaper, so such processes become its children and it
+   * reports their end. An end reported before the call is remembered for a
+   * while (the last 1024). If the helper dies first, the process is watched
+   * in /proc and its end reported as unknown (null, null).
+   */
+  waitForOrphan(pid: number): Promise<ProcessEnd> {
+    const known = this.orphanEnds.get(pid);
+    if (known) {
+      this.orphanEnds.delete(pid);
+      return Promise.resolve(known);
+    }
+    if (this.dead) return watchGone(pid);
+    return new Promise((resolve) => {
+      const list = this.orphanWaiters.get(pid) ?? [];
+      list.push(resolve);
+      this.orphanWaiters.set(pid, list);
+    });
   }
 
   /** Ends the helper (children it started keep running, as a Node parent's children do when it exits). */
@@ -371,6 +461,10 @@ export class SpawnServer {
       this.buffered = this.buffered.slice(nl + 1);
       const [kind, idText, a, b] = line.split(' ');
       const id = Number(idText);
+      if (kind === 'Z') {
+        this.onOrphanEnd(id, Number(a), Number(b));
+        continue;
+      }
       const child = this.live.get(id);
       if (!child) continue;
       if (kind === 'S') child.spawned(Number(a));
@@ -389,6 +483,19 @@ export class SpawnServer {
     this.updateRef();
   }
 
+  private onOrphanEnd(pid: number, code: number, signal: number): void {
+    const end: ProcessEnd = { code: code < 0 ? null : code, signal: code < 0 ? signalName(signal) : null };
+    const waiters = this.orphanWaiters.get(pid);
+    if (waiters) {
+      this.orphanWaiters.delete(pid);
+      for (const w of waiters) w(end);
+      return;
+    }
+    this.orphanEnds.delete(pid);
+    this.orphanEnds.set(pid, end);
+    if (this.orphanEnds.size > ORPHAN_ENDS_KEPT) this.orphanEnds.delete(this.orphanEnds.keys().next().value as number);
+  }
+
   /**
    * The helper is gone: children not yet started fail; the exit of children
    * that run can no longer be reported by it, so each is watched in /proc
@@ -398,29 +505,44 @@ export class SpawnServer {
     if (this.dead) return;
     this.dead = true;
     if (!this.closing) this.onExit(why);
+    for (const [pid, waiters] of this.orphanWaiters) {
+      this.orphanWaiters.delete(pid);
+      void watchGone(pid).then((end) => waiters.forEach((w) => w(end)));
+    }
     for (const [id, child] of this.live) {
       this.live.delete(id);
       if (child.pid === undefined) {
         child.fail(Object.assign(new Error(`spawn ${child.spawnfile}: ${why}`), { code: 'ESPAWNER', syscall: `spawn ${child.spawnfile}`, path: child.spawnfile }));
         continue;
       }
-      const pid = child.pid;
-      const timer = setInterval(() => {
-        let gone = false;
-        try {
-          const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-          const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-          gone = state === 'Z' || state === 'X';
-        } catch {
-          gone = true;
-        }
-        if (gone) {
-          clearInterval(timer);
-          child.exit(null, null);
-        }
-      }, 100);
-      if (!child.refed) timer.unref();
+      void watchGone(child.pid, child.refed).then(() => child.exit(null, null));
     }
     this.updateRef();
   }
+}
+
+/** Ends of orphans kept for a later waitForOrphan. */
+const ORPHAN_ENDS_KEPT = 1024;
+
+/** Whether a process is gone or a zombie (from /proc/<pid>/stat). */
+function gone(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state === 'Z' || state === 'X';
+  } catch {
+    return true;
+  }
+}
+
+/** Resolves with an unknown end once `pid` is gone (polled every 100 ms: only after the helper died). */
+function watchGone(pid: number, refed = true): Promise<ProcessEnd> {
+  return new Promise((resolve) => {
+    const timer = setInterval(() => {
+      if (!gone(pid)) return;
+      clearInterval(timer);
+      resolve({ code: null, signal: null });
+    }, 100);
+    if (!refed) timer.unref();
+  });
 }

@@ -5,7 +5,7 @@ import { createContainer } from './create';
 import { ContainerDeps, containerDeps, ContainerEngineOptions, EngineImage, EngineSandbox, runtimeFor } from './deps';
 import { execStreaming, runningContainer } from './exec';
 import { readOciSpec } from './exec-process';
-import { execSync, ExecSyncResult } from './exec-sync';
+import { execSync, ExecSyncOptions, ExecSyncResult } from './exec-sync';
 import { applyExit, watchExits } from './exits';
 import type { ContainerRecord } from './record';
 import { recoverContainers } from './recover';
@@ -24,7 +24,7 @@ import type { OciSpec } from '../oci/types';
 
 export type { ContainerEngineOptions, EngineImage, EngineLog, EngineRuntime, EngineSandbox } from './deps';
 export { EXEC_SYNC_MAX_OUTPUT, EXEC_TIMED_OUT_EXIT_CODE, EXEC_TIMED_OUT_MESSAGE } from './exec-sync';
-export type { ExecSyncResult } from './exec-sync';
+export type { ExecSyncOptions, ExecSyncResult } from './exec-sync';
 
 /**
  * The containers, for every front end: one object holding what the verbs
@@ -156,8 +156,8 @@ export class ContainerEngine {
   }
 
   /** Runs a command to its end and returns its output (exec-sync.ts). */
-  execSync(idOrPrefix: string, cmd: string[], timeoutSec: number): Promise<ExecSyncResult> {
-    return execSync(this.deps, this.get(idOrPrefix).id, cmd, timeoutSec);
+  execSync(idOrPrefix: string, cmd: string[], timeoutSec: number, options: ExecSyncOptions = {}): Promise<ExecSyncResult> {
+    return execSync(this.deps, this.get(idOrPrefix).id, cmd, timeoutSec, options);
   }
 
   /** Runs a command with the client's stdio (exec.ts). */

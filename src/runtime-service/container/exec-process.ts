@@ -25,18 +25,19 @@ export interface ExecWorkDir {
 }
 
 /**
- * Prepares an exec in a container: a fresh work directory in its bundle with
- * a `process.json` that runs `args` as the container's main process runs
- * (same user, env, cwd, capabilities), with or without a terminal.
+ * Prepares an exec in a container: a fresh work directory in its bundle
+ * (or `dir`, made by the caller) with a `process.json` that runs `args` as
+ * the container's main process runs (same user, env, cwd, capabilities),
+ * with or without a terminal.
  * @throws WrongStateError when the container has no bundle any more.
  */
-export function writeExecProcess(rec: ContainerRecord, args: string[], terminal: boolean): ExecWorkDir {
+export function writeExecProcess(rec: ContainerRecord, args: string[], terminal: boolean, dir?: string): ExecWorkDir {
   const spec = readOciSpec(rec);
   if (!spec) throw wrongState(`container ${rec.id} has no bundle`);
-  const tag = randomBytes(8).toString('hex');
-  const dir = path.join(rec.bundle, `exec-${tag}`);
-  fs.mkdirSync(dir, { recursive: true });
-  const processFile = path.join(dir, 'process.json');
+  const tag = dir ? path.basename(dir) : randomBytes(8).toString('hex');
+  const workDir = dir ?? path.join(rec.bundle, `exec-${tag}`);
+  fs.mkdirSync(workDir, { recursive: true });
+  const processFile = path.join(workDir, 'process.json');
   fs.writeFileSync(processFile, JSON.stringify({ ...spec.process, args, terminal }));
-  return { tag, dir, processFile };
+  return { tag, dir: workDir, processFile };
 }

@@ -21,9 +21,9 @@ export function execSync(ctx: RuntimeContext) {
     if (req.cmd.length === 0) throw invalidArgument('cmd is required');
     const timeout = Number(req.timeout);
     if (!Number.isFinite(timeout) || timeout < 0) throw invalidArgument('timeout must be a non-negative number of seconds');
-    const r = await ctx.containers.execSync(req.container_id, req.cmd, timeout);
-    // Each output is already at most 16 MiB; the two together must also fit one message.
+    // Both outputs together must fit one message (stderr kept first); the domain holds no more than that.
     const budget = MAX_MESSAGE_BYTES - RESPONSE_OVERHEAD;
+    const r = await ctx.containers.execSync(req.container_id, req.cmd, timeout, { maxOutputBytes: budget });
     const stderr = r.stderr.subarray(0, budget);
     const stdout = r.stdout.subarray(0, budget - stderr.length);
     return { stdout, stderr, exit_code: r.exitCode };
