@@ -234,6 +234,8 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     const cpuPath = processCgroups(pid).get('cpu') as string;
     expect(fs.readFileSync(path.join('/sys/fs/cgroup/cpu', cpuPath, 'cpu.shares'), 'utf8').trim()).to.equal('512');
     await engine.execSync(id, ['/bin/sh', '-c', 'head -c 1000000 /dev/zero > /tmp/file'], 10);
+    // The writable layer is measured in the background: the first ask starts it.
+    expect(await until(() => engine.usage(id).writable.usedBytes > 900000n, 30_000), 'writable layer measured').to.equal(true);
     const u = engine.usage(id);
     expect(Number(u.cgroup.cpuUsageNs ?? 0n)).to.be.greaterThan(0);
     expect(Number(u.cgroup.memoryWorkingSetBytes ?? 0n)).to.be.greaterThan(0);

@@ -337,6 +337,9 @@ describe('containers over CRI (real runc, conmon, CNI, registry)', function () {
     expect(Number((await status(id)).resources!.linux!.memory_limit_in_bytes)).to.equal(128 << 20);
 
     await server.client.runtime.ExecSync({ container_id: id, cmd: ['/bin/sh', '-c', 'head -c 500000 /dev/urandom > /tmp/blob'], timeout: 10 });
+    // The writable layer is measured in the background (as containerd does): the first ask starts it.
+    const measured = async (): Promise<boolean> => Number((await server.client.runtime.ContainerStats({ container_id: id })).stats!.writable_layer!.used_bytes!.value) > 400000;
+    expect(await until(measured, 30_000), 'writable layer measured').to.equal(true);
     const s = (await server.client.runtime.ContainerStats({ container_id: id })).stats!;
     expect(Number(s.cpu!.usage_core_nano_seconds!.value)).to.be.greaterThan(0);
     expect(Number(s.memory!.working_set_bytes!.value)).to.be.greaterThan(0);

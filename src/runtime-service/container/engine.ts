@@ -23,7 +23,7 @@ import type { OciRuntime } from '../oci/runc';
 import type { OciSpec } from '../oci/types';
 
 export type { ContainerEngineOptions, EngineImage, EngineLog, EngineRuntime, EngineSandbox } from './deps';
-export { EXEC_SYNC_MAX_OUTPUT, EXEC_TIMED_OUT_EXIT_CODE, EXEC_TIMED_OUT_MESSAGE } from './exec-sync';
+export { EXEC_SYNC_MAX_OUTPUT } from './exec-sync';
 export type { ExecSyncOptions, ExecSyncResult } from './exec-sync';
 
 /**
@@ -180,8 +180,22 @@ export class ContainerEngine {
     return reopenLog(this.deps, this.get(idOrPrefix).id);
   }
 
-  /** Resource usage of a container: its cgroup (when running) and its writable layer. */
+  /**
+   * Resource usage of a container: its cgroup (when running), read now, and
+   * its writable layer as last measured in the background (zeros until the
+   * first measurement; a new one starts when the last is 10 s old).
+   */
   usage(idOrPrefix: string): ContainerUsage {
-    return containerUsage(this.get(idOrPrefix));
+    return this.usageOf(this.get(idOrPrefix));
+  }
+
+  /** `usage` of a record already read. */
+  usageOf(rec: ContainerRecord): ContainerUsage {
+    return containerUsage(rec, this.deps.layerUsage.get(rec.id, rec.upperDir));
+  }
+
+  /** Resolves once the background work (layer measurements, deletes of removed containers' trees) is done. */
+  async settled(): Promise<void> {
+    await Promise.all([this.deps.layerUsage.settled(), this.deps.trash.settled()]);
   }
 }

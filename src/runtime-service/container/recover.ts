@@ -36,7 +36,9 @@ function entries(dir: string): string[] {
  * - files without a record (of any owner: an interrupted removal or
  *   rollback left them) are removed: the directories are listed before the
  *   records are read, and a creator writes its record before its files, so
- *   a creation in flight in another process is never taken for leftovers;
+ *   a creation in flight in another process is never taken for leftovers
+ *   (persistent directories go to the trash; what the trash holds, trees a
+ *   crash left half-deleted, is deleted in the background);
  * - this owner's creations whose creator is dead are rolled back; a
  *   creation whose creator lives (another process of the same front end)
  *   and every record of the other front end are left alone;
@@ -50,12 +52,13 @@ export async function recoverContainers(deps: ContainerDeps, options: { reconcil
   const stateDirs = entries(deps.dirs.state);
   const bundles = entries(deps.dirs.bundles);
   const known = deps.store.allIds();
+  deps.trash.empty();
   for (const id of new Set([...stateDirs, ...bundles])) {
     if (known.has(id)) continue;
     deps.opts.log.warn({ id }, 'removing container files without a record');
     await unmountRootfs(path.join(deps.dirs.bundles, id, 'rootfs')).catch(() => undefined);
     fs.rmSync(path.join(deps.dirs.bundles, id), { recursive: true, force: true });
-    fs.rmSync(path.join(deps.dirs.state, id), { recursive: true, force: true });
+    deps.trash.discard(path.join(deps.dirs.state, id));
   }
   for (const rec of deps.store.abandonedCreations()) {
     deps.opts.log.warn({ id: rec.id }, 'rolling back a container creation interrupted by a crash');

@@ -10,7 +10,10 @@ import { stopContainer } from './stop';
  * at once), then it is deleted from the runtime, its rootfs unmounted and
  * its bundle, sockets, exit file, writable layer and record deleted — the
  * files first and the record last, so an interrupted removal is finished by
- * the next one. Unknown containers: nothing to do.
+ * the next one. The persistent directory (the writable layer: any size) is
+ * renamed into the trash and deleted in the background, so the call never
+ * waits for a tree delete; a crash leaves it in the trash, which the next
+ * start empties. Unknown containers: nothing to do.
  * @throws what stopping or a removal step throws; the record stays so the call can be retried.
  */
 export async function removeContainer(deps: ContainerDeps, id: string): Promise<void> {
@@ -26,5 +29,6 @@ export async function removeContainer(deps: ContainerDeps, id: string): Promise<
     fs.rmSync(path.join(deps.dirs.sockets, rec.id), { recursive: true, force: true });
     fs.rmSync(exitFilePath(deps.dirs.exits, rec.id), { force: true });
     deps.store.delete(rec.id);
+    deps.layerUsage.forget(rec.id);
   });
 }

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import type Database from 'better-sqlite3';
 import { alreadyExists, notFound } from '../../common/errors';
 import { isProcessAlive } from '../../common/host/proc';
+import type { Trash } from '../../common/trash';
 import { isUniqueViolation, Owner, StateDb } from '../state-db';
 import type { ContainerRecord } from './record';
 import { ContainerEvent, nextRecord } from './state';
@@ -44,10 +45,13 @@ export class ContainerStore {
   /**
    * @param state the state database (its owner is this store's)
    * @param dir `<root>/containers`: a container's persistent directory goes with its record
+   * @param trash where a deleted container's directory goes (renamed, then deleted in the
+   *   background); without one it is deleted at once
    */
   constructor(
     private readonly state: StateDb,
     readonly dir: string,
+    private readonly trash?: Trash,
   ) {
     fs.mkdirSync(dir, { recursive: true });
     const db = state.db;
@@ -101,9 +105,14 @@ export class ContainerStore {
       .immediate();
   }
 
-  /** Forgets a container: its persistent directory first, then its row. */
+  /**
+   * Forgets a container: its persistent directory first (into the trash: one
+   * rename, the tree deleted in the background), then its row.
+   */
   delete(id: string): void {
-    fs.rmSync(path.join(this.dir, id), { recursive: true, force: true });
+    const dir = path.join(this.dir, id);
+    if (this.trash) this.trash.discard(dir);
+    else fs.rmSync(dir, { recursive: true, force: true });
     this.state.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
   }
 
