@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { internal, invalidArgument, notFound } from '../../common/errors';
+import { internal, invalidArgument, notFound, timedOut } from '../../common/errors';
 import { canHoldOutputs, ProcessEnd, spawnHoldingOutputs } from '../../common/host/command';
 import { killProcess, processTree, readPid } from '../../common/host/proc';
 import { ConmonError } from '../../conmon/driver';
@@ -29,17 +29,18 @@ export interface ExecSyncOptions {
 
 /** Each of ExecSync's outputs is cut at 16 MiB. */
 export const EXEC_SYNC_MAX_OUTPUT = 16 << 20;
-/** The stderr text and exit code of an ExecSync whose timeout expired. */
-export const EXEC_TIMED_OUT_MESSAGE = 'command timed out';
-export const EXEC_TIMED_OUT_EXIT_CODE = -1;
+/** The exit code of a run whose timeout expired (internal: the caller gets a TimedOutError). */
+const TIMED_OUT_EXIT_CODE = -1;
 
 /**
  * Runs `cmd` in a running container (same user, env, cwd and capabilities
  * as its main process: the runtime takes them from the bundle's config.json)
  * and returns its output and exit code (128+N when killed by signal N). A
- * timeout (seconds, 0 = none) kills the process and everything it started
- * and returns exit code -1 with `command timed out` on stderr. The output is
- * bounded as ExecOutput says; it is never held beyond those bounds.
+ * timeout (seconds, 0 = none) kills the process and everything it started,
+ * then throws TimedOutError (`command timed out`), as containerd answers
+ * (gRPC DEADLINE_EXCEEDED, which the kubelet takes for a timed-out probe).
+ * The output is bounded as ExecOutput says; it is never held beyond those
+ * bounds (what comes beyond them is read and dropped).
  *
  * Two ways, one result:
  * - with the spawn server (peapod-cri): `runc exec --detach`, the process
@@ -52,7 +53,8 @@ export const EXEC_TIMED_OUT_EXIT_CODE = -1;
  * conmon's log and exit dir), so concurrent execs never share a file.
  *
  * @throws InvalidArgumentError for an empty cmd; NotFoundError; WrongStateError
- *   when the container is not running; InternalError carrying the runtime's
+ *   when the container is not running; TimedOutError when the timeout expired
+ *   (the process tree is gone by then); InternalError carrying the runtime's
  *   (or conmon's) own message when the process could not be started.
  */
 export async function execSync(deps: ContainerDeps, id: string, cmd: string[], timeoutSec: number, options: ExecSyncOptions = {}): Promise<ExecSyncResult> {
@@ -68,10 +70,7 @@ export async function execSync(deps: ContainerDeps, id: string, cmd: string[], t
   await fs.promises.mkdir(dir, { mode: 0o700 });
   try {
     const run = canHoldOutputs() ? await runcExec(runtime, rec, cmd, timeoutSec, dir, out) : await conmonExec(deps, runtime, rec, cmd, timeoutSec, dir, out);
-    if (run.timedOut) {
-      out.add('stderr', Buffer.from(EXEC_TIMED_OUT_MESSAGE));
-      return { stdout: out.stdout, stderr: out.stderr, exitCode: EXEC_TIMED_OUT_EXIT_CODE };
-    }
+    if (run.timedOut) throw timedOut(`exec in container ${rec.id}: command timed out: timeout ${timeoutSec}s exceeded; the process and everything it started were killed`);
     return { stdout: out.stdout, stderr: out.stderr, exitCode: run.exitCode };
   } finally {
     await fs.promises.rm(dir, { recursive: true, force: true });
@@ -100,13 +99,13 @@ async function runcExec(runtime: OciRuntime, rec: ContainerRecord, cmd: string[]
   child.stdout!.on('data', (d: Buffer) => out.add('stdout', d));
   child.stderr!.on('data', (d: Buffer) => out.add('stderr', d));
   const outputsEnded = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  let timedOut = false;
+  let expired = false;
   let pid: number | undefined;
   // At the deadline the process and everything it started are killed (runc itself if it has not started it yet).
   const deadline =
     timeoutSec > 0
       ? setTimeout(() => {
-          timedOut = true;
+          expired = true;
           if (pid) for (const p of processTree(pid)) killProcess(p);
           else child.kill('SIGKILL');
         }, timeoutSec * 1000)
@@ -120,16 +119,16 @@ async function runcExec(runtime: OciRuntime, rec: ContainerRecord, cmd: string[]
     if (!pid) {
       child.releaseOutputs();
       await outputsEnded;
-      if (timedOut) return { exitCode: EXEC_TIMED_OUT_EXIT_CODE, timedOut };
+      if (expired) return { exitCode: TIMED_OUT_EXIT_CODE, timedOut: expired };
       const why = out.stderr.toString('utf8').trim() || `${runtime.binary} exec ended with ${started.signal ?? `exit code ${started.code}`}`;
       throw internal(`exec in container ${rec.id}: ${why}`);
     }
     child.releaseOutputs(pid);
-    if (timedOut) for (const p of processTree(pid)) killProcess(p);
+    if (expired) for (const p of processTree(pid)) killProcess(p);
     const end = await child.endOfLeftProcess(pid);
     await outputsEnded;
-    if (timedOut) return { exitCode: EXEC_TIMED_OUT_EXIT_CODE, timedOut };
-    return { exitCode: end.code ?? 128 + (end.signal ? os.constants.signals[end.signal] : 0), timedOut };
+    if (expired) return { exitCode: TIMED_OUT_EXIT_CODE, timedOut: expired };
+    return { exitCode: end.code ?? 128 + (end.signal ? os.constants.signals[end.signal] : 0), timedOut: expired };
   } catch (err) {
     child.releaseOutputs();
     if ((err as NodeJS.ErrnoException).syscall?.startsWith('spawn')) throw internal(`exec in container ${rec.id}: cannot run ${runtime.binary}: ${(err as Error).message}`, { cause: err });

@@ -10,10 +10,12 @@ const RESPONSE_OVERHEAD = 1024;
 /**
  * CRI `ExecSync`: runs `cmd` in the container and returns stdout, stderr
  * (each at most 16 MiB) and the exit code. When `timeout` (seconds, 0 =
- * none) expires the process is killed and the answer is exit code -1 with
- * `command timed out` on stderr, not an RPC error. stdout is shortened
+ * none) expires the process and everything it started are killed and the
+ * call fails with DEADLINE_EXCEEDED (`command timed out`), as containerd
+ * answers: the kubelet takes that for a timed-out probe. stdout is shortened
  * further when both outputs together would not fit in one gRPC message.
- * @throws PeapodError INVALID_ARGUMENT for an empty cmd; NOT_FOUND; FAILED_PRECONDITION when not running.
+ * @throws PeapodError INVALID_ARGUMENT for an empty cmd; NOT_FOUND; FAILED_PRECONDITION when not running;
+ *   TIMED_OUT (DEADLINE_EXCEEDED) when the timeout expired; INTERNAL with the runtime's message.
  */
 export function execSync(ctx: RuntimeContext) {
   return async (req: ExecSyncRequest__Output): Promise<ExecSyncResponse> => {
