@@ -11,7 +11,7 @@ import { containerStreamingBackend } from '../runtime-service/cri/streaming-back
 import { openPeapod, Peapod } from '../runtime-service/peapod';
 import type { CriConfig } from './config';
 import { rewritingConnection } from './h2-authority';
-import { loadCri, MAX_MESSAGE_BYTES } from './proto';
+import { loadCri, MAX_MESSAGE_BYTES, memoizeResponseEncoding } from './proto';
 import { RetryStore } from './retry-store';
 import { buildHandlers, InFlight } from './rpc';
 import { prepareSocketPath, SOCKET_MODE } from './socket';
@@ -79,7 +79,7 @@ export class CriServer {
       network: { podCidr: '' },
       streaming: { ...backends, register: streaming.register.bind(streaming) },
     };
-    this.server.addService(cri.runtime.v1.RuntimeService.service, buildHandlers(cri.runtime.v1.RuntimeService.service, runtimeServiceImpls(this.runtimeContext), log, this.inFlight));
+    this.server.addService(memoizeResponseEncoding(cri.runtime.v1.RuntimeService.service), buildHandlers(cri.runtime.v1.RuntimeService.service, runtimeServiceImpls(this.runtimeContext), log, this.inFlight));
     this.server.addService(cri.runtime.v1.ImageService.service, buildHandlers(cri.runtime.v1.ImageService.service, imageServiceImpls(this.images), log, this.inFlight));
   }
 

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import type Database from 'better-sqlite3';
 import { alreadyExists, notFound } from '../../common/errors';
 import { isProcessAlive } from '../../common/host/proc';
+import { deepFreeze } from '../../common/deep-freeze';
 import type { Trash } from '../../common/trash';
 import { isUniqueViolation, Owner, StateDb } from '../state-db';
 import type { ContainerRecord } from './record';
@@ -33,7 +34,9 @@ export function containersUsingImage(state: StateDb, imageId: string): string[] 
  *
  * Lookups and lists see this process's owner's records that are not
  * `creating`; `getAny`, `usingImage` and recovery see more, as documented.
- * Records returned are snapshots: read again after a change.
+ * Records returned are snapshots: read again after a change. `list()`'s
+ * are shared, deep-frozen, and kept until the database changes (its change
+ * stamp: a commit of any process, or a write of this one).
  */
 export class ContainerStore {
   private readonly byId: Database.Statement<[string]>;
@@ -41,6 +44,8 @@ export class ContainerStore {
   private readonly ownByPrefix: Database.Statement<[string, string, string]>;
   private readonly ownList: Database.Statement<[string]>;
   private readonly update: Database.Statement<[string, string, string]>;
+  /** `list()`'s last answer and the change stamp it was read under. */
+  private listed: { stamp: string; records: readonly ContainerRecord[] } | undefined;
 
   /**
    * @param state the state database (its owner is this store's)
@@ -131,9 +136,18 @@ export class ContainerStore {
     return hits.length === 1 ? (JSON.parse(hits[0].record) as ContainerRecord) : undefined;
   }
 
-  /** This owner's containers that are not `creating`, oldest first: one query. */
+  /**
+   * This owner's containers that are not `creating`, oldest first: one query
+   * when the database changed since the last call, else the same (frozen)
+   * records again. The array is the caller's.
+   */
   list(): ContainerRecord[] {
-    return (this.ownList.all(this.owner) as { record: string }[]).map((r) => JSON.parse(r.record) as ContainerRecord);
+    const stamp = this.state.changeStamp();
+    if (this.listed?.stamp !== stamp) {
+      const records = (this.ownList.all(this.owner) as { record: string }[]).map((r) => deepFreeze(JSON.parse(r.record) as ContainerRecord));
+      this.listed = { stamp, records };
+    }
+    return [...this.listed.records];
   }
 
   /** The containers of every owner, `creating` ones included, made from image `imageId`. */

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import type Database from 'better-sqlite3';
+import { deepFreeze } from '../../common/deep-freeze';
 import { alreadyExists, notFound } from '../../common/errors';
 import { isProcessAlive } from '../../common/host/proc';
 import { SharedKeyedLock } from '../../common/process-lock';
@@ -27,6 +28,8 @@ export class SandboxStore {
   private readonly ownById: Database.Statement<[string, string]>;
   private readonly ownByPrefix: Database.Statement<[string, string, string]>;
   private readonly ownList: Database.Statement<[string]>;
+  /** `list()`'s last answer and the change stamp it was read under. */
+  private listed: { stamp: string; records: readonly SandboxRecord[] } | undefined;
 
   /**
    * @param state the state database (its owner is this store's)
@@ -104,9 +107,19 @@ export class SandboxStore {
     return row ? (JSON.parse(row.record) as SandboxRecord) : undefined;
   }
 
-  /** This owner's finished sandboxes, oldest first: one query. */
+  /**
+   * This owner's finished sandboxes, oldest first: one query when the
+   * database changed since the last call (its change stamp: a commit of any
+   * process, or a write of this one), else the same records again, shared
+   * and deep-frozen. The array is the caller's.
+   */
   list(): SandboxRecord[] {
-    return (this.ownList.all(this.owner) as { record: string }[]).map((r) => JSON.parse(r.record) as SandboxRecord);
+    const stamp = this.state.changeStamp();
+    if (this.listed?.stamp !== stamp) {
+      const records = (this.ownList.all(this.owner) as { record: string }[]).map((r) => deepFreeze(JSON.parse(r.record) as SandboxRecord));
+      this.listed = { stamp, records };
+    }
+    return [...this.listed.records];
   }
 
   /** The ID of the sandbox, finished or being built, of any owner, with this name, namespace, uid and attempt: a pod name in use. */
