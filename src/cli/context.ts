@@ -40,6 +40,7 @@ export class CliContext {
   private cfg: PeapodConfig | undefined;
   private imgs: CliImages | undefined;
   private state: import('../runtime-service/state-db').StateDb | undefined;
+  private secured = false;
 
   constructor(
     readonly globals: GlobalOptions,
@@ -59,6 +60,7 @@ export class CliContext {
   get images(): CliImages {
     if (!this.imgs) {
       const config = this.config;
+      this.secureDirs();
       // Lazy: better-sqlite3 loads only for commands that touch the store.
       const { ImageStore: Store } = require('../image-service/store/image-store') as typeof import('../image-service/store/image-store');
       const store = Store.open((require('./config') as typeof import('./config')).storageRoot(config));
@@ -86,12 +88,23 @@ export class CliContext {
     return this.imgs;
   }
 
+  /**
+   * Sets the modes of root, runroot and what peapod keeps below them, once
+   * per command, before the first store is opened: every start of a front
+   * end enforces them (runtime-service/state-dirs.ts, docs/security.md).
+   */
+  private secureDirs(): void {
+    if (this.secured) return;
+    (require('../runtime-service/state-dirs') as typeof import('../runtime-service/state-dirs')).securePeapodDirs(this.config);
+    this.secured = true;
+  }
+
   /** Who uses an image, from the shared state database (opened on first use). */
   imageUsers(): import('../runtime-service/image-removal').ImageUsers {
+    this.secureDirs();
     const { openStateDb } = require('../runtime-service/state-db') as typeof import('../runtime-service/state-db');
-    const { containersUsingImage } = require('../runtime-service/container/store') as typeof import('../runtime-service/container/store');
-    const state = (this.state ??= openStateDb(this.config.root, 'cli'));
-    return { usingImage: (imageId) => containersUsingImage(state, imageId) };
+    const { imageUsersOf } = require('../runtime-service/container/store') as typeof import('../runtime-service/container/store');
+    return imageUsersOf((this.state ??= openStateDb(this.config.root, 'cli')));
   }
 
   /**

@@ -1,5 +1,5 @@
-import * as fs from 'node:fs';
 import { invalidArgument } from '../../common/errors';
+import { ensurePrivateDir } from '../../common/host/private-paths';
 import { SharedKeyedLock } from '../../common/process-lock';
 import { Trash } from '../../common/trash';
 import type { StateDb } from '../state-db';
@@ -35,6 +35,13 @@ export interface EngineImage {
   ref: string;
   config: OciImageConfig;
   layers: LayerStack;
+  /**
+   * Throws when the image is no longer in the store; run inside the
+   * transaction that records the container (ContainerStore.insert), so an
+   * image removal cannot slip between resolving the image and recording
+   * the container that uses it (image-removal.ts).
+   */
+  confirm?: () => void;
 }
 
 /** A runtime handler: binary and state directory. */
@@ -101,7 +108,7 @@ export interface ContainerDeps {
 /** Builds the dependencies on a state database and makes the directories. */
 export function containerDeps(opts: ContainerEngineOptions, state: StateDb): ContainerDeps {
   const dirs = containerDirs(opts.root, opts.runroot);
-  for (const d of [dirs.bundles, dirs.exits, dirs.sockets]) fs.mkdirSync(d, { recursive: true });
+  for (const d of [dirs.bundles, dirs.exits, dirs.sockets]) ensurePrivateDir(d);
   const trash = new Trash(dirs.trash, opts.log);
   return {
     opts,

@@ -36,8 +36,9 @@ export function writeExecProcess(rec: ContainerRecord, args: string[], terminal:
   if (!spec) throw wrongState(`container ${rec.id} has no bundle`);
   const tag = dir ? path.basename(dir) : randomBytes(8).toString('hex');
   const workDir = dir ?? path.join(rec.bundle, `exec-${tag}`);
-  fs.mkdirSync(workDir, { recursive: true });
+  // Owner only, as the bundle: process.json holds the container's env (docs/security.md).
+  fs.mkdirSync(workDir, { recursive: true, mode: 0o700 });
   const processFile = path.join(workDir, 'process.json');
-  fs.writeFileSync(processFile, JSON.stringify({ ...spec.process, args, terminal }));
+  fs.writeFileSync(processFile, JSON.stringify({ ...spec.process, args, terminal }), { mode: 0o600 });
   return { tag, dir: workDir, processFile };
 }

@@ -1,10 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type Database from 'better-sqlite3';
-import { alreadyExists, notFound } from '../../common/errors';
+import { alreadyExists, internal, notFound } from '../../common/errors';
+import { ensurePrivateDir } from '../../common/host/private-paths';
 import { isProcessAlive } from '../../common/host/proc';
 import { deepFreeze } from '../../common/deep-freeze';
 import type { Trash } from '../../common/trash';
+import type { ImageUsers } from '../image-removal';
 import { isUniqueViolation, Owner, StateDb } from '../state-db';
 import type { ContainerRecord } from './record';
 import { ContainerEvent, nextRecord } from './state';
@@ -18,12 +20,61 @@ export function containerNameKey(sandboxId: string, name: string, attempt: numbe
 const PREFIX_END = '\uffff';
 
 /**
+ * A record as stored, or undefined when its JSON cannot be read or lacks
+ * what every record has (a damaged row; recovery repairs it, see recover.ts).
+ */
+export function parseContainerRecord(json: string): ContainerRecord | undefined {
+  try {
+    const r = JSON.parse(json) as Partial<ContainerRecord> | null;
+    if (!r || typeof r.id !== 'string' || typeof r.state !== 'string' || typeof r.sandboxId !== 'string' || typeof r.metadata !== 'object' || r.metadata === null) return undefined;
+    return r as ContainerRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The columns of a row, readable even when its record is not. */
+export interface ContainerRow {
+  id: string;
+  pod_id: string;
+  name: string;
+  attempt: number;
+  state: string;
+  owner: Owner;
+  image_id: string;
+  created_at: string;
+}
+
+/** The records of rows, those that cannot be read left out (recovery repairs them). */
+function records(rows: { record: string }[]): ContainerRecord[] {
+  const out: ContainerRecord[] = [];
+  for (const r of rows) {
+    const rec = parseContainerRecord(r.record);
+    if (rec) out.push(rec);
+  }
+  return out;
+}
+
+/**
  * IDs of the containers of every owner, `creating` ones included, made from
  * image `imageId`, oldest first: one query, for the image-in-use rule (a
  * front end may ask without opening the container service).
  */
 export function containersUsingImage(state: StateDb, imageId: string): string[] {
   return (state.db.prepare('SELECT id FROM containers WHERE image_id = ? ORDER BY created_at').all(imageId) as { id: string }[]).map((r) => r.id);
+}
+
+/**
+ * The image-in-use rule's view of the state database (image-removal.ts):
+ * who uses an image, and a way to remove one while no container can be
+ * recorded (an IMMEDIATE transaction: a container's row is written in one
+ * too, after a check that its image is still there, ContainerStore.insert).
+ */
+export function imageUsersOf(state: StateDb): ImageUsers {
+  return {
+    usingImage: (imageId) => containersUsingImage(state, imageId),
+    exclusive: <T>(fn: () => T): T => state.db.transaction(fn).immediate(),
+  };
 }
 
 /**
@@ -58,7 +109,7 @@ export class ContainerStore {
     readonly dir: string,
     private readonly trash?: Trash,
   ) {
-    fs.mkdirSync(dir, { recursive: true });
+    ensurePrivateDir(dir);
     const db = state.db;
     this.byId = db.prepare('SELECT record FROM containers WHERE id = ?');
     this.ownById = db.prepare("SELECT record FROM containers WHERE id = ? AND owner = ? AND state != 'creating'");
@@ -76,15 +127,25 @@ export class ContainerStore {
    * Writes the first record of a container being created (state `creating`),
    * with this process as its creator; the row takes the container's name in
    * its pod.
-   * @throws AlreadyExistsError when the pod has a container of that name and attempt.
+   * @param guard run first, inside the same IMMEDIATE transaction (e.g. a
+   *   check that the container's image is still in the store): what it
+   *   throws is thrown and nothing is written. An image removal runs its
+   *   check of the image's users in such a transaction too
+   *   (imageUsersOf), so the two never interleave, in any process.
+   * @throws AlreadyExistsError when the pod has a container of that name and attempt; what `guard` throws.
    */
-  insert(rec: ContainerRecord): void {
+  insert(rec: ContainerRecord, guard?: () => void): void {
     try {
       this.state.db
-        .prepare(
-          'INSERT INTO containers (id, pod_id, name, attempt, state, owner, creator_pid, creator_start, image_id, created_at, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-        )
-        .run(rec.id, rec.sandboxId, rec.metadata.name, rec.metadata.attempt, rec.state, rec.owner, this.state.self.pid, this.state.self.startTime, rec.imageId, rec.createdAt, JSON.stringify(rec));
+        .transaction(() => {
+          guard?.();
+          this.state.db
+            .prepare(
+              'INSERT INTO containers (id, pod_id, name, attempt, state, owner, creator_pid, creator_start, image_id, created_at, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+            )
+            .run(rec.id, rec.sandboxId, rec.metadata.name, rec.metadata.attempt, rec.state, rec.owner, this.state.self.pid, this.state.self.startTime, rec.imageId, rec.createdAt, JSON.stringify(rec));
+        })
+        .immediate();
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
       const taken = this.state.db.prepare('SELECT id FROM containers WHERE pod_id = ? AND name = ? AND attempt = ?').get(rec.sandboxId, rec.metadata.name, rec.metadata.attempt) as { id: string } | undefined;
@@ -103,7 +164,9 @@ export class ContainerStore {
       .transaction((): ContainerRecord => {
         const row = this.byId.get(id) as { record: string } | undefined;
         if (!row) throw notFound(`container "${id}" not found`);
-        const next = nextRecord(JSON.parse(row.record) as ContainerRecord, event);
+        const rec = parseContainerRecord(row.record);
+        if (!rec) throw internal(`the record of container ${id} cannot be read (the next start of peapod repairs it)`);
+        const next = nextRecord(rec, event);
         this.update.run(next.state, JSON.stringify(next), id);
         return next;
       })
@@ -124,28 +187,29 @@ export class ContainerStore {
   /** A container by full ID, of any owner and state (exit handling, rollback). */
   getAny(id: string): ContainerRecord | undefined {
     const row = this.byId.get(id) as { record: string } | undefined;
-    return row ? (JSON.parse(row.record) as ContainerRecord) : undefined;
+    return row ? parseContainerRecord(row.record) : undefined;
   }
 
   /** One of this owner's containers (not `creating`) by full ID or unique ID prefix. */
   find(idOrPrefix: string): ContainerRecord | undefined {
     if (!idOrPrefix) return undefined;
     const exact = this.ownById.get(idOrPrefix, this.owner) as { record: string } | undefined;
-    if (exact) return JSON.parse(exact.record) as ContainerRecord;
+    if (exact) return parseContainerRecord(exact.record);
     const hits = this.ownByPrefix.all(idOrPrefix, idOrPrefix + PREFIX_END, this.owner) as { record: string }[];
-    return hits.length === 1 ? (JSON.parse(hits[0].record) as ContainerRecord) : undefined;
+    return hits.length === 1 ? parseContainerRecord(hits[0].record) : undefined;
   }
 
   /**
    * This owner's containers that are not `creating`, oldest first: one query
    * when the database changed since the last call, else the same (frozen)
-   * records again. The array is the caller's.
+   * records again. The array is the caller's. Records that cannot be read
+   * are left out (recovery repairs them).
    */
   list(): ContainerRecord[] {
     const stamp = this.state.changeStamp();
     if (this.listed?.stamp !== stamp) {
-      const records = (this.ownList.all(this.owner) as { record: string }[]).map((r) => deepFreeze(JSON.parse(r.record) as ContainerRecord));
-      this.listed = { stamp, records };
+      const recs = records(this.ownList.all(this.owner) as { record: string }[]).map((r) => deepFreeze(r));
+      this.listed = { stamp, records: recs };
     }
     return [...this.listed.records];
   }
@@ -155,6 +219,11 @@ export class ContainerStore {
     return containersUsingImage(this.state, imageId);
   }
 
+  /** Runs `fn` in an IMMEDIATE transaction: no container is recorded meanwhile, by any process (imageUsersOf). */
+  exclusive<T>(fn: () => T): T {
+    return this.state.db.transaction(fn).immediate();
+  }
+
   /** This owner's records still `creating` whose creator is dead: what recovery rolls back. */
   abandonedCreations(): ContainerRecord[] {
     const rows = this.state.db.prepare("SELECT record, creator_pid, creator_start FROM containers WHERE owner = ? AND state = 'creating'").all(this.owner) as {
@@ -162,7 +231,18 @@ export class ContainerStore {
       creator_pid: number;
       creator_start: string;
     }[];
-    return rows.filter((r) => !isProcessAlive({ pid: r.creator_pid, startTime: r.creator_start })).map((r) => JSON.parse(r.record) as ContainerRecord);
+    return records(rows.filter((r) => !isProcessAlive({ pid: r.creator_pid, startTime: r.creator_start })));
+  }
+
+  /** This owner's rows whose record cannot be read (parseContainerRecord), by their columns: what recovery repairs. */
+  unreadable(): ContainerRow[] {
+    const rows = this.state.db.prepare('SELECT id, pod_id, name, attempt, state, owner, image_id, created_at, record FROM containers WHERE owner = ?').all(this.owner) as (ContainerRow & { record: string })[];
+    return rows.filter((r) => parseContainerRecord(r.record) === undefined).map(({ record: _record, ...row }) => row);
+  }
+
+  /** Writes a whole new record over a row whose record cannot be read (the repair of recovery); its state column follows the record. */
+  replaceUnreadable(rec: ContainerRecord): void {
+    this.state.db.prepare('UPDATE containers SET state = ?, record = ? WHERE id = ?').run(rec.state, JSON.stringify(rec), rec.id);
   }
 
   /** The IDs of every row, of every owner and state. */
