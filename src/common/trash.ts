@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runHostCommand } from './host/command';
+import { ensurePrivateDir } from './host/private-paths';
 
 /** Where a trash reports a deletion that failed (pino-compatible). */
 interface TrashLog {
@@ -24,14 +25,15 @@ export class Trash {
   private running: Promise<void> | undefined;
 
   /**
-   * @param dir the trash directory (made when missing); it must be on the
-   *   filesystem of the trees discarded into it
+   * @param dir the trash directory (made when missing, owner only as all of
+   *   peapod's state: docs/security.md); it must be on the filesystem of the
+   *   trees discarded into it
    */
   constructor(
     readonly dir: string,
     private readonly log?: TrashLog,
   ) {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    ensurePrivateDir(dir);
   }
 
   /**
