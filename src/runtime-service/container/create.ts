@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { syncDirs } from '../../common/atomic-file';
 import { internal, invalidArgument, PeapodError, wrongState } from '../../common/errors';
+import { untrustedDirectoryProblem } from '../../common/host/private-paths';
 import { nowNs } from '../../common/time';
 import { buildSpec } from '../oci/spec';
 import { readInRoot, resolveUser } from '../oci/user';
@@ -120,7 +121,12 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
       localhostSeccomp: seccomp,
     });
     fs.writeFileSync(p.configJson, JSON.stringify(ociSpec, null, 1), { mode: 0o600 });
-    if (rec.logPath) fs.mkdirSync(path.dirname(rec.logPath), { recursive: true });
+    if (rec.logPath) {
+      fs.mkdirSync(path.dirname(rec.logPath), { recursive: true });
+      // conmon, as root, creates and appends the log: no other user may be able to swap its directory (docs/security.md).
+      const problem = untrustedDirectoryProblem(path.dirname(rec.logPath));
+      if (problem) throw invalidArgument(`the log file's directory is not safe for root to write logs into: ${problem}`, { field: 'logPath' });
+    }
     conmonStarted = true;
     const created = await deps.opts.conmon.create({
       id,
