@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { writeFileAtomic } from '../../common/atomic-file';
+import * as path from 'node:path';
+import { syncDirs, writeFilesAtomic } from '../../common/atomic-file';
 import { invalidArgument, notFound, wrongState } from '../../common/errors';
 import { untrustedDirectoryProblem } from '../../common/host/private-paths';
 import { nowNs } from '../../common/time';
@@ -118,6 +119,9 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
       if (problem) throw invalidArgument(`the log directory is not safe for root to write logs into: ${problem}`, { field: 'logDirectory' });
     }
     fs.mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
+    // The state directory is durable before the record says ready (its parent synced off the event loop, meanwhile).
+    const stateDirDurable = syncDirs([path.dirname(paths.stateDir)]);
+    stateDirDurable.catch(() => undefined);
     fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
     await createPinnedNamespaces({ net: record.namespaces.network, ipc: record.namespaces.ipc, uts: record.namespaces.uts });
     if (podNet) {
@@ -151,9 +155,12 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
       if (config.runtime.cgroup_driver === 'cgroupfs') joinPodCgroup(cgroupParent, infra.pid);
     }
 
-    writeFileAtomic(paths.hostnameFile, `${hostname}\n`, 0o644);
-    writeFileAtomic(paths.hostsFile, hostNetwork ? readHostFile('/etc/hosts') : renderHosts(hostname, ips), 0o644);
-    writeFileAtomic(paths.resolvConfFile, spec.dns ? renderResolvConf(spec.dns) : readHostFile('/etc/resolv.conf'), 0o644);
+    await writeFilesAtomic([
+      { file: paths.hostnameFile, data: `${hostname}\n`, mode: 0o644 },
+      { file: paths.hostsFile, data: hostNetwork ? readHostFile('/etc/hosts') : renderHosts(hostname, ips), mode: 0o644 },
+      { file: paths.resolvConfFile, data: spec.dns ? renderResolvConf(spec.dns) : readHostFile('/etc/resolv.conf'), mode: 0o644 },
+    ]);
+    await stateDirDurable;
 
     current = store.transition(id, { type: 'ready', ip: ips[0], additionalIps: ips.slice(1) });
     clog.info({ ip: current.ip }, 'pod sandbox ready');
