@@ -17,9 +17,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ChildProcess } from 'node:child_process';
 import { spawnHostProcess } from '../../common/host/command';
-import { openAttachRelay } from '../../conmon/attach-relay';
+import { AttachRelay, openAttachRelay } from '../../conmon/attach-relay';
 import { attachSocketPath, ctlFifoPath, exitFilePath } from '../../conmon/driver';
 import type { LogChunk } from '../../runtime-service/container/log-reader';
 import type { ContainerRecord } from '../../runtime-service/container/record';
@@ -120,7 +119,7 @@ export function attachContainer(req: AttachRequest): AttachSession {
   const { rec, io } = req;
   const abort = new AbortController();
   const tty = rec.tty;
-  let relay: ChildProcess | undefined;
+  let relay: AttachRelay['child'] | undefined;
   let resolveDetached: (() => void) | undefined;
   const detached = new Promise<'detached'>((r) => (resolveDetached = () => r('detached')));
   const cleanups: (() => void)[] = [];

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { writeFileAtomic } from '../../common/atomic-file';
+import * as path from 'node:path';
+import { syncDirs, writeFilesAtomic } from '../../common/atomic-file';
 import { invalidArgument, notFound, wrongState } from '../../common/errors';
 import { untrustedDirectoryProblem } from '../../common/host/private-paths';
 import { nowNs } from '../../common/time';
@@ -127,7 +128,10 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
       if (problem) throw invalidArgument(`the log directory is not safe for root to write logs into: ${problem}`, { field: 'logDirectory' });
     }
     fs.mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
-    const current = await setUpSandbox(deps, record, setup, netConf?.ok ? netConf.conf : undefined);
+    // The state directory is durable before the record says ready (its parent synced off the event loop, meanwhile).
+    const stateDirDurable = syncDirs([path.dirname(paths.stateDir)]);
+    stateDirDurable.catch(() => undefined);
+    const current = await setUpSandbox(deps, record, setup, netConf?.ok ? netConf.conf : undefined, stateDirDurable);
     clog.info({ ip: current.ip }, 'pod sandbox ready');
     return current;
   } catch (err) {
@@ -147,11 +151,12 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
  * cgroup; `infraStarted`), /etc/hostname, /etc/hosts, /etc/resolv.conf;
  * then the `ready` transition with the pod IPs.
  * @param netConf the CNI network to attach to (undefined: none, or the host's)
+ * @param beforeReady awaited before the `ready` transition (creation: the state directory made durable)
  * @returns the record, ready.
  * @throws what a step throws; undoing what was done is the caller's
  *   (rollBackSandbox at creation, stopSandboxResources at a start again).
  */
-export async function setUpSandbox(deps: CreateDeps, record: SandboxRecord, setup: SandboxSetup, netConf: CniNetworkConfList | undefined): Promise<SandboxRecord> {
+export async function setUpSandbox(deps: CreateDeps, record: SandboxRecord, setup: SandboxSetup, netConf: CniNetworkConfList | undefined, beforeReady?: Promise<void>): Promise<SandboxRecord> {
   const { config, log, store } = deps;
   const id = record.id;
   const paths = sandboxPaths(config, id);
@@ -192,9 +197,12 @@ export async function setUpSandbox(deps: CreateDeps, record: SandboxRecord, setu
     if (config.runtime.cgroup_driver === 'cgroupfs') joinPodCgroup(record.cgroupParent, infra.pid);
   }
 
-  writeFileAtomic(paths.hostnameFile, `${setup.hostname}\n`, 0o644);
-  writeFileAtomic(paths.hostsFile, podNet ? renderHosts(setup.hostname, ips) : readHostFile('/etc/hosts'), 0o644);
-  writeFileAtomic(paths.resolvConfFile, setup.dns ? renderResolvConf(setup.dns) : readHostFile('/etc/resolv.conf'), 0o644);
+  await writeFilesAtomic([
+    { file: paths.hostnameFile, data: `${setup.hostname}\n`, mode: 0o644 },
+    { file: paths.hostsFile, data: podNet ? renderHosts(setup.hostname, ips) : readHostFile('/etc/hosts'), mode: 0o644 },
+    { file: paths.resolvConfFile, data: setup.dns ? renderResolvConf(setup.dns) : readHostFile('/etc/resolv.conf'), mode: 0o644 },
+  ]);
+  await beforeReady;
 
   return store.transition(id, { type: 'ready', ip: ips[0], additionalIps: ips.slice(1) });
 }
