@@ -182,6 +182,13 @@ function cliRows(p: Params, c: CliBenchResults): MetricRow[] {
     row('`version` (ms)', 'version'),
     row('`images`, 1 image stored (ms)', 'images'),
     row('`pull -q` busybox (1 layer, ~1 MB) into an empty store (ms)', 'pull'),
+    row('`run --rm --network none IMG true` (ms)', 'runNone'),
+    row('`run --rm IMG true`, bridge network (ms)', 'runBridge'),
+    row('`exec CTR true` (ms)', 'exec'),
+    row('`ps`, 1 container running (ms)', 'ps'),
+    row('`pod create --network none` + `pod rm` (ms, both processes)', 'podCreateRm'),
+    row('`pod ps`, 1 pod (ms)', 'podPs'),
+    row('`system df` (ms)', 'systemDf'),
   ];
 }
 
@@ -291,7 +298,7 @@ async function main(): Promise<void> {
   if (cli) {
     process.stdout.write(`\npeapod CLI vs podman ${cli.podmanVersion ?? `(not measured: ${cli.podmanSkipped})`} (warm-up runs: ${p.warmup}; wall time of each process: median / p95)\n\n${formatTable(cliRows(p, cli), 'podman')}\n\n`);
     const node = summarize(cli.nodeStart).median;
-    for (const k of ['version', 'images']) if (cli.peapod[k]?.length) process.stdout.write(`peapod ${k}: ${(summarize(cli.peapod[k]).median - node).toFixed(1)} ms over a bare node start (median)\n`);
+    for (const k of ['version', 'images', 'ps', 'podPs']) if (cli.peapod[k]?.length) process.stdout.write(`peapod ${k}: ${(summarize(cli.peapod[k]).median - node).toFixed(1)} ms over a bare node start (median)\n`);
   }
   for (const rt of ['peapod', 'containerd'] as const) {
     const m = results[rt]?.memory;

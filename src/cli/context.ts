@@ -12,7 +12,8 @@
 import type { ImagePuller } from '../image-service/puller';
 import type { ImageStore } from '../image-service/store/image-store';
 import type { GlobalOptions, PeapodConfig } from './config';
-import { cliLogLevel, CliLog, createCliLog } from './log';
+import type { Logger } from '../common/logger';
+import { cliLogLevel, createCliLogger } from './log';
 
 /** The image side of the domain as the CLI uses it. */
 export interface CliImages {
@@ -36,17 +37,21 @@ export interface CliStreams {
 
 /** One command invocation's context; everything heavy is opened lazily and closed by `close`. */
 export class CliContext {
-  readonly log: CliLog;
+  /** The log (pino's interface; pino itself loads on the first record written). */
+  readonly log: Logger;
   private cfg: PeapodConfig | undefined;
   private imgs: CliImages | undefined;
   private state: import('../runtime-service/state-db').StateDb | undefined;
+  private ctrStore: import('../runtime-service/container/store').ContainerStore | undefined;
+  private domain: import('../runtime-service/peapod').Peapod | undefined;
+  private engine: import('../runtime-service/container/engine').ContainerEngine | undefined;
   private secured = false;
 
   constructor(
     readonly globals: GlobalOptions,
     readonly io: CliStreams,
   ) {
-    this.log = createCliLog(cliLogLevel(globals.logLevel), (l) => io.stderr.write(l));
+    this.log = createCliLogger(cliLogLevel(globals.logLevel), io.stderr);
   }
 
   /** The effective configuration (read on first use). */
@@ -77,7 +82,7 @@ export class CliContext {
               maxConcurrentDownloads: config.image.max_concurrent_downloads,
               connectTimeoutMs: config.image.connect_timeout * 1000,
               idleTimeoutMs: config.image.idle_timeout * 1000,
-              log: (msg, fields) => log.debug(msg, fields),
+              log: (msg, fields) => log.debug(fields ?? {}, msg),
             });
           }
           return puller;
@@ -86,6 +91,38 @@ export class CliContext {
       };
     }
     return this.imgs;
+  }
+
+  /**
+   * peapod's domain for owner `cli`: pods, containers and images, the same
+   * code peapod-cri runs (runtime-service/peapod.ts), built on first use on
+   * this context's image store and state database, the registry client
+   * loaded only if a pull needs it. No recovery and no exit watcher are
+   * started here: the commands that need them ask (pod-lifecycle.ts,
+   * containers/domain.ts).
+   */
+  peapod(): import('../runtime-service/peapod').Peapod {
+    if (!this.domain) {
+      const { Peapod } = require('../runtime-service/peapod') as typeof import('../runtime-service/peapod');
+      const images = this.images;
+      this.domain = new Peapod(this.config, this.log, this.stateDb(), {
+        store: images.store,
+        get puller() {
+          return images.puller();
+        },
+      });
+    }
+    return this.domain;
+  }
+
+  /**
+   * The CLI's pods and containers, read-only and cheap to open (pod-read.ts):
+   * for the commands that only show them. The domain itself when it is open.
+   */
+  podsView(): import('./pods').PodDomain {
+    if (this.domain) return this.domain;
+    const { podsView } = require('./pod-read') as typeof import('./pod-read');
+    return podsView(this.stateDb(), this.config, this.containerStore());
   }
 
   /**
@@ -101,10 +138,42 @@ export class CliContext {
 
   /** Who uses an image, from the shared state database (opened on first use). */
   imageUsers(): import('../runtime-service/image-removal').ImageUsers {
+    const { imageUsersOf } = require('../runtime-service/container/store') as typeof import('../runtime-service/container/store');
+    return imageUsersOf(this.stateDb());
+  }
+
+  /** The state database `<root>/state.db` as the CLI (owner `cli`), opened on first use. */
+  stateDb(): import('../runtime-service/state-db').StateDb {
+    if (this.state) return this.state;
     this.secureDirs();
     const { openStateDb } = require('../runtime-service/state-db') as typeof import('../runtime-service/state-db');
-    const { imageUsersOf } = require('../runtime-service/container/store') as typeof import('../runtime-service/container/store');
-    return imageUsersOf((this.state ??= openStateDb(this.config.root, 'cli')));
+    return (this.state ??= openStateDb(this.config.root, 'cli'));
+  }
+
+  /**
+   * The CLI's container records alone (no engine: `ps` and other reads
+   * stay light), on the state database.
+   */
+  containerStore(): import('../runtime-service/container/store').ContainerStore {
+    if (!this.ctrStore) {
+      const { ContainerStore } = require('../runtime-service/container/store') as typeof import('../runtime-service/container/store');
+      const { containerDirs } = require('../runtime-service/container/paths') as typeof import('../runtime-service/container/paths');
+      this.ctrStore = new ContainerStore(this.stateDb(), containerDirs(this.config.root, this.config.runroot).state);
+    }
+    return this.ctrStore;
+  }
+
+  /**
+   * The container engine alone (no image store, no pods): what exec, logs,
+   * wait, kill and the like need; the whole domain's when it is open.
+   */
+  containerEngine(): import('../runtime-service/container/engine').ContainerEngine {
+    if (this.domain) return this.domain.containers;
+    if (!this.engine) {
+      const { openContainerEngine } = require('../runtime-service/container/open') as typeof import('../runtime-service/container/open');
+      this.engine = openContainerEngine(this.config, this.log, this.stateDb());
+    }
+    return this.engine;
   }
 
   /**
@@ -113,6 +182,11 @@ export class CliContext {
    * leave the files of an image it removed behind in the store's tmp/.
    */
   async close(): Promise<void> {
+    // The domain's exit watcher only; its databases are this context's, closed below.
+    this.domain?.containers.close();
+    this.domain = undefined;
+    this.engine?.close();
+    this.engine = undefined;
     await this.imgs?.store.settled();
     this.imgs?.store.close();
     this.imgs = undefined;

@@ -7,15 +7,13 @@
  * owner `cli`; each sees and recovers its own pods and containers, and both
  * share the images.
  */
-import * as path from 'node:path';
 import type { PeapodConfig } from '../common/config';
 import { notFound, wrongState } from '../common/errors';
 import type { Logger } from '../common/logger';
-import { openImages } from '../image-service';
 import type { ImagePuller } from '../image-service/puller';
 import type { ImageRecord, ImageStore } from '../image-service/store/image-store';
-import { ConmonDriver } from '../conmon/driver';
-import { ContainerEngine } from './container/engine';
+import type { ContainerEngine, CreateOptions } from './container/engine';
+import { openContainerEngine } from './container/open';
 import type { ContainerRecord } from './container/record';
 import type { ContainerSpec } from './container/spec';
 import { removeImage } from './image-removal';
@@ -63,19 +61,17 @@ export class Peapod {
     readonly state: StateDb,
     images: { store: ImageStore; puller: ImagePuller },
   ) {
-    this.containers = new ContainerEngine({
-      root: path.resolve(config.root),
-      runroot: path.resolve(config.runroot),
-      conmon: new ConmonDriver(config.runtime.conmon_path),
-      runtimes: config.runtime.runtimes,
-      defaultRuntime: config.runtime.default_runtime,
-      cgroupDriver: config.runtime.cgroup_driver,
-      log,
-      state,
-    });
+    this.containers = openContainerEngine(config, log, state);
     this.sandboxes = new Sandboxes({ config, log, sandboxes: new SandboxStore(state, config), containers: this.containers });
     const containers = this.containers;
-    this.images = { ...images, remove: (ref) => removeImage({ images: images.store, containers }, ref) };
+    // `puller` is read when used, so a front end may pass a getter that builds it on first use (the CLI: it loads the HTTP client).
+    this.images = {
+      store: images.store,
+      get puller(): ImagePuller {
+        return images.puller;
+      },
+      remove: (ref) => removeImage({ images: images.store, containers }, ref),
+    };
   }
 
   /** The front end this process is. */
@@ -104,10 +100,11 @@ export class Peapod {
    * live process: Sandboxes.refresh), and the image (`spec.image.name`: a
    * reference, ID or digest) in the store; then the container code creates
    * it (container/create.ts).
+   * @param options the front end's ID, exit command, name rule (CreateOptions)
    * @throws NotFoundError for an unknown pod or image; WrongStateError for a
    *   pod that is not ready; what createContainer throws.
    */
-  createContainer(podIdOrPrefix: string, spec: ContainerSpec): Promise<ContainerRecord> {
+  createContainer(podIdOrPrefix: string, spec: ContainerSpec, options: CreateOptions = {}): Promise<ContainerRecord> {
     const found = this.sandboxes.get(podIdOrPrefix);
     if (!found) throw notFound(`pod sandbox ${podIdOrPrefix} not found`);
     return this.sandboxes.withLock(found.id, async () => {
@@ -126,7 +123,7 @@ export class Peapod {
       const confirm = (): void => {
         if (!store.get(image.id)) throw notFound(`image "${spec.image.name}" (${image.id}) was removed while the container was being created`);
       };
-      return this.containers.create(pod, spec, { id: image.id, ref: image.repoDigests[0] ?? image.id, config: image.config, layers, confirm });
+      return this.containers.create(pod, spec, { id: image.id, ref: image.repoDigests[0] ?? image.id, config: image.config, layers, confirm }, options);
     });
   }
 
@@ -151,6 +148,8 @@ export function openPeapod(config: PeapodConfig, log: Logger, options: { owner: 
   securePeapodDirs(config);
   const state = openStateDb(config.root, options.owner);
   try {
+    // Required here, not at the top: the puller loads the HTTP client, which a front end that builds Peapod itself (the CLI) may never need.
+    const { openImages } = require('../image-service') as typeof import('../image-service');
     return new Peapod(config, log, state, openImages(config, log));
   } catch (err) {
     state.close();

@@ -127,6 +127,10 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
 
   it('stops a process that ignores SIGTERM with SIGKILL after the timeout, and at once with timeout 0', async () => {
     const id = await run('stubborn', "trap '' TERM; while true; do sleep 1; done");
+    // SIGTERM must reach it after the trap is set: its init ignores signal 15 (bit 14 of SigIgn) by then.
+    const pid = engine.get(id).pid;
+    const ignoresTerm = (): boolean => (BigInt('0x' + (/^SigIgn:\s*([0-9a-f]+)$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '0')) & (1n << 14n)) !== 0n;
+    expect(await until(ignoresTerm, 20_000), 'the trap is set').to.equal(true);
     const t0 = Date.now();
     await engine.stop(id, 2);
     // The grace period was given (only a lower bound: how long the kill then takes depends on the machine's load).

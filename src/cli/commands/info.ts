@@ -1,5 +1,5 @@
 /**
- * `peapod info`: the host, the store (paths, image count, space), the
+ * `peapod info`: the host, the store (paths, image and container counts, space), the
  * registries configuration and the versions of the tools peapod drives
  * (runc, conmon), as YAML like `podman info`, or JSON / a Go template with
  * `--format` (JSON keys are camelCase; templates may name them as Podman's
@@ -11,6 +11,8 @@ import * as os from 'node:os';
 import type { CliContext } from '../context';
 import { renderObject } from '../output/write';
 import { toYaml } from '../output/yaml';
+import { type ContainerCounts, containerCounts } from '../containers/usage';
+import type { ContainerRecord } from '../../runtime-service/container/record';
 import { versionInfo } from './version';
 
 /** First lines of `<bin> --version` (5 s at most), or the error. */
@@ -28,6 +30,23 @@ function cgroupVersion(): string {
   } catch {
     return 'unknown';
   }
+}
+
+/**
+ * The CLI's containers and pods by state (info's `store.containerStore` and
+ * `store.podStore`), as they are now (exits read, lost pods seen), read-only.
+ * Pods: all of them, those Running or Degraded (a container or the pod
+ * itself running), the others.
+ */
+async function storeNumbers(ctx: CliContext): Promise<{ containers: ContainerCounts; pods: { number: number; running: number; stopped: number } }> {
+  const { listPods, podStatus } = require('../pods') as typeof import('../pods');
+  const view = ctx.podsView();
+  const all: ContainerRecord[] = [];
+  for (const c of view.containers.list()) all.push(c.state === 'exited' ? c : await view.containers.refresh(c.id).catch(() => c));
+  const pods = listPods(view);
+  let running = 0;
+  for (const p of pods) if (['Running', 'Degraded'].includes(podStatus(view.sandboxes.refresh(p), all.filter((c) => c.sandboxId === p.id)))) running++;
+  return { containers: containerCounts(all), pods: { number: pods.length, running, stopped: pods.length - running } };
 }
 
 /** Runs `info`. */
@@ -48,9 +67,10 @@ export async function run(ctx: CliContext, _args: string[], o: { format?: string
   try {
     search = loadRegistriesConf(config.image.registries_conf, config.image.registries_conf_dir).unqualifiedSearchRegistries;
   } catch (err) {
-    ctx.log.warn('registries.conf unreadable', { error: (err as Error).message });
+    ctx.log.warn({ error: (err as Error).message }, 'registries.conf unreadable');
   }
   const v = versionInfo();
+  const numbers = await storeNumbers(ctx);
   const info = {
     host: {
       arch: v.OsArch.split('/')[1],
@@ -74,6 +94,8 @@ export async function run(ctx: CliContext, _args: string[], o: { format?: string
       runRoot: config.runroot,
       ...fsStats,
       imageStore: { number: store.list().length },
+      containerStore: numbers.containers,
+      podStore: numbers.pods,
     },
     version: { Version: v.Version, NodeVersion: v.NodeVersion, OsArch: v.OsArch },
   };

@@ -5,6 +5,8 @@ import { syncDirs } from '../../common/atomic-file';
 import { internal, invalidArgument, PeapodError, wrongState } from '../../common/errors';
 import { untrustedDirectoryProblem } from '../../common/host/private-paths';
 import { nowNs } from '../../common/time';
+import type { ConmonCreateOptions } from '../../conmon/driver';
+import type { OciRuntime } from '../oci/runc';
 import { buildSpec } from '../oci/spec';
 import { readInRoot, resolveUser } from '../oci/user';
 import { containerCgroupsPath } from '../sandbox/cgroups';
@@ -21,6 +23,44 @@ export function newContainerId(): string {
   return randomBytes(32).toString('hex');
 }
 
+/** The monitor of container `rec`: its bundle, log, exit and socket directories, stdio settings. */
+export function conmonOptions(deps: ContainerDeps, rec: ContainerRecord, runtime: OciRuntime, exitCommand: string[] | undefined): ConmonCreateOptions {
+  const p = containerPaths(deps.dirs, rec.id);
+  return {
+    id: rec.id,
+    bundle: p.bundle,
+    runtimePath: runtime.binary,
+    runtimeRoot: runtime.root,
+    pidFile: p.pidFile,
+    conmonPidFile: p.conmonPidFile,
+    logPath: rec.logPath || p.consoleLog,
+    exitDir: deps.dirs.exits,
+    socketDir: deps.dirs.sockets,
+    persistDir: p.persistDir,
+    terminal: rec.tty,
+    stdin: rec.stdin,
+    stdinOnce: rec.stdinOnce,
+    systemdCgroup: deps.opts.cgroupDriver === 'systemd',
+    exitCommand,
+  };
+}
+
+/** Pattern of a container ID. */
+export const CONTAINER_ID_PATTERN = /^[0-9a-f]{64}$/;
+
+/** How a front end wants a container made, beyond its spec. */
+export interface CreateOptions {
+  /**
+   * The container's ID, chosen by the front end (64 lowercase hex digits),
+   * e.g. to name the pod or the hostname after it; default a random one.
+   */
+  id?: string;
+  /** What conmon runs after the container exited (ConmonCreateOptions.exitCommand); default nothing. */
+  exitCommand?: string[];
+  /** The name must be free among all of this front end's containers, not only in its pod (see ContainerStore.insert). */
+  uniqueName?: boolean;
+}
+
 /**
  * Creates a container from its spec in a ready pod: writes its record
  * (state `creating`, which takes its name in the pod), mounts the rootfs
@@ -35,16 +75,17 @@ export function newContainerId(): string {
  * @throws InvalidArgumentError for a missing name, no command, bad mounts or
  *   devices, unknown users (with the spec's `field`); what `image.confirm`
  *   throws (the image was removed meanwhile: nothing is made);
- *   AlreadyExistsError when the name and attempt are taken in the pod;
+ *   AlreadyExistsError when the name and attempt are taken in the pod, or the ID given in `options` is taken;
  *   WrongStateError when the pod is not ready;
  *   InternalError when mount, bundle or conmon fail.
  */
-export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbox, spec: ContainerSpec, image: EngineImage): Promise<ContainerRecord> {
+export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbox, spec: ContainerSpec, image: EngineImage, options: CreateOptions = {}): Promise<ContainerRecord> {
   const name = spec.name;
   if (!name) throw invalidArgument('a container needs a name', { field: 'name' });
+  if (options.id !== undefined && !CONTAINER_ID_PATTERN.test(options.id)) throw invalidArgument(`container ID "${options.id}" is not 64 lowercase hex digits`, { field: 'id' });
   if (sandbox.state !== 'ready') throw wrongState(`pod sandbox ${sandbox.id} is not ready`);
   const runtime = runtimeFor(deps, sandbox.runtimeHandler);
-  const id = newContainerId();
+  const id = options.id ?? newContainerId();
   const p = containerPaths(deps.dirs, id);
   const rec: ContainerRecord = {
     version: 1,
@@ -87,7 +128,7 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
   const targetPidNs = await targetPidNamespace(deps, sandbox.id, spec);
   rec.mounts = mounts.map((m): RecordedMount => ({ ...m }));
   // The record first (it takes the name); then the files, so every file has a record.
-  deps.store.insert(rec, image.confirm);
+  deps.store.insert(rec, { uniqueName: options.uniqueName, guard: image.confirm });
   let conmonStarted = false;
   try {
     // Owner only: the bundle holds config.json (every env var) and the rootfs mount,
@@ -128,22 +169,7 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
       if (problem) throw invalidArgument(`the log file's directory is not safe for root to write logs into: ${problem}`, { field: 'logPath' });
     }
     conmonStarted = true;
-    const created = await deps.opts.conmon.create({
-      id,
-      bundle: p.bundle,
-      runtimePath: runtime.binary,
-      runtimeRoot: runtime.root,
-      pidFile: p.pidFile,
-      conmonPidFile: p.conmonPidFile,
-      logPath: rec.logPath || p.consoleLog,
-      exitDir: deps.dirs.exits,
-      socketDir: deps.dirs.sockets,
-      persistDir: p.persistDir,
-      terminal: rec.tty,
-      stdin: rec.stdin,
-      stdinOnce: rec.stdinOnce,
-      systemdCgroup: deps.opts.cgroupDriver === 'systemd',
-    });
+    const created = await deps.opts.conmon.create(conmonOptions(deps, rec, runtime, options.exitCommand));
     // The container's mount namespace has its own copy of the rootfs mount now; the host's becomes nosuid,nodev.
     await restrictHostRootfs(p.rootfs);
     await stateDirDurable;

@@ -140,7 +140,7 @@ async function runcExec(runtime: OciRuntime, rec: ContainerRecord, cmd: string[]
 
 /** conmon in exec mode (the way without the spawn server), its log read back streaming. */
 async function conmonExec(deps: ContainerDeps, runtime: OciRuntime, rec: ContainerRecord, cmd: string[], timeoutSec: number, dir: string, out: ExecOutput): Promise<ExecRun> {
-  const { processFile } = writeExecProcess(rec, cmd, false, dir);
+  const { processFile } = writeExecProcess(rec, cmd, false, {}, dir);
   try {
     const r = await deps.opts.conmon.exec({
       containerId: rec.id,

@@ -126,29 +126,36 @@ export class ContainerStore {
   /**
    * Writes the first record of a container being created (state `creating`),
    * with this process as its creator; the row takes the container's name in
-   * its pod.
-   * @param guard run first, inside the same IMMEDIATE transaction (e.g. a
+   * its pod. With `uniqueName` the name must also be free among every
+   * container of this owner, in any pod (the CLI's rule, as Podman's).
+   * Both checks run in one IMMEDIATE transaction, so two processes cannot
+   * both take a name.
+   * @param options.guard run first, inside the same transaction (e.g. a
    *   check that the container's image is still in the store): what it
    *   throws is thrown and nothing is written. An image removal runs its
    *   check of the image's users in such a transaction too
    *   (imageUsersOf), so the two never interleave, in any process.
-   * @throws AlreadyExistsError when the pod has a container of that name and attempt; what `guard` throws.
+   * @throws AlreadyExistsError when the pod (or, with `uniqueName`, the
+   *   owner) has a container of that name and attempt, or the ID is taken;
+   *   what `guard` throws.
    */
-  insert(rec: ContainerRecord, guard?: () => void): void {
+  insert(rec: ContainerRecord, options: { uniqueName?: boolean; guard?: () => void } = {}): void {
+    const db = this.state.db;
     try {
-      this.state.db
-        .transaction(() => {
-          guard?.();
-          this.state.db
-            .prepare(
-              'INSERT INTO containers (id, pod_id, name, attempt, state, owner, creator_pid, creator_start, image_id, created_at, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-            )
-            .run(rec.id, rec.sandboxId, rec.metadata.name, rec.metadata.attempt, rec.state, rec.owner, this.state.self.pid, this.state.self.startTime, rec.imageId, rec.createdAt, JSON.stringify(rec));
-        })
-        .immediate();
+      db.transaction(() => {
+        options.guard?.();
+        if (options.uniqueName) {
+          const taken = db.prepare('SELECT id FROM containers WHERE owner = ? AND name = ?').get(rec.owner, rec.metadata.name) as { id: string } | undefined;
+          if (taken) throw alreadyExists(`the container name "${rec.metadata.name}" is already in use by ${taken.id}`);
+        }
+        db.prepare(
+          'INSERT INTO containers (id, pod_id, name, attempt, state, owner, creator_pid, creator_start, image_id, created_at, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        ).run(rec.id, rec.sandboxId, rec.metadata.name, rec.metadata.attempt, rec.state, rec.owner, this.state.self.pid, this.state.self.startTime, rec.imageId, rec.createdAt, JSON.stringify(rec));
+      }).immediate();
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
-      const taken = this.state.db.prepare('SELECT id FROM containers WHERE pod_id = ? AND name = ? AND attempt = ?').get(rec.sandboxId, rec.metadata.name, rec.metadata.attempt) as { id: string } | undefined;
+      if ((err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw alreadyExists(`a container with ID ${rec.id} already exists`);
+      const taken = db.prepare('SELECT id FROM containers WHERE pod_id = ? AND name = ? AND attempt = ?').get(rec.sandboxId, rec.metadata.name, rec.metadata.attempt) as { id: string } | undefined;
       throw alreadyExists(`container name "${rec.metadata.name}" (attempt ${rec.metadata.attempt}) is already used in pod sandbox ${rec.sandboxId} by container ${taken?.id ?? 'being created'}`);
     }
   }
@@ -197,6 +204,17 @@ export class ContainerStore {
     if (exact) return parseContainerRecord(exact.record);
     const hits = this.ownByPrefix.all(idOrPrefix, idOrPrefix + PREFIX_END, this.owner) as { record: string }[];
     return hits.length === 1 ? parseContainerRecord(hits[0].record) : undefined;
+  }
+
+  /** This owner's containers (not `creating`) named `name`, in any pod, oldest first. */
+  findByName(name: string): ContainerRecord[] {
+    const rows = this.state.db.prepare("SELECT record FROM containers WHERE owner = ? AND name = ? AND state != 'creating' ORDER BY created_at").all(this.owner, name) as { record: string }[];
+    return rows.map((r) => JSON.parse(r.record) as ContainerRecord);
+  }
+
+  /** Another owner's containers that are not `creating`, oldest first (read-only views, e.g. the CLI's `ps --external`). */
+  listOf(owner: Owner): ContainerRecord[] {
+    return records(this.ownList.all(owner) as { record: string }[]);
   }
 
   /**

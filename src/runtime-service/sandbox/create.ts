@@ -9,7 +9,7 @@ import { nowNs } from '../../common/time';
 import type { PeapodConfig } from '../../common/config';
 import type { Logger } from '../../common/logger';
 import { addNetwork, podCniArgs } from '../cni/attachment';
-import { findNetworkConf } from '../cni/network-config';
+import { CniNetworkConfList, findNetworkConf } from '../cni/network-config';
 import { podIpsOfResult } from '../cni/result';
 import type { CniRuntimeConfig } from '../cni/runtime-config';
 import { createPodCgroup, joinPodCgroup, podCgroupParent } from './cgroups';
@@ -17,9 +17,9 @@ import { readHostFile, renderHosts, renderResolvConf } from './etc-files';
 import { ensurePauseLink, findInfraProcesses, startInfra } from './infra';
 import { killAndWait } from '../../common/host/proc';
 import { mountShm } from './mounts';
-import { bringUpLoopback, createPinnedNamespaces, setNamespaceHostname } from './namespaces';
+import { bringUpLoopback, createPinnedNamespaces, isNamespaceFile, removeNamespacePin, setNamespaceHostname } from './namespaces';
 import { sandboxPaths } from './paths';
-import type { SandboxRecord } from './record';
+import type { SandboxRecord, SandboxSetup } from './record';
 import type { SandboxStore } from './store';
 import { applySysctls } from './sysctls';
 import { removeSandboxResources, stopSandboxResources, TeardownDeps } from './teardown';
@@ -69,7 +69,8 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
   }
   const spec = checkSandboxSpec(wanted);
   const hostNetwork = spec.namespaceOptions.network === 'NODE';
-  const netConf = hostNetwork ? undefined : findNetworkConf(config.network.cni_conf_dir);
+  // The pod's network: the spec's own, none at all, or (by default) the first of the configured directory.
+  const netConf = hostNetwork || spec.cniNetwork === null ? undefined : spec.cniNetwork ? { ok: true as const, conf: spec.cniNetwork } : findNetworkConf(config.network.cni_conf_dir);
   if (netConf && !netConf.ok) throw wrongState(`network plugin not ready: ${netConf.reason}`);
 
   const id = newSandboxId();
@@ -100,16 +101,24 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
     ...(podIpc ? { shmPath: paths.shmDir } : {}),
     cgroupParent,
     sysctls: spec.sysctls,
+    ...(netConf?.ok ? { networkName: netConf.conf.name } : {}),
+    ...(netConf?.ok && spec.portMappings.length ? { portMappings: spec.portMappings } : {}),
     additionalIps: [],
     config: rawConfig,
   };
   const hostname = spec.hostname || os.hostname();
+  const setup: SandboxSetup = {
+    hostname,
+    ...(spec.cniNetwork !== undefined ? { cniNetwork: spec.cniNetwork } : {}),
+    ...(spec.dns ? { dns: spec.dns } : {}),
+    ...(spec.bandwidth ? { bandwidth: spec.bandwidth } : {}),
+  };
+  record.setup = setup;
   const clog = log.child({ sandbox: id, pod: `${spec.metadata.namespace}/${spec.metadata.name}` });
   // The record first: it takes the pod's name (a pod name, with namespace,
   // uid and attempt, names one pod; the kubelet never runs two), and every
   // resource made after it is found by a rollback.
   store.insert(record);
-  let current = record;
   try {
     // The kubelet makes the log directory too; CRI-O makes sure it exists. It is the kubelet's: never removed here.
     if (spec.logDirectory !== '') {
@@ -122,54 +131,80 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
     // The state directory is durable before the record says ready (its parent synced off the event loop, meanwhile).
     const stateDirDurable = syncDirs([path.dirname(paths.stateDir)]);
     stateDirDurable.catch(() => undefined);
-    fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
-    await createPinnedNamespaces({ net: record.namespaces.network, ipc: record.namespaces.ipc, uts: record.namespaces.uts });
-    if (podNet) {
-      await setNamespaceHostname(paths.utsnsPin, hostname);
-      await bringUpLoopback(paths.netnsPin);
-    }
-    if (podIpc) await mountShm(paths.shmDir, config.sandbox.shm_size);
-    if (config.runtime.cgroup_driver === 'cgroupfs') createPodCgroup(cgroupParent);
-    await applySysctls(spec.sysctls, record.namespaces);
-
-    let ips: string[] = [];
-    if (netConf?.ok) {
-      const runtimeConfig: CniRuntimeConfig = {};
-      if (spec.portMappings.length) runtimeConfig.portMappings = spec.portMappings;
-      if (spec.dns) runtimeConfig.dns = spec.dns;
-      if (spec.bandwidth) runtimeConfig.bandwidth = spec.bandwidth;
-      const result = await addNetwork(paths.cniCacheFile, netConf.conf, {
-        containerId: id,
-        netns: paths.netnsPin,
-        args: podCniArgs(spec.metadata, id),
-        runtimeConfig,
-        binDirs: config.network.cni_bin_dirs,
-      });
-      ips = podIpsOfResult(result);
-      clog.debug({ ips, network: netConf.conf.name }, 'pod network set up');
-    }
-
-    if (spec.namespaceOptions.pid === 'POD') {
-      const infra = await startInfra(id, record.namespaces, ensurePauseLink(config.runroot), paths.pidnsPin);
-      current = store.transition(id, { type: 'infraStarted', pid: infra.pid, startTime: infra.startTime, pidNamespace: infra.pidNamespace });
-      if (config.runtime.cgroup_driver === 'cgroupfs') joinPodCgroup(cgroupParent, infra.pid);
-    }
-
-    await writeFilesAtomic([
-      { file: paths.hostnameFile, data: `${hostname}\n`, mode: 0o644 },
-      { file: paths.hostsFile, data: hostNetwork ? readHostFile('/etc/hosts') : renderHosts(hostname, ips), mode: 0o644 },
-      { file: paths.resolvConfFile, data: spec.dns ? renderResolvConf(spec.dns) : readHostFile('/etc/resolv.conf'), mode: 0o644 },
-    ]);
-    await stateDirDurable;
-
-    current = store.transition(id, { type: 'ready', ip: ips[0], additionalIps: ips.slice(1) });
+    const current = await setUpSandbox(deps, record, setup, netConf?.ok ? netConf.conf : undefined, stateDirDurable);
     clog.info({ ip: current.ip }, 'pod sandbox ready');
     return current;
   } catch (err) {
     clog.warn({ err }, 'pod sandbox creation failed; rolling back');
-    await rollBackSandbox(store.getAny(id) ?? current, teardownDeps(config, log, id), store);
+    await rollBackSandbox(store.getAny(id) ?? record, teardownDeps(config, log, id), store);
     throw err;
   }
+}
+
+/**
+ * Sets up what a sandbox's containers use, from its record (state creating,
+ * or notready for a start again) and its setup: the run directory, the
+ * pinned network/IPC/UTS namespaces (each made when its pin is not a live
+ * namespace: always at creation, after a reboot at a start again) with the
+ * hostname and loopback up, the /dev/shm tmpfs, the pod cgroup, sysctls,
+ * CNI ADD, the infra process for a shared PID namespace (put in the pod
+ * cgroup; `infraStarted`), /etc/hostname, /etc/hosts, /etc/resolv.conf;
+ * then the `ready` transition with the pod IPs.
+ * @param netConf the CNI network to attach to (undefined: none, or the host's)
+ * @param beforeReady awaited before the `ready` transition (creation: the state directory made durable)
+ * @returns the record, ready.
+ * @throws what a step throws; undoing what was done is the caller's
+ *   (rollBackSandbox at creation, stopSandboxResources at a start again).
+ */
+export async function setUpSandbox(deps: CreateDeps, record: SandboxRecord, setup: SandboxSetup, netConf: CniNetworkConfList | undefined, beforeReady?: Promise<void>): Promise<SandboxRecord> {
+  const { config, log, store } = deps;
+  const id = record.id;
+  const paths = sandboxPaths(config, id);
+  const podNet = !record.hostNetwork;
+  const podIpc = record.namespaceOptions.ipc === 'POD';
+  fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
+  const dead = (pin: string | undefined): string | undefined => (pin !== undefined && !isNamespaceFile(pin) ? pin : undefined);
+  const missing = { net: dead(record.namespaces.network), ipc: dead(record.namespaces.ipc), uts: dead(record.namespaces.uts) };
+  await createPinnedNamespaces(missing);
+  if (missing.uts) await setNamespaceHostname(missing.uts, setup.hostname);
+  if (missing.net) await bringUpLoopback(missing.net);
+  if (podIpc) await mountShm(paths.shmDir, config.sandbox.shm_size);
+  if (config.runtime.cgroup_driver === 'cgroupfs') createPodCgroup(record.cgroupParent);
+  await applySysctls(record.sysctls, record.namespaces);
+
+  let ips: string[] = [];
+  if (podNet && netConf) {
+    const runtimeConfig: CniRuntimeConfig = {};
+    if (record.portMappings?.length) runtimeConfig.portMappings = record.portMappings;
+    if (setup.dns) runtimeConfig.dns = setup.dns;
+    if (setup.bandwidth) runtimeConfig.bandwidth = setup.bandwidth;
+    const result = await addNetwork(paths.cniCacheFile, netConf, {
+      containerId: id,
+      netns: paths.netnsPin,
+      args: podCniArgs(record.metadata, id),
+      runtimeConfig,
+      binDirs: config.network.cni_bin_dirs,
+    });
+    ips = podIpsOfResult(result);
+    log.debug({ sandbox: id, ips, network: netConf.name }, 'pod network set up');
+  }
+
+  if (record.namespaceOptions.pid === 'POD') {
+    // A start again: the last infra's PID namespace took its end with it (no new process can enter it); its pin goes first.
+    await removeNamespacePin(paths.pidnsPin);
+    const infra = await startInfra(id, record.namespaces, ensurePauseLink(config.runroot), paths.pidnsPin);
+    store.transition(id, { type: 'infraStarted', pid: infra.pid, startTime: infra.startTime, pidNamespace: infra.pidNamespace });
+    if (config.runtime.cgroup_driver === 'cgroupfs') joinPodCgroup(record.cgroupParent, infra.pid);
+  }
+
+  await writeFilesAtomic([
+    { file: paths.hostnameFile, data: `${setup.hostname}\n`, mode: 0o644 },
+    { file: paths.hostsFile, data: podNet ? renderHosts(setup.hostname, ips) : readHostFile('/etc/hosts'), mode: 0o644 },
+    { file: paths.resolvConfFile, data: setup.dns ? renderResolvConf(setup.dns) : readHostFile('/etc/resolv.conf'), mode: 0o644 },
+  ]);
+  await beforeReady;
+
+  return store.transition(id, { type: 'ready', ip: ips[0], additionalIps: ips.slice(1) });
 }
 
 /**

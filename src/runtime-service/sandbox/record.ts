@@ -1,4 +1,7 @@
+import type { CniNetworkConfList } from '../cni/network-config';
+import type { CniBandwidth, CniPortMapping } from '../cni/runtime-config';
 import type { Owner } from '../state-db';
+import type { DnsSettings } from './etc-files';
 import type { SandboxState } from './state';
 
 /**
@@ -62,12 +65,32 @@ export interface SandboxRecord {
   cgroupParent: string;
   /** Sysctls applied to the pod's namespaces (PodSandboxConfig.linux.sysctls). */
   sysctls: Record<string, string>;
+  /** The CNI network the pod is attached to (its conflist name); absent for none or the host's. */
+  networkName?: string;
+  /** Host ports forwarded into the pod (CNI portmap), as asked for at creation. */
+  portMappings?: CniPortMapping[];
   /** Primary pod IP (IPv4 first), from the CNI result. */
   ip?: string;
   /** Further pod IPs (e.g. the IPv6 one of a dual-stack pod). */
   additionalIps: string[];
   /** The front end's request as received (the CRI PodSandboxConfig), opaque to the domain, reported by verbose status. */
   config: unknown;
+  /**
+   * What a stopped sandbox is set up again from when it is started again
+   * (lifecycle.ts startSandbox); absent in records of an older peapod,
+   * which cannot be started again.
+   */
+  setup?: SandboxSetup;
+}
+
+/** The parts of a pod's spec its set-up uses beyond the record's other fields (see SandboxSpec; the port mappings are the record's `portMappings`). */
+export interface SandboxSetup {
+  /** The hostname of its UTS namespace ('' for the host's name at the time). */
+  hostname: string;
+  /** As SandboxSpec.cniNetwork: absent for the configured directory's first network, null for none. */
+  cniNetwork?: CniNetworkConfList | null;
+  dns?: DnsSettings;
+  bandwidth?: CniBandwidth;
 }
 
 /** Pattern of a sandbox ID. */

@@ -3,7 +3,7 @@ import type Database from 'better-sqlite3';
 import { deepFreeze } from '../../common/deep-freeze';
 import { alreadyExists, internal, notFound } from '../../common/errors';
 import { ensurePrivateDir } from '../../common/host/private-paths';
-import { isProcessAlive } from '../../common/host/proc';
+import { isProcessAlive, ProcessIdentity } from '../../common/host/proc';
 import { SharedKeyedLock } from '../../common/process-lock';
 import { isUniqueViolation, Owner, StateDb } from '../state-db';
 import { metadataKey, SandboxRecord } from './record';
@@ -196,6 +196,12 @@ export class SandboxStore {
   /** The IDs of every row, of every owner and state: what has a record. */
   allIds(): Set<string> {
     return new Set((this.state.db.prepare('SELECT id FROM pods').all() as { id: string }[]).map((r) => r.id));
+  }
+
+  /** The process that created sandbox `id` (any owner), as its row records it; undefined for an unknown ID. */
+  creator(id: string): ProcessIdentity | undefined {
+    const r = this.state.db.prepare('SELECT creator_pid, creator_start FROM pods WHERE id = ?').get(id) as { creator_pid: number; creator_start: string } | undefined;
+    return r ? { pid: r.creator_pid, startTime: r.creator_start } : undefined;
   }
 
   /** Forgets a sandbox: its state directory first, then its row. */
