@@ -42,6 +42,12 @@ export interface CommandSpec {
   commands?: CommandSpec[];
   /** The module that runs the command, relative to src/cli/. */
   module?: string;
+  /**
+   * False: flags end at the first positional argument, whose followers are
+   * all arguments (cobra's SetInterspersed(false): `peapod unshare ls -l`).
+   * Default true.
+   */
+  interspersed?: boolean;
 }
 
 /** The outcome of parsing. */
@@ -126,6 +132,7 @@ export function parseArgv(root: CommandSpec, globalFlags: FlagSpec[], argv: stri
         continue;
       }
       args.push(a);
+      if (cmd.interspersed === false) endOfFlags = true;
       continue;
     }
     if (a === '--') {
