@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readSubordinateIds } from '../../../src/common/userns';
-import { CLI_MAIN, createTempUser, HostUser, makeRootlessEnv, pprootless, processesInUserNamespaceOf, RootlessEnv, runAs, TempUser } from './rootless-harness';
+import { CLI_MAIN, createTempUser, HostUser, makeRootlessEnv, rootlessTestUser, TestUser, processesInUserNamespaceOf, RootlessEnv, runAs, TempUser } from './rootless-harness';
 
 /** The uid_map a user should get: itself as 0, then its first subordinate range from 1. */
 function expectedUidMap(user: HostUser): string {
@@ -15,13 +15,18 @@ const squeeze = (s: string): string => s.split('\n').map((l) => l.trim().split(/
 
 describe('rootless peapod: the user namespace (peapod unshare, the holder, its errors)', function () {
   this.timeout(120_000);
+  let testUser: TestUser;
   let user: HostUser;
   let env: RootlessEnv;
   before(() => {
-    user = pprootless();
+    testUser = rootlessTestUser();
+    user = testUser.user;
     env = makeRootlessEnv(user);
   });
-  after(async () => env?.cleanup());
+  after(async () => {
+    await env?.cleanup();
+    testUser?.release();
+  });
 
   it('peapod unshare runs a command as uid 0 of a namespace mapping the user and its subordinate range', async () => {
     const map = await env.peapod(['unshare', 'cat', '/proc/self/uid_map', '/proc/self/gid_map']);
