@@ -6,12 +6,16 @@
  * mount namespace shared by all of the user's peapod processes.
  *
  * Both namespaces are held by one long-lived process per user (Podman's
- * pause process; common/userns.ts makes it), recorded as `pid start-time`
- * in `<runroot>/userns.pid`. A command joins it with nsenter; the first
- * command (or the first after the holder died) makes it, under a lock held
- * by a `flock` child (the lock goes with that child, so a killed peapod
- * never leaves it taken), and re-reads the file under the lock, so two
- * commands starting at once end up in the same namespace.
+ * pause process; common/userns.ts makes it), recorded as `pid start-time
+ * namespace-inode` in `<runroot>/userns.pid`. A command joins it with
+ * nsenter; the first command (or the first after the holder died) makes it,
+ * under a lock held by a `flock` child (the lock goes with that child, so a
+ * killed peapod never leaves it taken), and re-reads the file under the
+ * lock, so two commands starting at once end up in the same namespace. When
+ * the holder died but processes of its namespace live on (containers and
+ * their monitors), the new holder is made inside that namespace, so the
+ * containers' mounts stay reachable (Podman joins a conmon for the same
+ * reason).
  *
  * The outer process waits for the re-executed one, passes SIGTERM and
  * SIGHUP on (SIGINT and SIGQUIT from a terminal reach both: the outer one
@@ -25,6 +29,8 @@ import { spawnHostProcess } from '../common/host/command';
 import type { ProcessIdentity } from '../common/host/proc';
 import { findProgram } from '../common/host/programs';
 import {
+  adoptUserNamespace,
+  findUserNamespaceMember,
   holderUsable,
   IdMapping,
   isSingleIdMap,
@@ -33,6 +39,7 @@ import {
   readSubordinateIds,
   rootlessIdMap,
   startUserNamespaceHolder,
+  userNamespaceInode,
   UserNamespaceError,
 } from '../common/userns';
 import { ensureRootlessRunroot, rootlessPaths, RootlessPaths } from './config';
@@ -84,16 +91,22 @@ export function singleIdWarning(mapping: IdMapping, userName: string): string | 
   );
 }
 
-/** The holder recorded in `file`: `pid start-time`; undefined when absent or malformed. */
-export function readHolderFile(file: string): ProcessIdentity | undefined {
+/** A recorded holder: its identity and, when known, the inode of its user namespace. */
+export interface HolderRecord extends ProcessIdentity {
+  userNamespace?: number;
+}
+
+/** The holder recorded in `file`: `pid start-time [namespace-inode]`; undefined when absent or malformed. */
+export function readHolderFile(file: string): HolderRecord | undefined {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch {
     return undefined;
   }
-  const m = /^(\d+) (\d+)\n?$/.exec(text);
-  return m ? { pid: Number(m[1]), startTime: m[2] } : undefined;
+  const m = /^(\d+) (\d+)(?: (\d+))?\n?$/.exec(text);
+  if (!m) return undefined;
+  return { pid: Number(m[1]), startTime: m[2], ...(m[3] ? { userNamespace: Number(m[3]) } : {}) };
 }
 
 /**
@@ -140,9 +153,10 @@ export async function userNamespaceHolder(paths: RootlessPaths): Promise<Process
     const again = readHolderFile(paths.holderFile);
     if (again && holderUsable(again)) return again;
     const info = os.userInfo();
-    const mapping = rootlessMapping({ name: info.username, uid: info.uid, gid: info.gid });
-    const holder = await startUserNamespaceHolder({ mapping });
-    writeFileAtomic(paths.holderFile, `${holder.pid} ${holder.startTime}\n`, 0o600);
+    const member = again?.userNamespace !== undefined ? findUserNamespaceMember(again.userNamespace, info.uid) : undefined;
+    const holder = member !== undefined ? await adoptUserNamespace(member) : await startUserNamespaceHolder({ mapping: rootlessMapping({ name: info.username, uid: info.uid, gid: info.gid }) });
+    const ino = userNamespaceInode(holder.pid);
+    writeFileAtomic(paths.holderFile, `${holder.pid} ${holder.startTime}${ino !== undefined ? ` ${ino}` : ''}\n`, 0o600);
     return holder;
   } finally {
     release();

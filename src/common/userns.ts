@@ -368,6 +368,76 @@ export async function startUserNamespaceHolder(options: UserNamespaceHolderOptio
 }
 
 /**
+ * The inode of the user namespace process `pid` is in (the identity of the
+ * namespace: /proc/PID/ns/user); undefined when the process is gone.
+ */
+export function userNamespaceInode(pid: number | 'self'): number | undefined {
+  try {
+    return fs.statSync(`/proc/${pid}/ns/user`).ino;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A live process of host user `uid` in the user namespace with inode `ino`
+ * (a container's monitor or process that outlived the namespace's holder);
+ * undefined when none is left. Walks /proc: for the rare recovery of a dead
+ * holder, not for every command.
+ */
+export function findUserNamespaceMember(ino: number, uid: number): number | undefined {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return undefined;
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+    try {
+      if (fs.statSync(`/proc/${e}/ns/user`).ino !== ino) continue;
+      const status = fs.readFileSync(`/proc/${e}/status`, 'utf8');
+      if (/^Uid:\s+\d+\s+(\d+)/m.exec(status)?.[1] === String(uid) && !/^State:\s+Z/m.test(status)) return Number(e);
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Makes a new holder inside the user and mount namespaces of `member` (a
+ * process still in them), so a namespace whose holder died keeps its mounts
+ * and stays the one every command joins: `nsenter -t MEMBER -U -m
+ * --preserve-credentials -- sh` that becomes `sleep infinity`, detached.
+ * @returns the new holder's identity.
+ * @throws UserNamespaceError when nsenter cannot join (the member is gone, or not the caller's).
+ */
+export async function adoptUserNamespace(member: number, options: { pathEnv?: string; timeoutMs?: number } = {}): Promise<ProcessIdentity> {
+  const pathEnv = options.pathEnv ?? process.env.PATH ?? '';
+  const nsenter = findProgram('nsenter', pathEnv);
+  if (!nsenter) throw new UserNamespaceError('nsenter not found in PATH: install the util-linux package');
+  const child = spawnHostProcess(nsenter, nsenterArgs({ pid: member, startTime: '' }, '/', ['/bin/sh', '-c', 'echo ready; exec sleep infinity </dev/null >/dev/null 2>&1']), {
+    detached: true,
+    cwd: '/',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: pathEnv },
+  });
+  try {
+    await waitReady(child, options.timeoutMs ?? 10_000);
+  } catch (err) {
+    if (child.pid !== undefined) killProcess(child.pid, 'SIGKILL');
+    throw new UserNamespaceError(`cannot join the user namespace of process ${member}: ${(err as Error).message}`, { cause: err });
+  }
+  const startTime = processStartTime(child.pid!);
+  child.stdout?.destroy();
+  child.stderr?.destroy();
+  child.unref();
+  if (startTime === undefined) throw new UserNamespaceError(`the user namespace holder made in the namespace of process ${member} exited`);
+  return { pid: child.pid!, startTime };
+}
+
+/**
  * True when `holder` still runs and holds a user namespace other than this
  * process's (a reused pid, a dead holder, or the holder of the namespace we
  * are already in all say no).

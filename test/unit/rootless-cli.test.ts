@@ -86,7 +86,9 @@ describe('rootless CLI: paths, the holder file, maps, the command line', () => {
     const file = path.join(tmp, 'userns.pid');
     fs.writeFileSync(file, '123 456789\n');
     expect(readHolderFile(file)).to.deep.equal({ pid: 123, startTime: '456789' });
-    for (const bad of ['', '123\n', 'x 1\n', '1 2 3\n', '-1 5\n']) {
+    fs.writeFileSync(file, '123 456789 4026532253\n');
+    expect(readHolderFile(file)).to.deep.equal({ pid: 123, startTime: '456789', userNamespace: 4026532253 });
+    for (const bad of ['', '123\n', 'x 1\n', '1 2 3 4\n', '-1 5\n']) {
       fs.writeFileSync(file, bad);
       expect(readHolderFile(file), JSON.stringify(bad)).to.equal(undefined);
     }

@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { isProcessAlive, ProcessIdentity } from '../../../src/common/host/proc';
-import { readHolderFile } from '../../../src/cli/rootless';
+import { HolderRecord, readHolderFile } from '../../../src/cli/rootless';
 
 /** The repository root (dist/test/integration/rootless → ../../../..). */
 export const REPO = path.resolve(__dirname, '..', '..', '..', '..');
@@ -143,7 +143,7 @@ export interface RootlessEnv {
   /** The holder file of the environment (`<runtime dir>/peapod/userns.pid`). */
   holderFile(): string;
   /** The recorded holder, when there is one. */
-  holder(): ProcessIdentity | undefined;
+  holder(): HolderRecord | undefined;
   /** Kills every process of the environment's user namespace and removes the temp dirs. */
   cleanup(): Promise<void>;
 }

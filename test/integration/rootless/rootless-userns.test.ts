@@ -97,6 +97,28 @@ describe('rootless peapod: the user namespace (peapod unshare, the holder, its e
     expect(processesInUserNamespaceOf(now.pid)).to.deep.equal([now.pid]);
   });
 
+  it('keeps the namespace when its holder dies while a process of it lives: the next command joins it, mounts and all', async () => {
+    const mounted = await env.peapod(['unshare', 'sh', '-c', 'mkdir -p kept && mount -t tmpfs peapodkept kept && readlink /proc/self/ns/user']);
+    expect(mounted.code, mounted.stderr).to.equal(0);
+    const old = env.holder()!;
+    expect(old.userNamespace).to.equal(fs.statSync(`/proc/${old.pid}/ns/user`).ino);
+    // A process of the namespace that outlives the holder (as a container's monitor does).
+    const member = env.peapod(['unshare', 'sleep', '600']);
+    const { waitFor } = await import('./rootless-harness');
+    await waitFor(() => processesInUserNamespaceOf(old.pid).length >= 2, 'the sleeping member to join the namespace');
+    process.kill(old.pid, 'SIGKILL');
+    await waitFor(() => !fs.existsSync(`/proc/${old.pid}/ns`), 'the holder to die');
+    const again = await env.peapod(['unshare', 'sh', '-c', 'readlink /proc/self/ns/user; grep -c " peapodkept " /proc/self/mountinfo']);
+    expect(again.code, again.stderr).to.equal(0);
+    expect(again.stdout).to.equal(`${mounted.stdout}1\n`);
+    const now = env.holder()!;
+    expect(now.pid).to.not.equal(old.pid);
+    expect(now.userNamespace).to.equal(old.userNamespace);
+    const { killNamespace } = await import('./rootless-harness');
+    await killNamespace(now);
+    await member;
+  });
+
   it('names newuidmap and its package when the user has subordinate IDs but no newuidmap', async () => {
     const bin = fs.mkdtempSync(path.join(env.home, 'bin-'));
     fs.chmodSync(bin, 0o755);
