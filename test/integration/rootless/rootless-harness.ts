@@ -137,9 +137,9 @@ export interface RootlessEnv {
   /** The variables every run gets. */
   env: NodeJS.ProcessEnv;
   /** Runs `peapod ARGS` as the user, by the launcher (default) or by `node main.js`. */
-  peapod(args: string[], options?: RunOptions & { via?: 'launcher' | 'node' }): Promise<RunResult>;
+  peapod(args: string[], options?: RunOptions & { via?: 'launcher' | 'node' }): Running;
   /** Runs any program as the user. */
-  exec(file: string, args: string[], options?: RunOptions): Promise<RunResult>;
+  exec(file: string, args: string[], options?: RunOptions): Running;
   /** The holder file of the environment (`<runtime dir>/peapod/userns.pid`). */
   holderFile(): string;
   /** The recorded holder, when there is one. */
@@ -191,14 +191,19 @@ export async function killNamespace(holder: ProcessIdentity | undefined): Promis
   await waitFor(() => pids.every((p) => !fs.existsSync(`/proc/${p}/ns`)), `the processes of user namespace holder ${holder.pid} to exit`);
 }
 
+/** A run in progress: its result, and the pid of the program (setpriv execs it). */
+export type Running = Promise<RunResult> & { pid: number };
+
 /** Runs `file args` as `user` (setpriv), collecting output. */
-export function runAs(user: HostUser, file: string, args: string[], env: NodeJS.ProcessEnv, options: RunOptions = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
+export function runAs(user: HostUser, file: string, args: string[], env: NodeJS.ProcessEnv, options: RunOptions = {}): Running {
+  let pid = 0;
+  const result = new Promise<RunResult>((resolve, reject) => {
     const child = spawn('/usr/bin/setpriv', [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', '--', file, ...args], {
       env: { ...env, ...options.env },
       cwd: options.cwd,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
+    pid = child.pid ?? 0;
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -216,6 +221,7 @@ export function runAs(user: HostUser, file: string, args: string[], env: NodeJS.
     child.stdin.on('error', () => undefined);
     child.stdin.end(options.input ?? '');
   });
+  return Object.assign(result, { pid });
 }
 
 /**

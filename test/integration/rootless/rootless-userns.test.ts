@@ -97,6 +97,43 @@ describe('rootless peapod: the user namespace (peapod unshare, the holder, its e
     expect(processesInUserNamespaceOf(now.pid)).to.deep.equal([now.pid]);
   });
 
+  it('the launcher takes neither a zombie of the namespace nor a reused pid for the holder: the CLI then joins or makes one', async () => {
+    const { killNamespace, waitFor } = await import('./rootless-harness');
+    expect((await env.peapod(['unshare', 'true'])).code).to.equal(0);
+    const holder = env.holder()!;
+    // A zombie in the namespace (the state of a holder killed and not yet reaped): `sleep 600` never reaps the /bin/true it inherited from sh.
+    const parent = env.peapod(['unshare', 'sh', '-c', '/bin/true & exec sleep 600']);
+    let zombie = 0;
+    await waitFor(() => {
+      for (const p of processesInUserNamespaceOf(holder.pid)) {
+        try {
+          if (/^\d+ \(true\) Z /.test(fs.readFileSync(`/proc/${p}/stat`, 'utf8'))) zombie = p;
+        } catch {
+          // gone
+        }
+      }
+      return zombie !== 0;
+    }, 'a zombie in the namespace');
+    const stat = (pid: number): string[] => fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    fs.writeFileSync(env.holderFile(), `${zombie} ${stat(zombie)[19]} ${holder.userNamespace}\n`);
+    const r = await env.peapod(['unshare', 'readlink', '/proc/self/ns/user']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.equal(`${fs.readlinkSync(`/proc/${holder.pid}/ns/user`)}\n`);
+    expect(env.holder()!.pid).to.not.equal(zombie);
+    // A live process of the user in the host's namespace, recorded as if it were the holder (a reused pid).
+    await killNamespace(env.holder());
+    await parent;
+    const other = env.exec('/bin/sleep', ['600']);
+    await waitFor(() => fs.readFileSync(`/proc/${other.pid}/cmdline`, 'utf8') === '/bin/sleep\u0000600\u0000', 'sleep to start');
+    fs.writeFileSync(env.holderFile(), `${other.pid} ${stat(other.pid)[19]}\n`);
+    const again = await env.peapod(['unshare', 'cat', '/proc/self/uid_map']);
+    expect(again.code, again.stderr).to.equal(0);
+    expect(squeeze(again.stdout)).to.equal(expectedUidMap(user));
+    expect(env.holder()!.pid).to.not.equal(other.pid);
+    process.kill(other.pid, 'SIGKILL');
+    await other;
+  });
+
   it('keeps the namespace when its holder dies while a process of it lives: the next command joins it, mounts and all', async () => {
     const mounted = await env.peapod(['unshare', 'sh', '-c', 'mkdir -p kept && mount -t tmpfs peapodkept kept && readlink /proc/self/ns/user']);
     expect(mounted.code, mounted.stderr).to.equal(0);
