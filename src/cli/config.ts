@@ -51,7 +51,7 @@ export interface GlobalOptions {
  * both front ends agree on root and runroot. Default files that do not exist
  * are skipped; files named by flags must exist. Rootless, the defaults and
  * the default files are the user's (see the module doc), and the runtime
- * dir and runroot are made private (0700) when they are peapod's to make.
+ * dir, runroot and store are made private (0700) when they are peapod's to make.
  * @throws CliError (exit 125) carrying the configuration error's message, or
  *   ensurePrivateDir's.
  */
@@ -64,6 +64,8 @@ export function loadCliConfig(g: GlobalOptions, env: NodeJS.ProcessEnv = process
     const p = rootlessPaths(env);
     const config = loadConfig({ configFile: g.config, configDir: g.configDir, overrides, defaults: rootlessDefaults(p), defaultFiles: p });
     if (config.runroot === p.runroot) ensureRootlessRunroot(p);
+    // The user's store is the user's alone: other users see none of its images and containers.
+    if (config.root === p.root) fs.mkdirSync(p.root, { recursive: true, mode: 0o700 });
     return config;
   } catch (err) {
     if (err instanceof ConfigError) throw new CliError(`configuration: ${err.message}`, EXIT_ENGINE);

@@ -138,6 +138,13 @@ describe('rootless peapod: root file systems, runc and slirp4netns in the user n
     expect(r.cgroupsPath).to.equal(null);
   });
 
+  it('runs a container under conmon in the namespace: created, started, its exit code and log lines recorded', async () => {
+    const r = await step('conmon', { storage, ref: busyboxRef, dir: userDir('ctr-conmon'), args: ['sh', '-c', 'echo out; echo err >&2; id -u; exit 7'] });
+    expect(r.error, String(r.error)).to.equal(undefined);
+    expect(r.exitCode).to.equal(7);
+    expect((r.output as string[]).slice().sort()).to.deep.equal(['0', 'err', 'out']);
+  });
+
   it('refuses resource limits without a delegated cgroup, naming the limit and why', async () => {
     const r = await step('runc', { storage, ref: busyboxRef, dir: userDir('ctr-mem'), args: ['true'], resources: { memoryLimitBytes: 64 * 1024 * 1024 } });
     expect(r.code).to.equal('INVALID_ARGUMENT');
