@@ -124,6 +124,26 @@ describe('rootless peapod: the user\'s store, and layers unpacked in the user na
     expect(images.stdout.trim().split('\n')).to.have.length(1);
   });
 
+  it('login (run as the user, outside the namespace) keeps the credentials in the user\'s runtime dir, where pull (inside) finds them', async () => {
+    const auth = await startRegistry({ htpasswd: { alice: 's3cret' } });
+    try {
+      await pushImage(auth.url, 'private/app', 'v1', rootOnly, { headers: { authorization: `Basic ${Buffer.from('alice:s3cret').toString('base64')}` } });
+      const denied = await env.peapod(['pull', '-q', `${auth.host}/private/app:v1`]);
+      expect(denied.code).to.equal(125);
+      const login = await env.peapod(['login', '-u', 'alice', '--password-stdin', auth.host], { input: 's3cret\n' });
+      expect(login.code, login.stderr).to.equal(0);
+      const file = path.join(env.runtimeDir!, 'containers', 'auth.json');
+      expect(fs.statSync(file).uid).to.equal(user.uid);
+      expect(fs.statSync(file).mode & 0o777).to.equal(0o600);
+      const pulled = await env.peapod(['pull', '-q', `${auth.host}/private/app:v1`]);
+      expect(pulled.code, pulled.stderr).to.equal(0);
+      expect(pulled.stdout).to.equal(`${rootOnly.configDigest.slice(7)}\n`);
+      expect((await env.peapod(['rmi', `${auth.host}/private/app:v1`])).code).to.equal(0);
+    } finally {
+      await auth.stop();
+    }
+  });
+
   describe('a user without subordinate IDs', () => {
     let single: TempUser;
     let senv: RootlessEnv;
