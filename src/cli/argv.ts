@@ -43,9 +43,9 @@ export interface CommandSpec {
   /** The module that runs the command, relative to src/cli/. */
   module?: string;
   /**
-   * False: flags end at the first positional argument, whose followers are
-   * all arguments (cobra's SetInterspersed(false): `peapod unshare ls -l`).
-   * Default true.
+   * False: flags end at the first positional argument, so what follows is
+   * passed on as it is (`run IMAGE sh -c …`, `exec CTR ls -l`), as cobra's
+   * SetInterspersed(false). Default true.
    */
   interspersed?: boolean;
 }

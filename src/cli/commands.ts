@@ -92,7 +92,7 @@ const RMI: CommandSpec = {
   examples: ['peapod rmi imageID', 'peapod rmi --force busybox', 'peapod rmi c4dfb1609ee2 93fd78260bd1'],
   flags: [
     { name: 'all', short: 'a', type: 'bool', help: 'Remove all images' },
-    { name: 'force', short: 'f', type: 'bool', help: 'Accepted for Podman compatibility; an image a container uses is still refused (remove the container first)' },
+    { name: 'force', short: 'f', type: 'bool', help: 'Remove the CLI\'s containers using the image first (peapod-cri\'s containers still keep it)' },
     { name: 'ignore', short: 'i', type: 'bool', help: 'Ignore errors if a specified image does not exist' },
   ],
 };
@@ -184,24 +184,291 @@ const VERSION: CommandSpec = {
   flags: [{ name: 'format', short: 'f', type: 'string', help: 'Change the output format to JSON or a Go template' }],
 };
 
+/** The flags `run` and `create` share (Podman's names; `--hostname` has no `-h`, which is help here). */
+const CREATE_FLAGS: FlagSpec[] = [
+  { name: 'cpus', type: 'string', value: 'number', help: 'Number of CPUs (a CFS quota over a 100 ms period, e.g. 1.5)' },
+  { name: 'entrypoint', type: 'string', value: 'string', help: 'Overwrite the default ENTRYPOINT of the image (one word, or a JSON array)' },
+  { name: 'env', short: 'e', type: 'strings', value: 'stringArray', help: 'Set environment variables in the container (NAME=VALUE, or NAME to take it from here)' },
+  { name: 'env-file', type: 'strings', value: 'file', help: 'Read in a file of environment variables (NAME=VALUE lines)' },
+  { name: 'hostname', type: 'string', value: 'string', help: 'Set the container host name (default: the first 12 characters of its ID)' },
+  { name: 'interactive', short: 'i', type: 'bool', help: 'Keep STDIN open even if not attached' },
+  { name: 'label', short: 'l', type: 'strings', value: 'stringArray', help: 'Set metadata on the container (KEY=VALUE)' },
+  { name: 'memory', short: 'm', type: 'string', value: 'string', help: 'Memory limit (format: <number>[<unit>], where unit = b, k, m or g)' },
+  { name: 'name', type: 'string', value: 'string', help: 'Assign a name to the container (default: a random adjective_surname)' },
+  { name: 'network', type: 'string', value: 'mode', help: 'Connect the container to a network: bridge (the CLI\'s CNI network), none, host', default: 'bridge', choices: ['bridge', 'none', 'host'] },
+  { name: 'pod', type: 'string', value: 'string', help: 'Run the container in an existing pod (made with pod create)' },
+  { name: 'publish', short: 'p', type: 'strings', value: 'stringArray', help: 'Publish a container\'s port to the host ([[IP:][HOST-PORT]:]CONTAINER-PORT[/PROTOCOL])' },
+  { name: 'pull', type: 'string', value: 'policy', help: 'Pull image policy: always, missing, never', default: 'missing', choices: ['always', 'missing', 'never'] },
+  { name: 'rm', type: 'bool', help: 'Remove the container (and its network) when it exits' },
+  { name: 'stop-timeout', type: 'string', value: 'uint', help: 'Seconds to wait for the container to stop before killing it (default 10)' },
+  { name: 'tty', short: 't', type: 'bool', help: 'Allocate a pseudo-TTY for the container' },
+  { name: 'user', short: 'u', type: 'string', value: 'string', help: 'User to run as: USER[:GID] (a name or UID)' },
+  { name: 'volume', short: 'v', type: 'strings', value: 'stringArray', help: 'Bind mount a host directory: HOST-DIR:CONTAINER-DIR[:ro|rw|z|Z|[r]private|[r]slave|[r]shared]' },
+  { name: 'workdir', short: 'w', type: 'string', value: 'string', help: 'Working directory inside the container' },
+];
+
+const DETACH_KEYS: FlagSpec = { name: 'detach-keys', type: 'string', value: 'string', help: 'Override the key sequence for detaching a container (a comma list of letters and ctrl-<letter>; empty disables)', default: 'ctrl-p,ctrl-q' };
+
+const RUN: CommandSpec = {
+  name: 'run',
+  summary: 'Run a command in a new container',
+  description: 'Runs a process in a new container with its own sandbox (namespaces, a network per --network), or in a pod with --pod.\nExit codes: the container\'s, or 125 engine error, 126 the command cannot be invoked, 127 the command was not found.',
+  usage: 'IMAGE [COMMAND [ARG...]]',
+  minArgs: 1,
+  interspersed: false,
+  module: './commands/run',
+  examples: ['peapod run --rm busybox echo hi', 'peapod run -it busybox sh', 'peapod run -d --name web -p 8080:80 busybox httpd -f -p 80'],
+  flags: [...CREATE_FLAGS, { name: 'detach', short: 'd', type: 'bool', help: 'Run the container in the background and print its ID' } as FlagSpec, DETACH_KEYS].sort((a, b) => a.name.localeCompare(b.name)),
+};
+
+const CREATE: CommandSpec = {
+  name: 'create',
+  summary: 'Create but do not start a container',
+  usage: 'IMAGE [COMMAND [ARG...]]',
+  minArgs: 1,
+  interspersed: false,
+  module: './commands/create',
+  examples: ['peapod create --name box busybox sleep 1000'],
+  flags: CREATE_FLAGS,
+};
+
+const START: CommandSpec = {
+  name: 'start',
+  summary: 'Start one or more containers',
+  description: 'Starts created or exited containers (an exited one runs again with the same writable layer).\nWith --attach the exit code is the container\'s.',
+  usage: 'CONTAINER [CONTAINER...]',
+  minArgs: 1,
+  module: './commands/start',
+  flags: [
+    { name: 'attach', short: 'a', type: 'bool', help: 'Attach container\'s STDOUT and STDERR' },
+    DETACH_KEYS,
+    { name: 'interactive', short: 'i', type: 'bool', help: 'Attach container\'s STDIN' },
+  ],
+};
+
+const STOP_TIME: FlagSpec = { name: 'time', short: 't', type: 'string', value: 'int', help: 'Seconds to wait for stop before killing the container (default: its --stop-timeout, else 10)' };
+const ALL_CONTAINERS: FlagSpec = { name: 'all', short: 'a', type: 'bool', help: 'All containers' };
+
+const STOP: CommandSpec = {
+  name: 'stop',
+  summary: 'Stop one or more containers',
+  description: 'Sends the stop signal (the image\'s StopSignal, default SIGTERM), waits, then SIGKILL.',
+  usage: 'CONTAINER [CONTAINER...]',
+  module: './commands/stop',
+  flags: [ALL_CONTAINERS, { name: 'ignore', short: 'i', type: 'bool', help: 'Ignore errors when a specified container is missing' }, STOP_TIME],
+};
+
+const KILL: CommandSpec = {
+  name: 'kill',
+  summary: 'Kill one or more running containers with a specific signal',
+  usage: 'CONTAINER [CONTAINER...]',
+  module: './commands/kill',
+  flags: [ALL_CONTAINERS, { name: 'signal', short: 's', type: 'string', value: 'string', help: 'Signal to send to the container', default: 'KILL' }],
+};
+
+const RESTART: CommandSpec = {
+  name: 'restart',
+  summary: 'Restart one or more containers',
+  usage: 'CONTAINER [CONTAINER...]',
+  module: './commands/restart',
+  flags: [ALL_CONTAINERS, STOP_TIME],
+};
+
+const RM: CommandSpec = {
+  name: 'rm',
+  summary: 'Remove one or more containers',
+  description: 'Removes containers with their writable layer and, for a container not in a pod, its network and namespaces.\nExit codes: 0 removed, 1 a container was not found, 2 a container is running (without --force), 125 other errors.',
+  usage: 'CONTAINER [CONTAINER...]',
+  module: './commands/rm',
+  flags: [
+    { name: 'all', short: 'a', type: 'bool', help: 'Remove all containers' },
+    { name: 'force', short: 'f', type: 'bool', help: 'Force removal of a running container (stopped first)' },
+    { name: 'ignore', short: 'i', type: 'bool', help: 'Ignore errors when a specified container is missing' },
+    STOP_TIME,
+  ],
+};
+
+const PS: CommandSpec = {
+  name: 'ps',
+  summary: 'List containers',
+  description: 'Lists the CLI\'s containers (running ones unless --all); --external adds peapod-cri\'s, which the CLI shows but never changes.',
+  maxArgs: 0,
+  module: './commands/ps',
+  examples: ['peapod ps -a', 'peapod ps -a --format "{{.Names}} {{.Status}}"', 'peapod ps --filter status=exited -q'],
+  flags: [
+    { name: 'all', short: 'a', type: 'bool', help: 'Show all the containers, default is only running containers' },
+    { name: 'external', type: 'bool', help: 'Show containers in storage not controlled by the CLI (peapod-cri\'s), read-only' },
+    { name: 'filter', short: 'f', type: 'strings', value: 'stringArray', help: 'Filter output: id, name, status, label, ancestor, pod, exited (key=value or key!=value; repeatable)' },
+    { name: 'format', type: 'string', help: 'Pretty-print containers to JSON or using a Go template' },
+    { name: 'no-trunc', type: 'bool', help: 'Display the extended information' },
+    { name: 'noheading', short: 'n', type: 'bool', help: 'Do not print headers' },
+    { name: 'pod', type: 'bool', help: 'Print the ID and name of the pod the containers are associated with' },
+    { name: 'quiet', short: 'q', type: 'bool', help: 'Print the numeric IDs of the containers only' },
+  ],
+};
+
+const LOGS: CommandSpec = {
+  name: 'logs',
+  summary: 'Fetch the logs of one or more containers',
+  usage: 'CONTAINER [CONTAINER...]',
+  minArgs: 1,
+  module: './commands/logs',
+  flags: [
+    { name: 'follow', short: 'f', type: 'bool', help: 'Follow log output (until the container exits)' },
+    { name: 'tail', type: 'string', value: 'int', help: 'Output the specified number of LINES at the end of the logs (-1: all)', default: '-1' },
+    { name: 'timestamps', short: 't', type: 'bool', help: 'Output the timestamps in the log' },
+  ],
+};
+
+const EXEC: CommandSpec = {
+  name: 'exec',
+  summary: 'Run a process in a running container',
+  description: 'Exit codes: the process\'s, or 125 engine error, 126 the command cannot be invoked, 127 the command was not found, 255 the container is not running.',
+  usage: 'CONTAINER COMMAND [ARG...]',
+  minArgs: 2,
+  interspersed: false,
+  module: './commands/exec',
+  examples: ['peapod exec web ls /', 'peapod exec -it web sh'],
+  flags: [
+    { name: 'env', short: 'e', type: 'strings', value: 'stringArray', help: 'Set environment variables' },
+    { name: 'interactive', short: 'i', type: 'bool', help: 'Keep STDIN open even if not attached' },
+    { name: 'tty', short: 't', type: 'bool', help: 'Allocate a pseudo-TTY' },
+    { name: 'user', short: 'u', type: 'string', value: 'string', help: 'Sets the username or UID used and optionally the GID: USER[:GID]' },
+    { name: 'workdir', short: 'w', type: 'string', value: 'string', help: 'Working directory inside the container' },
+  ],
+};
+
+const ATTACH: CommandSpec = {
+  name: 'attach',
+  summary: 'Attach to a running container',
+  usage: 'CONTAINER',
+  minArgs: 1,
+  maxArgs: 1,
+  module: './commands/attach',
+  flags: [DETACH_KEYS, { name: 'no-stdin', type: 'bool', help: 'Do not attach STDIN' }],
+};
+
+const CONTAINER_INSPECT: CommandSpec = {
+  name: 'inspect',
+  summary: 'Display the configuration of a container',
+  usage: 'CONTAINER [CONTAINER...]',
+  minArgs: 1,
+  module: './commands/inspect',
+  flags: [{ name: 'format', short: 'f', type: 'string', help: 'Format the output to a Go template or json (default "json")' }],
+};
+
+const INSPECT_ANY: CommandSpec = {
+  name: 'inspect',
+  summary: 'Display the configuration of object denoted by ID',
+  description: 'Inspects containers, then images, by name or ID (--type narrows it).',
+  usage: 'NAME|ID [NAME|ID...]',
+  minArgs: 1,
+  module: './commands/inspect',
+  flags: [
+    { name: 'format', short: 'f', type: 'string', help: 'Format the output to a Go template or json (default "json")' },
+    { name: 'type', short: 't', type: 'string', help: 'Specify inspect-object type: container, image, all', default: 'all', choices: ['container', 'image', 'all'] },
+  ],
+};
+
+const WAIT: CommandSpec = {
+  name: 'wait',
+  summary: 'Block on one or more containers',
+  description: 'Waits for each container to exit and prints its exit code.',
+  usage: 'CONTAINER [CONTAINER...]',
+  minArgs: 1,
+  module: './commands/wait',
+};
+
+const PORT: CommandSpec = {
+  name: 'port',
+  summary: 'List port mappings or a specific mapping for the container',
+  usage: 'CONTAINER [PRIVATE_PORT[/PROTO]]',
+  maxArgs: 2,
+  module: './commands/port',
+  flags: [{ name: 'all', short: 'a', type: 'bool', help: 'Display port information for all containers' }],
+};
+
+const TOP: CommandSpec = {
+  name: 'top',
+  summary: 'Display the running processes of a container',
+  description: 'Descriptors (Podman\'s): user, pid, ppid, pcpu, etime, tty, time, args (default), comm, group, vsz, rss, nice, state, hpid, huser.',
+  usage: 'CONTAINER [FORMAT-DESCRIPTORS...]',
+  minArgs: 1,
+  module: './commands/top',
+};
+
+const STATS: CommandSpec = {
+  name: 'stats',
+  summary: 'Display a live stream of container resource usage statistics',
+  usage: '[CONTAINER...]',
+  module: './commands/stats',
+  flags: [
+    { name: 'all', short: 'a', type: 'bool', help: 'Show all containers (default: running ones)' },
+    { name: 'format', type: 'string', help: 'Pretty-print container statistics to JSON or using a Go template' },
+    { name: 'no-stream', type: 'bool', help: 'Disable streaming stats and only pull the first result' },
+  ],
+};
+
+const CP: CommandSpec = {
+  name: 'cp',
+  summary: 'Copy files/folders between a container and the local filesystem',
+  description: 'CONTAINER:PATH to a host path, or a host path to CONTAINER:PATH. Paths in the container are resolved inside its root file system: symbolic links never lead out of it.',
+  usage: 'SRC DEST',
+  minArgs: 2,
+  maxArgs: 2,
+  module: './commands/cp',
+  examples: ['peapod cp web:/etc/hostname .', 'peapod cp ./site web:/srv'],
+};
+
+const CLEANUP: CommandSpec = {
+  name: 'cleanup',
+  summary: 'Clean up the container after it exited',
+  description: 'Records a container\'s exit and removes it when it was run with --rm (what conmon runs when a container exits).',
+  usage: 'CONTAINER [CONTAINER...]',
+  minArgs: 1,
+  module: './commands/container-cleanup',
+};
+
 /** The root of the table. */
 export const ROOT: CommandSpec = {
   name: 'peapod',
-  summary: 'Manage images with the store peapod-cri uses (daemonless, in the manner of Podman)',
+  summary: 'Manage containers and images with the store peapod-cri uses (daemonless, in the manner of Podman)',
   commands: [
+    ATTACH,
+    {
+      name: 'container',
+      summary: 'Manage containers',
+      commands: [ATTACH, CLEANUP, CP, CREATE, EXEC, CONTAINER_INSPECT, KILL, { ...PS, name: 'list', aliases: ['ls', 'ps'] }, LOGS, PORT, RESTART, RM, RUN, START, STATS, STOP, TOP, WAIT],
+    },
+    CP,
+    CREATE,
+    EXEC,
     { name: 'image', summary: 'Manage images', commands: [INSPECT, { ...IMAGES, name: 'list', aliases: ['ls'] }, LOAD, PULL, { ...RMI, name: 'rm' }, SAVE, TAG, UNTAG] },
     IMAGES,
     INFO,
+    INSPECT_ANY,
+    KILL,
     LOAD,
     LOGIN,
     LOGOUT,
+    LOGS,
+    PORT,
+    PS,
     PULL,
+    RESTART,
+    RM,
     RMI,
+    RUN,
     SAVE,
+    START,
+    STATS,
+    STOP,
     TAG,
+    TOP,
     UNSHARE,
     UNTAG,
     VERSION,
+    WAIT,
   ],
 };
 

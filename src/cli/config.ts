@@ -168,6 +168,15 @@ export function storageRoot(config: PeapodConfig): string {
   return path.join(config.root, 'storage');
 }
 
+/**
+ * The CNI configuration directory of the CLI's bridge networks (config key
+ * `network.cli_conf_dir`; see network.ts). peapod-cri reads
+ * `network.cni_conf_dir` instead, so the two differ unless configured alike.
+ */
+export function cliNetworkConfDir(config: PeapodConfig): string {
+  return path.resolve(config.network.cli_conf_dir);
+}
+
 /** The auth files of containers-auth.json(5): the one written, then the ones also read. */
 export interface AuthFiles {
   /** Where login writes and logout edits; read first. */

@@ -9,6 +9,7 @@
  * neither the HTTP client nor the container code); the state database is
  * opened only for the image-in-use rule.
  */
+import * as path from 'node:path';
 import type { ImagePuller } from '../image-service/puller';
 import type { ImageStore } from '../image-service/store/image-store';
 import type { GlobalOptions, PeapodConfig } from './config';
@@ -40,6 +41,9 @@ export class CliContext {
   private cfg: PeapodConfig | undefined;
   private imgs: CliImages | undefined;
   private state: import('../runtime-service/state-db').StateDb | undefined;
+  private ctrStore: import('../runtime-service/container/store').ContainerStore | undefined;
+  private domain: import('../runtime-service/peapod').Peapod | undefined;
+  private engine: import('../runtime-service/container/engine').ContainerEngine | undefined;
 
   constructor(
     readonly globals: GlobalOptions,
@@ -88,10 +92,74 @@ export class CliContext {
 
   /** Who uses an image, from the shared state database (opened on first use). */
   imageUsers(): import('../runtime-service/image-removal').ImageUsers {
-    const { openStateDb } = require('../runtime-service/state-db') as typeof import('../runtime-service/state-db');
     const { containersUsingImage } = require('../runtime-service/container/store') as typeof import('../runtime-service/container/store');
-    const state = (this.state ??= openStateDb(this.config.root, 'cli'));
+    const state = this.stateDb();
     return { usingImage: (imageId) => containersUsingImage(state, imageId) };
+  }
+
+  /** The state database `<root>/state.db` as the CLI (owner `cli`), opened on first use. */
+  stateDb(): import('../runtime-service/state-db').StateDb {
+    const { openStateDb } = require('../runtime-service/state-db') as typeof import('../runtime-service/state-db');
+    return (this.state ??= openStateDb(this.config.root, 'cli'));
+  }
+
+  /**
+   * The CLI's container records alone (no engine: `ps` and other reads
+   * stay light), on the state database.
+   */
+  containerStore(): import('../runtime-service/container/store').ContainerStore {
+    if (!this.ctrStore) {
+      const { ContainerStore } = require('../runtime-service/container/store') as typeof import('../runtime-service/container/store');
+      const { containerDirs } = require('../runtime-service/container/paths') as typeof import('../runtime-service/container/paths');
+      this.ctrStore = new ContainerStore(this.stateDb(), containerDirs(this.config.root, this.config.runroot).state);
+    }
+    return this.ctrStore;
+  }
+
+  /**
+   * The container engine alone (no image store, no pods): what exec, logs,
+   * wait, kill and the like need; the whole domain's when it is open.
+   */
+  containerEngine(): import('../runtime-service/container/engine').ContainerEngine {
+    if (this.domain) return this.domain.containers;
+    if (!this.engine) {
+      const { ContainerEngine } = require('../runtime-service/container/engine') as typeof import('../runtime-service/container/engine');
+      const { ConmonDriver } = require('../conmon/driver') as typeof import('../conmon/driver');
+      const { domainLogger } = require('./domain-log') as typeof import('./domain-log');
+      const config = this.config;
+      this.engine = new ContainerEngine({
+        root: path.resolve(config.root),
+        runroot: path.resolve(config.runroot),
+        conmon: new ConmonDriver(config.runtime.conmon_path),
+        runtimes: config.runtime.runtimes,
+        defaultRuntime: config.runtime.default_runtime,
+        cgroupDriver: config.runtime.cgroup_driver,
+        log: domainLogger(this.log),
+        state: this.stateDb(),
+      });
+    }
+    return this.engine;
+  }
+
+  /**
+   * The whole domain for containers and pods, owner `cli` (openPeapod's
+   * composition, built on this context's image store, state database and
+   * lazily made puller). No recovery and no exit watcher are started: the
+   * commands that need them ask (cli/containers/domain.ts).
+   */
+  peapod(): import('../runtime-service/peapod').Peapod {
+    if (!this.domain) {
+      const { Peapod } = require('../runtime-service/peapod') as typeof import('../runtime-service/peapod');
+      const { domainLogger } = require('./domain-log') as typeof import('./domain-log');
+      const images = this.images;
+      this.domain = new Peapod(this.config, domainLogger(this.log), this.stateDb(), {
+        store: images.store,
+        get puller() {
+          return images.puller();
+        },
+      });
+    }
+    return this.domain;
   }
 
   /**
@@ -100,6 +168,11 @@ export class CliContext {
    * leave the files of an image it removed behind in the store's tmp/.
    */
   async close(): Promise<void> {
+    // The domain's exit watcher only; its databases are this context's, closed below.
+    this.domain?.containers.close();
+    this.domain = undefined;
+    this.engine?.close();
+    this.engine = undefined;
     await this.imgs?.store.settled();
     this.imgs?.store.close();
     this.imgs = undefined;

@@ -112,6 +112,7 @@ export const CORE_SCHEMA: TableSpec = {
       fields: {
         cni_conf_dir: { kind: 'key', type: 'string', default: '/etc/cni/net.d', doc: 'Directory searched for the network configuration (the first `.conflist`, `.conf` or `.json` by name).' },
         cni_bin_dirs: { kind: 'key', type: 'string array', default: ['/opt/cni/bin', '/usr/lib/cni'], doc: 'Directories searched for CNI plugin binaries, in order.' },
+        cli_conf_dir: { kind: 'key', type: 'string', default: '/etc/peapod/cni/net.d', doc: 'CNI configuration directory of the `peapod` CLI\'s bridge networks (peapod-cri never reads it): the first configuration by name is used; when there is none the CLI writes its default network `peapod-cli` there (bridge `peapodcli0`, 198.19.0.0/24; see docs/cli.md). Set it to `cni_conf_dir` to put the CLI\'s containers on peapod-cri\'s network.' },
       },
     },
   },

@@ -47,6 +47,8 @@ export interface PeapodConfig {
   network: {
     cni_conf_dir: string;
     cni_bin_dirs: string[];
+    /** The `peapod` CLI's CNI configuration directory (peapod-cri never reads it). */
+    cli_conf_dir: string;
   };
 }
 

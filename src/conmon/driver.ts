@@ -62,6 +62,13 @@ export interface ConmonCreateOptions {
   logLevel?: 'error' | 'warn' | 'info' | 'debug';
   /** Milliseconds to wait for the runtime to create the container (default 120000). */
   timeoutMs?: number;
+  /**
+   * A program conmon runs once the container has exited and its exit file is
+   * written (`--exit-command` with each further word as `--exit-command-arg`),
+   * as Podman has conmon run `podman container cleanup`. Absolute path
+   * first; conmon gives it no environment. Absent: none.
+   */
+  exitCommand?: string[];
 }
 
 /** What a successful create returns. */
@@ -152,6 +159,10 @@ export function conmonCreateArgs(o: ConmonCreateOptions): string[] {
   if (o.stdin) args.push('-i');
   if (o.stdin && !o.stdinOnce) args.push('--leave-stdin-open');
   if (o.logSizeMax !== undefined && o.logSizeMax > 0) args.push('--log-size-max', String(o.logSizeMax));
+  if (o.exitCommand && o.exitCommand.length > 0) {
+    args.push('--exit-command', o.exitCommand[0]);
+    for (const a of o.exitCommand.slice(1)) args.push('--exit-command-arg', a);
+  }
   return args;
 }
 

@@ -11,11 +11,10 @@ import * as path from 'node:path';
 import type { PeapodConfig } from '../common/config';
 import { notFound } from '../common/errors';
 import type { Logger } from '../common/logger';
-import { openImages } from '../image-service';
 import type { ImagePuller } from '../image-service/puller';
 import type { ImageRecord, ImageStore } from '../image-service/store/image-store';
 import { ConmonDriver } from '../conmon/driver';
-import { ContainerEngine } from './container/engine';
+import { ContainerEngine, CreateOptions } from './container/engine';
 import type { ContainerRecord } from './container/record';
 import type { ContainerSpec } from './container/spec';
 import { removeImage } from './image-removal';
@@ -74,7 +73,14 @@ export class Peapod {
     });
     this.sandboxes = new Sandboxes({ config, log, sandboxes: new SandboxStore(state, config), containers: this.containers });
     const containers = this.containers;
-    this.images = { ...images, remove: (ref) => removeImage({ images: images.store, containers }, ref) };
+    // `puller` is read when used, so a front end may pass a getter that builds it on first use (the CLI: it loads the HTTP client).
+    this.images = {
+      store: images.store,
+      get puller(): ImagePuller {
+        return images.puller;
+      },
+      remove: (ref) => removeImage({ images: images.store, containers }, ref),
+    };
   }
 
   /** The front end this process is. */
@@ -98,9 +104,10 @@ export class Peapod {
    * Creates a container in a pod: under the pod's lock, the pod must be
    * ready and the image (`spec.image.name`: a reference, ID or digest) in
    * the store; then the container code creates it (container/create.ts).
+   * @param options the front end's ID, exit command, name rule (CreateOptions)
    * @throws NotFoundError for an unknown pod or image; what createContainer throws.
    */
-  createContainer(podIdOrPrefix: string, spec: ContainerSpec): Promise<ContainerRecord> {
+  createContainer(podIdOrPrefix: string, spec: ContainerSpec, options: CreateOptions = {}): Promise<ContainerRecord> {
     const found = this.sandboxes.get(podIdOrPrefix);
     if (!found) throw notFound(`pod sandbox ${podIdOrPrefix} not found`);
     return this.sandboxes.withLock(found.id, async () => {
@@ -109,7 +116,7 @@ export class Peapod {
       const image = this.images.store.resolve(spec.image.name);
       if (!image) throw notFound(`image "${spec.image.name}" not found`);
       const layers = this.images.store.layerLowerDirs(image);
-      return this.containers.create(pod, spec, { id: image.id, ref: image.repoDigests[0] ?? image.id, config: image.config, layers });
+      return this.containers.create(pod, spec, { id: image.id, ref: image.repoDigests[0] ?? image.id, config: image.config, layers }, options);
     });
   }
 
@@ -130,6 +137,8 @@ export class Peapod {
 export function openPeapod(config: PeapodConfig, log: Logger, options: { owner: Owner }): Peapod {
   const state = openStateDb(config.root, options.owner);
   try {
+    // Required here, not at the top: the puller loads the HTTP client, which a front end that builds Peapod itself (the CLI) may never need.
+    const { openImages } = require('../image-service') as typeof import('../image-service');
     return new Peapod(config, log, state, openImages(config, log));
   } catch (err) {
     state.close();

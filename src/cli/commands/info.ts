@@ -1,5 +1,5 @@
 /**
- * `peapod info`: the host, the store (paths, image count, space), the
+ * `peapod info`: the host, the store (paths, image and container counts, space), the
  * registries configuration and the versions of the tools peapod drives
  * (runc, conmon), as YAML like `podman info`, or JSON / a Go template with
  * `--format` (JSON keys are camelCase; templates may name them as Podman's
@@ -12,6 +12,7 @@ import type { CliContext } from '../context';
 import { insideUserNamespace, isRootless } from '../rootless-mode';
 import { renderObject } from '../output/write';
 import { toYaml } from '../output/yaml';
+import { containerCounts } from '../containers/usage';
 import { versionInfo } from './version';
 
 /** First lines of `<bin> --version` (5 s at most), or the error. */
@@ -84,6 +85,7 @@ export async function run(ctx: CliContext, _args: string[], o: { format?: string
       runRoot: config.runroot,
       ...fsStats,
       imageStore: { number: store.list().length },
+      containerStore: containerCounts(ctx.containerStore()),
     },
     version: { Version: v.Version, NodeVersion: v.NodeVersion, OsArch: v.OsArch },
   };

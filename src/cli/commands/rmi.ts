@@ -2,7 +2,9 @@
  * `peapod rmi IMAGE...` / `image rm`: removes images by ID, ID prefix, name
  * or digest, as `podman rmi`: a name of an image that has other names only
  * loses that name (Untagged); otherwise the image goes with all its names
- * (Untagged…, Deleted). Exit codes (Podman's): 0 all removed; 1 an image was
+ * (Untagged…, Deleted). With `-f` the CLI's containers using an image are
+ * removed first (never peapod-cri's, which still keep it). Exit codes
+ * (Podman's): 0 all removed; 1 an image was
  * not found and nothing else failed; 2 an image is in use by a container;
  * 125 any other failure.
  */
@@ -14,6 +16,15 @@ export interface RmiOptions {
   all?: boolean;
   force?: boolean;
   ignore?: boolean;
+}
+
+/** Removes the CLI's containers (any state, stopped at once) made from image `imageId`, printing nothing. */
+async function removeCliContainersOf(ctx: CliContext, imageId: string): Promise<void> {
+  const mine = ctx.containerStore().list().filter((r) => r.imageId === imageId);
+  if (mine.length === 0) return;
+  const { openContainers, removeCliContainer } = require('../containers/domain') as typeof import('../containers/domain');
+  const c = await openContainers(ctx, { recover: false });
+  for (const rec of mine) await removeCliContainer(ctx, c, rec, 0);
 }
 
 /** Runs `rmi`; errors per image are printed and folded into the exit code. */
@@ -43,6 +54,8 @@ export async function run(ctx: CliContext, args: string[], o: RmiOptions): Promi
       continue;
     }
     try {
+      // -f: the CLI's own containers of the image go first (as Podman's rmi -f); peapod-cri's still keep it.
+      if (o.force) await removeCliContainersOf(ctx, img.id);
       // The image-in-use rule of the domain: a container of either front end keeps its image.
       const removed = removeResolvedImage({ images: store, containers: ctx.imageUsers() }, img, ref);
       for (const t of img.repoTags) ctx.io.stdout.write(`Untagged: ${t}\n`);

@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { internal, invalidArgument, PeapodError, wrongState } from '../../common/errors';
 import { nowNs } from '../../common/time';
-import { exitFilePath } from '../../conmon/driver';
+import { ConmonCreateOptions, exitFilePath } from '../../conmon/driver';
+import type { OciRuntime } from '../oci/runc';
 import { buildSpec } from '../oci/spec';
 import { readInRoot, resolveUser } from '../oci/user';
 import { containerCgroupsPath } from '../sandbox/cgroups';
@@ -19,6 +20,44 @@ export function newContainerId(): string {
   return randomBytes(32).toString('hex');
 }
 
+/** The monitor of container `rec`: its bundle, log, exit and socket directories, stdio settings. */
+export function conmonOptions(deps: ContainerDeps, rec: ContainerRecord, runtime: OciRuntime, exitCommand: string[] | undefined): ConmonCreateOptions {
+  const p = containerPaths(deps.dirs, rec.id);
+  return {
+    id: rec.id,
+    bundle: p.bundle,
+    runtimePath: runtime.binary,
+    runtimeRoot: runtime.root,
+    pidFile: p.pidFile,
+    conmonPidFile: p.conmonPidFile,
+    logPath: rec.logPath || p.consoleLog,
+    exitDir: deps.dirs.exits,
+    socketDir: deps.dirs.sockets,
+    persistDir: p.persistDir,
+    terminal: rec.tty,
+    stdin: rec.stdin,
+    stdinOnce: rec.stdinOnce,
+    systemdCgroup: deps.opts.cgroupDriver === 'systemd',
+    exitCommand,
+  };
+}
+
+/** Pattern of a container ID. */
+export const CONTAINER_ID_PATTERN = /^[0-9a-f]{64}$/;
+
+/** How a front end wants a container made, beyond its spec. */
+export interface CreateOptions {
+  /**
+   * The container's ID, chosen by the front end (64 lowercase hex digits),
+   * e.g. to name the pod or the hostname after it; default a random one.
+   */
+  id?: string;
+  /** What conmon runs after the container exited (ConmonCreateOptions.exitCommand); default nothing. */
+  exitCommand?: string[];
+  /** The name must be free among all of this front end's containers, not only in its pod (see ContainerStore.insert). */
+  uniqueName?: boolean;
+}
+
 /**
  * Creates a container from its spec in a ready pod: writes its record
  * (state `creating`, which takes its name in the pod), mounts the rootfs
@@ -32,16 +71,17 @@ export function newContainerId(): string {
  * @returns the record, created.
  * @throws InvalidArgumentError for a missing name, no command, bad mounts or
  *   devices, unknown users (with the spec's `field`);
- *   AlreadyExistsError when the name and attempt are taken in the pod;
+ *   AlreadyExistsError when the name and attempt are taken in the pod, or the ID given in `options` is taken;
  *   WrongStateError when the pod is not ready;
  *   InternalError when mount, bundle or conmon fail.
  */
-export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbox, spec: ContainerSpec, image: EngineImage): Promise<ContainerRecord> {
+export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbox, spec: ContainerSpec, image: EngineImage, options: CreateOptions = {}): Promise<ContainerRecord> {
   const name = spec.name;
   if (!name) throw invalidArgument('a container needs a name', { field: 'name' });
+  if (options.id !== undefined && !CONTAINER_ID_PATTERN.test(options.id)) throw invalidArgument(`container ID "${options.id}" is not 64 lowercase hex digits`, { field: 'id' });
   if (sandbox.state !== 'ready') throw wrongState(`pod sandbox ${sandbox.id} is not ready`);
   const runtime = runtimeFor(deps, sandbox.runtimeHandler);
-  const id = newContainerId();
+  const id = options.id ?? newContainerId();
   const p = containerPaths(deps.dirs, id);
   const rec: ContainerRecord = {
     version: 1,
@@ -83,7 +123,7 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
   const seccomp = localhostSeccomp(spec);
   rec.mounts = mounts.map((m): RecordedMount => ({ ...m }));
   // The record first (it takes the name); then the files, so every file has a record.
-  deps.store.insert(rec);
+  deps.store.insert(rec, { uniqueName: options.uniqueName });
   let conmonStarted = false;
   try {
     fs.mkdirSync(p.stateDir, { recursive: true });
@@ -112,22 +152,7 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
     fs.writeFileSync(p.configJson, JSON.stringify(ociSpec, null, 1));
     if (rec.logPath) fs.mkdirSync(path.dirname(rec.logPath), { recursive: true });
     conmonStarted = true;
-    const created = await deps.opts.conmon.create({
-      id,
-      bundle: p.bundle,
-      runtimePath: runtime.binary,
-      runtimeRoot: runtime.root,
-      pidFile: p.pidFile,
-      conmonPidFile: p.conmonPidFile,
-      logPath: rec.logPath || p.consoleLog,
-      exitDir: deps.dirs.exits,
-      socketDir: deps.dirs.sockets,
-      persistDir: p.persistDir,
-      terminal: rec.tty,
-      stdin: rec.stdin,
-      stdinOnce: rec.stdinOnce,
-      systemdCgroup: deps.opts.cgroupDriver === 'systemd',
-    });
+    const created = await deps.opts.conmon.create(conmonOptions(deps, rec, runtime, options.exitCommand));
     return deps.store.transition(id, { type: 'created', pid: created.pid, user: { uid: user.user.uid, gid: user.user.gid, additionalGids: user.user.additionalGids ?? [] } });
   } catch (err) {
     if (conmonStarted) await runtime.delete(id).catch(() => undefined);

@@ -1,13 +1,14 @@
 import type * as fs from 'node:fs';
-import { notFound } from '../../common/errors';
+import { notFound, wrongState } from '../../common/errors';
 import { attachContainer } from './attach';
-import { createContainer } from './create';
+import { createContainer, CreateOptions } from './create';
 import { ContainerDeps, containerDeps, ContainerEngineOptions, EngineImage, EngineSandbox, runtimeFor } from './deps';
 import { execStreaming, runningContainer } from './exec';
-import { readOciSpec } from './exec-process';
+import { ExecOverrides, readOciSpec } from './exec-process';
 import { execSync, ExecSyncResult } from './exec-sync';
-import { applyExit, watchExits } from './exits';
+import { applyExit, waitExit, watchExits } from './exits';
 import type { ContainerRecord } from './record';
+import { recreateContainer } from './recreate';
 import { recoverContainers } from './recover';
 import { importLegacyRecords } from '../legacy-records';
 import { removeContainer } from './remove';
@@ -23,6 +24,8 @@ import type { OciRuntime } from '../oci/runc';
 import type { OciSpec } from '../oci/types';
 
 export type { ContainerEngineOptions, EngineImage, EngineLog, EngineRuntime, EngineSandbox } from './deps';
+export type { CreateOptions } from './create';
+export type { ExecOverrides } from './exec-process';
 export { EXEC_SYNC_MAX_OUTPUT, EXEC_TIMED_OUT_EXIT_CODE, EXEC_TIMED_OUT_MESSAGE } from './exec-sync';
 export type { ExecSyncResult } from './exec-sync';
 
@@ -69,6 +72,16 @@ export class ContainerEngine {
     if (options.watchExits ?? true) this.watcher = watchExits(this.deps);
   }
 
+  /**
+   * Starts watching conmon's exit directory (when not watching already), so
+   * waits for an exit (stop) end as soon as it happens; recover() does this
+   * unless told not to. A short-lived front end that skips recovery calls it
+   * before a stop.
+   */
+  watch(): void {
+    this.watcher ??= watchExits(this.deps);
+  }
+
   /** Stops watching exits (and closes the state database when it opened it). Containers and their monitors keep running. */
   close(): void {
     this.watcher?.close();
@@ -99,6 +112,16 @@ export class ContainerEngine {
   /** Every container (not those being created). */
   list(): ContainerRecord[] {
     return this.deps.store.list();
+  }
+
+  /** This front end's containers named `name`, in any pod (not those being created). */
+  findByName(name: string): ContainerRecord[] {
+    return this.deps.store.findByName(name);
+  }
+
+  /** Another front end's containers, for read-only views (not those being created). */
+  listOf(owner: Owner): ContainerRecord[] {
+    return this.deps.store.listOf(owner);
   }
 
   /** IDs of the containers, of every owner and state, whose rootfs uses image `imageId`: one query. */
@@ -132,9 +155,24 @@ export class ContainerEngine {
     return runtimeFor(this.deps, rec.runtimeHandler);
   }
 
-  /** Creates a container in a ready pod from its spec (create.ts). */
-  create(sandbox: EngineSandbox, spec: ContainerSpec, image: EngineImage): Promise<ContainerRecord> {
-    return createContainer(this.deps, sandbox, spec, image);
+  /** Creates a container in a ready pod from its spec (create.ts); `options` as CreateOptions. */
+  create(sandbox: EngineSandbox, spec: ContainerSpec, image: EngineImage, options: CreateOptions = {}): Promise<ContainerRecord> {
+    return createContainer(this.deps, sandbox, spec, image, options);
+  }
+
+  /** Makes an exited container created again, ready to start (recreate.ts). */
+  recreate(idOrPrefix: string, options: { exitCommand?: string[] } = {}): Promise<ContainerRecord> {
+    return recreateContainer(this.deps, this.get(idOrPrefix).id, options);
+  }
+
+  /**
+   * Sends `signal` (a name such as SIGHUP, or a number) to a running
+   * container's init process; its exit, if it ends, is recorded from the exit file.
+   * @throws NotFoundError; WrongStateError when it is not running; RuntimeError when the runtime refuses the signal.
+   */
+  async signal(idOrPrefix: string, signal: string): Promise<void> {
+    const rec = await this.running(idOrPrefix, 'kill');
+    await runtimeFor(this.deps, rec.runtimeHandler).kill(rec.id, signal);
   }
 
   /** Starts a created container (start.ts). */
@@ -146,6 +184,26 @@ export class ContainerEngine {
   async stop(idOrPrefix: string, timeoutSec: number): Promise<void> {
     const rec = this.find(idOrPrefix);
     if (rec) await stopContainer(this.deps, rec.id, timeoutSec);
+  }
+
+  /**
+   * Waits until a container has exited (watching the exit directory; see
+   * `watch`), at most `timeoutMs`.
+   * @returns the record once exited; undefined when the time ran out or the container is gone.
+   */
+  async wait(idOrPrefix: string, timeoutMs = Infinity): Promise<ContainerRecord | undefined> {
+    const id = this.get(idOrPrefix).id;
+    this.watch();
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const left = end - Date.now();
+      // waitExit wakes on the watcher; its timer is a last look, so waits go in 1 s steps that also notice a removal.
+      const exited = await waitExit(this.deps, id, Math.max(0, Math.min(left, 1000)));
+      const rec = this.find(id);
+      if (!rec) return undefined;
+      if (exited || rec.state === 'exited') return rec;
+      if (Date.now() >= end) return undefined;
+    }
   }
 
   /** Removes a container, stopping it first (remove.ts). Unknown: nothing to do. */
@@ -160,9 +218,9 @@ export class ContainerEngine {
     return execSync(this.deps, this.get(idOrPrefix).id, cmd, timeoutSec);
   }
 
-  /** Runs a command with the client's stdio (exec.ts). */
-  exec(idOrPrefix: string, cmd: string[], io: StdioStreams): Promise<number> {
-    return execStreaming(this.deps, this.get(idOrPrefix).id, cmd, io);
+  /** Runs a command with the client's stdio (exec.ts), its process changed by `overrides`. */
+  exec(idOrPrefix: string, cmd: string[], io: StdioStreams, overrides: ExecOverrides = {}): Promise<number> {
+    return execStreaming(this.deps, this.get(idOrPrefix).id, cmd, io, overrides);
   }
 
   /** Joins a running container's stdio (attach.ts). */
@@ -173,6 +231,33 @@ export class ContainerEngine {
   /** Applies new cgroup limits (update.ts). */
   updateResources(idOrPrefix: string, resources: ContainerResources): Promise<void> {
     return updateResources(this.deps, this.get(idOrPrefix).id, resources);
+  }
+
+  /**
+   * Copies between the host and a container's rootfs (copy.ts): `into`
+   * the container from host path `from` to container path `to`, or out of
+   * it. A running container is frozen while the copy runs, so its processes
+   * cannot swap a directory for a link meanwhile.
+   * @throws NotFoundError for an unknown container or a missing path;
+   *   WrongStateError when its rootfs is not mounted (the host rebooted).
+   */
+  async copy(idOrPrefix: string, direction: 'into' | 'out', from: string, to: string): Promise<void> {
+    const { copyIntoRootfs, copyOutOfRootfs } = require('./copy') as typeof import('./copy');
+    const { isMountPoint } = require('../../common/host/mounts') as typeof import('../../common/host/mounts');
+    const id = this.get(idOrPrefix).id;
+    await this.deps.locks.run(id, async () => {
+      const rec = this.get(id);
+      if (!isMountPoint(rec.rootfs)) throw wrongState(`container ${rec.id} has no mounted rootfs (the host rebooted?)`);
+      const runtime = runtimeFor(this.deps, rec.runtimeHandler);
+      const freeze = rec.state === 'running';
+      if (freeze) await runtime.pause(rec.id);
+      try {
+        if (direction === 'into') await copyIntoRootfs(rec.rootfs, from, to);
+        else await copyOutOfRootfs(rec.rootfs, from, to);
+      } finally {
+        if (freeze) await runtime.resume(rec.id);
+      }
+    });
   }
 
   /** Has the monitor reopen the log file (reopen-log.ts). */

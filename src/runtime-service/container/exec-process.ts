@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { wrongState } from '../../common/errors';
+import { invalidArgument, wrongState } from '../../common/errors';
+import { readInRoot, resolveUser } from '../oci/user';
 import type { OciSpec } from '../oci/types';
 import type { ContainerRecord } from './record';
+import type { ContainerUser } from './spec';
 
 /** The OCI config written for a container (its bundle's config.json); undefined once the bundle is gone. */
 export function readOciSpec(rec: ContainerRecord): OciSpec | undefined {
@@ -24,19 +26,50 @@ export interface ExecWorkDir {
   processFile: string;
 }
 
+/** How an exec's process differs from the container's main process (the CLI's `exec -e -u -w`). */
+export interface ExecOverrides {
+  /** Added to the container's environment; a name given here replaces the container's. */
+  env?: { name: string; value: string }[];
+  /** Who runs it, looked up in the container's /etc/passwd and /etc/group; default the container's user. */
+  user?: ContainerUser;
+  /** Absolute working directory; default the container's. */
+  workingDir?: string;
+}
+
 /**
  * Prepares an exec in a container: a fresh work directory in its bundle with
  * a `process.json` that runs `args` as the container's main process runs
- * (same user, env, cwd, capabilities), with or without a terminal.
- * @throws WrongStateError when the container has no bundle any more.
+ * (same user, env, cwd, capabilities), with or without a terminal, changed
+ * by `overrides`.
+ * @throws WrongStateError when the container has no bundle any more;
+ *   InvalidArgumentError (field `workingDir`, `user.name`) for a relative
+ *   working directory or a user the container does not know.
  */
-export function writeExecProcess(rec: ContainerRecord, args: string[], terminal: boolean): ExecWorkDir {
+export function writeExecProcess(rec: ContainerRecord, args: string[], terminal: boolean, overrides: ExecOverrides = {}): ExecWorkDir {
   const spec = readOciSpec(rec);
   if (!spec) throw wrongState(`container ${rec.id} has no bundle`);
+  const proc = { ...spec.process, args, terminal };
+  if (overrides.workingDir !== undefined) {
+    if (!overrides.workingDir.startsWith('/')) throw invalidArgument(`working directory "${overrides.workingDir}" must be absolute`, { field: 'workingDir' });
+    proc.cwd = overrides.workingDir;
+  }
+  if (overrides.user) {
+    const resolved = resolveUser(overrides.user, undefined, readInRoot(rec.rootfs, '/etc/passwd') ?? '', readInRoot(rec.rootfs, '/etc/group') ?? '');
+    proc.user = resolved.user;
+  }
+  if (overrides.env?.length) {
+    const env = new Map<string, string>();
+    for (const e of proc.env ?? []) {
+      const i = e.indexOf('=');
+      env.set(i < 0 ? e : e.slice(0, i), i < 0 ? '' : e.slice(i + 1));
+    }
+    for (const kv of overrides.env) env.set(kv.name, kv.value);
+    proc.env = [...env].map(([k, v]) => `${k}=${v}`);
+  }
   const tag = randomBytes(8).toString('hex');
   const dir = path.join(rec.bundle, `exec-${tag}`);
   fs.mkdirSync(dir, { recursive: true });
   const processFile = path.join(dir, 'process.json');
-  fs.writeFileSync(processFile, JSON.stringify({ ...spec.process, args, terminal }));
+  fs.writeFileSync(processFile, JSON.stringify(proc));
   return { tag, dir, processFile };
 }

@@ -16,7 +16,7 @@ import { runHostCommand, spawnHostProcess } from '../../common/host/command';
 import { killProcess, readPid } from '../../common/host/proc';
 import { sleep } from '../../common/time';
 import { ContainerDeps, runtimeFor } from './deps';
-import { writeExecProcess } from './exec-process';
+import { ExecOverrides, writeExecProcess } from './exec-process';
 import { applyExit } from './exits';
 import type { ContainerRecord } from './record';
 import { mustBeRunning } from './state';
@@ -59,14 +59,15 @@ async function followResize(sizes: AsyncIterable<TerminalSize>, pidFile: string,
 
 /**
  * Runs `cmd` in a running container with the client's stdio (see the
- * module doc).
+ * module doc), as its main process runs unless `overrides` change the
+ * environment, user or working directory.
  * @returns its exit code (128+N when killed by signal N), once everything it printed is written.
  * @throws NotFoundError; WrongStateError when the container is not running;
  *   Error when the process cannot be run.
  */
-export async function execStreaming(deps: ContainerDeps, id: string, cmd: string[], io: StdioStreams): Promise<number> {
+export async function execStreaming(deps: ContainerDeps, id: string, cmd: string[], io: StdioStreams, overrides: ExecOverrides = {}): Promise<number> {
   const rec = await runningContainer(deps, id, 'exec');
-  const work = writeExecProcess(rec, cmd, io.tty);
+  const work = writeExecProcess(rec, cmd, io.tty, overrides);
   const pidFile = path.join(work.dir, 'pid');
   const runtime = runtimeFor(deps, rec.runtimeHandler);
   const runcArgs = ['--root', runtime.root, 'exec', '--process', work.processFile, '--pid-file', pidFile, rec.id];

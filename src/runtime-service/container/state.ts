@@ -18,7 +18,12 @@
  *          writes exitCode, finishedAt, reason     │                                 │ stop, kill, OOM)
  *          (OOMKilled, Completed, Error), pid 0;   ▼                                 │
  *          startedAt = finishedAt if never run   exited ◄────────────────────────────┘
- *                                                  │
+ *                                                  │ ▲
+ *                                                  │ └── recreate (a front end's restart, e.g. the
+ *                                                  │     CLI's `start` of an exited container):
+ *                                                  │     `recreated` back to created, writes the new
+ *                                                  │     pid and clears startedAt, finishedAt,
+ *                                                  │     exitCode, reason, message
  *                                                  │ remove (a created or running container
  *                                                  ▼ is stopped first): files, then row, deleted
  *                                               (none)
@@ -53,6 +58,7 @@ export type ContainerEvent =
   | { type: 'exited'; exitCode: number; finishedAt: bigint; reason: string; message?: string }
   | { type: 'lost'; at: bigint }
   | { type: 'recovered'; state: 'created' | 'running'; pid: number }
+  | { type: 'recreated'; pid: number }
   | { type: 'resources'; resources: ContainerResources };
 
 /** The states each event may leave from. */
@@ -62,6 +68,7 @@ const FROM: Record<ContainerEvent['type'], readonly ContainerState[]> = {
   exited: ['created', 'running'],
   lost: ['created', 'running'],
   recovered: ['created', 'running'],
+  recreated: ['exited'],
   resources: ['created', 'running'],
 };
 
@@ -72,6 +79,7 @@ const REFUSAL: Record<ContainerEvent['type'], string> = {
   exited: 'it is not created or running',
   lost: 'it is not created or running',
   recovered: 'it is not created or running',
+  recreated: 'only an exited container can be made again',
   resources: 'only a created or running container has resources to update',
 };
 
@@ -118,6 +126,15 @@ export function nextRecord(rec: ContainerRecord, event: ContainerEvent): Contain
     case 'recovered':
       next.state = event.state;
       next.pid = event.pid;
+      break;
+    case 'recreated':
+      next.state = 'created';
+      next.pid = event.pid;
+      next.startedAt = '0';
+      next.finishedAt = '0';
+      next.exitCode = 0;
+      next.reason = '';
+      next.message = '';
       break;
     case 'resources':
       next.resources = structuredClone(event.resources);

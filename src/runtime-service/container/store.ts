@@ -66,19 +66,29 @@ export class ContainerStore {
   /**
    * Writes the first record of a container being created (state `creating`),
    * with this process as its creator; the row takes the container's name in
-   * its pod.
-   * @throws AlreadyExistsError when the pod has a container of that name and attempt.
+   * its pod. With `uniqueName` the name must also be free among every
+   * container of this owner, in any pod (the CLI's rule, as Podman's):
+   * checked in the same IMMEDIATE transaction, so two processes cannot both
+   * take it.
+   * @throws AlreadyExistsError when the pod (or, with `uniqueName`, the
+   *   owner) has a container of that name and attempt, or the ID is taken.
    */
-  insert(rec: ContainerRecord): void {
+  insert(rec: ContainerRecord, options: { uniqueName?: boolean } = {}): void {
+    const db = this.state.db;
     try {
-      this.state.db
-        .prepare(
+      db.transaction(() => {
+        if (options.uniqueName) {
+          const taken = db.prepare('SELECT id FROM containers WHERE owner = ? AND name = ?').get(rec.owner, rec.metadata.name) as { id: string } | undefined;
+          if (taken) throw alreadyExists(`the container name "${rec.metadata.name}" is already in use by ${taken.id}`);
+        }
+        db.prepare(
           'INSERT INTO containers (id, pod_id, name, attempt, state, owner, creator_pid, creator_start, image_id, created_at, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-        )
-        .run(rec.id, rec.sandboxId, rec.metadata.name, rec.metadata.attempt, rec.state, rec.owner, this.state.self.pid, this.state.self.startTime, rec.imageId, rec.createdAt, JSON.stringify(rec));
+        ).run(rec.id, rec.sandboxId, rec.metadata.name, rec.metadata.attempt, rec.state, rec.owner, this.state.self.pid, this.state.self.startTime, rec.imageId, rec.createdAt, JSON.stringify(rec));
+      }).immediate();
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
-      const taken = this.state.db.prepare('SELECT id FROM containers WHERE pod_id = ? AND name = ? AND attempt = ?').get(rec.sandboxId, rec.metadata.name, rec.metadata.attempt) as { id: string } | undefined;
+      if ((err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw alreadyExists(`a container with ID ${rec.id} already exists`);
+      const taken = db.prepare('SELECT id FROM containers WHERE pod_id = ? AND name = ? AND attempt = ?').get(rec.sandboxId, rec.metadata.name, rec.metadata.attempt) as { id: string } | undefined;
       throw alreadyExists(`container name "${rec.metadata.name}" (attempt ${rec.metadata.attempt}) is already used in pod sandbox ${rec.sandboxId} by container ${taken?.id ?? 'being created'}`);
     }
   }
@@ -120,6 +130,17 @@ export class ContainerStore {
     if (exact) return JSON.parse(exact.record) as ContainerRecord;
     const hits = this.ownByPrefix.all(idOrPrefix, idOrPrefix + PREFIX_END, this.owner) as { record: string }[];
     return hits.length === 1 ? (JSON.parse(hits[0].record) as ContainerRecord) : undefined;
+  }
+
+  /** This owner's containers (not `creating`) named `name`, in any pod, oldest first. */
+  findByName(name: string): ContainerRecord[] {
+    const rows = this.state.db.prepare("SELECT record FROM containers WHERE owner = ? AND name = ? AND state != 'creating' ORDER BY created_at").all(this.owner, name) as { record: string }[];
+    return rows.map((r) => JSON.parse(r.record) as ContainerRecord);
+  }
+
+  /** Another owner's containers that are not `creating`, oldest first (read-only views, e.g. the CLI's `ps --external`). */
+  listOf(owner: Owner): ContainerRecord[] {
+    return (this.ownList.all(owner) as { record: string }[]).map((r) => JSON.parse(r.record) as ContainerRecord);
   }
 
   /** This owner's containers that are not `creating`, oldest first: one query. */

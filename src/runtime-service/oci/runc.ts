@@ -67,6 +67,16 @@ export class OciRuntime {
     }
   }
 
+  /** `pause`: freezes every process of the container (cgroup freezer). */
+  async pause(id: string): Promise<void> {
+    await this.run(['pause', id]);
+  }
+
+  /** `resume`: thaws a paused container. */
+  async resume(id: string): Promise<void> {
+    await this.run(['resume', id]);
+  }
+
   /** `delete --force`: removes the runtime's record (and kills what is left). Unknown IDs are fine. */
   async delete(id: string): Promise<void> {
     try {

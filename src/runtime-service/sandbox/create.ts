@@ -65,7 +65,8 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
   }
   const spec = checkSandboxSpec(wanted);
   const hostNetwork = spec.namespaceOptions.network === 'NODE';
-  const netConf = hostNetwork ? undefined : findNetworkConf(config.network.cni_conf_dir);
+  // The pod's network: the spec's own, none at all, or (by default) the first of the configured directory.
+  const netConf = hostNetwork || spec.cniNetwork === null ? undefined : spec.cniNetwork ? { ok: true as const, conf: spec.cniNetwork } : findNetworkConf(config.network.cni_conf_dir);
   if (netConf && !netConf.ok) throw wrongState(`network plugin not ready: ${netConf.reason}`);
 
   const id = newSandboxId();
@@ -96,6 +97,8 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
     ...(podIpc ? { shmPath: paths.shmDir } : {}),
     cgroupParent,
     sysctls: spec.sysctls,
+    ...(netConf?.ok ? { networkName: netConf.conf.name } : {}),
+    ...(netConf?.ok && spec.portMappings.length ? { portMappings: spec.portMappings } : {}),
     additionalIps: [],
     config: rawConfig,
   };

@@ -1,3 +1,4 @@
+import type { CniPortMapping } from '../cni/runtime-config';
 import type { Owner } from '../state-db';
 import type { SandboxState } from './state';
 
@@ -60,6 +61,10 @@ export interface SandboxRecord {
   cgroupParent: string;
   /** Sysctls applied to the pod's namespaces (PodSandboxConfig.linux.sysctls). */
   sysctls: Record<string, string>;
+  /** The CNI network the pod is attached to (its conflist name); absent for none or the host's. */
+  networkName?: string;
+  /** Host ports forwarded into the pod (CNI portmap), as asked for at creation. */
+  portMappings?: CniPortMapping[];
   /** Primary pod IP (IPv4 first), from the CNI result. */
   ip?: string;
   /** Further pod IPs (e.g. the IPv6 one of a dual-stack pod). */

@@ -7,6 +7,7 @@
  */
 import * as net from 'node:net';
 import { invalidArgument } from '../../common/errors';
+import type { CniNetworkConfList } from '../cni/network-config';
 import type { CniBandwidth, CniPortMapping } from '../cni/runtime-config';
 import { DnsSettings, hostnameProblem } from './etc-files';
 import type { IpcMode, NetworkMode, PidMode } from './record';
@@ -45,6 +46,15 @@ export interface SandboxSpec {
   namespaceOptions?: SandboxNamespaceOptions;
   /** /etc/resolv.conf of the pod; default the host's. */
   dns?: DnsSettings;
+  /**
+   * The CNI network a pod with a network namespace of its own is attached
+   * to. Absent: the first configuration of the `network.cni_conf_dir`
+   * directory (the CRI's way, looked up at creation). A list: that network
+   * (a front end with networks of its own, e.g. the CLI's). null: no CNI at
+   * all, the pod's network namespace has only loopback (Podman's
+   * `--network none`). Ignored when the network mode is NODE.
+   */
+  cniNetwork?: CniNetworkConfList | null;
   /** Host ports forwarded into the pod network (CNI portmap). */
   portMappings?: CniPortMapping[];
   /** Traffic shaping of the pod network (CNI bandwidth). */
@@ -64,6 +74,8 @@ export interface CheckedSandboxSpec {
   logDirectory: string;
   namespaceOptions: Required<SandboxNamespaceOptions>;
   dns?: DnsSettings;
+  /** As SandboxSpec.cniNetwork: undefined for the configured directory's, null for none. */
+  cniNetwork?: CniNetworkConfList | null;
   portMappings: CniPortMapping[];
   bandwidth?: CniBandwidth;
   sysctls: Record<string, string>;
@@ -78,7 +90,8 @@ export interface CheckedSandboxSpec {
  *   empty, `hostname` not an RFC 1123 label of at most 63 characters,
  *   `namespaceOptions.targetId` missing for pid TARGET, `sysctls["NAME"]` not
  *   namespaced or not fitting the pod's namespaces,
- *   `portMappings[i].containerPort` / `.hostPort` / `.hostIP` out of range.
+ *   `portMappings[i].containerPort` / `.hostPort` / `.hostIP` out of range,
+ *   `portMappings` given for a pod without a CNI network (cniNetwork null).
  */
 export function checkSandboxSpec(spec: SandboxSpec): CheckedSandboxSpec {
   const m = spec.metadata;
@@ -103,12 +116,16 @@ export function checkSandboxSpec(spec: SandboxSpec): CheckedSandboxSpec {
     if (pm.hostIP !== undefined && pm.hostIP !== '' && net.isIP(pm.hostIP) === 0) throw invalidArgument(`host IP "${pm.hostIP}" is not an IP address`, { field: `${field}.hostIP` });
     return { ...pm };
   });
+  if (portMappings.length > 0 && spec.cniNetwork === null && namespaceOptions.network === 'POD') {
+    throw invalidArgument('port mappings need a CNI network: a pod without one (network none) cannot publish ports', { field: 'portMappings' });
+  }
   return {
     metadata: { name: m.name, namespace: m.namespace ?? '', uid: m.uid ?? '', attempt: m.attempt ?? 0 },
     hostname,
     logDirectory: spec.logDirectory ?? '',
     namespaceOptions,
     dns: spec.dns,
+    cniNetwork: spec.cniNetwork,
     portMappings,
     bandwidth: spec.bandwidth,
     sysctls,

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import type Database from 'better-sqlite3';
 import { alreadyExists, notFound } from '../../common/errors';
-import { isProcessAlive } from '../../common/host/proc';
+import { isProcessAlive, ProcessIdentity } from '../../common/host/proc';
 import { SharedKeyedLock } from '../../common/process-lock';
 import { isUniqueViolation, Owner, StateDb } from '../state-db';
 import { metadataKey, SandboxRecord } from './record';
@@ -123,6 +123,12 @@ export class SandboxStore {
       creator_start: string;
     }[];
     return rows.filter((r) => !isProcessAlive({ pid: r.creator_pid, startTime: r.creator_start })).map((r) => JSON.parse(r.record) as SandboxRecord);
+  }
+
+  /** The process that created sandbox `id` (any owner), as its row records it; undefined for an unknown ID. */
+  creator(id: string): ProcessIdentity | undefined {
+    const r = this.state.db.prepare('SELECT creator_pid, creator_start FROM pods WHERE id = ?').get(id) as { creator_pid: number; creator_start: string } | undefined;
+    return r ? { pid: r.creator_pid, startTime: r.creator_start } : undefined;
   }
 
   /** Forgets a sandbox: its state directory first, then its row. */

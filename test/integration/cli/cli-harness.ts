@@ -3,7 +3,7 @@
  * private root, runroot and configuration (no system file is read): the
  * configuration points registries.conf at an empty file in the temp dir.
  */
-import { spawn } from 'node:child_process';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -23,12 +23,16 @@ export interface CliEnv {
   dir: string;
   root: string;
   runroot: string;
+  /** The CLI's CNI configuration directory (config key network.cli_conf_dir), empty at first. */
+  cniConfDir: string;
   /** The registry auth file (passed as REGISTRY_AUTH_FILE unless a test overrides env). */
   authFile: string;
   /** The global flags naming root, runroot and the private config. */
   globalArgs: string[];
   /** Runs `peapod <args>`; resolves when it exits (rejects after `timeoutMs`, default 60 s). */
   run(args: string[], options?: { input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<CliResult>;
+  /** Starts `peapod <args>` without waiting: the child (stdio piped) and its result once it exits. */
+  start(args: string[], options?: { env?: NodeJS.ProcessEnv }): { child: ChildProcess; done: Promise<CliResult> };
   /** Removes the temp dir. */
   cleanup(): void;
 }
@@ -40,6 +44,9 @@ export function makeCliEnv(extraToml = ''): CliEnv {
   const runroot = path.join(dir, 'run');
   const confDir = path.join(dir, 'peapod.conf.d');
   fs.mkdirSync(confDir);
+  // The CLI's own CNI directory, private to this environment (empty: the CLI writes its default network there).
+  const cniConfDir = path.join(dir, 'cni', 'net.d');
+  fs.writeFileSync(path.join(confDir, '00-cli-network.conf'), `[network]\ncli_conf_dir = "${cniConfDir}"\n`);
   const registriesConf = path.join(dir, 'registries.conf');
   fs.writeFileSync(registriesConf, '');
   fs.mkdirSync(path.join(dir, 'registries.conf.d'));
@@ -51,6 +58,7 @@ export function makeCliEnv(extraToml = ''): CliEnv {
     dir,
     root,
     runroot,
+    cniConfDir,
     authFile,
     globalArgs,
     run(args, options = {}) {
@@ -76,7 +84,31 @@ export function makeCliEnv(extraToml = ''): CliEnv {
         child.stdin.end(options.input ?? '');
       });
     },
+    start(args, options = {}) {
+      const child = spawn(process.execPath, [CLI_MAIN, ...globalArgs, ...args], {
+        env: options.env ?? { ...process.env, REGISTRY_AUTH_FILE: authFile },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.stdin!.on('error', () => undefined);
+      const done = new Promise<CliResult>((resolve, reject) => {
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ code, stdout, stderr }));
+      });
+      return { child, done };
+    },
     cleanup() {
+      // A test that failed half-way may leave mounts (rootfs, namespace pins): detach them, never delete through them.
+      const mounts = fs
+        .readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .map((l) => l.split(' ')[4])
+        .filter((m) => m && m.startsWith(dir + '/'))
+        .reverse();
+      for (const m of mounts) spawnSync('umount', ['-l', m]);
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
