@@ -85,6 +85,12 @@ export interface RootlessPaths {
   configFile: string;
   /** `${XDG_CONFIG_HOME:-~/.config}/peapod/peapod.conf.d`. */
   configDir: string;
+  /**
+   * The CLI's network configuration dir (`network.cli_conf_dir`):
+   * `${XDG_CONFIG_HOME:-~/.config}/peapod/cni/net.d`. Its `bridge` network
+   * names a rootless container's network, which slirp4netns provides (no CNI).
+   */
+  cliNetworkConfDir: string;
   /** The user's registries.conf and its drop-in dir, when they exist. */
   registriesConf?: string;
   registriesConfDir?: string;
@@ -121,6 +127,7 @@ export function rootlessPaths(env: NodeJS.ProcessEnv = process.env, uid: number 
     runroot,
     configFile: path.join(configHome, 'peapod', 'peapod.conf'),
     configDir: path.join(configHome, 'peapod', 'peapod.conf.d'),
+    cliNetworkConfDir: path.join(configHome, 'peapod', 'cni', 'net.d'),
     ...(fs.existsSync(registriesConf) ? { registriesConf } : {}),
     ...(fs.existsSync(registriesConfDir) ? { registriesConfDir } : {}),
     holderFile: path.join(runroot, 'userns.pid'),
@@ -133,7 +140,7 @@ function rootlessDefaults(p: RootlessPaths): Record<string, unknown> {
   const image: Record<string, string> = {};
   if (p.registriesConf) image.registries_conf = p.registriesConf;
   if (p.registriesConfDir) image.registries_conf_dir = p.registriesConfDir;
-  return { root: p.root, runroot: p.runroot, ...(Object.keys(image).length > 0 ? { image } : {}) };
+  return { root: p.root, runroot: p.runroot, network: { cli_conf_dir: p.cliNetworkConfDir }, ...(Object.keys(image).length > 0 ? { image } : {}) };
 }
 
 /**

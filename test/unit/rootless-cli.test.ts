@@ -30,6 +30,7 @@ describe('rootless CLI: paths, the holder file, maps, the command line', () => {
     const xdg = rootlessPaths({ HOME: home, XDG_DATA_HOME: path.join(home, 'data'), XDG_CONFIG_HOME: path.join(home, 'cfg'), XDG_RUNTIME_DIR: runtime }, 4242);
     expect(xdg.root).to.equal(path.join(home, 'data/peapod'));
     expect(xdg.configFile).to.equal(path.join(home, 'cfg/peapod/peapod.conf'));
+    expect(xdg.cliNetworkConfDir).to.equal(path.join(home, 'cfg/peapod/cni/net.d'));
     expect(xdg.runroot).to.equal(path.join(runtime, 'peapod'));
     expect(xdg.registriesConf).to.equal(path.join(home, 'cfg/containers/registries.conf'));
     expect(xdg.registriesConfDir).to.equal(path.join(home, 'cfg/containers/registries.conf.d'));

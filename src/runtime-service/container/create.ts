@@ -6,6 +6,7 @@ import { nowNs } from '../../common/time';
 import { ConmonCreateOptions, exitFilePath } from '../../conmon/driver';
 import type { OciRuntime } from '../oci/runc';
 import { buildSpec } from '../oci/spec';
+import { checkRootlessResources, rootlessSpec } from '../oci/rootless';
 import { readInRoot, resolveUser } from '../oci/user';
 import { containerCgroupsPath } from '../sandbox/cgroups';
 import { ContainerDeps, EngineImage, EngineSandbox, runtimeFor } from './deps';
@@ -37,7 +38,7 @@ export function conmonOptions(deps: ContainerDeps, rec: ContainerRecord, runtime
     terminal: rec.tty,
     stdin: rec.stdin,
     stdinOnce: rec.stdinOnce,
-    systemdCgroup: deps.opts.cgroupDriver === 'systemd',
+    systemdCgroup: deps.opts.cgroupDriver === 'systemd' && deps.host.rootless?.kind !== 'none',
     exitCommand,
   };
 }
@@ -121,6 +122,7 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
   const mounts = resolveMounts(spec.mounts ?? []);
   const devices = resolveDevices(spec.devices ?? []);
   const seccomp = localhostSeccomp(spec);
+  if (deps.host.rootless) checkRootlessResources(spec.resources, deps.host.rootless);
   rec.mounts = mounts.map((m): RecordedMount => ({ ...m }));
   // The record first (it takes the name); then the files, so every file has a record.
   deps.store.insert(rec, { uniqueName: options.uniqueName });
@@ -130,7 +132,7 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
     fs.mkdirSync(p.bundle, { recursive: true });
     await mountRootfs(image.layers, p.upperDir, p.workDir, p.rootfs);
     const user = resolveUser(spec.user, image.config.config?.User, readInRoot(p.rootfs, '/etc/passwd') ?? '', readInRoot(p.rootfs, '/etc/group') ?? '');
-    const ociSpec = buildSpec({
+    const builtSpec = buildSpec({
       containerId: id,
       spec,
       image: image.config,
@@ -149,6 +151,10 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
       swapControl: deps.host.swapControl,
       localhostSeccomp: seccomp,
     });
+    const rootless = deps.host.rootless;
+    const ociSpec = rootless
+      ? rootlessSpec(builtSpec, { cgroups: rootless, hostNetwork: !sandbox.namespaces.network, hostIpc: !sandbox.namespaces.ipc, hostMqueue: fs.existsSync('/dev/mqueue'), containerId: id })
+      : builtSpec;
     fs.writeFileSync(p.configJson, JSON.stringify(ociSpec, null, 1));
     if (rec.logPath) fs.mkdirSync(path.dirname(rec.logPath), { recursive: true });
     conmonStarted = true;

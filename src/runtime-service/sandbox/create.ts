@@ -19,6 +19,8 @@ import { sandboxPaths } from './paths';
 import type { SandboxRecord } from './record';
 import type { SandboxStore } from './store';
 import { applySysctls } from './sysctls';
+import { inUserNamespace } from '../../common/userns';
+import { startRootlessPodNetwork } from './rootless-network';
 import { removeSandboxResources, stopSandboxResources, TeardownDeps } from './teardown';
 import { checkSandboxSpec, SandboxSpec } from './spec';
 
@@ -73,6 +75,9 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
   const paths = sandboxPaths(config, id);
   const podNet = !hostNetwork;
   const podIpc = spec.namespaceOptions.ipc === 'POD';
+  // Inside a user namespace (rootless, docs/rootless.md): no pod cgroup, slirp4netns in place of CNI.
+  const rootless = inUserNamespace();
+  const podCgroup = config.runtime.cgroup_driver === 'cgroupfs' && !rootless;
   const cgroupParent = config.runtime.cgroup_driver === 'systemd' ? systemdSlice(spec.cgroupParent) : cgroupfsPodPath(spec.cgroupParent, id);
   const record: SandboxRecord = {
     version: 2,
@@ -120,11 +125,17 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
       await bringUpLoopback(paths.netnsPin);
     }
     if (podIpc) await mountShm(paths.shmDir, config.sandbox.shm_size);
-    if (config.runtime.cgroup_driver === 'cgroupfs') createPodCgroup(cgroupParent);
+    if (podCgroup) createPodCgroup(cgroupParent);
     await applySysctls(spec.sysctls, record.namespaces);
 
     let ips: string[] = [];
-    if (netConf?.ok) {
+    let dns = spec.dns;
+    if (netConf?.ok && rootless) {
+      const net = await startRootlessPodNetwork(paths, config.runroot, id, spec.portMappings);
+      ips = net.ips;
+      dns ??= { servers: [net.dnsServer], searches: [], options: [] };
+      clog.debug({ ips }, 'rootless pod network (slirp4netns) set up');
+    } else if (netConf?.ok) {
       const runtimeConfig: CniRuntimeConfig = {};
       if (spec.portMappings.length) runtimeConfig.portMappings = spec.portMappings;
       if (spec.dns) runtimeConfig.dns = spec.dns;
@@ -143,12 +154,12 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
     if (spec.namespaceOptions.pid === 'POD') {
       const infra = await startInfra(record.namespaces, ensurePauseLink(config.runroot));
       current = store.transition(id, { type: 'infraStarted', pid: infra.pid, startTime: infra.startTime });
-      if (config.runtime.cgroup_driver === 'cgroupfs') joinPodCgroup(cgroupParent, infra.pid);
+      if (podCgroup) joinPodCgroup(cgroupParent, infra.pid);
     }
 
     writeFileAtomic(paths.hostnameFile, `${hostname}\n`, 0o644);
     writeFileAtomic(paths.hostsFile, hostNetwork ? readHostFile('/etc/hosts') : renderHosts(hostname, ips), 0o644);
-    writeFileAtomic(paths.resolvConfFile, spec.dns ? renderResolvConf(spec.dns) : readHostFile('/etc/resolv.conf'), 0o644);
+    writeFileAtomic(paths.resolvConfFile, dns ? renderResolvConf(dns) : readHostFile('/etc/resolv.conf'), 0o644);
 
     current = store.transition(id, { type: 'ready', ip: ips[0], additionalIps: ips.slice(1) });
     clog.info({ ip: current.ip }, 'pod sandbox ready');
