@@ -23,6 +23,7 @@ PACKAGES=(
   iproute2 iptables           # network namespaces, portmap
   util-linux                  # unshare, nsenter, mount
   socat                       # port-forward relay into pod network namespaces (nsenter + socat)
+  perl-base                   # the attach relay to conmon's SOCK_SEQPACKET socket (Essential: always there)
   docker-registry             # tests: a real registry on 127.0.0.1
   busybox-static              # tests: the content of test images
   gcc libc6-dev               # npm run critest: static C stand-ins for programs of critest's images

@@ -15,6 +15,11 @@ socket=/run/peapod/peapod.sock
 [ -f dist/src/server/main.js ] || { echo "start-cri.sh: not built; run scripts/setup.sh first" >&2; exit 1; }
 
 mkdir -p /etc/peapod /etc/cni/net.d /run/peapod
+# /run/peapod is peapod-cri's runroot and the socket's directory: owner all,
+# group search only (the socket is 0660), as peapod-cri sets it at every
+# start (docs/security.md); never 0755, which let every host user reach the
+# container bundles below it.
+chmod 0710 /run/peapod
 [ -f /etc/peapod/peapod.conf ] || printf '# peapod-cri configuration: see docs/config.md. Every key has a default.\n' > /etc/peapod/peapod.conf
 if ! ls /etc/cni/net.d/*.conf /etc/cni/net.d/*.conflist /etc/cni/net.d/*.json >/dev/null 2>&1; then
   cat > /etc/cni/net.d/10-peapod.conflist <<'JSON'

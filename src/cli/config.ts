@@ -28,6 +28,7 @@ import * as path from 'node:path';
 import type { PeapodConfig } from '../common/config';
 import { CliError, EXIT_ENGINE } from './errors';
 import { hostIds, isRootless } from './rootless-mode';
+import { RUNROOT_MODE } from '../runtime-service/state-dirs';
 
 export type { PeapodConfig } from '../common/config';
 
@@ -151,20 +152,22 @@ function rootlessDefaults(p: RootlessPaths): Record<string, unknown> {
  */
 export function ensureRootlessRunroot(p: RootlessPaths): void {
   if (p.runtimeDir.startsWith('/tmp/')) ensurePrivateDir(p.runtimeDir);
-  ensurePrivateDir(p.runroot);
+  // The domain keeps every runroot 0710 (runtime-service/state-dirs.ts): group search only.
+  ensurePrivateDir(p.runroot, RUNROOT_MODE);
 }
 
 /**
  * Makes `dir` (and its parents) when missing, mode 0700, and checks that it
  * is this user's alone: a directory, not a symlink, owned by this process's
- * uid, with no access for group or others. A runtime dir in /tmp that
- * someone else made first must not be used.
+ * uid, with no access for group or others beyond `allowedMode`'s. A runtime
+ * dir in /tmp that someone else made first must not be used.
+ * @param allowedMode the most a mode may allow (default 0700)
  * @throws CliError (125) naming the directory, its owner and mode, and what to do.
  */
-export function ensurePrivateDir(dir: string): void {
+export function ensurePrivateDir(dir: string, allowedMode = 0o700): void {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const st = fs.lstatSync(dir);
-  if (!st.isDirectory() || st.uid !== process.geteuid!() || (st.mode & 0o077) !== 0) {
+  if (!st.isDirectory() || st.uid !== process.geteuid!() || (st.mode & 0o777 & ~allowedMode) !== 0) {
     const what = st.isSymbolicLink() ? 'a symlink' : !st.isDirectory() ? 'not a directory' : `owned by uid ${st.uid} with mode ${(st.mode & 0o7777).toString(8)}`;
     throw new CliError(`runtime directory ${dir} is ${what}; it must be a directory of this user alone (mode 0700): remove it, or set XDG_RUNTIME_DIR to a directory of yours`, EXIT_ENGINE);
   }

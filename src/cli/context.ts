@@ -44,6 +44,7 @@ export class CliContext {
   private ctrStore: import('../runtime-service/container/store').ContainerStore | undefined;
   private domain: import('../runtime-service/peapod').Peapod | undefined;
   private engine: import('../runtime-service/container/engine').ContainerEngine | undefined;
+  private secured = false;
 
   constructor(
     readonly globals: GlobalOptions,
@@ -63,6 +64,7 @@ export class CliContext {
   get images(): CliImages {
     if (!this.imgs) {
       const config = this.config;
+      this.secureDirs();
       // Lazy: better-sqlite3 loads only for commands that touch the store.
       const { ImageStore: Store } = require('../image-service/store/image-store') as typeof import('../image-service/store/image-store');
       const store = Store.open((require('./config') as typeof import('./config')).storageRoot(config));
@@ -90,15 +92,27 @@ export class CliContext {
     return this.imgs;
   }
 
+  /**
+   * Sets the modes of root, runroot and what peapod keeps below them, once
+   * per command, before the first store is opened: every start of a front
+   * end enforces them (runtime-service/state-dirs.ts, docs/security.md).
+   */
+  private secureDirs(): void {
+    if (this.secured) return;
+    (require('../runtime-service/state-dirs') as typeof import('../runtime-service/state-dirs')).securePeapodDirs(this.config);
+    this.secured = true;
+  }
+
   /** Who uses an image, from the shared state database (opened on first use). */
   imageUsers(): import('../runtime-service/image-removal').ImageUsers {
-    const { containersUsingImage } = require('../runtime-service/container/store') as typeof import('../runtime-service/container/store');
-    const state = this.stateDb();
-    return { usingImage: (imageId) => containersUsingImage(state, imageId) };
+    this.secureDirs();
+    const { imageUsersOf } = require('../runtime-service/container/store') as typeof import('../runtime-service/container/store');
+    return imageUsersOf(this.stateDb());
   }
 
   /** The state database `<root>/state.db` as the CLI (owner `cli`), opened on first use. */
   stateDb(): import('../runtime-service/state-db').StateDb {
+    this.secureDirs();
     const { openStateDb } = require('../runtime-service/state-db') as typeof import('../runtime-service/state-db');
     return (this.state ??= openStateDb(this.config.root, 'cli'));
   }

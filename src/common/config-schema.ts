@@ -25,6 +25,8 @@ export interface KeySpec {
   allowed?: readonly string[];
   /** For integers: the smallest value allowed. */
   min?: number;
+  /** For integers: the largest value allowed. */
+  max?: number;
   /** One sentence for docs/config.md. */
   doc: string;
 }
@@ -46,6 +48,13 @@ export interface MapSpec {
 }
 
 export type SchemaNode = KeySpec | TableSpec | MapSpec;
+
+/**
+ * The largest number of seconds a duration key takes: Node's timers wait at
+ * most 2^31-1 ms (24.8 days) and fire after 1 ms for anything longer, so a
+ * longer value would act as no wait at all.
+ */
+export const MAX_DURATION_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 export const CGROUP_DRIVERS = ['cgroupfs', 'systemd'] as const;
@@ -93,8 +102,8 @@ export const CORE_SCHEMA: TableSpec = {
         registries_conf: { kind: 'key', type: 'string', default: '/etc/containers/registries.conf', doc: 'containers-registries.conf(5) v2 file: unqualified-search-registries, [[registry]] prefix/location, insecure, blocked, mirrors; read at each pull; a missing file means none.' },
         registries_conf_dir: { kind: 'key', type: 'string', default: '/etc/containers/registries.conf.d', doc: 'Drop-in directory of registries.conf files (`*.conf`, lexical order, applied after the main file).' },
         max_concurrent_downloads: { kind: 'key', type: 'integer', default: 3, min: 1, doc: 'Layers of one pull downloaded at the same time.' },
-        connect_timeout: { kind: 'key', type: 'integer', default: 15, min: 1, doc: 'Seconds to establish a connection to a registry.' },
-        idle_timeout: { kind: 'key', type: 'integer', default: 60, min: 1, doc: 'Seconds a registry response may stay without data before the request fails (and is retried).' },
+        connect_timeout: { kind: 'key', type: 'integer', default: 15, min: 1, max: MAX_DURATION_SECONDS, doc: 'Seconds to establish a connection to a registry.' },
+        idle_timeout: { kind: 'key', type: 'integer', default: 60, min: 1, max: MAX_DURATION_SECONDS, doc: 'Seconds a registry response may stay without data before the request fails (and is retried).' },
         pinned_images: { kind: 'key', type: 'string array', default: [], doc: 'Images reported as pinned to the kubelet (its image garbage collection keeps them): exact references or IDs, or a prefix ending in `*` (e.g. `registry.k8s.io/pause*`).' },
       },
     },

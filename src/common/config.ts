@@ -135,6 +135,9 @@ function checkKey(spec: KeySpec, value: unknown, key: string, file: string): voi
       if (spec.min !== undefined && Number(value) < spec.min) {
         throw new ConfigError(`${file}: key "${key}" must be an integer of at least ${spec.min}, got ${String(value)}`);
       }
+      if (spec.max !== undefined && Number(value) > spec.max) {
+        throw new ConfigError(`${file}: key "${key}" must be an integer of at most ${spec.max}, got ${String(value)}`);
+      }
       return;
     case 'boolean':
       if (typeof value !== 'boolean') fail('a boolean');

@@ -82,6 +82,12 @@ export class ProcessLocks {
     return () => this.release(key);
   }
 
+  /** The live process holding `key`, if any (a dead holder's row counts as free). */
+  holder(key: string): ProcessIdentity | undefined {
+    const row = this.db.prepare('SELECT pid, start_time FROM locks WHERE key = ?').get(key) as LockRow | undefined;
+    return row && lockHolderAlive(row) ? { pid: row.pid, startTime: row.start_time ?? '' } : undefined;
+  }
+
   /** Releases `key` if this process holds it. */
   release(key: string): void {
     this.db.prepare('DELETE FROM locks WHERE key = ? AND pid = ? AND start_time = ?').run(key, this.self.pid, this.self.startTime);

@@ -4,6 +4,7 @@ import type { Readable, Writable } from 'node:stream';
 import { PeapodError } from '../common/errors';
 import { spawnHostProcess } from '../common/host/command';
 import { killProcess, processTree, readPid } from '../common/host/proc';
+import { setLongTimeout } from '../common/time';
 
 /**
  * The conmon driver: the only code in peapod that knows conmon (containers/
@@ -203,6 +204,14 @@ export const CONMON_TIMED_OUT_MESSAGE = 'command timed out';
 /** Seconds conmon's own -T waits beyond the exec timeout peapod enforces. */
 const EXEC_BACKSTOP_SECONDS = 5;
 
+/**
+ * The longest -T conmon is given, in seconds: conmon reads it as a C int and
+ * hands it to GLib's g_timeout_add_seconds, whose millisecond arithmetic is
+ * 32-bit unsigned in places (2^32 ms is 49.7 days). A longer exec timeout
+ * gets no -T: peapod's own deadline (ConmonDriver.exec) still applies.
+ */
+const MAX_CONMON_TIMEOUT_SECONDS = Math.floor((2 ** 32 - 1) / 1000);
+
 /** Builds conmon's argument vector for an exec session (exposed for tests). */
 export function conmonExecArgs(o: ConmonExecOptions): string[] {
   const args = [
@@ -223,7 +232,8 @@ export function conmonExecArgs(o: ConmonExecOptions): string[] {
     '--syslog',
   ];
   // peapod kills at the deadline itself (see ConmonDriver.exec); conmon's -T is only a backstop.
-  if (o.timeoutSec > 0) args.push('-T', String(o.timeoutSec + EXEC_BACKSTOP_SECONDS));
+  const backstop = Math.ceil(o.timeoutSec) + EXEC_BACKSTOP_SECONDS;
+  if (o.timeoutSec > 0 && backstop <= MAX_CONMON_TIMEOUT_SECONDS) args.push('-T', String(backstop));
   return args;
 }
 
@@ -240,9 +250,8 @@ export class ConmonDriver {
    * @throws ConmonError with the runtime's message when creation failed or timed out.
    */
   create(o: ConmonCreateOptions): Promise<ConmonCreated> {
-    fs.mkdirSync(o.exitDir, { recursive: true });
-    fs.mkdirSync(o.socketDir, { recursive: true });
-    fs.mkdirSync(o.persistDir, { recursive: true });
+    // peapod's own directories owner only (docs/security.md); the log's is the front end's (the kubelet's log_directory).
+    for (const d of [o.exitDir, o.socketDir, o.persistDir]) fs.mkdirSync(d, { recursive: true, mode: 0o700 });
     fs.mkdirSync(path.dirname(o.logPath), { recursive: true });
     const child = spawnHostProcess(this.conmonPath, conmonCreateArgs(o), {
       stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
@@ -310,7 +319,7 @@ export class ConmonDriver {
    * @throws ConmonError when conmon or the runtime could not start the process.
    */
   exec(o: ConmonExecOptions): Promise<ConmonExecResult> {
-    for (const d of ['exit', 'sock']) fs.mkdirSync(path.join(o.workDir, d), { recursive: true });
+    for (const d of ['exit', 'sock']) fs.mkdirSync(path.join(o.workDir, d), { recursive: true, mode: 0o700 });
     const logFile = path.join(o.workDir, 'log');
     const child = spawnHostProcess(this.conmonPath, conmonExecArgs(o), {
       stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
@@ -327,8 +336,8 @@ export class ConmonDriver {
       const finish = (err: Error | undefined, value?: ConmonExecResult): void => {
         if (settled) return;
         settled = true;
-        clearTimeout(guard);
-        clearTimeout(deadline);
+        guard.clear();
+        deadline.clear();
         for (const s of [sync, child.stdout as Readable, child.stderr as Readable]) s.destroy();
         start.destroy();
         child.unref();
@@ -339,18 +348,20 @@ export class ConmonDriver {
       // conmon (their subreaper) still runs, so conmon reaps them and reports
       // the exit. conmon's own -T would kill and exit at once, leaving the
       // process to the container's init, often as a zombie that never goes.
-      const deadline = setTimeout(
+      // Both timers take any length (setLongTimeout): a client's 30-day timeout
+      // given to a bare setTimeout would fire after 1 ms. No timeout: never.
+      const deadline = setLongTimeout(
         () => {
           const pid = readPid(path.join(o.workDir, 'pid'));
           if (!pid) return;
           killedAtDeadline = true;
           for (const p of processTree(pid)) killProcess(p);
         },
-        o.timeoutSec > 0 ? o.timeoutSec * 1000 : 2 ** 31 - 1,
+        o.timeoutSec > 0 ? o.timeoutSec * 1000 : Infinity,
       );
       // This guard only catches a monitor that hangs.
-      const guardMs = o.timeoutSec > 0 ? (o.timeoutSec + 30) * 1000 : 2 ** 31 - 1;
-      const guard = setTimeout(() => {
+      const guardMs = o.timeoutSec > 0 ? (o.timeoutSec + 30) * 1000 : Infinity;
+      const guard = setLongTimeout(() => {
         const pid = readPid(path.join(o.workDir, 'pid'));
         if (pid) killProcess(pid);
         finish(undefined, { exitCode: -1, timedOut: true, message: CONMON_TIMED_OUT_MESSAGE, logFile });

@@ -14,7 +14,7 @@ export type { ImageReference } from './reference';
 export { loadRegistriesConf } from './registries-conf';
 
 /** The image store's directory under peapod's root: `<root>/storage`. */
-export function storageRoot(config: PeapodConfig): string {
+export function storageRoot(config: Pick<PeapodConfig, 'root'>): string {
   return path.join(config.root, 'storage');
 }
 

@@ -5,6 +5,13 @@ import type { ImageRecord, ImageStore } from '../image-service/store/image-store
 export interface ImageUsers {
   /** IDs of the containers (any owner, any state, `creating` included) made from image `imageId`. */
   usingImage(imageId: string): string[];
+  /**
+   * Runs `fn` (synchronous) while no container can be recorded by any
+   * process: one IMMEDIATE transaction of the state database, the one a
+   * container's row is written in after a check that its image is still in
+   * the store (container/store.ts imageUsersOf, ContainerStore.insert).
+   */
+  exclusive<T>(fn: () => T): T;
 }
 
 /**
@@ -16,13 +23,24 @@ export interface ImageUsers {
  * -f`) calls this after that; another front end's containers always keep
  * the image.
  *
+ *
+ * The check and the removal run in one transaction of the state database
+ * (ImageUsers.exclusive), and a container is recorded only in one that
+ * finds its image still there: a CreateContainer between resolving its
+ * image and recording itself cannot have the layers deleted under it, in
+ * this process or another (the CLI's `peapod rmi` beside peapod-cri). It
+ * either is recorded first (the image is IN_USE) or finds the image gone
+ * (NOT_FOUND).
+ *
  * @returns true when it was removed, false when it was already gone.
  * @throws InUseError (code IN_USE) naming the containers.
  */
 export function removeResolvedImage(deps: { images: ImageStore; containers: ImageUsers }, img: ImageRecord, name: string = img.id): boolean {
-  const users = deps.containers.usingImage(img.id);
-  if (users.length > 0) throw inUse(`image ${name} (${img.id}) is in use by container(s) ${users.join(', ')}; remove them first`);
-  return deps.images.remove(img.id);
+  return deps.containers.exclusive(() => {
+    const users = deps.containers.usingImage(img.id);
+    if (users.length > 0) throw inUse(`image ${name} (${img.id}) is in use by container(s) ${users.join(', ')}; remove them first`);
+    return deps.images.remove(img.id);
+  });
 }
 
 /**

@@ -9,7 +9,7 @@
  */
 import * as path from 'node:path';
 import type { PeapodConfig } from '../common/config';
-import { notFound } from '../common/errors';
+import { notFound, wrongState } from '../common/errors';
 import type { Logger } from '../common/logger';
 import type { ImagePuller } from '../image-service/puller';
 import type { ImageRecord, ImageStore } from '../image-service/store/image-store';
@@ -21,6 +21,7 @@ import { removeImage } from './image-removal';
 import { importLegacyRecords } from './legacy-records';
 import { Sandboxes } from './sandbox/service';
 import { SandboxStore } from './sandbox/store';
+import { securePeapodDirs } from './state-dirs';
 import { openStateDb, Owner, StateDb } from './state-db';
 
 /** The images, as every front end uses them. */
@@ -90,33 +91,49 @@ export class Peapod {
 
   /**
    * Start-up recovery of this front end's records: records of an older
-   * peapod imported, interrupted creations of dead processes rolled back,
+   * peapod imported, locks of dead processes deleted, interrupted creations
+   * of dead processes rolled back,
    * pods whose namespaces are gone marked notready, containers reconciled
    * with their exit files and the runtime (see RecoverOptions).
    */
   async recover(options: RecoverOptions = {}): Promise<void> {
     importLegacyRecords(this.state, this.config.root);
+    // Locks of processes killed while holding them would be taken over when next wanted; gone now, none is left forever.
+    this.state.locks.removeDead();
     await this.sandboxes.recover();
     await this.containers.recover({ reconcileRuntime: options.reconcileRuntime ?? true, watchExits: options.watchExits ?? true });
   }
 
   /**
    * Creates a container in a pod: under the pod's lock, the pod must be
-   * ready and the image (`spec.image.name`: a reference, ID or digest) in
-   * the store; then the container code creates it (container/create.ts).
+   * ready, checked now (its namespaces there, its infra process the same
+   * live process: Sandboxes.refresh), and the image (`spec.image.name`: a
+   * reference, ID or digest) in the store; then the container code creates
+   * it (container/create.ts).
    * @param options the front end's ID, exit command, name rule (CreateOptions)
-   * @throws NotFoundError for an unknown pod or image; what createContainer throws.
+   * @throws NotFoundError for an unknown pod or image; WrongStateError for a
+   *   pod that is not ready; what createContainer throws.
    */
   createContainer(podIdOrPrefix: string, spec: ContainerSpec, options: CreateOptions = {}): Promise<ContainerRecord> {
     const found = this.sandboxes.get(podIdOrPrefix);
     if (!found) throw notFound(`pod sandbox ${podIdOrPrefix} not found`);
     return this.sandboxes.withLock(found.id, async () => {
-      const pod = this.sandboxes.get(found.id);
-      if (!pod) throw notFound(`pod sandbox ${podIdOrPrefix} not found`);
-      const image = this.images.store.resolve(spec.image.name);
+      const recorded = this.sandboxes.get(found.id);
+      if (!recorded) throw notFound(`pod sandbox ${podIdOrPrefix} not found`);
+      // Checked now, not as last recorded: a pod whose infra process or namespaces are gone becomes notready and takes no container.
+      const pod = this.sandboxes.refresh(recorded);
+      if (pod.state !== 'ready') {
+        throw wrongState(`pod sandbox ${pod.id} is not ready${recorded.state === 'ready' ? ': its infra process or namespaces are gone' : ''}`);
+      }
+      const store = this.images.store;
+      const image = store.resolve(spec.image.name);
       if (!image) throw notFound(`image "${spec.image.name}" not found`);
-      const layers = this.images.store.layerLowerDirs(image);
-      return this.containers.create(pod, spec, { id: image.id, ref: image.repoDigests[0] ?? image.id, config: image.config, layers }, options);
+      const layers = store.layerLowerDirs(image);
+      // Checked again in the transaction that records the container (image-removal.ts).
+      const confirm = (): void => {
+        if (!store.get(image.id)) throw notFound(`image "${spec.image.name}" (${image.id}) was removed while the container was being created`);
+      };
+      return this.containers.create(pod, spec, { id: image.id, ref: image.repoDigests[0] ?? image.id, config: image.config, layers, confirm }, options);
     });
   }
 
@@ -129,12 +146,16 @@ export class Peapod {
 }
 
 /**
- * Opens peapod's domain for a front end: the image store under
- * `<root>/storage`, the state database `<root>/state.db`, the pods and the
- * containers. Call `recover()` before serving.
+ * Opens peapod's domain for a front end: first the modes of root, runroot
+ * and everything peapod keeps below them are set (state-dirs.ts: no other
+ * host user reaches them, also where they existed with wider modes), then
+ * the image store under `<root>/storage`, the state database
+ * `<root>/state.db`, the pods and the containers. Call `recover()` before serving.
  * @param options.owner the front end this process is (`cri` or `cli`)
+ * @throws Error when root or runroot is owned by another user, or cannot be made.
  */
 export function openPeapod(config: PeapodConfig, log: Logger, options: { owner: Owner }): Peapod {
+  securePeapodDirs(config);
   const state = openStateDb(config.root, options.owner);
   try {
     // Required here, not at the top: the puller loads the HTTP client, which a front end that builds Peapod itself (the CLI) may never need.

@@ -26,9 +26,9 @@
  * an OS crash may lose the last ones, never the database's consistency, and
  * a reboot ends every container anyway.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
+import { ensurePrivateDir, ensurePrivateFile } from '../common/host/private-paths';
 import { ProcessIdentity, selfIdentity } from '../common/host/proc';
 import { LOCKS_TABLE_SQL, ProcessLocks } from '../common/process-lock';
 
@@ -72,13 +72,18 @@ export function stateDbPath(root: string): string {
 }
 
 /**
- * Opens (creating when absent) `<root>/state.db` for `owner`.
+ * Opens (creating when absent) `<root>/state.db` for `owner`. The root is
+ * made 0700 and the database and its -wal and -shm files 0600, also when
+ * they existed with other modes (common/host/private-paths.ts).
  * @throws Error when the database was written by a newer peapod (a schema
- *   version this code does not know), or cannot be opened.
+ *   version this code does not know), or cannot be opened; when the root is
+ *   owned by another user.
  */
 export function openStateDb(root: string, owner: Owner): StateDb {
-  fs.mkdirSync(root, { recursive: true, mode: 0o700 });
-  const db = new Database(stateDbPath(root), { timeout: 30_000 });
+  ensurePrivateDir(root);
+  const file = stateDbPath(root);
+  ensurePrivateFile(file, [`${file}-wal`, `${file}-shm`]);
+  const db = new Database(file, { timeout: 30_000 });
   db.pragma('journal_mode = WAL');
   db.pragma('busy_timeout = 30000');
   db.pragma('synchronous = NORMAL');

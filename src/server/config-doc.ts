@@ -12,7 +12,8 @@ function renderTable(spec: TableSpec, prefix: string, out: string[]): void {
     out.push('| key | type | default | meaning |', '| --- | --- | --- | --- |');
     for (const [name, k] of keys) {
       const allowed = k.allowed ? ` One of ${k.allowed.map((a) => `\`${a}\``).join(', ')}.` : '';
-      out.push(`| \`${name}\` | ${k.type} | \`${tomlValue(k.default)}\` | ${k.doc}${allowed} |`);
+      const max = k.max !== undefined ? ` At most ${k.max}.` : '';
+      out.push(`| \`${name}\` | ${k.type} | \`${tomlValue(k.default)}\` | ${k.doc}${allowed}${max} |`);
     }
     out.push('');
   }

@@ -1,4 +1,4 @@
-import { CORE_SCHEMA, FRONT_END_KEYS, TableSpec } from '../common/config-schema';
+import { CORE_SCHEMA, FRONT_END_KEYS, MAX_DURATION_SECONDS, TableSpec } from '../common/config-schema';
 
 /**
  * The keys of peapod's configuration file that only the CRI server reads:
@@ -7,15 +7,15 @@ import { CORE_SCHEMA, FRONT_END_KEYS, TableSpec } from '../common/config-schema'
  */
 export const SERVER_FIELDS: TableSpec['fields'] = {
   socket: { kind: 'key', type: 'string', default: '/run/peapod/peapod.sock', doc: 'Unix socket the CRI gRPC server listens on (mode 0660).' },
-  shutdown_timeout: { kind: 'key', type: 'integer', default: 10, min: 0, doc: 'Seconds to let in-flight RPCs finish after SIGTERM or SIGINT before closing them.' },
+  shutdown_timeout: { kind: 'key', type: 'integer', default: 10, min: 0, max: MAX_DURATION_SECONDS, doc: 'Seconds to let in-flight RPCs finish after SIGTERM or SIGINT before closing them.' },
   streaming: {
     kind: 'table',
     doc: 'The streaming server behind Exec, Attach and PortForward: the URLs those RPCs return lead to it; the kubelet proxies kubectl exec/attach/port-forward there, crictl connects directly.',
     fields: {
       address: { kind: 'key', type: 'string', default: '127.0.0.1', doc: 'IP address the streaming server listens on; the returned URLs name it (0.0.0.0 and :: are reported as the loopback address).' },
-      port: { kind: 'key', type: 'integer', default: 0, min: 0, doc: 'TCP port of the streaming server; 0 picks a free port at start.' },
-      idle_timeout: { kind: 'key', type: 'integer', default: 14400, min: 0, doc: 'Seconds a streaming connection may go without traffic before it is closed (the kubelet default is 4 hours); 0 = never.' },
-      stream_creation_timeout: { kind: 'key', type: 'integer', default: 30, min: 1, doc: 'Seconds a client has, after the upgrade, to open the streams its request needs (and, for port-forward, both streams of a pair).' },
+      port: { kind: 'key', type: 'integer', default: 0, min: 0, max: 65535, doc: 'TCP port of the streaming server; 0 picks a free port at start.' },
+      idle_timeout: { kind: 'key', type: 'integer', default: 14400, min: 0, max: MAX_DURATION_SECONDS, doc: 'Seconds a streaming connection may go without traffic before it is closed (the kubelet default is 4 hours); 0 = never.' },
+      stream_creation_timeout: { kind: 'key', type: 'integer', default: 30, min: 1, max: MAX_DURATION_SECONDS, doc: 'Seconds a client has, after the upgrade, to open the streams its request needs (and, for port-forward, both streams of a pair).' },
     },
   },
 };

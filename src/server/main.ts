@@ -55,8 +55,7 @@ async function main(argv: string[]): Promise<number> {
   const log = createLogger(config.log_level, 'peapod-cri');
   let server: CriServer;
   try {
-    fs.mkdirSync(config.root, { recursive: true, mode: 0o700 });
-    fs.mkdirSync(config.runroot, { recursive: true, mode: 0o700 });
+    // The domain makes root and runroot and sets their modes (runtime-service/state-dirs.ts).
     server = new CriServer(config, log, version);
     await server.start();
   } catch (err) {

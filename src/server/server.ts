@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../common/logger';
 import { imageServiceImpls } from '../image-service/cri';
@@ -10,6 +11,7 @@ import { containerStreamingBackend } from '../runtime-service/cri/streaming-back
 import { openPeapod, Peapod } from '../runtime-service/peapod';
 import type { CriConfig } from './config';
 import { rewritingConnection } from './h2-authority';
+import { InstanceLock, lockInstance } from './instance-lock';
 import { loadCri, MAX_MESSAGE_BYTES } from './proto';
 import { RetryStore } from './retry-store';
 import { buildHandlers, InFlight } from './rpc';
@@ -33,6 +35,8 @@ export class CriServer {
   private readonly streaming: StreamingServer;
   /** The domain: images, pods and containers (owner `cri`). */
   private readonly peapod: Peapod;
+  /** This server's hold on its root and runroot, from start to stop. */
+  private instance: InstanceLock | undefined;
 
   /**
    * @param config the effective configuration
@@ -83,15 +87,19 @@ export class CriServer {
   }
 
   /**
-   * Recovers the pods and containers (Peapod.recover), then binds the
-   * socket and starts serving.
+   * Takes the root's and runroot's locks (instance-lock.ts), recovers the
+   * pods and containers (Peapod.recover), then binds the socket and starts
+   * serving.
    * @throws SocketInUseError when another live server answers on the socket;
-   *   Error when binding fails.
+   *   InstanceLockedError naming the pid of another peapod-cri on the same
+   *   root or runroot; Error when binding fails.
    */
   async start(): Promise<void> {
     const socketPath = this.config.socket;
     // Refuse before touching any state: a live server owns it.
     await prepareSocketPath(socketPath);
+    // One peapod-cri per root and runroot (the CLI shares them by design): before recovery, which would undo another's work.
+    this.instance = lockInstance({ root: path.resolve(this.config.root), runroot: path.resolve(this.config.runroot) }, this.peapod.state.locks);
     await this.peapod.recover();
     await this.streaming.start();
     // Connections are accepted here and handed to grpc-js after the
@@ -133,6 +141,7 @@ export class CriServer {
     }).then(async () => {
       await this.streaming.stop();
       fs.rmSync(this.config.socket, { force: true });
+      this.instance?.release();
       this.peapod.close();
     });
     return this.stopping;

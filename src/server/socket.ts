@@ -4,8 +4,14 @@ import * as path from 'node:path';
 
 /** Mode of the CRI socket: owner and group may connect. */
 export const SOCKET_MODE = 0o660;
-/** Mode of a socket directory peapod creates. */
-export const SOCKET_DIR_MODE = 0o750;
+/**
+ * Mode of a socket directory peapod creates: the socket's group needs
+ * search permission on it to connect, nothing more (no listing); others may
+ * not connect anyway. The default socket lives in the runroot, which has
+ * the same mode (runtime-service/state-dirs.ts RUNROOT_MODE). An existing
+ * directory is left as it is: it may be a shared one such as /run.
+ */
+export const SOCKET_DIR_MODE = 0o710;
 
 /** How long to wait for an existing socket to accept a connection, in ms. */
 const PROBE_TIMEOUT_MS = 1000;
@@ -44,7 +50,7 @@ export function probeSocket(socketPath: string): Promise<'live' | 'stale' | 'abs
 }
 
 /**
- * Makes `socketPath` ready to bind: creates its directory (mode 0750) if
+ * Makes `socketPath` ready to bind: creates its directory (mode 0710) if
  * missing, refuses when a live server answers there, and removes a stale
  * socket file left by a process that died.
  * @throws SocketInUseError when a live server answers; Error when the path

@@ -129,16 +129,15 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     const id = await run('stubborn', "trap '' TERM; while true; do sleep 1; done");
     const t0 = Date.now();
     await engine.stop(id, 2);
-    const took = Date.now() - t0;
-    expect(took).to.be.within(1900, 8000);
+    // The grace period was given (only a lower bound: how long the kill then takes depends on the machine's load).
+    expect(Date.now() - t0).to.be.at.least(1900);
     expect(engine.get(id).state).to.equal('exited');
     expect(engine.get(id).exitCode).to.equal(137);
     await engine.stop(id, 2); // idempotent
 
-    const id2 = await run('stubborn0', "trap '' TERM; while true; do sleep 1; done");
-    const t1 = Date.now();
+    // Timeout 0 kills at once: a process that would exit 0 on SIGTERM is never sent one.
+    const id2 = await run('polite0', "trap 'exit 0' TERM; while true; do sleep 0.1; done");
     await engine.stop(id2, 0);
-    expect(Date.now() - t1).to.be.below(1500);
     expect(engine.get(id2).exitCode).to.equal(137);
   });
 
@@ -149,24 +148,48 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     expect(r.stderr.toString()).to.equal('oops\n');
     expect(r.exitCode).to.equal(7);
 
+    // Promptly: long before the 31 s the process would take (a loose bound, for a loaded machine).
     const t0 = Date.now();
     const slow = await engine.execSync(id, ['sleep', '31'], 1);
-    expect(Date.now() - t0).to.be.below(4000);
+    expect(Date.now() - t0).to.be.below(20_000);
     expect(slow.exitCode).to.not.equal(0);
     expect(slow.stderr.toString()).to.contain('timed out');
-    // The timed-out process is gone, not left as a zombie of the container's init.
-    await new Promise((r) => setTimeout(r, 300));
-    const ps = await engine.execSync(id, ['ps', '-o', 'pid,stat,args'], 5);
-    expect(ps.stdout.toString()).to.not.match(/sleep 31|\[sleep\]/);
+    // The timed-out process goes, and is not left as a zombie of the container's init.
+    const psClean = async (): Promise<boolean> => !/sleep 31|\[sleep\]/.test((await engine.execSync(id, ['ps', '-o', 'pid,stat,args'], 5)).stdout.toString());
+    expect(await until(psClean, 20_000), 'the timed-out sleep is gone').to.equal(true);
 
     const t1 = Date.now();
     const bg = await engine.execSync(id, ['/bin/sh', '-c', 'sleep 30 & echo started'], 10);
-    expect(Date.now() - t1).to.be.below(4000);
+    expect(Date.now() - t1).to.be.below(20_000); // not held for the 30 s of the background sleep
     expect(bg.stdout.toString()).to.equal('started\n');
     expect(bg.exitCode).to.equal(0);
 
     const big = await engine.execSync(id, ['/bin/sh', '-c', 'head -c 20000000 /dev/zero'], 20);
     expect(big.stdout.length).to.equal(16 << 20);
+    await engine.remove(id);
+  });
+
+  it('keeps timeouts beyond 2^31 ms: a 30-day ExecSync runs to its end, a 30-day stop grace does not SIGKILL', async () => {
+    const DAYS_30 = 30 * 24 * 3600; // seconds: 2.6e9 ms, which a bare setTimeout fires after 1 ms
+    const id = await run('longtimeouts', 'trap "echo got-term" TERM; while true; do sleep 0.1; done');
+    const r = await engine.execSync(id, ['/bin/sh', '-c', 'sleep 0.3; echo done'], DAYS_30);
+    expect(r.stderr.toString()).to.equal('');
+    expect([r.exitCode, r.stdout.toString()]).to.deep.equal([0, 'done\n']);
+    // Past conmon's own -T range (a 32-bit int of seconds): still runs.
+    const far = await engine.execSync(id, ['/bin/sh', '-c', 'echo far'], 1e12);
+    expect([far.exitCode, far.stdout.toString()]).to.deep.equal([0, 'far\n']);
+
+    let stopped = false;
+    const stop = engine.stop(id, DAYS_30).then(() => (stopped = true));
+    expect(await until(() => logOf(id).some((l) => l.line === 'got-term'), 20000), 'SIGTERM reached the container').to.equal(true);
+    // The grace period runs: the container still answers, and the stop has not ended.
+    const alive = await engine.execSync(id, ['/bin/sh', '-c', 'echo alive'], 10);
+    expect(alive.stdout.toString()).to.equal('alive\n');
+    expect(engine.get(id).state).to.equal('running');
+    expect(stopped).to.equal(false);
+    await engine.stop(id, 0);
+    await stop;
+    expect(engine.get(id).exitCode).to.equal(137);
     await engine.remove(id);
   });
 
@@ -186,6 +209,27 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     const id = await runToExit('caps', 'grep CapEff /proc/self/status', { linux: { resources: resources(), security_context: sc } });
     const line = logOf(id)[0].line;
     expect(BigInt(`0x${line.split(/\s+/)[1]}`)).to.equal(1n << 12n); // CAP_NET_ADMIN = 12
+  });
+
+  it('runs root, a user and a privileged container with empty inheritable and ambient sets (CapInh, CapAmb)', async () => {
+    const cases = [
+      ['inh-root', securityContext()],
+      ['inh-user', securityContext({ run_as_user: { value: '1000' } })],
+      ['inh-priv', securityContext({ privileged: true })],
+    ] as const;
+    for (const [name, sc] of cases) {
+      const id = await runToExit(name, 'grep -E "^Cap(Inh|Amb|Eff)" /proc/self/status', { linux: { resources: resources(), security_context: sc } });
+      const caps = Object.fromEntries(logOf(id).map((l) => l.line.split(/:\s*/)));
+      expect(caps.CapInh, name).to.equal('0000000000000000');
+      expect(caps.CapAmb, name).to.equal('0000000000000000');
+      if (name !== 'inh-user') expect(caps.CapEff, name).to.not.equal('0000000000000000');
+    }
+    // An ambient capability asked for explicitly reaches a non-root process, and only that one.
+    const amb = securityContext({ run_as_user: { value: '1000' }, capabilities: { add_capabilities: [], drop_capabilities: [], add_ambient_capabilities: ['NET_BIND_SERVICE'] } });
+    const id = await runToExit('inh-amb', 'grep -E "^Cap(Inh|Amb|Eff)" /proc/self/status', { linux: { resources: resources(), security_context: amb } });
+    const caps = Object.fromEntries(logOf(id).map((l) => l.line.split(/:\s*/)));
+    const bit = (1n << 10n).toString(16).padStart(16, '0'); // CAP_NET_BIND_SERVICE = 10
+    expect([caps.CapInh, caps.CapAmb, caps.CapEff]).to.deep.equal([bit, bit, bit]);
   });
 
   it('blocks a listed syscall under the RuntimeDefault seccomp profile', async () => {
@@ -223,6 +267,31 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     expect(logOf(id).map((l) => l.line)).to.deep.equal(['content', 'readonly']);
   });
 
+  it('makes a missing mount host path as a directory (as containerd and CRI-O do); refuses one that cannot be made', async () => {
+    const missing = path.join(dir, 'volumes', 'made', 'nested');
+    const id = await runToExit('mkvol', 'echo written > /vol/f && echo ok', {
+      mounts: [{ container_path: '/vol', host_path: missing, readonly: false, propagation: 'PROPAGATION_PRIVATE' } as never],
+    });
+    expect(logOf(id).map((l) => l.line)).to.deep.equal(['ok']);
+    expect(fs.readFileSync(path.join(missing, 'f'), 'utf8')).to.equal('written\n');
+    expect(fs.statSync(missing).mode & 0o777).to.equal(0o755);
+    expect(fs.statSync(path.dirname(missing)).mode & 0o777).to.equal(0o755);
+
+    const file = path.join(dir, 'volumes', 'a-file');
+    fs.writeFileSync(file, '');
+    const dangling = path.join(dir, 'volumes', 'dangling');
+    fs.symlinkSync(path.join(dir, 'volumes', 'nowhere'), dangling);
+    for (const hostPath of [path.join(file, 'sub'), dangling, 'relative/path']) {
+      const err = await expectCode(
+        engine.create(pod.sandbox, spec(containerConfig('badvol', { command: ['true'], mounts: [{ container_path: '/vol', host_path: hostPath, readonly: false, propagation: 'PROPAGATION_PRIVATE' } as never] }), pod.sandbox), image),
+        GrpcStatus.INVALID_ARGUMENT,
+      );
+      expect(err.field, hostPath).to.equal('mounts[0].hostPath');
+    }
+    expect(fs.existsSync(path.join(dir, 'volumes', 'nowhere'))).to.equal(false);
+    expect(engine.list().filter((c) => c.metadata.name === 'badvol')).to.deep.equal([]);
+  });
+
   it('updates resources in the cgroup and reports stats', async () => {
     const id = await run('res', 'while true; do sleep 1; done', { linux: { resources: resources({ memory_limit_in_bytes: String(64 << 20) }), security_context: securityContext() } });
     const pid = engine.get(id).pid;
@@ -251,22 +320,23 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
   it('reopens the log after the kubelet renamed it', async () => {
     const id = await run('rotate', 'i=0; while true; do echo line$i; i=$((i+1)); sleep 0.1; done');
     const log = engine.get(id).logPath;
-    expect(await until(() => fs.existsSync(log) && fs.statSync(log).size > 0, 5000)).to.equal(true);
+    expect(await until(() => fs.existsSync(log) && fs.statSync(log).size > 0, 30_000)).to.equal(true);
     fs.renameSync(log, `${log}.1`);
     await engine.reopenLog(id);
     expect(fs.existsSync(log)).to.equal(true);
-    expect(await until(() => fs.statSync(log).size > 0, 5000)).to.equal(true);
+    expect(await until(() => fs.statSync(log).size > 0, 30_000)).to.equal(true);
     await engine.remove(id);
   });
 
-  it('rejects a duplicate name, a stopped sandbox, a missing mount; a failed create leaves nothing behind', async () => {
+  it('rejects a duplicate name, a stopped sandbox, a mount source that cannot be made; a failed create leaves nothing behind', async () => {
     const id = await run('dup', 'sleep 300');
     await expectCode(engine.create(pod.sandbox, spec(containerConfig('dup', { command: ['true'] }), pod.sandbox), image), GrpcStatus.ALREADY_EXISTS);
     await engine.remove(id);
     await engine.remove(id); // idempotent
     await expectCode(engine.create({ ...pod.sandbox, state: 'notready' }, spec(containerConfig('x', { command: ['true'] }), pod.sandbox), image), GrpcStatus.FAILED_PRECONDITION);
+    fs.writeFileSync(path.join(dir, 'not-a-dir'), '');
     await expectCode(
-      engine.create(pod.sandbox, spec(containerConfig('nomount', { command: ['true'], mounts: [{ container_path: '/d', host_path: '/nonexistent/peapod', readonly: false } as never] }), pod.sandbox), image),
+      engine.create(pod.sandbox, spec(containerConfig('nomount', { command: ['true'], mounts: [{ container_path: '/d', host_path: path.join(dir, 'not-a-dir', 'peapod'), readonly: false } as never] }), pod.sandbox), image),
       GrpcStatus.INVALID_ARGUMENT,
     );
     await expectCode(engine.create(pod.sandbox, spec(containerConfig('nocmd', {}), pod.sandbox), { ...image, config: {} }), GrpcStatus.INVALID_ARGUMENT);
@@ -320,7 +390,8 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     const running = await run('keep', 'while true; do echo tick; sleep 0.2; done');
     const ending = await run('ending', 'sleep 1; echo bye; exit 5');
     engine.close();
-    await new Promise((r) => setTimeout(r, 2000));
+    // While the engine is closed, `ending` exits: conmon writes its exit file.
+    expect(await until(() => fs.existsSync(path.join(opts.runroot, 'containers-exits', ending)), 30_000), 'the exit file of ending').to.equal(true);
     engine = await ContainerEngine.open(opts);
     expect(engine.get(running).state).to.equal('running');
     const e = engine.get(ending);
@@ -328,7 +399,7 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     expect(e.exitCode).to.equal(5);
     expect(BigInt(e.finishedAt) > BigInt(e.startedAt)).to.equal(true);
     const size = fs.statSync(engine.get(running).logPath).size;
-    expect(await until(() => fs.statSync(engine.get(running).logPath).size > size, 3000)).to.equal(true);
+    expect(await until(() => fs.statSync(engine.get(running).logPath).size > size, 30_000)).to.equal(true);
     await engine.stop(running, 0);
     expect(engine.get(running).state).to.equal('exited');
   });

@@ -196,7 +196,9 @@ describe('pod sandboxes (real namespaces and CNI)', function () {
     const { info: i } = await info(id);
     const pid = i.infraPid!;
     expect(pid).to.be.a('number');
-    expect(i.namespaces.pid).to.equal(`/proc/${pid}/ns/pid`);
+    // Containers join the namespace pinned on a file, never /proc/<pid>/ns/pid (a pid outlives its process).
+    expect(i.namespaces.pid).to.equal(path.join(server.runroot, 'sandboxes', id, 'pidns'));
+    expect(fs.readlinkSync(`/proc/${pid}/ns/pid`)).to.equal(`pid:[${fs.statSync(i.namespaces.pid).ino}]`);
     expect(fs.readlinkSync(`/proc/${pid}/ns/pid`)).to.not.equal(fs.readlinkSync('/proc/self/ns/pid'));
     expect(fs.readFileSync(`/proc/${pid}/status`, 'utf8')).to.match(new RegExp(`^NSpid:\\s+${pid}\\s+1$`, 'm'));
     // it joined the pod's network namespace, kept the host's mount namespace, sits in the pod cgroup
@@ -211,7 +213,8 @@ describe('pod sandboxes (real namespaces and CNI)', function () {
     other.linux!.security_context!.namespace_options!.pid = 'POD';
     const id2 = (await server.client.runtime.RunPodSandbox({ config: other })).pod_sandbox_id;
     process.kill((await info(id2)).info.infraPid!, 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 200));
+    const notReady = async (): Promise<boolean> => (await info(id2)).status.state === 'SANDBOX_NOTREADY';
+    for (const end = Date.now() + 30_000; !(await notReady()) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
     expect((await info(id2)).status.state).to.equal('SANDBOX_NOTREADY');
 
     await server.client.runtime.StopPodSandbox({ pod_sandbox_id: id });
@@ -240,11 +243,47 @@ describe('pod sandboxes (real namespaces and CNI)', function () {
     expect(err.details).to.contain('net.core.somaxconn');
   });
 
+  it('runs a pod whose hostname is the kubelet\'s FQDN of 64 characters (setHostnameAsFQDN)', async () => {
+    const fqdn = `web-0.${'s'.repeat(28)}.peapod-test.svc.cluster.local`;
+    expect(fqdn).to.have.length(64);
+    const { pod_sandbox_id: id } = await server.client.runtime.RunPodSandbox({ config: podConfig('fqdn', { hostname: fqdn }) });
+    const { status, info: i } = await info(id);
+    expect(status.state).to.equal('SANDBOX_READY');
+    expect(await run('nsenter', [`--uts=${i.namespaces.uts}`, 'hostname'])).to.equal(fqdn);
+    expect(fs.readFileSync(path.join(stateDir(id), 'hostname'), 'utf8')).to.equal(`${fqdn}\n`);
+    expect(fs.readFileSync(path.join(stateDir(id), 'hosts'), 'utf8')).to.contain(`${status.network!.ip}\t${fqdn}\tweb-0\n`);
+  });
+
+  it('refuses a cgroup parent that does not fit the cgroup driver with INVALID_ARGUMENT, leaving nothing', async () => {
+    const before = (await server.client.runtime.ListPodSandbox({})).items.length;
+    let err = await rpcError(server.client.runtime.RunPodSandbox({ config: podConfig('cgslice', { linux: { cgroup_parent: 'kubepods-besteffort.slice' } }) }));
+    expect(err.code).to.equal(grpc.status.INVALID_ARGUMENT);
+    expect(err.details).to.contain('config.linux.cgroup_parent');
+    const systemd = await startServer({ config: `${config()}[runtime]\ncgroup_driver = "systemd"\n` });
+    try {
+      for (const parent of ['/kubepods/besteffort/pod1234', 'kubepods--pod1234.slice']) {
+        err = await rpcError(systemd.client.runtime.RunPodSandbox({ config: podConfig('cgpath', { linux: { cgroup_parent: parent } }) }));
+        expect(err.code, err.details).to.equal(grpc.status.INVALID_ARGUMENT);
+        expect(err.details).to.contain('config.linux.cgroup_parent');
+      }
+      expect((await systemd.client.runtime.ListPodSandbox({})).items).to.deep.equal([]);
+      expect(fs.readdirSync(path.join(systemd.root, 'sandboxes'))).to.deep.equal([]);
+    } finally {
+      await systemd.cleanup();
+    }
+    expect((await server.client.runtime.ListPodSandbox({})).items).to.have.length(before);
+  });
+
   it('rejects bad hostnames, unknown runtime handlers and duplicates', async () => {
-    const long = podConfig('x', { hostname: 'a'.repeat(64) });
+    const long = podConfig('x', { hostname: `${'a'.repeat(30)}.${'b'.repeat(34)}` });
     let err = await rpcError(server.client.runtime.RunPodSandbox({ config: long }));
     expect(err.code).to.equal(grpc.status.INVALID_ARGUMENT);
     expect(err.details).to.contain('config.hostname');
+    expect(err.details).to.contain('longer than 64');
+    err = await rpcError(server.client.runtime.RunPodSandbox({ config: podConfig('x', { hostname: 'a'.repeat(64) }) }));
+    expect(err.code).to.equal(grpc.status.INVALID_ARGUMENT);
+    err = await rpcError(server.client.runtime.RunPodSandbox({ config: podConfig('x', { hostname: 'web..local' }) }));
+    expect(err.code).to.equal(grpc.status.INVALID_ARGUMENT);
     err = await rpcError(server.client.runtime.RunPodSandbox({ config: podConfig('x', { hostname: 'Bad_Name' }) }));
     expect(err.code).to.equal(grpc.status.INVALID_ARGUMENT);
     err = await rpcError(server.client.runtime.RunPodSandbox({ config: podConfig('x'), runtime_handler: 'kata-nope' }));
@@ -263,8 +302,8 @@ describe('pod sandboxes (real namespaces and CNI)', function () {
     const first = await rpcError(server.client.runtime.RunPodSandbox({ config: cfg }, { deadline: Date.now() + 30 }));
     expect(first.code).to.equal(grpc.status.DEADLINE_EXCEEDED);
     const { pod_sandbox_id: id } = await server.client.runtime.RunPodSandbox({ config: cfg });
-    // the retry got the first call's sandbox (joined it, or claimed it once finished)
-    expect(server.stderr()).to.match(/retry joins the run in progress|finished after its caller left/);
+    // The retry got the first call's sandbox (joined it, or claimed it once finished), or, on a
+    // loaded machine, made it when the first call expired before the server ran it: one sandbox either way.
     const { items } = await server.client.runtime.ListPodSandbox({ filter: { label_selector: { app: 'slowpoke' } } });
     expect(items.map((p) => p.id)).to.deep.equal([id]);
     const err = await rpcError(server.client.runtime.RunPodSandbox({ config: cfg }));

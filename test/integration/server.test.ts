@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { loadCri } from '../../src/server/proto';
+import { CLI_MAIN } from './cli/cli-harness';
 import { PEAPOD_CRI_MAIN, startServer, TestServer, waitExit } from './harness/server';
 
 function tmpDir(): string {
@@ -113,6 +114,36 @@ describe('peapod-cri server', () => {
     }
   });
 
+  it('refuses a second peapod-cri on the same root or runroot, naming the first one\'s pid; the CLI shares them; a SIGKILLed one\'s locks are taken over', async () => {
+    const first = await startServer();
+    const other = tmpDir();
+    try {
+      const second = (root: string, runroot: string) =>
+        spawnSync(process.execPath, [PEAPOD_CRI_MAIN, '--config', first.configFile, '--config-dir', first.configDir, '--socket', path.join(other, `${path.basename(runroot)}.sock`), '--root', root, '--runroot', runroot], {
+          encoding: 'utf8',
+          timeout: 30_000,
+        });
+      let r = second(first.root, path.join(other, 'runroot'));
+      expect(r.status, r.stderr).to.equal(1);
+      expect(r.stderr).to.contain(`another peapod-cri (pid ${first.child.pid}) is using the root ${first.root}`);
+      r = second(path.join(other, 'root'), first.runroot);
+      expect(r.status, r.stderr).to.equal(1);
+      expect(r.stderr).to.contain(`another peapod-cri (pid ${first.child.pid}) is using the runroot ${first.runroot}`);
+      expect((await first.client.runtime.Version({})).runtime_name).to.equal('peapod');
+      // The CLI on the same root and runroot, while the server runs (by design).
+      const cli = spawnSync(process.execPath, [CLI_MAIN, '--root', first.root, '--runroot', first.runroot, '--config', first.configFile, '--config-dir', first.configDir, 'images', '-q'], { encoding: 'utf8', timeout: 30_000 });
+      expect(cli.status, cli.stderr).to.equal(0);
+      // Killed with SIGKILL: no cleanup ran, and the next server on both takes the locks over.
+      await first.kill();
+      const next = await startServer({ dir: first.dir });
+      await next.client.runtime.Version({});
+      await next.stop();
+    } finally {
+      await first.cleanup();
+      fs.rmSync(other, { recursive: true, force: true });
+    }
+  });
+
   it('reports RuntimeReady false when the OCI runtime is missing', async () => {
     const server = await startServer({ config: '[runtime.runtimes.runc]\nruntime_path = "/nonexistent/runc"\n' });
     try {
@@ -184,7 +215,9 @@ describe('peapod-cri server', () => {
     const server = await startServer({ config: `log_level = "debug"\n[runtime.runtimes.runc]\nruntime_path = "${slow}"\n` });
     try {
       const inFlight = server.client.runtime.Status({});
-      await new Promise((r) => setTimeout(r, 300));
+      // The call is in flight once the server runs the slow runtime for it.
+      const probing = (): boolean => fs.readdirSync('/proc').some((p) => /^[0-9]+$/.test(p) && (() => { try { return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(slow); } catch { return false; } })());
+      for (const end = Date.now() + 30_000; !probing() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
       server.child.kill('SIGTERM');
       const s = await inFlight;
       expect(s.status?.conditions?.find((c) => c.type === 'RuntimeReady')?.status).to.equal(true);

@@ -54,6 +54,20 @@ describe('configuration', () => {
     expect(errorOf(() => load('runtime = 3\n'))).to.equal(`${main}: key "runtime" must be a table, got integer`);
   });
 
+  it('refuses durations a timer cannot wait (over 2147483 s, 24.8 days) and ports over 65535, naming the key', () => {
+    for (const [text, key] of [
+      ['shutdown_timeout = 2592000\n', 'shutdown_timeout'],
+      ['[streaming]\nidle_timeout = 2592000\n', 'streaming.idle_timeout'],
+      ['[streaming]\nstream_creation_timeout = 9999999999\n', 'streaming.stream_creation_timeout'],
+      ['[image]\nconnect_timeout = 2592000\n', 'image.connect_timeout'],
+      ['[image]\nidle_timeout = 2592000\n', 'image.idle_timeout'],
+    ]) {
+      expect(errorOf(() => load(text)), key).to.match(new RegExp(`key "${key.replace('.', '\\.')}" must be an integer of at most 2147483, got`));
+    }
+    expect(load('shutdown_timeout = 2147483\n').shutdown_timeout).to.equal(2147483);
+    expect(errorOf(() => load('[streaming]\nport = 70000\n'))).to.equal(`${main}: key "streaming.port" must be an integer of at most 65535, got 70000`);
+  });
+
   it('puts runtime state under the runroot unless a runtime_root is set', () => {
     fs.writeFileSync(main, 'runroot = "/run/other"\n[runtime.runtimes.kata]\nruntime_path = "/k"\nruntime_root = "/k/state"\n');
     const c = loadConfig({ configFile: main, configDir: dropIns });

@@ -13,7 +13,7 @@ describe('image domain: removal rule and names', () => {
     const i = img(['docker.io/library/busybox:latest']);
     const err = (() => {
       try {
-        removeResolvedImage({ images, containers: { usingImage: () => ['c1', 'c2'] } }, i, 'busybox');
+        removeResolvedImage({ images, containers: { usingImage: () => ['c1', 'c2'], exclusive: (fn) => fn() } }, i, 'busybox');
       } catch (e) {
         return e;
       }
@@ -22,7 +22,7 @@ describe('image domain: removal rule and names', () => {
     expect((err as InUseError).code).to.equal('IN_USE');
     expect((err as Error).message).to.contain('image busybox').and.contain('in use by container(s) c1, c2');
     expect(removed).to.deep.equal([]);
-    expect(removeResolvedImage({ images, containers: { usingImage: () => [] } }, i)).to.equal(true);
+    expect(removeResolvedImage({ images, containers: { usingImage: () => [], exclusive: (fn) => fn() } }, i)).to.equal(true);
     expect(removed).to.deep.equal([i.id]);
   });
 

@@ -71,6 +71,29 @@ describe('OCI spec generation', () => {
     expect(containerCapabilities([], ['ALL'], true, ALL)).to.deep.equal(ALL);
   });
 
+  it('leaves the inheritable and ambient sets empty for root, a user and a privileged container (CVE-2022-24769)', () => {
+    const withSc = (sc: Parameters<typeof securityContext>[0]) => containerConfig('c', { command: ['x'], linux: { resources: resources(), security_context: securityContext(sc) } });
+    for (const [config, uid] of [
+      [withSc({}), 0],
+      [withSc({}), 1000],
+      [withSc({ capabilities: { add_capabilities: ['NET_ADMIN'], drop_capabilities: [], add_ambient_capabilities: [] } }), 0],
+      [withSc({ privileged: true }), 0],
+    ] as const) {
+      const caps = buildSpec(input({ config, user: { uid, gid: uid } })).process.capabilities!;
+      expect(caps.inheritable, `uid ${uid}`).to.deep.equal([]);
+      expect(caps.ambient, `uid ${uid}`).to.deep.equal([]);
+      expect(caps.effective.length).to.be.greaterThan(0);
+    }
+  });
+
+  it('makes an explicitly requested ambient capability inheritable and ambient, and only that one', () => {
+    const sc = securityContext({ capabilities: { add_capabilities: [], drop_capabilities: [], add_ambient_capabilities: ['net_bind_service', 'CAP_SYS_ADMIN'] } });
+    const caps = buildSpec(input({ config: containerConfig('c', { command: ['x'], linux: { resources: resources(), security_context: sc } }), user: { uid: 1000, gid: 1000 } })).process.capabilities!;
+    // CAP_SYS_ADMIN is not in the bounding set: the kernel could not raise it, so it is not asked for.
+    expect(caps.ambient).to.deep.equal(['CAP_NET_BIND_SERVICE']);
+    expect(caps.inheritable).to.deep.equal(['CAP_NET_BIND_SERVICE']);
+  });
+
   it('clamps oom_score_adj to the host floor', () => {
     const cfg = containerConfig('c', { command: ['x'], linux: { resources: resources({ oom_score_adj: '-998' }), security_context: securityContext() } });
     expect(buildSpec(input({ config: cfg, minOomScoreAdj: 0 })).process.oomScoreAdj).to.equal(0);

@@ -6,7 +6,7 @@ import { toGrpcStatus } from '../../src/server/status';
 import { hostnameProblem, renderHosts, renderResolvConf } from '../../src/runtime-service/sandbox/etc-files';
 import { sysctlNamespace, sysctlsProblem } from '../../src/runtime-service/sandbox/sysctls';
 import { sandboxSpecOf } from '../../src/runtime-service/cri/pod-sandbox-config';
-import { cgroupfsPodPath, systemdSlice } from '../../src/runtime-service/sandbox/cgroups';
+import { cgroupfsPodPath, podCgroupParent, systemdSlice } from '../../src/runtime-service/sandbox/cgroups';
 
 /** A decoded PodSandboxConfig as grpc-js hands it to a handler. */
 function decoded(extra: Partial<PodSandboxConfig__Output> = {}): PodSandboxConfig__Output {
@@ -36,11 +36,23 @@ function invalid(fn: () => unknown): PeapodError {
 }
 
 describe('sandbox config checks', () => {
-  it('accepts RFC 1123 labels of up to 63 characters only', () => {
+  it('accepts RFC 1123 labels and the kubelet\'s FQDN hostnames (setHostnameAsFQDN) of up to 64 characters', () => {
     expect(hostnameProblem('web-0')).to.equal(null);
     expect(hostnameProblem('a'.repeat(63))).to.equal(null);
-    expect(hostnameProblem('a'.repeat(64))).to.contain('longer than 63');
-    for (const bad of ['-a', 'a-', 'A', 'a_b', 'a.b', '']) expect(hostnameProblem(bad), bad).to.not.equal(null);
+    expect(hostnameProblem('web-0.web.default.svc.cluster.local')).to.equal(null);
+    // The kubelet's limit (GetNodenameForKernel: 64, the kernel's nodename field).
+    const fqdn64 = `${'a'.repeat(30)}.${'b'.repeat(33)}`;
+    expect(fqdn64).to.have.length(64);
+    expect(hostnameProblem(fqdn64)).to.equal(null);
+    expect(hostnameProblem(`${fqdn64}c`)).to.contain('longer than 64');
+    expect(hostnameProblem('a'.repeat(64))).to.contain('label "' + 'a'.repeat(64) + '" is longer than 63');
+    for (const bad of ['-a', 'a-', 'A', 'a_b', '', 'a..b', '.a', 'a.', 'a.-b', 'a.b-', 'web.Default', 'a b']) expect(hostnameProblem(bad), bad).to.not.equal(null);
+    expect(hostnameProblem('a..b')).to.contain('empty label');
+  });
+
+  it('renders /etc/hosts with the FQDN and its first label for an FQDN hostname', () => {
+    expect(renderHosts('web-0.web.default.svc.cluster.local', ['198.18.0.5'])).to.contain('198.18.0.5\tweb-0.web.default.svc.cluster.local\tweb-0\n');
+    expect(renderHosts('web', ['198.18.0.5'])).to.contain('198.18.0.5\tweb\n');
   });
 
   it('requires metadata name, namespace and uid', () => {
@@ -104,5 +116,26 @@ describe('sandbox config checks', () => {
     expect(systemdSlice('')).to.equal('peapod.slice');
     expect(systemdSlice('/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod123.slice')).to.equal('kubepods-besteffort-pod123.slice');
     expect(() => systemdSlice('/kubepods/pod123')).to.throw('not a systemd slice');
+    expect(podCgroupParent('systemd', 'kubepods-besteffort-pod123.slice', id)).to.equal('kubepods-besteffort-pod123.slice');
+    expect(podCgroupParent('cgroupfs', '/kubepods/besteffort/pod123', id)).to.equal(`/kubepods/besteffort/pod123/pod-${id}`);
+  });
+
+  it('refuses a cgroup parent that does not fit the cgroup driver with INVALID_ARGUMENT naming cgroupParent', () => {
+    const id = 'ab'.repeat(32);
+    const bad: ['cgroupfs' | 'systemd', string][] = [
+      ['systemd', '/kubepods/besteffort/pod123'],
+      ['systemd', 'kubepods--pod.slice'],
+      ['systemd', '-kubepods.slice'],
+      ['systemd', '.slice'],
+      ['systemd', 'kube pods.slice'],
+      ['systemd', `${'a'.repeat(300)}.slice`],
+      ['cgroupfs', '/kubepods.slice/kubepods-besteffort.slice'],
+      ['cgroupfs', '/kube\u0000pods'],
+      ['cgroupfs', `/${'a'.repeat(5000)}`],
+    ];
+    for (const [driver, parent] of bad) {
+      const err = invalid(() => podCgroupParent(driver, parent, id));
+      expect(err.field, `${driver} ${parent}`).to.equal('cgroupParent');
+    }
   });
 });

@@ -42,9 +42,10 @@ describe('state machines (container/state.ts, sandbox/state.ts)', () => {
     refusal(() => nextRecord(container('created'), { type: 'created', pid: 1, user: { uid: 0, gid: 0, additionalGids: [] } }));
     const pod = { id: 's1', state: 'creating', namespaces: {} } as unknown as SandboxRecord;
     refusal(() => nextSandbox(pod, { type: 'stopped' }));
-    const ready = nextSandbox(nextSandbox(pod, { type: 'infraStarted', pid: 7, startTime: '9' }), { type: 'ready', ip: '198.18.0.2', additionalIps: [] });
+    const ready = nextSandbox(nextSandbox(pod, { type: 'infraStarted', pid: 7, startTime: '9', pidNamespace: '/run/peapod/sandboxes/s1/pidns' }), { type: 'ready', ip: '198.18.0.2', additionalIps: [] });
     expect(ready).to.include({ state: 'ready', infraPid: 7, infraStartTime: '9', ip: '198.18.0.2' });
-    expect(ready.namespaces.pid).to.equal('/proc/7/ns/pid');
+    // The pin, never /proc/<pid>/ns/pid: a pid outlives its process.
+    expect(ready.namespaces.pid).to.equal('/run/peapod/sandboxes/s1/pidns');
     expect(nextSandbox(nextSandbox(ready, { type: 'stopped' }), { type: 'stopped' }).state).to.equal('notready');
     refusal(() => nextSandbox(ready, { type: 'ready', additionalIps: [] }));
   });

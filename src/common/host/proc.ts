@@ -106,3 +106,59 @@ export function processTree(pid: number): number[] {
   visit(pid);
   return out;
 }
+
+/**
+ * The live processes one of whose arguments is exactly `arg` (from
+ * /proc/<pid>/cmdline), this process excepted: how peapod finds the helpers
+ * it started for a container or a pod when no pid was recorded (a crash
+ * between starting one and writing its pid). Use a unique argument, such as
+ * a 64-hex-digit ID. Reads /proc without blocking the event loop.
+ */
+export async function processesWithArgument(arg: string): Promise<ProcessIdentity[]> {
+  let pids: string[];
+  try {
+    pids = (await fs.promises.readdir('/proc')).filter((n) => /^[0-9]+$/.test(n) && Number(n) !== process.pid);
+  } catch {
+    return [];
+  }
+  const wanted = Buffer.from(arg);
+  const found: ProcessIdentity[] = [];
+  await Promise.all(
+    pids.map(async (p) => {
+      let cmdline: Buffer;
+      try {
+        cmdline = await fs.promises.readFile(`/proc/${p}/cmdline`);
+      } catch {
+        return;
+      }
+      let start = 0;
+      while (start < cmdline.length) {
+        let end = cmdline.indexOf(0, start);
+        if (end < 0) end = cmdline.length;
+        if (end - start === wanted.length && cmdline.subarray(start, end).equals(wanted)) {
+          const startTime = processStartTime(Number(p));
+          if (startTime !== undefined) found.push({ pid: Number(p), startTime });
+          return;
+        }
+        start = end + 1;
+      }
+    }),
+  );
+  return found;
+}
+
+/**
+ * SIGKILLs the processes and waits until each is gone (reaped by its
+ * parent, or a zombie: a zombie runs nothing), at most `timeoutMs`.
+ * @returns the processes still alive at the deadline (normally none).
+ */
+export async function killAndWait(procs: readonly ProcessIdentity[], timeoutMs = 5000): Promise<ProcessIdentity[]> {
+  for (const p of procs) if (isProcessAlive(p)) killProcess(p.pid);
+  const deadline = Date.now() + timeoutMs;
+  let alive = procs.filter(isProcessAlive);
+  while (alive.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    alive = alive.filter(isProcessAlive);
+  }
+  return alive;
+}

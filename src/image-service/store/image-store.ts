@@ -30,6 +30,7 @@ import Database from 'better-sqlite3';
 import { isHexId, parseReference, formatReference, repositoryName } from '../reference';
 import { ConfigCache } from './config-cache';
 import { diskUsage, DiskUsage } from './disk-usage';
+import { ensurePrivateDir, ensurePrivateFile } from '../../common/host/private-paths';
 import { LOCKS_TABLE_SQL, ProcessLocks, upgradeLocksTable } from '../../common/process-lock';
 
 /** The image config JSON (OCI image-spec `config.md`), the parts peapod reads. */
@@ -208,8 +209,15 @@ export class ImageStore {
   private usageWalk: Promise<DiskUsage> | undefined;
 
   private constructor(readonly root: string) {
-    for (const d of ['blobs/sha256', 'blobs/sha512', 'overlay/l', 'tmp']) fs.mkdirSync(path.join(root, d), { recursive: true, mode: 0o700 });
-    this.db = new Database(path.join(root, 'images.db'), { timeout: 30_000 });
+    // Owner only, also where they existed with other modes: the unpacked
+    // layers hold the images' setuid programs and device nodes, and a host
+    // user who could reach them could run or open them (Moby
+    // CVE-2021-41091, containerd CVE-2021-41103). The layers' own diff/
+    // directories keep the image's modes below these.
+    for (const d of ['', 'blobs', 'blobs/sha256', 'blobs/sha512', 'overlay', 'overlay/l', 'tmp']) ensurePrivateDir(path.join(root, d));
+    const dbFile = path.join(root, 'images.db');
+    ensurePrivateFile(dbFile, [`${dbFile}-wal`, `${dbFile}-shm`]);
+    this.db = new Database(dbFile, { timeout: 30_000 });
     setWal(this.db);
     this.db.pragma('busy_timeout = 30000');
     this.db.pragma('foreign_keys = ON');

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { internal, invalidArgument, PeapodError, wrongState } from '../../common/errors';
 import { nowNs } from '../../common/time';
-import { ConmonCreateOptions, exitFilePath } from '../../conmon/driver';
+import type { ConmonCreateOptions } from '../../conmon/driver';
 import type { OciRuntime } from '../oci/runc';
 import { buildSpec } from '../oci/spec';
 import { checkRootlessResources, rootlessSpec } from '../oci/rootless';
@@ -13,7 +13,8 @@ import { ContainerDeps, EngineImage, EngineSandbox, runtimeFor } from './deps';
 import { localhostSeccomp, resolveDevices, resolveMounts, targetPidNamespace } from './inputs';
 import { containerPaths } from './paths';
 import type { ContainerRecord, RecordedMount } from './record';
-import { mountRootfs, unmountRootfs } from './rootfs';
+import { mountRootfs, restrictHostRootfs } from './rootfs';
+import { tearDownContainer } from './teardown';
 import type { ContainerSpec } from './spec';
 
 /** A new container ID: 32 random bytes in lowercase hex. */
@@ -65,13 +66,14 @@ export interface CreateOptions {
  * from the image's layers, writes the OCI bundle and has conmon run
  * `runtime create`; the record then becomes `created` (see state.ts).
  *
- * Any failure rolls back everything done (runtime state, rootfs, bundle,
- * files, record) and rethrows; refusals keep their code, failures of the
+ * Any failure rolls back everything done (teardown.ts: monitor, runtime
+ * state, cgroup, rootfs, bundle, files, record) and rethrows; refusals keep their code, failures of the
  * tools become INTERNAL naming the container.
  *
  * @returns the record, created.
  * @throws InvalidArgumentError for a missing name, no command, bad mounts or
- *   devices, unknown users (with the spec's `field`);
+ *   devices, unknown users (with the spec's `field`); what `image.confirm`
+ *   throws (the image was removed meanwhile: nothing is made);
  *   AlreadyExistsError when the name and attempt are taken in the pod, or the ID given in `options` is taken;
  *   WrongStateError when the pod is not ready;
  *   InternalError when mount, bundle or conmon fail.
@@ -122,14 +124,17 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
   const mounts = resolveMounts(spec.mounts ?? []);
   const devices = resolveDevices(spec.devices ?? []);
   const seccomp = localhostSeccomp(spec);
+  const targetPidNs = await targetPidNamespace(deps, sandbox.id, spec);
   if (deps.host.rootless) checkRootlessResources(spec.resources, deps.host.rootless);
   rec.mounts = mounts.map((m): RecordedMount => ({ ...m }));
   // The record first (it takes the name); then the files, so every file has a record.
-  deps.store.insert(rec, { uniqueName: options.uniqueName });
+  deps.store.insert(rec, { uniqueName: options.uniqueName, guard: image.confirm });
   let conmonStarted = false;
   try {
-    fs.mkdirSync(p.stateDir, { recursive: true });
-    fs.mkdirSync(p.bundle, { recursive: true });
+    // Owner only: the bundle holds config.json (every env var) and the rootfs mount,
+    // the state dir the writable layer (docs/security.md).
+    fs.mkdirSync(p.stateDir, { recursive: true, mode: 0o700 });
+    fs.mkdirSync(p.bundle, { recursive: true, mode: 0o700 });
     await mountRootfs(image.layers, p.upperDir, p.workDir, p.rootfs);
     const user = resolveUser(spec.user, image.config.config?.User, readInRoot(p.rootfs, '/etc/passwd') ?? '', readInRoot(p.rootfs, '/etc/group') ?? '');
     const builtSpec = buildSpec({
@@ -143,7 +148,7 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
       mounts,
       devices,
       cgroupsPath: rec.cgroupsPath,
-      targetPidNamespace: targetPidNamespace(spec, deps.store),
+      targetPidNamespace: targetPidNs,
       minOomScoreAdj: deps.host.oomFloor,
       allCapabilities: deps.host.capabilities,
       cgroupV2: deps.host.cgroupV2,
@@ -155,17 +160,16 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
     const ociSpec = rootless
       ? rootlessSpec(builtSpec, { cgroups: rootless, hostNetwork: !sandbox.namespaces.network, hostIpc: !sandbox.namespaces.ipc, hostMqueue: fs.existsSync('/dev/mqueue'), containerId: id })
       : builtSpec;
-    fs.writeFileSync(p.configJson, JSON.stringify(ociSpec, null, 1));
+    fs.writeFileSync(p.configJson, JSON.stringify(ociSpec, null, 1), { mode: 0o600 });
     if (rec.logPath) fs.mkdirSync(path.dirname(rec.logPath), { recursive: true });
     conmonStarted = true;
     const created = await deps.opts.conmon.create(conmonOptions(deps, rec, runtime, options.exitCommand));
+    // The container's mount namespace has its own copy of the rootfs mount now; the host's becomes nosuid,nodev.
+    await restrictHostRootfs(p.rootfs);
     return deps.store.transition(id, { type: 'created', pid: created.pid, user: { uid: user.user.uid, gid: user.user.gid, additionalGids: user.user.additionalGids ?? [] } });
   } catch (err) {
-    if (conmonStarted) await runtime.delete(id).catch(() => undefined);
-    await unmountRootfs(p.rootfs).catch((e) => deps.opts.log.error({ id, err: e }, 'unmounting rootfs after failed create'));
-    fs.rmSync(p.bundle, { recursive: true, force: true });
-    fs.rmSync(exitFilePath(deps.dirs.exits, id), { force: true });
-    deps.store.delete(id);
+    // Everything made so far, unmade (teardown.ts): with conmon started, its processes are looked for by their arguments too.
+    await tearDownContainer(deps, rec, { search: conmonStarted, tolerant: true });
     // Expected refusals keep their code; failures of the tools become INTERNAL naming the container.
     if (err instanceof PeapodError && err.code !== 'INTERNAL') throw err;
     throw internal(`creating container "${name}": ${(err as Error).message}`, { cause: err });

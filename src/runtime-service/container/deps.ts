@@ -1,5 +1,5 @@
-import * as fs from 'node:fs';
 import { invalidArgument } from '../../common/errors';
+import { ensurePrivateDir } from '../../common/host/private-paths';
 import { SharedKeyedLock } from '../../common/process-lock';
 import type { StateDb } from '../state-db';
 import type { ConmonDriver } from '../../conmon/driver';
@@ -35,6 +35,13 @@ export interface EngineImage {
   ref: string;
   config: OciImageConfig;
   layers: LayerStack;
+  /**
+   * Throws when the image is no longer in the store; run inside the
+   * transaction that records the container (ContainerStore.insert), so an
+   * image removal cannot slip between resolving the image and recording
+   * the container that uses it (image-removal.ts).
+   */
+  confirm?: () => void;
 }
 
 /** A runtime handler: binary and state directory. */
@@ -99,7 +106,7 @@ export interface ContainerDeps {
 /** Builds the dependencies on a state database and makes the directories. */
 export function containerDeps(opts: ContainerEngineOptions, state: StateDb): ContainerDeps {
   const dirs = containerDirs(opts.root, opts.runroot);
-  for (const d of [dirs.bundles, dirs.exits, dirs.sockets]) fs.mkdirSync(d, { recursive: true });
+  for (const d of [dirs.bundles, dirs.exits, dirs.sockets]) ensurePrivateDir(d);
   return { opts, dirs, store: new ContainerStore(state, dirs.state), locks: new SharedKeyedLock(state.locks, 'container:'), exitWaiters: new Map(), host: probeHost() };
 }
 

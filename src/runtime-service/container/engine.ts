@@ -13,6 +13,7 @@ import { recoverContainers } from './recover';
 import { importLegacyRecords } from '../legacy-records';
 import { removeContainer } from './remove';
 import { reopenLog } from './reopen-log';
+import { restrictHostRootfs, unrestrictedRootfsMounts } from './rootfs';
 import type { ContainerResources, ContainerSpec } from './spec';
 import { startContainer } from './start';
 import { containerUsage, ContainerUsage } from './stats';
@@ -63,12 +64,18 @@ export class ContainerEngine {
   /**
    * Removes leftovers, rolls back this front end's interrupted creations,
    * reconciles the rest with the exit files and (unless told not to) the
-   * runtime (recover.ts), and starts watching exits (unless told not to).
+   * runtime (recover.ts), makes every created container's rootfs nosuid,nodev
+   * in the host's view (rootfs.ts), and starts watching exits (unless told not to).
    * Called once, before use.
    */
   async recover(options: { reconcileRuntime?: boolean; watchExits?: boolean } = {}): Promise<void> {
     if (this.ownDb) importLegacyRecords(this.ownDb, this.deps.opts.root);
     await recoverContainers(this.deps, { reconcileRuntime: options.reconcileRuntime ?? true });
+    // Rootfs mounts an older peapod left suid and dev in the host's view (rootfs.ts); never one still being created.
+    for (const id of unrestrictedRootfsMounts(this.deps.dirs.bundles)) {
+      const rec = this.deps.store.getAny(id);
+      if (rec && rec.state !== 'creating') await restrictHostRootfs(rec.rootfs).catch((err: unknown) => this.deps.opts.log.warn({ id, err }, 'making the rootfs nosuid,nodev failed'));
+    }
     if (options.watchExits ?? true) this.watcher = watchExits(this.deps);
   }
 
@@ -127,6 +134,11 @@ export class ContainerEngine {
   /** IDs of the containers, of every owner and state, whose rootfs uses image `imageId`: one query. */
   usingImage(imageId: string): string[] {
     return this.deps.store.usingImage(imageId);
+  }
+
+  /** Runs `fn` while no container can be recorded, by any process (image-removal.ts ImageUsers). */
+  exclusive<T>(fn: () => T): T {
+    return this.deps.store.exclusive(fn);
   }
 
   /** A container after re-reading its exit file (in case a watch event was missed), as status reports it. */

@@ -68,8 +68,9 @@ export function writeExecProcess(rec: ContainerRecord, args: string[], terminal:
   }
   const tag = randomBytes(8).toString('hex');
   const dir = path.join(rec.bundle, `exec-${tag}`);
-  fs.mkdirSync(dir, { recursive: true });
+  // Owner only, as the bundle: process.json holds the container's env (docs/security.md).
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const processFile = path.join(dir, 'process.json');
-  fs.writeFileSync(processFile, JSON.stringify(proc));
+  fs.writeFileSync(processFile, JSON.stringify(proc), { mode: 0o600 });
   return { tag, dir, processFile };
 }

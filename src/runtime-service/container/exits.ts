@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { exitFilePath, oomFilePath, persistExitFilePath, readExitFile } from '../../conmon/driver';
-import { nowNs } from '../../common/time';
+import { nowNs, setLongTimeout } from '../../common/time';
 import type { ContainerDeps } from './deps';
 import { closePartialLogLines } from './logs';
 
@@ -31,27 +31,46 @@ export function applyExit(deps: ContainerDeps, id: string): Promise<boolean> {
       reason: oom ? 'OOMKilled' : ex.exitCode === 0 ? 'Completed' : 'Error',
     });
     if (next.logPath) closePartialLogLines(next.logPath, nowNs());
-    const waiters = deps.exitWaiters.get(id);
-    deps.exitWaiters.delete(id);
-    for (const w of waiters ?? []) w();
+    wakeExitWaiters(deps, id);
     return true;
   });
 }
 
-/** Waits up to `ms` for the container to be exited (woken by the exit watcher, with a last look at the end). */
+/**
+ * Wakes everyone waiting for container `id` to end (waitExit): it exited, or
+ * its record was deleted (a removal, a rollback).
+ */
+export function wakeExitWaiters(deps: ContainerDeps, id: string): void {
+  const waiters = deps.exitWaiters.get(id);
+  deps.exitWaiters.delete(id);
+  for (const w of waiters ?? []) w();
+}
+
+/** Whether the container is exited (applying its exit file) or gone (removed, rolled back). */
+async function ended(deps: ContainerDeps, id: string): Promise<boolean> {
+  return (await applyExit(deps, id)) || deps.store.getAny(id) === undefined;
+}
+
+/**
+ * Waits up to `ms` for the container to end: exited, or removed by a call
+ * racing this one (a removed container has ended too). Woken by the exit
+ * watcher and by removals, with a last look at the end. `ms` may be any
+ * length (a client's stop grace period: setLongTimeout).
+ * @returns whether it ended within `ms`.
+ */
 export async function waitExit(deps: ContainerDeps, id: string, ms: number): Promise<boolean> {
-  if (await applyExit(deps, id)) return true;
+  if (await ended(deps, id)) return true;
   return new Promise<boolean>((resolve) => {
     let set = deps.exitWaiters.get(id);
     if (!set) deps.exitWaiters.set(id, (set = new Set()));
     const waiter = (): void => {
-      clearTimeout(timer);
+      timer.clear();
       resolve(true);
     };
-    const timer = setTimeout(() => {
+    const timer = setLongTimeout(() => {
       set?.delete(waiter);
       // One last look, in case the watch event was lost.
-      void applyExit(deps, id).then(resolve, () => resolve(false));
+      void ended(deps, id).then(resolve, () => resolve(false));
     }, ms);
     set.add(waiter);
   });

@@ -1,16 +1,13 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { exitFilePath } from '../../conmon/driver';
-import { ContainerDeps, runtimeFor } from './deps';
-import { unmountRootfs } from './rootfs';
+import type { ContainerDeps } from './deps';
 import { stopContainer } from './stop';
+import { tearDownContainer } from './teardown';
 
 /**
  * Removes a container: a created or running one is stopped first (SIGKILL
- * at once), then it is deleted from the runtime, its rootfs unmounted and
- * its bundle, sockets, exit file, writable layer and record deleted — the
- * files first and the record last, so an interrupted removal is finished by
- * the next one. Unknown containers: nothing to do.
+ * at once), then it is torn down (teardown.ts: its monitor, the runtime's
+ * state, its cgroup, rootfs, bundle, socket link, exit file, writable layer
+ * and, last, the record), so an interrupted removal is finished by the next
+ * one. Unknown containers, or one removed by a racing call: nothing to do.
  * @throws what stopping or a removal step throws; the record stays so the call can be retried.
  */
 export async function removeContainer(deps: ContainerDeps, id: string): Promise<void> {
@@ -20,11 +17,6 @@ export async function removeContainer(deps: ContainerDeps, id: string): Promise<
   await deps.locks.run(found.id, async () => {
     const rec = deps.store.getAny(found.id);
     if (!rec) return;
-    await runtimeFor(deps, rec.runtimeHandler).delete(rec.id);
-    await unmountRootfs(rec.rootfs);
-    fs.rmSync(rec.bundle, { recursive: true, force: true });
-    fs.rmSync(path.join(deps.dirs.sockets, rec.id), { recursive: true, force: true });
-    fs.rmSync(exitFilePath(deps.dirs.exits, rec.id), { force: true });
-    deps.store.delete(rec.id);
+    await tearDownContainer(deps, rec, { search: false, tolerant: false });
   });
 }

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { HostCommandError, runHostCommand } from '../../common/host/command';
-import { unmountAll } from '../../common/host/mounts';
+import { unescapeMountPath, unmountAll } from '../../common/host/mounts';
 import { findProgram } from '../../common/host/programs';
 import { inUserNamespace } from '../../common/userns';
 import { PeapodError } from '../../common/errors';
@@ -68,9 +69,13 @@ export function fuseOverlayfsMissing(fuseDevice = '/dev/fuse', pathEnv = process
  */
 export async function mountRootfs(layers: LayerStack, upperDir: string, workDir: string, target: string, options: RootfsMountOptions = {}): Promise<void> {
   if (layers.lowers.length === 0) throw new Error('image has no layers');
-  fs.mkdirSync(upperDir, { recursive: true });
-  fs.mkdirSync(workDir, { recursive: true });
-  fs.mkdirSync(target, { recursive: true });
+  // The merged root directory takes the upper dir's mode: 0755, what / is in
+  // every image, whatever the umask (containers/storage makes diff/ 0755 too).
+  // Host users cannot reach it: its parents are 0700 (state-dirs.ts).
+  fs.mkdirSync(upperDir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(upperDir, 0o755);
+  fs.mkdirSync(workDir, { recursive: true, mode: 0o700 });
+  fs.mkdirSync(target, { recursive: true, mode: 0o700 });
   const program = options.program ?? 'auto';
   const userns = options.userNamespace ?? inUserNamespace();
   // overlayfs needs two lowers or an upper; one lower plus upper is fine.
@@ -94,6 +99,40 @@ export async function mountRootfs(layers: LayerStack, upperDir: string, workDir:
     const why = err instanceof HostCommandError ? err.stderr.replace(/^unknown argument ignored: lazytime\n/m, '').trim() : (err as Error).message;
     throw new RootfsMountError(`cannot mount the container's root file system: ${because}fuse-overlayfs failed: ${why}`, { cause: err });
   }
+}
+
+/**
+ * Makes the host's view of a mounted rootfs `nosuid,nodev` (a bind remount
+ * of that one mount), once the runtime has created the container: the
+ * container's mount namespace holds its own copy of the mount, whose flags a
+ * remount in the host's namespace does not change, so its setuid programs
+ * and device nodes keep working inside while the host's view can run or open
+ * none of them (defense in depth behind the 0700 bundle directories:
+ * containerd CVE-2021-41103, Moby CVE-2021-41091). Mounting `nosuid` from
+ * the start would take setuid from the container too (runc's bind of the
+ * rootfs inherits the flags), which images that run `su` or `ping` need.
+ * @throws HostCommandError with mount's message when the kernel refuses.
+ */
+export async function restrictHostRootfs(target: string): Promise<void> {
+  await runHostCommand('mount', ['-o', 'remount,bind,nosuid,nodev', target], { timeoutMs: 60_000 });
+}
+
+/**
+ * The rootfs mounts under `bundlesDir` (`<id>/rootfs`) whose host view is
+ * still suid or dev, as an older peapod left them: one read of
+ * /proc/self/mountinfo.
+ * @returns the container IDs.
+ */
+export function unrestrictedRootfsMounts(bundlesDir: string): string[] {
+  const out: string[] = [];
+  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const f = line.split(' ');
+    const target = f.length > 5 ? unescapeMountPath(f[4]) : undefined;
+    if (!target || path.dirname(path.dirname(target)) !== bundlesDir || path.basename(target) !== 'rootfs') continue;
+    const opts = f[5].split(',');
+    if (!opts.includes('nosuid') || !opts.includes('nodev')) out.push(path.basename(path.dirname(target)));
+  }
+  return out;
 }
 
 /** Unmounts the rootfs when mounted (lazily if busy). Safe to call twice. */

@@ -1,8 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type Database from 'better-sqlite3';
-import { alreadyExists, notFound } from '../../common/errors';
+import { alreadyExists, internal, notFound } from '../../common/errors';
+import { ensurePrivateDir } from '../../common/host/private-paths';
 import { isProcessAlive } from '../../common/host/proc';
+import type { ImageUsers } from '../image-removal';
 import { isUniqueViolation, Owner, StateDb } from '../state-db';
 import type { ContainerRecord } from './record';
 import { ContainerEvent, nextRecord } from './state';
@@ -16,12 +18,61 @@ export function containerNameKey(sandboxId: string, name: string, attempt: numbe
 const PREFIX_END = '\uffff';
 
 /**
+ * A record as stored, or undefined when its JSON cannot be read or lacks
+ * what every record has (a damaged row; recovery repairs it, see recover.ts).
+ */
+export function parseContainerRecord(json: string): ContainerRecord | undefined {
+  try {
+    const r = JSON.parse(json) as Partial<ContainerRecord> | null;
+    if (!r || typeof r.id !== 'string' || typeof r.state !== 'string' || typeof r.sandboxId !== 'string' || typeof r.metadata !== 'object' || r.metadata === null) return undefined;
+    return r as ContainerRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The columns of a row, readable even when its record is not. */
+export interface ContainerRow {
+  id: string;
+  pod_id: string;
+  name: string;
+  attempt: number;
+  state: string;
+  owner: Owner;
+  image_id: string;
+  created_at: string;
+}
+
+/** The records of rows, those that cannot be read left out (recovery repairs them). */
+function records(rows: { record: string }[]): ContainerRecord[] {
+  const out: ContainerRecord[] = [];
+  for (const r of rows) {
+    const rec = parseContainerRecord(r.record);
+    if (rec) out.push(rec);
+  }
+  return out;
+}
+
+/**
  * IDs of the containers of every owner, `creating` ones included, made from
  * image `imageId`, oldest first: one query, for the image-in-use rule (a
  * front end may ask without opening the container service).
  */
 export function containersUsingImage(state: StateDb, imageId: string): string[] {
   return (state.db.prepare('SELECT id FROM containers WHERE image_id = ? ORDER BY created_at').all(imageId) as { id: string }[]).map((r) => r.id);
+}
+
+/**
+ * The image-in-use rule's view of the state database (image-removal.ts):
+ * who uses an image, and a way to remove one while no container can be
+ * recorded (an IMMEDIATE transaction: a container's row is written in one
+ * too, after a check that its image is still there, ContainerStore.insert).
+ */
+export function imageUsersOf(state: StateDb): ImageUsers {
+  return {
+    usingImage: (imageId) => containersUsingImage(state, imageId),
+    exclusive: <T>(fn: () => T): T => state.db.transaction(fn).immediate(),
+  };
 }
 
 /**
@@ -49,7 +100,7 @@ export class ContainerStore {
     private readonly state: StateDb,
     readonly dir: string,
   ) {
-    fs.mkdirSync(dir, { recursive: true });
+    ensurePrivateDir(dir);
     const db = state.db;
     this.byId = db.prepare('SELECT record FROM containers WHERE id = ?');
     this.ownById = db.prepare("SELECT record FROM containers WHERE id = ? AND owner = ? AND state != 'creating'");
@@ -70,13 +121,20 @@ export class ContainerStore {
    * container of this owner, in any pod (the CLI's rule, as Podman's):
    * checked in the same IMMEDIATE transaction, so two processes cannot both
    * take it.
+   * @param options.guard run first, inside the same IMMEDIATE transaction (e.g. a
+   *   check that the container's image is still in the store): what it
+   *   throws is thrown and nothing is written. An image removal runs its
+   *   check of the image's users in such a transaction too
+   *   (imageUsersOf), so the two never interleave, in any process.
    * @throws AlreadyExistsError when the pod (or, with `uniqueName`, the
-   *   owner) has a container of that name and attempt, or the ID is taken.
+   *   owner) has a container of that name and attempt, or the ID is taken;
+   *   what `guard` throws.
    */
-  insert(rec: ContainerRecord, options: { uniqueName?: boolean } = {}): void {
+  insert(rec: ContainerRecord, options: { uniqueName?: boolean; guard?: () => void } = {}): void {
     const db = this.state.db;
     try {
       db.transaction(() => {
+        options.guard?.();
         if (options.uniqueName) {
           const taken = db.prepare('SELECT id FROM containers WHERE owner = ? AND name = ?').get(rec.owner, rec.metadata.name) as { id: string } | undefined;
           if (taken) throw alreadyExists(`the container name "${rec.metadata.name}" is already in use by ${taken.id}`);
@@ -104,7 +162,9 @@ export class ContainerStore {
       .transaction((): ContainerRecord => {
         const row = this.byId.get(id) as { record: string } | undefined;
         if (!row) throw notFound(`container "${id}" not found`);
-        const next = nextRecord(JSON.parse(row.record) as ContainerRecord, event);
+        const rec = parseContainerRecord(row.record);
+        if (!rec) throw internal(`the record of container ${id} cannot be read (the next start of peapod repairs it)`);
+        const next = nextRecord(rec, event);
         this.update.run(next.state, JSON.stringify(next), id);
         return next;
       })
@@ -120,37 +180,41 @@ export class ContainerStore {
   /** A container by full ID, of any owner and state (exit handling, rollback). */
   getAny(id: string): ContainerRecord | undefined {
     const row = this.byId.get(id) as { record: string } | undefined;
-    return row ? (JSON.parse(row.record) as ContainerRecord) : undefined;
+    return row ? parseContainerRecord(row.record) : undefined;
   }
 
   /** One of this owner's containers (not `creating`) by full ID or unique ID prefix. */
   find(idOrPrefix: string): ContainerRecord | undefined {
     if (!idOrPrefix) return undefined;
     const exact = this.ownById.get(idOrPrefix, this.owner) as { record: string } | undefined;
-    if (exact) return JSON.parse(exact.record) as ContainerRecord;
+    if (exact) return parseContainerRecord(exact.record);
     const hits = this.ownByPrefix.all(idOrPrefix, idOrPrefix + PREFIX_END, this.owner) as { record: string }[];
-    return hits.length === 1 ? (JSON.parse(hits[0].record) as ContainerRecord) : undefined;
+    return hits.length === 1 ? parseContainerRecord(hits[0].record) : undefined;
   }
 
-  /** This owner's containers (not `creating`) named `name`, in any pod, oldest first. */
+  /** This owner's containers (not `creating`) named `name`, in any pod, oldest first. Records that cannot be read are left out. */
   findByName(name: string): ContainerRecord[] {
-    const rows = this.state.db.prepare("SELECT record FROM containers WHERE owner = ? AND name = ? AND state != 'creating' ORDER BY created_at").all(this.owner, name) as { record: string }[];
-    return rows.map((r) => JSON.parse(r.record) as ContainerRecord);
+    return records(this.state.db.prepare("SELECT record FROM containers WHERE owner = ? AND name = ? AND state != 'creating' ORDER BY created_at").all(this.owner, name) as { record: string }[]);
   }
 
-  /** Another owner's containers that are not `creating`, oldest first (read-only views, e.g. the CLI's `ps --external`). */
+  /** Another owner's containers that are not `creating`, oldest first (read-only views, e.g. the CLI's `ps --external`). Records that cannot be read are left out. */
   listOf(owner: Owner): ContainerRecord[] {
-    return (this.ownList.all(owner) as { record: string }[]).map((r) => JSON.parse(r.record) as ContainerRecord);
+    return records(this.ownList.all(owner) as { record: string }[]);
   }
 
-  /** This owner's containers that are not `creating`, oldest first: one query. */
+  /** This owner's containers that are not `creating`, oldest first: one query. Records that cannot be read are left out (recovery repairs them). */
   list(): ContainerRecord[] {
-    return (this.ownList.all(this.owner) as { record: string }[]).map((r) => JSON.parse(r.record) as ContainerRecord);
+    return records(this.ownList.all(this.owner) as { record: string }[]);
   }
 
   /** The containers of every owner, `creating` ones included, made from image `imageId`. */
   usingImage(imageId: string): string[] {
     return containersUsingImage(this.state, imageId);
+  }
+
+  /** Runs `fn` in an IMMEDIATE transaction: no container is recorded meanwhile, by any process (imageUsersOf). */
+  exclusive<T>(fn: () => T): T {
+    return this.state.db.transaction(fn).immediate();
   }
 
   /** This owner's records still `creating` whose creator is dead: what recovery rolls back. */
@@ -160,7 +224,18 @@ export class ContainerStore {
       creator_pid: number;
       creator_start: string;
     }[];
-    return rows.filter((r) => !isProcessAlive({ pid: r.creator_pid, startTime: r.creator_start })).map((r) => JSON.parse(r.record) as ContainerRecord);
+    return records(rows.filter((r) => !isProcessAlive({ pid: r.creator_pid, startTime: r.creator_start })));
+  }
+
+  /** This owner's rows whose record cannot be read (parseContainerRecord), by their columns: what recovery repairs. */
+  unreadable(): ContainerRow[] {
+    const rows = this.state.db.prepare('SELECT id, pod_id, name, attempt, state, owner, image_id, created_at, record FROM containers WHERE owner = ?').all(this.owner) as (ContainerRow & { record: string })[];
+    return rows.filter((r) => parseContainerRecord(r.record) === undefined).map(({ record: _record, ...row }) => row);
+  }
+
+  /** Writes a whole new record over a row whose record cannot be read (the repair of recovery); its state column follows the record. */
+  replaceUnreadable(rec: ContainerRecord): void {
+    this.state.db.prepare('UPDATE containers SET state = ?, record = ? WHERE id = ?').run(rec.state, JSON.stringify(rec), rec.id);
   }
 
   /** The IDs of every row, of every owner and state. */

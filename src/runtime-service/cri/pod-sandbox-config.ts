@@ -31,7 +31,7 @@ export function sandboxFieldPath(field: string): string | undefined {
  * dropped after the check; the bandwidth annotations become CNI bandwidth
  * limits.
  * @throws InvalidArgumentError naming the CRI field at fault: missing
- *   metadata fields, a hostname that is not an RFC 1123 label of at most 63
+ *   metadata fields, a hostname that is not an RFC 1123 subdomain of at most 64
  *   characters, unsupported namespace modes, sysctls that are not namespaced
  *   or do not fit the namespaces, bad port mappings or bandwidth annotations.
  */

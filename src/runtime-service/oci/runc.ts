@@ -90,8 +90,8 @@ export class OciRuntime {
   /** `update --resources -`: applies new cgroup limits to a running container. */
   async update(id: string, resources: OciResources): Promise<void> {
     const file = `${this.root}/.update-${id}-${process.pid}-${Date.now()}.json`;
-    fs.mkdirSync(this.root, { recursive: true });
-    fs.writeFileSync(file, JSON.stringify(resources));
+    fs.mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    fs.writeFileSync(file, JSON.stringify(resources), { mode: 0o600 });
     try {
       await this.run(['update', '--resources', file, id]);
     } finally {

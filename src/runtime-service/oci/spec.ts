@@ -121,6 +121,23 @@ export function containerCapabilities(
 }
 
 /**
+ * The ambient capabilities of a container: only those asked for explicitly
+ * (the CRI's `add_ambient_capabilities`; the kubelet never sends it) that are
+ * in the container's set, normalized; none by default. CRI-O and containerd's
+ * CRI plugin clear the ambient set always, because Kubernetes expects a
+ * switch to a non-root user to drop every capability; peapod keeps an
+ * explicit request, as containerd's `WithAmbientCapabilities` does, and the
+ * kernel then needs each one in the inheritable set too (an ambient
+ * capability must be permitted and inheritable), which is why the caller
+ * uses this list for both.
+ * @param requested capability names as given (`NET_BIND_SERVICE`, `cap_net_bind_service`)
+ * @param caps the container's bounding set (containerCapabilities)
+ */
+export function ambientCapabilities(requested: readonly string[], caps: readonly string[]): string[] {
+  return [...new Set(requested.map(capabilityName))].filter((cap) => caps.includes(cap)).sort();
+}
+
+/**
  * The process arguments: the spec's entrypoint replaces the image Entrypoint
  * and its cmd replaces the image Cmd; an entrypoint without cmd drops the
  * image's Cmd (the Kubernetes and Docker rule). Empty lists count as absent.
@@ -202,12 +219,18 @@ export function buildSpec(input: SpecInput): OciSpec {
   const sec = c.security ?? {};
   const privileged = sec.privileged ?? false;
   const caps = containerCapabilities(sec.capabilities?.add ?? [], sec.capabilities?.drop ?? [], privileged, input.allCapabilities);
+  const ambient = ambientCapabilities(sec.capabilities?.ambient ?? [], caps);
   const capabilities: OciCapabilities = {
     bounding: caps,
     effective: caps,
     permitted: caps,
-    inheritable: input.user.uid === 0 ? caps : [],
-    ambient: (sec.capabilities?.ambient ?? []).map(capabilityName).filter((cap) => caps.includes(cap)),
+    // Empty unless ambient capabilities were asked for (see ambientCapabilities): a
+    // full inheritable set lets a program with inheritable file capabilities gain
+    // them across execve, also after a switch to a non-root user (CVE-2022-24769,
+    // CVE-2022-27652). containerd, CRI-O and Podman leave it empty, privileged
+    // containers included (containerd's WithCapabilities sets no inheritable set).
+    inheritable: ambient,
+    ambient,
   };
 
   const oomScoreAdj = Math.max(c.resources?.oomScoreAdj ?? 0, input.minOomScoreAdj);

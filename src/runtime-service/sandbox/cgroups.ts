@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { invalidArgument } from '../../common/errors';
 
 /** Where cgroup hierarchies are mounted. */
 const CGROUP_ROOT = '/sys/fs/cgroup';
@@ -23,27 +24,67 @@ export function cgroupMounts(): string[] {
   return out;
 }
 
+/** Longest cgroup parent accepted, in characters (PATH_MAX). */
+export const MAX_CGROUP_PARENT_LENGTH = 4096;
+
+/** Longest systemd unit name (systemd's UNIT_NAME_MAX). */
+const MAX_UNIT_NAME_LENGTH = 255;
+
+/** The characters of a systemd unit name (systemd unit_name_is_valid): letters, digits and `:-_.\`. */
+const UNIT_NAME_CHARS = /^[A-Za-z0-9:_.\\-]+$/;
+
 /**
  * The pod cgroup for the cgroupfs driver: `<parent>/pod-<id>`, absolute.
+ * A parent whose last element is a systemd slice is refused, as CRI-O does
+ * (internal/config/cgmgr/cgroupfs_linux.go): it means the kubelet runs the
+ * systemd driver while peapod runs cgroupfs.
  * @param parent PodSandboxConfig.linux.cgroup_parent, or '' for the default /peapod
+ * @throws InvalidArgumentError (field `cgroupParent`) for a slice, a NUL byte or more than 4096 characters.
  */
 export function cgroupfsPodPath(parent: string, id: string): string {
+  if (parent.length > MAX_CGROUP_PARENT_LENGTH) throw invalidArgument(`cgroup parent is longer than ${MAX_CGROUP_PARENT_LENGTH} characters`, { field: 'cgroupParent' });
+  if (parent.includes('\0')) throw invalidArgument('cgroup parent contains a NUL byte', { field: 'cgroupParent' });
+  if (path.posix.basename(parent).endsWith('.slice')) {
+    throw invalidArgument(`cgroup parent "${parent}" is a systemd slice, but the cgroup driver is cgroupfs (runtime.cgroup_driver must match the kubelet's)`, { field: 'cgroupParent' });
+  }
   const base = parent === '' ? DEFAULT_CGROUP_PARENT.cgroupfs : parent;
   return path.posix.join('/', base, `pod-${id}`);
 }
 
 /**
  * The slice for the systemd driver: the pod's cgroup_parent when it is a
- * slice (the kubelet passes e.g. `kubepods-besteffort-pod<uid>.slice`),
- * else peapod.slice. Only computed: systemd creates it when a container
- * scope is started in it.
- * @throws Error when cgroup_parent is given and is not a `.slice` name.
+ * slice (the kubelet passes e.g. `kubepods-besteffort-pod<uid>.slice`; of a
+ * path of slices the last one), else peapod.slice. Only computed: systemd
+ * creates it when a container scope is started in it. The name is checked
+ * as runc expands it (libcontainer/cgroups/systemd ExpandSlice: ends in
+ * `.slice`, no empty `-` component) and as systemd takes unit names, so a
+ * bad one is refused here instead of failing in runc later; CRI-O refuses a
+ * parent that is not a slice the same way (internal/config/cgmgr/systemd_linux.go).
+ * @throws InvalidArgumentError (field `cgroupParent`) when cgroup_parent is
+ *   given and is not a valid `.slice` name.
  */
 export function systemdSlice(parent: string): string {
   if (parent === '') return DEFAULT_CGROUP_PARENT.systemd;
+  const bad = (why: string): never => {
+    throw invalidArgument(`cgroup parent "${parent.length > 300 ? `${parent.slice(0, 300)}…` : parent}" ${why} (the cgroup driver is systemd)`, { field: 'cgroupParent' });
+  };
+  if (parent.length > MAX_CGROUP_PARENT_LENGTH) bad(`is longer than ${MAX_CGROUP_PARENT_LENGTH} characters`);
   const name = path.posix.basename(parent);
-  if (!name.endsWith('.slice')) throw new Error(`config.linux.cgroup_parent "${parent}" is not a systemd slice (the cgroup driver is systemd)`);
+  if (!name.endsWith('.slice') || name === '.slice') bad('is not a systemd slice');
+  if (name.length > MAX_UNIT_NAME_LENGTH) bad(`names a slice longer than ${MAX_UNIT_NAME_LENGTH} characters`);
+  if (!UNIT_NAME_CHARS.test(name)) bad('is not a systemd slice name (letters, digits and ":-_.\\" only)');
+  const stem = name.slice(0, -'.slice'.length);
+  if (stem !== '-' && stem.split('-').some((part) => part === '')) bad("is not a systemd slice name (a leading, trailing or doubled '-')");
   return name;
+}
+
+/**
+ * The pod's cgroup parent as its containers use it, by driver: a cgroupfs
+ * path (cgroupfsPodPath) or a systemd slice (systemdSlice).
+ * @throws InvalidArgumentError (field `cgroupParent`) when it does not fit the driver.
+ */
+export function podCgroupParent(driver: 'cgroupfs' | 'systemd', parent: string, id: string): string {
+  return driver === 'systemd' ? systemdSlice(parent) : cgroupfsPodPath(parent, id);
 }
 
 /**
@@ -108,4 +149,46 @@ export function removePodCgroup(cgroupPath: string): void {
  */
 export function joinPodCgroup(cgroupPath: string, pid: number): void {
   for (const mount of cgroupMounts()) fs.writeFileSync(path.join(mount, cgroupPath, 'cgroup.procs'), String(pid));
+}
+
+/**
+ * Removes a container's cgroup (its `linux.cgroupsPath`) from every
+ * hierarchy, after SIGKILLing any process still in it: for a container the
+ * runtime no longer knows (`runc create` cut short by a crash), whose cgroup
+ * `runc delete` cannot remove. A cgroup already gone is fine. With the
+ * systemd driver the container's scope is systemd's: nothing is done.
+ * @throws the fs error when a cgroup cannot be removed (EBUSY: a process
+ *   that did not die within 5 s, or a child cgroup).
+ */
+export async function removeContainerCgroup(driver: 'cgroupfs' | 'systemd', cgroupsPath: string): Promise<void> {
+  if (driver !== 'cgroupfs' || !cgroupsPath.startsWith('/')) return;
+  for (const mount of cgroupMounts()) {
+    const dir = path.join(mount, cgroupsPath);
+    if (!fs.existsSync(dir)) continue;
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      let pids: number[] = [];
+      try {
+        pids = fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+      } catch {
+        /* gone meanwhile */
+      }
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+      try {
+        fs.rmdirSync(dir);
+        break;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') break;
+        if (code !== 'EBUSY' || Date.now() > deadline) throw err;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
 }

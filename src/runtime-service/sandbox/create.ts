@@ -10,9 +10,10 @@ import { addNetwork, podCniArgs } from '../cni/attachment';
 import { findNetworkConf } from '../cni/network-config';
 import { podIpsOfResult } from '../cni/result';
 import type { CniRuntimeConfig } from '../cni/runtime-config';
-import { cgroupfsPodPath, createPodCgroup, joinPodCgroup, systemdSlice } from './cgroups';
+import { createPodCgroup, joinPodCgroup, podCgroupParent } from './cgroups';
 import { readHostFile, renderHosts, renderResolvConf } from './etc-files';
-import { ensurePauseLink, startInfra } from './infra';
+import { ensurePauseLink, findInfraProcesses, startInfra } from './infra';
+import { killAndWait } from '../../common/host/proc';
 import { mountShm } from './mounts';
 import { bringUpLoopback, createPinnedNamespaces, setNamespaceHostname } from './namespaces';
 import { sandboxPaths } from './paths';
@@ -54,7 +55,8 @@ export function teardownDeps(config: PeapodConfig, log: Logger, id: string): Tea
  * @param rawConfig the PodSandboxConfig as received (kept in the record)
  * @returns the finished record, READY.
  * @throws NotFoundError for a runtime handler that is not configured;
- *   AlreadyExistsError when a pod with the same name, namespace, uid
+ *   InvalidArgumentError (field `cgroupParent`) for a cgroup parent that
+ *   does not fit the cgroup driver (before anything is made); AlreadyExistsError when a pod with the same name, namespace, uid
  *   and attempt exists or is being built; WrongStateError when a pod-network pod finds no CNI
  *   configuration; CniPluginError when a plugin fails; HostCommandError
  *   (INTERNAL) when a host tool fails.
@@ -78,7 +80,7 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
   // Inside a user namespace (rootless, docs/rootless.md): no pod cgroup, slirp4netns in place of CNI.
   const rootless = inUserNamespace();
   const podCgroup = config.runtime.cgroup_driver === 'cgroupfs' && !rootless;
-  const cgroupParent = config.runtime.cgroup_driver === 'systemd' ? systemdSlice(spec.cgroupParent) : cgroupfsPodPath(spec.cgroupParent, id);
+  const cgroupParent = podCgroupParent(config.runtime.cgroup_driver, spec.cgroupParent, id);
   const record: SandboxRecord = {
     version: 2,
     id,
@@ -152,8 +154,8 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
     }
 
     if (spec.namespaceOptions.pid === 'POD') {
-      const infra = await startInfra(record.namespaces, ensurePauseLink(config.runroot));
-      current = store.transition(id, { type: 'infraStarted', pid: infra.pid, startTime: infra.startTime });
+      const infra = await startInfra(id, record.namespaces, ensurePauseLink(config.runroot), paths.pidnsPin);
+      current = store.transition(id, { type: 'infraStarted', pid: infra.pid, startTime: infra.startTime, pidNamespace: infra.pidNamespace });
       if (podCgroup) joinPodCgroup(cgroupParent, infra.pid);
     }
 
@@ -172,12 +174,20 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
 }
 
 /**
- * Undoes a sandbox being built (or found half-built after a crash):
- * every teardown step, then the record. Failures are logged, not thrown, so
- * one stuck step does not keep the others from running.
+ * Undoes a sandbox being built (or found half-built after a crash, or files
+ * found without a record): its infra processes, found by their arguments
+ * whether or not the record has their pid (infra.ts), then every teardown
+ * step, then the record. Failures are logged, not thrown, so one stuck step
+ * does not keep the others from running.
  */
 export async function rollBackSandbox(rec: SandboxRecord, deps: TeardownDeps, store: SandboxStore): Promise<void> {
   const id = rec.id;
+  try {
+    const left = await killAndWait(await findInfraProcesses(id));
+    if (left.length > 0) deps.log.error({ sandbox: id, pids: left.map((p) => p.pid) }, 'rollback: infra processes still alive after SIGKILL');
+  } catch (err) {
+    deps.log.error({ err, sandbox: id }, 'rollback: killing the infra processes failed');
+  }
   try {
     await stopSandboxResources(rec, deps);
   } catch (err) {

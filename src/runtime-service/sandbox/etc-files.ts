@@ -1,18 +1,40 @@
 import * as fs from 'node:fs';
 
-/** An RFC 1123 DNS label: lowercase alphanumerics and '-', at most 63 characters. */
+/** An RFC 1123 DNS label as Kubernetes defines it: lowercase alphanumerics and '-', starting and ending alphanumeric. */
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
-/** Maximum length of a hostname label (RFC 1123). */
-export const MAX_HOSTNAME_LENGTH = 63;
+/** Maximum length of one label of a hostname (RFC 1123). */
+export const MAX_LABEL_LENGTH = 63;
 
 /**
- * Checks a pod hostname.
+ * Maximum length of a pod hostname: the kernel's nodename field holds 64
+ * bytes (__NEW_UTS_LEN), and the kubelet refuses longer FQDNs itself when
+ * it sets one as the hostname (setHostnameAsFQDN; kubernetes
+ * pkg/kubelet/util GetNodenameForKernel, fqdnMaxLen = 64).
+ */
+export const MAX_HOSTNAME_LENGTH = 64;
+
+/**
+ * Checks a pod hostname: an RFC 1123 subdomain as Kubernetes defines it
+ * (dot-separated labels, each lowercase alphanumerics and '-', starting and
+ * ending alphanumeric, at most 63 characters), at most 64 characters in
+ * all. A single label is the usual pod hostname; the kubelet sends the
+ * pod's FQDN (`web-0.web.default.svc.cluster.local`) when the pod sets
+ * setHostnameAsFQDN. CRI-O and containerd check nothing and leave it to
+ * sethostname(2), which takes any 64 bytes; peapod refuses what no kubelet
+ * sends, with the reason.
  * @returns null when valid, else why not (for INVALID_ARGUMENT).
  */
 export function hostnameProblem(hostname: string): string | null {
   if (hostname.length > MAX_HOSTNAME_LENGTH) return `hostname "${hostname}" is longer than ${MAX_HOSTNAME_LENGTH} characters`;
-  if (!DNS_LABEL.test(hostname)) return `hostname "${hostname}" is not an RFC 1123 label (lowercase letters, digits and '-', starting and ending alphanumeric)`;
+  if (hostname === '') return 'hostname is empty';
+  for (const label of hostname.split('.')) {
+    if (label === '') return `hostname "${hostname}" has an empty label (a leading, trailing or doubled '.')`;
+    if (label.length > MAX_LABEL_LENGTH) return `hostname "${hostname}": label "${label}" is longer than ${MAX_LABEL_LENGTH} characters`;
+    if (!DNS_LABEL.test(label)) {
+      return `hostname "${hostname}": label "${label}" is not an RFC 1123 label (lowercase letters, digits and '-', starting and ending alphanumeric)`;
+    }
+  }
   return null;
 }
 
@@ -36,7 +58,7 @@ export function renderResolvConf(dns: DnsSettings): string {
 
 /**
  * Renders the pod's /etc/hosts: the loopback names and, when the pod has IPs,
- * one line per IP naming the hostname.
+ * one line per IP naming the hostname (and, for an FQDN, its first label).
  */
 export function renderHosts(hostname: string, ips: string[]): string {
   const lines = [
@@ -47,7 +69,10 @@ export function renderHosts(hostname: string, ips: string[]): string {
     'fe00::1\tip6-allnodes',
     'fe00::2\tip6-allrouters',
   ];
-  for (const ip of ips) lines.push(`${ip}\t${hostname}`);
+  // An FQDN hostname also names its first label, as the kubelet's own hosts file does.
+  const short = hostname.split('.')[0];
+  const names = short === hostname ? hostname : `${hostname}\t${short}`;
+  for (const ip of ips) lines.push(`${ip}\t${names}`);
   return lines.join('\n') + '\n';
 }
 

@@ -1,6 +1,6 @@
 import type { PeapodConfig } from '../../common/config';
 import type { Logger } from '../../common/logger';
-import { rollBackSandbox, teardownDeps } from './create';
+import { teardownDeps } from './create';
 import { isProcessAlive } from '../../common/host/proc';
 import { isNamespaceFile } from './namespaces';
 import type { ContainerEngine } from '../container/engine';
@@ -59,10 +59,11 @@ export async function removeSandbox(deps: LifecycleDeps, id: string): Promise<vo
 
 /**
  * True when everything a ready sandbox needs is still there: its namespace
- * pins are namespace files, its infra process runs.
+ * pins are namespace files, its infra process runs (the same pid and start
+ * time: a pid reused by another process is not it).
  */
 export function sandboxAlive(r: SandboxRecord): boolean {
-  for (const key of ['network', 'ipc', 'uts'] as const) {
+  for (const key of ['network', 'ipc', 'uts', 'pid'] as const) {
     const p = r.namespaces[key];
     if (p && !isNamespaceFile(p)) return false;
   }
@@ -85,23 +86,4 @@ export function refreshSandboxState(deps: LifecycleDeps, rec: SandboxRecord): Sa
     return deps.sandboxes.transition(rec.id, { type: 'lost' });
   }
   return rec;
-}
-
-/**
- * Recovery at the start of a front end, over this owner's sandboxes: rolls
- * back those a crash left half-built (`creating`, their creator dead: a
- * creation in flight in another process is left alone, and so is every
- * record of the other front end); marks notready the ready ones whose
- * namespace pins or infra process are gone (e.g. after a reboot emptied the
- * runroot).
- */
-export async function recoverSandboxes(deps: LifecycleDeps): Promise<void> {
-  const creating = deps.sandboxes.abandonedCreations();
-  const created = deps.sandboxes.list();
-  for (const rec of creating) {
-    deps.log.warn({ sandbox: rec.id }, 'rolling back a sandbox left half-built by a crash');
-    await rollBackSandbox(rec, teardownDeps(deps.config, deps.log, rec.id), deps.sandboxes);
-  }
-  for (const rec of created) refreshSandboxState(deps, rec);
-  deps.log.info({ sandboxes: created.length, rolledBack: creating.length }, 'sandboxes recovered');
 }

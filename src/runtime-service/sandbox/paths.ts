@@ -6,7 +6,8 @@ import * as path from 'node:path';
  *   files bound into containers and the CNI cache, so a restart of
  *   peapod-cri, and even a reboot, still knows the sandbox and can run CNI DEL;
  * - the run directory under `runroot` (tmpfs, gone on reboot) holds what
- *   cannot outlive the kernel: the namespace pins and the /dev/shm tmpfs.
+ *   cannot outlive the kernel: the namespace pins (network, IPC, UTS and,
+ *   with an infra process, PID) and the /dev/shm tmpfs.
  */
 export interface SandboxPaths {
   /** `<root>/sandboxes/<id>`. */
@@ -24,6 +25,8 @@ export interface SandboxPaths {
   netnsPin: string;
   ipcnsPin: string;
   utsnsPin: string;
+  /** Bind-mount pin of the PID namespace of the pod's infra process (pid mode POD). */
+  pidnsPin: string;
   /** Mount point of the pod's /dev/shm tmpfs. */
   shmDir: string;
 }
@@ -56,6 +59,7 @@ export function sandboxPaths(dirs: { root: string; runroot: string }, id: string
     netnsPin: path.join(runDir, 'netns'),
     ipcnsPin: path.join(runDir, 'ipcns'),
     utsnsPin: path.join(runDir, 'utsns'),
+    pidnsPin: path.join(runDir, 'pidns'),
     shmDir: path.join(runDir, 'shm'),
   };
 }

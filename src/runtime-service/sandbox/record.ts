@@ -40,7 +40,9 @@ export interface SandboxRecord {
   namespaceOptions: { network: NetworkMode; pid: PidMode; ipc: IpcMode; targetId: string };
   /**
    * Absolute paths of the namespaces containers join: bind-mount pins under
-   * the runroot, or /proc/<infraPid>/ns/pid. An absent key means the host's
+   * the runroot, the PID one included (records of an older peapod name
+   * /proc/<infraPid>/ns/pid, only ever used while the infra process is
+   * verified alive by pid and start time). An absent key means the host's
    * namespace (NODE) or, for pid CONTAINER/TARGET, one chosen per container.
    */
   namespaces: { network?: string; ipc?: string; uts?: string; pid?: string };

@@ -2,7 +2,8 @@ import type { PeapodConfig } from '../../common/config';
 import type { Logger } from '../../common/logger';
 import type { ContainerEngine } from '../container/engine';
 import { createSandbox } from './create';
-import { recoverSandboxes, refreshSandboxState, removeSandbox, stopSandbox } from './lifecycle';
+import { refreshSandboxState, removeSandbox, stopSandbox } from './lifecycle';
+import { recoverSandboxes } from './recover';
 import type { SandboxRecord } from './record';
 import type { SandboxSpec } from './spec';
 import type { SandboxStore } from './store';
@@ -64,7 +65,7 @@ export class Sandboxes {
     return this.deps.sandboxes.withLock(id, fn);
   }
 
-  /** Start-up recovery of this front end's sandboxes (lifecycle.ts). */
+  /** Start-up recovery of this front end's sandboxes (recover.ts). */
   recover(): Promise<void> {
     return recoverSandboxes(this.deps);
   }

@@ -39,7 +39,7 @@ export interface SandboxNamespaceOptions {
 /** A pod sandbox to build. */
 export interface SandboxSpec {
   metadata: SandboxMetadata;
-  /** Its hostname (an RFC 1123 label); default the host's. */
+  /** Its hostname (an RFC 1123 label, or the FQDN the kubelet sends for setHostnameAsFQDN: at most 64 characters); default the host's. */
   hostname?: string;
   /** Directory the front end keeps container logs in (the kubelet's log_directory); made if missing. */
   logDirectory?: string;
@@ -87,7 +87,7 @@ export interface CheckedSandboxSpec {
 /**
  * Checks a SandboxSpec and fills in its defaults.
  * @throws InvalidArgumentError with the field at fault: `metadata.name`
- *   empty, `hostname` not an RFC 1123 label of at most 63 characters,
+ *   empty, `hostname` not an RFC 1123 subdomain of at most 64 characters (etc-files.ts),
  *   `namespaceOptions.targetId` missing for pid TARGET, `sysctls["NAME"]` not
  *   namespaced or not fitting the pod's namespaces,
  *   `portMappings[i].containerPort` / `.hostPort` / `.hostIP` out of range,

@@ -6,7 +6,7 @@
  *
  *            create (row written: every field, state creating, creator; takes the pod's name)
  *   (none) ──────────────────────────────────► creating ───┐ `infraStarted`: writes infraPid,
- *                                                │   │ ◄───┘ its start time and the pid namespace
+ *                                                │   │ ◄───┘ its start time and the pid namespace pin
  *       a failure, or the creator died:          │   │       (so a rollback can kill it)
  *       rolled back (CNI DEL, infra killed,      │   │
  *       unmounts, pins, cgroup, files, row)      │   │ everything set up: `ready`
@@ -33,7 +33,8 @@ export type SandboxState = 'creating' | 'ready' | 'notready';
 
 /** What happened to a sandbox: the edges of the drawing. */
 export type SandboxEvent =
-  | { type: 'infraStarted'; pid: number; startTime: string }
+  /** `pidNamespace`: the pin of its PID namespace (infra.ts), what the pod's containers join. */
+  | { type: 'infraStarted'; pid: number; startTime: string; pidNamespace: string }
   | { type: 'ready'; ip?: string; additionalIps: string[] }
   | { type: 'stopped' }
   | { type: 'lost' };
@@ -56,7 +57,7 @@ export function nextSandbox(rec: SandboxRecord, event: SandboxEvent): SandboxRec
     case 'infraStarted':
       next.infraPid = event.pid;
       next.infraStartTime = event.startTime;
-      next.namespaces.pid = `/proc/${event.pid}/ns/pid`;
+      next.namespaces.pid = event.pidNamespace;
       break;
     case 'ready':
       next.state = 'ready';

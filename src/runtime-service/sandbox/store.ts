@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import type Database from 'better-sqlite3';
-import { alreadyExists, notFound } from '../../common/errors';
+import { alreadyExists, internal, notFound } from '../../common/errors';
+import { ensurePrivateDir } from '../../common/host/private-paths';
 import { isProcessAlive, ProcessIdentity } from '../../common/host/proc';
 import { SharedKeyedLock } from '../../common/process-lock';
 import { isUniqueViolation, Owner, StateDb } from '../state-db';
@@ -10,6 +11,43 @@ import { nextSandbox, SandboxEvent } from './state';
 
 /** The highest code unit: `prefix + PREFIX_END` bounds the IDs starting with `prefix`. */
 const PREFIX_END = '\uffff';
+
+/**
+ * A record as stored, or undefined when its JSON cannot be read or lacks
+ * what every record has (a damaged row; recovery repairs it, see
+ * sandbox/recover.ts).
+ */
+export function parseSandboxRecord(json: string): SandboxRecord | undefined {
+  try {
+    const r = JSON.parse(json) as Partial<SandboxRecord> | null;
+    if (!r || typeof r.id !== 'string' || typeof r.state !== 'string' || typeof r.metadata !== 'object' || r.metadata === null || typeof r.namespaces !== 'object' || r.namespaces === null) return undefined;
+    return r as SandboxRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The columns of a row, readable even when its record is not. */
+export interface SandboxRow {
+  id: string;
+  name: string;
+  namespace: string;
+  uid: string;
+  attempt: number;
+  state: string;
+  owner: Owner;
+  created_at: string;
+}
+
+/** The records of rows, those that cannot be read left out (recovery repairs them). */
+function records(rows: { record: string }[]): SandboxRecord[] {
+  const out: SandboxRecord[] = [];
+  for (const r of rows) {
+    const rec = parseSandboxRecord(r.record);
+    if (rec) out.push(rec);
+  }
+  return out;
+}
 
 /**
  * The pod sandboxes: rows of the `pods` table of the state database (see
@@ -36,7 +74,7 @@ export class SandboxStore {
     private readonly state: StateDb,
     private readonly dirs: { root: string; runroot: string },
   ) {
-    fs.mkdirSync(sandboxesStateDir(dirs.root), { recursive: true, mode: 0o700 });
+    ensurePrivateDir(sandboxesStateDir(dirs.root));
     this.locks = new SharedKeyedLock(state.locks, 'pod:');
     const db = state.db;
     this.byId = db.prepare('SELECT record FROM pods WHERE id = ?');
@@ -79,7 +117,9 @@ export class SandboxStore {
       .transaction((): SandboxRecord => {
         const row = this.byId.get(id) as { record: string } | undefined;
         if (!row) throw notFound(`pod sandbox ${id} not found`);
-        const next = nextSandbox(JSON.parse(row.record) as SandboxRecord, event);
+        const rec = parseSandboxRecord(row.record);
+        if (!rec) throw internal(`the record of pod sandbox ${id} cannot be read (the next start of peapod repairs it)`);
+        const next = nextSandbox(rec, event);
         this.state.db.prepare('UPDATE pods SET state = ?, record = ? WHERE id = ?').run(next.state, JSON.stringify(next), id);
         return next;
       })
@@ -93,20 +133,20 @@ export class SandboxStore {
   get(idOrUniquePrefix: string): SandboxRecord | undefined {
     if (idOrUniquePrefix === '') return undefined;
     const exact = this.ownById.get(idOrUniquePrefix, this.owner) as { record: string } | undefined;
-    if (exact) return JSON.parse(exact.record) as SandboxRecord;
+    if (exact) return parseSandboxRecord(exact.record);
     const hits = this.ownByPrefix.all(idOrUniquePrefix, idOrUniquePrefix + PREFIX_END, this.owner) as { record: string }[];
-    return hits.length === 1 ? (JSON.parse(hits[0].record) as SandboxRecord) : undefined;
+    return hits.length === 1 ? parseSandboxRecord(hits[0].record) : undefined;
   }
 
   /** A sandbox by full ID, of any owner and state. */
   getAny(id: string): SandboxRecord | undefined {
     const row = this.byId.get(id) as { record: string } | undefined;
-    return row ? (JSON.parse(row.record) as SandboxRecord) : undefined;
+    return row ? parseSandboxRecord(row.record) : undefined;
   }
 
-  /** This owner's finished sandboxes, oldest first: one query. */
+  /** This owner's finished sandboxes, oldest first: one query. Records that cannot be read are left out (recovery repairs them). */
   list(): SandboxRecord[] {
-    return (this.ownList.all(this.owner) as { record: string }[]).map((r) => JSON.parse(r.record) as SandboxRecord);
+    return records(this.ownList.all(this.owner) as { record: string }[]);
   }
 
   /** The ID of the sandbox, finished or being built, of any owner, with this name, namespace, uid and attempt: a pod name in use. */
@@ -122,7 +162,26 @@ export class SandboxStore {
       creator_pid: number;
       creator_start: string;
     }[];
-    return rows.filter((r) => !isProcessAlive({ pid: r.creator_pid, startTime: r.creator_start })).map((r) => JSON.parse(r.record) as SandboxRecord);
+    return records(rows.filter((r) => !isProcessAlive({ pid: r.creator_pid, startTime: r.creator_start })));
+  }
+
+  /** This owner's rows whose record cannot be read (parseSandboxRecord), by their columns: what recovery repairs. */
+  unreadable(): SandboxRow[] {
+    const rows = this.state.db.prepare('SELECT id, name, namespace, uid, attempt, state, owner, created_at, record FROM pods WHERE owner = ?').all(this.owner) as (SandboxRow & { record: string })[];
+    return rows.filter((r) => parseSandboxRecord(r.record) === undefined).map(({ record: _record, ...row }) => row);
+  }
+
+  /**
+   * Writes a whole new record over a row whose record cannot be read (the
+   * repair of recovery); its state column follows the record.
+   */
+  replaceUnreadable(rec: SandboxRecord): void {
+    this.state.db.prepare('UPDATE pods SET state = ?, record = ? WHERE id = ?').run(rec.state, JSON.stringify(rec), rec.id);
+  }
+
+  /** The IDs of every row, of every owner and state: what has a record. */
+  allIds(): Set<string> {
+    return new Set((this.state.db.prepare('SELECT id FROM pods').all() as { id: string }[]).map((r) => r.id));
   }
 
   /** The process that created sandbox `id` (any owner), as its row records it; undefined for an unknown ID. */

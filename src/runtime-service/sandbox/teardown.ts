@@ -55,7 +55,7 @@ export async function stopSandboxResources(rec: SandboxRecord, deps: TeardownDep
  *   cgroup cannot be removed (e.g. a process still in it).
  */
 export async function removeSandboxResources(rec: SandboxRecord, deps: TeardownDeps): Promise<void> {
-  for (const pin of [deps.paths.netnsPin, deps.paths.ipcnsPin, deps.paths.utsnsPin]) await removeNamespacePin(pin);
+  for (const pin of [deps.paths.netnsPin, deps.paths.ipcnsPin, deps.paths.utsnsPin, deps.paths.pidnsPin]) await removeNamespacePin(pin);
   await unmountAll(deps.paths.shmDir);
   fs.rmSync(deps.paths.runDir, { recursive: true, force: true });
   if (deps.cgroupDriver === 'cgroupfs' && rec.cgroupParent.startsWith('/')) removePodCgroup(rec.cgroupParent);

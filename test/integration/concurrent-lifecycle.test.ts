@@ -1,0 +1,115 @@
+import { expect } from 'chai';
+import * as grpc from '@grpc/grpc-js';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { processesWithArgument } from '../../src/common/host/proc';
+import type { ContainerConfig } from '../../src/generated/runtime/v1/ContainerConfig';
+import type { PodSandboxConfig } from '../../src/generated/runtime/v1/PodSandboxConfig';
+import { busyboxImage, pushImage } from '../fixtures/image-builder';
+import { makeTestCniNetwork, TestCniNetwork } from './harness/cni-net';
+import { removeAllPods } from './harness/client';
+import { startRegistry, TestRegistry } from './harness/registry';
+import { startServer, TestServer } from './harness/server';
+
+/**
+ * Racing lifecycle calls on one container or pod, as a kubelet and an
+ * operator can send them: every Stop and Remove succeeds or answers
+ * NOT_FOUND, never INTERNAL, and nothing is left behind.
+ */
+describe('racing Stop and Remove calls (real runc, conmon, CNI)', function () {
+  this.timeout(180_000);
+  let network: TestCniNetwork;
+  let registry: TestRegistry;
+  let server: TestServer;
+  let image: string;
+
+  const podConfig = (name: string): PodSandboxConfig => ({
+    metadata: { name, namespace: 'peapod-races', uid: randomBytes(8).toString('hex'), attempt: 0 },
+    hostname: name,
+    linux: { security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } } },
+  });
+  const ctr = (name: string, script: string): ContainerConfig => ({ metadata: { name, attempt: 0 }, image: { image }, command: ['/bin/sh', '-c', script] });
+
+  /** The outcome of a call: 'ok' or the name of its gRPC status, with the message. */
+  const outcome = (p: Promise<unknown>): Promise<string> =>
+    p.then(
+      () => 'ok',
+      (e: grpc.ServiceError) => `${grpc.status[e.code]}: ${e.details}`,
+    );
+
+  before(async () => {
+    network = makeTestCniNetwork();
+    registry = await startRegistry();
+    await pushImage(registry.url, 'test/busybox', 'v1', await busyboxImage({}));
+    image = `${registry.host}/test/busybox:v1`;
+    server = await startServer({ config: network.configToml });
+    await server.client.image.PullImage({ image: { image } });
+  });
+
+  after(async () => {
+    if (server) {
+      await removeAllPods(server.client);
+      await server.cleanup();
+    }
+    await registry?.stop();
+    network?.cleanup();
+  });
+
+  async function runningContainer(pod: string, pc: PodSandboxConfig, name: string): Promise<string> {
+    // It ignores SIGTERM, so a Stop with a grace period waits and then kills.
+    const { container_id } = await server.client.runtime.CreateContainer({ pod_sandbox_id: pod, config: ctr(name, 'trap "" TERM; while :; do sleep 0.1; done'), sandbox_config: pc });
+    await server.client.runtime.StartContainer({ container_id });
+    return container_id;
+  }
+
+  it('several StopContainer and RemoveContainer calls on one container at once all succeed, and it is gone', async () => {
+    const pc = podConfig('ctr-races');
+    const pod = (await server.client.runtime.RunPodSandbox({ config: pc })).pod_sandbox_id;
+    for (let round = 0; round < 3; round++) {
+      const id = await runningContainer(pod, pc, `racer-${round}`);
+      const rt = server.client.runtime;
+      const calls = [
+        rt.StopContainer({ container_id: id, timeout: 2 }),
+        rt.RemoveContainer({ container_id: id }),
+        rt.StopContainer({ container_id: id, timeout: 0 }),
+        rt.StopContainer({ container_id: id, timeout: 1 }),
+        rt.RemoveContainer({ container_id: id }),
+        rt.StopContainer({ container_id: id, timeout: 0 }),
+        rt.RemoveContainer({ container_id: id }),
+      ];
+      const outcomes = await Promise.all(calls.map(outcome));
+      for (const o of outcomes) expect(o === 'ok' || o.startsWith('NOT_FOUND'), o).to.equal(true);
+      const { containers } = await rt.ListContainers({});
+      expect(containers.map((c) => c.id)).to.not.include(id);
+      // Removed means gone: no monitor left to write an exit file or socket link after the answer.
+      expect(await processesWithArgument(id)).to.deep.equal([]);
+      expect(fs.existsSync(path.join(server.runroot, 'containers-exits', id)), 'exit file').to.equal(false);
+      expect(fs.existsSync(path.join(server.runroot, 'containers-sockets', id)), 'socket link').to.equal(false);
+    }
+    await server.client.runtime.RemovePodSandbox({ pod_sandbox_id: pod });
+  });
+
+  it('StopPodSandbox and RemovePodSandbox racing each other and the calls on its containers all succeed, and the pod is gone', async () => {
+    for (let round = 0; round < 2; round++) {
+      const pc = podConfig(`pod-races-${round}`);
+      const pod = (await server.client.runtime.RunPodSandbox({ config: pc })).pod_sandbox_id;
+      const ids = [await runningContainer(pod, pc, 'a'), await runningContainer(pod, pc, 'b')];
+      const rt = server.client.runtime;
+      const calls: Promise<unknown>[] = [
+        rt.StopPodSandbox({ pod_sandbox_id: pod }),
+        rt.RemovePodSandbox({ pod_sandbox_id: pod }),
+        rt.StopPodSandbox({ pod_sandbox_id: pod }),
+        rt.RemovePodSandbox({ pod_sandbox_id: pod }),
+      ];
+      for (const id of ids) calls.push(rt.StopContainer({ container_id: id, timeout: 1 }), rt.RemoveContainer({ container_id: id }), rt.StopContainer({ container_id: id, timeout: 0 }));
+      const outcomes = await Promise.all(calls.map(outcome));
+      for (const o of outcomes) expect(o === 'ok' || o.startsWith('NOT_FOUND'), o).to.equal(true);
+      expect((await rt.ListPodSandbox({})).items.map((p) => p.id)).to.not.include(pod);
+      const { containers } = await rt.ListContainers({});
+      for (const id of ids) expect(containers.map((c) => c.id)).to.not.include(id);
+      for (const id of [pod, ...ids]) expect(await processesWithArgument(id), id).to.deep.equal([]);
+      for (const d of ['containers-exits', 'containers-sockets', 'containers', 'sandboxes']) expect(fs.readdirSync(path.join(server.runroot, d)), d).to.deep.equal([]);
+    }
+  });
+});

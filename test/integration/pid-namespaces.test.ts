@@ -1,0 +1,125 @@
+import { expect } from 'chai';
+import * as grpc from '@grpc/grpc-js';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { ContainerConfig } from '../../src/generated/runtime/v1/ContainerConfig';
+import type { PodSandboxConfig } from '../../src/generated/runtime/v1/PodSandboxConfig';
+import { isProcessAlive } from '../../src/common/host/proc';
+import { busyboxImage, pushImage } from '../fixtures/image-builder';
+import { removeAllPods } from './harness/client';
+import { startRegistry, TestRegistry } from './harness/registry';
+import { startServer, TestServer } from './harness/server';
+import { rpcError, until } from './helpers/wait';
+
+const mountPointsUnder = (dir: string): string[] =>
+  fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((m) => m && m.startsWith(dir + '/'));
+
+describe('PID namespaces: the pod\'s is pinned, a TARGET is a live container of the same pod', function () {
+  this.timeout(120_000);
+  let registry: TestRegistry;
+  let server: TestServer;
+  let image: string;
+  let logRoot: string;
+
+  const podConfig = (name: string, pid: 'POD' | 'CONTAINER'): PodSandboxConfig => ({
+    metadata: { name, namespace: 'peapod-test', uid: randomBytes(8).toString('hex'), attempt: 0 },
+    log_directory: path.join(logRoot, name),
+    linux: { security_context: { namespace_options: { network: 'NODE', pid, ipc: 'POD' } } },
+  });
+  const ctr = (name: string, script: string, extra: Partial<ContainerConfig> = {}): ContainerConfig => ({
+    metadata: { name, attempt: 0 },
+    image: { image },
+    command: ['/bin/sh', '-c', script],
+    log_path: `${name}/0.log`,
+    ...extra,
+  });
+  const target = (targetId: string): Partial<ContainerConfig> => ({
+    linux: { security_context: { namespace_options: { network: 'NODE', pid: 'TARGET', ipc: 'POD', target_id: targetId } } },
+  });
+  async function run(pod: string, pc: PodSandboxConfig, config: ContainerConfig): Promise<string> {
+    const { container_id } = await server.client.runtime.CreateContainer({ pod_sandbox_id: pod, config, sandbox_config: pc });
+    await server.client.runtime.StartContainer({ container_id });
+    return container_id;
+  }
+  const exec = async (id: string, script: string): Promise<string> =>
+    (await server.client.runtime.ExecSync({ container_id: id, cmd: ['/bin/sh', '-c', script], timeout: 10 })).stdout.toString();
+
+  before(async () => {
+    logRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'peapod-pidns-logs-'));
+    registry = await startRegistry();
+    await pushImage(registry.url, 'test/busybox', 'v1', await busyboxImage());
+    image = `${registry.host}/test/busybox:v1`;
+    server = await startServer();
+    await server.client.image.PullImage({ image: { image } });
+  });
+
+  after(async () => {
+    if (server) {
+      await removeAllPods(server.client);
+      await server.cleanup();
+    }
+    await registry?.stop();
+    if (logRoot) fs.rmSync(logRoot, { recursive: true, force: true });
+  });
+
+  it('pins the pod\'s PID namespace; once the infra process is gone the pod is notready and takes no container', async () => {
+    const pc = podConfig('pinned', 'POD');
+    const pod = (await server.client.runtime.RunPodSandbox({ config: pc })).pod_sandbox_id;
+    const verbose = await server.client.runtime.PodSandboxStatus({ pod_sandbox_id: pod, verbose: true });
+    const info = JSON.parse(verbose.info!.info) as { infraPid: number; namespaces: Record<string, string> };
+    const pin = path.join(server.runroot, 'sandboxes', pod, 'pidns');
+    expect(info.namespaces.pid).to.equal(pin);
+    expect(mountPointsUnder(path.join(server.runroot, 'sandboxes', pod))).to.include(pin);
+    expect(fs.readlinkSync(`/proc/${info.infraPid}/ns/pid`)).to.not.equal(fs.readlinkSync('/proc/self/ns/pid'));
+    // A container of the pod shares the infra's namespace: its PID 1 is the pause loop.
+    const c1 = await run(pod, pc, ctr('inpod', 'while true; do sleep 1; done'));
+    expect(await exec(c1, 'cat /proc/1/cmdline | tr "\\0" " "')).to.match(/^\/bin\/sh -c trap/);
+    await server.client.runtime.StopContainer({ container_id: c1, timeout: 0 });
+
+    const startTime = fs.readFileSync(`/proc/${info.infraPid}/stat`, 'utf8').split(') ')[1].split(' ')[19];
+    process.kill(info.infraPid, 'SIGKILL');
+    expect(await until(() => !isProcessAlive({ pid: info.infraPid, startTime }), 10_000), 'the infra process is gone').to.equal(true);
+    const err = await rpcError(server.client.runtime.CreateContainer({ pod_sandbox_id: pod, config: ctr('late', 'true'), sandbox_config: pc }));
+    expect(err.code, err.details).to.equal(grpc.status.FAILED_PRECONDITION);
+    expect(err.details).to.contain('not ready');
+    expect((await server.client.runtime.PodSandboxStatus({ pod_sandbox_id: pod })).status!.state).to.equal('SANDBOX_NOTREADY');
+    await server.client.runtime.RemovePodSandbox({ pod_sandbox_id: pod });
+    expect(mountPointsUnder(server.runroot).filter((m) => m.includes(pod))).to.deep.equal([]);
+  });
+
+  it('joins a running container of the same pod; refuses one of another pod, an exited one and an unknown one', async () => {
+    const pcA = podConfig('target-a', 'CONTAINER');
+    const podA = (await server.client.runtime.RunPodSandbox({ config: pcA })).pod_sandbox_id;
+    const pcB = podConfig('target-b', 'CONTAINER');
+    const podB = (await server.client.runtime.RunPodSandbox({ config: pcB })).pod_sandbox_id;
+    const x = await run(podA, pcA, ctr('x', 'exec sleep 3600'));
+
+    // Same pod: the new container sees X's process.
+    const t = await run(podA, pcA, ctr('t', 'while true; do sleep 1; done', target(x)));
+    expect(await exec(t, 'ps -o args')).to.contain('sleep 3600');
+
+    // Another pod's container: never.
+    let err = await rpcError(server.client.runtime.CreateContainer({ pod_sandbox_id: podB, config: ctr('t2', 'true', target(x)), sandbox_config: pcB }));
+    expect(err.code, err.details).to.equal(grpc.status.INVALID_ARGUMENT);
+    expect(err.details).to.contain('namespace_options.target_id');
+    expect(err.details).to.contain('another pod sandbox');
+
+    err = await rpcError(server.client.runtime.CreateContainer({ pod_sandbox_id: podA, config: ctr('t3', 'true', target('f'.repeat(64))), sandbox_config: pcA }));
+    expect(err.code, err.details).to.equal(grpc.status.INVALID_ARGUMENT);
+
+    // An exited one: its pid names nothing of it any more.
+    await server.client.runtime.StopContainer({ container_id: x, timeout: 0 });
+    err = await rpcError(server.client.runtime.CreateContainer({ pod_sandbox_id: podA, config: ctr('t4', 'true', target(x)), sandbox_config: pcA }));
+    expect(err.code, err.details).to.equal(grpc.status.FAILED_PRECONDITION);
+    expect(err.details).to.contain('exited');
+    // Nothing was left of the refused ones.
+    const names = (await server.client.runtime.ListContainers({ filter: { pod_sandbox_id: podA } })).containers.map((c) => c.metadata!.name).sort();
+    expect(names).to.deep.equal(['t', 'x']);
+  });
+});
