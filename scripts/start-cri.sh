@@ -21,7 +21,11 @@ mkdir -p /etc/peapod /etc/cni/net.d /run/peapod
 # container bundles below it.
 chmod 0710 /run/peapod
 [ -f /etc/peapod/peapod.conf ] || printf '# peapod-cri configuration: see docs/config.md. Every key has a default.\n' > /etc/peapod/peapod.conf
-if ! ls /etc/cni/net.d/*.conf /etc/cni/net.d/*.conflist /etc/cni/net.d/*.json >/dev/null 2>&1; then
+have_cni=no
+for f in /etc/cni/net.d/*.conf /etc/cni/net.d/*.conflist /etc/cni/net.d/*.json; do
+  [ -e "$f" ] && have_cni=yes
+done
+if [ "$have_cni" = no ]; then
   cat > /etc/cni/net.d/10-peapod.conflist <<'JSON'
 {
   "cniVersion": "1.0.0",

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import * as grpc from '@grpc/grpc-js';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -9,7 +10,7 @@ import { buildImage, busyboxFiles, pushImage } from '../fixtures/image-builder';
 import { removeAllPods } from './harness/client';
 import { startRegistry, TestRegistry } from './harness/registry';
 import { startServer, TestServer } from './harness/server';
-import { until } from './helpers/wait';
+import { rpcError, until } from './helpers/wait';
 
 /** The unprivileged host user the checks run as. */
 const NOBODY = 65534;
@@ -148,5 +149,38 @@ describe('who can reach container state on the host (root, runroot, bundles, dat
     expect(inside?.line.split(' ')[5].split(','), inside?.line).to.not.include('nosuid');
     const r = await server.client.runtime.ExecSync({ container_id: id, cmd: ['/bin/sh', '-c', 'stat -c %a /suid-id; cat /null-dev && echo opened'], timeout: 10 });
     expect(r.stdout.toString()).to.equal('4755\nopened\n');
+  });
+
+  it('refuses a log directory another user could swap (a symbolic link there would have root write into any file): INVALID_ARGUMENT, nothing left', async () => {
+    // A directory a host user made in the world-writable /tmp, with a link to a file of root's where the log will be.
+    const hostile = path.join(logRoot, 'eve');
+    fs.mkdirSync(hostile);
+    fs.chownSync(hostile, NOBODY, NOBODY);
+    const victim = path.join(dir, 'victim');
+    fs.writeFileSync(victim, 'root only\n', { mode: 0o600 });
+    fs.symlinkSync(victim, path.join(hostile, '0.log'));
+    const podConfig = (name: string, logDirectory: string) => ({
+      metadata: { name, namespace: 'peapod-test', uid: randomBytes(8).toString('hex'), attempt: 0 },
+      log_directory: logDirectory,
+      linux: { security_context: { namespace_options: { network: 'NODE' as const, pid: 'CONTAINER' as const, ipc: 'POD' as const } } },
+    });
+    const before = (await server.client.runtime.ListPodSandbox({})).items.length;
+    const err = await rpcError(server.client.runtime.RunPodSandbox({ config: podConfig('eve-pod', hostile) }));
+    expect(err.code).to.equal(grpc.status.INVALID_ARGUMENT);
+    expect(err.details).to.contain('config.log_directory').and.to.contain(`owned by uid ${NOBODY}`);
+    expect((await server.client.runtime.ListPodSandbox({})).items).to.have.length(before);
+
+    // A pod's own log directory is root's, but the container's log_path goes through a link to the user's directory.
+    const ownDir = path.join(logRoot, 'own');
+    const cfg = podConfig('own-pod', ownDir);
+    const pod = (await server.client.runtime.RunPodSandbox({ config: cfg })).pod_sandbox_id;
+    fs.symlinkSync(hostile, path.join(ownDir, 'via-link'));
+    const err2 = await rpcError(
+      server.client.runtime.CreateContainer({ pod_sandbox_id: pod, config: { metadata: { name: 'c', attempt: 0 }, image: { image }, command: ['true'], log_path: 'via-link/0.log' }, sandbox_config: cfg }),
+    );
+    expect(err2.code).to.equal(grpc.status.INVALID_ARGUMENT);
+    expect(err2.details).to.contain('config.log_path');
+    expect((await server.client.runtime.ListContainers({ filter: { pod_sandbox_id: pod } })).containers).to.deep.equal([]);
+    expect(fs.readFileSync(victim, 'utf8')).to.equal('root only\n');
   });
 });

@@ -61,3 +61,34 @@ export function ensurePrivateFile(file: string, companions: readonly string[] = 
   fs.closeSync(fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, mode));
   restrictFiles([file, ...companions], mode);
 }
+
+/**
+ * Why another host user could swap `dir` or something below it, or
+ * undefined when none can: a directory a root process writes files into
+ * that it did not make private itself (the kubelet's log directory, where
+ * conmon, as root, creates and appends the container's log). Every
+ * directory from `/` down to `dir` (symbolic links resolved) must be owned
+ * by root or by this process's user and not writable by group or others,
+ * unless sticky (as /tmp is: there nobody else can rename or delete what is
+ * ours). Otherwise that user could put a symbolic link where the log will
+ * be and have root write into, or read, a file of their choice. The
+ * kubelet's /var/log/pods (root, 0755) passes; a directory a user made in
+ * /tmp does not. containerd and CRI-O do not check this; peapod does, as
+ * OpenSSH checks its StrictModes paths.
+ * @param dir an existing directory
+ * @returns a sentence naming the directory at fault and its owner or mode.
+ * @throws the fs error when `dir` cannot be resolved or read.
+ */
+export function untrustedDirectoryProblem(dir: string): string | undefined {
+  const uid = process.geteuid?.() ?? 0;
+  let p = fs.realpathSync(dir);
+  for (;;) {
+    const st = fs.statSync(p);
+    if (!st.isDirectory()) return `${p} is not a directory`;
+    if (st.uid !== 0 && st.uid !== uid) return `${p} is owned by uid ${st.uid}, who could replace what peapod writes below it`;
+    if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) return `${p} is writable by other users (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}, not sticky)`;
+    const parent = p.substring(0, p.lastIndexOf('/')) || '/';
+    if (parent === p) return undefined;
+    p = parent;
+  }
+}

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { internal, invalidArgument, PeapodError, wrongState } from '../../common/errors';
+import { untrustedDirectoryProblem } from '../../common/host/private-paths';
 import { nowNs } from '../../common/time';
 import type { ConmonCreateOptions } from '../../conmon/driver';
 import type { OciRuntime } from '../oci/runc';
@@ -161,7 +162,12 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
       ? rootlessSpec(builtSpec, { cgroups: rootless, hostNetwork: !sandbox.namespaces.network, hostIpc: !sandbox.namespaces.ipc, hostMqueue: fs.existsSync('/dev/mqueue'), containerId: id })
       : builtSpec;
     fs.writeFileSync(p.configJson, JSON.stringify(ociSpec, null, 1), { mode: 0o600 });
-    if (rec.logPath) fs.mkdirSync(path.dirname(rec.logPath), { recursive: true });
+    if (rec.logPath) {
+      fs.mkdirSync(path.dirname(rec.logPath), { recursive: true });
+      // conmon, as root, creates and appends the log: no other user may be able to swap its directory (docs/security.md).
+      const problem = untrustedDirectoryProblem(path.dirname(rec.logPath));
+      if (problem) throw invalidArgument(`the log file's directory is not safe for root to write logs into: ${problem}`, { field: 'logPath' });
+    }
     conmonStarted = true;
     const created = await deps.opts.conmon.create(conmonOptions(deps, rec, runtime, options.exitCommand));
     // The container's mount namespace has its own copy of the rootfs mount now; the host's becomes nosuid,nodev.

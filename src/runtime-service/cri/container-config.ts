@@ -151,6 +151,7 @@ function containerFieldPath(field: string, seccompField: string): string | undef
     'user.gid': `${SC}.run_as_group`,
     'security.seccomp.profilePath': seccompField,
     pidTargetId: `${SC}.namespace_options.target_id`,
+    logPath: 'config.log_path',
   };
   if (fixed[field]) return fixed[field];
   const m = /^(mounts|devices)\[(\d+)\]\.(containerPath|hostPath)$/.exec(field);

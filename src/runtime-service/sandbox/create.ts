@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { writeFileAtomic } from '../../common/atomic-file';
-import { notFound, wrongState } from '../../common/errors';
+import { invalidArgument, notFound, wrongState } from '../../common/errors';
+import { untrustedDirectoryProblem } from '../../common/host/private-paths';
 import { nowNs } from '../../common/time';
 import type { PeapodConfig } from '../../common/config';
 import type { Logger } from '../../common/logger';
@@ -118,7 +119,12 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
   let current = record;
   try {
     // The kubelet makes the log directory too; CRI-O makes sure it exists. It is the kubelet's: never removed here.
-    if (spec.logDirectory !== '') fs.mkdirSync(spec.logDirectory, { recursive: true, mode: 0o755 });
+    if (spec.logDirectory !== '') {
+      fs.mkdirSync(spec.logDirectory, { recursive: true, mode: 0o755 });
+      // conmon, as root, creates and appends the logs there: no other user may be able to swap it (docs/security.md).
+      const problem = untrustedDirectoryProblem(spec.logDirectory);
+      if (problem) throw invalidArgument(`the log directory is not safe for root to write logs into: ${problem}`, { field: 'logDirectory' });
+    }
     fs.mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
     fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
     await createPinnedNamespaces({ net: record.namespaces.network, ipc: record.namespaces.ipc, uts: record.namespaces.uts });
