@@ -1,8 +1,11 @@
 /**
  * The CLI section of `npm run bench`: the `peapod` CLI next to Debian's
  * podman 4.3.1 in the same run, on the same local registry and image:
- * `version`, `images` (one image stored), and `pull` of the busybox image
- * into a store it was just removed from. podman runs with a temporary
+ * `version`, `images` (one image stored), `pull` of the busybox image
+ * into a store it was just removed from, `run --rm` (network none, and the
+ * bridge), `exec` and `ps` with one container running, `pod create` +
+ * `pod rm` (network none: podman's pod create makes its infra container,
+ * peapod's pins the namespaces), `pod ps` with one pod, and `system df`. podman runs with a temporary
  * --root/--runroot (never the system store) and `--tls-verify=false` for the
  * loopback registry; a bare `node -e 0` start is measured as the floor the
  * CLI's own start adds to. Wall time of each process, spawn to exit.
@@ -139,7 +142,8 @@ export async function benchCli(image: string, runs: number, warmup: number, prog
     fs.mkdirSync(path.join(dir, 'registries.conf.d'));
     fs.mkdirSync(path.join(dir, 'peapod.conf.d'));
     const conf = path.join(dir, 'peapod.conf');
-    fs.writeFileSync(conf, `[image]\nregistries_conf = "${regConf}"\nregistries_conf_dir = "${path.join(dir, 'registries.conf.d')}"\n`);
+    // The CLI's CNI directory private to the run (the CLI writes its default bridge network there).
+    fs.writeFileSync(conf, `[image]\nregistries_conf = "${regConf}"\nregistries_conf_dir = "${path.join(dir, 'registries.conf.d')}"\n[network]\ncli_conf_dir = "${path.join(dir, 'cni')}"\n`);
     const peapod = (...a: string[]): string[] => [CLI, '--root', path.join(dir, 'peapod-root'), '--runroot', path.join(dir, 'peapod-run'), '--config', conf, '--config-dir', path.join(dir, 'peapod.conf.d'), ...a];
     const podman = (...a: string[]): string[] => ['--root', path.join(dir, 'podman-root'), '--runroot', path.join(dir, 'podman-run'), ...a];
     const res: CliBenchResults = { peapod: {}, podman: {}, nodeStart: [] };
@@ -179,6 +183,31 @@ export async function benchCli(image: string, runs: number, warmup: number, prog
       progress(`cli: ${tool} images`);
       await series('images', tool, () => (tool === 'peapod' ? timed(process.execPath, peapod('images')) : timed(PODMAN, podman('images'))));
     }
+    // Containers and pods: the same commands through each tool (podman needs --tls-verify only to pull, done above).
+    const cmd = (tool: 'peapod' | 'podman', ...a: string[]): Promise<number> => (tool === 'peapod' ? timed(process.execPath, peapod(...a)) : timed(PODMAN, podman(...a)));
+    const off = (tool: 'peapod' | 'podman', ...a: string[]): void => (tool === 'peapod' ? quiet(process.execPath, peapod(...a)) : quiet(PODMAN, podman(...a)));
+    for (const tool of tools) {
+      progress(`cli: ${tool} run --rm --network none`);
+      await series('runNone', tool, () => cmd(tool, 'run', '--rm', '--network', 'none', image, 'true'));
+      progress(`cli: ${tool} run --rm (bridge)`);
+      await series('runBridge', tool, () => cmd(tool, 'run', '--rm', image, 'true'));
+      // One running container for exec and ps.
+      off(tool, 'run', '-d', '--name', 'bench-exec', '--network', 'none', image, 'sleep', '100000');
+      progress(`cli: ${tool} exec`);
+      await series('exec', tool, () => cmd(tool, 'exec', 'bench-exec', 'true'));
+      progress(`cli: ${tool} ps`);
+      await series('ps', tool, () => cmd(tool, 'ps'));
+      off(tool, 'rm', '-f', '-t', '0', 'bench-exec');
+      progress(`cli: ${tool} pod create + pod rm`);
+      await series('podCreateRm', tool, async () => (await cmd(tool, 'pod', 'create', '--name', 'bench-pod', '--network', 'none')) + (await cmd(tool, 'pod', 'rm', 'bench-pod')));
+      // One pod for pod ps.
+      off(tool, 'pod', 'create', '--name', 'bench-pod-ps', '--network', 'none');
+      progress(`cli: ${tool} pod ps`);
+      await series('podPs', tool, () => cmd(tool, 'pod', 'ps'));
+      off(tool, 'pod', 'rm', '-f', 'bench-pod-ps');
+      progress(`cli: ${tool} system df`);
+      await series('systemDf', tool, () => cmd(tool, 'system', 'df'));
+    }
     const user = lookupUser(ROOTLESS_USER);
     if (!user) res.rootlessSkipped = `no user ${ROOTLESS_USER}`;
     else {
@@ -211,6 +240,12 @@ export async function benchCli(image: string, runs: number, warmup: number, prog
     }
     return res;
   } finally {
+    // What a failed run left running: the CLI's pods and containers (conmon, namespaces, the network's leases).
+    if (fs.existsSync(path.join(dir, 'peapod-root'))) {
+      const g = ['--root', path.join(dir, 'peapod-root'), '--runroot', path.join(dir, 'peapod-run'), '--config', path.join(dir, 'peapod.conf'), '--config-dir', path.join(dir, 'peapod.conf.d')];
+      quiet(process.execPath, [CLI, ...g, 'pod', 'rm', '-a', '-f', '-t', '0']);
+      quiet(process.execPath, [CLI, ...g, 'rm', '-a', '-f', '-t', '0']);
+    }
     if (fs.existsSync(path.join(dir, 'podman-root'))) quiet(PODMAN, ['--root', path.join(dir, 'podman-root'), '--runroot', path.join(dir, 'podman-run'), 'system', 'reset', '--force']);
     fs.rmSync(dir, { recursive: true, force: true });
   }

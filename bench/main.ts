@@ -20,6 +20,7 @@ import { startRegistry, TestRegistry } from '../test/integration/harness/registr
 import { benchCli, CliBenchResults } from './cli';
 import { startContainerd } from './containerd';
 import { startPeapod } from './peapod';
+import { rssBytes } from './procs';
 import type { RuntimeUnderTest } from './runtime';
 import { makeToolWrappers, summarizeToolLog, ToolWrappers } from './tool-timing';
 import { formatTable, MetricRow, Summary, summarize } from './stats';
@@ -113,7 +114,12 @@ function makeNetworks(): [TestCniNetwork, TestCniNetwork] {
  */
 async function measureAll(rts: RuntimeUnderTest[], p: Params, ctxBase: Omit<WorkloadContext, 'progress'>, large: { ref: string; bytes: number }, workloads: Set<string>): Promise<Partial<Record<'peapod' | 'containerd', RuntimeResults>>> {
   const results: Partial<Record<'peapod' | 'containerd', RuntimeResults>> = {};
-  for (const rt of rts) results[rt.name] = { version: (await rt.client.runtime.Version({})).runtime_version, series: {} };
+  // Each server's memory before any workload: with no pods, as started.
+  const startRss: Partial<Record<'peapod' | 'containerd', number>> = {};
+  for (const rt of rts) {
+    results[rt.name] = { version: (await rt.client.runtime.Version({})).runtime_version, series: {} };
+    startRss[rt.name] = rssBytes(rt.serverPid());
+  }
   const steps: [string, (rt: RuntimeUnderTest, ctx: WorkloadContext, r: RuntimeResults) => Promise<void>][] = [
     ['sandbox', async (rt, ctx, r) => void Object.assign(r.series, await benchSandbox(rt, ctx))],
     ['container', async (rt, ctx, r) => void Object.assign(r.series, await benchContainer(rt, ctx))],
@@ -124,7 +130,7 @@ async function measureAll(rts: RuntimeUnderTest[], p: Params, ctxBase: Omit<Work
     [
       'density',
       async (rt, ctx, r) => {
-        const d = await benchDensity(rt, ctx, p.densityPods, p.concurrency);
+        const d = await benchDensity(rt, ctx, p.densityPods, p.concurrency, startRss[rt.name] ?? 0);
         r.memory = d.memory;
         r.densitySeconds = d.seconds;
       },
@@ -152,12 +158,16 @@ function rows(p: Params, res: Partial<Record<'peapod' | 'containerd', RuntimeRes
     series('CreateContainer + StartContainer (ms)', 'createStart', p.runs),
     series('StopContainer(timeout 0) + RemoveContainer (ms)', 'stopRemove_ctr', p.runs),
     series('ExecSync `true` (ms)', 'execSync', p.runs),
+    series('Version, alone (ms)', 'versionIdle', 5 * p.runs),
+    series('Version while 20 ExecSync run at once (ms)', 'versionUnderExec', 5 * p.runs),
     series('RunPodSandbox to first log line (ms)', 'firstLog', p.runs),
     series(`PullImage ${p.pullMB} MB, 5 layers (s)`, 'pullSeconds', p.pullRuns),
     series(`PullImage ${p.pullMB} MB, 5 layers (MB/s)`, 'pullMBps', p.pullRuns, true),
     series(`ListContainers, ${p.listPods} pods x 2 containers (ms)`, 'listContainers', p.runs),
     series(`ListPodSandbox, ${p.listPods} pods (ms)`, 'listPods', p.runs),
     { metric: `Density: start ${p.densityPods} pods x 1 container, ${p.concurrency} at a time (s)`, runs: 1, peapod: one(res.peapod?.densitySeconds), containerd: one(res.containerd?.densitySeconds) },
+    { metric: 'Server RSS at its start, no pods (MiB)', runs: 1, peapod: one(mem(res.peapod, 'serverRssNoPods', MiB)), containerd: one(mem(res.containerd, 'serverRssNoPods', MiB)) },
+    { metric: `Server RSS added per running pod, (${p.densityPods} pods - start) / ${p.densityPods} (MiB)`, runs: 1, peapod: one(mem(res.peapod, 'serverRssPerPod', MiB)), containerd: one(mem(res.containerd, 'serverRssPerPod', MiB)) },
     { metric: `Server RSS, ${p.densityPods} pods running (MiB)`, runs: 1, peapod: one(mem(res.peapod, 'serverRss', MiB)), containerd: one(mem(res.containerd, 'serverRss', MiB)) },
     { metric: `Monitor PSS per container, ${p.densityPods} running (MiB)`, runs: 1, peapod: one(mem(res.peapod, 'monitorPssPerContainer', MiB)), containerd: one(mem(res.containerd, 'monitorPssPerContainer', MiB)) },
   ];
@@ -172,11 +182,18 @@ function cliRows(p: Params, c: CliBenchResults): MetricRow[] {
     row('`version` (ms)', 'version'),
     row('`images`, 1 image stored (ms)', 'images'),
     row('`pull -q` busybox (1 layer, ~1 MB) into an empty store (ms)', 'pull'),
+    row('`run --rm --network none IMG true` (ms)', 'runNone'),
+    row('`run --rm IMG true`, bridge network (ms)', 'runBridge'),
+    row('`exec CTR true` (ms)', 'exec'),
+    row('`ps`, 1 container running (ms)', 'ps'),
+    row('`pod create --network none` + `pod rm` (ms, both processes)', 'podCreateRm'),
+    row('`pod ps`, 1 pod (ms)', 'podPs'),
+    row('`system df` (ms)', 'systemDf'),
     row('rootless (as pprootless): `run --rm` busybox `true`, image stored (ms)', 'rootlessRun'),
   ];
 }
 
-function mem(r: RuntimeResults | undefined, key: 'serverRss' | 'monitorPssPerContainer', unit: number): number | undefined {
+function mem(r: RuntimeResults | undefined, key: 'serverRss' | 'serverRssNoPods' | 'serverRssPerPod' | 'monitorPssPerContainer', unit: number): number | undefined {
   return r?.memory ? r.memory[key] / unit : undefined;
 }
 
@@ -283,7 +300,7 @@ async function main(): Promise<void> {
     process.stdout.write(`\npeapod CLI vs podman ${cli.podmanVersion ?? `(not measured: ${cli.podmanSkipped})`} (warm-up runs: ${p.warmup}; wall time of each process: median / p95)\n\n${formatTable(cliRows(p, cli), 'podman')}\n\n`);
     const node = summarize(cli.nodeStart).median;
     if (cli.rootlessSkipped || cli.rootlessPodmanSkipped) process.stdout.write(`rootless rows: ${cli.rootlessSkipped ?? cli.rootlessPodmanSkipped}\n`);
-    for (const k of ['version', 'images']) if (cli.peapod[k]?.length) process.stdout.write(`peapod ${k}: ${(summarize(cli.peapod[k]).median - node).toFixed(1)} ms over a bare node start (median)\n`);
+    for (const k of ['version', 'images', 'ps', 'podPs']) if (cli.peapod[k]?.length) process.stdout.write(`peapod ${k}: ${(summarize(cli.peapod[k]).median - node).toFixed(1)} ms over a bare node start (median)\n`);
   }
   for (const rt of ['peapod', 'containerd'] as const) {
     const m = results[rt]?.memory;

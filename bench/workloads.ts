@@ -167,16 +167,56 @@ export async function benchExec(rt: RuntimeUnderTest, ctx: WorkloadContext): Pro
   const podId = await runPod(rt, pc);
   try {
     const id = await startContainer(rt, podId, pc, containerConfig('exec', ctx.image, SLEEP));
-    return await repeat(ctx, 'exec', async () => {
+    const serial = await repeat(ctx, 'exec', async () => {
       const t0 = now();
       const res = await rt.client.runtime.ExecSync({ container_id: id, cmd: ['true'], timeout: 10 });
       const t = now() - t0;
       if (res.exit_code !== 0) throw new Error(`${rt.name}: ExecSync true exited ${res.exit_code}: ${res.stderr.toString()}`);
       return { execSync: t };
     });
+    return { ...serial, ...(await versionUnderExecs(rt, ctx, id)) };
   } finally {
     await removePod(rt, podId);
   }
+}
+
+/** ExecSyncs kept running at once while Version's latency is measured. */
+const CONCURRENT_EXECS = 20;
+
+/**
+ * The event loop's health under load: Version's latency, one call at a time
+ * (5 per measured run), alone (`versionIdle`) and while CONCURRENT_EXECS
+ * ExecSync calls of `true` run at once into container `id` (`versionUnderExec`).
+ * @throws when an ExecSync fails
+ */
+async function versionUnderExecs(rt: RuntimeUnderTest, ctx: WorkloadContext, id: string): Promise<Record<string, number[]>> {
+  const samples = 5 * ctx.runs;
+  const version = async (): Promise<number[]> => {
+    const out: number[] = [];
+    for (let i = 0; i < samples; i++) {
+      const t0 = now();
+      await rt.client.runtime.Version({});
+      out.push(now() - t0);
+    }
+    return out;
+  };
+  const versionIdle = await version();
+  let stop = false;
+  let failure: Error | undefined;
+  const loops = Array.from({ length: CONCURRENT_EXECS }, async () => {
+    while (!stop) {
+      const res = await rt.client.runtime.ExecSync({ container_id: id, cmd: ['true'], timeout: 30 });
+      if (res.exit_code !== 0) failure ??= new Error(`${rt.name}: ExecSync true exited ${res.exit_code}`);
+    }
+  });
+  // Let the concurrent calls get going before measuring.
+  await new Promise((r) => setTimeout(r, 500));
+  const versionUnderExec = await version();
+  stop = true;
+  await Promise.all(loops);
+  if (failure) throw failure;
+  ctx.progress(`Version: ${samples} calls alone and under ${CONCURRENT_EXECS} concurrent ExecSync`);
+  return { versionIdle, versionUnderExec };
 }
 
 /** Resolves when `file` exists and holds a complete line; polls every millisecond. @throws after `ms` */
@@ -246,6 +286,13 @@ export async function benchList(rt: RuntimeUnderTest, ctx: WorkloadContext, pods
 /** Memory figures with pods running, in bytes. */
 export interface MemorySample {
   serverRss: number;
+  /** The server's RSS just after it started, before any workload (no pods). */
+  serverRssNoPods: number;
+  /**
+   * (serverRss - serverRssNoPods) / pods: what each running pod adds, an
+   * upper bound (it includes what the earlier workloads left in the heap).
+   */
+  serverRssPerPod: number;
   /** Number of monitor processes (conmon, or containerd-shim-runc-v2). */
   monitors: number;
   /** Sum of the monitors' PSS. */
@@ -258,8 +305,9 @@ export interface MemorySample {
  * Density: wall time to start `pods` pods of one sleeping container each,
  * `concurrency` at a time; then, with them all running, the server's RSS and
  * the monitors' PSS per container. Removes the pods after.
+ * @param serverRssNoPods the server's RSS at its start (bytes), the base of the per-pod figure
  */
-export async function benchDensity(rt: RuntimeUnderTest, ctx: WorkloadContext, pods: number, concurrency: number): Promise<{ seconds: number; memory: MemorySample }> {
+export async function benchDensity(rt: RuntimeUnderTest, ctx: WorkloadContext, pods: number, concurrency: number, serverRssNoPods: number): Promise<{ seconds: number; memory: MemorySample }> {
   try {
     const t0 = now();
     await startPods(rt, ctx, 'density', pods, 1, concurrency);
@@ -270,7 +318,10 @@ export async function benchDensity(rt: RuntimeUnderTest, ctx: WorkloadContext, p
     const monitorPssTotal = monitors.reduce((a, pid) => a + pssBytes(pid), 0);
     return {
       seconds,
-      memory: { serverRss: rssBytes(rt.serverPid()), monitors: monitors.length, monitorPssTotal, monitorPssPerContainer: monitorPssTotal / pods },
+      memory: (() => {
+        const serverRss = rssBytes(rt.serverPid());
+        return { serverRss, serverRssNoPods, serverRssPerPod: (serverRss - serverRssNoPods) / pods, monitors: monitors.length, monitorPssTotal, monitorPssPerContainer: monitorPssTotal / pods };
+      })(),
     };
   } finally {
     await removeAllPods(rt);

@@ -10,6 +10,8 @@ import type { GlobalOptions } from './config';
 import type { CliContext, CliStreams } from './context';
 import { EXIT_ENGINE, exitCodeOf, formatError } from './errors';
 import { peapodVersion } from './package-version';
+import { POD } from './pod-commands';
+import { SYSTEM_DF, SYSTEM_PRUNE } from './system-commands';
 
 /** The global flags (Podman's names; --config-dir as peapod-cri's). */
 export const GLOBAL_FLAGS: FlagSpec[] = [
@@ -452,6 +454,7 @@ export const ROOT: CommandSpec = {
     LOGIN,
     LOGOUT,
     LOGS,
+    POD,
     PORT,
     PS,
     PULL,
@@ -463,6 +466,7 @@ export const ROOT: CommandSpec = {
     START,
     STATS,
     STOP,
+    { name: 'system', summary: 'Manage peapod', commands: [SYSTEM_DF, { ...INFO, summary: 'Display peapod system information (as `peapod info`)' }, SYSTEM_PRUNE] },
     TAG,
     TOP,
     UNSHARE,
@@ -495,8 +499,7 @@ export async function runCli(argv: string[], io: CliStreams): Promise<number> {
     if (parsed.kind === 'help') {
       const text = helpText(parsed.path, GLOBAL_FLAGS);
       // Asked for help: stdout, 0. A group without its subcommand: stderr, 125 (Podman's "missing command").
-      const asked = argv.includes('--help') || argv.includes('-h') || argv.includes('help');
-      if (asked) {
+      if (parsed.asked) {
         io.stdout.write(text);
         return 0;
       }

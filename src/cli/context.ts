@@ -9,11 +9,11 @@
  * neither the HTTP client nor the container code); the state database is
  * opened only for the image-in-use rule.
  */
-import * as path from 'node:path';
 import type { ImagePuller } from '../image-service/puller';
 import type { ImageStore } from '../image-service/store/image-store';
 import type { GlobalOptions, PeapodConfig } from './config';
-import { cliLogLevel, CliLog, createCliLog } from './log';
+import type { Logger } from '../common/logger';
+import { cliLogLevel, createCliLogger } from './log';
 
 /** The image side of the domain as the CLI uses it. */
 export interface CliImages {
@@ -37,7 +37,8 @@ export interface CliStreams {
 
 /** One command invocation's context; everything heavy is opened lazily and closed by `close`. */
 export class CliContext {
-  readonly log: CliLog;
+  /** The log (pino's interface; pino itself loads on the first record written). */
+  readonly log: Logger;
   private cfg: PeapodConfig | undefined;
   private imgs: CliImages | undefined;
   private state: import('../runtime-service/state-db').StateDb | undefined;
@@ -50,7 +51,7 @@ export class CliContext {
     readonly globals: GlobalOptions,
     readonly io: CliStreams,
   ) {
-    this.log = createCliLog(cliLogLevel(globals.logLevel), (l) => io.stderr.write(l));
+    this.log = createCliLogger(cliLogLevel(globals.logLevel), io.stderr);
   }
 
   /** The effective configuration (read on first use). */
@@ -81,7 +82,7 @@ export class CliContext {
               maxConcurrentDownloads: config.image.max_concurrent_downloads,
               connectTimeoutMs: config.image.connect_timeout * 1000,
               idleTimeoutMs: config.image.idle_timeout * 1000,
-              log: (msg, fields) => log.debug(msg, fields),
+              log: (msg, fields) => log.debug(fields ?? {}, msg),
             });
           }
           return puller;
@@ -90,6 +91,38 @@ export class CliContext {
       };
     }
     return this.imgs;
+  }
+
+  /**
+   * peapod's domain for owner `cli`: pods, containers and images, the same
+   * code peapod-cri runs (runtime-service/peapod.ts), built on first use on
+   * this context's image store and state database, the registry client
+   * loaded only if a pull needs it. No recovery and no exit watcher are
+   * started here: the commands that need them ask (pod-lifecycle.ts,
+   * containers/domain.ts).
+   */
+  peapod(): import('../runtime-service/peapod').Peapod {
+    if (!this.domain) {
+      const { Peapod } = require('../runtime-service/peapod') as typeof import('../runtime-service/peapod');
+      const images = this.images;
+      this.domain = new Peapod(this.config, this.log, this.stateDb(), {
+        store: images.store,
+        get puller() {
+          return images.puller();
+        },
+      });
+    }
+    return this.domain;
+  }
+
+  /**
+   * The CLI's pods and containers, read-only and cheap to open (pod-read.ts):
+   * for the commands that only show them. The domain itself when it is open.
+   */
+  podsView(): import('./pods').PodDomain {
+    if (this.domain) return this.domain;
+    const { podsView } = require('./pod-read') as typeof import('./pod-read');
+    return podsView(this.stateDb(), this.config, this.containerStore());
   }
 
   /**
@@ -105,13 +138,13 @@ export class CliContext {
 
   /** Who uses an image, from the shared state database (opened on first use). */
   imageUsers(): import('../runtime-service/image-removal').ImageUsers {
-    this.secureDirs();
     const { imageUsersOf } = require('../runtime-service/container/store') as typeof import('../runtime-service/container/store');
     return imageUsersOf(this.stateDb());
   }
 
   /** The state database `<root>/state.db` as the CLI (owner `cli`), opened on first use. */
   stateDb(): import('../runtime-service/state-db').StateDb {
+    if (this.state) return this.state;
     this.secureDirs();
     const { openStateDb } = require('../runtime-service/state-db') as typeof import('../runtime-service/state-db');
     return (this.state ??= openStateDb(this.config.root, 'cli'));
@@ -137,43 +170,10 @@ export class CliContext {
   containerEngine(): import('../runtime-service/container/engine').ContainerEngine {
     if (this.domain) return this.domain.containers;
     if (!this.engine) {
-      const { ContainerEngine } = require('../runtime-service/container/engine') as typeof import('../runtime-service/container/engine');
-      const { ConmonDriver } = require('../conmon/driver') as typeof import('../conmon/driver');
-      const { domainLogger } = require('./domain-log') as typeof import('./domain-log');
-      const config = this.config;
-      this.engine = new ContainerEngine({
-        root: path.resolve(config.root),
-        runroot: path.resolve(config.runroot),
-        conmon: new ConmonDriver(config.runtime.conmon_path),
-        runtimes: config.runtime.runtimes,
-        defaultRuntime: config.runtime.default_runtime,
-        cgroupDriver: config.runtime.cgroup_driver,
-        log: domainLogger(this.log),
-        state: this.stateDb(),
-      });
+      const { openContainerEngine } = require('../runtime-service/container/open') as typeof import('../runtime-service/container/open');
+      this.engine = openContainerEngine(this.config, this.log, this.stateDb());
     }
     return this.engine;
-  }
-
-  /**
-   * The whole domain for containers and pods, owner `cli` (openPeapod's
-   * composition, built on this context's image store, state database and
-   * lazily made puller). No recovery and no exit watcher are started: the
-   * commands that need them ask (cli/containers/domain.ts).
-   */
-  peapod(): import('../runtime-service/peapod').Peapod {
-    if (!this.domain) {
-      const { Peapod } = require('../runtime-service/peapod') as typeof import('../runtime-service/peapod');
-      const { domainLogger } = require('./domain-log') as typeof import('./domain-log');
-      const images = this.images;
-      this.domain = new Peapod(this.config, domainLogger(this.log), this.stateDb(), {
-        store: images.store,
-        get puller() {
-          return images.puller();
-        },
-      });
-    }
-    return this.domain;
   }
 
   /**

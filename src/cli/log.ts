@@ -1,13 +1,23 @@
 /**
- * The CLI's log: leveled lines on stderr in the logrus text form Podman
- * prints (`time="…" level=debug msg="…" key=value`), written only at or above
- * `--log-level` (default warn). It loads nothing, so commands start fast.
+ * The CLI's log: pino, as peapod-cri's (JSON lines on stderr, `name`
+ * "peapod"), written only at or above `--log-level` (default warn) and
+ * loaded only when a record at that level is actually written: pino costs
+ * a few milliseconds to load, which a command that logs nothing (nearly
+ * every run at the default level) does not pay. The logger is the domain's
+ * `Logger` type, so the same object goes to openPeapod.
+ *
+ * Errors for the user are not log records: they are output, one plain
+ * `Error: …` line (errors.ts).
  */
+import type { Logger } from '../common/logger';
 import { CliError, EXIT_ENGINE } from './errors';
 
 /** Log levels the CLI accepts, least severe first (Podman's, plus `warning` and `panic` as aliases). */
 export const CLI_LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 export type CliLogLevel = (typeof CLI_LOG_LEVELS)[number];
+
+/** pino's numeric value of each level. */
+const LEVEL_VALUE: Record<CliLogLevel, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
 
 /**
  * The CLI's log level from `--log-level` (default `warn`, as Podman's).
@@ -23,41 +33,94 @@ export function cliLogLevel(flag: string | undefined): CliLogLevel {
   return level as CliLogLevel;
 }
 
-
-/** A leveled logger; fields are printed as `key=value` after the message. */
-export interface CliLog {
-  readonly level: CliLogLevel;
-  enabled(level: CliLogLevel): boolean;
-  debug(msg: string, fields?: Record<string, unknown>): void;
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
+/** Where log lines go: anything with a `write(line)` (stderr, or a test's sink). */
+export interface LogSink {
+  write(line: string): unknown;
 }
 
-function quote(v: unknown): string {
-  const s = typeof v === 'string' ? v : v instanceof Error ? v.message : JSON.stringify(v);
-  return /^[\w./:@-]+$/.test(s ?? '') ? String(s) : JSON.stringify(s ?? '');
+/** What every logger of one tree shares: the level, the sink, and pino once loaded. */
+interface Root {
+  level: CliLogLevel;
+  sink: LogSink;
+  pino?: Logger;
 }
 
 /**
- * A logger writing to `write` (default: stderr) at `level` and above.
- * @param level the least severe level written.
+ * A stand-in for a pino logger that loads pino on the first record at an
+ * enabled level, then forwards to it (children are made on the real logger
+ * with the same bindings, in order). Records below the level cost a
+ * comparison.
  */
-export function createCliLog(level: CliLogLevel, write: (line: string) => void = (l) => process.stderr.write(l)): CliLog {
-  const min = CLI_LOG_LEVELS.indexOf(level);
-  const enabled = (l: CliLogLevel): boolean => CLI_LOG_LEVELS.indexOf(l) >= min;
-  const emit = (l: CliLogLevel, msg: string, fields?: Record<string, unknown>): void => {
-    if (!enabled(l)) return;
-    let line = `time="${new Date().toISOString()}" level=${l} msg=${JSON.stringify(msg)}`;
-    for (const [k, v] of Object.entries(fields ?? {})) if (v !== undefined) line += ` ${k}=${quote(v)}`;
-    write(line + '\n');
-  };
-  return {
-    level,
-    enabled,
-    debug: (m, f) => emit('debug', m, f),
-    info: (m, f) => emit('info', m, f),
-    warn: (m, f) => emit('warn', m, f),
-    error: (m, f) => emit('error', m, f),
-  };
+class LazyLogger {
+  private real: Logger | undefined;
+
+  constructor(
+    private readonly root: Root,
+    private readonly bindings: Record<string, unknown>[],
+  ) {}
+
+  get level(): string {
+    return this.root.level;
+  }
+
+  isLevelEnabled(level: string): boolean {
+    const v = LEVEL_VALUE[level as CliLogLevel];
+    return v !== undefined && v >= LEVEL_VALUE[this.root.level];
+  }
+
+  child(bindings: Record<string, unknown>): LazyLogger {
+    return new LazyLogger(this.root, [...this.bindings, bindings]);
+  }
+
+  trace(...args: unknown[]): void {
+    this.emit('trace', args);
+  }
+  debug(...args: unknown[]): void {
+    this.emit('debug', args);
+  }
+  info(...args: unknown[]): void {
+    this.emit('info', args);
+  }
+  warn(...args: unknown[]): void {
+    this.emit('warn', args);
+  }
+  error(...args: unknown[]): void {
+    this.emit('error', args);
+  }
+  fatal(...args: unknown[]): void {
+    this.emit('fatal', args);
+  }
+  /** pino's silent level: never writes. */
+  silent(): void {}
+
+  private emit(level: CliLogLevel, args: unknown[]): void {
+    if (!this.isLevelEnabled(level)) return;
+    const fn = this.logger()[level] as (...a: unknown[]) => void;
+    fn.apply(this.logger(), args);
+  }
+
+  private logger(): Logger {
+    if (!this.real) {
+      const root = this.root;
+      if (!root.pino) {
+        const pino = require('pino') as typeof import('pino');
+        root.pino = pino.pino({ level: root.level, base: { name: 'peapod' } }, { write: (s: string) => root.sink.write(s) });
+      }
+      let l = root.pino;
+      for (const b of this.bindings) l = l.child(b);
+      this.real = l;
+    }
+    return this.real;
+  }
+}
+
+/**
+ * The CLI's logger at `level` and above, writing pino JSON lines to `sink`
+ * (default stderr); pino is loaded on the first record written.
+ * @returns a logger of the domain's type (pino's calling convention:
+ *   `log.debug({ key: value }, 'message')`, `log.child({ … })`).
+ */
+export function createCliLogger(level: CliLogLevel, sink: LogSink = process.stderr): Logger {
+  // The stand-in has pino's methods the domain and the CLI call (levels, child, level, isLevelEnabled).
+  return new LazyLogger({ level, sink }, []) as unknown as Logger;
 }

@@ -20,9 +20,10 @@ export function promptLine(io: CliStreams, question: string, hidden = false): Pr
       terminal: Boolean(io.stdin.isTTY),
     });
     rl.question(question, (answer) => {
+      // Resolved before close: closing emits 'close', whose handler would resolve with '' first.
+      resolve(answer);
       rl.close();
       if (hidden) out.write('\n');
-      resolve(answer);
     });
     muted = hidden;
     rl.on('close', () => resolve(''));

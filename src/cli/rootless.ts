@@ -21,11 +21,10 @@
  * SIGHUP on (SIGINT and SIGQUIT from a terminal reach both: the outer one
  * ignores them) and exits as it did: with its code, or by its signal.
  */
-import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { writeFileAtomic } from '../common/atomic-file';
-import { spawnHostProcess } from '../common/host/command';
+import { type HostProcess, spawnHostProcess } from '../common/host/command';
 import type { ProcessIdentity } from '../common/host/proc';
 import { findProgram } from '../common/host/programs';
 import {
@@ -156,7 +155,7 @@ export async function userNamespaceHolder(paths: RootlessPaths): Promise<Process
     const member = again?.userNamespace !== undefined ? findUserNamespaceMember(again.userNamespace, info.uid) : undefined;
     const holder = member !== undefined ? await adoptUserNamespace(member) : await startUserNamespaceHolder({ mapping: rootlessMapping({ name: info.username, uid: info.uid, gid: info.gid }) });
     const ino = userNamespaceInode(holder.pid);
-    writeFileAtomic(paths.holderFile, `${holder.pid} ${holder.startTime}${ino !== undefined ? ` ${ino}` : ''}\n`, 0o600);
+    await writeFileAtomic(paths.holderFile, `${holder.pid} ${holder.startTime}${ino !== undefined ? ` ${ino}` : ''}\n`, 0o600);
     return holder;
   } finally {
     release();
@@ -169,8 +168,9 @@ export async function userNamespaceHolder(paths: RootlessPaths): Promise<Process
  * to both) are left to the child, SIGTERM and SIGHUP sent to this process
  * are passed on; a death by signal is re-raised on this process (a signal
  * whose default is not to die gives 128 + its number).
+ * @param file what the child runs (named in the error when it cannot start)
  */
-export function waitForeground(child: ChildProcess): Promise<number> {
+export function waitForeground(child: HostProcess, file: string): Promise<number> {
   const forward = (sig: NodeJS.Signals): void => {
     if (child.pid !== undefined) {
       try {
@@ -188,7 +188,7 @@ export function waitForeground(child: ChildProcess): Promise<number> {
   process.on('SIGTERM', onTerm);
   process.on('SIGHUP', onHup);
   return new Promise((resolve, reject) => {
-    child.once('error', (e) => reject(new CliError(`cannot run ${child.spawnfile}: ${e.message}`, EXIT_ENGINE)));
+    child.once('error', (e) => reject(new CliError(`cannot run ${file}: ${e.message}`, EXIT_ENGINE)));
     child.once('exit', (code, signal) => {
       process.off('SIGINT', ignore);
       process.off('SIGQUIT', ignore);
@@ -221,7 +221,7 @@ export async function reexecInUserNamespace(argv: readonly string[], env: NodeJS
     stdio: 'inherit',
     env: { ...env, [USERNS_ENV]: `${holder.pid}:${holder.startTime}` },
   });
-  return waitForeground(child);
+  return waitForeground(child, nsenter);
 }
 
 /**

@@ -20,6 +20,8 @@
  *   registry, a plugin that says "try again later").
  * - PERMISSION_DENIED: a registry or a policy refuses.
  * - RESOURCE_EXHAUSTED: a limit was reached (e.g. outstanding streaming URLs).
+ * - TIMED_OUT: the call's own time limit ran out and what it started was
+ *   stopped (an ExecSync's timeout).
  * - INTERNAL: peapod, a host tool or the runtime failed.
  */
 
@@ -33,6 +35,7 @@ export type PeapodErrorCode =
   | 'UNAVAILABLE'
   | 'PERMISSION_DENIED'
   | 'RESOURCE_EXHAUSTED'
+  | 'TIMED_OUT'
   | 'INTERNAL';
 
 /** Every code, for tables that must cover them all. */
@@ -45,6 +48,7 @@ export const PEAPOD_ERROR_CODES: readonly PeapodErrorCode[] = [
   'UNAVAILABLE',
   'PERMISSION_DENIED',
   'RESOURCE_EXHAUSTED',
+  'TIMED_OUT',
   'INTERNAL',
 ];
 
@@ -144,6 +148,14 @@ export class ResourceExhaustedError extends PeapodError {
   }
 }
 
+/** The call's time limit ran out; what it started was stopped. */
+export class TimedOutError extends PeapodError {
+  constructor(message: string, options?: PeapodErrorOptions) {
+    super('TIMED_OUT', message, options);
+    this.name = 'TimedOutError';
+  }
+}
+
 /** peapod, a host tool or the runtime failed. */
 export class InternalError extends PeapodError {
   constructor(message: string, options?: PeapodErrorOptions) {
@@ -175,6 +187,11 @@ export function wrongState(message: string, options?: PeapodErrorOptions): Wrong
 /** IN_USE naming the users. */
 export function inUse(message: string, options?: PeapodErrorOptions): InUseError {
   return new InUseError(message, options);
+}
+
+/** TIMED_OUT naming the limit that ran out. */
+export function timedOut(message: string, options?: PeapodErrorOptions): TimedOutError {
+  return new TimedOutError(message, options);
 }
 
 /** INTERNAL, usually wrapping the failure of a host tool as `cause`. */

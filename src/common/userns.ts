@@ -26,7 +26,7 @@
  */
 import * as fs from 'node:fs';
 import { PeapodError } from './errors';
-import { runHostCommand, spawnHostProcess } from './host/command';
+import { type HostProcess, runHostCommand, spawnHostProcess } from './host/command';
 import { isProcessAlive, killProcess, processStartTime, ProcessIdentity } from './host/proc';
 import { findProgram } from './host/programs';
 
@@ -259,15 +259,17 @@ export interface UserNamespaceHolderOptions {
 const HOLDER_SCRIPT = 'echo ready; read go || exit 1; [ "$go" = go ] || exit 1; exec sleep infinity </dev/null >/dev/null 2>&1';
 
 /** Waits for `ready\n` on the child's stdout; rejects on exit, error or deadline with what it wrote to stderr. */
-function waitReady(child: import('node:child_process').ChildProcess, timeoutMs: number): Promise<void> {
+function waitReady(child: HostProcess, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
+    // Settles once: the process's listeners stay (a HostProcess has no `off`) but are inert afterwards.
+    let settled = false;
     const done = (e?: Error): void => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       child.stdout?.off('data', onOut);
-      child.off('exit', onExit);
-      child.off('error', onError);
       if (e) reject(e);
       else resolve();
     };

@@ -26,10 +26,9 @@
  * slow client slows conmon and the container down, as with CRI-O, instead
  * of filling peapod's memory.
  */
-import type { ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { Transform, TransformCallback } from 'node:stream';
-import { spawnHostProcess } from '../common/host/command';
+import { HostProcess, spawnHostProcess } from '../common/host/command';
 
 /** The relay (see the module doc). Arguments: the socket's path, and 1 to relay stdin (0: never read it, never end the container's stdin). */
 const RELAY_SCRIPT = String.raw`
@@ -100,7 +99,7 @@ export class AttachFrameDecoder extends Transform {
 
 /** A running relay to one attach socket. */
 export interface AttachRelay {
-  child: ChildProcess;
+  child: HostProcess;
   /** The packets conmon sends, in order; ends when conmon closes the connection or the relay dies. */
   packets: AttachFrameDecoder;
   /** What the relay said on stderr (bounded), e.g. why it could not connect. */

@@ -173,8 +173,6 @@ export interface ConmonExecOptions {
   containerId: string;
   /** A unique name of this exec session (`-u`). */
   execId: string;
-  /** The container's bundle (`-b`). */
-  bundle: string;
   runtimePath: string;
   runtimeRoot: string;
   /** A runtime-spec `process` JSON file (`--exec-process-spec`). */
@@ -201,9 +199,13 @@ export interface ConmonExecResult {
 /** The message conmon reports when `-T` expired. */
 export const CONMON_TIMED_OUT_MESSAGE = 'command timed out';
 
+/** How long a failed exec waits for the rest of conmon's stderr, in ms. */
+const STDERR_GRACE_MS = 2000;
+
 /** Seconds conmon's own -T waits beyond the exec timeout peapod enforces. */
 const EXEC_BACKSTOP_SECONDS = 5;
 
+/**
 /**
  * The longest -T conmon is given, in seconds: conmon reads it as a C int and
  * hands it to GLib's g_timeout_add_seconds, whose millisecond arithmetic is
@@ -212,14 +214,19 @@ const EXEC_BACKSTOP_SECONDS = 5;
  */
 const MAX_CONMON_TIMEOUT_SECONDS = Math.floor((2 ** 32 - 1) / 1000);
 
-/** Builds conmon's argument vector for an exec session (exposed for tests). */
+/**
+ * Builds conmon's argument vector for an exec session (exposed for tests).
+ * No `-b`: with a bundle, conmon sets up an attach socket and its ctl and
+ * winsz FIFOs there, which concurrent execs of one container would share
+ * and collide on (`console-socket Address already in use`); a run-to-end
+ * exec needs none of them (CRI-O's ExecSync passes none either).
+ */
 export function conmonExecArgs(o: ConmonExecOptions): string[] {
   const args = [
     '--api-version', '1',
     '-c', o.containerId,
     '-u', o.execId,
     '-r', o.runtimePath,
-    '-b', o.bundle,
     '-p', path.join(o.workDir, 'pid'),
     '-e',
     '--exec-process-spec', o.processSpecFile,
@@ -374,6 +381,14 @@ export class ConmonDriver {
       sync.on('data', (d: Buffer) => {
         syncText += d.toString();
       });
+      // conmon's own complaint (on stderr) may still be in flight when the sync pipe closes.
+      const stderrEnded = new Promise<void>((resolve) => {
+        (child.stderr as Readable).once('close', () => resolve());
+        setTimeout(resolve, STDERR_GRACE_MS).unref();
+      });
+      const failed = (what: string): void => {
+        void stderrEnded.then(() => finish(new ConmonError(`${what}${errText.trim() ? `: ${errText.trim()}` : ''}`)));
+      };
       sync.on('close', () => {
         let msgs: { data: number; message?: string }[];
         try {
@@ -384,8 +399,8 @@ export class ConmonDriver {
         }
         // First message: the pid (or -1 with the runtime's error); second: the exit status.
         const first = msgs[0];
-        if (!first) return finish(new ConmonError(`conmon exec in ${o.containerId} failed${errText ? `: ${errText.trim()}` : ''}`));
-        if (first.data <= 0) return finish(new ConmonError(first.message?.trim() || `conmon exec in ${o.containerId} failed`));
+        if (!first) return failed(`conmon exec in ${o.containerId} failed`);
+        if (first.data <= 0) return first.message?.trim() ? finish(new ConmonError(first.message.trim())) : failed(`conmon exec in ${o.containerId} failed`);
         const last = msgs[1];
         if (!last) return finish(new ConmonError(`conmon exec in ${o.containerId}: monitor ended without an exit status`));
         const timedOut = killedAtDeadline || (last.message?.includes(CONMON_TIMED_OUT_MESSAGE) ?? false);

@@ -7,14 +7,13 @@
  * owner `cli`; each sees and recovers its own pods and containers, and both
  * share the images.
  */
-import * as path from 'node:path';
 import type { PeapodConfig } from '../common/config';
 import { notFound, wrongState } from '../common/errors';
 import type { Logger } from '../common/logger';
 import type { ImagePuller } from '../image-service/puller';
 import type { ImageRecord, ImageStore } from '../image-service/store/image-store';
-import { ConmonDriver } from '../conmon/driver';
-import { ContainerEngine, CreateOptions } from './container/engine';
+import type { ContainerEngine, CreateOptions } from './container/engine';
+import { openContainerEngine } from './container/open';
 import type { ContainerRecord } from './container/record';
 import type { ContainerSpec } from './container/spec';
 import { removeImage } from './image-removal';
@@ -62,16 +61,7 @@ export class Peapod {
     readonly state: StateDb,
     images: { store: ImageStore; puller: ImagePuller },
   ) {
-    this.containers = new ContainerEngine({
-      root: path.resolve(config.root),
-      runroot: path.resolve(config.runroot),
-      conmon: new ConmonDriver(config.runtime.conmon_path),
-      runtimes: config.runtime.runtimes,
-      defaultRuntime: config.runtime.default_runtime,
-      cgroupDriver: config.runtime.cgroup_driver,
-      log,
-      state,
-    });
+    this.containers = openContainerEngine(config, log, state);
     this.sandboxes = new Sandboxes({ config, log, sandboxes: new SandboxStore(state, config), containers: this.containers });
     const containers = this.containers;
     // `puller` is read when used, so a front end may pass a getter that builds it on first use (the CLI: it loads the HTTP client).

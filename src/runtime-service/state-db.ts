@@ -63,6 +63,14 @@ export interface StateDb {
   self: ProcessIdentity;
   /** Cross-process locks (`pod:<id>`, `container:<id>`). */
   locks: ProcessLocks;
+  /**
+   * A value that differs whenever the database may have changed since it was
+   * last taken: another connection (of any process) committed (SQLite's
+   * `PRAGMA data_version`) or this one wrote a row (`total_changes()`). What
+   * was read under an unchanged stamp is still what the database holds, so
+   * it keys caches of query results (the lists). Two cheap queries, no I/O.
+   */
+  changeStamp(): string;
   close(): void;
 }
 
@@ -95,7 +103,10 @@ export function openStateDb(root: string, owner: Owner): StateDb {
   db.exec(SCHEMA);
   if (version < STATE_SCHEMA_VERSION) db.pragma(`user_version = ${STATE_SCHEMA_VERSION}`);
   const self = selfIdentity();
-  return { db, owner, self, locks: new ProcessLocks(db, self), close: () => db.close() };
+  const dataVersion = db.prepare('PRAGMA data_version').pluck();
+  const ownChanges = db.prepare('SELECT total_changes()').pluck();
+  const changeStamp = (): string => `${dataVersion.get() as number}:${ownChanges.get() as number}`;
+  return { db, owner, self, locks: new ProcessLocks(db, self), changeStamp, close: () => db.close() };
 }
 
 /** Whether an error is SQLite's refusal of a duplicate key (a UNIQUE or PRIMARY KEY constraint). */

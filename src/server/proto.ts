@@ -46,3 +46,32 @@ export function loadCri(): ProtoGrpcType {
  * CRI client allows 16 MiB; list responses of a busy node can approach it.
  */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * A copy of a service definition whose response serializers remember the
+ * bytes of the last responses they encoded, by response object (a WeakMap:
+ * nothing is kept once the object is dropped). A handler that answers the
+ * same, unchanged object again (the list RPCs, cri/response-memo.ts) is
+ * then not encoded again. Response objects must not be changed once
+ * answered; the ones answered again are built from frozen records.
+ */
+export function memoizeResponseEncoding<D extends grpc.ServiceDefinition>(service: D): D {
+  const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  for (const [name, def] of Object.entries(service) as [string, grpc.MethodDefinition<unknown, unknown>][]) {
+    const encoded = new WeakMap<object, Buffer>();
+    const serialize = def.responseSerialize;
+    out[name] = {
+      ...def,
+      responseSerialize: (value: unknown): Buffer => {
+        if (value === null || typeof value !== 'object') return serialize(value);
+        let bytes = encoded.get(value);
+        if (!bytes) {
+          bytes = serialize(value);
+          encoded.set(value, bytes);
+        }
+        return bytes;
+      },
+    };
+  }
+  return out as unknown as D;
+}

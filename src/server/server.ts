@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { startSpawnServer, stopSpawnServer } from '../common/host/command';
 import type { Logger } from '../common/logger';
 import { imageServiceImpls } from '../image-service/cri';
 import type { ImageContext } from '../image-service/cri/context';
@@ -12,7 +13,7 @@ import { openPeapod, Peapod } from '../runtime-service/peapod';
 import type { CriConfig } from './config';
 import { rewritingConnection } from './h2-authority';
 import { InstanceLock, lockInstance } from './instance-lock';
-import { loadCri, MAX_MESSAGE_BYTES } from './proto';
+import { loadCri, MAX_MESSAGE_BYTES, memoizeResponseEncoding } from './proto';
 import { RetryStore } from './retry-store';
 import { buildHandlers, InFlight } from './rpc';
 import { prepareSocketPath, SOCKET_MODE } from './socket';
@@ -82,7 +83,7 @@ export class CriServer {
       network: { podCidr: '' },
       streaming: { ...backends, register: streaming.register.bind(streaming) },
     };
-    this.server.addService(cri.runtime.v1.RuntimeService.service, buildHandlers(cri.runtime.v1.RuntimeService.service, runtimeServiceImpls(this.runtimeContext), log, this.inFlight));
+    this.server.addService(memoizeResponseEncoding(cri.runtime.v1.RuntimeService.service), buildHandlers(cri.runtime.v1.RuntimeService.service, runtimeServiceImpls(this.runtimeContext), log, this.inFlight));
     this.server.addService(cri.runtime.v1.ImageService.service, buildHandlers(cri.runtime.v1.ImageService.service, imageServiceImpls(this.images), log, this.inFlight));
   }
 
@@ -100,6 +101,13 @@ export class CriServer {
     await prepareSocketPath(socketPath);
     // One peapod-cri per root and runroot (the CLI shares them by design): before recovery, which would undo another's work.
     this.instance = lockInstance({ root: path.resolve(this.config.root), runroot: path.resolve(this.config.runroot) }, this.peapod.state.locks);
+    // Children are made by a small helper from here on, so no spawn forks
+    // this process on its event loop (common/host/spawner.ts). PEAPOD_SPAWNER=0
+    // keeps Node's own spawn, to compare.
+    if (process.env.PEAPOD_SPAWNER !== '0') {
+      const used = await startSpawnServer(undefined, { onExit: (why) => this.log.warn({ why }, 'peapod-spawner ended; restarting it') });
+      if (!used) this.log.warn('peapod-spawner is not built (no C compiler at build time): children are forked from peapod-cri itself');
+    }
     await this.peapod.recover();
     await this.streaming.start();
     // Connections are accepted here and handed to grpc-js after the
@@ -143,6 +151,7 @@ export class CriServer {
       fs.rmSync(this.config.socket, { force: true });
       this.instance?.release();
       this.peapod.close();
+      stopSpawnServer();
     });
     return this.stopping;
   }

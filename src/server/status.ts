@@ -31,6 +31,8 @@ export const CODE_TO_GRPC: Readonly<Record<PeapodErrorCode, GrpcStatus>> = {
   UNAVAILABLE: GrpcStatus.UNAVAILABLE,
   PERMISSION_DENIED: GrpcStatus.PERMISSION_DENIED,
   RESOURCE_EXHAUSTED: GrpcStatus.RESOURCE_EXHAUSTED,
+  // As containerd answers an ExecSync whose timeout ran out; the kubelet takes it for a timed-out probe.
+  TIMED_OUT: GrpcStatus.DEADLINE_EXCEEDED,
   INTERNAL: GrpcStatus.INTERNAL,
 };
 

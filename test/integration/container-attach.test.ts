@@ -108,8 +108,10 @@ describe('attach carries bytes exactly (real runc, conmon)', function () {
     await engine.start(rec.id);
     const done = engine.attach(rec.id, { stdin, stdout: out.stream, tty: false, signal: new AbortController().signal });
     stdin.write('go\n');
-    await done; // ends when the container has ended
-    expect((await engine.refresh(rec.id)).state).to.equal('exited');
+    await done; // ends when the container's output has ended; its exit is recorded a moment later
+    let state = '';
+    for (const end = Date.now() + 20_000; Date.now() < end && state !== 'exited'; await new Promise((r) => setTimeout(r, 25))) state = (await engine.refresh(rec.id)).state;
+    expect(state).to.equal('exited');
     expect(out.bytes().subarray(-4).toString()).to.equal('end\n');
     stdin.end();
     await engine.remove(rec.id);

@@ -115,6 +115,8 @@ describe('two processes on one store (state.db)', function () {
       if (!fs.existsSync(path.join(opts.root, 'state.db'))) return [];
       const db = new Database(path.join(opts.root, 'state.db'), { readonly: true });
       try {
+        // The file exists a moment before the first process has made its tables.
+        if (!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'containers'").get()) return [];
         return db.prepare('SELECT name, state, creator_pid FROM containers ORDER BY name').all() as { name: string; state: string; creator_pid: number }[];
       } catch (err) {
         // The first process has made the file but not yet its tables: no rows yet.

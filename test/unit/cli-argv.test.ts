@@ -17,7 +17,24 @@ const LS: CommandSpec = {
     { name: 'sort', type: 'string', help: 'sort', default: 'created', choices: ['created', 'id'] },
   ],
 };
-const ROOT: CommandSpec = { name: 'peapod', summary: 'root', commands: [LS, { name: 'image', summary: 'images', commands: [{ ...LS, name: 'list', aliases: ['ls'] }] }] };
+const RUN: CommandSpec = {
+  name: 'run',
+  summary: 'Run a command in a new container',
+  minArgs: 1,
+  interspersed: false,
+  flags: [
+    { name: 'interactive', short: 'i', type: 'bool', help: 'stdin' },
+    { name: 'tty', short: 't', type: 'bool', help: 'tty' },
+    { name: 'env', short: 'e', type: 'strings', help: 'env' },
+    { name: 'name', type: 'string', help: 'name' },
+  ],
+};
+const CREATE: CommandSpec = { name: 'create', summary: 'Create a pod', maxArgs: 1, flags: [{ name: 'hostname', short: 'h', type: 'string', help: 'hostname' }] };
+const ROOT: CommandSpec = {
+  name: 'peapod',
+  summary: 'root',
+  commands: [LS, RUN, { name: 'image', summary: 'images', commands: [{ ...LS, name: 'list', aliases: ['ls'] }] }, { name: 'pod', summary: 'pods', commands: [CREATE] }],
+};
 
 function run(argv: string[]) {
   const p = parseArgv(ROOT, GLOBAL, argv);
@@ -40,6 +57,27 @@ describe('CLI argument parser (pflag-like)', () => {
     expect(run(['images', '--', '-q']).args).to.deep.equal(['-q']);
   });
 
+  it('takes pflag forms parseArgs lacks: -f=value, --bool=false, -b=false, and a value that starts with a dash', () => {
+    const p = run(['images', '-f=dangling=true', '--quiet=false', '-n=false', '--format', '-x']);
+    expect(p.flags).to.deep.include({ filter: ['dangling=true'], quiet: false, noheading: false, format: '-x' });
+    expect(run(['images', '-q=true']).flags.quiet).to.equal(true);
+  });
+
+  it('ends flags at the first argument of a command that is not interspersed (run IMAGE CMD --flag)', () => {
+    const p = run(['run', '-it', '-e', 'A=1', '--name=c', 'busybox', 'sh', '-c', 'echo --tty', '--name', 'x']);
+    expect(p.flags).to.deep.equal({ interactive: true, tty: true, env: ['A=1'], name: 'c' });
+    expect(p.args).to.deep.equal(['busybox', 'sh', '-c', 'echo --tty', '--name', 'x']);
+    expect(run(['run', '--', 'busybox', '-x']).args).to.deep.equal(['busybox', '-x']);
+    expect(run(['--root', '/r', 'run', 'busybox', '--help']).args).to.deep.equal(['busybox', '--help']);
+  });
+
+  it('gives -h to help unless the command has its own -h (pod create -h HOSTNAME)', () => {
+    expect(run(['pod', 'create', '-h', 'web', 'p1']).flags).to.deep.equal({ hostname: 'web' });
+    expect(parseArgv(ROOT, GLOBAL, ['pod', 'create', '--help'])).to.deep.include({ kind: 'help', asked: true });
+    expect(parseArgv(ROOT, GLOBAL, ['images', '-h'])).to.deep.include({ kind: 'help', asked: true });
+    expect(helpText([ROOT, ROOT.commands![3], CREATE], GLOBAL)).to.match(/\n {6}--help +Help for create\n/);
+  });
+
   it('finds subcommands by name and alias', () => {
     expect(run(['image', 'ls', '-q']).path.map((c) => c.name)).to.deep.equal(['peapod', 'image', 'list']);
   });
@@ -50,6 +88,9 @@ describe('CLI argument parser (pflag-like)', () => {
       [['images', '-x'], /unknown shorthand flag: 'x' in -x/],
       [['nope'], /unrecognized command `peapod nope`/],
       [['images', '--format'], /flag needs an argument: --format/],
+      [['images', '-qf'], /flag needs an argument: 'f' in -f/],
+      [['images', '-qz'], /unknown shorthand flag: 'z' in -qz/],
+      [['-q', 'images'], /unknown shorthand flag: 'q' in -q\nSee 'peapod --help'/],
       [['images', '--sort', 'size'], /invalid argument "size" for "--sort" flag: must be one of created, id/],
       [['images', '--quiet=maybe'], /invalid argument "maybe" for "--quiet" flag/],
       [['images', 'a', 'b'], /accepts at most 1 arg\(s\), received 2/],
@@ -71,7 +112,9 @@ describe('CLI argument parser (pflag-like)', () => {
     expect(parseArgv(ROOT, GLOBAL, ['images', '--help']).kind).to.equal('help');
     expect(parseArgv(ROOT, GLOBAL, ['help', 'image', 'ls'])).to.deep.include({ kind: 'help' });
     expect(parseArgv(ROOT, GLOBAL, ['--version']).kind).to.equal('version');
-    expect(parseArgv(ROOT, GLOBAL, ['image']).kind).to.equal('help');
+    expect(parseArgv(ROOT, GLOBAL, ['image'])).to.deep.include({ kind: 'help', asked: false });
+    expect(parseArgv(ROOT, GLOBAL, ['pod', 'help', 'create'])).to.deep.include({ kind: 'help', asked: true });
+    expect(parseArgv(ROOT, GLOBAL, ['--root', '/r', '-v']).kind).to.equal('version');
     const text = helpText([ROOT, LS], GLOBAL);
     expect(text).to.contain('Usage:\n  peapod images [options]');
     expect(text).to.match(/-q, --quiet\s+ids/);

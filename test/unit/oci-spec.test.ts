@@ -248,8 +248,10 @@ describe('conmon driver arguments', () => {
     expect(a).to.include('--leave-stdin-open');
     const once = conmonCreateArgs({ id: 'c', bundle: '/b', runtimePath: '/r', runtimeRoot: '/rr', pidFile: '/p', conmonPidFile: '/cp', logPath: '/l', exitDir: '/e', socketDir: '/s', persistDir: '/pd', terminal: false, stdin: true, stdinOnce: true, systemdCgroup: false });
     expect(once).to.not.include('--leave-stdin-open');
-    const e = conmonExecArgs({ containerId: 'c', execId: 'x', bundle: '/b', runtimePath: '/r', runtimeRoot: '/rr', processSpecFile: '/ps', workDir: '/w', timeoutSec: 5, maxLogBytes: 10 });
+    const e = conmonExecArgs({ containerId: 'c', execId: 'x', runtimePath: '/r', runtimeRoot: '/rr', processSpecFile: '/ps', workDir: '/w', timeoutSec: 5, maxLogBytes: 10 });
     expect(e.join(' ')).to.contain('-e --exec-process-spec /ps').and.contain('-T 10').and.contain('--log-global-size-max 10');
+    // No bundle: concurrent execs of one container would share its FIFOs and attach socket.
+    expect(e).to.not.include('-b');
     expect(parseSyncMessages('{"data": 12}\n{"data": -1, "message": "command timed out"}\n')).to.deep.equal([{ data: 12, message: undefined }, { data: -1, message: 'command timed out' }]);
   });
 });

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -103,5 +104,31 @@ describe('SandboxStore (state.db)', () => {
     expect(cli.get('c'.repeat(64))).to.equal(undefined);
     cri.insert(record('e'.repeat(64), '3', 'creating', 'in-flight'));
     expect(cri.abandonedCreations()).to.deep.equal([]); // its creator (this process) lives
+  });
+  it('lists the same frozen records while nothing changed, and sees every change: its own, another connection\'s, another process\'s', () => {
+    const a = 'aa' + '0'.repeat(62);
+    const b = 'bb' + '0'.repeat(62);
+    const store = open();
+    const other = open();
+    store.insert(record(a, '1000000000000000000', 'ready', 'pa'));
+    const first = store.list();
+    expect(first.map((r) => r.id)).to.deep.equal([a]);
+    // Unchanged: the very same records, frozen (callers share them).
+    const again = store.list();
+    expect(again[0]).to.equal(first[0]);
+    expect(again).to.not.equal(first);
+    expect(Object.isFrozen(again[0].labels)).to.equal(true);
+    // Its own write.
+    store.transition(a, { type: 'lost' });
+    expect(store.list()[0].state).to.equal('notready');
+    // Another connection's commit (as another process's: PRAGMA data_version).
+    other.insert(record(b, '2000000000000000000', 'ready', 'pb'));
+    expect(store.list().map((r) => r.id)).to.deep.equal([a, b]);
+    // Another process's commit.
+    const sqlite = require.resolve('better-sqlite3');
+    const script = `const D = require(${JSON.stringify(sqlite)}); const db = new D(${JSON.stringify(path.join(dirs().root, 'state.db'))}); db.prepare("DELETE FROM pods WHERE id = ?").run(${JSON.stringify(b)}); db.close();`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    expect(r.status, r.stderr).to.equal(0);
+    expect(store.list().map((x) => x.id)).to.deep.equal([a]);
   });
 });

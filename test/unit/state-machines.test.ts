@@ -49,4 +49,16 @@ describe('state machines (container/state.ts, sandbox/state.ts)', () => {
     expect(nextSandbox(nextSandbox(ready, { type: 'stopped' }), { type: 'stopped' }).state).to.equal('notready');
     refusal(() => nextSandbox(ready, { type: 'ready', additionalIps: [] }));
   });
+
+  it('starts a stopped pod again: a new infra pid while notready, then ready with the new IPs (or none)', () => {
+    const pod = { id: 's1', state: 'creating', namespaces: {} } as unknown as SandboxRecord;
+    const pin = '/run/peapod/sandboxes/s1/pidns';
+    const stopped = nextSandbox(nextSandbox(nextSandbox(pod, { type: 'infraStarted', pid: 7, startTime: '9', pidNamespace: pin }), { type: 'ready', ip: '198.18.0.2', additionalIps: [] }), { type: 'stopped' });
+    const infra = nextSandbox(stopped, { type: 'infraStarted', pid: 8, startTime: '10', pidNamespace: pin });
+    expect(infra).to.include({ state: 'notready', infraPid: 8, infraStartTime: '10' });
+    expect(infra.namespaces.pid).to.equal(pin);
+    expect(nextSandbox(infra, { type: 'ready', ip: '198.18.0.3', additionalIps: [] })).to.include({ state: 'ready', ip: '198.18.0.3' });
+    expect(nextSandbox(stopped, { type: 'ready', additionalIps: [] })).to.not.have.property('ip');
+    expect(refusal(() => nextSandbox(nextSandbox(stopped, { type: 'ready', additionalIps: [] }), { type: 'infraStarted', pid: 9, startTime: '11', pidNamespace: pin })).message).to.match(/pod sandbox s1 is ready/);
+  });
 });

@@ -12,7 +12,8 @@ import type { CliContext } from '../context';
 import { insideUserNamespace, isRootless } from '../rootless-mode';
 import { renderObject } from '../output/write';
 import { toYaml } from '../output/yaml';
-import { containerCounts } from '../containers/usage';
+import { type ContainerCounts, containerCounts } from '../containers/usage';
+import type { ContainerRecord } from '../../runtime-service/container/record';
 import { versionInfo } from './version';
 
 /** First lines of `<bin> --version` (5 s at most), or the error. */
@@ -40,6 +41,23 @@ function idMappings(): { uidmap: object[]; gidmap: object[] } {
   return { uidmap: rows(m.uids), gidmap: rows(m.gids) };
 }
 
+/**
+ * The CLI's containers and pods by state (info's `store.containerStore` and
+ * `store.podStore`), as they are now (exits read, lost pods seen), read-only.
+ * Pods: all of them, those Running or Degraded (a container or the pod
+ * itself running), the others.
+ */
+async function storeNumbers(ctx: CliContext): Promise<{ containers: ContainerCounts; pods: { number: number; running: number; stopped: number } }> {
+  const { listPods, podStatus } = require('../pods') as typeof import('../pods');
+  const view = ctx.podsView();
+  const all: ContainerRecord[] = [];
+  for (const c of view.containers.list()) all.push(c.state === 'exited' ? c : await view.containers.refresh(c.id).catch(() => c));
+  const pods = listPods(view);
+  let running = 0;
+  for (const p of pods) if (['Running', 'Degraded'].includes(podStatus(view.sandboxes.refresh(p), all.filter((c) => c.sandboxId === p.id)))) running++;
+  return { containers: containerCounts(all), pods: { number: pods.length, running, stopped: pods.length - running } };
+}
+
 /** Runs `info`. */
 export async function run(ctx: CliContext, _args: string[], o: { format?: string }): Promise<number> {
   const config = ctx.config;
@@ -58,9 +76,10 @@ export async function run(ctx: CliContext, _args: string[], o: { format?: string
   try {
     search = loadRegistriesConf(config.image.registries_conf, config.image.registries_conf_dir).unqualifiedSearchRegistries;
   } catch (err) {
-    ctx.log.warn('registries.conf unreadable', { error: (err as Error).message });
+    ctx.log.warn({ error: (err as Error).message }, 'registries.conf unreadable');
   }
   const v = versionInfo();
+  const numbers = await storeNumbers(ctx);
   const info = {
     host: {
       arch: v.OsArch.split('/')[1],
@@ -85,7 +104,8 @@ export async function run(ctx: CliContext, _args: string[], o: { format?: string
       runRoot: config.runroot,
       ...fsStats,
       imageStore: { number: store.list().length },
-      containerStore: containerCounts(ctx.containerStore()),
+      containerStore: numbers.containers,
+      podStore: numbers.pods,
     },
     version: { Version: v.Version, NodeVersion: v.NodeVersion, OsArch: v.OsArch },
   };

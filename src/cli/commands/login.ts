@@ -68,7 +68,7 @@ export async function run(ctx: CliContext, args: string[], o: LoginOptions): Pro
       await client.close();
     }
     auth.storeCredentials(files.primary, key, username, password);
-    ctx.log.debug('credentials stored', { registry: key, file: files.primary });
+    ctx.log.debug({ registry: key, file: files.primary }, 'credentials stored');
     ctx.io.stdout.write('Login Succeeded!\n');
     return 0;
   } catch (err) {

@@ -14,6 +14,7 @@ import { CliError, EXIT_ENGINE } from '../errors';
 import { psJson, psRow, PS_HEADERS, stateOf } from '../containers/view';
 import { imageNameOf } from '../containers/metadata';
 import { renderListing } from '../output/write';
+import { isPod } from '../pods';
 
 /** Flags of `ps`. */
 export interface PsOptions {
@@ -72,7 +73,7 @@ export function compilePsFilters(filters: string[], podOf: (rec: ContainerRecord
       default: {
         test = (r) => {
           const p = podOf(r);
-          return !!p && (p.id.startsWith(value) || p.metadata.name === value);
+          return !!p && isPod(p) && (p.id.startsWith(value) || p.metadata.name === value);
         };
       }
     }

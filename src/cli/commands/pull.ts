@@ -34,7 +34,7 @@ export async function run(ctx: CliContext, args: string[], o: PullOptions): Prom
       const started = Date.now();
       const img = await puller.pull(ref, { credentials, onProgress: view?.onEvent });
       view?.finish(img.id);
-      ctx.log.debug('image pulled', { image: ref, id: img.id, ms: Date.now() - started });
+      ctx.log.debug({ image: ref, id: img.id, ms: Date.now() - started }, 'image pulled');
       ctx.io.stdout.write(img.id.replace(/^sha256:/, '') + '\n');
     } catch (err) {
       view?.abort();

@@ -61,7 +61,7 @@ export async function run(ctx: CliContext, args: string[], o: RunOptions): Promi
 
 /** Removes a container whose start failed when it was to be removed anyway (`--rm`). */
 async function removeAfterFailure(ctx: CliContext, c: CliContainers, rec: ContainerRecord, autoremove: boolean): Promise<void> {
-  if (autoremove) await removeCliContainer(ctx, c, rec, 0).catch((e) => ctx.log.warn('removing a container that failed to start', { id: rec.id, err: e }));
+  if (autoremove) await removeCliContainer(ctx, c, rec, 0).catch((e) => ctx.log.warn({ id: rec.id, err: e }, 'removing a container that failed to start'));
 }
 
 /**

@@ -32,5 +32,5 @@ export async function run(ctx: CliContext, args: string[]): Promise<number> {
     stdio: 'inherit',
     env: { ...process.env, PEAPOD_ROOT: path.resolve(config.root), PEAPOD_RUNROOT: path.resolve(config.runroot) },
   });
-  return waitForeground(child);
+  return waitForeground(child, file);
 }

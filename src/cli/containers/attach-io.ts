@@ -5,8 +5,11 @@
  *   records to our stdout, stderr records to our stderr (with a terminal the
  *   container has one stream);
  * - input (when asked for): our stdin relayed to conmon's attach socket
- *   through socat (the socket is SOCK_SEQPACKET, which Node lacks); at EOF
- *   socat closes the connection and conmon closes the container's stdin;
+ *   through the domain's relay (conmon/attach-relay.ts: the socket is
+ *   SOCK_SEQPACKET, which Node lacks); at EOF the relay ends its sending
+ *   side and conmon closes the container's stdin; the output conmon also
+ *   sends the relay is read and dropped (the log is the output's source), so
+ *   conmon never waits on this client;
  * - with a terminal: our tty in raw mode (so Ctrl-C and Ctrl-D are bytes for
  *   the container's terminal), the window size sent to conmon's ctl FIFO at
  *   the start and on every SIGWINCH, and the detach keys (default ctrl-p,
@@ -14,8 +17,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ChildProcess } from 'node:child_process';
 import { spawnHostProcess } from '../../common/host/command';
+import { AttachRelay, openAttachRelay } from '../../conmon/attach-relay';
 import { attachSocketPath, ctlFifoPath, exitFilePath } from '../../conmon/driver';
 import type { LogChunk } from '../../runtime-service/container/log-reader';
 import type { ContainerRecord } from '../../runtime-service/container/record';
@@ -109,24 +112,24 @@ export function sendWindowSize(bundle: string, rows: number, columns: number): v
 
 /**
  * Starts a session (see the module doc). Call before starting the container
- * when its first output matters: input typed early waits in socat, output
+ * when its first output matters: input typed early waits in the relay, output
  * is read from `logOffset`.
  */
 export function attachContainer(req: AttachRequest): AttachSession {
   const { rec, io } = req;
   const abort = new AbortController();
   const tty = rec.tty;
-  let relay: ChildProcess | undefined;
+  let relay: AttachRelay['child'] | undefined;
   let resolveDetached: (() => void) | undefined;
   const detached = new Promise<'detached'>((r) => (resolveDetached = () => r('detached')));
   const cleanups: (() => void)[] = [];
   const ready: Promise<void>[] = [];
 
   if (req.stdin) {
-    // A relative address, run from the socket's directory: the absolute path may exceed sun_path's 108 bytes.
-    const socket = attachSocketPath(req.dirs.sockets, rec.id);
-    relay = spawnHostProcess('socat', ['-u', 'STDIN', `UNIX-CONNECT:${path.basename(socket)},type=5`], { cwd: path.dirname(socket), stdio: ['pipe', 'ignore', 'ignore'] });
-    relay.on('error', () => undefined);
+    const attached = openAttachRelay(attachSocketPath(req.dirs.sockets, rec.id), true);
+    relay = attached.child;
+    attached.packets.on('error', () => undefined);
+    attached.packets.resume();
     const to = relay.stdin!;
     to.on('error', () => undefined);
     const input = io.stdin as NodeJS.ReadStream;

@@ -29,8 +29,9 @@ import type { SandboxSpec } from '../../runtime-service/sandbox/spec';
 import { cliNetworkConfDir } from '../config';
 import type { CliContext } from '../context';
 import { CliError, EXIT_ENGINE } from '../errors';
+import { findPod, listPods, noSuchPod, OWN_SANDBOX_KIND, POD_KIND_ANNOTATION } from '../pods';
 import { exitCommand } from './exit-command';
-import { ARGS_ANNOTATION, AUTOREMOVE_ANNOTATION, IMAGE_ANNOTATION, hasOwnSandbox, isAutoremove, isOwnSandbox, OWN_SANDBOX_KIND, SANDBOX_ANNOTATION, SANDBOX_KIND_LABEL, STOP_TIMEOUT_ANNOTATION, stopTimeoutOf } from './metadata';
+import { ARGS_ANNOTATION, AUTOREMOVE_ANNOTATION, IMAGE_ANNOTATION, hasOwnSandbox, isAutoremove, isOwnSandbox, SANDBOX_ANNOTATION, STOP_TIMEOUT_ANNOTATION, stopTimeoutOf } from './metadata';
 
 /** The marker of a runroot the CLI has recovered since boot. */
 const RECOVERED_MARKER = 'peapod-cli.recovered';
@@ -125,10 +126,9 @@ export interface CliCreateRequest {
  * A pod made with `peapod pod create`, by name, ID or unique ID prefix.
  * @throws CliError (125) when there is none.
  */
-export function findPod(peapod: Peapod, ref: string): SandboxRecord {
-  const pods = peapod.sandboxes.list().filter((s) => !isOwnSandbox(s));
-  const pod = pods.find((p) => p.id === ref) ?? pods.find((p) => p.metadata.name === ref) ?? (/^[0-9a-f]+$/.test(ref) ? pods.filter((p) => p.id.startsWith(ref)) : []).find((_p, _i, all) => all.length === 1);
-  if (!pod) throw new CliError(`no pod with name or ID ${ref} found: no such pod`, EXIT_ENGINE);
+function mustFindPod(peapod: Peapod, ref: string): SandboxRecord {
+  const pod = findPod(listPods(peapod), ref);
+  if (!pod) throw noSuchPod(ref);
   return pod;
 }
 
@@ -139,7 +139,7 @@ async function ownSandboxSpec(ctx: CliContext, r: CliCreateRequest, id: string):
     metadata: { name: r.name, namespace: '', uid: id },
     hostname: r.hostname ?? id.slice(0, 12),
     namespaceOptions: { network: r.network === 'host' ? 'NODE' : 'POD', pid: 'CONTAINER', ipc: 'POD' },
-    labels: { [SANDBOX_KIND_LABEL]: OWN_SANDBOX_KIND },
+    annotations: { [POD_KIND_ANNOTATION]: OWN_SANDBOX_KIND },
     portMappings: r.ports,
   };
   if (r.network === 'none') spec.cniNetwork = null;
@@ -194,7 +194,7 @@ export async function createCliContainer(ctx: CliContext, c: CliContainers, r: C
     if (r.network !== 'bridge' || r.hostname !== undefined || r.ports.length > 0) {
       throw new CliError('invalid config provided: --network, --hostname and --publish belong to the pod (set them at pod create) when joining one', EXIT_ENGINE);
     }
-    const pod = findPod(c.peapod, r.pod);
+    const pod = mustFindPod(c.peapod, r.pod);
     return c.peapod.createContainer(pod.id, spec, options);
   }
   // The name first, so a taken one fails before a sandbox is made for nothing (creation checks it again, atomically).
@@ -203,7 +203,7 @@ export async function createCliContainer(ctx: CliContext, c: CliContainers, r: C
   try {
     return await c.peapod.createContainer(sb.id, spec, options);
   } catch (err) {
-    await c.peapod.sandboxes.remove(sb.id).catch((e) => ctx.log.warn('removing the sandbox of a failed container', { sandbox: sb.id, err: e }));
+    await c.peapod.sandboxes.remove(sb.id).catch((e) => ctx.log.warn({ sandbox: sb.id, err: e }, 'removing the sandbox of a failed container'));
     throw err;
   }
 }

@@ -6,8 +6,6 @@
  * value at fault.
  */
 import * as fs from 'node:fs';
-import * as net from 'node:net';
-import type { CniPortMapping } from '../../runtime-service/cni/runtime-config';
 import type { ContainerMount, ContainerResources, ContainerUser, MountPropagation } from '../../runtime-service/container/spec';
 import { CliError } from '../errors';
 
@@ -101,45 +99,6 @@ export function parseVolume(spec: string): ContainerMount {
     else if (o !== 'z' && o !== 'Z') throw new CliError(`--volume "${spec}": unknown option "${o}" (ro, rw, z, Z, [r]private, [r]slave, [r]shared)`);
   }
   return m;
-}
-
-function port(text: string, spec: string): number {
-  const n = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
-  if (!(n >= 1 && n <= 65535)) throw new CliError(`--publish "${spec}": "${text}" is not a port number (1-65535)`);
-  return n;
-}
-
-/**
- * One `-p [[IP:][HOST-PORT]:]CONTAINER-PORT[/PROTOCOL]`. Without a host port
- * (`-p 80` or `-p IP::80`) a free host port is taken (as Podman's), by
- * binding port 0 once. Protocols: tcp (default), udp, sctp.
- * @throws CliError naming the flag for a malformed value or a bad address.
- */
-export async function parsePublish(spec: string): Promise<CniPortMapping> {
-  const slash = spec.lastIndexOf('/');
-  const protocol = slash >= 0 ? spec.slice(slash + 1).toLowerCase() : 'tcp';
-  if (!['tcp', 'udp', 'sctp'].includes(protocol)) throw new CliError(`--publish "${spec}": unknown protocol "${protocol}" (tcp, udp, sctp)`);
-  const body = slash >= 0 ? spec.slice(0, slash) : spec;
-  const parts = body.split(':');
-  if (parts.length > 3 || parts.some((p, i) => p === '' && !(parts.length === 3 && i === 1))) throw new CliError(`--publish "${spec}": expected [[IP:][HOST-PORT]:]CONTAINER-PORT[/PROTOCOL]`);
-  const containerPort = port(parts[parts.length - 1], spec);
-  const hostIP = parts.length === 3 ? parts[0] : undefined;
-  if (hostIP !== undefined && net.isIPv4(hostIP) === false) throw new CliError(`--publish "${spec}": "${hostIP}" is not an IPv4 address`);
-  const hostText = parts.length === 1 ? '' : parts[parts.length - 2];
-  const hostPort = hostText === '' ? await freePort(hostIP ?? '0.0.0.0', protocol) : port(hostText, spec);
-  return { hostPort, containerPort, protocol, ...(hostIP ? { hostIP } : {}) };
-}
-
-/** A port the kernel hands out as free on `host` now (TCP; for UDP and SCTP the same number is used). */
-function freePort(host: string, _protocol: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', (err) => reject(new CliError(`--publish: no free host port: ${err.message}`)));
-    srv.listen(0, host, () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
 }
 
 /**

@@ -19,15 +19,13 @@
  */
 import type { ContainerRecord } from '../../runtime-service/container/record';
 import type { SandboxRecord } from '../../runtime-service/sandbox/record';
+import { OWN_SANDBOX_KIND, POD_KIND_ANNOTATION } from '../pods';
 
 export const AUTOREMOVE_ANNOTATION = 'io.peapod.cli.autoremove';
 export const SANDBOX_ANNOTATION = 'io.peapod.cli.sandbox';
 export const ARGS_ANNOTATION = 'io.peapod.cli.args';
 export const IMAGE_ANNOTATION = 'io.peapod.cli.image';
 export const STOP_TIMEOUT_ANNOTATION = 'io.peapod.cli.stop-timeout';
-/** Label of a sandbox made for one container (value OWN_SANDBOX_KIND). */
-export const SANDBOX_KIND_LABEL = 'io.peapod.cli.kind';
-export const OWN_SANDBOX_KIND = 'container';
 
 /** Podman's default stop timeout, in seconds. */
 export const DEFAULT_STOP_TIMEOUT = 10;
@@ -44,7 +42,7 @@ export function hasOwnSandbox(rec: ContainerRecord): boolean {
 
 /** Whether a sandbox is a container's own (not a pod of `pod create`). */
 export function isOwnSandbox(sb: SandboxRecord): boolean {
-  return sb.labels[SANDBOX_KIND_LABEL] === OWN_SANDBOX_KIND;
+  return sb.annotations[POD_KIND_ANNOTATION] === OWN_SANDBOX_KIND;
 }
 
 /** The process's arguments as created ([] when unknown). */

@@ -7,7 +7,8 @@ import type { ContainerResources } from '../../runtime-service/container/spec';
 import type { CliContext } from '../context';
 import { CliError, EXIT_ENGINE } from '../errors';
 import type { CliCreateRequest, NetworkChoice } from './domain';
-import { CreateFlags, parseCpus, parseEntrypoint, parseEnv, parseLabels, parseMemory, parsePublish, parseUser, parseVolume } from './flags';
+import { portMappingsOf } from '../port-mappings';
+import { CreateFlags, parseCpus, parseEntrypoint, parseEnv, parseLabels, parseMemory, parseUser, parseVolume } from './flags';
 import { imageForRun, PullPolicy } from './image';
 import { randomName } from './names';
 
@@ -31,8 +32,7 @@ export async function createRequest(ctx: CliContext, args: string[], flags: Crea
   if (flags.cpus !== undefined) Object.assign(resources, parseCpus(flags.cpus));
   const env = parseEnv(flags.env, flags.envFile);
   const mounts = (flags.volume ?? []).map(parseVolume);
-  const ports = [];
-  for (const p of flags.publish ?? []) ports.push(await parsePublish(p));
+  const ports = await portMappingsOf(flags.publish ?? []);
   const user = flags.user !== undefined ? parseUser(flags.user) : undefined;
   const labels = parseLabels(flags.label);
   if (flags.workdir !== undefined && !flags.workdir.startsWith('/')) throw new CliError(`--workdir "${flags.workdir}": the working directory must be absolute`, EXIT_ENGINE);

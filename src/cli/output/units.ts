@@ -24,6 +24,20 @@ export function humanSize(bytes: number): string {
   return `${Number(size.toPrecision(3))} ${SIZE_UNITS[i]}`;
 }
 
+/**
+ * A byte count as go-units' HumanSize (4 significant digits, no space),
+ * what `podman system df` prints: 2700485 → "2.7MB", 48 → "48B", 0 → "0B".
+ */
+export function humanSizeCompact(bytes: number): string {
+  let size = Math.max(0, bytes);
+  let i = 0;
+  while (size >= 1000 && i < SIZE_UNITS.length - 1) {
+    size /= 1000;
+    i++;
+  }
+  return `${Number(size.toPrecision(4))}${SIZE_UNITS[i]}`;
+}
+
 /** Binary-unit size for progress bars: 1536 → "1.5 KiB", one decimal above KiB. */
 export function binarySize(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];

@@ -2,15 +2,114 @@
  * The one way peapod starts a host program (runc, conmon, CNI plugins,
  * mount, umount, unshare, nsenter, socat, stty, script…): every child
  * process of the domain is made by `spawnHostProcess`, and
- * `runHostCommand` is the run-to-completion form built on it. A later
- * change can then replace how children are made (e.g. a small long-lived
- * spawner process, so the server does not fork its whole heap per child)
- * in this file alone.
+ * `runHostCommand` is the run-to-completion form built on it.
+ *
+ * How children are made: by the spawn server (spawner.ts, a small helper
+ * process that forks for us) once a long-lived process has started it with
+ * `startSpawnServer` (peapod-cri does); else, and for stdio the helper does
+ * not offer, by Node's child_process, which forks this whole process on the
+ * event loop (fine for a short CLI command, costly for a server).
  *
  * Programs are run without a shell; `file` is looked up in PATH.
  */
 import { ChildProcess, spawn, StdioOptions } from 'node:child_process';
+import * as fs from 'node:fs';
+import type { Readable, Writable } from 'node:stream';
 import { PeapodError } from '../errors';
+import { ProcessEnd, SPAWNER_BINARY, SpawnServer, SpawnStdio } from './spawner';
+
+export type { ProcessEnd } from './spawner';
+
+/**
+ * A started host program: the part of Node's ChildProcess peapod uses,
+ * which both Node's children and the spawn server's have. `pid` may be
+ * undefined for a moment after the start (until the `spawn` event).
+ */
+export interface HostProcess {
+  readonly pid?: number;
+  readonly exitCode: number | null;
+  readonly signalCode: NodeJS.Signals | null;
+  readonly stdin: Writable | null;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+  /** fd 0, 1, 2, … as streams (null where not piped). */
+  readonly stdio: readonly (Readable | Writable | null | undefined)[];
+  kill(signal?: NodeJS.Signals | number): boolean;
+  unref(): void;
+  on(event: 'spawn', listener: () => void): this;
+  on(event: 'error', listener: (err: Error) => void): this;
+  on(event: 'exit' | 'close', listener: (code: number | null, signal: NodeJS.Signals | null) => void): this;
+  once(event: 'spawn', listener: () => void): this;
+  once(event: 'error', listener: (err: Error) => void): this;
+  once(event: 'exit' | 'close', listener: (code: number | null, signal: NodeJS.Signals | null) => void): this;
+}
+
+let spawnServer: SpawnServer | undefined;
+/** Bumped by stopSpawnServer, so a restart in flight is dropped. */
+let generation = 0;
+
+/** What startSpawnServer reports besides its result. */
+export interface SpawnServerEvents {
+  /** The helper ended unexpectedly (it is restarted after a second). */
+  onExit?(why: string): void;
+}
+
+/**
+ * Starts the spawn server (spawner.ts) for this process, unless running:
+ * from then on children are made by it. Without its binary (a build
+ * without a C compiler) children stay with Node's child_process.
+ * @param binary the helper (default: the one the build made)
+ * @returns whether the spawn server is in use.
+ */
+export async function startSpawnServer(binary = SPAWNER_BINARY, events: SpawnServerEvents = {}): Promise<boolean> {
+  if (spawnServer?.alive) return true;
+  if (!fs.existsSync(binary)) return false;
+  let quickDeaths = 0;
+  const gen = generation;
+  const launch = async (): Promise<void> => {
+    const started = Date.now();
+    const server = await SpawnServer.start(binary, (why) => {
+      if (spawnServer === server) spawnServer = undefined;
+      events.onExit?.(why);
+      quickDeaths = Date.now() - started < 10_000 ? quickDeaths + 1 : 0;
+      // A helper that keeps dying is given up: children go back to Node's spawn.
+      if (quickDeaths > 3) return;
+      const timer = setTimeout(() => {
+        if (gen === generation) launch().catch((err: Error) => events.onExit?.(`restarting peapod-spawner failed: ${err.message}`));
+      }, 1000);
+      timer.unref();
+    });
+    if (gen !== generation) server.close();
+    else spawnServer = server;
+  };
+  await launch();
+  return true;
+}
+
+/** Ends the spawn server (its running children are not touched). */
+export function stopSpawnServer(): void {
+  generation++;
+  spawnServer?.close();
+  spawnServer = undefined;
+}
+
+/** The pid of the spawn server's helper, when one runs (its memory is the server's too). */
+export function spawnServerPid(): number | undefined {
+  return spawnServer?.alive ? spawnServer.helperPid : undefined;
+}
+
+/** The stdio as the spawn server takes it, or undefined when it needs Node's spawn. */
+function serverStdio(stdio: StdioOptions | undefined): SpawnStdio[] | undefined {
+  if (stdio === undefined || stdio === 'pipe') return ['pipe', 'pipe', 'pipe'];
+  if (stdio === 'ignore') return ['ignore', 'ignore', 'ignore'];
+  if (!Array.isArray(stdio) || stdio.length < 3) return undefined;
+  const out: SpawnStdio[] = [];
+  for (const s of stdio) {
+    if (s === 'pipe' || s === 'ignore') out.push(s);
+    else return undefined;
+  }
+  return out;
+}
 
 /** A host tool failed: its command line, stderr and exit status. */
 export class HostCommandError extends PeapodError {
@@ -52,7 +151,48 @@ export interface SpawnHostOptions {
  * @param args its arguments
  * @returns the child; a failure to start is reported by its `error` event.
  */
-export function spawnHostProcess(file: string, args: readonly string[], options: SpawnHostOptions = {}): ChildProcess {
+export function spawnHostProcess(file: string, args: readonly string[], options: SpawnHostOptions = {}): HostProcess {
+  const stdio = spawnServer?.alive ? serverStdio(options.stdio) : undefined;
+  if (spawnServer && stdio) {
+    return spawnServer.spawn({ file, args, stdio, env: options.env ?? process.env, cwd: options.cwd, detached: options.detached ?? false });
+  }
+  return nodeSpawn(file, args, options);
+}
+
+/** A host program whose piped outputs stay open past its exit until released (see SpawnRequest.holdOutputs). */
+export interface HeldOutputsProcess extends HostProcess {
+  /** Ends the outputs now (`afterPid` 0) or once process `afterPid`, one it left behind, has exited. */
+  releaseOutputs(afterPid?: number): void;
+  /**
+   * Resolves when `pid`, a process it left behind (such as the one
+   * `runc exec --detach` starts), has exited, with its exit code or signal:
+   * the spawn server's helper is a child subreaper and reaps it.
+   */
+  endOfLeftProcess(pid: number): Promise<ProcessEnd>;
+}
+
+/** Whether the spawn server runs, so that spawnHoldingOutputs is available (peapod-cri; not a CLI). */
+export function canHoldOutputs(): boolean {
+  return spawnServer?.alive ?? false;
+}
+
+/**
+ * Starts a host program through the spawn server with its outputs held
+ * past its exit until `releaseOutputs` (SpawnRequest.holdOutputs): for a
+ * program that leaves a process behind whose output is wanted until that
+ * process exits, not until every holder of the pipe has gone.
+ * @throws Error without the spawn server (check canHoldOutputs()), or for
+ *   stdio other than 'pipe' and 'ignore'.
+ */
+export function spawnHoldingOutputs(file: string, args: readonly string[], options: SpawnHostOptions = {}): HeldOutputsProcess {
+  const stdio = serverStdio(options.stdio);
+  if (!spawnServer?.alive || !stdio) throw new Error('spawnHoldingOutputs needs the spawn server and piped or ignored stdio');
+  return spawnServer.spawn({ file, args, stdio, env: options.env ?? process.env, cwd: options.cwd, detached: options.detached ?? false, holdOutputs: true });
+}
+
+
+
+function nodeSpawn(file: string, args: readonly string[], options: SpawnHostOptions): ChildProcess {
   return spawn(file, [...args], {
     stdio: options.stdio ?? ['pipe', 'pipe', 'pipe'],
     env: options.env,

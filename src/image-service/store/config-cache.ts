@@ -5,15 +5,8 @@
  * config, whichever process stored it. Entries are deep-frozen: callers
  * share them and must not change them.
  */
+import { deepFreeze } from '../../common/deep-freeze';
 import type { OciImageConfig } from './image-store';
-
-function deepFreeze<T>(o: T): T {
-  if (o !== null && typeof o === 'object' && !Object.isFrozen(o)) {
-    Object.freeze(o);
-    for (const v of Object.values(o as Record<string, unknown>)) deepFreeze(v);
-  }
-  return o;
-}
 
 /** An LRU of parsed configs; see the file comment. */
 export class ConfigCache {

@@ -90,7 +90,7 @@ export async function addNetwork(
     args: params.args,
     runtimeConfig: params.runtimeConfig,
   };
-  writeFileAtomic(cacheFile, JSON.stringify(attachment));
+  await writeFileAtomic(cacheFile, JSON.stringify(attachment));
   let prevResult: unknown;
   for (const plugin of attachment.network.plugins) {
     const conf = pluginConf(attachment.network, plugin, params.runtimeConfig, prevResult);
@@ -104,7 +104,7 @@ export async function addNetwork(
     });
   }
   attachment.result = prevResult;
-  writeFileAtomic(cacheFile, JSON.stringify(attachment));
+  await writeFileAtomic(cacheFile, JSON.stringify(attachment));
   return prevResult;
 }
 

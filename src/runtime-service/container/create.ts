@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { syncDirs } from '../../common/atomic-file';
 import { internal, invalidArgument, PeapodError, wrongState } from '../../common/errors';
 import { untrustedDirectoryProblem } from '../../common/host/private-paths';
 import { nowNs } from '../../common/time';
@@ -137,6 +138,11 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
     fs.mkdirSync(p.stateDir, { recursive: true, mode: 0o700 });
     fs.mkdirSync(p.bundle, { recursive: true, mode: 0o700 });
     await mountRootfs(image.layers, p.upperDir, p.workDir, p.rootfs);
+    // The state directory (writable layer, persist dir) is durable before the
+    // record says created: synced off the event loop while the runtime works.
+    fs.mkdirSync(p.persistDir, { recursive: true, mode: 0o700 });
+    const stateDirDurable = syncDirs([deps.dirs.state, p.stateDir]);
+    stateDirDurable.catch(() => undefined);
     const user = resolveUser(spec.user, image.config.config?.User, readInRoot(p.rootfs, '/etc/passwd') ?? '', readInRoot(p.rootfs, '/etc/group') ?? '');
     const builtSpec = buildSpec({
       containerId: id,
@@ -172,6 +178,7 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
     const created = await deps.opts.conmon.create(conmonOptions(deps, rec, runtime, options.exitCommand));
     // The container's mount namespace has its own copy of the rootfs mount now; the host's becomes nosuid,nodev.
     await restrictHostRootfs(p.rootfs);
+    await stateDirDurable;
     return deps.store.transition(id, { type: 'created', pid: created.pid, user: { uid: user.user.uid, gid: user.user.gid, additionalGids: user.user.additionalGids ?? [] } });
   } catch (err) {
     // Everything made so far, unmade (teardown.ts): with conmon started, its processes are looked for by their arguments too.

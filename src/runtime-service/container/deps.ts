@@ -1,6 +1,7 @@
 import { invalidArgument } from '../../common/errors';
 import { ensurePrivateDir } from '../../common/host/private-paths';
 import { SharedKeyedLock } from '../../common/process-lock';
+import { Trash } from '../../common/trash';
 import type { StateDb } from '../state-db';
 import type { ConmonDriver } from '../../conmon/driver';
 import { OciRuntime } from '../oci/runc';
@@ -12,6 +13,7 @@ import { RootlessCgroups, rootlessCgroups } from '../oci/rootless';
 import { appArmorEnabled, currentOomScoreAdj, hostCapabilities, swapControlAvailable } from './host';
 import { ContainerDirs, containerDirs } from './paths';
 import type { LayerStack } from './rootfs';
+import { WritableLayerUsage } from './layer-usage';
 import { isCgroupV2 } from './stats';
 import { ContainerStore } from './store';
 
@@ -101,13 +103,27 @@ export interface ContainerDeps {
   /** Callbacks waiting for a container's exit, by ID. */
   exitWaiters: Map<string, Set<() => void>>;
   host: HostFacts;
+  /** Removed containers' directories, deleted in the background. */
+  trash: Trash;
+  /** The writable layers' disk usage, measured in the background and cached. */
+  layerUsage: WritableLayerUsage;
 }
 
 /** Builds the dependencies on a state database and makes the directories. */
 export function containerDeps(opts: ContainerEngineOptions, state: StateDb): ContainerDeps {
   const dirs = containerDirs(opts.root, opts.runroot);
   for (const d of [dirs.bundles, dirs.exits, dirs.sockets]) ensurePrivateDir(d);
-  return { opts, dirs, store: new ContainerStore(state, dirs.state), locks: new SharedKeyedLock(state.locks, 'container:'), exitWaiters: new Map(), host: probeHost() };
+  const trash = new Trash(dirs.trash, opts.log);
+  return {
+    opts,
+    dirs,
+    store: new ContainerStore(state, dirs.state, trash),
+    locks: new SharedKeyedLock(state.locks, 'container:'),
+    exitWaiters: new Map(),
+    host: probeHost(),
+    trash,
+    layerUsage: new WritableLayerUsage(10_000, opts.log),
+  };
 }
 
 /**

@@ -5,7 +5,7 @@ import { createContainer, CreateOptions } from './create';
 import { ContainerDeps, containerDeps, ContainerEngineOptions, EngineImage, EngineSandbox, runtimeFor } from './deps';
 import { execStreaming, runningContainer } from './exec';
 import { ExecOverrides, readOciSpec } from './exec-process';
-import { execSync, ExecSyncResult } from './exec-sync';
+import { execSync, ExecSyncOptions, ExecSyncResult } from './exec-sync';
 import { applyExit, waitExit, watchExits } from './exits';
 import type { ContainerRecord } from './record';
 import { recreateContainer } from './recreate';
@@ -27,8 +27,8 @@ import type { OciSpec } from '../oci/types';
 export type { ContainerEngineOptions, EngineImage, EngineLog, EngineRuntime, EngineSandbox } from './deps';
 export type { CreateOptions } from './create';
 export type { ExecOverrides } from './exec-process';
-export { EXEC_SYNC_MAX_OUTPUT, EXEC_TIMED_OUT_EXIT_CODE, EXEC_TIMED_OUT_MESSAGE } from './exec-sync';
-export type { ExecSyncResult } from './exec-sync';
+export { EXEC_SYNC_MAX_OUTPUT } from './exec-sync';
+export type { ExecSyncOptions, ExecSyncResult } from './exec-sync';
 
 /**
  * The containers, for every front end: one object holding what the verbs
@@ -226,8 +226,8 @@ export class ContainerEngine {
   }
 
   /** Runs a command to its end and returns its output (exec-sync.ts). */
-  execSync(idOrPrefix: string, cmd: string[], timeoutSec: number): Promise<ExecSyncResult> {
-    return execSync(this.deps, this.get(idOrPrefix).id, cmd, timeoutSec);
+  execSync(idOrPrefix: string, cmd: string[], timeoutSec: number, options: ExecSyncOptions = {}): Promise<ExecSyncResult> {
+    return execSync(this.deps, this.get(idOrPrefix).id, cmd, timeoutSec, options);
   }
 
   /** Runs a command with the client's stdio (exec.ts), its process changed by `overrides`. */
@@ -277,8 +277,22 @@ export class ContainerEngine {
     return reopenLog(this.deps, this.get(idOrPrefix).id);
   }
 
-  /** Resource usage of a container: its cgroup (when running) and its writable layer. */
+  /**
+   * Resource usage of a container: its cgroup (when running), read now, and
+   * its writable layer as last measured in the background (zeros until the
+   * first measurement; a new one starts when the last is 10 s old).
+   */
   usage(idOrPrefix: string): ContainerUsage {
-    return containerUsage(this.get(idOrPrefix));
+    return this.usageOf(this.get(idOrPrefix));
+  }
+
+  /** `usage` of a record already read. */
+  usageOf(rec: ContainerRecord): ContainerUsage {
+    return containerUsage(rec, this.deps.layerUsage.get(rec.id, rec.upperDir));
+  }
+
+  /** Resolves once the background work (layer measurements, deletes of removed containers' trees) is done. */
+  async settled(): Promise<void> {
+    await Promise.all([this.deps.layerUsage.settled(), this.deps.trash.settled()]);
   }
 }

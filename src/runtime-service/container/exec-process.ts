@@ -37,15 +37,15 @@ export interface ExecOverrides {
 }
 
 /**
- * Prepares an exec in a container: a fresh work directory in its bundle with
- * a `process.json` that runs `args` as the container's main process runs
- * (same user, env, cwd, capabilities), with or without a terminal, changed
- * by `overrides`.
+ * Prepares an exec in a container: a fresh work directory in its bundle
+ * (or `dir`, made by the caller) with a `process.json` that runs `args` as
+ * the container's main process runs (same user, env, cwd, capabilities),
+ * with or without a terminal, changed by `overrides`.
  * @throws WrongStateError when the container has no bundle any more;
  *   InvalidArgumentError (field `workingDir`, `user.name`) for a relative
  *   working directory or a user the container does not know.
  */
-export function writeExecProcess(rec: ContainerRecord, args: string[], terminal: boolean, overrides: ExecOverrides = {}): ExecWorkDir {
+export function writeExecProcess(rec: ContainerRecord, args: string[], terminal: boolean, overrides: ExecOverrides = {}, dir?: string): ExecWorkDir {
   const spec = readOciSpec(rec);
   if (!spec) throw wrongState(`container ${rec.id} has no bundle`);
   const proc = { ...spec.process, args, terminal };
@@ -66,11 +66,11 @@ export function writeExecProcess(rec: ContainerRecord, args: string[], terminal:
     for (const kv of overrides.env) env.set(kv.name, kv.value);
     proc.env = [...env].map(([k, v]) => `${k}=${v}`);
   }
-  const tag = randomBytes(8).toString('hex');
-  const dir = path.join(rec.bundle, `exec-${tag}`);
+  const tag = dir ? path.basename(dir) : randomBytes(8).toString('hex');
+  const workDir = dir ?? path.join(rec.bundle, `exec-${tag}`);
   // Owner only, as the bundle: process.json holds the container's env (docs/security.md).
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const processFile = path.join(dir, 'process.json');
+  fs.mkdirSync(workDir, { recursive: true, mode: 0o700 });
+  const processFile = path.join(workDir, 'process.json');
   fs.writeFileSync(processFile, JSON.stringify(proc), { mode: 0o600 });
-  return { tag, dir, processFile };
+  return { tag, dir: workDir, processFile };
 }

@@ -1,10 +1,17 @@
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import { internal, invalidArgument, notFound } from '../../common/errors';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { internal, invalidArgument, notFound, timedOut } from '../../common/errors';
+import { canHoldOutputs, ProcessEnd, spawnHoldingOutputs } from '../../common/host/command';
+import { killProcess, processTree, readPid } from '../../common/host/proc';
 import { ConmonError } from '../../conmon/driver';
+import type { OciRuntime } from '../oci/runc';
 import { ContainerDeps, runtimeFor } from './deps';
 import { writeExecProcess } from './exec-process';
+import { ExecOutput, readLogInto } from './exec-output';
 import { applyExit } from './exits';
-import { splitLogStreams } from './logs';
+import type { ContainerRecord } from './record';
 import { mustBeRunning } from './state';
 
 /** ExecSync's result. */
@@ -14,58 +21,141 @@ export interface ExecSyncResult {
   exitCode: number;
 }
 
+/** How much of an ExecSync's output is kept. */
+export interface ExecSyncOptions {
+  /** Bytes of stdout and stderr together (stderr kept first); default twice EXEC_SYNC_MAX_OUTPUT. */
+  maxOutputBytes?: number;
+}
+
 /** Each of ExecSync's outputs is cut at 16 MiB. */
 export const EXEC_SYNC_MAX_OUTPUT = 16 << 20;
-/** The stderr text and exit code of an ExecSync whose timeout expired. */
-export const EXEC_TIMED_OUT_MESSAGE = 'command timed out';
-export const EXEC_TIMED_OUT_EXIT_CODE = -1;
+/** The exit code of a run whose timeout expired (internal: the caller gets a TimedOutError). */
+const TIMED_OUT_EXIT_CODE = -1;
 
 /**
  * Runs `cmd` in a running container (same user, env, cwd and capabilities
- * as its main process) under conmon's exec mode and returns its output and
- * exit code. A timeout (seconds, 0 = none) kills the process and returns
- * exit code -1 with `command timed out` on stderr; each output is capped at
- * 16 MiB.
+ * as its main process: the runtime takes them from the bundle's config.json)
+ * and returns its output and exit code (128+N when killed by signal N). A
+ * timeout (seconds, 0 = none) kills the process and everything it started,
+ * then throws TimedOutError (`command timed out`), as containerd answers
+ * (gRPC DEADLINE_EXCEEDED, which the kubelet takes for a timed-out probe).
+ * The output is bounded as ExecOutput says; it is never held beyond those
+ * bounds (what comes beyond them is read and dropped).
+ *
+ * Two ways, one result:
+ * - with the spawn server (peapod-cri): `runc exec --detach`, the process
+ *   reaped by the server's helper, its output read from pipes the helper
+ *   ends when the process exits (runcExec), so a background process holding
+ *   them does not hold the call;
+ * - else: conmon in exec mode, which reaps the process and writes a bounded
+ *   log, read back streaming.
+ * Each exec has a directory of its own (`<bundle>/exec-<random>`: pid file,
+ * conmon's log and exit dir), so concurrent execs never share a file.
+ *
  * @throws InvalidArgumentError for an empty cmd; NotFoundError; WrongStateError
- *   when the container is not running; InternalError when conmon fails.
+ *   when the container is not running; TimedOutError when the timeout expired
+ *   (the process tree is gone by then); InternalError carrying the runtime's
+ *   (or conmon's) own message when the process could not be started.
  */
-export async function execSync(deps: ContainerDeps, id: string, cmd: string[], timeoutSec: number): Promise<ExecSyncResult> {
+export async function execSync(deps: ContainerDeps, id: string, cmd: string[], timeoutSec: number, options: ExecSyncOptions = {}): Promise<ExecSyncResult> {
   if (cmd.length === 0) throw invalidArgument('an exec needs a command', { field: 'cmd' });
   if (!deps.store.find(id)) throw notFound(`container "${id}" not found`);
   await applyExit(deps, id);
   const rec = deps.store.find(id);
   if (!rec) throw notFound(`container "${id}" not found`);
   mustBeRunning(rec, 'exec');
-  const work = writeExecProcess(rec, cmd, false);
   const runtime = runtimeFor(deps, rec.runtimeHandler);
+  const out = new ExecOutput(EXEC_SYNC_MAX_OUTPUT, options.maxOutputBytes ?? 2 * EXEC_SYNC_MAX_OUTPUT);
+  const dir = path.join(rec.bundle, `exec-${randomBytes(8).toString('hex')}`);
+  await fs.promises.mkdir(dir, { mode: 0o700 });
+  try {
+    const run = canHoldOutputs() ? await runcExec(runtime, rec, cmd, timeoutSec, dir, out) : await conmonExec(deps, runtime, rec, cmd, timeoutSec, dir, out);
+    if (run.timedOut) throw timedOut(`exec in container ${rec.id}: command timed out: timeout ${timeoutSec}s exceeded; the process and everything it started were killed`);
+    return { stdout: out.stdout, stderr: out.stderr, exitCode: run.exitCode };
+  } finally {
+    await fs.promises.rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** How one run ended. */
+interface ExecRun {
+  exitCode: number;
+  /** The timeout killed it. */
+  timedOut: boolean;
+}
+
+/**
+ * `runc exec --detach --pid-file <dir>/pid <id> <cmd…>` through the spawn
+ * server, as containerd's shim runs an exec: runc returns once the process
+ * runs (or fails with its own message, which becomes the error), the
+ * process is then the spawn server's helper's to reap (it is a child
+ * subreaper, as conmon is), and the outputs, held by the helper, end when
+ * that process has exited, even if something it left in the background
+ * still holds them.
+ */
+async function runcExec(runtime: OciRuntime, rec: ContainerRecord, cmd: string[], timeoutSec: number, dir: string, out: ExecOutput): Promise<ExecRun> {
+  const pidFile = path.join(dir, 'pid');
+  const child = spawnHoldingOutputs(runtime.binary, ['--root', runtime.root, 'exec', '--detach', '--pid-file', pidFile, rec.id, ...cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.on('data', (d: Buffer) => out.add('stdout', d));
+  child.stderr!.on('data', (d: Buffer) => out.add('stderr', d));
+  const outputsEnded = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  let expired = false;
+  let pid: number | undefined;
+  // At the deadline the process and everything it started are killed (runc itself if it has not started it yet).
+  const deadline =
+    timeoutSec > 0
+      ? setTimeout(() => {
+          expired = true;
+          if (pid) for (const p of processTree(pid)) killProcess(p);
+          else child.kill('SIGKILL');
+        }, timeoutSec * 1000)
+      : undefined;
+  try {
+    const started = await new Promise<ProcessEnd>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+    });
+    pid = started.code === 0 ? readPid(pidFile) : undefined;
+    if (!pid) {
+      child.releaseOutputs();
+      await outputsEnded;
+      if (expired) return { exitCode: TIMED_OUT_EXIT_CODE, timedOut: expired };
+      const why = out.stderr.toString('utf8').trim() || `${runtime.binary} exec ended with ${started.signal ?? `exit code ${started.code}`}`;
+      throw internal(`exec in container ${rec.id}: ${why}`);
+    }
+    child.releaseOutputs(pid);
+    if (expired) for (const p of processTree(pid)) killProcess(p);
+    const end = await child.endOfLeftProcess(pid);
+    await outputsEnded;
+    if (expired) return { exitCode: TIMED_OUT_EXIT_CODE, timedOut: expired };
+    return { exitCode: end.code ?? 128 + (end.signal ? os.constants.signals[end.signal] : 0), timedOut: expired };
+  } catch (err) {
+    child.releaseOutputs();
+    if ((err as NodeJS.ErrnoException).syscall?.startsWith('spawn')) throw internal(`exec in container ${rec.id}: cannot run ${runtime.binary}: ${(err as Error).message}`, { cause: err });
+    throw err;
+  } finally {
+    clearTimeout(deadline);
+  }
+}
+
+/** conmon in exec mode (the way without the spawn server), its log read back streaming. */
+async function conmonExec(deps: ContainerDeps, runtime: OciRuntime, rec: ContainerRecord, cmd: string[], timeoutSec: number, dir: string, out: ExecOutput): Promise<ExecRun> {
+  const { processFile } = writeExecProcess(rec, cmd, false, {}, dir);
   try {
     const r = await deps.opts.conmon.exec({
       containerId: rec.id,
-      execId: `${rec.id.slice(0, 12)}-exec-${work.tag}`,
-      bundle: rec.bundle,
+      execId: `${rec.id.slice(0, 12)}-${path.basename(dir)}`,
       runtimePath: runtime.binary,
       runtimeRoot: runtime.root,
-      processSpecFile: work.processFile,
-      workDir: work.dir,
+      processSpecFile: processFile,
+      workDir: dir,
       timeoutSec,
       maxLogBytes: 4 * EXEC_SYNC_MAX_OUTPUT,
     });
-    let log: Buffer = Buffer.alloc(0);
-    try {
-      log = fs.readFileSync(r.logFile);
-    } catch {
-      /* no output */
-    }
-    const out = splitLogStreams(log, EXEC_SYNC_MAX_OUTPUT);
-    if (r.timedOut) {
-      const stderr = Buffer.concat([out.stderr, Buffer.from(EXEC_TIMED_OUT_MESSAGE)]).subarray(0, EXEC_SYNC_MAX_OUTPUT);
-      return { stdout: out.stdout, stderr, exitCode: EXEC_TIMED_OUT_EXIT_CODE };
-    }
-    return { stdout: out.stdout, stderr: out.stderr, exitCode: r.exitCode };
+    await readLogInto(r.logFile, out);
+    return { exitCode: r.exitCode, timedOut: r.timedOut };
   } catch (err) {
     if (err instanceof ConmonError) throw internal(`exec in container ${rec.id}: ${err.message}`, { cause: err });
     throw err;
-  } finally {
-    fs.rmSync(work.dir, { recursive: true, force: true });
   }
 }

@@ -10,6 +10,9 @@ import * as path from 'node:path';
  *   files, conmon's ctl FIFO, console.log when no log path was given),
  *   conmon's exit files `<runroot>/containers-exits/<id>` (one directory,
  *   watched) and its attach sockets `<runroot>/containers-sockets/<id>/attach`.
+ * A removed container's persistent directory is renamed into
+ * `<root>/containers-trash/` (same filesystem) and deleted from there in the
+ * background.
  */
 export interface ContainerDirs {
   /** `<root>/containers`. */
@@ -20,6 +23,8 @@ export interface ContainerDirs {
   exits: string;
   /** `<runroot>/containers-sockets`. */
   sockets: string;
+  /** `<root>/containers-trash`: removed containers' directories, renamed here and deleted in the background (trash.ts). */
+  trash: string;
 }
 
 /** The directories of all containers. */
@@ -29,6 +34,7 @@ export function containerDirs(root: string, runroot: string): ContainerDirs {
     bundles: path.join(runroot, 'containers'),
     exits: path.join(runroot, 'containers-exits'),
     sockets: path.join(runroot, 'containers-sockets'),
+    trash: path.join(root, 'containers-trash'),
   };
 }
 

@@ -87,7 +87,9 @@ function entries(dir: string): string[] {
  *   monitor stopped), writable layers, exit files, socket links: the
  *   directories are listed before the records are read, and a creator
  *   writes its record before its files, so a creation in flight in another
- *   process is never taken for leftovers;
+ *   process is never taken for leftovers (writable layers go to the trash;
+ *   what the trash holds, trees a crash left half-deleted, is deleted in
+ *   the background);
  * - this owner's rows whose record cannot be read are repaired
  *   (rebuiltContainerRecord: exited, exit code 255, with a log line), so the
  *   kubelet sees them and removes them; never skipped;
@@ -106,13 +108,14 @@ export async function recoverContainers(deps: ContainerDeps, options: { reconcil
   const exits = entries(deps.dirs.exits);
   const sockets = entries(deps.dirs.sockets);
   const known = deps.store.allIds();
+  deps.trash.empty();
   for (const id of new Set([...stateDirs, ...bundles, ...exits, ...sockets])) {
     if (known.has(id)) continue;
     deps.opts.log.warn({ id }, 'removing container files without a record');
     await stopMonitor(deps, id, false).catch((err) => deps.opts.log.error({ id, err }, 'stopping the monitor of a container without a record failed'));
     await unmountRootfs(path.join(deps.dirs.bundles, id, 'rootfs')).catch(() => undefined);
     fs.rmSync(path.join(deps.dirs.bundles, id), { recursive: true, force: true });
-    fs.rmSync(path.join(deps.dirs.state, id), { recursive: true, force: true });
+    deps.trash.discard(path.join(deps.dirs.state, id));
     fs.rmSync(exitFilePath(deps.dirs.exits, id), { force: true });
     fs.rmSync(path.join(deps.dirs.sockets, id), { recursive: true, force: true });
   }

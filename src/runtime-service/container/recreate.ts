@@ -6,6 +6,7 @@ import { ctlFifoPath, exitFilePath, oomFilePath, persistExitFilePath } from '../
 import { conmonOptions } from './create';
 import { ContainerDeps, runtimeFor } from './deps';
 import { containerPaths } from './paths';
+import { allowHostRootfs, restrictHostRootfs } from './rootfs';
 import type { ContainerRecord } from './record';
 import { nextRecord } from './state';
 
@@ -39,10 +40,14 @@ export function recreateContainer(deps: ContainerDeps, id: string, options: { ex
       for (const f of [exitFilePath(deps.dirs.exits, rec.id), persistExitFilePath(rec.persistDir), oomFilePath(rec.persistDir), ctlFifoPath(rec.bundle), p.pidFile, p.conmonPidFile, path.join(rec.bundle, 'attach')]) {
         fs.rmSync(f, { force: true });
       }
+      // As at creation (create.ts): the runtime binds the rootfs with the host's flags, which are then restricted again.
+      await allowHostRootfs(rec.rootfs);
       const created = await deps.opts.conmon.create(conmonOptions(deps, rec, runtime, options.exitCommand));
+      await restrictHostRootfs(rec.rootfs);
       return deps.store.transition(rec.id, { type: 'recreated', pid: created.pid });
     } catch (err) {
       await runtime.delete(rec.id).catch(() => undefined);
+      await restrictHostRootfs(rec.rootfs).catch(() => undefined);
       if (err instanceof PeapodError && err.code !== 'INTERNAL') throw err;
       throw internal(`creating container ${rec.id} again: ${(err as Error).message}`, { cause: err });
     }

@@ -7,7 +7,11 @@ import { tearDownContainer } from './teardown';
  * at once), then it is torn down (teardown.ts: its monitor, the runtime's
  * state, its cgroup, rootfs, bundle, socket link, exit file, writable layer
  * and, last, the record), so an interrupted removal is finished by the next
- * one. Unknown containers, or one removed by a racing call: nothing to do.
+ * one. The persistent directory (the writable layer: any size) is renamed
+ * into the trash and deleted in the background (ContainerStore.delete), so
+ * the call never waits for a tree delete; a crash leaves it in the trash,
+ * which the next start empties. Unknown containers, or one removed by a
+ * racing call: nothing to do.
  * @throws what stopping or a removal step throws; the record stays so the call can be retried.
  */
 export async function removeContainer(deps: ContainerDeps, id: string): Promise<void> {

@@ -118,6 +118,16 @@ export async function restrictHostRootfs(target: string): Promise<void> {
 }
 
 /**
+ * Undoes restrictHostRootfs (the host's view `suid,dev` again) before the
+ * runtime creates the container anew on the same rootfs (recreate.ts): the
+ * new container's copy of the mount would inherit `nosuid,nodev`.
+ * @throws HostCommandError with mount's message when the kernel refuses.
+ */
+export async function allowHostRootfs(target: string): Promise<void> {
+  await runHostCommand('mount', ['-o', 'remount,bind,suid,dev', target], { timeoutMs: 60_000 });
+}
+
+/**
  * The rootfs mounts under `bundlesDir` (`<id>/rootfs`) whose host view is
  * still suid or dev, as an older peapod left them: one read of
  * /proc/self/mountinfo.

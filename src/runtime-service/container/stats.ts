@@ -5,7 +5,8 @@ import { nowNs } from '../../common/time';
 
 /**
  * Reads a container's resource usage from its cgroup (v1 controllers or the
- * v2 unified tree) and its writable layer from disk, for ContainerStats.
+ * v2 unified tree), for ContainerStats; its writable layer is measured in
+ * the background (layer-usage.ts).
  */
 
 /** Usage numbers; undefined when not readable. cpu in ns, memory in bytes. */
@@ -98,38 +99,6 @@ export function cgroupUsage(pid: number): CgroupUsage {
   return out;
 }
 
-/** Bytes and inodes used below `dir` (the writable layer), without following links. */
-export function directoryUsage(dir: string): { usedBytes: bigint; inodesUsed: bigint } {
-  let bytes = 0n;
-  let inodes = 0n;
-  const seen = new Set<string>();
-  const walk = (d: string): void => {
-    let entries: fs.Dirent[];
-    try {
-      entries = fs.readdirSync(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const p = path.join(d, e.name);
-      let st: fs.BigIntStats;
-      try {
-        st = fs.lstatSync(p, { bigint: true });
-      } catch {
-        continue;
-      }
-      const key = `${st.dev}:${st.ino}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      inodes += 1n;
-      bytes += st.blocks * 512n;
-      if (e.isDirectory()) walk(p);
-    }
-  };
-  walk(dir);
-  return { usedBytes: bytes, inodesUsed: inodes };
-}
-
 /** One interface's counters from /proc/net/dev. */
 export interface InterfaceCounters {
   name: string;
@@ -168,10 +137,14 @@ export interface ContainerUsage {
   writable: { usedBytes: bigint; inodesUsed: bigint };
 }
 
-/** Measures a container (see ContainerUsage): the cgroup of its init process, the bytes and inodes of its writable layer. */
-export function containerUsage(rec: { state: string; pid: number; upperDir: string }): ContainerUsage {
+/**
+ * A container's usage (see ContainerUsage): the cgroup of its init process,
+ * read now, and `writable`, the bytes and inodes of its writable layer as
+ * measured in the background (layer-usage.ts: a tree walk never runs here).
+ */
+export function containerUsage(rec: { state: string; pid: number }, writable: { usedBytes: bigint; inodesUsed: bigint }): ContainerUsage {
   const cgroup = rec.state === 'running' && rec.pid > 0 ? cgroupUsage(rec.pid) : {};
-  return { timestampNs: nowNs(), cgroup, writable: directoryUsage(rec.upperDir) };
+  return { timestampNs: nowNs(), cgroup, writable: { usedBytes: writable.usedBytes, inodesUsed: writable.inodesUsed } };
 }
 
 /** /proc/net/dev as seen inside a network namespace file (via nsenter); '' when it cannot be read. */

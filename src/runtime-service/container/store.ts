@@ -4,6 +4,8 @@ import type Database from 'better-sqlite3';
 import { alreadyExists, internal, notFound } from '../../common/errors';
 import { ensurePrivateDir } from '../../common/host/private-paths';
 import { isProcessAlive } from '../../common/host/proc';
+import { deepFreeze } from '../../common/deep-freeze';
+import type { Trash } from '../../common/trash';
 import type { ImageUsers } from '../image-removal';
 import { isUniqueViolation, Owner, StateDb } from '../state-db';
 import type { ContainerRecord } from './record';
@@ -83,7 +85,9 @@ export function imageUsersOf(state: StateDb): ImageUsers {
  *
  * Lookups and lists see this process's owner's records that are not
  * `creating`; `getAny`, `usingImage` and recovery see more, as documented.
- * Records returned are snapshots: read again after a change.
+ * Records returned are snapshots: read again after a change. `list()`'s
+ * are shared, deep-frozen, and kept until the database changes (its change
+ * stamp: a commit of any process, or a write of this one).
  */
 export class ContainerStore {
   private readonly byId: Database.Statement<[string]>;
@@ -91,14 +95,19 @@ export class ContainerStore {
   private readonly ownByPrefix: Database.Statement<[string, string, string]>;
   private readonly ownList: Database.Statement<[string]>;
   private readonly update: Database.Statement<[string, string, string]>;
+  /** `list()`'s last answer and the change stamp it was read under. */
+  private listed: { stamp: string; records: readonly ContainerRecord[] } | undefined;
 
   /**
    * @param state the state database (its owner is this store's)
    * @param dir `<root>/containers`: a container's persistent directory goes with its record
+   * @param trash where a deleted container's directory goes (renamed, then deleted in the
+   *   background); without one it is deleted at once
    */
   constructor(
     private readonly state: StateDb,
     readonly dir: string,
+    private readonly trash?: Trash,
   ) {
     ensurePrivateDir(dir);
     const db = state.db;
@@ -118,10 +127,10 @@ export class ContainerStore {
    * Writes the first record of a container being created (state `creating`),
    * with this process as its creator; the row takes the container's name in
    * its pod. With `uniqueName` the name must also be free among every
-   * container of this owner, in any pod (the CLI's rule, as Podman's):
-   * checked in the same IMMEDIATE transaction, so two processes cannot both
-   * take it.
-   * @param options.guard run first, inside the same IMMEDIATE transaction (e.g. a
+   * container of this owner, in any pod (the CLI's rule, as Podman's).
+   * Both checks run in one IMMEDIATE transaction, so two processes cannot
+   * both take a name.
+   * @param options.guard run first, inside the same transaction (e.g. a
    *   check that the container's image is still in the store): what it
    *   throws is thrown and nothing is written. An image removal runs its
    *   check of the image's users in such a transaction too
@@ -171,9 +180,14 @@ export class ContainerStore {
       .immediate();
   }
 
-  /** Forgets a container: its persistent directory first, then its row. */
+  /**
+   * Forgets a container: its persistent directory first (into the trash: one
+   * rename, the tree deleted in the background), then its row.
+   */
   delete(id: string): void {
-    fs.rmSync(path.join(this.dir, id), { recursive: true, force: true });
+    const dir = path.join(this.dir, id);
+    if (this.trash) this.trash.discard(dir);
+    else fs.rmSync(dir, { recursive: true, force: true });
     this.state.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
   }
 
@@ -202,9 +216,19 @@ export class ContainerStore {
     return records(this.ownList.all(owner) as { record: string }[]);
   }
 
-  /** This owner's containers that are not `creating`, oldest first: one query. Records that cannot be read are left out (recovery repairs them). */
+  /**
+   * This owner's containers that are not `creating`, oldest first: one query
+   * when the database changed since the last call, else the same (frozen)
+   * records again. The array is the caller's. Records that cannot be read
+   * are left out (recovery repairs them).
+   */
   list(): ContainerRecord[] {
-    return records(this.ownList.all(this.owner) as { record: string }[]);
+    const stamp = this.state.changeStamp();
+    if (this.listed?.stamp !== stamp) {
+      const recs = records(this.ownList.all(this.owner) as { record: string }[]).map((r) => deepFreeze(r));
+      this.listed = { stamp, records: recs };
+    }
+    return [...this.listed.records];
   }
 
   /** The containers of every owner, `creating` ones included, made from image `imageId`. */

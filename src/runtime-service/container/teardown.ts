@@ -6,8 +6,9 @@
  *
  *   made by                         what                                      unmade by
  *   create: the record              the row (state creating), taking the name  5. deleted last
- *   create: mkdir                   <root>/containers/<id>/ (upper, work,      5. removed with the row
- *                                   persist: conmon's exit and oom files)
+ *   create: mkdir                   <root>/containers/<id>/ (upper, work,      5. renamed into the trash with
+ *                                   persist: conmon's exit and oom files)         the row's deletion, deleted
+ *                                                                                 there in the background
  *   create: mount                   the rootfs overlay in the bundle           3. unmounted (lazily if busy)
  *   create: write                   <runroot>/containers/<id>/ config.json     4. removed
  *   conmon                          its pid file, ctl FIFO (in the bundle),    1. conmon killed and waited for
@@ -98,5 +99,6 @@ export async function tearDownContainer(deps: ContainerDeps, rec: ContainerRecor
   fs.rmSync(path.join(deps.dirs.sockets, rec.id), { recursive: true, force: true });
   fs.rmSync(exitFilePath(deps.dirs.exits, rec.id), { force: true });
   deps.store.delete(rec.id);
+  deps.layerUsage.forget(rec.id);
   wakeExitWaiters(deps, rec.id);
 }

@@ -3,8 +3,8 @@ import type { ContainerStats } from '../../generated/runtime/v1/ContainerStats';
 import type { ContainerStatus } from '../../generated/runtime/v1/ContainerStatus';
 import type { ContainerEngine } from '../container/engine';
 import type { ContainerRecord } from '../container/record';
-import { containerUsage } from '../container/stats';
 import type { ContainerState } from '../container/state';
+import type { ContainerUsage } from '../container/stats';
 import type { SandboxRecord } from '../sandbox/record';
 import { CRI_PROPAGATION } from './container-config';
 import { criResourcesOf } from './resources';
@@ -70,9 +70,8 @@ export function matchesLabels(labels: Record<string, string>, selector: Record<s
   return true;
 }
 
-/** CRI `ContainerStats` of a container: cgroup cpu/memory and the writable layer, measured now. */
-export function toCriStats(rec: ContainerRecord): ContainerStats {
-  const u = containerUsage(rec);
+/** CRI `ContainerStats` of a container from its usage (engine.usageOf): cgroup cpu/memory read now, the writable layer as last measured. */
+export function toCriStats(rec: ContainerRecord, u: ContainerUsage): ContainerStats {
   const ts = u.timestampNs.toString();
   return {
     attributes: { id: rec.id, metadata: { name: rec.metadata.name, attempt: rec.metadata.attempt }, labels: rec.labels, annotations: rec.annotations },

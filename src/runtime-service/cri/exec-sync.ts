@@ -10,10 +10,12 @@ const RESPONSE_OVERHEAD = 1024;
 /**
  * CRI `ExecSync`: runs `cmd` in the container and returns stdout, stderr
  * (each at most 16 MiB) and the exit code. When `timeout` (seconds, 0 =
- * none) expires the process is killed and the answer is exit code -1 with
- * `command timed out` on stderr, not an RPC error. stdout is shortened
+ * none) expires the process and everything it started are killed and the
+ * call fails with DEADLINE_EXCEEDED (`command timed out`), as containerd
+ * answers: the kubelet takes that for a timed-out probe. stdout is shortened
  * further when both outputs together would not fit in one gRPC message.
- * @throws PeapodError INVALID_ARGUMENT for an empty cmd; NOT_FOUND; FAILED_PRECONDITION when not running.
+ * @throws PeapodError INVALID_ARGUMENT for an empty cmd; NOT_FOUND; FAILED_PRECONDITION when not running;
+ *   TIMED_OUT (DEADLINE_EXCEEDED) when the timeout expired; INTERNAL with the runtime's message.
  */
 export function execSync(ctx: RuntimeContext) {
   return async (req: ExecSyncRequest__Output): Promise<ExecSyncResponse> => {
@@ -21,9 +23,9 @@ export function execSync(ctx: RuntimeContext) {
     if (req.cmd.length === 0) throw invalidArgument('cmd is required');
     const timeout = Number(req.timeout);
     if (!Number.isFinite(timeout) || timeout < 0) throw invalidArgument('timeout must be a non-negative number of seconds');
-    const r = await ctx.containers.execSync(req.container_id, req.cmd, timeout);
-    // Each output is already at most 16 MiB; the two together must also fit one message.
+    // Both outputs together must fit one message (stderr kept first); the domain holds no more than that.
     const budget = MAX_MESSAGE_BYTES - RESPONSE_OVERHEAD;
+    const r = await ctx.containers.execSync(req.container_id, req.cmd, timeout, { maxOutputBytes: budget });
     const stderr = r.stderr.subarray(0, budget);
     const stdout = r.stdout.subarray(0, budget - stderr.length);
     return { stdout, stderr, exit_code: r.exitCode };

@@ -13,7 +13,7 @@ import { podNetworkUsage } from '../container/stats';
  */
 export async function podSandboxStatsOf(ctx: RuntimeContext, sb: SandboxRecord): Promise<PodSandboxStats> {
   const recs = ctx.containers.list().filter((r) => r.sandboxId === sb.id);
-  const containers = recs.map(toCriStats);
+  const containers = recs.map((r) => toCriStats(r, ctx.containers.usageOf(r)));
   const ts = nowNs().toString();
   const sum = (pick: (c: (typeof containers)[number]) => { value?: unknown } | null | undefined): { value: string } => ({
     value: containers.reduce((acc, c) => acc + BigInt(String(pick(c)?.value ?? '0')), 0n).toString(),

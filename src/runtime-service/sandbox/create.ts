@@ -1,14 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { writeFileAtomic } from '../../common/atomic-file';
+import * as path from 'node:path';
+import { syncDirs, writeFilesAtomic } from '../../common/atomic-file';
 import { invalidArgument, notFound, wrongState } from '../../common/errors';
 import { untrustedDirectoryProblem } from '../../common/host/private-paths';
 import { nowNs } from '../../common/time';
 import type { PeapodConfig } from '../../common/config';
 import type { Logger } from '../../common/logger';
 import { addNetwork, podCniArgs } from '../cni/attachment';
-import { findNetworkConf } from '../cni/network-config';
+import { CniNetworkConfList, findNetworkConf } from '../cni/network-config';
 import { podIpsOfResult } from '../cni/result';
 import type { CniRuntimeConfig } from '../cni/runtime-config';
 import { createPodCgroup, joinPodCgroup, podCgroupParent } from './cgroups';
@@ -16,9 +17,9 @@ import { readHostFile, renderHosts, renderResolvConf } from './etc-files';
 import { ensurePauseLink, findInfraProcesses, startInfra } from './infra';
 import { killAndWait } from '../../common/host/proc';
 import { mountShm } from './mounts';
-import { bringUpLoopback, createPinnedNamespaces, setNamespaceHostname } from './namespaces';
+import { bringUpLoopback, createPinnedNamespaces, isNamespaceFile, removeNamespacePin, setNamespaceHostname } from './namespaces';
 import { sandboxPaths } from './paths';
-import type { SandboxRecord } from './record';
+import type { SandboxRecord, SandboxSetup } from './record';
 import type { SandboxStore } from './store';
 import { applySysctls } from './sysctls';
 import { inUserNamespace } from '../../common/userns';
@@ -78,9 +79,6 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
   const paths = sandboxPaths(config, id);
   const podNet = !hostNetwork;
   const podIpc = spec.namespaceOptions.ipc === 'POD';
-  // Inside a user namespace (rootless, docs/rootless.md): no pod cgroup, slirp4netns in place of CNI.
-  const rootless = inUserNamespace();
-  const podCgroup = config.runtime.cgroup_driver === 'cgroupfs' && !rootless;
   const cgroupParent = podCgroupParent(config.runtime.cgroup_driver, spec.cgroupParent, id);
   const record: SandboxRecord = {
     version: 2,
@@ -111,12 +109,18 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
     config: rawConfig,
   };
   const hostname = spec.hostname || os.hostname();
+  const setup: SandboxSetup = {
+    hostname,
+    ...(spec.cniNetwork !== undefined ? { cniNetwork: spec.cniNetwork } : {}),
+    ...(spec.dns ? { dns: spec.dns } : {}),
+    ...(spec.bandwidth ? { bandwidth: spec.bandwidth } : {}),
+  };
+  record.setup = setup;
   const clog = log.child({ sandbox: id, pod: `${spec.metadata.namespace}/${spec.metadata.name}` });
   // The record first: it takes the pod's name (a pod name, with namespace,
   // uid and attempt, names one pod; the kubelet never runs two), and every
   // resource made after it is found by a rollback.
   store.insert(record);
-  let current = record;
   try {
     // The kubelet makes the log directory too; CRI-O makes sure it exists. It is the kubelet's: never removed here.
     if (spec.logDirectory !== '') {
@@ -126,57 +130,93 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
       if (problem) throw invalidArgument(`the log directory is not safe for root to write logs into: ${problem}`, { field: 'logDirectory' });
     }
     fs.mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
-    fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
-    await createPinnedNamespaces({ net: record.namespaces.network, ipc: record.namespaces.ipc, uts: record.namespaces.uts });
-    if (podNet) {
-      await setNamespaceHostname(paths.utsnsPin, hostname);
-      await bringUpLoopback(paths.netnsPin);
-    }
-    if (podIpc) await mountShm(paths.shmDir, config.sandbox.shm_size);
-    if (podCgroup) createPodCgroup(cgroupParent);
-    await applySysctls(spec.sysctls, record.namespaces);
-
-    let ips: string[] = [];
-    let dns = spec.dns;
-    if (netConf?.ok && rootless) {
-      const net = await startRootlessPodNetwork(paths, config.runroot, id, spec.portMappings);
-      ips = net.ips;
-      dns ??= { servers: [net.dnsServer], searches: [], options: [] };
-      clog.debug({ ips }, 'rootless pod network (slirp4netns) set up');
-    } else if (netConf?.ok) {
-      const runtimeConfig: CniRuntimeConfig = {};
-      if (spec.portMappings.length) runtimeConfig.portMappings = spec.portMappings;
-      if (spec.dns) runtimeConfig.dns = spec.dns;
-      if (spec.bandwidth) runtimeConfig.bandwidth = spec.bandwidth;
-      const result = await addNetwork(paths.cniCacheFile, netConf.conf, {
-        containerId: id,
-        netns: paths.netnsPin,
-        args: podCniArgs(spec.metadata, id),
-        runtimeConfig,
-        binDirs: config.network.cni_bin_dirs,
-      });
-      ips = podIpsOfResult(result);
-      clog.debug({ ips, network: netConf.conf.name }, 'pod network set up');
-    }
-
-    if (spec.namespaceOptions.pid === 'POD') {
-      const infra = await startInfra(id, record.namespaces, ensurePauseLink(config.runroot), paths.pidnsPin);
-      current = store.transition(id, { type: 'infraStarted', pid: infra.pid, startTime: infra.startTime, pidNamespace: infra.pidNamespace });
-      if (podCgroup) joinPodCgroup(cgroupParent, infra.pid);
-    }
-
-    writeFileAtomic(paths.hostnameFile, `${hostname}\n`, 0o644);
-    writeFileAtomic(paths.hostsFile, hostNetwork ? readHostFile('/etc/hosts') : renderHosts(hostname, ips), 0o644);
-    writeFileAtomic(paths.resolvConfFile, dns ? renderResolvConf(dns) : readHostFile('/etc/resolv.conf'), 0o644);
-
-    current = store.transition(id, { type: 'ready', ip: ips[0], additionalIps: ips.slice(1) });
+    // The state directory is durable before the record says ready (its parent synced off the event loop, meanwhile).
+    const stateDirDurable = syncDirs([path.dirname(paths.stateDir)]);
+    stateDirDurable.catch(() => undefined);
+    const current = await setUpSandbox(deps, record, setup, netConf?.ok ? netConf.conf : undefined, stateDirDurable);
     clog.info({ ip: current.ip }, 'pod sandbox ready');
     return current;
   } catch (err) {
     clog.warn({ err }, 'pod sandbox creation failed; rolling back');
-    await rollBackSandbox(store.getAny(id) ?? current, teardownDeps(config, log, id), store);
+    await rollBackSandbox(store.getAny(id) ?? record, teardownDeps(config, log, id), store);
     throw err;
   }
+}
+
+/**
+ * Sets up what a sandbox's containers use, from its record (state creating,
+ * or notready for a start again) and its setup: the run directory, the
+ * pinned network/IPC/UTS namespaces (each made when its pin is not a live
+ * namespace: always at creation, after a reboot at a start again) with the
+ * hostname and loopback up, the /dev/shm tmpfs, the pod cgroup, sysctls,
+ * CNI ADD (in a user namespace: slirp4netns and its published ports, no pod
+ * cgroup), the infra process for a shared PID namespace (put in the pod
+ * cgroup; `infraStarted`), /etc/hostname, /etc/hosts, /etc/resolv.conf;
+ * then the `ready` transition with the pod IPs.
+ * @param netConf the CNI network to attach to (undefined: none, or the host's)
+ * @param beforeReady awaited before the `ready` transition (creation: the state directory made durable)
+ * @returns the record, ready.
+ * @throws what a step throws; undoing what was done is the caller's
+ *   (rollBackSandbox at creation, stopSandboxResources at a start again).
+ */
+export async function setUpSandbox(deps: CreateDeps, record: SandboxRecord, setup: SandboxSetup, netConf: CniNetworkConfList | undefined, beforeReady?: Promise<void>): Promise<SandboxRecord> {
+  const { config, log, store } = deps;
+  const id = record.id;
+  const paths = sandboxPaths(config, id);
+  const podNet = !record.hostNetwork;
+  const podIpc = record.namespaceOptions.ipc === 'POD';
+  // Inside a user namespace (rootless, docs/rootless.md): no pod cgroup, slirp4netns in place of CNI.
+  const rootless = inUserNamespace();
+  const podCgroup = config.runtime.cgroup_driver === 'cgroupfs' && !rootless;
+  fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
+  const dead = (pin: string | undefined): string | undefined => (pin !== undefined && !isNamespaceFile(pin) ? pin : undefined);
+  const missing = { net: dead(record.namespaces.network), ipc: dead(record.namespaces.ipc), uts: dead(record.namespaces.uts) };
+  await createPinnedNamespaces(missing);
+  if (missing.uts) await setNamespaceHostname(missing.uts, setup.hostname);
+  if (missing.net) await bringUpLoopback(missing.net);
+  if (podIpc) await mountShm(paths.shmDir, config.sandbox.shm_size);
+  if (podCgroup) createPodCgroup(record.cgroupParent);
+  await applySysctls(record.sysctls, record.namespaces);
+
+  let ips: string[] = [];
+  let dns = setup.dns;
+  if (podNet && netConf && rootless) {
+    const net = await startRootlessPodNetwork(paths, config.runroot, id, record.portMappings ?? []);
+    ips = net.ips;
+    dns ??= { servers: [net.dnsServer], searches: [], options: [] };
+    log.debug({ sandbox: id, ips }, 'rootless pod network (slirp4netns) set up');
+  } else if (podNet && netConf) {
+    const runtimeConfig: CniRuntimeConfig = {};
+    if (record.portMappings?.length) runtimeConfig.portMappings = record.portMappings;
+    if (setup.dns) runtimeConfig.dns = setup.dns;
+    if (setup.bandwidth) runtimeConfig.bandwidth = setup.bandwidth;
+    const result = await addNetwork(paths.cniCacheFile, netConf, {
+      containerId: id,
+      netns: paths.netnsPin,
+      args: podCniArgs(record.metadata, id),
+      runtimeConfig,
+      binDirs: config.network.cni_bin_dirs,
+    });
+    ips = podIpsOfResult(result);
+    log.debug({ sandbox: id, ips, network: netConf.name }, 'pod network set up');
+  }
+
+  if (record.namespaceOptions.pid === 'POD') {
+    // A start again: the last infra's PID namespace took its end with it (no new process can enter it); its pin goes first.
+    await removeNamespacePin(paths.pidnsPin);
+    const infra = await startInfra(id, record.namespaces, ensurePauseLink(config.runroot), paths.pidnsPin);
+    store.transition(id, { type: 'infraStarted', pid: infra.pid, startTime: infra.startTime, pidNamespace: infra.pidNamespace });
+    if (podCgroup) joinPodCgroup(record.cgroupParent, infra.pid);
+  }
+
+  await writeFilesAtomic([
+    { file: paths.hostnameFile, data: `${setup.hostname}\n`, mode: 0o644 },
+    { file: paths.hostsFile, data: podNet ? renderHosts(setup.hostname, ips) : readHostFile('/etc/hosts'), mode: 0o644 },
+    { file: paths.resolvConfFile, data: dns ? renderResolvConf(dns) : readHostFile('/etc/resolv.conf'), mode: 0o644 },
+  ]);
+  await beforeReady;
+
+  return store.transition(id, { type: 'ready', ip: ips[0], additionalIps: ips.slice(1) });
 }
 
 /**

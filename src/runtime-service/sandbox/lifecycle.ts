@@ -1,8 +1,9 @@
 import type { PeapodConfig } from '../../common/config';
 import type { Logger } from '../../common/logger';
-import { teardownDeps } from './create';
-import { isProcessAlive } from '../../common/host/proc';
-import { isNamespaceFile } from './namespaces';
+import { notFound, wrongState } from '../../common/errors';
+import { findNetworkConf } from '../cni/network-config';
+import { setUpSandbox, teardownDeps } from './create';
+import { sandboxAlive } from './alive';
 import type { ContainerEngine } from '../container/engine';
 import type { SandboxRecord } from './record';
 import type { SandboxStore } from './store';
@@ -40,6 +41,48 @@ async function stopLocked(deps: LifecycleDeps, id: string): Promise<SandboxRecor
 }
 
 /**
+ * Starts a stopped (notready) sandbox again, under its lock, as a front
+ * end's restart does (the CLI's `pod start`; the kubelet never does it, it
+ * makes a new pod): the same set-up as at creation from the record's
+ * `setup` (create.ts setUpSandbox: namespaces made again only when gone,
+ * /dev/shm, CNI ADD on the network it was created with, a new infra
+ * process, the /etc files), then ready. Its containers are not started
+ * (that is the front end's call). A ready sandbox is returned as it is.
+ * A failure tears down what the start set up (CNI DEL, infra, /dev/shm)
+ * and leaves the sandbox notready.
+ * @returns the record, ready.
+ * @throws NotFoundError for an unknown ID; WrongStateError for a sandbox
+ *   made by an older peapod (no setup recorded), or when its CNI directory
+ *   has no network; what a set-up step throws.
+ */
+export async function startSandbox(deps: LifecycleDeps, id: string): Promise<SandboxRecord> {
+  return deps.sandboxes.withLock(id, async () => {
+    const rec = deps.sandboxes.get(id);
+    if (!rec || rec.id !== id) throw notFound(`pod sandbox ${id} not found`);
+    if (rec.state === 'ready') return rec;
+    if (!rec.setup) throw wrongState(`pod sandbox ${id} was made by an older peapod and cannot be started again: remove it and make a new one`);
+    const setup = rec.setup;
+    let netConf = setup.cniNetwork ?? undefined;
+    if (!rec.hostNetwork && setup.cniNetwork === undefined) {
+      const found = findNetworkConf(deps.config.network.cni_conf_dir);
+      if (!found.ok) throw wrongState(`network plugin not ready: ${found.reason}`);
+      netConf = found.conf;
+    }
+    try {
+      const ready = await setUpSandbox({ config: deps.config, log: deps.log, store: deps.sandboxes }, rec, setup, netConf);
+      deps.log.info({ sandbox: id, ip: ready.ip }, 'pod sandbox started again');
+      return ready;
+    } catch (err) {
+      deps.log.warn({ err, sandbox: id }, 'starting the pod sandbox again failed; tearing down what was set up');
+      await stopSandboxResources(deps.sandboxes.get(id) ?? rec, teardownDeps(deps.config, deps.log, id)).catch((e: unknown) =>
+        deps.log.error({ err: e, sandbox: id }, 'tearing down a failed start again failed'),
+      );
+      throw err;
+    }
+  });
+}
+
+/**
  * Removes sandbox `id` under its lock: a forced stop, every container of the
  * pod, then namespaces, run directory, cgroup, files and record.
  * Idempotent; an ID not known is a no-op.
@@ -55,22 +98,6 @@ export async function removeSandbox(deps: LifecycleDeps, id: string): Promise<vo
     deps.sandboxes.delete(id);
     deps.log.info({ sandbox: id }, 'pod sandbox removed');
   });
-}
-
-/**
- * True when everything a ready sandbox needs is still there: its namespace
- * pins are namespace files, its infra process runs (the same pid and start
- * time: a pid reused by another process is not it).
- */
-export function sandboxAlive(r: SandboxRecord): boolean {
-  for (const key of ['network', 'ipc', 'uts', 'pid'] as const) {
-    const p = r.namespaces[key];
-    if (p && !isNamespaceFile(p)) return false;
-  }
-  if (r.infraPid !== undefined) {
-    if (r.infraStartTime === undefined || !isProcessAlive({ pid: r.infraPid, startTime: r.infraStartTime })) return false;
-  }
-  return true;
 }
 
 /**

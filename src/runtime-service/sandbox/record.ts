@@ -1,5 +1,7 @@
-import type { CniPortMapping } from '../cni/runtime-config';
+import type { CniNetworkConfList } from '../cni/network-config';
+import type { CniBandwidth, CniPortMapping } from '../cni/runtime-config';
 import type { Owner } from '../state-db';
+import type { DnsSettings } from './etc-files';
 import type { SandboxState } from './state';
 
 /**
@@ -73,6 +75,22 @@ export interface SandboxRecord {
   additionalIps: string[];
   /** The front end's request as received (the CRI PodSandboxConfig), opaque to the domain, reported by verbose status. */
   config: unknown;
+  /**
+   * What a stopped sandbox is set up again from when it is started again
+   * (lifecycle.ts startSandbox); absent in records of an older peapod,
+   * which cannot be started again.
+   */
+  setup?: SandboxSetup;
+}
+
+/** The parts of a pod's spec its set-up uses beyond the record's other fields (see SandboxSpec; the port mappings are the record's `portMappings`). */
+export interface SandboxSetup {
+  /** The hostname of its UTS namespace ('' for the host's name at the time). */
+  hostname: string;
+  /** As SandboxSpec.cniNetwork: absent for the configured directory's first network, null for none. */
+  cniNetwork?: CniNetworkConfList | null;
+  dns?: DnsSettings;
+  bandwidth?: CniBandwidth;
 }
 
 /** Pattern of a sandbox ID. */

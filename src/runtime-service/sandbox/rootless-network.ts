@@ -51,7 +51,7 @@ export async function startRootlessPodNetwork(paths: SandboxPaths, runroot: stri
   fs.mkdirSync(path.dirname(apiSocket), { recursive: true, mode: 0o700 });
   const proc = await startSlirp4netns({ netns: paths.netnsPin, apiSocket, logFile: path.join(paths.runDir, 'slirp4netns.log') });
   try {
-    writeFileAtomic(slirpStateFile(paths), JSON.stringify(proc), 0o600);
+    await writeFileAtomic(slirpStateFile(paths), JSON.stringify(proc), 0o600);
     for (const p of ports) {
       await addHostForward(apiSocket, { proto: p.protocol === 'udp' ? 'udp' : 'tcp', hostIp: p.hostIP || '0.0.0.0', hostPort: p.hostPort, guestPort: p.containerPort });
     }

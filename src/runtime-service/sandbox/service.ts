@@ -2,7 +2,7 @@ import type { PeapodConfig } from '../../common/config';
 import type { Logger } from '../../common/logger';
 import type { ContainerEngine } from '../container/engine';
 import { createSandbox } from './create';
-import { refreshSandboxState, removeSandbox, stopSandbox } from './lifecycle';
+import { refreshSandboxState, removeSandbox, startSandbox, stopSandbox } from './lifecycle';
 import { recoverSandboxes } from './recover';
 import type { SandboxRecord } from './record';
 import type { SandboxSpec } from './spec';
@@ -38,6 +38,14 @@ export class Sandboxes {
   /** Stops a sandbox and its containers (lifecycle.ts); unknown IDs are a no-op. */
   stop(id: string): Promise<void> {
     return stopSandbox(this.deps, id);
+  }
+
+  /**
+   * Starts a stopped sandbox again, without its containers (lifecycle.ts); a ready one is left as it is.
+   * @throws NotFoundError for an unknown ID; see startSandbox for the rest.
+   */
+  start(id: string): Promise<SandboxRecord> {
+    return startSandbox(this.deps, id);
   }
 
   /** Removes a sandbox and its containers (lifecycle.ts); unknown IDs are a no-op. */

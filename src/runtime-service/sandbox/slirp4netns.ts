@@ -147,9 +147,12 @@ export async function startSlirp4netns(o: Slirp4netnsOptions): Promise<Slirp4net
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`not ready within ${timeoutMs} ms`)), timeoutMs);
+      // Settles once: the exit listener stays (a HostProcess has no `off`) but is inert afterwards.
+      let settled = false;
       const settle = (err?: Error): void => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
-        child.off('exit', onExit);
         if (err) reject(err);
         else resolve();
       };

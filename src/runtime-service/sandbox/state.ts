@@ -17,10 +17,19 @@
  *                                                    │ redone), or its namespaces or infra
  *                                                    ▼ process found gone (`lost`)
  *                                                 notready ──► stop again: `stopped` (idempotent)
- *                                                    │
- *                                                    │ remove: containers, namespaces, files, then row
- *                                                    ▼
- *                                                  (none)
+ *                                                  │  │  ▲
+ *      remove: containers, namespaces, files,      │  │  │ stop, or `lost`, as above
+ *      then row                                    │  │  │
+ *                                    (none) ◄──────┘  │  │
+ *                                 start again (below) ▼  │
+ *                                                    ready
+ *
+ *   start again (notready ─► ready, a front end's restart such as the CLI's
+ *   `pod start`): the namespaces are made again if they are gone, /dev/shm
+ *   mounted, CNI ADD, the infra process started (`infraStarted` writes its
+ *   pid while the pod is still notready, so a stop can kill it), then
+ *   `ready` with the new IPs. A failure tears down what it set up (CNI DEL,
+ *   infra killed, /dev/shm unmounted) and the pod stays notready.
  *
  * A `creating` record is hidden from lists and lookups: only its creator
  * and recovery (which rolls it back once its creator is dead) see it.
@@ -40,8 +49,8 @@ export type SandboxEvent =
   | { type: 'lost' };
 
 const FROM: Record<SandboxEvent['type'], readonly SandboxState[]> = {
-  infraStarted: ['creating'],
-  ready: ['creating'],
+  infraStarted: ['creating', 'notready'],
+  ready: ['creating', 'notready'],
   stopped: ['ready', 'notready'],
   lost: ['ready'],
 };
@@ -61,7 +70,9 @@ export function nextSandbox(rec: SandboxRecord, event: SandboxEvent): SandboxRec
       break;
     case 'ready':
       next.state = 'ready';
+      // A start again may find the pod without the IP it had (or with another).
       if (event.ip !== undefined) next.ip = event.ip;
+      else delete next.ip;
       next.additionalIps = [...event.additionalIps];
       break;
     case 'stopped':

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import type Database from 'better-sqlite3';
+import { deepFreeze } from '../../common/deep-freeze';
 import { alreadyExists, internal, notFound } from '../../common/errors';
 import { ensurePrivateDir } from '../../common/host/private-paths';
 import { isProcessAlive, ProcessIdentity } from '../../common/host/proc';
@@ -65,6 +66,8 @@ export class SandboxStore {
   private readonly ownById: Database.Statement<[string, string]>;
   private readonly ownByPrefix: Database.Statement<[string, string, string]>;
   private readonly ownList: Database.Statement<[string]>;
+  /** `list()`'s last answer and the change stamp it was read under. */
+  private listed: { stamp: string; records: readonly SandboxRecord[] } | undefined;
 
   /**
    * @param state the state database (its owner is this store's)
@@ -144,9 +147,20 @@ export class SandboxStore {
     return row ? parseSandboxRecord(row.record) : undefined;
   }
 
-  /** This owner's finished sandboxes, oldest first: one query. Records that cannot be read are left out (recovery repairs them). */
+  /**
+   * This owner's finished sandboxes, oldest first: one query when the
+   * database changed since the last call (its change stamp: a commit of any
+   * process, or a write of this one), else the same records again, shared
+   * and deep-frozen. The array is the caller's. Records that cannot be read
+   * are left out (recovery repairs them).
+   */
   list(): SandboxRecord[] {
-    return records(this.ownList.all(this.owner) as { record: string }[]);
+    const stamp = this.state.changeStamp();
+    if (this.listed?.stamp !== stamp) {
+      const recs = records(this.ownList.all(this.owner) as { record: string }[]).map((r) => deepFreeze(r));
+      this.listed = { stamp, records: recs };
+    }
+    return [...this.listed.records];
   }
 
   /** The ID of the sandbox, finished or being built, of any owner, with this name, namespace, uid and attempt: a pod name in use. */

@@ -7,15 +7,7 @@ import { openPeapod, Peapod } from '../../../src/runtime-service/peapod';
 import { BuiltImage, busyboxFiles, buildImage, pushImage } from '../../fixtures/image-builder';
 import { startRegistry, TestRegistry } from '../harness/registry';
 import { startServer, TestServer } from '../harness/server';
-import { CliEnv, CliResult, makeCliEnv } from './cli-harness';
-
-async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { CliEnv, CliResult, makeCliEnv, until } from './cli-harness';
 
 describe('peapod CLI beside peapod-cri on one root: images shared, containers apart; pods; attach', function () {
   this.timeout(240_000);
@@ -115,8 +107,9 @@ describe('peapod CLI beside peapod-cri on one root: images shared, containers ap
     after(() => peapod?.close());
 
     it('run --pod joins a pod\'s namespaces (its hostname and network); --network and -p belong to the pod', async () => {
-      // A pod as `peapod pod create` makes one (the pod commands are another branch's): owner cli, no own-sandbox label.
-      const pod = await peapod.sandboxes.create({ metadata: { name: 'mypod' }, hostname: 'podhost', namespaceOptions: { pid: 'CONTAINER' }, cniNetwork: null });
+      const made = await cli(['pod', 'create', '--name', 'mypod', '--hostname', 'podhost', '--network', 'none']);
+      expect(made.code, made.stderr).to.equal(0);
+      const pod = peapod.sandboxes.get(made.stdout.trim())!;
       try {
         const inPod = await cli(['run', '--rm', '--pod', 'mypod', ref('alpha'), 'sh', '-c', 'hostname; readlink /proc/self/ns/net']);
         expect(inPod.code, inPod.stderr).to.equal(0);
@@ -133,7 +126,7 @@ describe('peapod CLI beside peapod-cri on one root: images shared, containers ap
         const none = await cli(['run', '--rm', '--pod', 'nosuchpod', ref('alpha'), 'true']);
         expect(none.stderr).to.equal('Error: no pod with name or ID nosuchpod found: no such pod\n');
       } finally {
-        await peapod.sandboxes.remove(pod.id);
+        await cli(['pod', 'rm', '-f', '-t', '0', pod.id]);
       }
     });
 

@@ -1,37 +1,11 @@
 import { expect } from 'chai';
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { busyboxImage, pushImage } from '../../fixtures/image-builder';
 import { freePort, startRegistry, TestRegistry } from '../harness/registry';
-import { CLI_MAIN, CliEnv, CliResult, makeCliEnv } from './cli-harness';
-
-/** Waits for `cond` with a deadline (never a fixed sleep). */
-async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** Connects to host:port and returns what the server sent before closing. */
-function fetchTcp(host: string, port: number, send = ''): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(port, host);
-    let d = '';
-    s.setTimeout(5000, () => {
-      s.destroy();
-      reject(new Error(`timeout on ${host}:${port}`));
-    });
-    s.on('connect', () => s.end(send));
-    s.on('data', (c) => (d += c.toString()));
-    s.on('end', () => resolve(d));
-    s.on('error', reject);
-  });
-}
+import { CLI_MAIN, CliEnv, CliResult, fetchTcp, makeCliEnv, until } from './cli-harness';
 
 /** Mount points under `dir` (none may stay after a container or sandbox is gone). */
 function mountsUnder(dir: string): string[] {
@@ -186,7 +160,8 @@ describe('peapod CLI: containers (run, create, start, stop, kill, restart, rm, p
   it('run -d --rm is removed by the exit command once it exits, with no CLI left watching', async () => {
     const id = ok(await env.run(['run', '-d', '--rm', '--network', 'none', IMG, 'sh', '-c', 'sleep 0.3']), 'run').stdout.trim();
     await until(async () => !(await env.run(['ps', '-a', '-q', '--no-trunc'])).stdout.includes(id), 30_000, 'the exit command to remove the container');
-    expect(fs.readdirSync(path.join(env.root, 'sandboxes'))).to.deep.equal([]);
+    // Its own sandbox goes right after the container (removeCliContainer): waited for, not raced.
+    await until(() => fs.readdirSync(path.join(env.root, 'sandboxes')).length === 0, 30_000, 'the exit command to remove the container\'s sandbox');
   });
 
   it('without --rm the exit is recorded by the exit command too (inspect reads no stale state)', async () => {

@@ -5,6 +5,7 @@
  */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -112,4 +113,29 @@ export function makeCliEnv(extraToml = ''): CliEnv {
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Waits for `cond` (polling every 50 ms) with a deadline of `ms`, never a fixed sleep. @throws naming `what` when the deadline passes */
+export async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Connects to host:port, sends `send`, and returns what the server sent before closing (5 s of silence at most). */
+export function fetchTcp(host: string, port: number, send = ''): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, host);
+    let d = '';
+    s.setTimeout(5000, () => {
+      s.destroy();
+      reject(new Error(`timeout on ${host}:${port}`));
+    });
+    s.on('connect', () => s.end(send));
+    s.on('data', (c) => (d += c.toString()));
+    s.on('end', () => resolve(d));
+    s.on('error', reject);
+  });
 }

@@ -13,6 +13,15 @@ function expectedUidMap(user: HostUser): string {
 /** /proc/self/uid_map with its columns squeezed. */
 const squeeze = (s: string): string => s.split('\n').map((l) => l.trim().split(/\s+/).join(' ')).join('\n');
 
+/** A process's command line and stat line, for an assertion's message. */
+function describeProcess(pid: number): string {
+  try {
+    return `${pid}: ${fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ')}| ${fs.readFileSync(`/proc/${pid}/stat`, 'utf8').trim()}`;
+  } catch {
+    return `${pid}: gone`;
+  }
+}
+
 describe('rootless peapod: the user namespace (peapod unshare, the holder, its errors)', function () {
   this.timeout(120_000);
   let testUser: TestUser;
@@ -94,7 +103,8 @@ describe('rootless peapod: the user namespace (peapod unshare, the holder, its e
     expect(now.pid).to.not.equal(old.pid);
     expect(fs.readlinkSync(`/proc/${now.pid}/ns/user`) + '\n').to.equal(results[0].stdout);
     // Only the recorded holder remains in that namespace (the others' commands have exited).
-    expect(processesInUserNamespaceOf(now.pid)).to.deep.equal([now.pid]);
+    const left = processesInUserNamespaceOf(now.pid);
+    expect(left, left.map(describeProcess).join('\n')).to.deep.equal([now.pid]);
   });
 
   it('the launcher takes neither a zombie of the namespace nor a reused pid for the holder: the CLI then joins or makes one', async () => {
@@ -188,7 +198,11 @@ describe('rootless peapod: a user without subordinate IDs, and without XDG_RUNTI
       const r = await env.peapod(['unshare', 'cat', '/proc/self/uid_map', '/proc/self/gid_map']);
       expect(r.code, r.stderr).to.equal(0);
       expect(squeeze(r.stdout)).to.equal(`0 ${user.uid} 1\n0 ${user.gid} 1\n`);
-      expect(r.stderr).to.match(/level=warn msg="no subordinate IDs for pptest[0-9a-f]{6} in \/etc\/subuid and \/etc\/subgid: using a single-ID user namespace .*cannot be pulled/);
+      // The CLI's log: pino JSON lines on stderr (src/cli/log.ts); the warning is one record at level warn (40).
+      const records = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: number; msg: string });
+      const warnings = records.filter((x) => x.level === 40).map((x) => x.msg);
+      expect(warnings).to.have.length(1);
+      expect(warnings[0]).to.match(/^no subordinate IDs for pptest[0-9a-f]{6} in \/etc\/subuid and \/etc\/subgid: using a single-ID user namespace .*cannot be pulled/);
     }
   });
 

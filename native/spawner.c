@@ -1,0 +1,607 @@
+/*
+ * peapod-spawner: a small fork server for peapod-cri (driven by
+ * src/common/host/spawner.ts).
+ *
+ * Why: Node's child_process.spawn forks the whole server on its event loop
+ * and waits there until the child has exec'd; the fork copies the page
+ * tables of every mapped page and the exec tears the copy down again, so
+ * each spawn blocks peapod-cri for a time that grows with its memory. This
+ * process is a few hundred KiB: it forks in microseconds, and peapod-cri
+ * only writes a request and connects a few sockets.
+ *
+ * It is also a child subreaper (PR_SET_CHILD_SUBREAPER), as conmon is: a
+ * process a child leaves behind (`runc exec --detach` leaves the exec'd
+ * process) becomes this process's child when its parent exits, so its exit
+ * status can be reported. That is how peapod-cri runs ExecSync without a
+ * conmon per call.
+ *
+ * Channels:
+ * - fd 0: requests from peapod (binary frames, below); EOF ends this process
+ *   (children are left running, as when Node's own parent exits).
+ * - fd 1: events to peapod, one line each:
+ *     "R\n"                       ready (listening)
+ *     "S <id> <pid>\n"            spawned (the program was exec'd)
+ *     "E <id> <errno>\n"          could not be started (fork, chdir or exec failed)
+ *     "X <id> <code> <signal>\n"  exited: code -1 when killed by <signal>, signal 0 otherwise
+ *     "Z <pid> <code> <signal>\n" a process a child left behind exited (reaped here)
+ * - argv[1]: a name in the abstract unix socket namespace (bound NUL-padded
+ *   to the whole sun_path, as libuv addresses it); peapod connects one stream
+ *   socket per piped stdio fd of a child and writes 8 bytes first (u32
+ *   little-endian request id, u32 fd index). Only connections from the
+ *   parent process (SO_PEERCRED) are accepted. The socket itself becomes the
+ *   child's fd, as libuv gives children a socketpair for a pipe.
+ *
+ * Request frames (little-endian): u32 length of the rest, u32 kind, then
+ * - kind 1, spawn: u32 id, u32 flags (1: detached, a new session; 2: hold
+ *   outputs, below), u32 nfds (3..16), nfds bytes 'p' (a connection) or 'n'
+ *   (/dev/null), str cwd ('' keeps this process's), str file, u32 argc, argc
+ *   strs, u32 envc, envc strs ("K=V"); a str is u32 length + bytes.
+ * - kind 2, release: u32 id, u32 pid.
+ *
+ * Held outputs (flag 2): this process keeps its own copy of the child's
+ * piped fds 1 and up past the child's exit, until peapod releases them
+ * (kind 2): at once for pid 0, else when process <pid> (a process the child
+ * left behind) has been reaped, or at once if it is already gone. Releasing
+ * shuts their write side down: peapod reads whatever was written and then an
+ * end of file, even while some other process still holds the fd (its writes
+ * then fail with EPIPE, as when conmon stops reading an exec's output).
+ *
+ * The child starts as libuv would start one: every signal at its default
+ * and unblocked, fds 0..nfds-1 as asked and every other fd closed; `file`
+ * without a slash is searched in the PATH of the child's environment.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+#define MAX_FDS 16
+#define MAX_FRAME (8u << 20)
+#define HEADER_BYTES 8
+#define KIND_SPAWN 1
+#define KIND_RELEASE 2
+#define FLAG_DETACHED 1
+#define FLAG_HOLD 2
+/* Orphans reaped lately, so a release naming one that already exited ends at once. */
+#define RECENT 256
+
+/* A spawn request being assembled: its frame and the connections of its piped fds. */
+struct pending {
+  uint32_t id;
+  int have_request;
+  char *frame; /* the request frame after its kind (owned) */
+  uint32_t frame_len;
+  uint32_t nfds;
+  char kinds[MAX_FDS];
+  int fds[MAX_FDS];
+  int used;
+};
+
+/* An accepted connection whose 8-byte header is not complete yet. */
+struct conn {
+  int fd;
+  unsigned char head[HEADER_BYTES];
+  int have;
+};
+
+struct child {
+  pid_t pid;
+  uint32_t id;
+};
+
+/* Outputs held for request `id`: released now, or when `watch` is reaped. */
+struct held {
+  uint32_t id;
+  int fds[MAX_FDS];
+  pid_t watch; /* 0 while not released */
+  int used;
+};
+
+static struct pending *pendings;
+static size_t npendings;
+static struct conn *conns;
+static size_t nconns;
+static struct child *children;
+static size_t nchildren, capchildren;
+static struct held *helds;
+static size_t nhelds;
+static pid_t recent[RECENT];
+static size_t recent_next;
+static pid_t parent_pid;
+
+static void die(const char *what) {
+  fprintf(stderr, "peapod-spawner: %s: %s\n", what, strerror(errno));
+  exit(1);
+}
+
+static void *xrealloc(void *p, size_t n) {
+  void *q = realloc(p, n ? n : 1);
+  if (!q) die("out of memory");
+  return q;
+}
+
+static void emit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void emit(const char *fmt, ...) {
+  char line[128];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  const char *p = line;
+  while (n > 0) {
+    ssize_t w = write(1, p, (size_t)n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      exit(0); /* peapod is gone */
+    }
+    p += w;
+    n -= (int)w;
+  }
+}
+
+static struct pending *pending_for(uint32_t id) {
+  for (size_t i = 0; i < npendings; i++)
+    if (pendings[i].used && pendings[i].id == id) return &pendings[i];
+  size_t slot = npendings;
+  for (size_t i = 0; i < npendings; i++)
+    if (!pendings[i].used) {
+      slot = i;
+      break;
+    }
+  if (slot == npendings) pendings = xrealloc(pendings, ++npendings * sizeof *pendings);
+  struct pending *p = &pendings[slot];
+  memset(p, 0, sizeof *p);
+  p->used = 1;
+  p->id = id;
+  for (int i = 0; i < MAX_FDS; i++) p->fds[i] = -1;
+  return p;
+}
+
+static void pending_free(struct pending *p) {
+  for (int i = 0; i < MAX_FDS; i++)
+    if (p->fds[i] >= 0) close(p->fds[i]);
+  free(p->frame);
+  p->used = 0;
+}
+
+static struct held *held_for(uint32_t id) {
+  for (size_t i = 0; i < nhelds; i++)
+    if (helds[i].used && helds[i].id == id) return &helds[i];
+  return NULL;
+}
+
+static struct held *held_new(uint32_t id) {
+  size_t slot = nhelds;
+  for (size_t i = 0; i < nhelds; i++)
+    if (!helds[i].used) {
+      slot = i;
+      break;
+    }
+  if (slot == nhelds) helds = xrealloc(helds, ++nhelds * sizeof *helds);
+  struct held *h = &helds[slot];
+  h->used = 1;
+  h->id = id;
+  h->watch = 0;
+  for (int i = 0; i < MAX_FDS; i++) h->fds[i] = -1;
+  return h;
+}
+
+/* Ends held outputs: their write side shut down for every holder, our copies closed. */
+static void held_end(struct held *h) {
+  for (int i = 0; i < MAX_FDS; i++)
+    if (h->fds[i] >= 0) {
+      shutdown(h->fds[i], SHUT_WR);
+      close(h->fds[i]);
+    }
+  h->used = 0;
+}
+
+/* A cursor over a request frame. */
+struct cursor {
+  const char *p, *end;
+  int bad;
+};
+
+static uint32_t get_u32(struct cursor *c) {
+  if (c->end - c->p < 4) {
+    c->bad = 1;
+    return 0;
+  }
+  uint32_t v;
+  memcpy(&v, c->p, 4);
+  c->p += 4;
+  return v;
+}
+
+/* A string of the frame, NUL-terminated in a fresh allocation. */
+static char *get_str(struct cursor *c) {
+  uint32_t n = get_u32(c);
+  if (c->bad || (uint32_t)(c->end - c->p) < n) {
+    c->bad = 1;
+    return NULL;
+  }
+  char *s = xrealloc(NULL, n + 1);
+  memcpy(s, c->p, n);
+  s[n] = 0;
+  c->p += n;
+  return s;
+}
+
+static char **get_strs(struct cursor *c) {
+  uint32_t n = get_u32(c);
+  if (c->bad || n > (uint32_t)(c->end - c->p) / 4) {
+    c->bad = 1;
+    return NULL;
+  }
+  char **v = xrealloc(NULL, (n + 1) * sizeof *v);
+  uint32_t i = 0;
+  for (; i < n; i++) {
+    v[i] = get_str(c);
+    if (c->bad) break;
+  }
+  v[i] = NULL;
+  return v;
+}
+
+static void free_strs(char **v) {
+  if (!v) return;
+  for (char **s = v; *s; s++) free(*s);
+  free(v);
+}
+
+static void child_fail(int errfd, int err) {
+  ssize_t r;
+  do r = write(errfd, &err, sizeof err);
+  while (r < 0 && errno == EINTR);
+  _exit(127);
+}
+
+/* execve with libuv's PATH search: the PATH of the child's environment, else ours. */
+static int exec_search(const char *file, char **argv, char **envp) {
+  if (strchr(file, '/')) {
+    execve(file, argv, envp);
+    return errno;
+  }
+  const char *path = NULL;
+  for (char **e = envp; *e; e++)
+    if (strncmp(*e, "PATH=", 5) == 0) path = *e + 5;
+  if (!path) path = getenv("PATH");
+  if (!path) path = "/usr/local/bin:/usr/bin:/bin";
+  int saved = ENOENT;
+  size_t flen = strlen(file);
+  for (const char *dir = path;;) {
+    const char *colon = strchr(dir, ':');
+    size_t dlen = colon ? (size_t)(colon - dir) : strlen(dir);
+    char buf[4096];
+    if (dlen + flen + 2 <= sizeof buf) {
+      if (dlen == 0) {
+        memcpy(buf, file, flen + 1);
+      } else {
+        memcpy(buf, dir, dlen);
+        buf[dlen] = '/';
+        memcpy(buf + dlen + 1, file, flen + 1);
+      }
+      execve(buf, argv, envp);
+      if (errno == EACCES) saved = EACCES;
+      else if (errno != ENOENT && errno != ENOTDIR) return errno;
+    }
+    if (!colon) break;
+    dir = colon + 1;
+  }
+  return saved;
+}
+
+static void track(pid_t pid, uint32_t id) {
+  if (nchildren == capchildren) children = xrealloc(children, (capchildren = capchildren ? capchildren * 2 : 64) * sizeof *children);
+  children[nchildren].pid = pid;
+  children[nchildren].id = id;
+  nchildren++;
+}
+
+/* Starts the child of a complete request and forgets the request. */
+static void launch(struct pending *p) {
+  struct cursor c = {p->frame, p->frame + p->frame_len, 0};
+  get_u32(&c); /* id */
+  uint32_t flags = get_u32(&c);
+  uint32_t nfds = get_u32(&c);
+  c.p += nfds;
+  char *cwd = get_str(&c);
+  char *file = get_str(&c);
+  char **argv = get_strs(&c);
+  char **envp = get_strs(&c);
+  int err = 0;
+  if (c.bad || !file || !argv || !envp || !argv[0]) err = EINVAL;
+  int devnull = -1;
+  for (uint32_t i = 0; !err && i < nfds; i++)
+    if (p->kinds[i] == 'n' && devnull < 0 && (devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) err = errno;
+  int errpipe[2] = {-1, -1};
+  if (!err && pipe2(errpipe, O_CLOEXEC) < 0) err = errno;
+  pid_t pid = -1;
+  if (!err) {
+    pid = fork();
+    if (pid < 0) err = errno;
+  }
+  if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    prctl(PR_SET_CHILD_SUBREAPER, 0);
+    if (flags & FLAG_DETACHED) setsid();
+    int errfd = fcntl(errpipe[1], F_DUPFD_CLOEXEC, MAX_FDS + 8);
+    if (errfd < 0) _exit(127);
+    /* Every source above the targets first, so dup2 never clobbers one. */
+    int high[MAX_FDS];
+    for (uint32_t i = 0; i < nfds; i++) {
+      int src = p->kinds[i] == 'n' ? devnull : p->fds[i];
+      high[i] = fcntl(src, F_DUPFD_CLOEXEC, MAX_FDS + 8);
+      if (high[i] < 0) child_fail(errfd, errno);
+    }
+    for (uint32_t i = 0; i < nfds; i++)
+      if (dup2(high[i], (int)i) < 0) child_fail(errfd, errno);
+    /* Everything else closes on exec (the error pipe stays open until then). */
+    if (syscall(SYS_close_range, nfds, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+      for (int fd = (int)nfds; fd < 1024; fd++) fcntl(fd, F_SETFD, FD_CLOEXEC);
+    }
+    if (cwd && cwd[0] && chdir(cwd) < 0) child_fail(errfd, errno);
+    child_fail(errfd, exec_search(file, argv, envp));
+  }
+  if (devnull >= 0) close(devnull);
+  if (errpipe[1] >= 0) close(errpipe[1]);
+  if (pid > 0) {
+    int childerr = 0;
+    ssize_t r;
+    do r = read(errpipe[0], &childerr, sizeof childerr);
+    while (r < 0 && errno == EINTR);
+    if (r == sizeof childerr) {
+      err = childerr;
+      while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+      }
+    }
+  }
+  if (errpipe[0] >= 0) close(errpipe[0]);
+  if (err) emit("E %u %d\n", p->id, err);
+  else {
+    track(pid, p->id);
+    if (flags & FLAG_HOLD) {
+      struct held *h = held_new(p->id);
+      for (uint32_t i = 1; i < nfds; i++)
+        if (p->kinds[i] == 'p') {
+          h->fds[i] = p->fds[i];
+          p->fds[i] = -1; /* kept: not closed by pending_free */
+        }
+    }
+    emit("S %u %d\n", p->id, (int)pid);
+  }
+  free(cwd);
+  free(file);
+  free_strs(argv);
+  free_strs(envp);
+  pending_free(p);
+}
+
+static void maybe_launch(struct pending *p) {
+  if (!p->have_request) return;
+  for (uint32_t i = 0; i < p->nfds; i++)
+    if (p->kinds[i] == 'p' && p->fds[i] < 0) return;
+  launch(p);
+}
+
+static void on_spawn(const char *frame, uint32_t len) {
+  struct cursor c = {frame, frame + len, 0};
+  uint32_t id = get_u32(&c);
+  get_u32(&c);
+  uint32_t nfds = get_u32(&c);
+  if (c.bad || nfds < 1 || nfds > MAX_FDS || (uint32_t)(c.end - c.p) < nfds) {
+    if (!c.bad) emit("E %u %d\n", id, EINVAL);
+    return;
+  }
+  struct pending *p = pending_for(id);
+  p->have_request = 1;
+  p->nfds = nfds;
+  memcpy(p->kinds, c.p, nfds);
+  p->frame = xrealloc(NULL, len);
+  memcpy(p->frame, frame, len);
+  p->frame_len = len;
+  for (uint32_t i = nfds; i < MAX_FDS; i++)
+    if (p->fds[i] >= 0) {
+      close(p->fds[i]);
+      p->fds[i] = -1;
+    }
+  maybe_launch(p);
+}
+
+static int reaped_lately(pid_t pid) {
+  for (size_t i = 0; i < RECENT; i++)
+    if (recent[i] == pid) return 1;
+  return 0;
+}
+
+static void on_release(const char *frame, uint32_t len) {
+  struct cursor c = {frame, frame + len, 0};
+  uint32_t id = get_u32(&c);
+  pid_t pid = (pid_t)get_u32(&c);
+  struct held *h = held_for(id);
+  if (c.bad || !h) return;
+  /* Gone already: reaped here lately, or not there at all (a zombie of ours is still there: its reaping releases). */
+  if (pid <= 0 || reaped_lately(pid) || (kill(pid, 0) < 0 && errno == ESRCH)) held_end(h);
+  else h->watch = pid;
+}
+
+/* A whole request frame arrived. */
+static void on_request(const char *frame, uint32_t len) {
+  struct cursor c = {frame, frame + len, 0};
+  uint32_t kind = get_u32(&c);
+  if (c.bad) return;
+  if (kind == KIND_SPAWN) on_spawn(c.p, len - 4);
+  else if (kind == KIND_RELEASE) on_release(c.p, len - 4);
+}
+
+static void on_accept(int lfd) {
+  for (;;) {
+    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) return;
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.pid != parent_pid) {
+      close(fd);
+      continue;
+    }
+    conns = xrealloc(conns, (nconns + 1) * sizeof *conns);
+    conns[nconns].fd = fd;
+    conns[nconns].have = 0;
+    nconns++;
+  }
+}
+
+/* Reads what is there of a connection's header; returns 1 when the connection is done with (placed or closed). */
+static int on_conn(struct conn *k) {
+  ssize_t r = read(k->fd, k->head + k->have, (size_t)(HEADER_BYTES - k->have));
+  if (r < 0 && (errno == EAGAIN || errno == EINTR)) return 0;
+  if (r <= 0) {
+    close(k->fd);
+    return 1;
+  }
+  k->have += (int)r;
+  if (k->have < HEADER_BYTES) return 0;
+  uint32_t id, index;
+  memcpy(&id, k->head, 4);
+  memcpy(&index, k->head + 4, 4);
+  if (index >= MAX_FDS) {
+    close(k->fd);
+    return 1;
+  }
+  /* The child gets a blocking socket, as from a socketpair. */
+  int fl = fcntl(k->fd, F_GETFL);
+  if (fl >= 0) fcntl(k->fd, F_SETFL, fl & ~O_NONBLOCK);
+  struct pending *p = pending_for(id);
+  if (p->fds[index] >= 0) close(p->fds[index]);
+  p->fds[index] = k->fd;
+  maybe_launch(p);
+  return 1;
+}
+
+static void reap(void) {
+  for (;;) {
+    int st;
+    pid_t pid = waitpid(-1, &st, WNOHANG);
+    if (pid <= 0) return;
+    int code = WIFSIGNALED(st) ? -1 : WEXITSTATUS(st);
+    int sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+    int known = 0;
+    for (size_t i = 0; i < nchildren; i++) {
+      if (children[i].pid != pid) continue;
+      emit("X %u %d %d\n", children[i].id, code, sig);
+      children[i] = children[--nchildren];
+      known = 1;
+      break;
+    }
+    if (known) continue;
+    recent[recent_next] = pid;
+    recent_next = (recent_next + 1) % RECENT;
+    for (size_t i = 0; i < nhelds; i++)
+      if (helds[i].used && helds[i].watch == pid) held_end(&helds[i]);
+    emit("Z %d %d %d\n", (int)pid, code, sig);
+  }
+}
+
+int main(int argc, char **argv) {
+  if (argc != 2 || strlen(argv[1]) + 2 > sizeof(((struct sockaddr_un *)0)->sun_path)) {
+    fprintf(stderr, "usage: peapod-spawner SOCKET-NAME (driven by peapod-cri)\n");
+    return 2;
+  }
+  parent_pid = getppid();
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent_pid) return 0;
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) die("PR_SET_CHILD_SUBREAPER");
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, NULL);
+  int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sfd < 0) die("signalfd");
+
+  int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (lfd < 0) die("socket");
+  struct sockaddr_un addr = {0};
+  addr.sun_family = AF_UNIX;
+  memcpy(addr.sun_path + 1, argv[1], strlen(argv[1]));
+  /* The whole sun_path, NUL-padded: libuv connects to abstract names with the full address length. */
+  if (bind(lfd, (struct sockaddr *)&addr, (socklen_t)sizeof addr) < 0) die("bind");
+  if (listen(lfd, 512) < 0) die("listen");
+  fcntl(0, F_SETFD, FD_CLOEXEC);
+  fcntl(1, F_SETFD, FD_CLOEXEC);
+  fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
+  emit("R\n");
+
+  char *buf = NULL;
+  size_t have = 0, cap = 0;
+  struct pollfd *pfds = NULL;
+  for (;;) {
+    size_t n = 3 + nconns;
+    pfds = xrealloc(pfds, n * sizeof *pfds);
+    pfds[0] = (struct pollfd){.fd = 0, .events = POLLIN};
+    pfds[1] = (struct pollfd){.fd = lfd, .events = POLLIN};
+    pfds[2] = (struct pollfd){.fd = sfd, .events = POLLIN};
+    for (size_t i = 0; i < nconns; i++) pfds[3 + i] = (struct pollfd){.fd = conns[i].fd, .events = POLLIN};
+    if (poll(pfds, n, -1) < 0) {
+      if (errno == EINTR) continue;
+      die("poll");
+    }
+    if (pfds[2].revents) {
+      struct signalfd_siginfo si;
+      while (read(sfd, &si, sizeof si) == sizeof si) {
+      }
+      reap();
+    }
+    /* Connections first (a request may be waiting for them); backwards, so
+       moving the last entry into a finished one's place skips nothing. */
+    for (size_t i = nconns; i-- > 0;)
+      if (pfds[3 + i].revents && on_conn(&conns[i])) conns[i] = conns[--nconns];
+    if (pfds[1].revents) on_accept(lfd);
+    if (pfds[0].revents) {
+      for (;;) {
+        if (cap - have < 65536) buf = xrealloc(buf, cap = cap ? cap * 2 : 131072);
+        ssize_t r = read(0, buf + have, cap - have);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0 && errno == EAGAIN) break;
+        if (r <= 0) return 0; /* peapod closed the channel: leave the children running */
+        have += (size_t)r;
+      }
+      size_t off = 0;
+      while (have - off >= 4) {
+        uint32_t len;
+        memcpy(&len, buf + off, 4);
+        if (len > MAX_FRAME) {
+          fprintf(stderr, "peapod-spawner: request of %u bytes\n", len);
+          return 1;
+        }
+        if (have - off - 4 < len) break;
+        on_request(buf + off + 4, len);
+        off += 4 + len;
+      }
+      memmove(buf, buf + off, have - off);
+      have -= off;
+      if (cap > 262144 && have < 65536) buf = xrealloc(buf, cap = 131072);
+    }
+  }
+}

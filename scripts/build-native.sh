@@ -1,0 +1,22 @@
+#!/bin/sh
+# Builds peapod's small native helpers into dist/native/ (run by `npm run build`):
+#   peapod-spawner  the fork server of peapod-cri (native/spawner.c, src/common/host/spawner.ts)
+# Static when libc's static archive is there (smaller in memory), else dynamic. Without a C
+# compiler it builds nothing and says so: peapod then starts children with Node's own spawn.
+set -u
+cd "$(dirname "$0")/.."
+out=dist/native
+mkdir -p "$out"
+cc=${CC:-gcc}
+if ! command -v "$cc" >/dev/null 2>&1; then
+  echo "build-native: no C compiler ($cc): peapod-cri will fork children itself (slower: see the README, Benchmarks)" >&2
+  exit 0
+fi
+for prog in spawner; do
+  src=native/$prog.c
+  bin=$out/peapod-$prog
+  $cc -O2 -Wall -Wextra -static -o "$bin" "$src" 2>/dev/null || $cc -O2 -Wall -Wextra -o "$bin" "$src" || {
+    echo "build-native: $src did not compile" >&2
+    exit 1
+  }
+done

@@ -1,0 +1,548 @@
+/**
+ * The spawn server: host programs started by a small long-lived helper
+ * process, `peapod-spawner` (native/spawner.c, built into dist/native/),
+ * instead of by Node's child_process.
+ *
+ * Why: on Linux, libuv's spawn forks the whole Node process on the event
+ * loop and waits there until the child has exec'd. The fork copies the page
+ * tables of the server's whole heap and the exec tears that copy down again,
+ * so every runc, conmon, CNI plugin or mount call stalled every other RPC for
+ * a time that grew with the server's memory (5 ms at 44 MiB RSS, 36 ms at
+ * 194 MiB, measured in the bench profiles). The helper is a few hundred KiB:
+ * its forks cost microseconds, and here a spawn costs only a request written
+ * to a pipe and one unix-socket connection per piped fd.
+ *
+ * How a child's pipes reach us without passing file descriptors (which Node
+ * cannot receive): for each piped fd this process connects to the helper's
+ * listening socket (an abstract unix socket, accepted only from this pid)
+ * and writes 8 bytes naming the request and fd index; the helper makes the
+ * accepted socket that fd of the child. So the child gets a stream socket,
+ * as from libuv's socketpair, and this side holds an ordinary net.Socket from
+ * the first moment.
+ *
+ * The child starts as libuv would start it: signals at their defaults and
+ * unblocked, only the asked-for fds open, `file` searched in the PATH of its
+ * environment, a new session when detached. Its exit is reported by the
+ * helper, which is its parent and reaps it.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+
+/** Where the build puts the helper: `dist/native/peapod-spawner`. */
+export const SPAWNER_BINARY = path.resolve(__dirname, '..', '..', '..', 'native', 'peapod-spawner');
+
+/** How one fd of a child is set up: a pipe to this process, or /dev/null. */
+export type SpawnStdio = 'pipe' | 'ignore';
+
+/** A request to the spawn server. */
+export interface SpawnRequest {
+  file: string;
+  args: readonly string[];
+  /** fd 0, 1, 2, … of the child (at least three, at most 16). */
+  stdio: readonly SpawnStdio[];
+  /** The child's whole environment. */
+  env: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** A new session and process group (setsid). */
+  detached: boolean;
+  /**
+   * Hold the child's piped outputs (fd 1 and up) open past its exit until
+   * `SpawnedProcess.releaseOutputs` ends them: whatever was written is
+   * read, then end of file, even while a process the child left behind still
+   * holds them (that process's writes then fail with EPIPE).
+   */
+  holdOutputs?: boolean;
+}
+
+/** How a process ended: an exit code, or the signal that killed it; both null when unknown. */
+export interface ProcessEnd {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** The most fds a child can be given. */
+const MAX_FDS = 16;
+function str(parts: Buffer[], s: string): void {
+  const b = Buffer.from(s, 'utf8');
+  const n = Buffer.allocUnsafe(4);
+  n.writeUInt32LE(b.length);
+  parts.push(n, b);
+}
+
+function u32(parts: Buffer[], v: number): void {
+  const n = Buffer.allocUnsafe(4);
+  n.writeUInt32LE(v);
+  parts.push(n);
+}
+
+/** Request kinds of native/spawner.c. */
+const KIND_SPAWN = 1;
+const KIND_RELEASE = 2;
+
+/** A frame: u32 length, u32 kind, the body. */
+function frame(kind: number, parts: Buffer[]): Buffer {
+  const body = Buffer.concat(parts);
+  const out = Buffer.allocUnsafe(8 + body.length);
+  out.writeUInt32LE(body.length + 4, 0);
+  out.writeUInt32LE(kind, 4);
+  body.copy(out, 8);
+  return out;
+}
+
+/** The binary spawn request frame of native/spawner.c (see its header). */
+export function encodeSpawnRequest(id: number, r: SpawnRequest): Buffer {
+  const parts: Buffer[] = [];
+  u32(parts, id);
+  u32(parts, (r.detached ? 1 : 0) | (r.holdOutputs ? 2 : 0));
+  u32(parts, r.stdio.length);
+  parts.push(Buffer.from(r.stdio.map((k) => (k === 'pipe' ? 'p' : 'n')).join(''), 'latin1'));
+  str(parts, r.cwd ?? '');
+  str(parts, r.file);
+  u32(parts, r.args.length + 1);
+  str(parts, r.file);
+  for (const a of r.args) str(parts, a);
+  const env = Object.entries(r.env).filter((e): e is [string, string] => e[1] !== undefined);
+  u32(parts, env.length);
+  for (const [k, v] of env) str(parts, `${k}=${v}`);
+  return frame(KIND_SPAWN, parts);
+}
+
+/** The release frame: end request `id`'s held outputs now (pid 0) or once process `pid` has been reaped. */
+export function encodeReleaseRequest(id: number, pid: number): Buffer {
+  const parts: Buffer[] = [];
+  u32(parts, id);
+  u32(parts, pid);
+  return frame(KIND_RELEASE, parts);
+}
+
+/** The signal name of a signal number, as Node reports it in `exit` events. */
+function signalName(n: number): NodeJS.Signals | null {
+  for (const [name, num] of Object.entries(os.constants.signals)) if (num === n) return name as NodeJS.Signals;
+  return null;
+}
+
+/** An errno number as Node's error code (`ENOENT`), and its negative value as in libuv. */
+function errnoCode(errno: number): { code: string; uv: number } {
+  for (const [name, num] of Object.entries(os.constants.errno)) if (num === errno) return { code: name, uv: -errno };
+  return { code: `E${errno}`, uv: -errno };
+}
+
+/**
+ * A child started by the spawn server, shaped like Node's ChildProcess in
+ * the parts peapod uses: `pid` (set once the helper has exec'd it; the
+ * `spawn` event says when), `stdin`/`stdout`/`stderr`/`stdio` (net.Sockets
+ * for piped fds, null otherwise), `exitCode`, `signalCode`, `kill()`,
+ * `unref()`, and the events `spawn`, `error`, `exit`, `close` with Node's
+ * arguments and order (`close` after `exit` and after every piped fd above
+ * 0 has closed; a child that could not be started gets `error` then
+ * `close` with the negative errno).
+ */
+export class SpawnedProcess extends EventEmitter {
+  pid: number | undefined;
+  exitCode: number | null = null;
+  signalCode: NodeJS.Signals | null = null;
+  killed = false;
+  readonly stdio: (net.Socket | null)[];
+  private exited = false;
+  private failed = false;
+  private openOutputs = 0;
+  private closed = false;
+  private pendingSignal: NodeJS.Signals | number | undefined;
+  /** @internal whether it keeps the event loop alive while running */
+  refed = true;
+
+  /** @internal made by SpawnServer.spawn */
+  constructor(
+    readonly spawnfile: string,
+    readonly spawnargs: string[],
+    stdio: (net.Socket | null)[],
+    private readonly onRefChange: () => void,
+    private readonly onRelease: (afterPid: number) => void = () => undefined,
+    private readonly onOrphan: (pid: number) => Promise<ProcessEnd> = watchGone,
+  ) {
+    super();
+    this.stdio = stdio;
+    stdio.forEach((s, i) => {
+      if (!s) return;
+      // A socket error nobody listens to must not end the server (a Node
+      // child's pipes cannot fail to connect; these can, if the helper dies).
+      s.on('error', () => undefined);
+      if (i === 0) {
+        // Never read by anyone; reading lets its end close it.
+        s.resume();
+        return;
+      }
+      this.openOutputs++;
+      s.once('close', () => {
+        this.openOutputs--;
+        this.maybeClose();
+      });
+    });
+  }
+
+  get stdin(): Writable | null {
+    return this.stdio[0] ?? null;
+  }
+
+  get stdout(): Readable | null {
+    return this.stdio[1] ?? null;
+  }
+
+  get stderr(): Readable | null {
+    return this.stdio[2] ?? null;
+  }
+
+  /** Whether it runs: spawned and not yet exited. */
+  get running(): boolean {
+    return this.pid !== undefined && !this.exited;
+  }
+
+  /**
+   * Sends a signal (default SIGTERM). Before the helper has reported the pid,
+   * the signal is sent as soon as it does.
+   * @returns false when it has exited, failed, or the signal could not be sent.
+   */
+  kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
+    if (this.exited || this.failed) return false;
+    if (this.pid === undefined) {
+      this.pendingSignal = signal;
+      return true;
+    }
+    try {
+      process.kill(this.pid, signal);
+      this.killed = true;
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Ends outputs held with `holdOutputs`: at once (`afterPid` 0), or once
+   * process `afterPid`, one this child left behind, has exited (at once if
+   * it already has). Safe to call more than once; a child that never
+   * started holds nothing.
+   */
+  releaseOutputs(afterPid = 0): void {
+    if (this.released) return;
+    this.released = true;
+    this.onRelease(afterPid);
+  }
+
+  private released = false;
+
+  /**
+   * Resolves when `pid`, a process this child left behind, has exited (see
+   * SpawnServer.waitForOrphan; the helper that started this child reaps it).
+   */
+  endOfLeftProcess(pid: number): Promise<ProcessEnd> {
+    return this.onOrphan(pid);
+  }
+
+  /** Lets the event loop end while this child runs (its pipes still count, as with Node's ChildProcess). */
+  unref(): void {
+    if (!this.refed) return;
+    this.refed = false;
+    this.onRefChange();
+  }
+
+  /** Undoes unref(). */
+  ref(): void {
+    if (this.refed) return;
+    this.refed = true;
+    this.onRefChange();
+  }
+
+  /** @internal the helper exec'd it */
+  spawned(pid: number): void {
+    this.pid = pid;
+    this.emit('spawn');
+    if (this.pendingSignal !== undefined) this.kill(this.pendingSignal);
+  }
+
+  /** @internal it could not be started */
+  fail(err: NodeJS.ErrnoException): void {
+    if (this.failed || this.exited) return;
+    this.failed = true;
+    this.exited = true;
+    for (const s of this.stdio) s?.destroy();
+    this.emit('error', err);
+    this.exitCode = typeof err.errno === 'number' ? err.errno : -1;
+    this.closed = true;
+    this.emit('close', this.exitCode, null);
+    this.onRefChange();
+  }
+
+  /** @internal it ended; code null and signal null when its fate is unknown (the helper died) */
+  exit(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.exited) return;
+    this.exited = true;
+    this.exitCode = code;
+    this.signalCode = signal;
+    this.emit('exit', code, signal);
+    this.onRefChange();
+    this.maybeClose();
+  }
+
+  private maybeClose(): void {
+    if (this.closed || !this.exited || this.openOutputs > 0) return;
+    this.closed = true;
+    this.emit('close', this.exitCode, this.signalCode);
+  }
+}
+
+/**
+ * One peapod-spawner helper and the children it started for this process.
+ * Start it with `SpawnServer.start`; `spawn` is then synchronous and never
+ * forks this process.
+ */
+export class SpawnServer {
+  private nextId = 1;
+  private readonly live = new Map<number, SpawnedProcess>();
+  /** Ends of processes children left behind, reaped by the helper lately (pid → end), oldest first. */
+  private readonly orphanEnds = new Map<number, ProcessEnd>();
+  /** Who waits for such an end, by pid. */
+  private readonly orphanWaiters = new Map<number, ((end: ProcessEnd) => void)[]>();
+  private buffered = '';
+  private dead = false;
+  private closing = false;
+
+  private constructor(
+    private readonly helper: ChildProcess,
+    private readonly address: string,
+    private readonly onExit: (why: string) => void,
+  ) {
+    const events = helper.stdout as net.Socket;
+    events.setEncoding('latin1');
+    events.on('data', (d: string) => this.onEvents(d));
+    (helper.stdin as net.Socket).on('error', () => undefined);
+    helper.on('exit', (code, signal) => this.onHelperExit(`peapod-spawner exited (${signal ?? `code ${code}`})`));
+    helper.on('error', (err) => this.onHelperExit(`peapod-spawner failed: ${err.message}`));
+    this.updateRef();
+  }
+
+  /**
+   * Starts a helper and waits until it listens.
+   * @param binary the peapod-spawner executable
+   * @param onExit called once if the helper ends while this server is open
+   * @throws Error when it cannot be started or does not get ready within 10 s.
+   */
+  static async start(binary = SPAWNER_BINARY, onExit: (why: string) => void = () => undefined): Promise<SpawnServer> {
+    const name = `peapod-spawner-${process.pid}-${randomBytes(8).toString('hex')}`;
+    const helper = spawn(binary, [name], { stdio: ['pipe', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve, reject) => {
+      let text = '';
+      const timer = setTimeout(() => done(new Error(`${binary} did not get ready within 10 s`)), 10_000);
+      const done = (err?: Error): void => {
+        clearTimeout(timer);
+        helper.stdout?.off('data', onData);
+        helper.off('error', done);
+        helper.off('exit', onEarlyExit);
+        if (err) {
+          helper.kill('SIGKILL');
+          reject(err);
+        } else resolve();
+      };
+      const onData = (d: Buffer): void => {
+        text += d.toString('latin1');
+        if (text === 'R\n') done();
+        else if (text.length >= 2) done(new Error(`${binary}: unexpected first line ${JSON.stringify(text.slice(0, 80))}`));
+      };
+      const onEarlyExit = (code: number | null, signal: string | null): void => done(new Error(`${binary} exited before it was ready (${signal ?? `code ${code}`})`));
+      helper.stdout?.on('data', onData);
+      helper.once('error', done);
+      helper.once('exit', onEarlyExit);
+    });
+    return new SpawnServer(helper, `\0${name}`, onExit);
+  }
+
+  /** Whether the helper still runs and takes requests. */
+  get alive(): boolean {
+    return !this.dead && !this.closing;
+  }
+
+  /** The helper's pid (its memory belongs to peapod-cri's). */
+  get helperPid(): number | undefined {
+    return this.helper.pid;
+  }
+
+  /**
+   * Starts a child (see the module doc).
+   * @throws Error when the server is closed or the request is malformed
+   *   (more than 16 fds); a program that cannot be run is reported by the
+   *   child's `error` event, as with Node's spawn.
+   */
+  spawn(r: SpawnRequest): SpawnedProcess {
+    if (!this.alive) throw new Error('the spawn server is not running');
+    if (r.stdio.length < 3 || r.stdio.length > MAX_FDS) throw new Error(`a child takes 3 to ${MAX_FDS} fds, not ${r.stdio.length}`);
+    const id = this.nextId;
+    this.nextId = this.nextId >= 0xffff_fff0 ? 1 : this.nextId + 1;
+    const sockets = r.stdio.map((kind, index) => {
+      if (kind !== 'pipe') return null;
+      const s = net.connect(this.address);
+      const head = Buffer.allocUnsafe(8);
+      head.writeUInt32LE(id, 0);
+      head.writeUInt32LE(index, 4);
+      s.write(head);
+      return s;
+    });
+    const child = new SpawnedProcess(
+      r.file,
+      [r.file, ...r.args],
+      sockets,
+      () => this.updateRef(),
+      (pid) => {
+        if (r.holdOutputs && this.alive) (this.helper.stdin as net.Socket).write(encodeReleaseRequest(id, pid));
+      },
+      (pid) => this.waitForOrphan(pid),
+    );
+    this.live.set(id, child);
+    (this.helper.stdin as net.Socket).write(encodeSpawnRequest(id, r));
+    this.updateRef();
+    return child;
+  }
+
+  /**
+   * Resolves when process `pid`, one a child of this server left behind
+   * (e.g. the process `runc exec --detach` started), has exited: the helper
+   * is a child subreaper, so such processes become its children and it
+   * reports their end. An end reported before the call is remembered for a
+   * while (the last 1024). If the helper dies first, the process is watched
+   * in /proc and its end reported as unknown (null, null).
+   */
+  waitForOrphan(pid: number): Promise<ProcessEnd> {
+    const known = this.orphanEnds.get(pid);
+    if (known) {
+      this.orphanEnds.delete(pid);
+      return Promise.resolve(known);
+    }
+    if (this.dead) return watchGone(pid);
+    return new Promise((resolve) => {
+      const list = this.orphanWaiters.get(pid) ?? [];
+      list.push(resolve);
+      this.orphanWaiters.set(pid, list);
+    });
+  }
+
+  /** Ends the helper (children it started keep running, as a Node parent's children do when it exits). */
+  close(): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.helper.stdin?.end();
+    (this.helper.stdout as net.Socket).unref();
+    this.helper.unref();
+  }
+
+  /** Keeps the event loop alive while a child that was not unref'd runs, as Node's ChildProcess does. */
+  private updateRef(): void {
+    let refed = false;
+    for (const c of this.live.values()) if (c.refed && c.exitCode === null && c.signalCode === null) refed = true;
+    const events = this.helper.stdout as net.Socket;
+    if (refed && !this.closing) {
+      events.ref();
+      this.helper.ref();
+    } else {
+      events.unref();
+      this.helper.unref();
+    }
+  }
+
+  private onEvents(text: string): void {
+    this.buffered += text;
+    let nl: number;
+    while ((nl = this.buffered.indexOf('\n')) >= 0) {
+      const line = this.buffered.slice(0, nl);
+      this.buffered = this.buffered.slice(nl + 1);
+      const [kind, idText, a, b] = line.split(' ');
+      const id = Number(idText);
+      if (kind === 'Z') {
+        this.onOrphanEnd(id, Number(a), Number(b));
+        continue;
+      }
+      const child = this.live.get(id);
+      if (!child) continue;
+      if (kind === 'S') child.spawned(Number(a));
+      else if (kind === 'E') {
+        this.live.delete(id);
+        const errno = Number(a);
+        const { code, uv } = errnoCode(errno);
+        const err: NodeJS.ErrnoException = Object.assign(new Error(`spawn ${child.spawnfile} ${code}`), { code, errno: uv, syscall: `spawn ${child.spawnfile}`, path: child.spawnfile, spawnargs: child.spawnargs.slice(1) });
+        child.fail(err);
+      } else if (kind === 'X') {
+        this.live.delete(id);
+        const code = Number(a);
+        child.exit(code < 0 ? null : code, code < 0 ? signalName(Number(b)) : null);
+      }
+    }
+    this.updateRef();
+  }
+
+  private onOrphanEnd(pid: number, code: number, signal: number): void {
+    const end: ProcessEnd = { code: code < 0 ? null : code, signal: code < 0 ? signalName(signal) : null };
+    const waiters = this.orphanWaiters.get(pid);
+    if (waiters) {
+      this.orphanWaiters.delete(pid);
+      for (const w of waiters) w(end);
+      return;
+    }
+    this.orphanEnds.delete(pid);
+    this.orphanEnds.set(pid, end);
+    if (this.orphanEnds.size > ORPHAN_ENDS_KEPT) this.orphanEnds.delete(this.orphanEnds.keys().next().value as number);
+  }
+
+  /**
+   * The helper is gone: children not yet started fail; the exit of children
+   * that run can no longer be reported by it, so each is watched in /proc
+   * and reported with an unknown code (null, null) once gone.
+   */
+  private onHelperExit(why: string): void {
+    if (this.dead) return;
+    this.dead = true;
+    if (!this.closing) this.onExit(why);
+    for (const [pid, waiters] of this.orphanWaiters) {
+      this.orphanWaiters.delete(pid);
+      void watchGone(pid).then((end) => waiters.forEach((w) => w(end)));
+    }
+    for (const [id, child] of this.live) {
+      this.live.delete(id);
+      if (child.pid === undefined) {
+        child.fail(Object.assign(new Error(`spawn ${child.spawnfile}: ${why}`), { code: 'ESPAWNER', syscall: `spawn ${child.spawnfile}`, path: child.spawnfile }));
+        continue;
+      }
+      void watchGone(child.pid, child.refed).then(() => child.exit(null, null));
+    }
+    this.updateRef();
+  }
+}
+
+/** Ends of orphans kept for a later waitForOrphan. */
+const ORPHAN_ENDS_KEPT = 1024;
+
+/** Whether a process is gone or a zombie (from /proc/<pid>/stat). */
+function gone(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state === 'Z' || state === 'X';
+  } catch {
+    return true;
+  }
+}
+
+/** Resolves with an unknown end once `pid` is gone (polled every 100 ms: only after the helper died). */
+function watchGone(pid: number, refed = true): Promise<ProcessEnd> {
+  return new Promise((resolve) => {
+    const timer = setInterval(() => {
+      if (!gone(pid)) return;
+      clearInterval(timer);
+      resolve({ code: null, signal: null });
+    }, 100);
+    if (!refed) timer.unref();
+  });
+}

@@ -1,0 +1,106 @@
+import { expect } from 'chai';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { busyboxImage, pushImage } from '../fixtures/image-builder';
+import { removeAllPods } from './harness/client';
+import { makeTestCniNetwork, TestCniNetwork } from './harness/cni-net';
+import { startRegistry, TestRegistry } from './harness/registry';
+import { startServer, TestServer } from './harness/server';
+
+async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Whether strace is attached to every thread of `pid`. */
+function allThreadsTraced(pid: number): boolean {
+  return fs.readdirSync(`/proc/${pid}/task`).every((t) => /^TracerPid:\s+[1-9]/m.test(fs.readFileSync(`/proc/${pid}/task/${t}/status`, 'utf8')));
+}
+
+/** Files made in the container's writable layer. */
+const FILES = 200_000;
+
+describe('a writable layer of 200k files (issue 12 item 4)', function () {
+  this.timeout(600_000);
+  let network: TestCniNetwork;
+  let registry: TestRegistry;
+  let server: TestServer;
+  let tracer: ChildProcess | undefined;
+  let logRoot: string;
+
+  before(async () => {
+    logRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'peapod-biglayer-logs-'));
+    network = makeTestCniNetwork();
+    registry = await startRegistry();
+    await pushImage(registry.url, 'test/busybox', 'v1', await busyboxImage());
+    server = await startServer({ config: network.configToml });
+  });
+
+  after(async () => {
+    tracer?.kill('SIGKILL');
+    if (server) {
+      await removeAllPods(server.client);
+      await server.cleanup();
+    }
+    await registry?.stop();
+    network?.cleanup();
+    if (logRoot) fs.rmSync(logRoot, { recursive: true, force: true });
+  });
+
+  it('is measured in the background and deleted in the background: the event loop never walks it', async () => {
+    const image = `${registry.host}/test/busybox:v1`;
+    await server.client.image.PullImage({ image: { image } });
+    const pc = {
+      metadata: { name: 'big', namespace: 'peapod-test', uid: randomBytes(8).toString('hex'), attempt: 0 },
+      log_directory: path.join(logRoot, 'big'),
+      linux: { security_context: { namespace_options: { network: 'POD' as const, pid: 'CONTAINER' as const, ipc: 'POD' as const } } },
+    };
+    const podId = (await server.client.runtime.RunPodSandbox({ config: pc })).pod_sandbox_id;
+    const { container_id: id } = await server.client.runtime.CreateContainer({ pod_sandbox_id: podId, config: { metadata: { name: 'c', attempt: 0 }, image: { image }, command: ['sleep', '3600'], log_path: 'c/0.log' }, sandbox_config: pc });
+    await server.client.runtime.StartContainer({ container_id: id });
+    // 200k files in the writable layer, made from the host side (as the container would, only faster).
+    const upper = path.join(server.root, 'containers', id, 'upper');
+    const many = path.join(upper, 'many');
+    fs.mkdirSync(many);
+    execFileSync('sh', ['-c', `cd '${many}' && for d in $(seq 0 199); do mkdir d$d; done && seq 0 ${FILES - 1} | awk '{ printf "d%d/f%d\\n", int($1 / 1000), $1 }' | xargs -n 5000 touch`], { stdio: 'ignore' });
+    const made = Number(execFileSync('sh', ['-c', `find '${many}' -type f | wc -l`]).toString().trim());
+    expect(made).to.be.at.least(FILES * 0.99);
+
+    const pid = server.child.pid!;
+    const trace = path.join(server.dir, 'walk.strace');
+    tracer = spawn('strace', ['-f', '-qq', '-p', String(pid), '-e', 'trace=getdents64,newfstatat,lstat,statx,unlink,unlinkat,rmdir', '-o', trace], { stdio: 'ignore' });
+    await until(() => allThreadsTraced(pid), 20_000, 'strace to attach');
+
+    // Stats answer at once; the layer's numbers follow once measured (in the background).
+    await until(
+      async () => {
+        const [one, list] = await Promise.all([server.client.runtime.ContainerStats({ container_id: id }), server.client.runtime.ListContainerStats({ filter: { id } })]);
+        expect(list.stats).to.have.length(1);
+        return Number(one.stats!.writable_layer!.inodes_used!.value) >= FILES;
+      },
+      120_000,
+      'the writable layer to be measured',
+    );
+    await server.client.runtime.StopContainer({ container_id: id, timeout: 0 });
+    await server.client.runtime.RemoveContainer({ container_id: id });
+    expect(fs.existsSync(path.join(server.root, 'containers', id))).to.equal(false);
+    expect((await server.client.runtime.ListContainers({})).containers.map((c) => c.id)).to.not.include(id);
+    tracer.kill('SIGINT');
+    await new Promise((r) => tracer!.once('exit', r));
+    tracer = undefined;
+
+    // The tree was walked and deleted, but not by the event-loop thread (its thread id is the pid).
+    const onLoop = fs
+      .readFileSync(trace, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith(`${pid} `)).length;
+    expect(onLoop, 'directory reads, stats and unlinks on the event loop').to.be.below(2000);
+    await until(() => fs.readdirSync(path.join(server.root, 'containers-trash')).length === 0, 120_000, 'the trash to be emptied');
+  });
+});

@@ -1,0 +1,215 @@
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { HostProcess, runHostCommand, spawnHostProcess, spawnServerPid, startSpawnServer, stopSpawnServer } from '../../src/common/host/command';
+import { SPAWNER_BINARY, SpawnedProcess, SpawnServer } from '../../src/common/host/spawner';
+
+/** stdout of a child until it closes, with its exit code and signal. */
+function collect(child: HostProcess): Promise<{ out: string; err: string; code: number | null; signal: NodeJS.Signals | null }> {
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => resolve({ out, err, code, signal }));
+  });
+}
+
+/** Field `key` of /proc/<pid>/status. */
+function statusField(pid: number, key: string): string {
+  const m = new RegExp(`^${key}:\\s*(.*)$`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? m[1] : '';
+}
+
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('spawn server (peapod-spawner)', function () {
+  this.timeout(60_000);
+  let server: SpawnServer;
+  before(async function () {
+    if (!fs.existsSync(SPAWNER_BINARY)) throw new Error(`${SPAWNER_BINARY} is not built (npm run build needs gcc)`);
+    server = await SpawnServer.start();
+  });
+  after(() => server?.close());
+
+  const run = (file: string, args: string[], opts: Partial<Parameters<SpawnServer['spawn']>[0]> = {}): SpawnedProcess =>
+    server.spawn({ file, args, stdio: ['pipe', 'pipe', 'pipe'], env: process.env, detached: false, ...opts });
+
+  it('runs a program with its arguments, environment, working directory and stdin; reports output and exit code', async () => {
+    const child = run('sh', ['-c', 'read line; echo "$line/$FOO/$(pwd)/$1"; echo oops >&2; exit 7', 'sh', 'arg1'], { env: { FOO: 'bar', PATH: '/usr/bin:/bin' }, cwd: os.tmpdir() });
+    child.stdin!.end('typed\n');
+    const r = await collect(child);
+    expect(r).to.deep.equal({ out: `typed/bar/${fs.realpathSync(os.tmpdir())}/arg1\n`, err: 'oops\n', code: 7, signal: null });
+    expect(child.pid).to.be.a('number');
+  });
+
+  it('is the parent of its children: this process is not forked', async () => {
+    const r = await collect(run('sh', ['-c', 'echo $PPID']));
+    expect(Number(r.out)).to.equal(server.helperPid).and.not.equal(process.pid);
+  });
+
+  it('starts children as libuv does: default signals, nothing blocked, only the given fds open', async () => {
+    const r = await collect(run('sh', ['-c', 'grep -E "^Sig(Blk|Ign)" /proc/self/status; ls /proc/self/fd']));
+    const [blk, ign, ...fds] = r.out.trim().split('\n');
+    expect(blk).to.match(/^SigBlk:\s+0+$/);
+    expect(ign).to.match(/^SigIgn:\s+0+$/);
+    // 0, 1, 2 and the fd ls reads the directory with
+    expect(fds.length).to.equal(4);
+  });
+
+  it('gives extra fds (conmon\'s sync and start pipes) and /dev/null for ignored ones', async () => {
+    const child = run('sh', ['-c', 'read x <&4; echo "got $x" >&3; cat; readlink /proc/self/fd/0 >&3'], { stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'] });
+    let fd3 = '';
+    (child.stdio[3] as net.Socket).on('data', (d: Buffer) => (fd3 += d.toString()));
+    (child.stdio[4] as net.Socket).end('start\n');
+    const r = await collect(child);
+    expect(r.code).to.equal(0);
+    expect(fd3).to.equal('got start\n/dev/null\n');
+    expect(child.stdin).to.equal(null);
+  });
+
+  it('reports a program that cannot be run as Node does: error with ENOENT, then close with -2', async () => {
+    const child = run('/nonexistent/program', []);
+    const events: unknown[] = [];
+    child.on('error', (e: NodeJS.ErrnoException) => events.push(['error', e.message, e.code, e.errno]));
+    await new Promise<void>((resolve) => child.on('close', (code, signal) => (events.push(['close', code, signal]), resolve())));
+    expect(events).to.deep.equal([
+      ['error', 'spawn /nonexistent/program ENOENT', 'ENOENT', -2],
+      ['close', -2, null],
+    ]);
+    const inPath = run('no-such-program-anywhere', []);
+    const err = await new Promise<NodeJS.ErrnoException>((resolve) => inPath.on('error', resolve));
+    expect(err.code).to.equal('ENOENT');
+    const badCwd = run('true', [], { cwd: '/nonexistent-dir' });
+    expect((await new Promise<NodeJS.ErrnoException>((resolve) => badCwd.on('error', resolve))).code).to.equal('ENOENT');
+  });
+
+  it('reports death by signal, and a kill sent before the pid is known', async () => {
+    const child = run('sleep', ['30']);
+    child.kill('SIGKILL');
+    const r = await collect(child);
+    expect([r.code, r.signal]).to.deep.equal([null, 'SIGKILL']);
+    expect(child.kill()).to.equal(false);
+  });
+
+  it('starts a detached child in its own session', async () => {
+    const child = run('sh', ['-c', 'cut -d" " -f6 /proc/self/stat; echo $$'], { detached: true });
+    const [sid, pid] = (await collect(child)).out.trim().split('\n');
+    expect(sid).to.equal(pid);
+  });
+
+  it('runs 200 children at once, each with its own output', async () => {
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => collect(run('echo', [`child ${i}`]))));
+    results.forEach((r, i) => expect(r).to.deep.include({ out: `child ${i}\n`, code: 0 }));
+  });
+
+  it('carries 16 MiB of output with backpressure', async () => {
+    const child = run('head', ['-c', String(16 << 20), '/dev/zero']);
+    let bytes = 0;
+    child.stdout!.on('data', (d: Buffer) => {
+      bytes += d.length;
+      child.stdout!.pause();
+      setImmediate(() => child.stdout!.resume());
+    });
+    const r = await collect(child);
+    expect([r.code, bytes]).to.deep.equal([0, 16 << 20]);
+  });
+
+  it('holds outputs past the exit until released, though a process left behind still holds them', async () => {
+    const child = run('sh', ['-c', 'sleep 30 & echo $!'], { holdOutputs: true });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    let closed = false;
+    child.once('close', () => (closed = true));
+    await new Promise((r) => child.once('exit', r));
+    await until(() => out.endsWith('\n'), 10_000, 'the output');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(closed, 'closed before the release').to.equal(false);
+    child.releaseOutputs();
+    await until(() => closed, 10_000, 'close after the release');
+    process.kill(Number(out), 'SIGKILL');
+  });
+
+  it('reports the end of a process a child left behind (it is a subreaper), and ends held outputs then', async () => {
+    const child = run('sh', ['-c', 'sh -c "sleep 0.3; echo late; exit 5" & echo $!'], { holdOutputs: true });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    let closed = false;
+    child.once('close', () => (closed = true));
+    await new Promise((r) => child.once('exit', r));
+    await until(() => out.includes('\n'), 10_000, 'the pid');
+    const left = Number(out.split('\n')[0]);
+    child.releaseOutputs(left);
+    expect(await child.endOfLeftProcess(left)).to.deep.equal({ code: 5, signal: null });
+    await until(() => closed, 10_000, 'close once the left process ended');
+    expect(out).to.equal(`${left}\nlate\n`);
+    // An end reported before anyone asked is remembered; a signal is reported as such.
+    const other = run('sh', ['-c', 'sh -c "sleep 0.1; kill -TERM \\$\\$" & echo $!']);
+    const pid = Number((await collect(other)).out);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await other.endOfLeftProcess(pid)).to.deep.equal({ code: null, signal: 'SIGTERM' });
+  });
+
+  it('accepts connections from its parent only', async () => {
+    const name = fs.readFileSync(`/proc/${server.helperPid}/cmdline`, 'utf8').split('\0')[1];
+    // Exit code 0: the helper closed the connection; 3: it kept it; 1: could not connect.
+    const other = spawn(process.execPath, [
+      '-e',
+      `const s = require('net').connect(${JSON.stringify(`\0${name}`)}); s.on('connect', () => s.write(Buffer.alloc(8))); s.on('error', (e) => process.exit(e.code === 'EPIPE' || e.code === 'ECONNRESET' ? 0 : 1)); s.on('close', () => process.exit(0)); s.resume(); setTimeout(() => process.exit(3), 5000);`,
+    ]);
+    const code = await new Promise((r) => other.on('exit', r));
+    expect(code).to.equal(0);
+  });
+});
+
+describe('spawnHostProcess with the spawn server', function () {
+  this.timeout(60_000);
+  afterEach(() => stopSpawnServer());
+
+  it('goes through the helper once started, and back to Node\'s spawn once stopped', async () => {
+    expect(await startSpawnServer()).to.equal(true);
+    const helper = spawnServerPid();
+    expect(helper).to.be.a('number');
+    expect(Number(await runHostCommand('sh', ['-c', 'echo $PPID']))).to.equal(helper);
+    stopSpawnServer();
+    expect(Number(await runHostCommand('sh', ['-c', 'echo $PPID']))).to.equal(process.pid);
+  });
+
+  it('is not used without its binary', async () => {
+    expect(await startSpawnServer(path.join(os.tmpdir(), 'no-such-spawner'))).to.equal(false);
+    expect(spawnServerPid()).to.equal(undefined);
+  });
+
+  it('survives the helper\'s death: a running child\'s end is still reported, later children use a new helper', async () => {
+    const deaths: string[] = [];
+    await startSpawnServer(undefined, { onExit: (why) => deaths.push(why) });
+    const first = spawnServerPid()!;
+    const child = spawnHostProcess('sleep', ['0.5']);
+    await new Promise<void>((r) => child.once('spawn', () => r()));
+    process.kill(first, 'SIGKILL');
+    const ended = await new Promise<[number | null, string | null]>((resolve) => child.once('exit', (code, signal) => resolve([code, signal])));
+    expect(ended).to.deep.equal([null, null]); // its status went with the helper; its end did not
+    expect(deaths).to.have.length(1);
+    // Until the new helper runs, children are Node's own; afterwards the new helper's.
+    expect((await runHostCommand('echo', ['still works'])).trim()).to.equal('still works');
+    await until(() => spawnServerPid() !== undefined && spawnServerPid() !== first, 10_000, 'a new helper');
+    expect(Number(await runHostCommand('sh', ['-c', 'echo $PPID']))).to.equal(spawnServerPid());
+  });
+
+  it('keeps the helper small', async () => {
+    await startSpawnServer();
+    await runHostCommand('true', []);
+    const rssKiB = Number(statusField(spawnServerPid()!, 'VmRSS').split(/\s+/)[0]);
+    expect(rssKiB).to.be.below(4096);
+  });
+});
