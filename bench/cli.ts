@@ -9,6 +9,13 @@
  * --root/--runroot (never the system store) and `--tls-verify=false` for the
  * loopback registry; a bare `node -e 0` start is measured as the floor the
  * CLI's own start adds to. Wall time of each process, spawn to exit.
+ *
+ * Rootless: `run --rm IMAGE true` as the unprivileged user `pprootless`
+ * (docs/rootless.md) by peapod's launcher (bin/peapod) and by rootless
+ * podman (`--storage-driver overlay`), each with its own temporary HOME and
+ * XDG_RUNTIME_DIR, the image pulled before, both on their default rootless
+ * network (slirp4netns), so the namespace holder and the pull are not in the
+ * times; skipped, with the reason, when the user does not exist.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -18,6 +25,10 @@ import * as path from 'node:path';
 /** Path of the built CLI. */
 const CLI = path.resolve(__dirname, '..', 'src', 'cli', 'main.js');
 const PODMAN = '/usr/bin/podman';
+/** The launcher of rootless commands (the package's `peapod` bin). */
+const LAUNCHER = path.resolve(__dirname, '..', '..', 'bin', 'peapod');
+/** The rootless user of the rootless rows (uid 1001, subuid 100000:65536 on the peapod machines). */
+const ROOTLESS_USER = 'pprootless';
 
 /** Samples of the CLI workloads, in milliseconds, by key, per tool. */
 export interface CliBenchResults {
@@ -27,26 +38,96 @@ export interface CliBenchResults {
   podmanVersion?: string;
   /** Why podman was not measured, when it was not. */
   podmanSkipped?: string;
+  /** Why the rootless rows were not measured, when they were not. */
+  rootlessSkipped?: string;
+  /** Why rootless podman was not measured, when it was not. */
+  rootlessPodmanSkipped?: string;
 }
 
-/** Runs a command to completion; resolves with wall milliseconds, rejects on a non-zero exit. */
-function timed(cmd: string, args: string[]): Promise<number> {
+/** Runs a command to completion; resolves with wall milliseconds from spawn to its exit, rejects on a non-zero exit. */
+function timed(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
-    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: env ?? process.env });
     let err = '';
     child.stderr!.on('data', (d: Buffer) => (err += d.toString()).length > 4096 && (err = err.slice(-4096)));
     child.on('error', reject);
-    child.on('close', (code) => {
+    // The process's exit, not the close of its stderr: what a run leaves behind
+    // (podman's conmon runs `podman container cleanup` after `run --rm` exits)
+    // may hold the pipe for seconds.
+    child.on('exit', (code) => {
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      // What it wrote before it exited is in; a pipe held by what it left is let go.
+      setImmediate(() => child.stderr!.destroy());
       if (code === 0) resolve(ms);
       else reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err.trim()}`));
     });
   });
 }
 
-function quiet(cmd: string, args: string[]): void {
-  spawnSync(cmd, args, { stdio: 'ignore', timeout: 120_000 });
+function quiet(cmd: string, args: string[], env?: NodeJS.ProcessEnv): void {
+  spawnSync(cmd, args, { stdio: 'ignore', timeout: 120_000, env: env ?? process.env });
+}
+
+/** uid and gid of a user of /etc/passwd; undefined when there is none. */
+function lookupUser(name: string): { uid: number; gid: number } | undefined {
+  for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {
+    const f = line.split(':');
+    if (f[0] === name && f.length >= 4) return { uid: Number(f[2]), gid: Number(f[3]) };
+  }
+  return undefined;
+}
+
+/** A rootless user's private environment in `dir`: how to run a program as the user, and how to clean up. */
+interface RootlessRunner {
+  run(file: string, args: string[]): Promise<number>;
+  quiet(file: string, args: string[]): void;
+}
+
+function rootlessRunner(dir: string, user: { uid: number; gid: number }): RootlessRunner {
+  const home = path.join(dir, 'h');
+  const runtimeDir = path.join(home, 'r');
+  fs.mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
+  // The user must reach its HOME: the temp dir (0700, root's) is opened for search.
+  for (const d of [dir, home]) fs.chmodSync(d, 0o755);
+  fs.chownSync(home, user.uid, user.gid);
+  fs.chownSync(runtimeDir, user.uid, user.gid);
+  const env: NodeJS.ProcessEnv = { HOME: home, USER: ROOTLESS_USER, LOGNAME: ROOTLESS_USER, XDG_RUNTIME_DIR: runtimeDir, PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
+  const as = (file: string, args: string[]): string[] => [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', '--', file, ...args];
+  return {
+    run: (file, args) => timed('/usr/bin/setpriv', as(file, args), env),
+    quiet: (file, args) => quiet('/usr/bin/setpriv', as(file, args), env),
+  };
+}
+
+/**
+ * Kills what the rootless rows left: the processes of `uid` started since
+ * `before` (peapod's namespace holder, podman's pause process) and every
+ * process in their user namespaces.
+ */
+function killUserProcesses(uid: number, before: Set<number>): void {
+  const fresh = [...livePids()].filter((p) => !before.has(p));
+  const namespaces = new Set<number>();
+  for (const p of fresh) {
+    try {
+      if (fs.statSync(`/proc/${p}`).uid === uid) namespaces.add(fs.statSync(`/proc/${p}/ns/user`).ino);
+    } catch {
+      // gone
+    }
+  }
+  for (const p of fresh) {
+    try {
+      const st = fs.statSync(`/proc/${p}`);
+      if (st.uid === uid || namespaces.has(fs.statSync(`/proc/${p}/ns/user`).ino)) process.kill(p, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+
+/** The pids alive now. */
+function livePids(): Set<number> {
+  return new Set(fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map(Number));
 }
 
 /**
@@ -126,6 +207,36 @@ export async function benchCli(image: string, runs: number, warmup: number, prog
       off(tool, 'pod', 'rm', '-f', 'bench-pod-ps');
       progress(`cli: ${tool} system df`);
       await series('systemDf', tool, () => cmd(tool, 'system', 'df'));
+    }
+    const user = lookupUser(ROOTLESS_USER);
+    if (!user) res.rootlessSkipped = `no user ${ROOTLESS_USER}`;
+    else {
+      const before = livePids();
+      // A short path: podman's rootless sockets under a long XDG_RUNTIME_DIR make
+      // its `run` wait 20 s (a socket path beyond the 108 bytes of sun_path).
+      const rlDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pprl-'));
+      try {
+        const rl = rootlessRunner(rlDir, user);
+        const pull = await rl.run(LAUNCHER, ['pull', '-q', image]).catch((e: Error) => e);
+        if (pull instanceof Error) res.rootlessSkipped = `rootless peapod pull failed: ${pull.message}`;
+        else {
+          progress('cli: rootless peapod run --rm');
+          await series('rootlessRun', 'peapod', () => rl.run(LAUNCHER, ['run', '--rm', image, 'true']));
+          if (withPodman) {
+            const pm = (...a: string[]): string[] => ['--storage-driver', 'overlay', ...a];
+            const pulled = await rl.run(PODMAN, pm('pull', '-q', '--tls-verify=false', image)).catch((e: Error) => e);
+            if (pulled instanceof Error) res.rootlessPodmanSkipped = `rootless podman pull failed: ${pulled.message}`;
+            else {
+              progress('cli: rootless podman run --rm');
+              await series('rootlessRun', 'podman', () => rl.run(PODMAN, pm('run', '--rm', image, 'true')));
+            }
+            rl.quiet(PODMAN, pm('system', 'reset', '--force'));
+          }
+        }
+      } finally {
+        killUserProcesses(user.uid, before);
+        fs.rmSync(rlDir, { recursive: true, force: true });
+      }
     }
     return res;
   } finally {

@@ -189,6 +189,7 @@ function cliRows(p: Params, c: CliBenchResults): MetricRow[] {
     row('`pod create --network none` + `pod rm` (ms, both processes)', 'podCreateRm'),
     row('`pod ps`, 1 pod (ms)', 'podPs'),
     row('`system df` (ms)', 'systemDf'),
+    row('rootless (as pprootless): `run --rm` busybox `true`, image stored (ms)', 'rootlessRun'),
   ];
 }
 
@@ -290,7 +291,7 @@ async function main(): Promise<void> {
     memory: { peapod: results.peapod?.memory, containerd: results.containerd?.memory },
     table: rows(p, results),
     samples: { peapod: results.peapod?.series, containerd: results.containerd?.series },
-    cli: cli && { podmanVersion: cli.podmanVersion, podmanSkipped: cli.podmanSkipped, table: cliRows(p, cli), samples: { node: cli.nodeStart, peapod: cli.peapod, podman: cli.podman } },
+    cli: cli && { podmanVersion: cli.podmanVersion, podmanSkipped: cli.podmanSkipped, rootlessSkipped: cli.rootlessSkipped, rootlessPodmanSkipped: cli.rootlessPodmanSkipped, table: cliRows(p, cli), samples: { node: cli.nodeStart, peapod: cli.peapod, podman: cli.podman } },
   };
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
@@ -298,6 +299,7 @@ async function main(): Promise<void> {
   if (cli) {
     process.stdout.write(`\npeapod CLI vs podman ${cli.podmanVersion ?? `(not measured: ${cli.podmanSkipped})`} (warm-up runs: ${p.warmup}; wall time of each process: median / p95)\n\n${formatTable(cliRows(p, cli), 'podman')}\n\n`);
     const node = summarize(cli.nodeStart).median;
+    if (cli.rootlessSkipped || cli.rootlessPodmanSkipped) process.stdout.write(`rootless rows: ${cli.rootlessSkipped ?? cli.rootlessPodmanSkipped}\n`);
     for (const k of ['version', 'images', 'ps', 'podPs']) if (cli.peapod[k]?.length) process.stdout.write(`peapod ${k}: ${(summarize(cli.peapod[k]).median - node).toFixed(1)} ms over a bare node start (median)\n`);
   }
   for (const rt of ['peapod', 'containerd'] as const) {

@@ -28,6 +28,9 @@ PACKAGES=(
   busybox-static              # tests: the content of test images
   gcc libc6-dev               # npm run critest: static C stand-ins for programs of critest's images
   attr                        # setfattr: layer xattrs and overlay opaque dirs (image store)
+  uidmap                      # rootless: newuidmap/newgidmap map a user's /etc/subuid and /etc/subgid ranges
+  slirp4netns                 # rootless: the network of rootless pods (and their published ports)
+  fuse-overlayfs              # rootless: root file systems where the kernel refuses overlayfs in a user namespace
   coreutils                   # mknod, mkfifo: device nodes and FIFOs of layers
   zstd                        # tests: zstd-compressed test layers
   openssl                     # tests: the token server's signing certificate
@@ -54,6 +57,16 @@ fi
 if [[ " ${missing[*]:-} " == *" containerd "* ]] && command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet containerd 2>/dev/null; then
   systemctl disable --now containerd >/dev/null 2>&1 || true
 fi
+
+# Rootless peapod (docs/rootless.md): slirp4netns opens /dev/net/tun and
+# fuse-overlayfs opens /dev/fuse as the user. Debian makes both mode 0666;
+# where a machine has them 0600, give them Debian's mode back.
+for dev in /dev/net/tun /dev/fuse; do
+  if [ -c "$dev" ] && [ "$(stat -c %a "$dev")" != 666 ]; then
+    chmod 0666 "$dev"
+    echo "setup.sh: $dev set to mode 0666 (Debian's default) for rootless peapod"
+  fi
+done
 
 # npm ci rebuilds native modules from source (minutes); skip it when the
 # installed tree already matches package-lock.json.

@@ -166,6 +166,18 @@ const INFO: CommandSpec = {
   flags: [{ name: 'format', short: 'f', type: 'string', help: 'Change the output format to JSON or a Go template' }],
 };
 
+const UNSHARE: CommandSpec = {
+  name: 'unshare',
+  summary: 'Run a command in a modified user namespace',
+  description:
+    "Runs a command in the rootless user's user and mount namespace, the one peapod's containers and mounts live in: the user is uid 0 there and the subordinate IDs of /etc/subuid and /etc/subgid are 1 to N.\n" +
+    'Without a command, runs $SHELL (or /bin/sh). PEAPOD_ROOT and PEAPOD_RUNROOT name the store and the runroot. Only for rootless users.',
+  usage: '[COMMAND [ARG...]]',
+  interspersed: false,
+  module: './commands/unshare',
+  examples: ['peapod unshare id', 'peapod unshare cat /proc/self/uid_map', 'peapod unshare ls -ln ~/.local/share/peapod/storage'],
+};
+
 const VERSION: CommandSpec = {
   name: 'version',
   summary: 'Display the peapod version information',
@@ -457,6 +469,7 @@ export const ROOT: CommandSpec = {
     { name: 'system', summary: 'Manage peapod', commands: [SYSTEM_DF, { ...INFO, summary: 'Display peapod system information (as `peapod info`)' }, SYSTEM_PRUNE] },
     TAG,
     TOP,
+    UNSHARE,
     UNTAG,
     VERSION,
     WAIT,
@@ -496,8 +509,15 @@ export async function runCli(argv: string[], io: CliStreams): Promise<number> {
     const globals = parsed.globals as GlobalOptions;
     debug = /^(debug|trace)$/i.test(String(globals.logLevel));
     const spec = parsed.path[parsed.path.length - 1];
+    // Rootless (a user, or the user's namespace): the command runs again
+    // inside the user's namespace (rootless.ts), unless it needs none.
+    const rootless = process.geteuid!() !== 0 || process.env._PEAPOD_USERNS ? (require('./rootless') as typeof import('./rootless')) : undefined;
+    const commandPath = parsed.path.slice(1).map((c) => c.name);
+    if (rootless && io.stdout === process.stdout && rootless.needsUserNamespace(commandPath) && rootless.shouldReexec()) return await rootless.reexecInUserNamespace(argv);
     const { CliContext: Ctx } = require('./context') as typeof import('./context');
     ctx = new Ctx(globals, io);
+    const warning = rootless?.namespaceWarning();
+    if (warning) ctx.log.warn(warning);
     const mod = require(spec.module!) as CommandModule;
     return await mod.run(ctx, parsed.args, parsed.flags as never);
   } catch (err) {

@@ -80,6 +80,14 @@ export interface ConfigSources {
   /** Drop-in directory; when undefined the default is read if it exists. */
   configDir?: string;
   overrides?: ConfigOverrides;
+  /**
+   * Values that replace the schema's defaults (a partial tree of the schema,
+   * checked like a file): files and overrides still win over them. A rootless
+   * front end gives its own root and runroot this way.
+   */
+  defaults?: Record<string, unknown>;
+  /** The main file and drop-in directory read when present, in place of /etc/peapod's (a rootless front end's own). */
+  defaultFiles?: { configFile: string; configDir: string };
 }
 
 type Table = Record<string, unknown>;
@@ -201,10 +209,10 @@ function readTomlFile(file: string): Table {
  */
 export function configFiles(sources: ConfigSources): string[] {
   const files: string[] = [];
-  const main = sources.configFile ?? DEFAULT_CONFIG_FILE;
+  const main = sources.configFile ?? sources.defaultFiles?.configFile ?? DEFAULT_CONFIG_FILE;
   if (fs.existsSync(main)) files.push(main);
   else if (sources.configFile !== undefined) throw new ConfigError(`${main}: config file not found`);
-  const dir = sources.configDir ?? DEFAULT_CONFIG_DIR;
+  const dir = sources.configDir ?? sources.defaultFiles?.configDir ?? DEFAULT_CONFIG_DIR;
   if (fs.existsSync(dir)) {
     const names = fs.readdirSync(dir).filter((n) => n.endsWith('.conf')).sort();
     for (const n of names) files.push(path.join(dir, n));
@@ -215,7 +223,7 @@ export function configFiles(sources: ConfigSources): string[] {
 }
 
 /**
- * Builds a configuration from `schema`: its defaults, then the main file,
+ * Builds a configuration from `schema`: its defaults (or the caller's), then the main file,
  * then the drop-ins in lexical order, then command-line overrides; runtime
  * handlers get their default runtime_root under the runroot.
  *
@@ -229,6 +237,7 @@ export function configFiles(sources: ConfigSources): string[] {
  */
 export function loadConfigWith<T extends PeapodConfig>(schema: TableSpec, sources: ConfigSources = {}, skip: readonly string[] = []): T {
   const config = defaultsOf(schema);
+  if (sources.defaults) mergeTable(schema, sources.defaults, config, '', 'defaults');
   for (const file of configFiles(sources)) {
     mergeTable(schema, readTomlFile(file), config, '', file, skip);
   }

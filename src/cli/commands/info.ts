@@ -9,6 +9,7 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { CliContext } from '../context';
+import { insideUserNamespace, isRootless } from '../rootless-mode';
 import { renderObject } from '../output/write';
 import { toYaml } from '../output/yaml';
 import { type ContainerCounts, containerCounts } from '../containers/usage';
@@ -30,6 +31,14 @@ function cgroupVersion(): string {
   } catch {
     return 'unknown';
   }
+}
+
+/** The user namespace's maps as Podman's `info` shows them (`container_id`, `host_id`, `size`). */
+function idMappings(): { uidmap: object[]; gidmap: object[] } {
+  const { readIdMapping } = require('../../common/userns') as typeof import('../../common/userns');
+  const m = readIdMapping();
+  const rows = (r: { inside: number; outside: number; count: number }[]): object[] => r.map((x) => ({ container_id: x.inside, host_id: x.outside, size: x.count }));
+  return { uidmap: rows(m.uids), gidmap: rows(m.gids) };
 }
 
 /**
@@ -84,11 +93,12 @@ export async function run(ctx: CliContext, _args: string[], o: { format?: string
       cgroupVersion: cgroupVersion(),
       ociRuntime: { name: config.runtime.default_runtime, path: handler.runtime_path, version: runcVersion },
       conmon: { path: config.runtime.conmon_path, version: conmonVersion },
-      rootless: typeof process.getuid === 'function' && process.getuid() !== 0,
+      rootless: isRootless(),
+      ...(insideUserNamespace() ? { idMappings: idMappings() } : {}),
     },
     registries: { search },
     store: {
-      configFile: ctx.globals.config ?? '/etc/peapod/peapod.conf',
+      configFile: ctx.globals.config ?? (isRootless() ? (require('../config') as typeof import('../config')).rootlessPaths().configFile : '/etc/peapod/peapod.conf'),
       graphDriverName: 'overlay',
       graphRoot: store.root,
       runRoot: config.runroot,

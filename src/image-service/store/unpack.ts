@@ -30,6 +30,17 @@
  *   chown would clear `security.capability`). `trusted.overlay.*` from an
  *   image is dropped (only our own opaque markers set it), as are `user.*`
  *   on anything but files and directories (Linux refuses them).
+ * - In a user namespace (rootless peapod, docs/rootless.md) the layer is
+ *   made for overlayfs mounted with `userxattr` (Linux 5.11) or for
+ *   fuse-overlayfs, both of which read `user.overlay.opaque`: opaque
+ *   directories get that instead of `trusted.overlay.opaque` (trusted.* needs
+ *   CAP_SYS_ADMIN of the host), `trusted.*` and `user.overlay.*` from an
+ *   image are dropped, and device nodes are skipped (mknod of a device is
+ *   refused in a user namespace; containers/storage skips them too; the
+ *   container's /dev is a tmpfs anyway). Whiteouts stay 0/0 character
+ *   devices, which Linux 5.8 and later let a user namespace make. An entry
+ *   owned by an ID the namespace does not map fails with a message naming
+ *   the entry, the ID and the map (the user needs more subordinate IDs).
  * - Safety: every parent is walked component by component with lstat, and
  *   a symlink on the way is refused, so nothing is ever written outside the
  *   layer or through a symlink; hard link targets obey the same rules. What
@@ -42,6 +53,7 @@ import * as path from 'node:path';
 import type { TarEntry, TarHandler } from './tar-reader';
 import { PathXattrs, restoreXattrs } from './xattrs';
 import { PeapodError } from '../../common/errors';
+import { describeIdMap, inUserNamespace, parseIdMap } from '../../common/userns';
 
 /** A layer entry that is unsafe or unsupported; the message names the entry. */
 export class UnpackError extends PeapodError {
@@ -107,6 +119,31 @@ interface XattrRecord {
   attrs: Map<string, Buffer>;
 }
 
+/** How a layer is unpacked. */
+export interface UnpackOptions {
+  /**
+   * Unpack for a user namespace (see the module doc). Default: whether this
+   * process runs in one (`inUserNamespace`).
+   */
+  userNamespace?: boolean;
+}
+
+/** The opaque-directory marker overlayfs reads: trusted.* normally, user.* with `userxattr` (and fuse-overlayfs). */
+export function opaqueXattr(userNamespace: boolean): string {
+  return userNamespace ? 'user.overlay.opaque' : 'trusted.overlay.opaque';
+}
+
+/** Describes this process's ID maps for an error message (`uids 0-65536 (host …)`). */
+function mappedIds(): string {
+  try {
+    const uids = parseIdMap(fs.readFileSync('/proc/self/uid_map', 'utf8'));
+    const gids = parseIdMap(fs.readFileSync('/proc/self/gid_map', 'utf8'));
+    return `uids ${describeIdMap(uids)}, gids ${describeIdMap(gids)}`;
+  } catch {
+    return 'unknown IDs';
+  }
+}
+
 /**
  * Applies tar entries to `dest` (an empty directory). Feed it from a
  * TarReader; call `finish()` after the archive ended, or `abort()`.
@@ -124,16 +161,42 @@ export class LayerUnpacker implements TarHandler {
   private current: { entry: TarEntry; rel: string; abs: string } | undefined;
   private seen = 0;
   readonly result: UnpackResult = { size: 0, entries: 0 };
+  /** Unpacking for a user namespace (see UnpackOptions). */
+  private readonly userns: boolean;
+  /** The opaque marker this layer gets. */
+  private readonly opaque: string;
 
   /**
    * @param dest the layer's directory (empty)
    * @param workDir a private directory on the same filesystem, outside
    *   `dest`, for the whiteout prototypes (removed by `finish`)
+   * @param options user namespace or not (default: as this process runs)
    */
   constructor(
     private readonly dest: string,
     private readonly workDir: string,
-  ) {}
+    options: UnpackOptions = {},
+  ) {
+    this.userns = options.userNamespace ?? inUserNamespace();
+    this.opaque = opaqueXattr(this.userns);
+  }
+
+  /**
+   * Gives `abs` (or the open `fd`) the entry's owner.
+   * @throws UnpackError when the user namespace does not map that owner.
+   */
+  private chown(e: TarEntry, abs: string, fd?: number): void {
+    try {
+      if (fd !== undefined) fs.fchownSync(fd, e.uid, e.gid);
+      else fs.lchownSync(abs, e.uid, e.gid);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EINVAL' || !this.userns) throw err;
+      throw new UnpackError(
+        `layer entry "${e.name}" is owned by uid ${e.uid} and gid ${e.gid}, which this user namespace does not map (${mappedIds()}): ` +
+          'the user needs subordinate IDs covering them in /etc/subuid and /etc/subgid',
+      );
+    }
+  }
 
   private abs(rel: string): string {
     return rel === '' ? this.dest : `${this.dest}/${rel}`;
@@ -213,8 +276,8 @@ export class LayerUnpacker implements TarHandler {
     const st = lstat(this.abs(rel));
     if (!st?.isDirectory()) return;
     const rec = this.xattrs.get(rel);
-    if (rec && rec.ino === st.ino) rec.attrs.set('trusted.overlay.opaque', Buffer.from('y'));
-    else this.xattrs.set(rel, { ino: st.ino, attrs: new Map([['trusted.overlay.opaque', Buffer.from('y')]]) });
+    if (rec && rec.ino === st.ino) rec.attrs.set(this.opaque, Buffer.from('y'));
+    else this.xattrs.set(rel, { ino: st.ino, attrs: new Map([[this.opaque, Buffer.from('y')]]) });
   }
 
   private recordXattrs(rel: string, e: TarEntry, st: fs.Stats): void {
@@ -223,6 +286,7 @@ export class LayerUnpacker implements TarHandler {
     if (rec && rec.ino !== st.ino) rec = undefined;
     for (const [name, value] of e.xattrs) {
       if (!name || name.startsWith('trusted.overlay.')) continue; // only our own opaque markers may set these
+      if (this.userns && (name.startsWith('trusted.') || name.startsWith('user.overlay.'))) continue; // out of reach, or ours (userxattr)
       if (name.startsWith('user.') && !regularOrDir) continue; // Linux allows user.* on files and directories only
       rec ??= { ino: st.ino, attrs: new Map() };
       rec.attrs.set(name, value);
@@ -303,6 +367,7 @@ export class LayerUnpacker implements TarHandler {
       case 'character-device':
       case 'block-device':
         this.clear(rel, false);
+        if (this.userns) return; // a user namespace cannot make devices: the entry only removes what was there
         run('mknod', ['-m', '0600', abs, e.type === 'character-device' ? 'c' : 'b', String(e.devmajor), String(e.devminor)]);
         break;
       case 'fifo':
@@ -310,7 +375,7 @@ export class LayerUnpacker implements TarHandler {
         run('mkfifo', ['-m', '0600', abs]);
         break;
     }
-    fs.lchownSync(abs, e.uid, e.gid);
+    this.chown(e, abs);
     if (e.type !== 'symlink') fs.chmodSync(abs, e.mode);
     const st = fs.lstatSync(abs);
     if (e.type === 'directory') this.dirTimes.set(rel, { ino: st.ino, mtime: e.mtime });
@@ -335,7 +400,7 @@ export class LayerUnpacker implements TarHandler {
     this.current = undefined;
     try {
       // chown first: it clears setuid/setgid, which the chmod after it sets.
-      fs.fchownSync(fd, e.uid, e.gid);
+      this.chown(e, rel, fd);
       fs.fchmodSync(fd, e.mode);
       fs.futimesSync(fd, e.mtime, e.mtime);
       this.recordXattrs(rel, e, fs.fstatSync(fd));

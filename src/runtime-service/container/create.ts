@@ -8,6 +8,7 @@ import { nowNs } from '../../common/time';
 import type { ConmonCreateOptions } from '../../conmon/driver';
 import type { OciRuntime } from '../oci/runc';
 import { buildSpec } from '../oci/spec';
+import { checkRootlessResources, rootlessSpec } from '../oci/rootless';
 import { readInRoot, resolveUser } from '../oci/user';
 import { containerCgroupsPath } from '../sandbox/cgroups';
 import { ContainerDeps, EngineImage, EngineSandbox, runtimeFor } from './deps';
@@ -40,7 +41,7 @@ export function conmonOptions(deps: ContainerDeps, rec: ContainerRecord, runtime
     terminal: rec.tty,
     stdin: rec.stdin,
     stdinOnce: rec.stdinOnce,
-    systemdCgroup: deps.opts.cgroupDriver === 'systemd',
+    systemdCgroup: deps.opts.cgroupDriver === 'systemd' && deps.host.rootless?.kind !== 'none',
     exitCommand,
   };
 }
@@ -126,6 +127,7 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
   const devices = resolveDevices(spec.devices ?? []);
   const seccomp = localhostSeccomp(spec);
   const targetPidNs = await targetPidNamespace(deps, sandbox.id, spec);
+  if (deps.host.rootless) checkRootlessResources(spec.resources, deps.host.rootless);
   rec.mounts = mounts.map((m): RecordedMount => ({ ...m }));
   // The record first (it takes the name); then the files, so every file has a record.
   deps.store.insert(rec, { uniqueName: options.uniqueName, guard: image.confirm });
@@ -142,7 +144,7 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
     const stateDirDurable = syncDirs([deps.dirs.state, p.stateDir]);
     stateDirDurable.catch(() => undefined);
     const user = resolveUser(spec.user, image.config.config?.User, readInRoot(p.rootfs, '/etc/passwd') ?? '', readInRoot(p.rootfs, '/etc/group') ?? '');
-    const ociSpec = buildSpec({
+    const builtSpec = buildSpec({
       containerId: id,
       spec,
       image: image.config,
@@ -161,6 +163,10 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
       swapControl: deps.host.swapControl,
       localhostSeccomp: seccomp,
     });
+    const rootless = deps.host.rootless;
+    const ociSpec = rootless
+      ? rootlessSpec(builtSpec, { cgroups: rootless, hostNetwork: !sandbox.namespaces.network, hostIpc: !sandbox.namespaces.ipc, hostMqueue: fs.existsSync('/dev/mqueue'), containerId: id })
+      : builtSpec;
     fs.writeFileSync(p.configJson, JSON.stringify(ociSpec, null, 1), { mode: 0o600 });
     if (rec.logPath) {
       fs.mkdirSync(path.dirname(rec.logPath), { recursive: true });

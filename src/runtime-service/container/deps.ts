@@ -8,6 +8,8 @@ import { OciRuntime } from '../oci/runc';
 import type { OciImageConfig } from '../oci/types';
 import type { SpecSandbox } from '../oci/spec';
 import type { SandboxState } from '../sandbox/state';
+import { inUserNamespace } from '../../common/userns';
+import { RootlessCgroups, rootlessCgroups } from '../oci/rootless';
 import { appArmorEnabled, currentOomScoreAdj, hostCapabilities, swapControlAvailable } from './host';
 import { ContainerDirs, containerDirs } from './paths';
 import type { LayerStack } from './rootfs';
@@ -81,12 +83,14 @@ export interface HostFacts {
   cgroupV2: boolean;
   appArmor: boolean;
   swapControl: boolean;
+  /** Inside a user namespace (rootless, oci/rootless.ts): the cgroups its containers can have; undefined as root. */
+  rootless?: RootlessCgroups;
 }
 
 /** Probes the host (see HostFacts). */
 export function probeHost(): HostFacts {
   const cgroupV2 = isCgroupV2();
-  return { capabilities: hostCapabilities(), oomFloor: currentOomScoreAdj(), cgroupV2, appArmor: appArmorEnabled(), swapControl: swapControlAvailable(cgroupV2) };
+  return { capabilities: hostCapabilities(), oomFloor: currentOomScoreAdj(), cgroupV2, appArmor: appArmorEnabled(), swapControl: swapControlAvailable(cgroupV2), ...(inUserNamespace() ? { rootless: rootlessCgroups() } : {}) };
 }
 
 /** Everything a container verb (create.ts, start.ts, …) works with. */

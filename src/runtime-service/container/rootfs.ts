@@ -1,7 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { runHostCommand } from '../../common/host/command';
+import { HostCommandError, runHostCommand } from '../../common/host/command';
 import { unescapeMountPath, unmountAll } from '../../common/host/mounts';
+import { findProgram } from '../../common/host/programs';
+import { inUserNamespace } from '../../common/userns';
+import { PeapodError } from '../../common/errors';
 
 /** The image layers a container's rootfs stacks, as the image store hands them out. */
 export interface LayerStack {
@@ -11,6 +14,41 @@ export interface LayerStack {
   lowers: string[];
 }
 
+/** How a rootfs is mounted. */
+export interface RootfsMountOptions {
+  /**
+   * `auto` (default): the kernel's overlayfs; in a user namespace with
+   * `userxattr`, falling back to fuse-overlayfs where the kernel refuses.
+   * `kernel`: the kernel's only. `fuse-overlayfs`: fuse-overlayfs only.
+   */
+  program?: 'auto' | 'kernel' | 'fuse-overlayfs';
+  /** Mount for a user namespace (default: whether this process runs in one). */
+  userNamespace?: boolean;
+  /** The FUSE device fuse-overlayfs opens, checked first (default /dev/fuse). */
+  fuseDevice?: string;
+}
+
+/** The rootfs cannot be mounted; the message says by what, and what is missing. */
+export class RootfsMountError extends PeapodError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('INTERNAL', message, options);
+    this.name = 'RootfsMountError';
+  }
+}
+
+/** Why fuse-overlayfs cannot run here, naming what is missing; undefined when it can. */
+export function fuseOverlayfsMissing(fuseDevice = '/dev/fuse', pathEnv = process.env.PATH ?? ''): string | undefined {
+  if (!findProgram('fuse-overlayfs', pathEnv)) return 'fuse-overlayfs not found in PATH: install the fuse-overlayfs package';
+  if (!fs.existsSync(fuseDevice)) return `there is no FUSE device ${fuseDevice}: load the fuse module (as root: modprobe fuse)`;
+  try {
+    fs.accessSync(fuseDevice, fs.constants.R_OK | fs.constants.W_OK);
+  } catch {
+    const mode = (fs.statSync(fuseDevice).mode & 0o777).toString(8).padStart(4, '0');
+    return `the FUSE device ${fuseDevice} is not open to this user (mode ${mode}): as root, chmod 0666 ${fuseDevice} (Debian's default; see docs/rootless.md)`;
+  }
+  return undefined;
+}
+
 /**
  * Mounts an overlayfs at `target`: the image's layers read-only below, the
  * container's own `upperDir`/`workDir` above (created when missing).
@@ -18,9 +56,18 @@ export interface LayerStack {
  * the mount command run in linkDir, so that 100+ layers fit in the one page
  * of mount options.
  *
- * @throws HostCommandError with mount's message when the kernel refuses.
+ * In a user namespace (rootless) the kernel's overlayfs is mounted with
+ * `userxattr` (Linux 5.11: opaque markers and redirects in user.overlay.*,
+ * as the image store writes them there); where the kernel refuses, the same
+ * stack is mounted by fuse-overlayfs (Debian package), which reads the same
+ * markers and keeps running as the mount's daemon until it is unmounted.
+ *
+ * @throws HostCommandError with mount's message when the kernel refuses
+ *   (`kernel`, or `auto` outside a user namespace); RootfsMountError when
+ *   fuse-overlayfs cannot help, naming what is missing (the program, the
+ *   FUSE device or its access) with the kernel's refusal.
  */
-export async function mountRootfs(layers: LayerStack, upperDir: string, workDir: string, target: string): Promise<void> {
+export async function mountRootfs(layers: LayerStack, upperDir: string, workDir: string, target: string, options: RootfsMountOptions = {}): Promise<void> {
   if (layers.lowers.length === 0) throw new Error('image has no layers');
   // The merged root directory takes the upper dir's mode: 0755, what / is in
   // every image, whatever the umask (containers/storage makes diff/ 0755 too).
@@ -29,9 +76,29 @@ export async function mountRootfs(layers: LayerStack, upperDir: string, workDir:
   fs.chmodSync(upperDir, 0o755);
   fs.mkdirSync(workDir, { recursive: true, mode: 0o700 });
   fs.mkdirSync(target, { recursive: true, mode: 0o700 });
+  const program = options.program ?? 'auto';
+  const userns = options.userNamespace ?? inUserNamespace();
   // overlayfs needs two lowers or an upper; one lower plus upper is fine.
   const opts = `lowerdir=${layers.lowers.join(':')},upperdir=${upperDir},workdir=${workDir}`;
-  await runHostCommand('mount', ['-t', 'overlay', 'overlay', '-o', opts, target], { cwd: layers.linkDir, timeoutMs: 60_000 });
+  let refusal: HostCommandError | undefined;
+  if (program !== 'fuse-overlayfs') {
+    try {
+      await runHostCommand('mount', ['-t', 'overlay', 'overlay', '-o', userns ? `${opts},userxattr` : opts, target], { cwd: layers.linkDir, timeoutMs: 60_000 });
+      return;
+    } catch (err) {
+      if (!(err instanceof HostCommandError) || program === 'kernel' || !userns) throw err;
+      refusal = err;
+    }
+  }
+  const because = refusal ? `the kernel refused overlayfs in this user namespace (${refusal.stderr.trim() || refusal.message}), and ` : '';
+  const missing = fuseOverlayfsMissing(options.fuseDevice);
+  if (missing) throw new RootfsMountError(`cannot mount the container's root file system: ${because}${missing}`, { cause: refusal });
+  try {
+    await runHostCommand('fuse-overlayfs', ['-o', opts, target], { cwd: layers.linkDir, timeoutMs: 60_000 });
+  } catch (err) {
+    const why = err instanceof HostCommandError ? err.stderr.replace(/^unknown argument ignored: lazytime\n/m, '').trim() : (err as Error).message;
+    throw new RootfsMountError(`cannot mount the container's root file system: ${because}fuse-overlayfs failed: ${why}`, { cause: err });
+  }
 }
 
 /**

@@ -9,7 +9,7 @@ const KILL_WAIT_MS = 30_000;
 /**
  * Stops a container: sends its stop signal (the image's StopSignal, default
  * SIGTERM), waits up to `timeoutSec`, then SIGKILLs every process of the
- * container. Timeout 0 kills at once; a created container that never ran is
+ * container (its init alone when rootless without a cgroup). Timeout 0 kills at once; a created container that never ran is
  * killed at once. Unknown or exited containers: nothing to do. The record
  * becomes exited when conmon's exit file appears (exits.ts).
  *
@@ -27,7 +27,9 @@ export async function stopContainer(deps: ContainerDeps, id: string, timeoutSec:
     if (!(await signal(deps, runtime, rec.id, rec.stopSignal, false))) return;
     if (await waitExit(deps, rec.id, timeoutSec * 1000)) return;
   }
-  if (!(await signal(deps, runtime, rec.id, 'SIGKILL', true))) return;
+  // Every process of its cgroup; a rootless container without a cgroup has
+  // none to list (runc refuses --all), so its init, which takes its PID namespace with it.
+  if (!(await signal(deps, runtime, rec.id, 'SIGKILL', deps.host.rootless?.kind !== 'none'))) return;
   if (await waitExit(deps, rec.id, KILL_WAIT_MS)) return;
   throw internal(`container ${rec.id} did not exit after SIGKILL`);
 }

@@ -206,13 +206,12 @@ export class ContainerStore {
     return hits.length === 1 ? parseContainerRecord(hits[0].record) : undefined;
   }
 
-  /** This owner's containers (not `creating`) named `name`, in any pod, oldest first. */
+  /** This owner's containers (not `creating`) named `name`, in any pod, oldest first. Records that cannot be read are left out. */
   findByName(name: string): ContainerRecord[] {
-    const rows = this.state.db.prepare("SELECT record FROM containers WHERE owner = ? AND name = ? AND state != 'creating' ORDER BY created_at").all(this.owner, name) as { record: string }[];
-    return rows.map((r) => JSON.parse(r.record) as ContainerRecord);
+    return records(this.state.db.prepare("SELECT record FROM containers WHERE owner = ? AND name = ? AND state != 'creating' ORDER BY created_at").all(this.owner, name) as { record: string }[]);
   }
 
-  /** Another owner's containers that are not `creating`, oldest first (read-only views, e.g. the CLI's `ps --external`). */
+  /** Another owner's containers that are not `creating`, oldest first (read-only views, e.g. the CLI's `ps --external`). Records that cannot be read are left out. */
   listOf(owner: Owner): ContainerRecord[] {
     return records(this.ownList.all(owner) as { record: string }[]);
   }

@@ -22,6 +22,8 @@ import { sandboxPaths } from './paths';
 import type { SandboxRecord, SandboxSetup } from './record';
 import type { SandboxStore } from './store';
 import { applySysctls } from './sysctls';
+import { inUserNamespace } from '../../common/userns';
+import { startRootlessPodNetwork } from './rootless-network';
 import { removeSandboxResources, stopSandboxResources, TeardownDeps } from './teardown';
 import { checkSandboxSpec, SandboxSpec } from './spec';
 
@@ -147,7 +149,8 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
  * pinned network/IPC/UTS namespaces (each made when its pin is not a live
  * namespace: always at creation, after a reboot at a start again) with the
  * hostname and loopback up, the /dev/shm tmpfs, the pod cgroup, sysctls,
- * CNI ADD, the infra process for a shared PID namespace (put in the pod
+ * CNI ADD (in a user namespace: slirp4netns and its published ports, no pod
+ * cgroup), the infra process for a shared PID namespace (put in the pod
  * cgroup; `infraStarted`), /etc/hostname, /etc/hosts, /etc/resolv.conf;
  * then the `ready` transition with the pod IPs.
  * @param netConf the CNI network to attach to (undefined: none, or the host's)
@@ -162,6 +165,9 @@ export async function setUpSandbox(deps: CreateDeps, record: SandboxRecord, setu
   const paths = sandboxPaths(config, id);
   const podNet = !record.hostNetwork;
   const podIpc = record.namespaceOptions.ipc === 'POD';
+  // Inside a user namespace (rootless, docs/rootless.md): no pod cgroup, slirp4netns in place of CNI.
+  const rootless = inUserNamespace();
+  const podCgroup = config.runtime.cgroup_driver === 'cgroupfs' && !rootless;
   fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
   const dead = (pin: string | undefined): string | undefined => (pin !== undefined && !isNamespaceFile(pin) ? pin : undefined);
   const missing = { net: dead(record.namespaces.network), ipc: dead(record.namespaces.ipc), uts: dead(record.namespaces.uts) };
@@ -169,11 +175,17 @@ export async function setUpSandbox(deps: CreateDeps, record: SandboxRecord, setu
   if (missing.uts) await setNamespaceHostname(missing.uts, setup.hostname);
   if (missing.net) await bringUpLoopback(missing.net);
   if (podIpc) await mountShm(paths.shmDir, config.sandbox.shm_size);
-  if (config.runtime.cgroup_driver === 'cgroupfs') createPodCgroup(record.cgroupParent);
+  if (podCgroup) createPodCgroup(record.cgroupParent);
   await applySysctls(record.sysctls, record.namespaces);
 
   let ips: string[] = [];
-  if (podNet && netConf) {
+  let dns = setup.dns;
+  if (podNet && netConf && rootless) {
+    const net = await startRootlessPodNetwork(paths, config.runroot, id, record.portMappings ?? []);
+    ips = net.ips;
+    dns ??= { servers: [net.dnsServer], searches: [], options: [] };
+    log.debug({ sandbox: id, ips }, 'rootless pod network (slirp4netns) set up');
+  } else if (podNet && netConf) {
     const runtimeConfig: CniRuntimeConfig = {};
     if (record.portMappings?.length) runtimeConfig.portMappings = record.portMappings;
     if (setup.dns) runtimeConfig.dns = setup.dns;
@@ -194,13 +206,13 @@ export async function setUpSandbox(deps: CreateDeps, record: SandboxRecord, setu
     await removeNamespacePin(paths.pidnsPin);
     const infra = await startInfra(id, record.namespaces, ensurePauseLink(config.runroot), paths.pidnsPin);
     store.transition(id, { type: 'infraStarted', pid: infra.pid, startTime: infra.startTime, pidNamespace: infra.pidNamespace });
-    if (config.runtime.cgroup_driver === 'cgroupfs') joinPodCgroup(record.cgroupParent, infra.pid);
+    if (podCgroup) joinPodCgroup(record.cgroupParent, infra.pid);
   }
 
   await writeFilesAtomic([
     { file: paths.hostnameFile, data: `${setup.hostname}\n`, mode: 0o644 },
     { file: paths.hostsFile, data: podNet ? renderHosts(setup.hostname, ips) : readHostFile('/etc/hosts'), mode: 0o644 },
-    { file: paths.resolvConfFile, data: setup.dns ? renderResolvConf(setup.dns) : readHostFile('/etc/resolv.conf'), mode: 0o644 },
+    { file: paths.resolvConfFile, data: dns ? renderResolvConf(dns) : readHostFile('/etc/resolv.conf'), mode: 0o644 },
   ]);
   await beforeReady;
 

@@ -5,6 +5,7 @@ import { killInfra } from './infra';
 import { unmountAll } from '../../common/host/mounts';
 import { isNamespaceFile, removeNamespacePin } from './namespaces';
 import { removePodCgroup } from './cgroups';
+import { stopRootlessPodNetwork } from './rootless-network';
 import type { SandboxPaths } from './paths';
 import type { SandboxRecord } from './record';
 
@@ -19,7 +20,8 @@ export interface TeardownDeps {
 /**
  * Stops what runs for a sandbox, keeping its namespaces and files:
  * CNI DEL of the cached attachment (plugins in reverse order; an empty
- * CNI_NETNS when the namespace is already gone), then kills the infra
+ * CNI_NETNS when the namespace is already gone) or, for a rootless pod, its
+ * slirp4netns stopped (rootless-network.ts), then kills the infra
  * process, then unmounts the pod's /dev/shm. Every step is idempotent, so it
  * serves StopPodSandbox (also a second time) and rollback alike.
  * @throws CniPluginError when DEL fails (what comes after it still runs
@@ -31,6 +33,11 @@ export async function stopSandboxResources(rec: SandboxRecord, deps: TeardownDep
     await delNetwork(deps.paths.cniCacheFile, deps.binDirs, isNamespaceFile(deps.paths.netnsPin));
   } catch (err) {
     failure = err;
+  }
+  try {
+    await stopRootlessPodNetwork(deps.paths);
+  } catch (err) {
+    failure ??= err;
   }
   if (rec.infraPid !== undefined && rec.infraStartTime !== undefined) {
     await killInfra({ pid: rec.infraPid, startTime: rec.infraStartTime });

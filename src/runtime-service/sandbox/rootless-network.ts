@@ -1,0 +1,77 @@
+/**
+ * The network of a rootless pod (docs/rootless.md): where a rootful pod gets
+ * CNI ADD of its network (a bridge, iptables), a pod made inside a user
+ * namespace gets one slirp4netns in its network namespace (slirp4netns.ts)
+ * and its published ports through slirp4netns' API. Every container of the
+ * pod joins that network namespace, so they share the one slirp4netns and
+ * talk over localhost.
+ *
+ * The running slirp4netns is recorded beside the CNI cache, in the pod's
+ * run directory (`slirp4netns.json`: pid, start time, API socket), written
+ * atomically once it runs; teardown reads it, so a record of the pod needs
+ * no field of its own and a rollback finds what was started.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { writeFileAtomic } from '../../common/atomic-file';
+import type { CniPortMapping } from '../cni/runtime-config';
+import type { SandboxPaths } from './paths';
+import { addHostForward, SLIRP_DNS_IP, SLIRP_GUEST_IP, Slirp4netnsProcess, startSlirp4netns, stopSlirp4netns } from './slirp4netns';
+
+/** The file naming a pod's slirp4netns, in its run directory. */
+export function slirpStateFile(paths: SandboxPaths): string {
+  return path.join(paths.runDir, 'slirp4netns.json');
+}
+
+/**
+ * The API socket of a pod's slirp4netns: `<runroot>/slirp/<first 16 of ID>.sock`,
+ * short enough for a unix socket's 108 bytes where the run directory is not.
+ */
+export function slirpApiSocket(runroot: string, sandboxId: string): string {
+  return path.join(runroot, 'slirp', `${sandboxId.slice(0, 16)}.sock`);
+}
+
+/** What a rootless pod's network gives the pod. */
+export interface RootlessPodNetwork {
+  /** The pod's addresses (slirp4netns' guest address). */
+  ips: string[];
+  /** The nameserver its resolv.conf names (slirp4netns' DNS forwarder). */
+  dnsServer: string;
+}
+
+/**
+ * Starts slirp4netns for a pod whose network namespace is pinned at
+ * `paths.netnsPin` and publishes its ports (`hostIP` default 0.0.0.0;
+ * tcp and udp). On a failure the slirp4netns started is stopped again.
+ * @throws Slirp4netnsError naming what is missing (slirp4netns, /dev/net/tun)
+ *   or the port that cannot be published.
+ */
+export async function startRootlessPodNetwork(paths: SandboxPaths, runroot: string, sandboxId: string, ports: CniPortMapping[]): Promise<RootlessPodNetwork> {
+  const apiSocket = slirpApiSocket(runroot, sandboxId);
+  fs.mkdirSync(path.dirname(apiSocket), { recursive: true, mode: 0o700 });
+  const proc = await startSlirp4netns({ netns: paths.netnsPin, apiSocket, logFile: path.join(paths.runDir, 'slirp4netns.log') });
+  try {
+    await writeFileAtomic(slirpStateFile(paths), JSON.stringify(proc), 0o600);
+    for (const p of ports) {
+      await addHostForward(apiSocket, { proto: p.protocol === 'udp' ? 'udp' : 'tcp', hostIp: p.hostIP || '0.0.0.0', hostPort: p.hostPort, guestPort: p.containerPort });
+    }
+  } catch (err) {
+    await stopSlirp4netns(proc);
+    fs.rmSync(slirpStateFile(paths), { force: true });
+    throw err;
+  }
+  return { ips: [SLIRP_GUEST_IP], dnsServer: SLIRP_DNS_IP };
+}
+
+/** Stops a pod's slirp4netns when one was recorded (idempotent). */
+export async function stopRootlessPodNetwork(paths: SandboxPaths): Promise<void> {
+  let proc: Slirp4netnsProcess;
+  try {
+    proc = JSON.parse(fs.readFileSync(slirpStateFile(paths), 'utf8')) as Slirp4netnsProcess;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  await stopSlirp4netns(proc);
+  fs.rmSync(slirpStateFile(paths), { force: true });
+}
