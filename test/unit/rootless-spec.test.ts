@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { PeapodError } from '../../src/common/errors';
-import { CgroupFacts, checkRootlessResources, rootlessCgroups, rootlessSpec } from '../../src/runtime-service/oci/rootless';
+import { CgroupFacts, checkRootlessResources, rootlessCgroups, gidMapped, rootlessSpec } from '../../src/runtime-service/oci/rootless';
 import type { OciSpec } from '../../src/runtime-service/oci/types';
 
 const CGROUP2 = 0x63677270;
@@ -69,12 +69,12 @@ describe('rootless OCI spec: cgroups, limits, /sys and /dev/mqueue', () => {
 
   it('drops cgroupsPath and resources without a cgroup, binds /sys for the host network and /dev/mqueue for the host IPC', () => {
     const s = spec();
-    const own = rootlessSpec(s, { cgroups: { kind: 'none', reason: 'r' }, hostNetwork: false, hostIpc: false, hostMqueue: true, containerId: 'c1' });
+    const own = rootlessSpec(s, { cgroups: { kind: 'none', reason: 'r' }, hostNetwork: false, hostIpc: false, hostMqueue: true, containerId: 'c1', ttyGroupMapped: true });
     expect(own.linux.cgroupsPath).to.equal(undefined);
     expect(own.linux.resources).to.equal(undefined);
     expect(own.mounts).to.deep.equal(s.mounts);
     expect(s.linux.cgroupsPath, 'the input is not changed').to.equal('/peapod/c1');
-    const host = rootlessSpec(s, { cgroups: { kind: 'systemd', path: '/x' }, hostNetwork: true, hostIpc: true, hostMqueue: true, containerId: 'c1' });
+    const host = rootlessSpec(s, { cgroups: { kind: 'systemd', path: '/x' }, hostNetwork: true, hostIpc: true, hostMqueue: true, containerId: 'c1', ttyGroupMapped: true });
     expect(host.linux.cgroupsPath).to.equal('user.slice:peapod:c1');
     expect(host.linux.resources).to.deep.equal(s.linux.resources);
     expect(host.mounts.map((m) => [m.destination, m.type, m.source])).to.deep.equal([
@@ -83,7 +83,19 @@ describe('rootless OCI spec: cgroups, limits, /sys and /dev/mqueue', () => {
       ['/sys', 'bind', '/sys'],
     ]);
     expect(host.mounts[2].options).to.include('ro');
-    const noMqueue = rootlessSpec(s, { cgroups: { kind: 'none', reason: 'r' }, hostNetwork: false, hostIpc: true, hostMqueue: false, containerId: 'c1' });
+    const noMqueue = rootlessSpec(s, { cgroups: { kind: 'none', reason: 'r' }, hostNetwork: false, hostIpc: true, hostMqueue: false, containerId: 'c1', ttyGroupMapped: true });
     expect(noMqueue.mounts.map((m) => m.destination)).to.deep.equal(['/proc', '/sys']);
+  });
+
+  it('mounts /dev/pts without gid=5 when the namespace does not map gid 5 (a single-ID mapping), as Podman', () => {
+    const s = spec();
+    s.mounts.push({ destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'newinstance', 'mode=0620', 'gid=5'] });
+    const base = { cgroups: { kind: 'none' as const, reason: 'r' }, hostNetwork: false, hostIpc: false, hostMqueue: true, containerId: 'c1' };
+    const pts = (ttyGroupMapped: boolean) => rootlessSpec(s, { ...base, ttyGroupMapped }).mounts.find((m) => m.type === 'devpts')!.options;
+    expect(pts(true)).to.include('gid=5');
+    expect(pts(false)).to.deep.equal(['nosuid', 'newinstance', 'mode=0620']);
+    expect(gidMapped(5, '         0       1003          1\n')).to.equal(false);
+    expect(gidMapped(5, '         0       1001          1\n         1     100000      65536\n')).to.equal(true);
+    expect(gidMapped(0, '0 1001 1')).to.equal(true);
   });
 });

@@ -8,7 +8,7 @@ import { nowNs } from '../../common/time';
 import type { ConmonCreateOptions } from '../../conmon/driver';
 import type { OciRuntime } from '../oci/runc';
 import { buildSpec } from '../oci/spec';
-import { checkRootlessResources, rootlessSpec } from '../oci/rootless';
+import { checkRootlessResources, gidMapped, rootlessSpec } from '../oci/rootless';
 import { readInRoot, resolveUser } from '../oci/user';
 import { containerCgroupsPath } from '../sandbox/cgroups';
 import { ContainerDeps, EngineImage, EngineSandbox, runtimeFor } from './deps';
@@ -165,7 +165,7 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
     });
     const rootless = deps.host.rootless;
     const ociSpec = rootless
-      ? rootlessSpec(builtSpec, { cgroups: rootless, hostNetwork: !sandbox.namespaces.network, hostIpc: !sandbox.namespaces.ipc, hostMqueue: fs.existsSync('/dev/mqueue'), containerId: id })
+      ? rootlessSpec(builtSpec, { cgroups: rootless, hostNetwork: !sandbox.namespaces.network, hostIpc: !sandbox.namespaces.ipc, hostMqueue: fs.existsSync('/dev/mqueue'), containerId: id, ttyGroupMapped: gidMapped(5, fs.readFileSync('/proc/self/gid_map', 'utf8')) })
       : builtSpec;
     fs.writeFileSync(p.configJson, JSON.stringify(ociSpec, null, 1), { mode: 0o600 });
     if (rec.logPath) {

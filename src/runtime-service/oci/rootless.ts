@@ -152,6 +152,19 @@ export interface RootlessSpecInput {
   /** Whether the host has /dev/mqueue to bind for the host's IPC (without it the container gets none). */
   hostMqueue: boolean;
   containerId: string;
+  /** Whether the user namespace maps gid 5 (tty), which /dev/pts is mounted with; not with a single-ID mapping. */
+  ttyGroupMapped: boolean;
+}
+
+/**
+ * Whether `gid` is mapped in this process's user namespace.
+ * @param gidMap the text of /proc/self/gid_map (lines "inside outside count")
+ */
+export function gidMapped(gid: number, gidMap: string): boolean {
+  return gidMap
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).map(Number))
+    .some(([inside, , count]) => Number.isFinite(inside) && Number.isFinite(count) && gid >= inside && gid < inside + count);
 }
 
 /**
@@ -174,6 +187,8 @@ export function rootlessSpec(spec: OciSpec, input: RootlessSpecInput): OciSpec {
     if (input.hostIpc && m.destination === '/dev/mqueue' && m.type === 'mqueue') {
       return input.hostMqueue ? [{ destination: '/dev/mqueue', type: 'bind', source: '/dev/mqueue', options: ['rbind', 'nosuid', 'noexec', 'nodev'] }] : [];
     }
+    // devpts' gid=5 fails the mount when gid 5 is not mapped (a single-ID mapping); Podman leaves it out then too.
+    if (!input.ttyGroupMapped && m.type === 'devpts') return [{ ...m, options: (m.options ?? []).filter((o) => o !== 'gid=5') }];
     return [m];
   });
   return out;

@@ -166,5 +166,11 @@ describe('rootless peapod: the user\'s store, and layers unpacked in the user na
       expect(no.stderr).to.contain('single-ID user namespace');
       expect(no.stderr).to.contain(`is owned by uid 1000 and gid 1000, which this user namespace does not map (uids 0 (host ${single.uid}), gids 0 (host ${single.gid}))`);
     });
+
+    it('runs a container of that image (its /dev/pts without the unmapped tty group)', async () => {
+      const r = await senv.peapod(['run', '--rm', '--network', 'none', `${registry.host}/test/rootonly:v1`, '/bin/busybox', 'cat', '/proc/self/uid_map']);
+      expect(r.code, r.stderr).to.equal(0);
+      expect(r.stdout.trim().split(/\s+/)).to.deep.equal(['0', String(single.uid), '1']);
+    });
   });
 });
