@@ -1,6 +1,8 @@
 /**
- * The CLI's log: pino, as peapod-cri's (JSON lines on stderr, `name`
- * "peapod"), written only at or above `--log-level` (default warn) and
+ * The CLI's log: pino, as peapod-cri's, its records written on stderr as
+ * Podman's are, one text line each (`WARN[0000] message key=value`: the
+ * level, the seconds since the command started, the message, the other
+ * fields; an error as its message), written only at or above `--log-level` (default warn) and
  * loaded only when a record at that level is actually written: pino costs
  * a few milliseconds to load, which a command that logs nothing (nearly
  * every run at the default level) does not pay. The logger is the domain's
@@ -104,7 +106,7 @@ class LazyLogger {
       const root = this.root;
       if (!root.pino) {
         const pino = require('pino') as typeof import('pino');
-        root.pino = pino.pino({ level: root.level, base: { name: 'peapod' } }, { write: (s: string) => root.sink.write(s) });
+        root.pino = pino.pino({ level: root.level, base: { name: 'peapod' } }, { write: (s: string) => root.sink.write(textLine(s)) });
       }
       let l = root.pino;
       for (const b of this.bindings) l = l.child(b);
@@ -114,8 +116,36 @@ class LazyLogger {
   }
 }
 
+/** logrus' level names, as Podman prints them. */
+const LEVEL_NAME: Record<number, string> = { 10: 'TRAC', 20: 'DEBU', 30: 'INFO', 40: 'WARN', 50: 'ERRO', 60: 'FATA' };
+
+/** One field's value as text: strings quoted when they have spaces, errors as their message. */
+function fieldText(v: unknown): string {
+  if (v !== null && typeof v === 'object' && typeof (v as { message?: unknown }).message === 'string') v = (v as { message: string }).message;
+  const t = typeof v === 'string' ? v : JSON.stringify(v);
+  return /[\s"=]/.test(t) ? JSON.stringify(t) : t;
+}
+
 /**
- * The CLI's logger at `level` and above, writing pino JSON lines to `sink`
+ * A pino JSON record as Podman's text log line (see the module doc).
+ * @param json one JSON line as pino writes it
+ * @returns the line, with its newline; the input unchanged when it is not a JSON object.
+ */
+export function textLine(json: string): string {
+  let rec: Record<string, unknown>;
+  try {
+    rec = JSON.parse(json) as Record<string, unknown>;
+  } catch {
+    return json;
+  }
+  const { level, time: _time, name: _name, msg, pid: _pid, hostname: _host, ...fields } = rec;
+  const secs = String(Math.floor(process.uptime())).padStart(4, '0');
+  const rest = Object.entries(fields).map(([k, v]) => ` ${k}=${fieldText(v)}`).join('');
+  return `${LEVEL_NAME[level as number] ?? String(level)}[${secs}] ${typeof msg === 'string' ? msg : ''}${rest}\n`;
+}
+
+/**
+ * The CLI's logger at `level` and above, writing Podman-style text lines to `sink`
  * (default stderr); pino is loaded on the first record written.
  * @returns a logger of the domain's type (pino's calling convention:
  *   `log.debug({ key: value }, 'message')`, `log.child({ … })`).

@@ -6,17 +6,18 @@ import { cliLogLevel, createCliLogger } from '../../src/cli/log';
 const LOG_MODULE = path.resolve(__dirname, '..', '..', 'src', 'cli', 'log.js');
 
 describe('CLI log (pino, loaded on the first record written)', () => {
-  it('writes pino JSON lines at and above the level, with child bindings, and nothing below it', () => {
+  it('writes Podman-style text lines at and above the level, with child bindings, and nothing below it', () => {
     const lines: string[] = [];
     const log = createCliLogger('info', { write: (l) => lines.push(l) });
     log.debug({ x: 1 }, 'not shown');
     log.info({ image: 'busybox' }, 'pulled');
     log.child({ sandbox: 'abc' }).child({ step: 2 }).warn('careful');
     log.child({ sandbox: 'abc' }).debug('not shown either');
-    expect(lines).to.have.length(2);
-    const [a, b] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(a).to.include({ level: 30, name: 'peapod', image: 'busybox', msg: 'pulled' });
-    expect(b).to.include({ level: 40, name: 'peapod', sandbox: 'abc', step: 2, msg: 'careful' });
+    log.error({ err: new Error('no space left') }, 'removal failed');
+    expect(lines).to.have.length(3);
+    expect(lines[0]).to.match(/^INFO\[\d{4}\] pulled image=busybox\n$/);
+    expect(lines[1]).to.match(/^WARN\[\d{4}\] careful sandbox=abc step=2\n$/);
+    expect(lines[2]).to.match(/^ERRO\[\d{4}\] removal failed err="no space left"\n$/);
     expect(log.isLevelEnabled('debug')).to.equal(false);
     expect(log.isLevelEnabled('error')).to.equal(true);
   });

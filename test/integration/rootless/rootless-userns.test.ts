@@ -198,9 +198,8 @@ describe('rootless peapod: a user without subordinate IDs, and without XDG_RUNTI
       const r = await env.peapod(['unshare', 'cat', '/proc/self/uid_map', '/proc/self/gid_map']);
       expect(r.code, r.stderr).to.equal(0);
       expect(squeeze(r.stdout)).to.equal(`0 ${user.uid} 1\n0 ${user.gid} 1\n`);
-      // The CLI's log: pino JSON lines on stderr (src/cli/log.ts); the warning is one record at level warn (40).
-      const records = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: number; msg: string });
-      const warnings = records.filter((x) => x.level === 40).map((x) => x.msg);
+      // The CLI's log: Podman-style text lines on stderr (src/cli/log.ts); the warning is one WARN line.
+      const warnings = r.stderr.split('\n').filter((l) => /^WARN\[\d{4}\] /.test(l)).map((l) => l.replace(/^WARN\[\d{4}\] /, ''));
       expect(warnings).to.have.length(1);
       expect(warnings[0]).to.match(/^no subordinate IDs for pptest[0-9a-f]{6} in \/etc\/subuid and \/etc\/subgid: using a single-ID user namespace .*cannot be pulled/);
     }
