@@ -21,10 +21,13 @@ mkdir -p /etc/peapod /etc/cni/net.d /run/peapod
 # container bundles below it.
 chmod 0710 /run/peapod
 [ -f /etc/peapod/peapod.conf ] || printf '# peapod-cri configuration: see docs/config.md. Every key has a default.\n' > /etc/peapod/peapod.conf
+# The first network file in name order is the one pods join (as with CRI-O and containerd).
+first_cni=$(for f in /etc/cni/net.d/*.conf /etc/cni/net.d/*.conflist /etc/cni/net.d/*.json; do [ -e "$f" ] && echo "$f"; done | sort | head -n 1)
 have_cni=no
-for f in /etc/cni/net.d/*.conf /etc/cni/net.d/*.conflist /etc/cni/net.d/*.json; do
-  [ -e "$f" ] && have_cni=yes
-done
+if [ -n "$first_cni" ]; then
+  have_cni=yes
+  echo "start-cri.sh: /etc/cni/net.d has a network already; pods join $first_cni" >&2
+fi
 if [ "$have_cni" = no ]; then
   cat > /etc/cni/net.d/10-peapod.conflist <<'JSON'
 {

@@ -14,6 +14,7 @@ import { openEngine } from '../containers/domain';
 import { invokeExitCode, invokeHint } from '../containers/exit-codes';
 import { parseEnv, parseUser } from '../containers/flags';
 import { mustFindContainer } from '../containers/lookup';
+import { canRaw, enterRawTerminal } from '../containers/raw-terminal';
 
 /** Flags of `exec`. */
 export interface ExecOptions {
@@ -89,11 +90,11 @@ export async function run(ctx: CliContext, args: string[], o: ExecOptions): Prom
   const tty = Boolean(o.tty);
   const abort = new AbortController();
   const stdin = o.interactive ? (ctx.io.stdin as NodeJS.ReadStream) : undefined;
-  const raw = tty && stdin?.isTTY === true && typeof stdin.setRawMode === 'function';
-  if (raw) stdin!.setRawMode(true);
+  const terminal = tty && canRaw(stdin) ? enterRawTerminal(stdin) : undefined;
   const stderr = new ExecStderr(ctx.io.stderr);
   const out = ctx.io.stdout as NodeJS.WriteStream;
   try {
+    await terminal?.ready;
     const code = await engine.exec(
       now.id,
       cmd,
@@ -103,6 +104,7 @@ export async function run(ctx: CliContext, args: string[], o: ExecOptions): Prom
         stderr: tty ? undefined : stderr,
         tty,
         resize: tty && out.isTTY ? sizes(out, abort.signal) : undefined,
+        initialSize: tty && out.isTTY ? { width: out.columns, height: out.rows } : undefined,
         signal: abort.signal,
       },
       overrides,
@@ -111,7 +113,7 @@ export async function run(ctx: CliContext, args: string[], o: ExecOptions): Prom
     return code;
   } finally {
     abort.abort();
-    if (raw) stdin!.setRawMode(false);
+    terminal?.restore();
     stdin?.pause();
   }
 }

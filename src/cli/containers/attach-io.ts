@@ -17,13 +17,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawnHostProcess } from '../../common/host/command';
 import { AttachRelay, openAttachRelay } from '../../conmon/attach-relay';
 import { attachSocketPath, ctlFifoPath, exitFilePath } from '../../conmon/driver';
 import type { LogChunk } from '../../runtime-service/container/log-reader';
 import type { ContainerRecord } from '../../runtime-service/container/record';
 import type { CliStreams } from '../context';
 import { followLog } from './log-follow';
+import { canRaw, enterRawTerminal } from './raw-terminal';
 
 /** How a session joins. */
 export interface AttachRequest {
@@ -133,18 +133,10 @@ export function attachContainer(req: AttachRequest): AttachSession {
     const to = relay.stdin!;
     to.on('error', () => undefined);
     const input = io.stdin as NodeJS.ReadStream;
-    const raw = tty && input.isTTY === true && typeof input.setRawMode === 'function';
-    if (raw) {
-      input.setRawMode(true);
-      cleanups.push(() => input.setRawMode(false));
-      // libuv's raw mode keeps output post-processing (ONLCR); the container's terminal already sends \r\n, so ours must pass bytes as they are.
-      ready.push(
-        new Promise<void>((resolve) => {
-          const stty = spawnHostProcess('stty', ['-opost'], { stdio: [input, 'ignore', 'ignore'] });
-          stty.on('error', () => resolve());
-          stty.on('exit', () => resolve());
-        }),
-      );
+    if (tty && canRaw(input)) {
+      const terminal = enterRawTerminal(input);
+      cleanups.push(terminal.restore);
+      ready.push(terminal.ready);
     }
     const keys = req.detachKeys && tty ? new KeySequence(req.detachKeys) : undefined;
     const onData = (d: Buffer): void => {

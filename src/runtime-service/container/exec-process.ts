@@ -34,13 +34,16 @@ export interface ExecOverrides {
   user?: ContainerUser;
   /** Absolute working directory; default the container's. */
   workingDir?: string;
+  /** The terminal's size at start, in character cells (OCI process.consoleSize; terminal only). */
+  consoleSize?: { width: number; height: number };
 }
 
 /**
  * Prepares an exec in a container: a fresh work directory in its bundle
  * (or `dir`, made by the caller) with a `process.json` that runs `args` as
  * the container's main process runs (same user, env, cwd, capabilities),
- * with or without a terminal, changed by `overrides`.
+ * with or without a terminal (then with TERM=xterm unless its environment
+ * has a TERM), changed by `overrides`.
  * @throws WrongStateError when the container has no bundle any more;
  *   InvalidArgumentError (field `workingDir`, `user.name`) for a relative
  *   working directory or a user the container does not know.
@@ -66,6 +69,11 @@ export function writeExecProcess(rec: ContainerRecord, args: string[], terminal:
     for (const kv of overrides.env) env.set(kv.name, kv.value);
     proc.env = [...env].map(([k, v]) => `${k}=${v}`);
   }
+  if (terminal && overrides.consoleSize && overrides.consoleSize.width > 0 && overrides.consoleSize.height > 0) {
+    (proc as { consoleSize?: { width: number; height: number } }).consoleSize = { width: Math.floor(overrides.consoleSize.width), height: Math.floor(overrides.consoleSize.height) };
+  }
+  // A terminal needs a TERM to be usable, as for a container with a tty (oci/spec.ts) and as Podman's exec -t gives.
+  if (terminal && !(proc.env ?? []).some((e) => e.startsWith('TERM='))) proc.env = [...(proc.env ?? []), 'TERM=xterm'];
   const tag = dir ? path.basename(dir) : randomBytes(8).toString('hex');
   const workDir = dir ?? path.join(rec.bundle, `exec-${tag}`);
   // Owner only, as the bundle: process.json holds the container's env (docs/security.md).

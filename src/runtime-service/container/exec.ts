@@ -45,6 +45,11 @@ function copy(from: Readable, to: Writable | undefined): Promise<void> {
   return forwardOutput(from, to);
 }
 
+/** ` rows H cols W` for stty when the size is known (runc gives its own terminal's size to the process's at start). */
+function sttySize(size: TerminalSize | undefined): string {
+  return size && size.width > 0 && size.height > 0 ? ` rows ${Math.floor(size.height)} cols ${Math.floor(size.width)}` : '';
+}
+
 async function followResize(sizes: AsyncIterable<TerminalSize>, pidFile: string, child: { exitCode: number | null }): Promise<void> {
   for await (const size of sizes) {
     let pid = readPid(pidFile);
@@ -67,12 +72,12 @@ async function followResize(sizes: AsyncIterable<TerminalSize>, pidFile: string,
  */
 export async function execStreaming(deps: ContainerDeps, id: string, cmd: string[], io: StdioStreams, overrides: ExecOverrides = {}): Promise<number> {
   const rec = await runningContainer(deps, id, 'exec');
-  const work = writeExecProcess(rec, cmd, io.tty, overrides);
+  const work = writeExecProcess(rec, cmd, io.tty, io.initialSize ? { ...overrides, consoleSize: io.initialSize } : overrides);
   const pidFile = path.join(work.dir, 'pid');
   const runtime = runtimeFor(deps, rec.runtimeHandler);
   const runcArgs = ['--root', runtime.root, 'exec', '--process', work.processFile, '--pid-file', pidFile, rec.id];
   const child = io.tty
-    ? spawnHostProcess('script', ['-q', '-e', '-c', `stty raw -echo; exec ${[runtime.binary, ...runcArgs].map(shellQuote).join(' ')}`, '/dev/null'])
+    ? spawnHostProcess('script', ['-q', '-e', '-c', `stty raw -echo${sttySize(io.initialSize)}; exec ${[runtime.binary, ...runcArgs].map(shellQuote).join(' ')}`, '/dev/null'])
     : spawnHostProcess(runtime.binary, runcArgs);
   const stdin = child.stdin!;
   const kill = (): void => {

@@ -27,6 +27,12 @@ export interface StdioStreams {
   tty: boolean;
   /** Terminal size changes from the client (tty only; may stay empty). */
   resize?: AsyncIterable<TerminalSize>;
+  /**
+   * The client's terminal size when the call starts, where the client knows
+   * it before the process runs (a CLI's own terminal; tty only): the process
+   * starts with it, so a first `stty size` already sees it.
+   */
+  initialSize?: TerminalSize;
   /** Aborted when the client went away: stop feeding the streams and give up. */
   signal: AbortSignal;
 }
