@@ -505,6 +505,14 @@ export function rewritingConnection(socket: net.Socket, onError: (err: Error) =>
     write(chunk: Buffer, _enc, cb) {
       socket.write(chunk, cb);
     },
+    // HTTP/2 hands its frames over in batches (JSStreamSocket corks this stream around
+    // each): one writev to the socket per batch, not a write and its callback per frame.
+    writev(chunks: Array<{ chunk: Buffer }>, cb) {
+      socket.cork();
+      for (let i = 0; i < chunks.length - 1; i++) socket.write(chunks[i].chunk);
+      socket.write(chunks[chunks.length - 1].chunk, cb);
+      socket.uncork();
+    },
     final(cb) {
       socket.end(cb);
     },

@@ -82,9 +82,14 @@ describe('PID namespaces: the pod\'s is pinned, a TARGET is a live container of 
     expect(await exec(c1, 'cat /proc/1/cmdline | tr "\\0" " "')).to.match(/^\/bin\/sh -c trap/);
     await server.client.runtime.StopContainer({ container_id: c1, timeout: 0 });
 
+    // Listed ready first, so the list's last liveness check of this pod passed (liveness-cache.ts).
+    const listedState = async (): Promise<string | undefined> => (await server.client.runtime.ListPodSandbox({})).items.find((p) => p.id === pod)?.state;
+    expect(await listedState()).to.equal('SANDBOX_READY');
     const startTime = fs.readFileSync(`/proc/${info.infraPid}/stat`, 'utf8').split(') ')[1].split(' ')[19];
     process.kill(info.infraPid, 'SIGKILL');
     expect(await until(() => !isProcessAlive({ pid: info.infraPid, startTime }), 10_000), 'the infra process is gone').to.equal(true);
+    // A list alone (no status call) reports the loss once its trusted check is older than its bound.
+    expect(await until(async () => (await listedState()) === 'SANDBOX_NOTREADY', 20_000), 'ListPodSandbox shows the pod NOTREADY').to.equal(true);
     const err = await rpcError(server.client.runtime.CreateContainer({ pod_sandbox_id: pod, config: ctr('late', 'true'), sandbox_config: pc }));
     expect(err.code, err.details).to.equal(grpc.status.FAILED_PRECONDITION);
     expect(err.details).to.contain('not ready');

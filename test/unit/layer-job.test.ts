@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -47,6 +48,26 @@ describe('layer jobs: one pass over a layer, in a worker thread', function () {
     expect(r.unpacked).to.deep.include({ size: 6 + (3 << 20) });
     expect(fs.readFileSync(d.blob).equals(layer.gz)).to.equal(true);
     expect(fs.readFileSync(path.join(d.diff, 'a/b.txt'), 'utf8')).to.equal('hello\n');
+  });
+
+  it('keeps spare download buffers while a worker lives and drops them when the last one exits idle', async () => {
+    const idlePool = new LayerWorkerPool(1, 50);
+    try {
+      const tar = await layerTar([{ type: 'file', path: 'random.bin', content: crypto.randomBytes(3 << 20) }]);
+      const gz = zlib.gzipSync(tar, { level: 1 });
+      const d = dirs();
+      const s: LayerJobSpec = {
+        blob: { file: d.blob, digest: sha256(gz), size: gz.length },
+        unpack: { dir: d.diff, workDir: d.work, diffId: sha256(tar), compression: 'gzip' },
+      };
+      await idlePool.run(s, { source: Readable.from([gz]) });
+      expect(idlePool.spareBuffers).to.be.greaterThan(0);
+      const deadline = Date.now() + 20_000;
+      while (idlePool.spareBuffers > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(idlePool.spareBuffers).to.equal(0);
+    } finally {
+      await idlePool.close();
+    }
   });
 
   it('unpacks a stored blob read by the worker itself', async () => {

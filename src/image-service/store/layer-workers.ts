@@ -8,7 +8,8 @@
  * off at its declared size.
  *
  * Workers start on demand, up to `size` at once (later jobs queue), and
- * exit after `idleMs` without work, so an idle server holds none. A process
+ * exit after `idleMs` without work, so an idle server holds none (nor
+ * their spare buffers). A process
  * shares one pool (`sharedLayerWorkers`): threads are a per-process
  * resource, whatever the number of pullers.
  */
@@ -23,7 +24,7 @@ const BATCH = 1 << 20;
 /** Bytes in the worker's hands above which the download pauses, and below which it resumes. */
 const HIGH_WATER = 8 << 20;
 const LOW_WATER = 4 << 20;
-/** Spare buffers kept for reuse, across jobs. */
+/** Spare buffers kept for reuse, across jobs while a worker lives. */
 const MAX_SPARE = 24;
 
 /** How a job gets its bytes and reports them. */
@@ -69,6 +70,11 @@ export class LayerWorkerPool {
     private readonly idleMs = 15_000,
   ) {}
 
+  /** Spare 1 MiB buffers held for reuse now (none once every worker has exited). */
+  get spareBuffers(): number {
+    return this.spare.length;
+  }
+
   /** Allows at least `size` workers at once from now on. */
   grow(size: number): void {
     this.size = Math.max(this.size, size);
@@ -82,6 +88,9 @@ export class LayerWorkerPool {
     worker.on('exit', (code) => {
       pw.dead = true;
       this.live--;
+      // The last worker gone (idle for idleMs, or closed): the spare buffers go too, so
+      // an idle server holds none (up to MAX_SPARE MiB, resident, after a big pull).
+      if (this.live === 0) this.spare.length = 0;
       const i = this.idle.indexOf(pw);
       if (i >= 0) this.idle.splice(i, 1);
       if (pw.idleTimer) clearTimeout(pw.idleTimer);

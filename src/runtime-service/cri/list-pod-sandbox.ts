@@ -7,7 +7,8 @@ import { ResponseMemo } from './response-memo';
 
 /**
  * CRI `ListPodSandbox`: every sandbox (states refreshed as in
- * PodSandboxStatus), or those matching the filter: `id`
+ * PodSandboxStatus, a check passed within the last second trusted:
+ * Sandboxes.refreshForList), or those matching the filter: `id`
  * (full or unique prefix), `state`, and `label_selector` (every pair must
  * match). While nothing changed, the same response (and its encoding) is
  * answered again (response-memo.ts): the kubelet relists every second.
@@ -21,7 +22,7 @@ export function listPodSandbox(ctx: RuntimeContext) {
       const one = ctx.sandboxes.get(f.id);
       items = one ? [one] : [];
     } else items = ctx.sandboxes.list();
-    items = items.map((r) => ctx.sandboxes.refresh(r));
+    items = items.map((r) => ctx.sandboxes.refreshForList(r));
     if (f?.state) items = items.filter((r) => criSandboxState(r) === f.state!.state);
     const selector = Object.entries(f?.label_selector ?? {});
     if (selector.length) items = items.filter((r) => selector.every(([k, v]) => r.labels[k] === v));

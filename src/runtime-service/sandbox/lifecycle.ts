@@ -4,6 +4,7 @@ import { notFound, wrongState } from '../../common/errors';
 import { findNetworkConf } from '../cni/network-config';
 import { setUpSandbox, teardownDeps } from './create';
 import { sandboxAlive } from './alive';
+import type { SandboxLivenessCache } from './liveness-cache';
 import type { ContainerEngine } from '../container/engine';
 import type { SandboxRecord } from './record';
 import type { SandboxStore } from './store';
@@ -104,11 +105,14 @@ export async function removeSandbox(deps: LifecycleDeps, id: string): Promise<vo
  * Marks a ready sandbox notready (the `lost` transition) when its namespaces
  * or infra process are gone, e.g. a pin unmounted or the infra process
  * killed behind peapod's back, so the kubelet sees it and makes a new one.
- * Cheap (a statfs per namespace, a /proc read): Status and List call it.
+ * A statfs per namespace and a /proc read: Status and CreateContainer call
+ * it as it is; List passes `liveness`, which trusts a check passed recently
+ * (liveness-cache.ts).
+ * @param liveness when given, a passed check younger than its bound is not repeated
  * @returns the record after the check.
  */
-export function refreshSandboxState(deps: LifecycleDeps, rec: SandboxRecord): SandboxRecord {
-  if (rec.state === 'ready' && !sandboxAlive(rec)) {
+export function refreshSandboxState(deps: LifecycleDeps, rec: SandboxRecord, liveness?: SandboxLivenessCache<SandboxRecord>): SandboxRecord {
+  if (rec.state === 'ready' && !(liveness ? liveness.alive(rec, sandboxAlive) : sandboxAlive(rec))) {
     deps.log.warn({ sandbox: rec.id }, 'sandbox lost its namespaces or infra process; now NOTREADY');
     return deps.sandboxes.transition(rec.id, { type: 'lost' });
   }

@@ -3,10 +3,17 @@ import type { Logger } from '../../common/logger';
 import type { ContainerEngine } from '../container/engine';
 import { createSandbox } from './create';
 import { refreshSandboxState, removeSandbox, startSandbox, stopSandbox } from './lifecycle';
+import { SandboxLivenessCache } from './liveness-cache';
 import { recoverSandboxes } from './recover';
 import type { SandboxRecord } from './record';
 import type { SandboxSpec } from './spec';
 import type { SandboxStore } from './store';
+
+/**
+ * How long a list trusts a ready pod's last passed liveness check, in ms:
+ * the kubelet's relist period (its PLEG relists every second).
+ */
+export const LIST_LIVENESS_MAX_AGE_MS = 1000;
 
 /**
  * The pod sandboxes, for every front end: one object over the record store
@@ -15,6 +22,8 @@ import type { SandboxStore } from './store';
  * container engine it is given, no hooks. States are drawn in state.ts.
  */
 export class Sandboxes {
+  private readonly liveness = new SandboxLivenessCache<SandboxRecord>(LIST_LIVENESS_MAX_AGE_MS);
+
   /**
    * @param deps the configuration, the logger, this front end's record store and the containers
    */
@@ -66,6 +75,15 @@ export class Sandboxes {
   /** The record after checking that a ready sandbox still has its namespaces and infra process (lifecycle.ts). */
   refresh(rec: SandboxRecord): SandboxRecord {
     return refreshSandboxState(this.deps, rec);
+  }
+
+  /**
+   * As refresh, for lists: a check this record passed less than
+   * LIST_LIVENESS_MAX_AGE_MS ago is trusted (liveness-cache.ts), so a lost
+   * pod shows NOTREADY in a list at most that much later.
+   */
+  refreshForList(rec: SandboxRecord): SandboxRecord {
+    return refreshSandboxState(this.deps, rec, this.liveness);
   }
 
   /** Runs `fn` under the sandbox's lock (in this process and across processes). */

@@ -8,7 +8,7 @@
 import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
+import type { WebSocketServer } from 'ws';
 import type { Logger } from '../../common/logger';
 import type { StreamingBackends } from './backend';
 import { SPDY_PORT_FORWARD_PROTOCOL, SPDY_REMOTE_COMMAND_PROTOCOLS } from './remote-command';
@@ -49,12 +49,18 @@ export class StreamingServer {
   private readonly http: http.Server;
   /** The subprotocol negotiated for each WebSocket upgrade, handed to ws's handshake. */
   private readonly wsProtocols = new WeakMap<http.IncomingMessage, string>();
-  private readonly wss = new WebSocketServer({
-    noServer: true,
-    perMessageDeflate: false,
-    maxPayload: MAX_WS_MESSAGE,
-    handleProtocols: (_offered, req) => this.wsProtocols.get(req) || false,
-  });
+  /** ws's server, made (and ws loaded, about 1 MiB of heap) on the first WebSocket upgrade. */
+  private wssMade: WebSocketServer | undefined;
+  private get wss(): WebSocketServer {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    this.wssMade ??= new (require('ws') as typeof import('ws')).WebSocketServer({
+      noServer: true,
+      perMessageDeflate: false,
+      maxPayload: MAX_WS_MESSAGE,
+      handleProtocols: (_offered, req) => this.wsProtocols.get(req) || false,
+    });
+    return this.wssMade;
+  }
   private readonly cache = new RequestCache<StreamRequest>();
   /** Port-forward connections in flight across all clients (port-forward-limit.ts). */
   readonly portForwardSlots: PortForwardSlots;
