@@ -209,6 +209,15 @@ const CREATE_FLAGS: FlagSpec[] = [
   { name: 'workdir', short: 'w', type: 'string', value: 'string', help: 'Working directory inside the container' },
 ];
 
+/**
+ * Orders flags by name, code unit by code unit (flag names are ASCII): not
+ * localeCompare, whose first call loads ICU's collator (about 10 ms of start
+ * for every command, since the table is built when this module loads).
+ */
+function byName(a: FlagSpec, b: FlagSpec): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
 const DETACH_KEYS: FlagSpec = { name: 'detach-keys', type: 'string', value: 'string', help: 'Override the key sequence for detaching a container (a comma list of letters and ctrl-<letter>; empty disables)', default: 'ctrl-p,ctrl-q' };
 
 const RUN: CommandSpec = {
@@ -220,7 +229,7 @@ const RUN: CommandSpec = {
   interspersed: false,
   module: './commands/run',
   examples: ['peapod run --rm busybox echo hi', 'peapod run -it busybox sh', 'peapod run -d --name web -p 8080:80 busybox httpd -f -p 80'],
-  flags: [...CREATE_FLAGS, { name: 'detach', short: 'd', type: 'bool', help: 'Run the container in the background and print its ID' } as FlagSpec, DETACH_KEYS].sort((a, b) => a.name.localeCompare(b.name)),
+  flags: [...CREATE_FLAGS, { name: 'detach', short: 'd', type: 'bool', help: 'Run the container in the background and print its ID' } as FlagSpec, DETACH_KEYS].sort(byName),
 };
 
 const CREATE: CommandSpec = {

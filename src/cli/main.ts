@@ -8,7 +8,17 @@
  */
 import { runCli } from './commands';
 
-runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }).then(
+// process.stdin is a getter that opens a stream on fd 0 (a few ms): only the
+// commands that read stdin (run -i, exec -i, load, login) touch it.
+const io = {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  get stdin(): NodeJS.ReadStream {
+    return process.stdin;
+  },
+};
+
+runCli(process.argv.slice(2), io).then(
   (code) => process.exit(code),
   (err: unknown) => {
     process.stderr.write(`Error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

@@ -2,8 +2,8 @@ import * as fs from 'node:fs';
 import type { Logger } from '../../common/logger';
 import { delNetwork } from '../cni/attachment';
 import { killInfra } from './infra';
-import { unmountAll } from '../../common/host/mounts';
-import { isNamespaceFile, removeNamespacePin } from './namespaces';
+import { unmountAll, unmountEach } from '../../common/host/mounts';
+import { isNamespaceFile } from './namespaces';
 import { removePodCgroup } from './cgroups';
 import { stopRootlessPodNetwork } from './rootless-network';
 import type { SandboxPaths } from './paths';
@@ -55,8 +55,10 @@ export async function stopSandboxResources(rec: SandboxRecord, deps: TeardownDep
  *   cgroup cannot be removed (e.g. a process still in it).
  */
 export async function removeSandboxResources(rec: SandboxRecord, deps: TeardownDeps): Promise<void> {
-  for (const pin of [deps.paths.netnsPin, deps.paths.ipcnsPin, deps.paths.utsnsPin, deps.paths.pidnsPin]) await removeNamespacePin(pin);
-  await unmountAll(deps.paths.shmDir);
+  const pins = [deps.paths.netnsPin, deps.paths.ipcnsPin, deps.paths.utsnsPin, deps.paths.pidnsPin];
+  // One umount for the pins and /dev/shm together (each host process costs a fork and an exec).
+  await unmountEach([...pins, deps.paths.shmDir]);
+  for (const pin of pins) fs.rmSync(pin, { force: true });
   fs.rmSync(deps.paths.runDir, { recursive: true, force: true });
   if (deps.cgroupDriver === 'cgroupfs' && rec.cgroupParent.startsWith('/')) removePodCgroup(rec.cgroupParent);
 }
