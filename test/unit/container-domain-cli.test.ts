@@ -142,7 +142,7 @@ describe('container domain additions for the CLI', () => {
       const r = record('f'.repeat(64), 'cli', 'p', 'n', { bundle: dir, rootfs: path.join(dir, 'rootfs') });
       const work = writeExecProcess(r, ['id'], true, { env: [{ name: 'A', value: '2' }, { name: 'B', value: '3' }], user: { name: 'bob' }, workingDir: '/tmp' });
       const proc = JSON.parse(fs.readFileSync(work.processFile, 'utf8'));
-      expect(proc).to.deep.include({ args: ['id'], terminal: true, cwd: '/tmp', env: ['PATH=/bin', 'A=2', 'B=3'] });
+      expect(proc).to.deep.include({ args: ['id'], terminal: true, cwd: '/tmp', env: ['PATH=/bin', 'A=2', 'B=3', 'TERM=xterm'] });
       expect(proc.user).to.deep.include({ uid: 1000, gid: 1000 });
       expect(() => writeExecProcess(r, ['id'], false, { workingDir: 'rel' })).to.throw(/must be absolute/);
       expect(() => writeExecProcess(r, ['id'], false, { user: { name: 'nobody' } })).to.throw(/user "nobody" not found/);
