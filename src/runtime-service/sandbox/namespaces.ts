@@ -24,8 +24,9 @@ export interface PinnedSetup {
  * Creates new network, IPC and/or UTS namespaces and pins each on a
  * bind-mounted file, without any process left in them (what CRI-O's pinns
  * does): `unshare --net=FILE --ipc=FILE --uts=FILE CMD`, where CMD, run
- * inside them, sets the hostname (written to /proc/sys/kernel/hostname by
- * the shell's builtin printf: per UTS namespace, proc(5)) and brings the
+ * inside them, sets the hostname (`hostname NAME`: sethostname(2), which a
+ * user namespace's own UTS namespace allows where /proc/sys is not
+ * writable) and brings the
  * loopback interface up (`ip link set lo up`; containerd runs the loopback
  * plugin for this), or is `true`. One host process instead of three: each
  * costs a fork and an exec.
@@ -46,7 +47,8 @@ export async function createPinnedNamespaces(pins: NamespacePins, inside: Pinned
   if (args.length === 0) return;
   const steps: string[] = [];
   const hostname = pins.uts ? inside.hostname : undefined;
-  if (hostname !== undefined) steps.push('printf %s "$1" > /proc/sys/kernel/hostname');
+  // hostname(1) calls sethostname(2), which a user namespace's own UTS namespace allows; /proc/sys/kernel/hostname is not writable there (rootless).
+  if (hostname !== undefined) steps.push('hostname "$1"');
   if (pins.net && inside.loopback) steps.push('exec ip link set lo up');
   const cmd = steps.length === 0 ? ['true'] : ['sh', '-c', steps.join(' && '), 'peapod-pin', hostname ?? ''];
   await runHostCommand('unshare', [...args, ...cmd]);
