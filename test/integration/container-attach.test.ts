@@ -2,11 +2,10 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
-import { ConmonDriver } from '../../src/conmon/driver';
 import { ContainerEngine, EngineImage } from '../../src/runtime-service/container/engine';
-import { buildBusyboxImage, createTestPod, tempDir, TestPod } from './helpers/busybox-pod';
+import { buildBusyboxImage, createTestPod, tempDir, TestPod, testEngineOptions } from './helpers/busybox-pod';
+import { waitFor } from './helpers/wait';
 
-const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /** Every byte value once, 0x00 to 0xff. */
 const ALL_BYTES = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
@@ -26,14 +25,6 @@ function collector(): { stream: Writable; bytes: () => Buffer } {
   return { stream, bytes: () => Buffer.concat(chunks) };
 }
 
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 /** Attach carries bytes exactly, both ways (issue 12 item 10: bytes ff fe arrived as ef bf bd ef bf bd). */
 describe('attach carries bytes exactly (real runc, conmon)', function () {
   this.timeout(60_000);
@@ -46,15 +37,7 @@ describe('attach carries bytes exactly (real runc, conmon)', function () {
     dir = tempDir('peapod-attach-');
     image = buildBusyboxImage(path.join(dir, 'image'));
     pod = createTestPod(path.join(dir, 'pod'), path.join(dir, 'pods', 'log'));
-    engine = await ContainerEngine.open({
-      root: path.join(dir, 'root'),
-      runroot: path.join(dir, 'run'),
-      conmon: new ConmonDriver('/usr/bin/conmon'),
-      runtimes: { runc: { runtime_path: '/usr/sbin/runc', runtime_root: path.join(dir, 'run', 'runc') } },
-      defaultRuntime: 'runc',
-      cgroupDriver: 'cgroupfs',
-      log: silent,
-    });
+    engine = await ContainerEngine.open(testEngineOptions(dir));
   });
 
   after(async () => {
@@ -87,7 +70,7 @@ describe('attach carries bytes exactly (real runc, conmon)', function () {
     const err = collector();
     const client = new AbortController();
     const done = engine.attach(rec.id, { stdout: out.stream, stderr: err.stream, tty: false, signal: client.signal });
-    await until(() => out.bytes().includes(ALL_BYTES) && err.bytes().length >= 4, 20_000, 'a whole run of bytes on stdout and two on stderr');
+    await waitFor(() => out.bytes().includes(ALL_BYTES) && err.bytes().length >= 4, 20_000, 'a whole run of bytes on stdout and two on stderr');
     client.abort();
     await done;
     // stdout holds whole runs only (one printf is one write, one packet), stderr only ff fe pairs.
@@ -109,9 +92,7 @@ describe('attach carries bytes exactly (real runc, conmon)', function () {
     const done = engine.attach(rec.id, { stdin, stdout: out.stream, tty: false, signal: new AbortController().signal });
     stdin.write('go\n');
     await done; // ends when the container's output has ended; its exit is recorded a moment later
-    let state = '';
-    for (const end = Date.now() + 20_000; Date.now() < end && state !== 'exited'; await new Promise((r) => setTimeout(r, 25))) state = (await engine.refresh(rec.id)).state;
-    expect(state).to.equal('exited');
+    await waitFor(async () => (await engine.refresh(rec.id)).state === 'exited', 20_000, 'the exit recorded');
     expect(out.bytes().subarray(-4).toString()).to.equal('end\n');
     stdin.end();
     await engine.remove(rec.id);

@@ -4,21 +4,19 @@ import Database from 'better-sqlite3';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConmonDriver } from '../../src/conmon/driver';
 import { ContainerEngine, ContainerEngineOptions, EngineImage } from '../../src/runtime-service/container/engine';
 import { joinLogLines } from '../../src/runtime-service/container/logs';
 import { isMountPoint } from '../../src/common/host/mounts';
 import { processCgroups } from '../../src/runtime-service/container/stats';
 import { PeapodError, TimedOutError } from '../../src/common/errors';
 import { toGrpcStatus } from '../../src/server/status';
-import { buildBusyboxImage, createTestPod, tempDir, TestPod } from './helpers/busybox-pod';
+import { buildBusyboxImage, createTestPod, tempDir, TestPod, testEngineOptions } from './helpers/busybox-pod';
 import { containerConfig, resources, securityContext } from './helpers/container-config';
 import { containerSpecOf } from '../../src/runtime-service/cri/container-config';
 import { resourcesOf } from '../../src/runtime-service/cri/resources';
 import type { ContainerConfig__Output } from '../../src/generated/runtime/v1/ContainerConfig';
 import type { ContainerSpec } from '../../src/runtime-service/container/spec';
 
-const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 async function until(cond: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
   const end = Date.now() + ms;
@@ -58,15 +56,7 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     dir = tempDir('peapod-engine-');
     image = buildBusyboxImage(path.join(dir, 'image'));
     pod = createTestPod(path.join(dir, 'pod'), path.join(dir, 'pods', 'log'));
-    opts = {
-      root: path.join(dir, 'root'),
-      runroot: path.join(dir, 'run'),
-      conmon: new ConmonDriver('/usr/bin/conmon'),
-      runtimes: { runc: { runtime_path: '/usr/sbin/runc', runtime_root: path.join(dir, 'run', 'runc') } },
-      defaultRuntime: 'runc',
-      cgroupDriver: 'cgroupfs',
-      log: silent,
-    };
+    opts = testEngineOptions(dir);
     engine = await ContainerEngine.open(opts);
   });
 

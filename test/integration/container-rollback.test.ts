@@ -2,11 +2,10 @@ import { expect } from 'chai';
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConmonDriver } from '../../src/conmon/driver';
 import { processesWithArgument } from '../../src/common/host/proc';
 import { ContainerEngine, ContainerEngineOptions, EngineImage } from '../../src/runtime-service/container/engine';
 import { openStateDb } from '../../src/runtime-service/state-db';
-import { buildBusyboxImage, createTestPod, tempDir, TestPod } from './helpers/busybox-pod';
+import { buildBusyboxImage, createTestPod, tempDir, TestPod, testEngineOptions } from './helpers/busybox-pod';
 
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -45,15 +44,7 @@ describe('rolling back container creations cut short by a crash (real runc, conm
     dir = tempDir('peapod-rollback-');
     image = buildBusyboxImage(path.join(dir, 'image'));
     pod = createTestPod(path.join(dir, 'pod'), path.join(dir, 'pods', 'log'));
-    opts = {
-      root: path.join(dir, 'root'),
-      runroot: path.join(dir, 'run'),
-      conmon: new ConmonDriver('/usr/bin/conmon'),
-      runtimes: { runc: { runtime_path: '/usr/sbin/runc', runtime_root: path.join(dir, 'run', 'runc') } },
-      defaultRuntime: 'runc',
-      cgroupDriver: 'cgroupfs',
-      log: silent,
-    };
+    opts = testEngineOptions(dir);
   });
 
   after(async () => {

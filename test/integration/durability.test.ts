@@ -9,6 +9,7 @@ import { removeAllPods } from './harness/client';
 import { makeTestCniNetwork, TestCniNetwork } from './harness/cni-net';
 import { startRegistry, TestRegistry } from './harness/registry';
 import { startServer, TestServer } from './harness/server';
+import { waitFor } from './helpers/wait';
 
 /** One completed system call of an strace -f log: thread id, name, arguments text, result. */
 interface Call {
@@ -36,14 +37,6 @@ function parseStrace(text: string): Call[] {
     if (c) calls.push({ tid, name: c[1], args: c[2], result: c[3] });
   }
   return calls;
-}
-
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** The tracer pid of every thread of `pid` is set: strace has attached to all of them. */
@@ -85,7 +78,7 @@ describe('durable state without fsync on the event loop (issue 12 item 17, issue
     const pid = server.child.pid!;
     const trace = path.join(server.dir, 'durable.strace');
     tracer = spawn('strace', ['-f', '-qq', '-y', '-s', '256', '-p', String(pid), '-e', 'trace=fsync,fdatasync,sync_file_range,pwrite64', '-o', trace], { stdio: 'ignore' });
-    await until(() => allThreadsTraced(pid), 20_000, 'strace to attach to every thread of peapod-cri');
+    await waitFor(() => allThreadsTraced(pid), 20_000, 'strace to attach to every thread of peapod-cri');
 
     const uid = randomBytes(8).toString('hex');
     const podConfig = {

@@ -5,20 +5,18 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startSpawnServer, stopSpawnServer } from '../../src/common/host/command';
-import { ConmonDriver } from '../../src/conmon/driver';
 import { PeapodError } from '../../src/common/errors';
 import { ContainerEngine, EXEC_SYNC_MAX_OUTPUT } from '../../src/runtime-service/container/engine';
 import { MAX_MESSAGE_BYTES } from '../../src/server/proto';
 import { containerSpecOf } from '../../src/runtime-service/cri/container-config';
 import { busyboxImage, pushImage } from '../fixtures/image-builder';
-import { buildBusyboxImage, createTestPod, tempDir, TestPod } from './helpers/busybox-pod';
+import { buildBusyboxImage, createTestPod, tempDir, TestPod, testEngineOptions } from './helpers/busybox-pod';
 import { containerConfig } from './helpers/container-config';
 import { removeAllPods } from './harness/client';
 import { makeTestCniNetwork, TestCniNetwork } from './harness/cni-net';
 import { startRegistry, TestRegistry } from './harness/registry';
 import { startServer, TestServer } from './harness/server';
 
-const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /** Runs `total` calls of `fn`, `concurrency` at a time; resolves with every failure's message. */
 async function hammer(total: number, concurrency: number, fn: (i: number) => Promise<void>): Promise<string[]> {
@@ -197,15 +195,7 @@ describe('ExecSync under concurrency (issue 12 item 12)', function () {
       dir = tempDir('peapod-execsync-');
       const image = buildBusyboxImage(path.join(dir, 'image'));
       pod = createTestPod(path.join(dir, 'pod'), path.join(dir, 'pods', 'log'));
-      engine = await ContainerEngine.open({
-        root: path.join(dir, 'root'),
-        runroot: path.join(dir, 'run'),
-        conmon: new ConmonDriver('/usr/bin/conmon'),
-        runtimes: { runc: { runtime_path: '/usr/sbin/runc', runtime_root: path.join(dir, 'run', 'runc') } },
-        defaultRuntime: 'runc',
-        cgroupDriver: 'cgroupfs',
-        log: silent,
-      });
+      engine = await ContainerEngine.open(testEngineOptions(dir));
       const rec = await engine.create(pod.sandbox, containerSpecOf(containerConfig('c', { command: ['sleep', '3600'] }), pod.sandbox).spec, image);
       id = rec.id;
       await engine.start(id);

@@ -3,12 +3,11 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
-import { ConmonDriver } from '../../src/conmon/driver';
 import { ContainerEngine, ContainerEngineOptions, EngineImage } from '../../src/runtime-service/container/engine';
 import { openStateDb } from '../../src/runtime-service/state-db';
-import { buildBusyboxImage, createTestPod, tempDir, TestPod } from './helpers/busybox-pod';
+import { buildBusyboxImage, createTestPod, tempDir, TestPod, testEngineOptions } from './helpers/busybox-pod';
+import { waitFor } from './helpers/wait';
 
-const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /** Lines a child prints, awaited one by one. */
 function lines(child: ChildProcess): () => Promise<string> {
@@ -51,14 +50,6 @@ function killWaiting(pids: string): void {
   }
 }
 
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 describe('two processes on one store (state.db)', function () {
   this.timeout(120_000);
   let dir: string;
@@ -71,15 +62,7 @@ describe('two processes on one store (state.db)', function () {
     dir = tempDir('peapod-procs-');
     image = buildBusyboxImage(path.join(dir, 'image'));
     pod = createTestPod(path.join(dir, 'pod'), path.join(dir, 'pods', 'log'));
-    opts = {
-      root: path.join(dir, 'root'),
-      runroot: path.join(dir, 'run'),
-      conmon: new ConmonDriver('/usr/bin/conmon'),
-      runtimes: { runc: { runtime_path: '/usr/sbin/runc', runtime_root: path.join(dir, 'run', 'runc') } },
-      defaultRuntime: 'runc',
-      cgroupDriver: 'cgroupfs',
-      log: silent,
-    };
+    opts = testEngineOptions(dir);
   });
 
   const waiting: string[] = [];
@@ -128,10 +111,10 @@ describe('two processes on one store (state.db)', function () {
     };
 
     const b = start('b');
-    await until(() => rows().some((r) => r.name === 'b' && r.state === 'creating'), 30_000, "b's creation to start");
+    await waitFor(() => rows().some((r) => r.name === 'b' && r.state === 'creating'), 30_000, "b's creation to start");
     // A second process opens the store (its recovery runs) while b is being created.
     const a = start('a');
-    await until(() => rows().some((r) => r.name === 'a' && r.state === 'creating'), 30_000, "a's creation to start");
+    await waitFor(() => rows().some((r) => r.name === 'a' && r.state === 'creating'), 30_000, "a's creation to start");
     expect(rows().find((r) => r.name === 'b')).to.deep.include({ state: 'creating', creator_pid: b.child.pid });
     // A third opening, of each front end, while both are in flight: the creators live, so nothing is rolled back.
     for (const owner of ['cli', 'cri'] as const) {
@@ -168,10 +151,10 @@ describe('two processes on one store (state.db)', function () {
     children.push(child);
     const state = openStateDb(opts.root, 'cli');
     const find = () => state.db.prepare("SELECT id, record FROM containers WHERE name = 'killed'").get() as { id: string; record: string } | undefined;
-    await until(() => find() !== undefined, 30_000, 'the creation to start');
+    await waitFor(() => find() !== undefined, 30_000, 'the creation to start');
     const rec = JSON.parse(find()!.record) as { rootfs: string; bundle: string };
-    await until(() => fs.existsSync(path.join(rec.bundle, 'config.json')), 30_000, 'the bundle to be written');
-    await until(() => fs.existsSync(conmon.pids), 30_000, 'conmon to be started');
+    await waitFor(() => fs.existsSync(path.join(rec.bundle, 'config.json')), 30_000, 'the bundle to be written');
+    await waitFor(() => fs.existsSync(conmon.pids), 30_000, 'conmon to be started');
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     killWaiting(conmon.pids); // the monitor that was about to start

@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { EngineImage, EngineSandbox } from '../../../src/runtime-service/container/engine';
+import { ConmonDriver } from '../../../src/conmon/driver';
+import type { ContainerEngineOptions, EngineImage, EngineSandbox } from '../../../src/runtime-service/container/engine';
 
 /**
  * Test fixtures for the container engine without registry or sandbox store:
@@ -94,4 +95,23 @@ export function createTestPod(dir: string, logDirectory: string): TestPod {
 /** A fresh temp directory under /tmp (overlay workdirs need a real fs, not tmpfs quirks). */
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** A logger that drops everything. */
+const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+/**
+ * Options of a ContainerEngine kept under `dir` (root, run, runc's root),
+ * with Debian's conmon and runc, the cgroupfs driver and no log output.
+ */
+export function testEngineOptions(dir: string): ContainerEngineOptions {
+  return {
+    root: path.join(dir, 'root'),
+    runroot: path.join(dir, 'run'),
+    conmon: new ConmonDriver('/usr/bin/conmon'),
+    runtimes: { runc: { runtime_path: '/usr/sbin/runc', runtime_root: path.join(dir, 'run', 'runc') } },
+    defaultRuntime: 'runc',
+    cgroupDriver: 'cgroupfs',
+    log: silent,
+  };
 }

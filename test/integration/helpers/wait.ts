@@ -14,6 +14,14 @@ export async function until(cond: () => Promise<boolean> | boolean, ms: number, 
   return cond();
 }
 
+/**
+ * Polls `cond` every 25 ms until it holds.
+ * @throws Error naming `what` when it does not hold within `ms`.
+ */
+export async function waitFor(cond: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
+  if (!(await until(cond, ms, 25))) throw new Error(`timed out waiting for ${what}`);
+}
+
 /** The gRPC error a call fails with; throws when it succeeds. */
 export async function rpcError(p: Promise<unknown>): Promise<grpc.ServiceError> {
   return p.then(
