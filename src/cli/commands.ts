@@ -491,6 +491,17 @@ interface CommandModule {
 }
 
 /**
+ * Requires a command's module, named in the table as `./commands/NAME`. The
+ * literal prefix lets the bundler (scripts/bundle-cli.js) see every command
+ * module of the directory and put them all in the CLI's single-file bundle.
+ */
+function commandModule(module: string): CommandModule {
+  const name = /^\.\/commands\/([a-z-]+)$/.exec(module)?.[1];
+  if (name === undefined) throw new Error(`command module ${JSON.stringify(module)} is not ./commands/NAME`);
+  return require(`./commands/${name}.js`) as CommandModule;
+}
+
+/**
  * Runs the CLI on `argv` (without node and the script) and returns the exit
  * code. Errors become one `Error: …` line on stderr (usage errors add a
  * "See '… --help'" line): 125 for flag and engine errors, a command's own
@@ -527,7 +538,7 @@ export async function runCli(argv: string[], io: CliStreams): Promise<number> {
     ctx = new Ctx(globals, io);
     const warning = rootless?.namespaceWarning();
     if (warning) ctx.log.warn(warning);
-    const mod = require(spec.module!) as CommandModule;
+    const mod = commandModule(spec.module!);
     return await mod.run(ctx, parsed.args, parsed.flags as never);
   } catch (err) {
     io.stderr.write(formatError(err, debug));
