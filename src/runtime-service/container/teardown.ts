@@ -9,7 +9,8 @@
  *   create: mkdir                   <root>/containers/<id>/ (upper, work,      5. renamed into the trash with
  *                                   persist: conmon's exit and oom files)         the row's deletion, deleted
  *                                                                                 there in the background
- *   create: mount                   the rootfs overlay in the bundle           3. unmounted (lazily if busy)
+ *   create: mount                   the rootfs overlay in the bundle           3. unmounted (lazily if busy),
+ *                                                                                 at once with 2.
  *   create: write                   <runroot>/containers/<id>/ config.json     4. removed
  *   conmon                          its pid file, ctl FIFO (in the bundle),    1. conmon killed and waited for
  *                                   <runroot>/containers-sockets/<id> (its        (found by its pid file, or by
@@ -91,9 +92,15 @@ export async function tearDownContainer(deps: ContainerDeps, rec: ContainerRecor
     }
   };
   await step('stopping its monitor', () => stopMonitor(deps, rec.id, options.search));
-  await step('runtime delete', () => runtimeFor(deps, rec.runtimeHandler).delete(rec.id));
-  await step('removing its cgroup', () => removeContainerCgroup(deps.opts.cgroupDriver, rec.cgroupsPath));
-  await step('unmounting its rootfs', () => unmountRootfs(rec.rootfs));
+  // The runtime's delete and the rootfs unmount at once (two host processes,
+  // independent: the container's processes are gone, and its mount
+  // namespace had its own copy of the rootfs mount); both run to their end
+  // before a failure of either is thrown.
+  const settled = await Promise.allSettled([
+    step('runtime delete', () => runtimeFor(deps, rec.runtimeHandler).delete(rec.id)).then(() => step('removing its cgroup', () => removeContainerCgroup(deps.opts.cgroupDriver, rec.cgroupsPath))),
+    step('unmounting its rootfs', () => unmountRootfs(rec.rootfs)),
+  ]);
+  for (const r of settled) if (r.status === 'rejected') throw r.reason;
   // A rootfs still mounted keeps its bundle: the next start's recovery unmounts and removes what has no record.
   if (!isMountPoint(rec.rootfs)) fs.rmSync(rec.bundle, { recursive: true, force: true });
   fs.rmSync(path.join(deps.dirs.sockets, rec.id), { recursive: true, force: true });

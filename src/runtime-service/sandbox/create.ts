@@ -16,7 +16,6 @@ import { createPodCgroup, joinPodCgroup, podCgroupParent } from './cgroups';
 import { readHostFile, renderHosts, renderResolvConf } from './etc-files';
 import { ensurePauseLink, findInfraProcesses, startInfra } from './infra';
 import { killAndWait } from '../../common/host/proc';
-import { mountShm } from './mounts';
 import { createPinnedNamespaces, isNamespaceFile, removeNamespacePin } from './namespaces';
 import { sandboxPaths } from './paths';
 import type { SandboxRecord, SandboxSetup } from './record';
@@ -171,8 +170,8 @@ export async function setUpSandbox(deps: CreateDeps, record: SandboxRecord, setu
   fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
   const dead = (pin: string | undefined): string | undefined => (pin !== undefined && !isNamespaceFile(pin) ? pin : undefined);
   const missing = { net: dead(record.namespaces.network), ipc: dead(record.namespaces.ipc), uts: dead(record.namespaces.uts) };
-  await createPinnedNamespaces(missing, { hostname: setup.hostname, loopback: true });
-  if (podIpc) await mountShm(paths.shmDir, config.sandbox.shm_size);
+  // /dev/shm in the same host process as the pins (namespaces.ts), or alone when no pin is made.
+  await createPinnedNamespaces(missing, { hostname: setup.hostname, loopback: true, shm: podIpc ? { target: paths.shmDir, sizeBytes: config.sandbox.shm_size } : undefined });
   if (podCgroup) createPodCgroup(record.cgroupParent);
   await applySysctls(record.sysctls, record.namespaces);
 
@@ -233,7 +232,8 @@ export async function rollBackSandbox(rec: SandboxRecord, deps: TeardownDeps, st
     deps.log.error({ err, sandbox: id }, 'rollback: killing the infra processes failed');
   }
   try {
-    await stopSandboxResources(rec, deps);
+    // /dev/shm is unmounted below with the pins, in one host process.
+    await stopSandboxResources(rec, deps, { keepShm: true });
   } catch (err) {
     deps.log.error({ err, sandbox: id }, 'rollback: stopping sandbox resources failed');
   }

@@ -22,12 +22,14 @@ export interface TeardownDeps {
  * CNI DEL of the cached attachment (plugins in reverse order; an empty
  * CNI_NETNS when the namespace is already gone) or, for a rootless pod, its
  * slirp4netns stopped (rootless-network.ts), then kills the infra
- * process, then unmounts the pod's /dev/shm. Every step is idempotent, so it
- * serves StopPodSandbox (also a second time) and rollback alike.
+ * process, then unmounts the pod's /dev/shm (unless `options.keepShm`: a
+ * removal right after unmounts it with the pins, in one host process).
+ * Every step is idempotent, so it serves StopPodSandbox (also a second
+ * time) and rollback alike.
  * @throws CniPluginError when DEL fails (what comes after it still runs
  *   first), HostCommandError when an unmount fails.
  */
-export async function stopSandboxResources(rec: SandboxRecord, deps: TeardownDeps): Promise<void> {
+export async function stopSandboxResources(rec: SandboxRecord, deps: TeardownDeps, options: { keepShm?: boolean } = {}): Promise<void> {
   let failure: unknown;
   try {
     await delNetwork(deps.paths.cniCacheFile, deps.binDirs, isNamespaceFile(deps.paths.netnsPin));
@@ -42,7 +44,7 @@ export async function stopSandboxResources(rec: SandboxRecord, deps: TeardownDep
   if (rec.infraPid !== undefined && rec.infraStartTime !== undefined) {
     await killInfra({ pid: rec.infraPid, startTime: rec.infraStartTime });
   }
-  await unmountAll(deps.paths.shmDir);
+  if (!options.keepShm) await unmountAll(deps.paths.shmDir);
   if (failure !== undefined) throw failure;
 }
 
