@@ -538,6 +538,8 @@ export async function runCli(argv: string[], io: CliStreams): Promise<number> {
     ctx = new Ctx(globals, io);
     const warning = rootless?.namespaceWarning();
     if (warning) ctx.log.warn(warning);
+    // The spawn server of a CLI process (not of a caller running the CLI in its own process).
+    if (io.stdout === process.stdout) (require('./spawn-server') as typeof import('./spawn-server')).startSpawnServerFor(commandPath, ctx.log);
     const mod = commandModule(spec.module!);
     return await mod.run(ctx, parsed.args, parsed.flags as never);
   } catch (err) {
