@@ -4,7 +4,7 @@
  * npm packages; better-sqlite3's native addon is required from its place in
  * node_modules) into
  * dist/src/cli/peapod.bundle.js, which dist/src/cli/main.js runs with a V8
- * code cache (src/cli/cli-bundle.ts). Then it runs `peapod --version`, `--help` and `version` so
+ * code cache (src/cli/cli-bundle.ts). Then it runs `peapod --version` and `version` so
  * the first code caches exist before the first user command.
  *
  * esbuild keeps each CommonJS module in its own lazily evaluated wrapper, so
@@ -87,7 +87,7 @@ async function main(): Promise<void> {
   const wide = text.findIndex((b) => b > 0x7f);
   if (wide >= 0) throw new Error(`${outfile}: a byte over 0x7f at offset ${wide}: the loader reads the bundle as ASCII`);
   // The code cache of commands that need no store (others make theirs at their first run).
-  for (const argv of [['--version'], ['--help'], ['version']]) execFileSync(process.execPath, [path.join(cliDir, 'main.js'), ...argv], { stdio: 'ignore', timeout: 60_000 });
+  for (const argv of [['--version'], ['version']]) execFileSync(process.execPath, [path.join(cliDir, 'main.js'), ...argv], { stdio: 'ignore', timeout: 60_000 });
   process.stdout.write(`bundle-cli: ${path.relative(root, outfile)}: ${inputs} files, ${(bytes / 1e6).toFixed(2)} MB\n`);
 }
 

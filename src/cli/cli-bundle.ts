@@ -10,7 +10,7 @@
  * skips parsing and compiling them (one cache for all commands would hold
  * only what the first one ran). It is written when missing or rejected
  * (another Node, other V8 flags), at the exit of the command that found it
- * so, atomically (a temp file renamed), and only when the directory is
+ * so when that run did the command's work (exit code 0, no --help), atomically (a temp file renamed), and only when the directory is
  * writable (a user's CLI on a root-owned checkout just runs without). A cache is only ever an
  * optimisation: V8 checks it against the source and its own version, and
  * compiles from the source when it does not match.
@@ -60,7 +60,13 @@ export function startBundle(argv: string[] = process.argv.slice(2)): boolean {
     // none yet: written at exit below
   }
   const script = new vm.Script(WRAP_HEAD + source.replace(/^#!.*/, '') + WRAP_TAIL, { filename: BUNDLE_FILE, cachedData });
-  if (cachedData === undefined || script.cachedDataRejected === true) process.once('exit', () => saveCodeCache(script, cacheFile));
+  // Only from a run that did the command's work: a --help or a failed run compiles little of it.
+  const helpOnly = argv.some((a) => a === '--help' || a === '-h' || a === 'help');
+  if ((cachedData === undefined || script.cachedDataRejected === true) && !helpOnly) {
+    process.once('exit', (code) => {
+      if (code === 0) saveCodeCache(script, cacheFile);
+    });
+  }
   const run = script.runInThisContext() as (exports: object, require: NodeJS.Require, module: { exports: object }, filename: string, dirname: string) => void;
   const module = { exports: {} };
   run.call(module.exports, module.exports, createRequire(BUNDLE_FILE), module, BUNDLE_FILE, path.dirname(BUNDLE_FILE));
