@@ -15,6 +15,7 @@ import { reopenContainerLog } from './reopen-container-log';
 import { startContainer } from './start-container';
 import { stopContainer } from './stop-container';
 import { updateContainerResources } from './update-container-resources';
+import { updatePodSandboxResources } from './update-pod-sandbox-resources';
 import { listPodSandbox } from './list-pod-sandbox';
 import { podSandboxStatus } from './pod-sandbox-status';
 import { removePodSandbox } from './remove-pod-sandbox';
@@ -50,6 +51,7 @@ export function runtimeServiceImpls(ctx: RuntimeContext): UnaryImpls<RuntimeServ
     ContainerStatus: containerStatus(ctx),
     ListContainers: listContainers(ctx),
     UpdateContainerResources: updateContainerResources(ctx),
+    UpdatePodSandboxResources: updatePodSandboxResources(ctx),
     ReopenContainerLog: reopenContainerLog(ctx),
     ExecSync: execSync(ctx),
     ContainerStats: containerStats(ctx),
