@@ -1,6 +1,8 @@
 import type { RuntimeServiceDefinition } from '../../generated/runtime/v1/RuntimeService';
 import type { UnaryImpls } from '../../server/rpc';
 import { attach } from './attach';
+import { checkpointContainer } from './checkpoint-container';
+import { checkpointPod } from './checkpoint-pod';
 import type { RuntimeContext } from './context';
 import { containerStats } from './container-stats';
 import { containerStatus } from './container-status';
@@ -11,6 +13,7 @@ import { listContainers } from './list-containers';
 import { listPodSandboxStats } from './list-pod-sandbox-stats';
 import { podSandboxStats } from './pod-sandbox-stats';
 import { removeContainer } from './remove-container';
+import { restorePod } from './restore-pod';
 import { reopenContainerLog } from './reopen-container-log';
 import { startContainer } from './start-container';
 import { stopContainer } from './stop-container';
@@ -58,6 +61,9 @@ export function runtimeServiceImpls(ctx: RuntimeContext): UnaryImpls<RuntimeServ
     ListContainerStats: listContainerStats(ctx),
     PodSandboxStats: podSandboxStats(ctx),
     ListPodSandboxStats: listPodSandboxStats(ctx),
+    CheckpointContainer: checkpointContainer(ctx),
+    CheckpointPod: checkpointPod(ctx),
+    RestorePod: restorePod(ctx),
     Exec: exec({ backend: s.remoteCommand, register: s.register }),
     Attach: attach({ backend: s.remoteCommand, register: s.register }),
     PortForward: portForward({ backend: s.portForward, register: s.register }),
