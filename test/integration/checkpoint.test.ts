@@ -237,7 +237,7 @@ describe('checkpoint/restore with CRIU (real runc, conmon; CRI, CLI)', function 
       await writeTar(containerArchive, { 'config.dump': '{}', 'spec.dump': '{}' });
       e = await rpcError(server.client.runtime.RestorePod({ checkpoint_path: containerArchive }));
       expect(e.code).to.equal(grpc.status.INVALID_ARGUMENT);
-      expect(e.details).to.contain('is not a pod checkpoint archive: it has no pod.dump');
+      expect(e.details).to.contain('is not a pod checkpoint archive: it has no "pod.dump"');
       const podArchive = path.join(dir, 'pod.tar');
       await writeTar(podArchive, {
         'pod.dump': JSON.stringify({ metadata: { name: 'ckpt', uid: 'u', namespace: 'n' }, hostname: 'ckpt' }),

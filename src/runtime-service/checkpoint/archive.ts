@@ -27,6 +27,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
+import { quoteInput } from '../../common/bounded-text';
 import { invalidArgument, PeapodError } from '../../common/errors';
 import type { ContainerRecord } from '../container/record';
 import type { OciSpec } from '../oci/types';
@@ -140,10 +141,10 @@ export function checkArchiveLocation(location: string, field: string): string {
   if (!location) throw invalidArgument('the archive path is required', { field });
   if (location.length > MAX_LOCATION_LENGTH) throw invalidArgument(`the archive path is longer than ${MAX_LOCATION_LENGTH} characters`, { field });
   if (location.includes('\0')) throw invalidArgument('the archive path contains a NUL byte', { field });
-  if (!path.isAbsolute(location)) throw invalidArgument(`the archive path "${location}" is not absolute`, { field });
+  if (!path.isAbsolute(location)) throw invalidArgument(`the archive path ${quoteInput(location)} is not absolute`, { field });
   const dir = path.dirname(location);
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw invalidArgument(`the archive's directory ${dir} does not exist`, { field });
-  if (fs.existsSync(location) && fs.statSync(location).isDirectory()) throw invalidArgument(`the archive path ${location} is a directory`, { field });
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw invalidArgument(`the archive's directory ${quoteInput(dir)} does not exist`, { field });
+  if (fs.existsSync(location) && fs.statSync(location).isDirectory()) throw invalidArgument(`the archive path ${quoteInput(location)} is a directory`, { field });
   return location;
 }
 
@@ -264,11 +265,11 @@ export async function readArchiveMetadata(file: string, field: string): Promise<
   let input: fs.ReadStream;
   try {
     const st = await fs.promises.stat(file);
-    if (!st.isFile()) throw new CheckpointArchiveError(`${file} is not a file`, { field });
+    if (!st.isFile()) throw new CheckpointArchiveError(`${quoteInput(file)} is not a file`, { field });
     input = fs.createReadStream(file);
   } catch (err) {
     if (err instanceof CheckpointArchiveError) throw err;
-    throw new CheckpointArchiveError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { field, cause: err });
+    throw new CheckpointArchiveError(`cannot read ${quoteInput(file)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { field, cause: err });
   }
   const names = new Set<string>();
   const files: Record<string, unknown> = {};
@@ -279,12 +280,12 @@ export async function readArchiveMetadata(file: string, field: string): Promise<
     const fail = (why: string, cause?: unknown): void => {
       input.destroy();
       extract.destroy();
-      reject(new CheckpointArchiveError(`${file} is not a checkpoint archive: ${why}`, { field, cause }));
+      reject(new CheckpointArchiveError(`${quoteInput(file)} is not a checkpoint archive: ${why}`, { field, cause }));
     };
     extract.on('entry', (header, stream, next) => {
       const name = header.name.replace(/^\.\//, '').replace(/\/$/, '');
       if (++count > MAX_ARCHIVE_ENTRIES) return fail(`more than ${MAX_ARCHIVE_ENTRIES} entries`);
-      if (name.startsWith('/') || name.split('/').includes('..')) return fail(`entry "${name.slice(0, 200)}" leaves the archive`);
+      if (name.startsWith('/') || name.split('/').includes('..')) return fail(`entry ${quoteInput(name)} leaves the archive`);
       if (name) names.add(name.split('/')[0]);
       const base = path.posix.basename(name);
       const depth = name.split('/').length;

@@ -21,6 +21,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { quoteInput } from '../../common/bounded-text';
 import { internal, invalidArgument, notFound, wrongState } from '../../common/errors';
 import type { Logger } from '../../common/logger';
 import type { ContainerEngine } from '../container/engine';
@@ -233,7 +234,7 @@ export class Checkpoints {
   /** Writes a pod archive from what can be produced without CRIU (see exportContainer). */
   async exportPod(podIdOrPrefix: string, outputPath: string, containerIds: string[] = []): Promise<CheckpointResult> {
     const pod = this.deps.sandboxes.get(podIdOrPrefix);
-    if (!pod) throw notFound(`pod sandbox "${podIdOrPrefix}" not found`);
+    if (!pod) throw notFound(`pod sandbox ${quoteInput(podIdOrPrefix)} not found`);
     checkArchiveLocation(outputPath, 'outputPath');
     const containers = this.podContainers(pod, containerIds);
     const staging = await this.stagingDir();
@@ -257,7 +258,7 @@ export class Checkpoints {
   async checkpointPod(podIdOrPrefix: string, outputPath: string, containerIds: string[] = []): Promise<CheckpointResult> {
     checkArchiveLocation(outputPath, 'outputPath');
     const pod = this.deps.sandboxes.get(podIdOrPrefix);
-    if (!pod) throw notFound(`pod sandbox "${podIdOrPrefix}" not found`);
+    if (!pod) throw notFound(`pod sandbox ${quoteInput(podIdOrPrefix)} not found`);
     const containers = this.podContainers(pod, containerIds);
     await this.criu.require(`checkpointing pod sandbox ${pod.id}`);
     const staging = await this.stagingDir();
@@ -286,10 +287,10 @@ export class Checkpoints {
    */
   async restore(kind: 'container' | 'pod', archive: string, field: string): Promise<never> {
     if (!archive) throw invalidArgument('the checkpoint archive path is required', { field });
-    if (!path.isAbsolute(archive)) throw invalidArgument(`the checkpoint archive path "${archive.slice(0, 300)}" is not absolute`, { field });
+    if (!path.isAbsolute(archive)) throw invalidArgument(`the checkpoint archive path ${quoteInput(archive)} is not absolute`, { field });
     const meta = await readArchiveMetadata(archive, field);
     const need = (name: string): void => {
-      if (!(name in meta.files)) throw new CheckpointArchiveError(`${archive} is not a ${kind} checkpoint archive: it has no ${name}`, { field });
+      if (!(name in meta.files)) throw new CheckpointArchiveError(`${quoteInput(archive)} is not a ${kind} checkpoint archive: it has no ${quoteInput(name)}`, { field });
     };
     if (kind === 'container') {
       need(CHECKPOINT_FILES.configDump);

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { quoteInput } from '../../common/bounded-text';
 import { internal, invalidArgument, notFound, wrongState } from '../../common/errors';
 import type { Logger } from '../../common/logger';
 import { inUserNamespace } from '../../common/userns';
@@ -75,18 +76,18 @@ export function podCgroupSettings(resources: ContainerResources, overhead: Conta
     checkedInt(r.cpuPeriod, `${name}.cpuPeriod`, 1000, 1_000_000);
     if (r.cpuQuota !== undefined && r.cpuQuota !== -1) checkedInt(r.cpuQuota, `${name}.cpuQuota`, 1000, Number.MAX_SAFE_INTEGER);
     for (const [key, v] of [['cpusetCpus', r.cpusetCpus], ['cpusetMems', r.cpusetMems]] as const) {
-      if (v !== undefined && (v.length > MAX_CPUSET_LENGTH || !CPUSET.test(v))) throw invalidArgument(`"${v.slice(0, 100)}" is not a cpu list like 0-3,5`, { field: `${name}.${key}` });
+      if (v !== undefined && (v.length > MAX_CPUSET_LENGTH || !CPUSET.test(v))) throw invalidArgument(`${quoteInput(v)} is not a cpu list like 0-3,5`, { field: `${name}.${key}` });
     }
     if ((r.hugepageLimits?.length ?? 0) > MAX_HUGEPAGE_LIMITS) throw invalidArgument(`more than ${MAX_HUGEPAGE_LIMITS} hugepage limits`, { field: `${name}.hugepageLimits` });
     (r.hugepageLimits ?? []).forEach((h, i) => {
-      if (!PAGE_SIZE.test(h.pageSize)) throw invalidArgument(`page size "${h.pageSize.slice(0, 100)}" is not like 2MB or 1GB`, { field: `${name}.hugepageLimits[${i}].pageSize` });
+      if (!PAGE_SIZE.test(h.pageSize)) throw invalidArgument(`page size ${quoteInput(h.pageSize)} is not like 2MB or 1GB`, { field: `${name}.hugepageLimits[${i}].pageSize` });
       checkedInt(h.limitBytes, `${name}.hugepageLimits[${i}].limitBytes`, 0, Number.MAX_SAFE_INTEGER);
     });
   }
   const unified = { ...resources.unified, ...overhead.unified };
   if (Object.keys(unified).length > MAX_UNIFIED_ENTRIES) throw invalidArgument(`more than ${MAX_UNIFIED_ENTRIES} unified entries`, { field: 'resources.unified' });
   for (const [k, v] of Object.entries(unified)) {
-    if (!UNIFIED_KEY.test(k)) throw invalidArgument(`"${k.slice(0, 100)}" is not a cgroup v2 file name like memory.high`, { field: 'resources.unified' });
+    if (!UNIFIED_KEY.test(k)) throw invalidArgument(`${quoteInput(k)} is not a cgroup v2 file name like memory.high`, { field: 'resources.unified' });
     if (v.length > MAX_CPUSET_LENGTH || v.includes('\n')) throw invalidArgument(`the value of ${k} is longer than ${MAX_CPUSET_LENGTH} characters or has a newline`, { field: 'resources.unified' });
   }
 
@@ -213,11 +214,11 @@ export interface PodResourcesDeps {
  */
 export async function updatePodResources(deps: PodResourcesDeps, id: string, resources: ContainerResources, overhead: ContainerResources = {}): Promise<string[]> {
   const found = deps.store.get(id);
-  if (!found) throw notFound(`pod sandbox "${id}" not found`);
+  if (!found) throw notFound(`pod sandbox ${quoteInput(id)} not found`);
   const { settings, unified } = podCgroupSettings(resources, overhead);
   return deps.store.withLock(found.id, async () => {
     const rec = deps.store.get(found.id);
-    if (!rec) throw notFound(`pod sandbox "${id}" not found`);
+    if (!rec) throw notFound(`pod sandbox ${quoteInput(id)} not found`);
     if (deps.cgroupDriver !== 'cgroupfs' || inUserNamespace() || !rec.cgroupParent.startsWith('/')) {
       deps.log.debug({ sandbox: rec.id, cgroupParent: rec.cgroupParent }, 'pod resources checked; the pod cgroup is not peapod\'s, nothing written');
       return [];
