@@ -22,7 +22,7 @@ mkdir -p /etc/peapod /etc/cni/net.d /run/peapod
 chmod 0710 /run/peapod
 [ -f /etc/peapod/peapod.conf ] || printf '# peapod-cri configuration: see docs/config.md. Every key has a default.\n' > /etc/peapod/peapod.conf
 # The first network file in name order is the one pods join (as with CRI-O and containerd).
-first_cni=$(for f in /etc/cni/net.d/*.conf /etc/cni/net.d/*.conflist /etc/cni/net.d/*.json; do [ -e "$f" ] && echo "$f"; done | sort | head -n 1)
+first_cni=$(for f in /etc/cni/net.d/*.conf /etc/cni/net.d/*.conflist /etc/cni/net.d/*.json; do if [ -e "$f" ]; then echo "$f"; fi; done | sort | head -n 1)
 have_cni=no
 if [ -n "$first_cni" ]; then
   have_cni=yes
