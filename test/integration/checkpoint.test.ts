@@ -179,19 +179,27 @@ describe('checkpoint/restore with CRIU (real runc, conmon; CRI, CLI)', function 
     });
 
     after(async () => {
-      if (cli) {
-        await cli.run(['rm', '-a', '-f', '-t', '0']);
-        // conmon's exit command (`peapod container cleanup`) may still be at work in the store after rm: wait for it to end.
-        await until(() => processesUsing(cli.dir).length === 0, 20_000);
-        cli.cleanup();
-      }
-      if (server) {
-        await removeAllPods(server.client);
-        await server.cleanup();
-      }
-      await registry?.stop();
-      network?.cleanup();
-      if (dir) fs.rmSync(dir, { recursive: true, force: true });
+      // Each step runs even when one before it throws, so no server, registry or bridge outlives the suite.
+      const steps: Array<() => Promise<void> | void> = [
+        async () => {
+          if (!cli) return;
+          await cli.run(['rm', '-a', '-f', '-t', '0']);
+          // conmon's exit command (`peapod container cleanup`) may still be at work in the store after rm: wait for it to end.
+          await until(() => processesUsing(cli.dir).length === 0, 20_000);
+          cli.cleanup();
+        },
+        async () => {
+          if (!server) return;
+          await removeAllPods(server.client);
+          await server.cleanup();
+        },
+        async () => registry?.stop(),
+        () => network?.cleanup(),
+        () => (dir ? fs.rmSync(dir, { recursive: true, force: true }) : undefined),
+      ];
+      const errors: unknown[] = [];
+      for (const step of steps) await Promise.resolve().then(step).catch((e: unknown) => errors.push(e));
+      if (errors.length > 0) throw errors[0];
     });
 
     it('CheckpointContainer and CheckpointPod answer FAILED_PRECONDITION naming what criu check reports, and write nothing', async function () {
