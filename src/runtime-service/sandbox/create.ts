@@ -14,7 +14,7 @@ import { podIpsOfResult } from '../cni/result';
 import type { CniRuntimeConfig } from '../cni/runtime-config';
 import { createPodCgroup, joinPodCgroup, podCgroupParent } from './cgroups';
 import { readHostFile, renderHosts, renderResolvConf } from './etc-files';
-import { ensurePauseLink, findInfraProcesses, startInfra } from './infra';
+import { findInfraProcesses, startInfra } from './infra';
 import { killAndWait } from '../../common/host/proc';
 import { mountShm } from './mounts';
 import { createPinnedNamespaces, isNamespaceFile, removeNamespacePin } from './namespaces';
@@ -202,7 +202,7 @@ export async function setUpSandbox(deps: CreateDeps, record: SandboxRecord, setu
   if (record.namespaceOptions.pid === 'POD') {
     // A start again: the last infra's PID namespace took its end with it (no new process can enter it); its pin goes first.
     await removeNamespacePin(paths.pidnsPin);
-    const infra = await startInfra(id, record.namespaces, ensurePauseLink(config.runroot), paths.pidnsPin);
+    const infra = await startInfra(id, record.namespaces, paths.pidnsPin);
     store.transition(id, { type: 'infraStarted', pid: infra.pid, startTime: infra.startTime, pidNamespace: infra.pidNamespace });
     if (podCgroup) joinPodCgroup(record.cgroupParent, infra.pid);
   }
