@@ -16,6 +16,7 @@ import { InstanceLock, lockInstance } from './instance-lock';
 import { MetricsEndpoint } from './prometheus/endpoint';
 import { loadCri, MAX_MESSAGE_BYTES, memoizeResponseEncoding } from './proto';
 import { RetryStore } from './retry-store';
+import { withRequestBounds } from './request-bounds';
 import { buildHandlers, InFlight } from './rpc';
 import { prepareSocketPath, SOCKET_MODE } from './socket';
 import { SandboxPortForwardBackend } from './streaming/sandbox-port-forward';
@@ -92,8 +93,8 @@ export class CriServer {
       network: { podCidr: '' },
       streaming: { ...backends, register: streaming.register.bind(streaming) },
     };
-    this.server.addService(memoizeResponseEncoding(cri.runtime.v1.RuntimeService.service), buildHandlers(cri.runtime.v1.RuntimeService.service, runtimeServiceImpls(this.runtimeContext), log, this.inFlight, observer));
-    this.server.addService(cri.runtime.v1.ImageService.service, buildHandlers(cri.runtime.v1.ImageService.service, imageServiceImpls(this.images), log, this.inFlight, observer));
+    this.server.addService(memoizeResponseEncoding(cri.runtime.v1.RuntimeService.service), buildHandlers(cri.runtime.v1.RuntimeService.service, withRequestBounds(runtimeServiceImpls(this.runtimeContext)), log, this.inFlight, observer));
+    this.server.addService(cri.runtime.v1.ImageService.service, buildHandlers(cri.runtime.v1.ImageService.service, withRequestBounds(imageServiceImpls(this.images)), log, this.inFlight, observer));
   }
 
   /**
