@@ -440,6 +440,29 @@ const CLEANUP: CommandSpec = {
   module: './commands/container-cleanup',
 };
 
+const CHECKPOINT: CommandSpec = {
+  name: 'checkpoint',
+  summary: 'Checkpoint a running container',
+  description: 'Writes a checkpoint archive of the container (its processes dumped with CRIU, its config, spec and root file system changes, in the layout of CRI-O and the kubelet\'s checkpoint API); the container keeps running. Needs a CRIU that passes `criu check`.',
+  usage: 'CONTAINER',
+  minArgs: 1,
+  maxArgs: 1,
+  module: './commands/container-checkpoint',
+  examples: ['peapod container checkpoint -e /tmp/web.tar web'],
+  flags: [{ name: 'export', short: 'e', type: 'string', value: 'archive', help: 'Write the checkpoint archive to this file (required)' }],
+};
+
+const RESTORE: CommandSpec = {
+  name: 'restore',
+  summary: 'Restore a container from a checkpoint archive',
+  description: 'Checks a checkpoint archive and that CRIU can run; recreating the processes from it is not built yet.',
+  usage: '',
+  maxArgs: 0,
+  module: './commands/container-restore',
+  examples: ['peapod container restore -i /tmp/web.tar'],
+  flags: [{ name: 'import', short: 'i', type: 'string', value: 'archive', help: 'The checkpoint archive to restore from (required)' }],
+};
+
 /** The root of the table. */
 export const ROOT: CommandSpec = {
   name: 'peapod',
@@ -449,7 +472,7 @@ export const ROOT: CommandSpec = {
     {
       name: 'container',
       summary: 'Manage containers',
-      commands: [ATTACH, CLEANUP, CP, CREATE, EXEC, CONTAINER_INSPECT, KILL, { ...PS, name: 'list', aliases: ['ls', 'ps'] }, LOGS, PORT, RESTART, RM, RUN, START, STATS, STOP, TOP, WAIT],
+      commands: [ATTACH, CHECKPOINT, CLEANUP, CP, CREATE, EXEC, CONTAINER_INSPECT, KILL, { ...PS, name: 'list', aliases: ['ls', 'ps'] }, LOGS, PORT, RESTART, RESTORE, RM, RUN, START, STATS, STOP, TOP, WAIT],
     },
     CP,
     CREATE,
