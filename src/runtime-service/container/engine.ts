@@ -291,6 +291,11 @@ export class ContainerEngine {
     return containerUsage(rec, this.deps.layerUsage.get(rec.id, rec.upperDir));
   }
 
+  /** The writable layer's bytes and inodes as last measured in the background (layer-usage.ts), without reading the cgroup. */
+  writableLayerUsage(rec: Pick<ContainerRecord, 'id' | 'upperDir'>): { usedBytes: bigint; inodesUsed: bigint } {
+    return this.deps.layerUsage.get(rec.id, rec.upperDir);
+  }
+
   /** Resolves once the background work (layer measurements, deletes of removed containers' trees) is done. */
   async settled(): Promise<void> {
     await Promise.all([this.deps.layerUsage.settled(), this.deps.trash.settled()]);

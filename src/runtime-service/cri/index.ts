@@ -10,6 +10,8 @@ import { createContainer } from './create-container';
 import { execSync } from './exec-sync';
 import { listContainerStats } from './list-container-stats';
 import { listContainers } from './list-containers';
+import { listMetricDescriptors } from './list-metric-descriptors';
+import { listPodSandboxMetrics } from './list-pod-sandbox-metrics';
 import { listPodSandboxStats } from './list-pod-sandbox-stats';
 import { podSandboxStats } from './pod-sandbox-stats';
 import { removeContainer } from './remove-container';
@@ -67,5 +69,7 @@ export function runtimeServiceImpls(ctx: RuntimeContext): UnaryImpls<RuntimeServ
     Exec: exec({ backend: s.remoteCommand, register: s.register }),
     Attach: attach({ backend: s.remoteCommand, register: s.register }),
     PortForward: portForward({ backend: s.portForward, register: s.register }),
+    ListMetricDescriptors: listMetricDescriptors(),
+    ListPodSandboxMetrics: listPodSandboxMetrics(ctx),
   };
 }
