@@ -353,6 +353,29 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     expect(fs.existsSync(again.bundle)).to.equal(false);
   });
 
+  it('answers the status of a running container without writing the state database; applies an exit conmon recorded', async () => {
+    const id = await run('status-reads', 'sleep 600');
+    const db = new Database(path.join(opts.root, 'state.db'), { readonly: true });
+    try {
+      const version = (): number => db.pragma('data_version', { simple: true }) as number;
+      const before = version();
+      for (let i = 0; i < 3; i++) expect((await engine.refresh(id)).state).to.equal('running');
+      // Another connection's commit (a lock row taken and released) would bump data_version.
+      expect(version(), 'data_version after three status reads').to.equal(before);
+    } finally {
+      db.close();
+    }
+    // An exit the watcher has not applied yet (it is stopped here) is still found by the next status read.
+    engine.close();
+    engine = new ContainerEngine(opts);
+    await engine.recover({ watchExits: false });
+    process.kill(engine.get(id).pid as number, 'SIGKILL');
+    expect(await until(() => fs.existsSync(path.join(opts.runroot, 'containers-exits', id)) || engine.get(id).state === 'exited', 20000), 'exit file written').to.equal(true);
+    expect((await engine.refresh(id)).state).to.equal('exited');
+    expect(engine.get(id).exitCode).to.equal(137);
+    engine.watch();
+  });
+
   it('refuses transitions the state machine does not allow with WRONG_STATE and a clear message', async () => {
     const id = await run('refused', 'sleep 300');
     const again = await expectCode(engine.start(id), GrpcStatus.FAILED_PRECONDITION);

@@ -6,7 +6,7 @@ import { ContainerDeps, containerDeps, ContainerEngineOptions, EngineImage, Engi
 import { execStreaming, runningContainer } from './exec';
 import { ExecOverrides, readOciSpec } from './exec-process';
 import { execSync, ExecSyncOptions, ExecSyncResult } from './exec-sync';
-import { applyExit, waitExit, watchExits } from './exits';
+import { applyExit, exitRecorded, waitExit, watchExits } from './exits';
 import type { ContainerRecord } from './record';
 import { recreateContainer } from './recreate';
 import { recoverContainers } from './recover';
@@ -141,10 +141,15 @@ export class ContainerEngine {
     return this.deps.store.exclusive(fn);
   }
 
-  /** A container after re-reading its exit file (in case a watch event was missed), as status reports it. */
+  /**
+   * A container after re-reading its exit file (in case a watch event was
+   * missed), as status reports it. Without an exit file (exitRecorded) the
+   * record is answered as read: no lock, no write.
+   */
   async refresh(idOrPrefix: string): Promise<ContainerRecord> {
     const rec = this.get(idOrPrefix);
-    if (rec.state !== 'exited') await applyExit(this.deps, rec.id);
+    if (rec.state === 'exited' || !exitRecorded(this.deps, rec)) return rec;
+    await applyExit(this.deps, rec.id);
     return this.get(rec.id);
   }
 
