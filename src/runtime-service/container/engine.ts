@@ -223,11 +223,20 @@ export class ContainerEngine {
     }
   }
 
-  /** Removes a container, stopping it first (remove.ts). Unknown: nothing to do. */
-  async remove(idOrPrefix: string): Promise<void> {
+  /**
+   * Removes a container, stopping it first (remove.ts). Unknown: nothing to do.
+   * @param options.background release the runtime's state, cgroup, rootfs
+   *   and bundle after returning (release.ts); `released` waits for it
+   */
+  async remove(idOrPrefix: string, options: { background?: boolean } = {}): Promise<void> {
     const rec = this.find(idOrPrefix);
     if (!rec) return;
-    await removeContainer(this.deps, rec.id);
+    await removeContainer(this.deps, rec.id, options);
+  }
+
+  /** Resolves once the background releases of removed containers of pod `sandboxId` (of every pod when absent) have ended. */
+  released(sandboxId?: string): Promise<void> {
+    return this.deps.releases.settled(sandboxId);
   }
 
   /** Runs a command to its end and returns its output (exec-sync.ts). */
@@ -296,8 +305,9 @@ export class ContainerEngine {
     return containerUsage(rec, this.deps.layerUsage.get(rec.id, rec.upperDir));
   }
 
-  /** Resolves once the background work (layer measurements, deletes of removed containers' trees) is done. */
+  /** Resolves once the background work (releases of removed containers, layer measurements, deletes of removed containers' trees) is done. */
   async settled(): Promise<void> {
+    await this.deps.releases.settled();
     await Promise.all([this.deps.layerUsage.settled(), this.deps.trash.settled()]);
   }
 }

@@ -12,7 +12,8 @@ export function removeContainer(ctx: RuntimeContext) {
     if (!req.container_id) throw invalidArgument('container_id is required');
     const found = ctx.containers.find(req.container_id);
     if (!found) return {};
-    await ctx.containers.remove(found.id);
+    // The runtime's state, cgroup, rootfs and bundle are released after the answer (container/release.ts).
+    await ctx.containers.remove(found.id, { background: true });
     ctx.retries.forget(found.id);
     return {};
   };
