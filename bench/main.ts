@@ -26,7 +26,7 @@ import { rssBytes } from './procs';
 import type { RuntimeUnderTest } from './runtime';
 import { makeToolWrappers, summarizeToolLog, ToolWrappers } from './tool-timing';
 import { formatTable, MetricRow, Summary, summarize } from './stats';
-import { benchContainer, benchDensity, benchExec, benchFirstLog, benchList, benchPull, benchSandbox, MemorySample, WorkloadContext } from './workloads';
+import { benchContainer, benchDensity, benchExec, benchFirstLog, benchList, benchPull, benchSandbox, benchSmallRpcs, MemorySample, WorkloadContext } from './workloads';
 
 /** Sizes of one benchmark run. */
 interface Params {
@@ -55,7 +55,7 @@ function log(msg: string): void {
 }
 
 /** The workloads, in the order they run. */
-const WORKLOADS = ['sandbox', 'container', 'exec', 'firstlog', 'pull', 'list', 'density', 'cli', 'critest'] as const;
+const WORKLOADS = ['sandbox', 'container', 'exec', 'rpc', 'firstlog', 'pull', 'list', 'density', 'cli', 'critest'] as const;
 
 function parseArgs(argv: string[]): { params: Params; only?: string; nodeFlags: string[]; out: string; quick: boolean; workloads: Set<string>; toolTiming?: string; peapodConfig?: string } {
   const int = (v: string): number => {
@@ -126,6 +126,7 @@ async function measureAll(rts: RuntimeUnderTest[], p: Params, ctxBase: Omit<Work
     ['sandbox', async (rt, ctx, r) => void Object.assign(r.series, await benchSandbox(rt, ctx))],
     ['container', async (rt, ctx, r) => void Object.assign(r.series, await benchContainer(rt, ctx))],
     ['exec', async (rt, ctx, r) => void Object.assign(r.series, await benchExec(rt, ctx))],
+    ['rpc', async (rt, ctx, r) => void Object.assign(r.series, await benchSmallRpcs(rt, ctx))],
     ['firstlog', async (rt, ctx, r) => void Object.assign(r.series, await benchFirstLog(rt, ctx))],
     ['pull', async (rt, ctx, r) => void Object.assign(r.series, await benchPull(rt, ctx, large.ref, large.bytes, p.pullRuns))],
     ['list', async (rt, ctx, r) => void Object.assign(r.series, await benchList(rt, ctx, p.listPods))],
@@ -162,6 +163,11 @@ function rows(p: Params, res: Partial<Record<'peapod' | 'containerd', RuntimeRes
     series('ExecSync `true` (ms)', 'execSync', p.runs),
     series('Version, alone (ms)', 'versionIdle', 5 * p.runs),
     series('Version while 20 ExecSync run at once (ms)', 'versionUnderExec', 5 * p.runs),
+    series('PodSandboxStatus (ms; per run the median of 5 calls)', 'podStatus', p.runs),
+    series('ContainerStatus (ms; per run the median of 5 calls)', 'containerStatus', p.runs),
+    series('ImageStatus (ms; per run the median of 5 calls)', 'imageStatus', p.runs),
+    series('ListImages (ms; per run the median of 5 calls)', 'listImages', p.runs),
+    series('RemoveContainer of a stopped container (ms)', 'removeContainer', p.runs),
     series('RunPodSandbox to first log line (ms)', 'firstLog', p.runs),
     series(`PullImage ${p.pullMB} MB, 5 layers (s)`, 'pullSeconds', p.pullRuns),
     series(`PullImage ${p.pullMB} MB, 5 layers (MB/s)`, 'pullMBps', p.pullRuns, true),

@@ -160,6 +160,8 @@ export class CriServer {
     }).then(async () => {
       await this.streaming.stop();
       await this.metricsEndpoint?.stop();
+      // RemoveContainer's background releases (container/release.ts): let them end rather than leave work for recovery.
+      await this.peapod.containers.released();
       fs.rmSync(this.config.socket, { force: true });
       this.instance?.release();
       this.peapod.close();

@@ -29,6 +29,11 @@
  * again after `runc delete`. Its exit status is already recorded by then (a
  * removal follows the exit; a creation has none), so nothing is lost by
  * killing it.
+ *
+ * RemoveContainer over the CRI takes another order (tearDownContainerInBackground):
+ * 1., the socket link and exit file, the row; then 2.-5. in the background
+ * (release.ts), with the writable layer last, so what a crash leaves has no
+ * record and recovery removes it.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -40,6 +45,7 @@ import { ContainerDeps, runtimeFor } from './deps';
 import { wakeExitWaiters } from './exits';
 import { containerPaths } from './paths';
 import type { ContainerRecord } from './record';
+import { releaseContainer } from './release';
 import { unmountRootfs } from './rootfs';
 
 /** How long a monitor may take to die after SIGKILL, in ms. */
@@ -108,4 +114,21 @@ export async function tearDownContainer(deps: ContainerDeps, rec: ContainerRecor
   deps.store.delete(rec.id);
   deps.layerUsage.forget(rec.id);
   wakeExitWaiters(deps, rec.id);
+}
+
+/**
+ * A removal that answers before the slow steps: the monitor is stopped (a
+ * failure is thrown and the record stays), the socket link and exit file
+ * removed and the row deleted; the runtime's state, cgroup, rootfs, bundle
+ * and writable layer are then released in the background (release.ts,
+ * deps.releases), where a failure is logged and left for recovery.
+ */
+export async function tearDownContainerInBackground(deps: ContainerDeps, rec: ContainerRecord): Promise<void> {
+  await stopMonitor(deps, rec.id, false);
+  fs.rmSync(path.join(deps.dirs.sockets, rec.id), { recursive: true, force: true });
+  fs.rmSync(exitFilePath(deps.dirs.exits, rec.id), { force: true });
+  deps.store.deleteRow(rec.id);
+  deps.layerUsage.forget(rec.id);
+  wakeExitWaiters(deps, rec.id);
+  deps.releases.start(rec.id, rec.sandboxId, () => releaseContainer(deps, rec));
 }

@@ -96,6 +96,8 @@ export async function removeSandbox(deps: LifecycleDeps, id: string): Promise<vo
     const rec = await stopLocked(deps, id, true);
     if (!rec) return;
     for (const c of deps.containers.list().filter((r) => r.sandboxId === id)) await deps.containers.remove(c.id);
+    // Containers removed earlier by RemoveContainer may still be releasing their cgroups and mounts (container/release.ts).
+    await deps.containers.released(id);
     await removeSandboxResources(rec, teardownDeps(deps.config, deps.log, id));
     deps.sandboxes.delete(id);
     deps.log.info({ sandbox: id }, 'pod sandbox removed');
