@@ -15,6 +15,7 @@ import { rewritingConnection } from './h2-authority';
 import { InstanceLock, lockInstance } from './instance-lock';
 import { loadCri, MAX_MESSAGE_BYTES, memoizeResponseEncoding } from './proto';
 import { RetryStore } from './retry-store';
+import { withRequestBounds } from './request-bounds';
 import { buildHandlers, InFlight } from './rpc';
 import { prepareSocketPath, SOCKET_MODE } from './socket';
 import { SandboxPortForwardBackend } from './streaming/sandbox-port-forward';
@@ -83,8 +84,8 @@ export class CriServer {
       network: { podCidr: '' },
       streaming: { ...backends, register: streaming.register.bind(streaming) },
     };
-    this.server.addService(memoizeResponseEncoding(cri.runtime.v1.RuntimeService.service), buildHandlers(cri.runtime.v1.RuntimeService.service, runtimeServiceImpls(this.runtimeContext), log, this.inFlight));
-    this.server.addService(cri.runtime.v1.ImageService.service, buildHandlers(cri.runtime.v1.ImageService.service, imageServiceImpls(this.images), log, this.inFlight));
+    this.server.addService(memoizeResponseEncoding(cri.runtime.v1.RuntimeService.service), buildHandlers(cri.runtime.v1.RuntimeService.service, withRequestBounds(runtimeServiceImpls(this.runtimeContext)), log, this.inFlight));
+    this.server.addService(cri.runtime.v1.ImageService.service, buildHandlers(cri.runtime.v1.ImageService.service, withRequestBounds(imageServiceImpls(this.images)), log, this.inFlight));
   }
 
   /**
