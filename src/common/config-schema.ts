@@ -109,10 +109,9 @@ export const CORE_SCHEMA: TableSpec = {
     },
     sandbox: {
       kind: 'table',
-      doc: 'Pod sandboxes: pinned namespaces, /dev/shm, the pod init process.',
+      doc: 'Pod sandboxes: pinned namespaces, /dev/shm. (A pod sharing a PID namespace gets peapod\'s own pause program as PID 1, `dist/native/peapod-pause`: no pause image.)',
       fields: {
         shm_size: { kind: 'key', type: 'integer', default: 67108864, min: 4096, doc: 'Size limit in bytes of the tmpfs mounted as each pod\'s /dev/shm (64 MiB by default).' },
-        pause_image: { kind: 'key', type: 'string', default: 'registry.k8s.io/pause:3.10', doc: 'Image for the pod init process of pods sharing a PID namespace (not used yet: peapod runs a minimal shell loop as PID 1 instead).' },
       },
     },
     network: {
