@@ -114,14 +114,9 @@ function makeNetworks(): [TestCniNetwork, TestCniNetwork] {
  * containerd, workload by workload), so both see the same machine load over
  * time; both servers stay up, the idle one costs next to nothing.
  */
-async function measureAll(rts: RuntimeUnderTest[], p: Params, ctxBase: Omit<WorkloadContext, 'progress'>, large: { ref: string; bytes: number }, workloads: Set<string>): Promise<Partial<Record<'peapod' | 'containerd', RuntimeResults>>> {
+async function measureAll(rts: RuntimeUnderTest[], p: Params, ctxBase: Omit<WorkloadContext, 'progress'>, large: { ref: string; bytes: number }, workloads: Set<string>, startRss: Partial<Record<'peapod' | 'containerd', number>>): Promise<Partial<Record<'peapod' | 'containerd', RuntimeResults>>> {
   const results: Partial<Record<'peapod' | 'containerd', RuntimeResults>> = {};
-  // Each server's memory before any workload: with no pods, as started.
-  const startRss: Partial<Record<'peapod' | 'containerd', number>> = {};
-  for (const rt of rts) {
-    results[rt.name] = { version: (await rt.client.runtime.Version({})).runtime_version, series: {} };
-    startRss[rt.name] = rssBytes(rt.serverPid());
-  }
+  for (const rt of rts) results[rt.name] = { version: (await rt.client.runtime.Version({})).runtime_version, series: {} };
   const steps: [string, (rt: RuntimeUnderTest, ctx: WorkloadContext, r: RuntimeResults) => Promise<void>][] = [
     ['sandbox', async (rt, ctx, r) => void Object.assign(r.series, await benchSandbox(rt, ctx))],
     ['container', async (rt, ctx, r) => void Object.assign(r.series, await benchContainer(rt, ctx))],
@@ -174,8 +169,8 @@ function rows(p: Params, res: Partial<Record<'peapod' | 'containerd', RuntimeRes
     series(`ListContainers, ${p.listPods} pods x 2 containers (ms)`, 'listContainers', p.runs),
     series(`ListPodSandbox, ${p.listPods} pods (ms)`, 'listPods', p.runs),
     { metric: `Density: start ${p.densityPods} pods x 1 container, ${p.concurrency} at a time (s)`, runs: 1, peapod: one(res.peapod?.densitySeconds), containerd: one(res.containerd?.densitySeconds) },
-    { metric: 'Server RSS at its start, no pods (MiB)', runs: 1, peapod: one(mem(res.peapod, 'serverRssNoPods', MiB)), containerd: one(mem(res.containerd, 'serverRssNoPods', MiB)) },
-    { metric: `Server RSS added per running pod, (${p.densityPods} pods - start) / ${p.densityPods} (MiB)`, runs: 1, peapod: one(mem(res.peapod, 'serverRssPerPod', MiB)), containerd: one(mem(res.containerd, 'serverRssPerPod', MiB)) },
+    { metric: 'Server RSS at its start, no pods, before any pull (MiB)', runs: 1, peapod: one(mem(res.peapod, 'serverRssNoPods', MiB)), containerd: one(mem(res.containerd, 'serverRssNoPods', MiB)) },
+    { metric: `Server RSS added per running pod, (${p.densityPods} pods - just before) / ${p.densityPods} (MiB)`, runs: 1, peapod: one(mem(res.peapod, 'serverRssPerPod', MiB)), containerd: one(mem(res.containerd, 'serverRssPerPod', MiB)) },
     { metric: `Server RSS, ${p.densityPods} pods running (MiB)`, runs: 1, peapod: one(mem(res.peapod, 'serverRss', MiB)), containerd: one(mem(res.containerd, 'serverRss', MiB)) },
     { metric: `Monitor PSS per container, ${p.densityPods} running (MiB)`, runs: 1, peapod: one(mem(res.peapod, 'monitorPssPerContainer', MiB)), containerd: one(mem(res.containerd, 'monitorPssPerContainer', MiB)) },
   ];
@@ -250,6 +245,7 @@ async function main(): Promise<void> {
       containerd: () => startContainerd({ cniConfDir: netC.confDir, registryHost: reg.host, sandboxImage: pause, toolDir: toolTiming && path.join(toolTiming, 'containerd') }),
     };
     const rts: RuntimeUnderTest[] = [];
+    const startRss: Partial<Record<'peapod' | 'containerd', number>> = {};
     const wrappers: Partial<Record<'peapod' | 'containerd', ToolWrappers>> = {};
     if (workloads.has('cli')) cli = await benchCli(image, p.runs, p.warmup, log);
     try {
@@ -260,10 +256,14 @@ async function main(): Promise<void> {
         log(`starting ${name}`);
         const rt = await starters[name]();
         rts.push(rt);
+        // Its memory as started, answering (Version), before its setup pulls: no pods, no image
+        // fetched yet (a pull leaves peapod-cri's layer worker threads alive for 15 s).
+        await rt.client.runtime.Version({});
+        startRss[name] = rssBytes(rt.serverPid());
         await rt.client.image.PullImage({ image: { image } });
         if (name === 'containerd') await rt.client.image.PullImage({ image: { image: pause } });
       }
-      if (criWorkloads.size > 0) Object.assign(results, await measureAll(rts, p, ctxBase, large, criWorkloads));
+      if (criWorkloads.size > 0) Object.assign(results, await measureAll(rts, p, ctxBase, large, criWorkloads, startRss));
     } catch (err) {
       log(`failed: ${(err as Error).stack ?? String(err)}`);
       throw err;

@@ -286,11 +286,11 @@ export async function benchList(rt: RuntimeUnderTest, ctx: WorkloadContext, pods
 /** Memory figures with pods running, in bytes. */
 export interface MemorySample {
   serverRss: number;
-  /** The server's RSS just after it started, before any workload (no pods). */
+  /** The server's RSS just after it started, before any pull or workload (no pods). */
   serverRssNoPods: number;
   /**
-   * (serverRss - serverRssNoPods) / pods: what each running pod adds, an
-   * upper bound (it includes what the earlier workloads left in the heap).
+   * (serverRss - the RSS just before these pods started) / pods: what each
+   * running pod adds (what earlier workloads left is in both figures).
    */
   serverRssPerPod: number;
   /** Number of monitor processes (conmon, or containerd-shim-runc-v2). */
@@ -305,10 +305,11 @@ export interface MemorySample {
  * Density: wall time to start `pods` pods of one sleeping container each,
  * `concurrency` at a time; then, with them all running, the server's RSS and
  * the monitors' PSS per container. Removes the pods after.
- * @param serverRssNoPods the server's RSS at its start (bytes), the base of the per-pod figure
+ * @param serverRssNoPods the server's RSS at its start (bytes), reported alongside
  */
 export async function benchDensity(rt: RuntimeUnderTest, ctx: WorkloadContext, pods: number, concurrency: number, serverRssNoPods: number): Promise<{ seconds: number; memory: MemorySample }> {
   try {
+    const before = rssBytes(rt.serverPid());
     const t0 = now();
     await startPods(rt, ctx, 'density', pods, 1, concurrency);
     const seconds = (now() - t0) / 1000;
@@ -320,7 +321,7 @@ export async function benchDensity(rt: RuntimeUnderTest, ctx: WorkloadContext, p
       seconds,
       memory: (() => {
         const serverRss = rssBytes(rt.serverPid());
-        return { serverRss, serverRssNoPods, serverRssPerPod: (serverRss - serverRssNoPods) / pods, monitors: monitors.length, monitorPssTotal, monitorPssPerContainer: monitorPssTotal / pods };
+        return { serverRss, serverRssNoPods, serverRssPerPod: (serverRss - before) / pods, monitors: monitors.length, monitorPssTotal, monitorPssPerContainer: monitorPssTotal / pods };
       })(),
     };
   } finally {

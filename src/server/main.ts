@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: the young generation's bound holds only for what is allocated after it (young-generation.ts).
+import './young-generation';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';

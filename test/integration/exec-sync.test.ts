@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { expect } from 'chai';
+import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -153,6 +154,19 @@ describe('ExecSync under concurrency (issue 12 item 12)', function () {
       expect(failures).to.deep.equal([]);
       // Nothing of the execs stays in the bundle.
       expect(fs.readdirSync(path.join(server.runroot, 'containers', id)).filter((n) => n.startsWith('exec-'))).to.deep.equal([]);
+    });
+
+    it('writes nothing to the state database for an exec into a running container (no lock row taken and released)', async () => {
+      const db = new Database(path.join(server.root, 'state.db'), { readonly: true });
+      try {
+        const version = (): number => db.pragma('data_version', { simple: true }) as number;
+        const before = version();
+        for (let i = 0; i < 3; i++) expect((await server.client.runtime.ExecSync({ container_id: id, cmd: ['true'], timeout: 10 })).exit_code).to.equal(0);
+        // Another connection's commit (peapod-cri's) would bump data_version.
+        expect(version(), 'data_version after three ExecSync').to.equal(before);
+      } finally {
+        db.close();
+      }
     });
 
     it("passes the runtime's own message when the command cannot be started, and the exit code of a signal", async () => {

@@ -53,6 +53,13 @@ describe('spawn server (peapod-spawner)', function () {
     expect(child.pid).to.be.a('number');
   });
 
+  it("gives a child this process's whole environment when it is given process.env", async () => {
+    const r = await collect(run('env', ['-0'], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    const got = Object.fromEntries(r.out.split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+    expect(got).to.deep.equal(process.env);
+    expect(r.code).to.equal(0);
+  });
+
   it('is the parent of its children: this process is not forked', async () => {
     const r = await collect(run('sh', ['-c', 'echo $PPID']));
     expect(Number(r.out)).to.equal(server.helperPid).and.not.equal(process.pid);
