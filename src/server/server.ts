@@ -4,11 +4,12 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { startSpawnServer, stopSpawnServer } from '../common/host/command';
 import type { Logger } from '../common/logger';
-import { imageServiceImpls } from '../image-service/cri';
+import { imageServiceImpls, imageServiceStreams } from '../image-service/cri';
 import type { ImageContext } from '../image-service/cri/context';
-import { runtimeServiceImpls } from '../runtime-service/cri';
+import { runtimeServiceImpls, runtimeServiceStreams } from '../runtime-service/cri';
 import type { RuntimeContext } from '../runtime-service/cri/context';
 import { containerStreamingBackend } from '../runtime-service/cri/streaming-backends';
+import { LifecycleEvents } from '../runtime-service/lifecycle-events';
 import { openPeapod, Peapod } from '../runtime-service/peapod';
 import type { CriConfig } from './config';
 import { rewritingConnection } from './h2-authority';
@@ -60,6 +61,9 @@ export class CriServer {
     });
     const cri = loadCri();
     this.peapod = openPeapod(config, log, { owner: 'cri' });
+    // Fed from here on, so what recovery finds at start is held for the first subscriber.
+    const events = new LifecycleEvents();
+    this.peapod.watchLifecycle(events);
     const { sandboxes, containers } = this.peapod;
     const backends = { remoteCommand: containerStreamingBackend(containers), portForward: new SandboxPortForwardBackend(sandboxes) };
     const streaming = new StreamingServer({
@@ -82,9 +86,10 @@ export class CriServer {
       retries: new RetryStore(),
       network: { podCidr: '' },
       streaming: { ...backends, register: streaming.register.bind(streaming) },
+      events,
     };
-    this.server.addService(memoizeResponseEncoding(cri.runtime.v1.RuntimeService.service), buildHandlers(cri.runtime.v1.RuntimeService.service, runtimeServiceImpls(this.runtimeContext), log, this.inFlight));
-    this.server.addService(cri.runtime.v1.ImageService.service, buildHandlers(cri.runtime.v1.ImageService.service, imageServiceImpls(this.images), log, this.inFlight));
+    this.server.addService(memoizeResponseEncoding(cri.runtime.v1.RuntimeService.service), buildHandlers(cri.runtime.v1.RuntimeService.service, runtimeServiceImpls(this.runtimeContext), log, this.inFlight, runtimeServiceStreams(this.runtimeContext)));
+    this.server.addService(cri.runtime.v1.ImageService.service, buildHandlers(cri.runtime.v1.ImageService.service, imageServiceImpls(this.images), log, this.inFlight, imageServiceStreams(this.images, () => config.list_stream_batch_size)));
   }
 
   /**
@@ -136,6 +141,8 @@ export class CriServer {
   stop(timeoutSeconds: number): Promise<void> {
     this.stopping ??= new Promise<void>((resolve) => {
       this.log.info({ inFlight: this.inFlight.size, timeoutSeconds }, 'shutting down');
+      // Event subscriptions last until the client goes: end them (UNAVAILABLE) so they do not hold the shutdown for its whole timeout.
+      this.runtimeContext.events.shutdown();
       this.listener?.close();
       const timer = setTimeout(() => {
         this.log.warn({ inFlight: this.inFlight.size }, 'shutdown timeout: closing calls still in flight');

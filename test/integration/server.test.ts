@@ -61,7 +61,7 @@ describe('peapod-cri server', () => {
       expect(err?.code).to.equal(grpc.status.UNIMPLEMENTED);
       expect(err?.details).to.contain('CheckpointContainer');
       const code = await new Promise<number>((resolve) => {
-        const stream = server.client.raw.runtime.GetContainerEvents({});
+        const stream = server.client.raw.runtime.StreamPodSandboxMetrics({});
         stream.on('error', (e: grpc.ServiceError) => resolve(e.code));
         stream.on('data', () => undefined);
       });

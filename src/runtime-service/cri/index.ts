@@ -1,5 +1,6 @@
 import type { RuntimeServiceDefinition } from '../../generated/runtime/v1/RuntimeService';
-import type { UnaryImpls } from '../../server/rpc';
+import type { RuntimeServiceHandlers } from '../../generated/runtime/v1/RuntimeService';
+import type { ServerStreamImpls, UnaryImpls } from '../../server/rpc';
 import { attach } from './attach';
 import type { RuntimeContext } from './context';
 import { containerStats } from './container-stats';
@@ -26,6 +27,11 @@ import { status } from './status';
 import { stopPodSandbox } from './stop-pod-sandbox';
 import { updateRuntimeConfig } from './update-runtime-config';
 import { version } from './version';
+import { getContainerEvents } from './get-container-events';
+import { streamContainerStats } from './stream-container-stats';
+import { streamContainers } from './stream-containers';
+import { streamPodSandboxStats } from './stream-pod-sandbox-stats';
+import { streamPodSandboxes } from './stream-pod-sandboxes';
 
 /**
  * The CRI RuntimeService methods peapod implements, by RPC name. Every method
@@ -59,5 +65,19 @@ export function runtimeServiceImpls(ctx: RuntimeContext): UnaryImpls<RuntimeServ
     Exec: exec({ backend: s.remoteCommand, register: s.register }),
     Attach: attach({ backend: s.remoteCommand, register: s.register }),
     PortForward: portForward({ backend: s.portForward, register: s.register }),
+  };
+}
+
+/**
+ * The CRI RuntimeService server-streaming methods peapod implements, by RPC
+ * name. Every streaming method not listed here answers UNIMPLEMENTED.
+ */
+export function runtimeServiceStreams(ctx: RuntimeContext): ServerStreamImpls<RuntimeServiceHandlers> {
+  return {
+    StreamPodSandboxes: streamPodSandboxes(ctx),
+    StreamContainers: streamContainers(ctx),
+    StreamContainerStats: streamContainerStats(ctx),
+    StreamPodSandboxStats: streamPodSandboxStats(ctx),
+    GetContainerEvents: getContainerEvents(ctx),
   };
 }
