@@ -200,6 +200,13 @@ describe('server-streaming RPCs: Stream* lists and GetContainerEvents (real runc
     }
   });
 
+  it('ends a GetContainerEvents call whose deadline passed with DEADLINE_EXCEEDED, and keeps serving others', async () => {
+    const r = await readAll(server.client.raw.runtime.GetContainerEvents({}, { deadline: Date.now() + 500 }));
+    expect(r.code).to.equal(grpc.status.DEADLINE_EXCEEDED);
+    const after = await readAll(server.client.raw.runtime.StreamPodSandboxes({}));
+    expect(after.code).to.equal(0);
+  });
+
   it('cuts off a subscriber that reads nothing with RESOURCE_EXHAUSTED while another still gets every event', async () => {
     // Large events (a 256 KiB annotation on the pod, in every event's pod status) fill the transport's windows quickly.
     const config = hostPod('slow', { filler: 'x'.repeat(256 * 1024) });
