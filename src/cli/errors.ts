@@ -7,6 +7,8 @@
  * adds the stack.
  */
 
+import { boundMessage } from '../common/bounded-text';
+
 /** The engine failed (Podman's 125). */
 export const EXIT_ENGINE = 125;
 /** The command could not be invoked (Podman's 126). */
@@ -33,10 +35,11 @@ export function exitCodeOf(err: unknown): number {
 
 /**
  * The one line `Error: …` for an error (newlines folded, so a registry's
- * multi-line answer stays one line); with `debug`, the stack follows.
+ * multi-line answer stays one line), bounded as the CRI server bounds its
+ * status messages (`boundMessage`, 4 KiB); with `debug`, the stack follows.
  */
 export function formatError(err: unknown, debug: boolean): string {
-  const message = err instanceof Error ? err.message : String(err);
+  const message = boundMessage(err instanceof Error ? err.message : String(err));
   // A usage error's second line ("See 'peapod … --help'") stays a line of its own.
   const [first, ...rest] = message.split('\nSee ');
   let out = `Error: ${first.replace(/\s*\n\s*/g, ' ').trim()}\n${rest.map((r) => `See ${r}\n`).join('')}`;

@@ -6,6 +6,7 @@
  * loaded only when it runs, so `peapod version` and `peapod images` start
  * fast.
  */
+import { boundMessage } from '../common/bounded-text';
 import { runCli } from './commands';
 
 // process.stdin is a getter that opens a stream on fd 0 (a few ms): only the
@@ -21,7 +22,7 @@ const io = {
 runCli(process.argv.slice(2), io).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    process.stderr.write(`Error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(`Error: ${boundMessage(err instanceof Error ? (err.stack ?? err.message) : String(err))}\n`);
     process.exit(125);
   },
 );

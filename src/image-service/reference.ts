@@ -12,6 +12,7 @@
  * ":latest".
  */
 
+import { quoteInput } from '../common/bounded-text';
 import { PeapodError } from '../common/errors';
 
 /** The default registry of names without a domain. */
@@ -26,13 +27,20 @@ const DIGEST = /^([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$/;
 const HEX_ID = /^[a-f0-9]{64}$/;
 const NAME_MAX = 255;
 
+/**
+ * The longest reference the grammar allows: a name of 255 characters, ":",
+ * a tag of 128, "@" and a sha512 digest (7 + 128). Longer input is refused
+ * before any parsing.
+ */
+export const MAX_REFERENCE_LENGTH = NAME_MAX + 1 + 128 + 1 + 135;
+
 /** A reference that does not follow the grammar; the message names the reference and the fault. */
 export class InvalidReferenceError extends PeapodError {
   constructor(
     readonly reference: string,
     reason: string,
   ) {
-    super('INVALID_ARGUMENT', `invalid image reference "${reference}": ${reason}`);
+    super('INVALID_ARGUMENT', `invalid image reference ${quoteInput(reference)}: ${reason}`);
     this.name = 'InvalidReferenceError';
   }
 }
@@ -71,10 +79,12 @@ export function checkDigest(digest: string): { algorithm: 'sha256' | 'sha512'; h
  * @param ref e.g. `busybox`, `busybox:1.36`, `quay.io/a/b@sha256:…`,
  *   `localhost:5000/x:tag@sha256:…`
  * @returns the normalized parts; `tag` is `latest` when neither tag nor digest is given.
- * @throws InvalidReferenceError naming the reference and what is wrong.
+ * @throws InvalidReferenceError naming the reference and what is wrong; a
+ *   reference longer than MAX_REFERENCE_LENGTH before any parsing.
  */
 export function parseReference(ref: string): ImageReference {
   if (ref === '') throw new InvalidReferenceError(ref, 'empty');
+  if (ref.length > MAX_REFERENCE_LENGTH) throw new InvalidReferenceError(ref, `longer than ${MAX_REFERENCE_LENGTH} characters`);
   let rest = ref;
   let digest: string | undefined;
   const at = rest.indexOf('@');

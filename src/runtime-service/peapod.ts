@@ -23,6 +23,7 @@ import { Sandboxes } from './sandbox/service';
 import { SandboxStore } from './sandbox/store';
 import { securePeapodDirs } from './state-dirs';
 import { openStateDb, Owner, StateDb } from './state-db';
+import { quoteInput } from '../common/bounded-text';
 
 /** The images, as every front end uses them. */
 export interface PeapodImages {
@@ -135,11 +136,11 @@ export class Peapod {
       }
       const store = this.images.store;
       const image = store.resolve(spec.image.name);
-      if (!image) throw notFound(`image "${spec.image.name}" not found`);
+      if (!image) throw notFound(`image ${quoteInput(spec.image.name)} not found`);
       const layers = store.layerLowerDirs(image);
       // Checked again in the transaction that records the container (image-removal.ts).
       const confirm = (): void => {
-        if (!store.get(image.id)) throw notFound(`image "${spec.image.name}" (${image.id}) was removed while the container was being created`);
+        if (!store.get(image.id)) throw notFound(`image ${quoteInput(spec.image.name)} (${image.id}) was removed while the container was being created`);
       };
       return this.containers.create(pod, spec, { id: image.id, ref: image.repoDigests[0] ?? image.id, config: image.config, layers, confirm }, options);
     });

@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
+import { boundMessage } from '../common/bounded-text';
 import type { Logger } from '../common/logger';
 import { toGrpcStatus } from './status';
 
@@ -286,7 +287,7 @@ function serverStreamHandler(method: string, impl: ServerStreamImpl<unknown, unk
 }
 
 function unimplemented(method: string, serverStream: boolean, log: Logger): grpc.UntypedHandleCall {
-  const details = `${method} is not implemented by peapod`;
+  const details = boundMessage(`${method} is not implemented by peapod`);
   if (serverStream) {
     return (call: grpc.ServerWritableStream<unknown, unknown>) => {
       log.debug({ method, code: 'UNIMPLEMENTED' }, 'rpc');

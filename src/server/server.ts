@@ -16,6 +16,7 @@ import { rewritingConnection } from './h2-authority';
 import { InstanceLock, lockInstance } from './instance-lock';
 import { loadCri, MAX_MESSAGE_BYTES, memoizeResponseEncoding } from './proto';
 import { RetryStore } from './retry-store';
+import { withRequestBounds, withStreamRequestBounds } from './request-bounds';
 import { buildHandlers, InFlight } from './rpc';
 import { prepareSocketPath, SOCKET_MODE } from './socket';
 import { SandboxPortForwardBackend } from './streaming/sandbox-port-forward';
@@ -88,8 +89,8 @@ export class CriServer {
       streaming: { ...backends, register: streaming.register.bind(streaming) },
       events,
     };
-    this.server.addService(memoizeResponseEncoding(cri.runtime.v1.RuntimeService.service), buildHandlers(cri.runtime.v1.RuntimeService.service, runtimeServiceImpls(this.runtimeContext), log, this.inFlight, runtimeServiceStreams(this.runtimeContext)));
-    this.server.addService(cri.runtime.v1.ImageService.service, buildHandlers(cri.runtime.v1.ImageService.service, imageServiceImpls(this.images), log, this.inFlight, imageServiceStreams(this.images, () => config.list_stream_batch_size)));
+    this.server.addService(memoizeResponseEncoding(cri.runtime.v1.RuntimeService.service), buildHandlers(cri.runtime.v1.RuntimeService.service, withRequestBounds(runtimeServiceImpls(this.runtimeContext)), log, this.inFlight, withStreamRequestBounds(runtimeServiceStreams(this.runtimeContext))));
+    this.server.addService(cri.runtime.v1.ImageService.service, buildHandlers(cri.runtime.v1.ImageService.service, withRequestBounds(imageServiceImpls(this.images)), log, this.inFlight, withStreamRequestBounds(imageServiceStreams(this.images, () => config.list_stream_batch_size))));
   }
 
   /**

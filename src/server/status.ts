@@ -1,4 +1,5 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
+import { boundMessage } from '../common/bounded-text';
 import { PeapodError, PeapodErrorCode } from '../common/errors';
 import { PullError } from '../image-service/puller';
 import { RegistriesConfError, RegistryBlockedError } from '../image-service/registries-conf';
@@ -19,6 +20,10 @@ import { CniPluginError } from '../runtime-service/cni/plugin-exec';
  *   as CRI-O answers;
  * - a registry blocked by registries.conf → PERMISSION_DENIED.
  * Anything else thrown (a bug) is INTERNAL with its message.
+ *
+ * Every message is bounded here (`boundMessage`, 4 KiB of UTF-8): a status
+ * message travels as an HTTP/2 trailer, and one over the peer's header-list
+ * limit is never delivered (issue 17; see docs/security.md).
  */
 
 /** gRPC code of each PeapodError code. */
@@ -67,6 +72,11 @@ export interface GrpcStatusOf {
  * @param err anything a handler threw
  */
 export function toGrpcStatus(err: unknown): GrpcStatusOf {
+  const { code, message } = unboundedStatus(err);
+  return { code, message: boundMessage(message) };
+}
+
+function unboundedStatus(err: unknown): GrpcStatusOf {
   if (err instanceof CniPluginError) {
     const way = err.command === 'DEL' ? 'tearing down' : 'setting up';
     return { code: grpcCodeOfCni(err.cniCode), message: `${way} the pod network: ${err.message}` };

@@ -138,6 +138,10 @@ describe('server-streaming RPCs: Stream* lists and GetContainerEvents (real runc
     expect(streamed.map((c) => c.id).sort()).to.deep.equal([...containers].sort());
     const none = await readAll(server.client.raw.runtime.StreamContainers({ filter: { pod_sandbox_id: pods[2] } }));
     expect(none).to.deep.equal({ messages: [], code: 0, details: '' });
+    // The request bounds of the unary lists hold for the streams too.
+    const tooLong = await readAll(server.client.raw.runtime.StreamContainers({ filter: { label_selector: { ['k'.repeat(400)]: 'v' } } }));
+    expect(tooLong.code).to.equal(grpc.status.INVALID_ARGUMENT);
+    expect(tooLong.messages).to.deep.equal([]);
   });
 
   it('StreamContainerStats sends the stats of every container ListContainerStats reports, in chunks', async () => {

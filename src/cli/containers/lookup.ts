@@ -7,6 +7,7 @@
 import type { ContainerRecord } from '../../runtime-service/container/record';
 import type { ContainerStore } from '../../runtime-service/container/store';
 import { CliError, EXIT_ENGINE } from '../errors';
+import { quoteInput } from '../../common/bounded-text';
 
 /** Whether `ref` names `rec`: its full ID, its name, or a prefix of its ID. */
 function names(rec: ContainerRecord, ref: string): boolean {
@@ -15,7 +16,7 @@ function names(rec: ContainerRecord, ref: string): boolean {
 
 /** Podman's "no such container" error (exit `code`, default 125). */
 export function noSuchContainer(ref: string, code = EXIT_ENGINE): CliError {
-  return new CliError(`no container with name or ID "${ref}" found: no such container`, code);
+  return new CliError(`no container with name or ID ${quoteInput(ref)} found: no such container`, code);
 }
 
 /**
@@ -30,7 +31,7 @@ export function findContainer(store: ContainerStore, ref: string): ContainerReco
   if (named.length > 0) return named[0];
   if (!/^[0-9a-f]+$/.test(ref)) return undefined;
   const hits = store.list().filter((r) => r.id.startsWith(ref));
-  if (hits.length > 1) throw new CliError(`more than one result for container ID "${ref}": use more of the ID`, EXIT_ENGINE);
+  if (hits.length > 1) throw new CliError(`more than one result for container ID ${quoteInput(ref)}: use more of the ID`, EXIT_ENGINE);
   return hits[0];
 }
 
@@ -45,7 +46,7 @@ export function mustFindContainer(store: ContainerStore, ref: string, notFoundCo
   if (rec) return rec;
   const external = store.listOf('cri').find((r) => names(r, ref));
   if (external) {
-    throw new CliError(`container "${ref}" (${external.id.slice(0, 12)}) is managed by peapod-cri: the CLI only lists it (ps --external); use crictl to change it`, EXIT_ENGINE);
+    throw new CliError(`container ${quoteInput(ref)} (${external.id.slice(0, 12)}) is managed by peapod-cri: the CLI only lists it (ps --external); use crictl to change it`, EXIT_ENGINE);
   }
   throw noSuchContainer(ref, notFoundCode);
 }

@@ -18,6 +18,7 @@ import type { ContainerRecord, RecordedMount } from './record';
 import { mountRootfs, restrictHostRootfs } from './rootfs';
 import { tearDownContainer } from './teardown';
 import type { ContainerSpec } from './spec';
+import { quoteInput } from '../../common/bounded-text';
 
 /** A new container ID: 32 random bytes in lowercase hex. */
 export function newContainerId(): string {
@@ -83,7 +84,7 @@ export interface CreateOptions {
 export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbox, spec: ContainerSpec, image: EngineImage, options: CreateOptions = {}): Promise<ContainerRecord> {
   const name = spec.name;
   if (!name) throw invalidArgument('a container needs a name', { field: 'name' });
-  if (options.id !== undefined && !CONTAINER_ID_PATTERN.test(options.id)) throw invalidArgument(`container ID "${options.id}" is not 64 lowercase hex digits`, { field: 'id' });
+  if (options.id !== undefined && !CONTAINER_ID_PATTERN.test(options.id)) throw invalidArgument(`container ID ${quoteInput(options.id)} is not 64 lowercase hex digits`, { field: 'id' });
   if (sandbox.state !== 'ready') throw wrongState(`pod sandbox ${sandbox.id} is not ready`);
   const runtime = runtimeFor(deps, sandbox.runtimeHandler);
   const id = options.id ?? newContainerId();
@@ -185,6 +186,6 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
     await tearDownContainer(deps, rec, { search: conmonStarted, tolerant: true });
     // Expected refusals keep their code; failures of the tools become INTERNAL naming the container.
     if (err instanceof PeapodError && err.code !== 'INTERNAL') throw err;
-    throw internal(`creating container "${name}": ${(err as Error).message}`, { cause: err });
+    throw internal(`creating container ${quoteInput(name)}: ${(err as Error).message}`, { cause: err });
   }
 }

@@ -12,6 +12,7 @@ import { deviceNumbers } from './host';
 import type { ContainerDevice, ContainerMount, ContainerSpec } from './spec';
 import type { ContainerDeps } from './deps';
 import { applyExit } from './exits';
+import { quoteInput } from '../../common/bounded-text';
 
 /**
  * The spec's mounts, host paths resolved (symlinks followed). A host path
@@ -30,9 +31,9 @@ import { applyExit } from './exits';
  */
 export function resolveMounts(mounts: ContainerMount[]): ResolvedMount[] {
   mounts.forEach((m, i) => {
-    if (!m.containerPath || !m.containerPath.startsWith('/')) throw invalidArgument(`mount path "${m.containerPath}" in the container must be absolute`, { field: `mounts[${i}].containerPath` });
+    if (!m.containerPath || !m.containerPath.startsWith('/')) throw invalidArgument(`mount path ${quoteInput(m.containerPath)} in the container must be absolute`, { field: `mounts[${i}].containerPath` });
     if (!m.hostPath) throw invalidArgument('a mount needs a host path', { field: `mounts[${i}].hostPath` });
-    if (!m.hostPath.startsWith('/')) throw invalidArgument(`mount host path "${m.hostPath}" must be absolute`, { field: `mounts[${i}].hostPath` });
+    if (!m.hostPath.startsWith('/')) throw invalidArgument(`mount host path ${quoteInput(m.hostPath)} must be absolute`, { field: `mounts[${i}].hostPath` });
   });
   return mounts.map((m, i) => {
     const field = `mounts[${i}].hostPath`;
@@ -40,18 +41,18 @@ export function resolveMounts(mounts: ContainerMount[]): ResolvedMount[] {
       fs.statSync(m.hostPath);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT') throw invalidArgument(`mount host path "${m.hostPath}" cannot be used: ${code ?? (err as Error).message}`, { field });
+      if (code !== 'ENOENT') throw invalidArgument(`mount host path ${quoteInput(m.hostPath)} cannot be used: ${code ?? (err as Error).message}`, { field });
       try {
         fs.mkdirSync(m.hostPath, { recursive: true, mode: 0o755 });
       } catch (mkErr) {
-        throw invalidArgument(`mount host path "${m.hostPath}" does not exist and cannot be made as a directory: ${(mkErr as NodeJS.ErrnoException).code ?? (mkErr as Error).message}`, { field });
+        throw invalidArgument(`mount host path ${quoteInput(m.hostPath)} does not exist and cannot be made as a directory: ${(mkErr as NodeJS.ErrnoException).code ?? (mkErr as Error).message}`, { field });
       }
     }
     let hostPath: string;
     try {
       hostPath = fs.realpathSync(m.hostPath);
     } catch (err) {
-      throw invalidArgument(`mount host path "${m.hostPath}" cannot be resolved: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { field });
+      throw invalidArgument(`mount host path ${quoteInput(m.hostPath)} cannot be resolved: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { field });
     }
     return { containerPath: m.containerPath, hostPath, readonly: m.readonly ?? false, propagation: m.propagation ?? 'private' };
   });
@@ -67,9 +68,9 @@ export function resolveDevices(devices: ContainerDevice[]): HostDevice[] {
     try {
       st = fs.statSync(d.hostPath);
     } catch {
-      throw invalidArgument(`device "${d.hostPath}" does not exist on the host`, { field: `devices[${i}].hostPath` });
+      throw invalidArgument(`device ${quoteInput(d.hostPath)} does not exist on the host`, { field: `devices[${i}].hostPath` });
     }
-    if (!st.isCharacterDevice() && !st.isBlockDevice()) throw invalidArgument(`"${d.hostPath}" is not a device`, { field: `devices[${i}].hostPath` });
+    if (!st.isCharacterDevice() && !st.isBlockDevice()) throw invalidArgument(`${quoteInput(d.hostPath)} is not a device`, { field: `devices[${i}].hostPath` });
     const { major, minor } = deviceNumbers(st.rdev);
     return {
       containerPath: d.containerPath || d.hostPath,
@@ -93,7 +94,7 @@ export function localhostSeccomp(spec: ContainerSpec): OciSeccomp | undefined {
   try {
     return JSON.parse(fs.readFileSync(seccomp.profilePath, 'utf8')) as OciSeccomp;
   } catch (err) {
-    throw invalidArgument(`seccomp profile "${seccomp.profilePath}" is not a readable profile: ${(err as Error).message}`, { field: 'security.seccomp.profilePath' });
+    throw invalidArgument(`seccomp profile ${quoteInput(seccomp.profilePath)} is not a readable profile: ${(err as Error).message}`, { field: 'security.seccomp.profilePath' });
   }
 }
 
@@ -129,7 +130,7 @@ export async function targetPidNamespace(deps: ContainerDeps, sandboxId: string,
   const wanted = spec.pidTargetId ?? '';
   if (!wanted) throw invalidArgument('pid mode TARGET needs the container whose PID namespace to join', { field });
   const found = deps.store.find(wanted);
-  if (!found) throw invalidArgument(`the PID namespace target "${wanted}" is not a container`, { field });
+  if (!found) throw invalidArgument(`the PID namespace target ${quoteInput(wanted)} is not a container`, { field });
   if (found.sandboxId !== sandboxId) throw invalidArgument(`the PID namespace target ${found.id} is a container of another pod sandbox (${found.sandboxId})`, { field });
   await applyExit(deps, found.id);
   const target = deps.store.find(found.id);

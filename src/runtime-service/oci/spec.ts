@@ -3,6 +3,7 @@ import { invalidArgument } from '../../common/errors';
 import type { ContainerResources, ContainerSpec, MountPropagation } from '../container/spec';
 import { defaultSeccompProfile } from './seccomp';
 import type { OciCapabilities, OciDevice, OciDeviceRule, OciImageConfig, OciMount, OciNamespace, OciResources, OciSeccomp, OciSpec, OciUser } from './types';
+import { quoteInput } from '../../common/bounded-text';
 
 /** The capabilities a container gets by default (containerd's and Docker's set). */
 export const DEFAULT_CAPABILITIES: readonly string[] = [
@@ -297,7 +298,7 @@ export function buildSpec(input: SpecInput): OciSpec {
   if (pidMode === 'POD') {
     ns.push(sandbox.namespaces.pid ? { type: 'pid', path: sandbox.namespaces.pid } : { type: 'pid' });
   } else if (pidMode === 'TARGET') {
-    if (!input.targetPidNamespace) throw invalidArgument(`the PID namespace target "${c.pidTargetId ?? ''}" is not a running container of the pod`, { field: 'pidTargetId' });
+    if (!input.targetPidNamespace) throw invalidArgument(`the PID namespace target ${quoteInput(c.pidTargetId ?? '')} is not a running container of the pod`, { field: 'pidTargetId' });
     ns.push({ type: 'pid', path: input.targetPidNamespace });
   } else if (pidMode === 'CONTAINER') {
     ns.push({ type: 'pid' });
@@ -321,7 +322,7 @@ export function buildSpec(input: SpecInput): OciSpec {
     const seccomp = sec.seccomp ?? { type: 'unconfined' };
     if (seccomp.type === 'runtime-default') spec.linux.seccomp = defaultSeccompProfile(caps);
     else if (seccomp.type === 'localhost') {
-      if (!input.localhostSeccomp) throw invalidArgument(`seccomp profile "${seccomp.profilePath}" was not read`, { field: 'security.seccomp.profilePath' });
+      if (!input.localhostSeccomp) throw invalidArgument(`seccomp profile ${quoteInput(seccomp.profilePath)} was not read`, { field: 'security.seccomp.profilePath' });
       spec.linux.seccomp = input.localhostSeccomp;
     }
   }

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { invalidArgument } from '../../common/errors';
 import type { ContainerUser } from '../container/spec';
 import type { OciUser } from './types';
+import { quoteInput } from '../../common/bounded-text';
 
 /**
  * Resolves `file` (an absolute path inside the container) to a host path
@@ -126,7 +127,7 @@ export function resolveUser(user: ContainerUser | undefined, imageUser: string |
   let entry: PasswdEntry | undefined;
   if (named) {
     entry = users.find((u) => u.name === user.name);
-    if (!entry) throw invalidArgument(`user "${user.name}" not found in the image's /etc/passwd`, { field: 'user.name' });
+    if (!entry) throw invalidArgument(`user ${quoteInput(user.name ?? '')} not found in the image's /etc/passwd`, { field: 'user.name' });
     uid = entry.uid;
   } else if (user?.uid !== undefined) {
     uid = user.uid;
@@ -138,14 +139,14 @@ export function resolveUser(user: ContainerUser | undefined, imageUser: string |
       entry = users.find((x) => x.uid === uid);
     } else if (u) {
       entry = users.find((x) => x.name === u);
-      if (!entry) throw invalidArgument(`image config User: user "${u}" not found in the image's /etc/passwd`);
+      if (!entry) throw invalidArgument(`image config User: user ${quoteInput(u)} not found in the image's /etc/passwd`);
       uid = entry.uid;
     }
     if (g !== undefined && g !== '') {
       if (/^\d+$/.test(g)) gid = Number(g);
       else {
         const ge = groups.find((x) => x.name === g);
-        if (!ge) throw invalidArgument(`image config User: group "${g}" not found in the image's /etc/group`);
+        if (!ge) throw invalidArgument(`image config User: group ${quoteInput(g)} not found in the image's /etc/group`);
         gid = ge.gid;
       }
     }

@@ -71,6 +71,11 @@ describe('peapod CLI: pull, login, logout', function () {
     const bad = await env.run(['pull', 'UPPER/Case']);
     expect(bad.code).to.equal(125);
     expect(bad.stderr).to.match(/^Error: invalid image reference "UPPER\/Case"/);
+    // A huge reference (an argument may hold 128 KiB): one short Error line quoting its start and length (issue 17).
+    const huge = await env.run(['pull', 'a'.repeat(100_000)]);
+    expect(huge.code).to.equal(125);
+    expect(huge.stderr).to.match(/^Error: invalid image reference "a+…" \(100000 bytes\): longer than 520 characters\n$/);
+    expect(huge.stderr.length).to.be.below(1024);
   });
 
   it('on a terminal, pull draws one bar per layer with bytes and speed, redrawn in place, and a summary', async () => {

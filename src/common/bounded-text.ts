@@ -1,0 +1,75 @@
+/**
+ * Bounded text for error messages: whatever a client sends may be quoted in
+ * an error, and an error goes back to the client (a gRPC status message is
+ * an HTTP/2 trailer, which a peer refuses past its header-list limit, 64 KiB
+ * for Node's HTTP/2 by default; a bigger one can stall the whole HTTP/2
+ * session: docs/security.md) and into logs. So
+ * input is quoted through `quoteInput`, and every message a front end sends
+ * passes `boundMessage`.
+ */
+
+/** Longest quoted input, in UTF-8 bytes, before it is cut with an ellipsis. */
+export const MAX_QUOTED_BYTES = 256;
+
+/** Longest status or error message a front end sends, in UTF-8 bytes (the ellipsis included). */
+export const MAX_MESSAGE_BYTES = 4096;
+
+const ELLIPSIS = '…';
+
+/**
+ * The longest prefix of `text` of at most `maxBytes` UTF-8 bytes that ends
+ * on a code point boundary (a surrogate pair is never split).
+ * @param text any string
+ * @param maxBytes bound in UTF-8 bytes, >= 0
+ */
+export function utf8Prefix(text: string, maxBytes: number): string {
+  // Cheap exits: a UTF-16 unit is at most 3 UTF-8 bytes.
+  if (text.length * 3 <= maxBytes) return text;
+  let bytes = 0;
+  let i = 0;
+  while (i < text.length) {
+    const cp = text.codePointAt(i) as number;
+    const size = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    if (bytes + size > maxBytes) break;
+    bytes += size;
+    i += cp >= 0x10000 ? 2 : 1;
+  }
+  return text.slice(0, i);
+}
+
+/**
+ * `text` cut to at most `maxBytes` UTF-8 bytes, ending in "…" when cut.
+ * @param text any string
+ * @param maxBytes bound in UTF-8 bytes including the ellipsis (3 bytes)
+ * @returns `text` itself when it fits, else a valid UTF-8 prefix and "…".
+ */
+export function truncateUtf8(text: string, maxBytes: number): string {
+  const head = utf8Prefix(text, maxBytes);
+  if (head.length === text.length) return text;
+  return utf8Prefix(text, Math.max(0, maxBytes - Buffer.byteLength(ELLIPSIS))) + ELLIPSIS;
+}
+
+/**
+ * A client's value quoted for an error message: `"value"` when it is short,
+ * else its first bytes, an ellipsis and its length in bytes, e.g.
+ * `"aaaa…" (60109 bytes)`. Control characters and quotes are escaped as JSON
+ * does, so a value cannot forge lines in a log or a terminal.
+ * @param value the input as given (a reference, an ID, a name, a path, a command)
+ * @param maxBytes how much of it to show, in UTF-8 bytes (default MAX_QUOTED_BYTES)
+ */
+export function quoteInput(value: string, maxBytes: number = MAX_QUOTED_BYTES): string {
+  const size = Buffer.byteLength(value);
+  if (size <= maxBytes) return JSON.stringify(value);
+  return `${JSON.stringify(utf8Prefix(value, maxBytes) + ELLIPSIS)} (${size} bytes)`;
+}
+
+/**
+ * A message bounded for a client: at most MAX_MESSAGE_BYTES UTF-8 bytes,
+ * cut with "…" (see truncateUtf8). The one bound every gRPC status message
+ * and every CLI error line passes.
+ * @param message any message
+ * @param maxBytes bound in UTF-8 bytes (default MAX_MESSAGE_BYTES)
+ */
+export function boundMessage(message: string, maxBytes: number = MAX_MESSAGE_BYTES): string {
+  return truncateUtf8(message, maxBytes);
+}

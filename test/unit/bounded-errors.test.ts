@@ -1,0 +1,145 @@
+import { expect } from 'chai';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { boundMessage, MAX_MESSAGE_BYTES, quoteInput, truncateUtf8, utf8Prefix } from '../../src/common/bounded-text';
+import { InvalidArgumentError, invalidArgument, notFound } from '../../src/common/errors';
+import { checkAnnotations, checkArguments, checkBytes, checkLabels, INPUT_LIMITS } from '../../src/common/input-limits';
+import { formatError } from '../../src/cli/errors';
+import { InvalidReferenceError, MAX_REFERENCE_LENGTH, parseReference } from '../../src/image-service/reference';
+import { CniPluginError } from '../../src/runtime-service/cni/plugin-exec';
+import { checkRequestBounds } from '../../src/server/request-bounds';
+import { toGrpcStatus } from '../../src/server/status';
+
+const MIB = 1024 * 1024;
+
+/** True when `s` survives a UTF-8 round trip (no lone surrogate from a cut). */
+function validUtf8(s: string): boolean {
+  return Buffer.from(s, 'utf8').toString('utf8') === s && !/[\uD800-\uDFFF]/.test(s.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, ''));
+}
+
+/** The error `fn` throws. */
+function thrown(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected a throw');
+}
+
+describe('bounded messages and inputs (issue 17)', () => {
+  describe('bounded text (src/common/bounded-text.ts)', () => {
+    it('cuts on code point boundaries: 2-, 3- and 4-byte characters are never split', () => {
+      for (const ch of ['é', '€', '😀']) {
+        const s = ch.repeat(1000);
+        for (let max = 0; max < 12; max++) {
+          const p = utf8Prefix(s, max);
+          expect(Buffer.byteLength(p)).to.be.at.most(max);
+          expect(max - Buffer.byteLength(p)).to.be.below(Buffer.byteLength(ch));
+          expect(validUtf8(p), `${ch} ${max}`).to.equal(true);
+        }
+      }
+      expect(truncateUtf8('abc', 3)).to.equal('abc');
+      expect(truncateUtf8('abcd', 3)).to.equal('…');
+      expect(truncateUtf8('abcdefgh', 6)).to.equal('abc…');
+    });
+
+    it('quotes a long input with an ellipsis and its length in bytes, a short one whole, control characters escaped', () => {
+      expect(quoteInput('busybox')).to.equal('"busybox"');
+      expect(quoteInput('a\nb"c')).to.equal('"a\\nb\\"c"');
+      const q = quoteInput('a'.repeat(60109));
+      expect(q).to.equal(`"${'a'.repeat(256)}…" (60109 bytes)`);
+      expect(quoteInput('€'.repeat(100), 10)).to.equal('"€€€…" (300 bytes)');
+    });
+
+    it('bounds a message to 4 KiB of valid UTF-8', () => {
+      const m = boundMessage('😀'.repeat(MIB));
+      expect(Buffer.byteLength(m)).to.be.at.most(MAX_MESSAGE_BYTES);
+      expect(m.endsWith('…')).to.equal(true);
+      expect(validUtf8(m)).to.equal(true);
+      expect(boundMessage('short')).to.equal('short');
+    });
+  });
+
+  describe('every gRPC status message is bounded (src/server/status.ts)', () => {
+    it('cuts a huge PeapodError, library error or bug message, keeping the code', () => {
+      const huge = 'x'.repeat(MIB);
+      const cases: Array<[unknown, GrpcStatus]> = [
+        [invalidArgument(huge), GrpcStatus.INVALID_ARGUMENT],
+        [notFound(huge), GrpcStatus.NOT_FOUND],
+        [new CniPluginError('bridge', 'ADD', 7, huge, ''), GrpcStatus.FAILED_PRECONDITION],
+        [new Error(huge), GrpcStatus.INTERNAL],
+        [huge, GrpcStatus.INTERNAL],
+      ];
+      for (const [err, code] of cases) {
+        const s = toGrpcStatus(err);
+        expect(s.code).to.equal(code);
+        expect(Buffer.byteLength(s.message)).to.be.at.most(MAX_MESSAGE_BYTES);
+        expect(s.message.endsWith('…')).to.equal(true);
+      }
+    });
+  });
+
+  describe('the CLI prints the same bounded messages (src/cli/errors.ts)', () => {
+    it('bounds the `Error: …` line of a huge message, also one of whitespace and newlines', () => {
+      for (const message of ['n'.repeat(MIB), ` \n`.repeat(MIB / 2)]) {
+        const line = formatError(new InvalidArgumentError(message), false);
+        expect(line.startsWith('Error: ')).to.equal(true);
+        expect(Buffer.byteLength(line)).to.be.at.most(MAX_MESSAGE_BYTES + 'Error: \n'.length);
+        expect(line.split('\n').length).to.equal(2);
+      }
+      // An invalid reference the CLI's pull reports: quoted with its length.
+      const line = formatError(thrown(() => parseReference('A'.repeat(MIB))), false);
+      expect(line).to.equal(`Error: invalid image reference "${'A'.repeat(256)}…" (${MIB} bytes): longer than ${MAX_REFERENCE_LENGTH} characters\n`);
+    });
+  });
+
+  describe('input bounds (src/common/input-limits.ts, src/server/request-bounds.ts)', () => {
+    it('refuses an image reference longer than the grammar allows before parsing, and accepts the longest valid one', () => {
+      const err = thrown(() => parseReference(`x/${'a'.repeat(MIB)}`));
+      expect(err).to.be.instanceOf(InvalidReferenceError);
+      expect(err.message).to.contain(`(${MIB + 2} bytes)`);
+      const name = `r.io/${'a'.repeat(250)}`;
+      const longest = `${name}:${'t'.repeat(128)}@sha512:${'f'.repeat(128)}`;
+      expect(longest.length).to.equal(MAX_REFERENCE_LENGTH);
+      expect(parseReference(longest).tag).to.equal('t'.repeat(128));
+    });
+
+    it('names the field and the length, quoting only the start of the value', () => {
+      const err = thrown(() => checkBytes('config.metadata.name', 'n'.repeat(MIB), INPUT_LIMITS.name));
+      expect(err).to.be.instanceOf(InvalidArgumentError);
+      expect(err.message).to.equal(`config.metadata.name: "${'n'.repeat(256)}…" (${MIB} bytes) is longer than 253 bytes`);
+      expect(() => checkBytes('f', 'é'.repeat(126), 253)).not.to.throw();
+      expect(() => checkBytes('f', 'é'.repeat(127), 253)).to.throw(InvalidArgumentError);
+    });
+
+    it('bounds label keys, values and totals, annotation totals, and arguments', () => {
+      expect(thrown(() => checkLabels('config.labels', { app: 'v'.repeat(MIB) })).message).to.match(/^config\.labels\["app"\]: "v+…" \(1048576 bytes\) is longer than 1024 bytes$/);
+      expect(thrown(() => checkLabels('config.labels', { ['k'.repeat(400)]: 'v' })).message).to.match(/^config\.labels key: /);
+      const many = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`k${i}`, 'v'.repeat(1000)]));
+      expect(thrown(() => checkLabels('config.labels', many)).message).to.equal('config.labels: keys and values longer than 65536 bytes in all');
+      expect(() => checkAnnotations('config.annotations', { big: 'a'.repeat(256 * 1024) })).not.to.throw();
+      expect(() => checkAnnotations('config.annotations', { big: 'a'.repeat(MIB) })).to.throw(InvalidArgumentError);
+      expect(thrown(() => checkArguments({ 'config.args': ['ok', 'a'.repeat(128 * 1024 + 1)] })).message).to.match(/^config\.args\[1\]: /);
+      expect(thrown(() => checkArguments({ 'config.args': new Array<string>(70000).fill('a') })).message).to.equal('config.args: 70000 entries, more than 65536');
+    });
+
+    it('checks every request: IDs, filters, image references, ExecSync cmd, the configs of RunPodSandbox and CreateContainer', () => {
+      const big = 'z'.repeat(MIB);
+      const field = (method: string, req: unknown) => thrown(() => checkRequestBounds(method, req)).message.split(':')[0];
+      expect(field('/runtime.v1.RuntimeService/StopContainer', { container_id: big })).to.equal('container_id');
+      expect(field('/runtime.v1.RuntimeService/PodSandboxStatus', { pod_sandbox_id: big })).to.equal('pod_sandbox_id');
+      expect(field('/runtime.v1.RuntimeService/ListContainers', { filter: { id: big } })).to.equal('filter.id');
+      expect(field('/runtime.v1.RuntimeService/ListContainers', { filter: { label_selector: { a: big } } })).to.equal('filter.label_selector["a"]');
+      expect(field('/runtime.v1.ImageService/RemoveImage', { image: { image: big } })).to.equal('image.image');
+      expect(field('/runtime.v1.RuntimeService/ExecSync', { container_id: 'c', cmd: ['sh', big] })).to.equal('cmd[1]');
+      const pod = { metadata: { name: 'p', namespace: 'n', uid: 'u' }, hostname: '', log_directory: '', labels: {}, annotations: {}, port_mappings: [], dns_config: null, linux: null };
+      expect(field('/runtime.v1.RuntimeService/RunPodSandbox', { config: { ...pod, annotations: { a: 'b'.repeat(MIB) } } })).to.equal('config.annotations["a"]');
+      expect(field('/runtime.v1.RuntimeService/RunPodSandbox', { config: { ...pod, log_directory: big } })).to.equal('config.log_directory');
+      const ctr = { metadata: { name: 'c' }, image: { image: 'busybox', annotations: {}, user_specified_image: '' }, command: [], args: [], working_dir: '', envs: [], mounts: [], devices: [], labels: {}, annotations: {}, log_path: '' };
+      expect(field('/runtime.v1.RuntimeService/CreateContainer', { config: { ...ctr, envs: [{ key: 'K', value: big }] }, sandbox_config: pod })).to.equal('config.envs[0]');
+      expect(field('/runtime.v1.RuntimeService/CreateContainer', { config: { ...ctr, mounts: [{ container_path: '/x', host_path: big }] }, sandbox_config: pod })).to.equal('config.mounts[0].host_path');
+      expect(field('/runtime.v1.RuntimeService/CreateContainer', { config: ctr, sandbox_config: { ...pod, metadata: { name: big, namespace: 'n', uid: 'u' } } })).to.equal('sandbox_config.metadata.name');
+      expect(() => checkRequestBounds('/runtime.v1.RuntimeService/CreateContainer', { pod_sandbox_id: 'a'.repeat(64), config: ctr, sandbox_config: pod })).not.to.throw();
+    });
+  });
+});
