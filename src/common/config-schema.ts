@@ -63,7 +63,7 @@ export const CGROUP_DRIVERS = ['cgroupfs', 'systemd'] as const;
  * Top-level keys and tables of the file that belong to a front end, not to
  * the core: the core loader skips them (their front end validates them).
  */
-export const FRONT_END_KEYS: readonly string[] = ['socket', 'shutdown_timeout', 'streaming', 'metrics'];
+export const FRONT_END_KEYS: readonly string[] = ['socket', 'shutdown_timeout', 'streaming', 'metrics', 'list_stream_batch_size', 'container_events_buffer'];
 
 /** The core's part of the file: its top level is this table. */
 export const CORE_SCHEMA: TableSpec = {

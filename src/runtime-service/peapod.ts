@@ -18,6 +18,7 @@ import type { ContainerRecord } from './container/record';
 import type { ContainerSpec } from './container/spec';
 import { removeImage } from './image-removal';
 import { importLegacyRecords } from './legacy-records';
+import type { LifecycleEvents } from './lifecycle-events';
 import { Sandboxes } from './sandbox/service';
 import { SandboxStore } from './sandbox/store';
 import { securePeapodDirs } from './state-dirs';
@@ -73,6 +74,23 @@ export class Peapod {
       },
       remove: (ref) => removeImage({ images: images.store, containers }, ref),
     };
+  }
+
+  /**
+   * Feeds `events` from this process's pod and container records: every
+   * change the stores write from now on (creations, starts, exits seen by
+   * the exit watcher or by recovery, stops, removals) becomes a lifecycle
+   * event with a snapshot of its pod (lifecycle-events.ts). Call before
+   * `recover()` so recovery's findings are events too.
+   */
+  watchLifecycle(events: LifecycleEvents): void {
+    const sandboxStore = this.sandboxes.store;
+    events.setSource({
+      sandbox: (id) => sandboxStore.getAny(id),
+      containers: (sandboxId) => this.containers.list().filter((c) => c.sandboxId === sandboxId),
+    });
+    sandboxStore.observer = (change) => events.sandbox(change);
+    this.containers.observeRecords((change) => events.container(change));
   }
 
   /** The front end this process is. */

@@ -8,6 +8,8 @@ import { CORE_SCHEMA, FRONT_END_KEYS, MAX_DURATION_SECONDS, TableSpec } from '..
 export const SERVER_FIELDS: TableSpec['fields'] = {
   socket: { kind: 'key', type: 'string', default: '/run/peapod/peapod.sock', doc: 'Unix socket the CRI gRPC server listens on (mode 0660).' },
   shutdown_timeout: { kind: 'key', type: 'integer', default: 10, min: 0, max: MAX_DURATION_SECONDS, doc: 'Seconds to let in-flight RPCs finish after SIGTERM or SIGINT before closing them.' },
+  list_stream_batch_size: { kind: 'key', type: 'integer', default: 5000, min: 1, max: 100000, doc: 'Items per response of the streaming lists (StreamPodSandboxes, StreamContainers, StreamContainerStats, StreamPodSandboxStats, StreamImages): containerd\'s batch of 5000, half of what KEP-5825 estimates fits in a 16 MiB message.' },
+  container_events_buffer: { kind: 'key', type: 'integer', default: 1000, min: 1, max: 100000, doc: 'Container events a GetContainerEvents subscriber may fall behind; one further behind is cut off with RESOURCE_EXHAUSTED (the kubelet subscribes again), so it never blocks other subscribers nor grows memory.' },
   streaming: {
     kind: 'table',
     doc: 'The streaming server behind Exec, Attach and PortForward: the URLs those RPCs return lead to it; the kubelet proxies kubectl exec/attach/port-forward there, crictl connects directly.',
@@ -31,7 +33,7 @@ export const SERVER_FIELDS: TableSpec['fields'] = {
 };
 
 /** Where each server key sits in the file's documented order: after this core key. */
-const PLACE_AFTER: Record<string, string> = { socket: 'runroot', shutdown_timeout: 'log_level', streaming: 'sandbox', metrics: 'network' };
+const PLACE_AFTER: Record<string, string> = { socket: 'runroot', shutdown_timeout: 'log_level', list_stream_batch_size: 'log_level', container_events_buffer: 'log_level', streaming: 'sandbox', metrics: 'network' };
 
 /**
  * The whole file as peapod-cri reads it: the core schema with the server

@@ -9,6 +9,10 @@ export interface CriConfig extends PeapodConfig {
   socket: string;
   /** Seconds. */
   shutdown_timeout: number;
+  /** Items per response of the Stream* lists. */
+  list_stream_batch_size: number;
+  /** Events a GetContainerEvents subscriber may fall behind before it is cut off. */
+  container_events_buffer: number;
   streaming: {
     address: string;
     port: number;

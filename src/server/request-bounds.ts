@@ -12,7 +12,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { checkAnnotations, checkArguments, checkBytes, checkCount, checkLabels, INPUT_LIMITS } from '../common/input-limits';
 import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig';
 import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig';
-import type { UnaryImpl, UnaryImpls } from './rpc';
+import type { ServerStreamImpl, UnaryImpl, UnaryImpls } from './rpc';
 import { MAX_REFERENCE_LENGTH } from '../image-service/reference';
 
 type Obj = Record<string, unknown>;
@@ -135,4 +135,21 @@ export function withRequestBounds<D extends grpc.ServiceDefinition>(impls: Unary
     };
   }
   return out as UnaryImpls<D>;
+}
+
+/**
+ * withRequestBounds for a service's server-streaming implementations (the
+ * Stream* lists' filters, GetContainerEvents): the same checks before the
+ * first response.
+ */
+export function withStreamRequestBounds<S extends object>(impls: S): S {
+  const out: Record<string, ServerStreamImpl<unknown, unknown>> = {};
+  for (const [name, impl] of Object.entries(impls as Record<string, ServerStreamImpl<unknown, unknown> | undefined>)) {
+    if (!impl) continue;
+    out[name] = async (request, sink, ctx) => {
+      checkRequestBounds(ctx.method, request);
+      return impl(request, sink, ctx);
+    };
+  }
+  return out as S;
 }

@@ -4,11 +4,12 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { startSpawnServer, stopSpawnServer } from '../common/host/command';
 import type { Logger } from '../common/logger';
-import { imageServiceImpls } from '../image-service/cri';
+import { imageServiceImpls, imageServiceStreams } from '../image-service/cri';
 import type { ImageContext } from '../image-service/cri/context';
-import { runtimeServiceImpls } from '../runtime-service/cri';
+import { runtimeServiceImpls, runtimeServiceStreams } from '../runtime-service/cri';
 import type { RuntimeContext } from '../runtime-service/cri/context';
 import { containerStreamingBackend } from '../runtime-service/cri/streaming-backends';
+import { LifecycleEvents } from '../runtime-service/lifecycle-events';
 import { openPeapod, Peapod } from '../runtime-service/peapod';
 import type { CriConfig } from './config';
 import { rewritingConnection } from './h2-authority';
@@ -16,7 +17,7 @@ import { InstanceLock, lockInstance } from './instance-lock';
 import { MetricsEndpoint } from './prometheus/endpoint';
 import { loadCri, MAX_MESSAGE_BYTES, memoizeResponseEncoding } from './proto';
 import { RetryStore } from './retry-store';
-import { withRequestBounds } from './request-bounds';
+import { withRequestBounds, withStreamRequestBounds } from './request-bounds';
 import { buildHandlers, InFlight } from './rpc';
 import { prepareSocketPath, SOCKET_MODE } from './socket';
 import { SandboxPortForwardBackend } from './streaming/sandbox-port-forward';
@@ -66,6 +67,9 @@ export class CriServer {
     });
     const cri = loadCri();
     this.peapod = openPeapod(config, log, { owner: 'cri' });
+    // Fed from here on, so what recovery finds at start is held for the first subscriber.
+    const events = new LifecycleEvents();
+    this.peapod.watchLifecycle(events);
     const { sandboxes, containers } = this.peapod;
     const backends = { remoteCommand: containerStreamingBackend(containers), portForward: new SandboxPortForwardBackend(sandboxes) };
     const streaming = new StreamingServer({
@@ -92,9 +96,10 @@ export class CriServer {
       retries: new RetryStore(),
       network: { podCidr: '' },
       streaming: { ...backends, register: streaming.register.bind(streaming) },
+      events,
     };
-    this.server.addService(memoizeResponseEncoding(cri.runtime.v1.RuntimeService.service), buildHandlers(cri.runtime.v1.RuntimeService.service, withRequestBounds(runtimeServiceImpls(this.runtimeContext)), log, this.inFlight, observer));
-    this.server.addService(cri.runtime.v1.ImageService.service, buildHandlers(cri.runtime.v1.ImageService.service, withRequestBounds(imageServiceImpls(this.images)), log, this.inFlight, observer));
+    this.server.addService(memoizeResponseEncoding(cri.runtime.v1.RuntimeService.service), buildHandlers(cri.runtime.v1.RuntimeService.service, withRequestBounds(runtimeServiceImpls(this.runtimeContext)), log, this.inFlight, withStreamRequestBounds(runtimeServiceStreams(this.runtimeContext)), observer));
+    this.server.addService(cri.runtime.v1.ImageService.service, buildHandlers(cri.runtime.v1.ImageService.service, withRequestBounds(imageServiceImpls(this.images)), log, this.inFlight, withStreamRequestBounds(imageServiceStreams(this.images, () => config.list_stream_batch_size)), observer));
   }
 
   /**
@@ -147,6 +152,8 @@ export class CriServer {
   stop(timeoutSeconds: number): Promise<void> {
     this.stopping ??= new Promise<void>((resolve) => {
       this.log.info({ inFlight: this.inFlight.size, timeoutSeconds }, 'shutting down');
+      // Event subscriptions last until the client goes: end them (UNAVAILABLE) so they do not hold the shutdown for its whole timeout.
+      this.runtimeContext.events.shutdown();
       this.listener?.close();
       const timer = setTimeout(() => {
         this.log.warn({ inFlight: this.inFlight.size }, 'shutdown timeout: closing calls still in flight');

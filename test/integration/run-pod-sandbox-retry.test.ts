@@ -10,6 +10,7 @@ import { runPodSandbox } from '../../src/runtime-service/cri/run-pod-sandbox';
 import { loadCriConfig } from '../../src/server/config';
 import { RetryStore } from '../../src/server/retry-store';
 import { openPeapod, Peapod } from '../../src/runtime-service/peapod';
+import { LifecycleEvents } from '../../src/runtime-service/lifecycle-events';
 import { tempDir } from './helpers/busybox-pod';
 
 /** A host-network pod (no CNI, no namespaces to pin): its creation is quick and deterministic. */
@@ -46,7 +47,7 @@ describe('RunPodSandbox retried by the kubelet', function () {
     const config = loadCriConfig({ configFile: path.join(dir, 'peapod.conf'), configDir: path.join(dir, 'peapod.conf.d'), overrides: { root: path.join(dir, 'root'), runroot: path.join(dir, 'run') } });
     const log = pino({ level: 'silent' });
     peapod = openPeapod(config, log, { owner: 'cri' });
-    ctx = { config, log, version: 'test', peapod, sandboxes: peapod.sandboxes, containers: peapod.containers, retries: new RetryStore(), network: { podCidr: '' }, streaming: undefined as never };
+    ctx = { config, log, version: 'test', peapod, sandboxes: peapod.sandboxes, containers: peapod.containers, retries: new RetryStore(), network: { podCidr: '' }, streaming: undefined as never, events: new LifecycleEvents() };
   });
 
   after(async () => {

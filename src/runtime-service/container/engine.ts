@@ -7,6 +7,7 @@ import { execStreaming, runningContainer } from './exec';
 import { ExecOverrides, readOciSpec } from './exec-process';
 import { execSync, ExecSyncOptions, ExecSyncResult } from './exec-sync';
 import { applyExit, exitRecorded, waitExit, watchExits } from './exits';
+import type { RecordChange } from '../lifecycle-events';
 import type { ContainerRecord } from './record';
 import { recreateContainer } from './recreate';
 import { recoverContainers } from './recover';
@@ -52,6 +53,14 @@ export class ContainerEngine {
   constructor(opts: ContainerEngineOptions) {
     this.ownDb = opts.state ? undefined : openStateDb(opts.root, 'cri');
     this.deps = containerDeps(opts, opts.state ?? this.ownDb!);
+  }
+
+  /**
+   * Reports every change of this engine's container records to `observer`
+   * (after it is written; see ContainerStore.observer), or stops with undefined.
+   */
+  observeRecords(observer: ((change: RecordChange<ContainerRecord>) => void) | undefined): void {
+    this.deps.store.observer = observer;
   }
 
   /** A new engine, recovered (see `recover`). */

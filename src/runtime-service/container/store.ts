@@ -7,6 +7,7 @@ import { isProcessAlive } from '../../common/host/proc';
 import { deepFreeze } from '../../common/deep-freeze';
 import type { Trash } from '../../common/trash';
 import type { ImageUsers } from '../image-removal';
+import type { RecordChange } from '../lifecycle-events';
 import { isUniqueViolation, Owner, StateDb } from '../state-db';
 import type { ContainerRecord } from './record';
 import { ContainerEvent, nextRecord } from './state';
@@ -97,6 +98,13 @@ export class ContainerStore {
   private readonly update: Database.Statement<[string, string, string]>;
   /** `list()`'s last answer and the change stamp it was read under. */
   private listed: { stamp: string; records: readonly ContainerRecord[] } | undefined;
+  /**
+   * Told of every change this store writes, after it is written: a
+   * transition (before, after) and a deletion (before, undefined). The
+   * lifecycle events' source (lifecycle-events.ts); what it throws is not
+   * the writer's concern and is swallowed.
+   */
+  observer: ((change: RecordChange<ContainerRecord>) => void) | undefined;
 
   /**
    * @param state the state database (its owner is this store's)
@@ -167,17 +175,27 @@ export class ContainerStore {
    * @throws NotFoundError for an unknown ID; WrongStateError when the state refuses the event.
    */
   transition(id: string, event: ContainerEvent): ContainerRecord {
-    return this.state.db
-      .transaction((): ContainerRecord => {
+    const changed = this.state.db
+      .transaction((): { rec: ContainerRecord; next: ContainerRecord } => {
         const row = this.byId.get(id) as { record: string } | undefined;
         if (!row) throw notFound(`container "${id}" not found`);
         const rec = parseContainerRecord(row.record);
         if (!rec) throw internal(`the record of container ${id} cannot be read (the next start of peapod repairs it)`);
         const next = nextRecord(rec, event);
         this.update.run(next.state, JSON.stringify(next), id);
-        return next;
+        return { rec, next };
       })
       .immediate();
+    this.notify({ before: changed.rec, after: changed.next });
+    return changed.next;
+  }
+
+  private notify(change: RecordChange<ContainerRecord>): void {
+    try {
+      this.observer?.(change);
+    } catch {
+      // An observer's failure must not fail the change it was told of.
+    }
   }
 
   /**
@@ -197,7 +215,9 @@ export class ContainerStore {
    * discards the directory last; recovery discards one left without a row.
    */
   deleteRow(id: string): void {
+    const before = this.observer ? this.getAny(id) : undefined;
     this.state.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
+    if (before) this.notify({ before, after: undefined });
   }
 
   /** A container by full ID, of any owner and state (exit handling, rollback). */

@@ -2,6 +2,7 @@ import type { CriConfig } from '../../server/config';
 import type { Logger } from '../../common/logger';
 import type { RetryStore } from '../../server/retry-store';
 import type { ContainerEngine } from '../container/engine';
+import type { LifecycleEvents } from '../lifecycle-events';
 import type { Peapod } from '../peapod';
 import type { Sandboxes } from '../sandbox/service';
 import type { StreamingContext } from './streaming-context';
@@ -29,4 +30,6 @@ export interface RuntimeContext {
   network: { podCidr: string };
   /** The streaming server and the backends of Exec, Attach and PortForward. */
   streaming: StreamingContext;
+  /** The pods' and containers' lifecycle events (GetContainerEvents), fed by `peapod` (Peapod.watchLifecycle). */
+  events: LifecycleEvents;
 }

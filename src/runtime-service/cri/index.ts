@@ -1,5 +1,6 @@
 import type { RuntimeServiceDefinition } from '../../generated/runtime/v1/RuntimeService';
-import type { UnaryImpls } from '../../server/rpc';
+import type { RuntimeServiceHandlers } from '../../generated/runtime/v1/RuntimeService';
+import type { ServerStreamImpls, UnaryImpls } from '../../server/rpc';
 import { attach } from './attach';
 import { checkpointContainer } from './checkpoint-container';
 import { checkpointPod } from './checkpoint-pod';
@@ -32,6 +33,12 @@ import { status } from './status';
 import { stopPodSandbox } from './stop-pod-sandbox';
 import { updateRuntimeConfig } from './update-runtime-config';
 import { version } from './version';
+import { getContainerEvents } from './get-container-events';
+import { streamContainerStats } from './stream-container-stats';
+import { streamContainers } from './stream-containers';
+import { streamPodSandboxMetrics } from './stream-pod-sandbox-metrics';
+import { streamPodSandboxStats } from './stream-pod-sandbox-stats';
+import { streamPodSandboxes } from './stream-pod-sandboxes';
 
 /**
  * The CRI RuntimeService methods peapod implements, by RPC name. Every method
@@ -71,5 +78,20 @@ export function runtimeServiceImpls(ctx: RuntimeContext): UnaryImpls<RuntimeServ
     PortForward: portForward({ backend: s.portForward, register: s.register }),
     ListMetricDescriptors: listMetricDescriptors(),
     ListPodSandboxMetrics: listPodSandboxMetrics(ctx),
+  };
+}
+
+/**
+ * The CRI RuntimeService server-streaming methods peapod implements, by RPC
+ * name. Every streaming method not listed here answers UNIMPLEMENTED.
+ */
+export function runtimeServiceStreams(ctx: RuntimeContext): ServerStreamImpls<RuntimeServiceHandlers> {
+  return {
+    StreamPodSandboxes: streamPodSandboxes(ctx),
+    StreamContainers: streamContainers(ctx),
+    StreamContainerStats: streamContainerStats(ctx),
+    StreamPodSandboxStats: streamPodSandboxStats(ctx),
+    StreamPodSandboxMetrics: streamPodSandboxMetrics(ctx),
+    GetContainerEvents: getContainerEvents(ctx),
   };
 }

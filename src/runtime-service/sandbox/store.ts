@@ -5,6 +5,7 @@ import { alreadyExists, internal, notFound } from '../../common/errors';
 import { ensurePrivateDir } from '../../common/host/private-paths';
 import { isProcessAlive, ProcessIdentity } from '../../common/host/proc';
 import { SharedKeyedLock } from '../../common/process-lock';
+import type { RecordChange } from '../lifecycle-events';
 import { isUniqueViolation, Owner, StateDb } from '../state-db';
 import { metadataKey, SandboxRecord } from './record';
 import { sandboxesStateDir, sandboxPaths } from './paths';
@@ -68,6 +69,13 @@ export class SandboxStore {
   private readonly ownList: Database.Statement<[string]>;
   /** `list()`'s last answer and the change stamp it was read under. */
   private listed: { stamp: string; records: readonly SandboxRecord[] } | undefined;
+  /**
+   * Told of every change this store writes, after it is written: a
+   * transition (before, after) and a deletion (before, undefined). The
+   * lifecycle events' source (lifecycle-events.ts); what it throws is
+   * swallowed.
+   */
+  observer: ((change: RecordChange<SandboxRecord>) => void) | undefined;
 
   /**
    * @param state the state database (its owner is this store's)
@@ -116,17 +124,27 @@ export class SandboxStore {
    * @throws NotFoundError for an unknown ID; WrongStateError when the state refuses the event.
    */
   transition(id: string, event: SandboxEvent): SandboxRecord {
-    return this.state.db
-      .transaction((): SandboxRecord => {
+    const changed = this.state.db
+      .transaction((): { rec: SandboxRecord; next: SandboxRecord } => {
         const row = this.byId.get(id) as { record: string } | undefined;
         if (!row) throw notFound(`pod sandbox ${id} not found`);
         const rec = parseSandboxRecord(row.record);
         if (!rec) throw internal(`the record of pod sandbox ${id} cannot be read (the next start of peapod repairs it)`);
         const next = nextSandbox(rec, event);
         this.state.db.prepare('UPDATE pods SET state = ?, record = ? WHERE id = ?').run(next.state, JSON.stringify(next), id);
-        return next;
+        return { rec, next };
       })
       .immediate();
+    this.notify({ before: changed.rec, after: changed.next });
+    return changed.next;
+  }
+
+  private notify(change: RecordChange<SandboxRecord>): void {
+    try {
+      this.observer?.(change);
+    } catch {
+      // An observer's failure must not fail the change it was told of.
+    }
   }
 
   /**
@@ -207,7 +225,9 @@ export class SandboxStore {
   /** Forgets a sandbox: its state directory first, then its row. */
   delete(id: string): void {
     fs.rmSync(sandboxPaths(this.dirs, id).stateDir, { recursive: true, force: true });
+    const before = this.observer ? this.getAny(id) : undefined;
     this.state.db.prepare('DELETE FROM pods WHERE id = ?').run(id);
+    if (before) this.notify({ before, after: undefined });
   }
 
   /**
