@@ -134,9 +134,10 @@ export async function startInfra(sandboxId: string, ns: InfraNamespaces, pidnsPi
 }
 
 /**
- * Kills the infra process (SIGKILL: PID 1 of a namespace ignores other
- * signals it has no handler for) and with it every process of its PID
- * namespace; waits until it is gone (a zombie counts as gone), up to 5 s.
+ * Kills the infra process with SIGKILL, as containerd stops its sandbox
+ * (peapod-pause also exits 0 on SIGTERM, for a caller that asks politely;
+ * a pod being stopped has nothing left to finish): the kernel then kills
+ * every process of its PID namespace at once; waits until it is gone (a zombie counts as gone), up to 5 s.
  * A process already gone, or a pid now used by another process, is left
  * alone. The wait looks again after 1 ms, then doubles the pause up to
  * 20 ms: a pod's PID 1 usually dies within a millisecond or two, and a
