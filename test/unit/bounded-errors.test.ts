@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { boundMessage, MAX_MESSAGE_BYTES, quoteInput, truncateUtf8, utf8Prefix } from '../../src/common/bounded-text';
+import { boundMessage, MAX_MESSAGE_BYTES, MAX_RELAYED_BYTES, quoteInput, relayedText, truncateUtf8, utf8Prefix, utf8Suffix } from '../../src/common/bounded-text';
 import { InvalidArgumentError, invalidArgument, notFound } from '../../src/common/errors';
 import { checkAnnotations, checkArguments, checkBytes, checkLabels, INPUT_LIMITS } from '../../src/common/input-limits';
 import { formatError } from '../../src/cli/errors';
@@ -57,6 +57,29 @@ describe('bounded messages and inputs (issue 17)', () => {
       expect(m.endsWith('…')).to.equal(true);
       expect(validUtf8(m)).to.equal(true);
       expect(boundMessage('short')).to.equal('short');
+    });
+  });
+
+  describe("a tool's error text relayed (relayedText)", () => {
+    it('keeps short text, trimmed, and drops runc\'s freezer warnings', () => {
+      const text = 'time="t" level=warning msg="cannot toggle freezer: cgroups not configured for container"\ntime="t" level=error msg="runc create failed: x"\n';
+      expect(relayedText(text)).to.equal('time="t" level=error msg="runc create failed: x"');
+    });
+
+    it('keeps the beginning and the end of long text, with its length, within the bound and valid UTF-8', () => {
+      const text = `runc create failed: exec: "/${'é'.repeat(50_000)}": stat /${'😀'.repeat(20_000)}: file name too long`;
+      const r = relayedText(text);
+      expect(Buffer.byteLength(r)).to.be.at.most(MAX_RELAYED_BYTES);
+      expect(r.startsWith('runc create failed: exec: "/é')).to.equal(true);
+      expect(r.endsWith(': file name too long')).to.equal(true);
+      expect(r).to.contain(`(${Buffer.byteLength(text)} bytes)`);
+      expect(validUtf8(r)).to.equal(true);
+    });
+
+    it('cuts a suffix on a code point boundary (utf8Suffix)', () => {
+      expect(utf8Suffix('a😀b', 5)).to.equal('😀b');
+      expect(utf8Suffix('a😀b', 4)).to.equal('b');
+      expect(utf8Suffix('abc', 0)).to.equal('');
     });
   });
 
