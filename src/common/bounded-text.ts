@@ -64,6 +64,17 @@ export function quoteInput(value: string, maxBytes: number = MAX_QUOTED_BYTES): 
 }
 
 /**
+ * A client's value shown bare where a message names it the way Podman does
+ * (`Error: busybox: image not known`), when it is short and printable;
+ * else quoted as `quoteInput` quotes it, with its length.
+ * @param value the input as given
+ */
+export function shownInput(value: string): string {
+  // eslint-disable-next-line no-control-regex
+  return Buffer.byteLength(value) <= MAX_QUOTED_BYTES && !/[\u0000-\u001f\u007f"]/.test(value) ? value : quoteInput(value);
+}
+
+/**
  * A message bounded for a client: at most MAX_MESSAGE_BYTES UTF-8 bytes,
  * cut with "…" (see truncateUtf8). The one bound every gRPC status message
  * and every CLI error line passes.
