@@ -101,27 +101,48 @@ function rootlessRunner(dir: string, user: { uid: number; gid: number }): Rootle
 }
 
 /**
- * Kills what the rootless rows left: the processes of `uid` started since
- * `before` (peapod's namespace holder, podman's pause process) and every
- * process in their user namespaces.
+ * Notes the user namespaces the rootless rows made, so that what they left
+ * is killed and nothing else of the user (other work on the machine may run
+ * as the same test user): that of peapod's namespace holder (its pid file
+ * under the rows' own XDG_RUNTIME_DIR names it) and that of podman's pause
+ * process (its pid file there too).
  */
-function killUserProcesses(uid: number, before: Set<number>): void {
-  const fresh = [...livePids()].filter((p) => !before.has(p));
-  const namespaces = new Set<number>();
-  for (const p of fresh) {
+function noteRootlessNamespaces(runtimeDir: string, namespaces: Set<number>): void {
+  const firstNumbers = (file: string): number[] => {
     try {
-      if (fs.statSync(`/proc/${p}`).uid === uid) namespaces.add(fs.statSync(`/proc/${p}/ns/user`).ino);
+      return fs.readFileSync(file, 'utf8').trim().split(/\s+/).map(Number).filter(Number.isSafeInteger);
+    } catch {
+      return [];
+    }
+  };
+  const [holder, , holderNs] = firstNumbers(path.join(runtimeDir, 'peapod', 'userns.pid'));
+  if (holderNs !== undefined) namespaces.add(holderNs);
+  const [pause] = firstNumbers(path.join(runtimeDir, 'libpod', 'tmp', 'pause.pid'));
+  for (const pid of [holder, pause]) {
+    const ns = pid === undefined ? undefined : userNamespaceOf(pid);
+    if (ns !== undefined && ns !== userNamespaceOf(process.pid)) namespaces.add(ns);
+  }
+}
+
+/** Kills every process in `namespaces` (user namespaces, by inode). */
+function killInNamespaces(namespaces: Set<number>): void {
+  for (const p of livePids()) {
+    const ns = userNamespaceOf(p);
+    if (ns === undefined || !namespaces.has(ns)) continue;
+    try {
+      process.kill(p, 'SIGKILL');
     } catch {
       // gone
     }
   }
-  for (const p of fresh) {
-    try {
-      const st = fs.statSync(`/proc/${p}`);
-      if (st.uid === uid || namespaces.has(fs.statSync(`/proc/${p}/ns/user`).ino)) process.kill(p, 'SIGKILL');
-    } catch {
-      // gone
-    }
+}
+
+/** The inode of process `pid`'s user namespace; undefined when it is gone. */
+function userNamespaceOf(pid: number): number | undefined {
+  try {
+    return fs.statSync(`/proc/${pid}/ns/user`).ino;
+  } catch {
+    return undefined;
   }
 }
 
@@ -211,10 +232,11 @@ export async function benchCli(image: string, runs: number, warmup: number, prog
     const user = lookupUser(ROOTLESS_USER);
     if (!user) res.rootlessSkipped = `no user ${ROOTLESS_USER}`;
     else {
-      const before = livePids();
       // A short path: podman's rootless sockets under a long XDG_RUNTIME_DIR make
       // its `run` wait 20 s (a socket path beyond the 108 bytes of sun_path).
       const rlDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pprl-'));
+      const runtimeDir = path.join(rlDir, 'h', 'r');
+      const made = new Set<number>();
       try {
         const rl = rootlessRunner(rlDir, user);
         const pull = await rl.run(LAUNCHER, ['pull', '-q', image]).catch((e: Error) => e);
@@ -230,11 +252,13 @@ export async function benchCli(image: string, runs: number, warmup: number, prog
               progress('cli: rootless podman run --rm');
               await series('rootlessRun', 'podman', () => rl.run(PODMAN, pm('run', '--rm', image, 'true')));
             }
+            noteRootlessNamespaces(runtimeDir, made);
             rl.quiet(PODMAN, pm('system', 'reset', '--force'));
           }
         }
       } finally {
-        killUserProcesses(user.uid, before);
+        noteRootlessNamespaces(runtimeDir, made);
+        killInNamespaces(made);
         fs.rmSync(rlDir, { recursive: true, force: true });
       }
     }

@@ -29,6 +29,12 @@ export interface ContainerdOptions {
   sandboxImage: string;
   /** Directory of timing wrappers for runc and the CNI plugins (see tool-timing.ts); absent: the real binaries. */
   toolDir?: string;
+  /**
+   * Upstream registries (e.g. `registry.k8s.io`) whose images the local
+   * registry holds under `<registryHost>/<upstream>/<path>` (critest's
+   * stand-ins, scripts/critest/registries.ts): pulls of `<upstream>/…` go there.
+   */
+  upstreamMirrors?: readonly string[];
 }
 
 /** The version-2 config.toml for a private containerd under `dir`. */
@@ -86,6 +92,20 @@ export function hostsToml(host: string): string {
 }
 
 /**
+ * hosts.toml sending pulls for an upstream registry to `http://<host>/v2/<upstream>/…`
+ * (`override_path`: containerd then uses the path as given instead of adding `/v2`).
+ */
+export function upstreamMirrorToml(host: string, upstream: string): string {
+  return `server = "https://${upstream}"
+
+[host."http://${host}/v2/${upstream}"]
+  capabilities = ["pull", "resolve"]
+  skip_verify = true
+  override_path = true
+`;
+}
+
+/**
  * Writes the config, starts containerd and waits until its CRI answers Version.
  * @throws when containerd exits early or does not answer within 30 s
  */
@@ -94,6 +114,10 @@ export async function startContainerd(options: ContainerdOptions): Promise<Runti
   const hostsDir = path.join(dir, 'certs.d', options.registryHost);
   fs.mkdirSync(hostsDir, { recursive: true });
   fs.writeFileSync(path.join(hostsDir, 'hosts.toml'), hostsToml(options.registryHost));
+  for (const upstream of options.upstreamMirrors ?? []) {
+    fs.mkdirSync(path.join(dir, 'certs.d', upstream), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'certs.d', upstream, 'hosts.toml'), upstreamMirrorToml(options.registryHost, upstream));
+  }
   const configFile = path.join(dir, 'config.toml');
   fs.writeFileSync(configFile, containerdConfig(dir, options));
   const socket = path.join(dir, 'containerd.sock');

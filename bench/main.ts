@@ -8,6 +8,7 @@
  *   npm run bench                 # full sizes (about 10 minutes)
  *   npm run bench -- --quick      # small counts (about 4 minutes)
  *   npm run bench -- --server-node-flags="--cpu-prof --cpu-prof-dir=/tmp/prof" --only peapod
+ *   npm run bench -- --workloads critest   # critest's own benchmark mode against both (bench/critest.ts)
  */
 import { Command } from 'commander';
 import { execFileSync } from 'node:child_process';
@@ -19,12 +20,13 @@ import { makeTestCniNetwork, TestCniNetwork } from '../test/integration/harness/
 import { startRegistry, TestRegistry } from '../test/integration/harness/registry';
 import { benchCli, CliBenchResults } from './cli';
 import { startContainerd } from './containerd';
+import { benchCritest, CritestBenchResults, CRITEST_OPERATIONS } from './critest';
 import { startPeapod } from './peapod';
 import { rssBytes } from './procs';
 import type { RuntimeUnderTest } from './runtime';
 import { makeToolWrappers, summarizeToolLog, ToolWrappers } from './tool-timing';
 import { formatTable, MetricRow, Summary, summarize } from './stats';
-import { benchContainer, benchDensity, benchExec, benchFirstLog, benchList, benchPull, benchSandbox, MemorySample, WorkloadContext } from './workloads';
+import { benchContainer, benchDensity, benchExec, benchFirstLog, benchList, benchPull, benchSandbox, benchSmallRpcs, MemorySample, WorkloadContext } from './workloads';
 
 /** Sizes of one benchmark run. */
 interface Params {
@@ -53,7 +55,7 @@ function log(msg: string): void {
 }
 
 /** The workloads, in the order they run. */
-const WORKLOADS = ['sandbox', 'container', 'exec', 'firstlog', 'pull', 'list', 'density', 'cli'] as const;
+const WORKLOADS = ['sandbox', 'container', 'exec', 'rpc', 'firstlog', 'pull', 'list', 'density', 'cli', 'critest'] as const;
 
 function parseArgs(argv: string[]): { params: Params; only?: string; nodeFlags: string[]; out: string; quick: boolean; workloads: Set<string>; toolTiming?: string; peapodConfig?: string } {
   const int = (v: string): number => {
@@ -124,6 +126,7 @@ async function measureAll(rts: RuntimeUnderTest[], p: Params, ctxBase: Omit<Work
     ['sandbox', async (rt, ctx, r) => void Object.assign(r.series, await benchSandbox(rt, ctx))],
     ['container', async (rt, ctx, r) => void Object.assign(r.series, await benchContainer(rt, ctx))],
     ['exec', async (rt, ctx, r) => void Object.assign(r.series, await benchExec(rt, ctx))],
+    ['rpc', async (rt, ctx, r) => void Object.assign(r.series, await benchSmallRpcs(rt, ctx))],
     ['firstlog', async (rt, ctx, r) => void Object.assign(r.series, await benchFirstLog(rt, ctx))],
     ['pull', async (rt, ctx, r) => void Object.assign(r.series, await benchPull(rt, ctx, large.ref, large.bytes, p.pullRuns))],
     ['list', async (rt, ctx, r) => void Object.assign(r.series, await benchList(rt, ctx, p.listPods))],
@@ -160,6 +163,11 @@ function rows(p: Params, res: Partial<Record<'peapod' | 'containerd', RuntimeRes
     series('ExecSync `true` (ms)', 'execSync', p.runs),
     series('Version, alone (ms)', 'versionIdle', 5 * p.runs),
     series('Version while 20 ExecSync run at once (ms)', 'versionUnderExec', 5 * p.runs),
+    series('PodSandboxStatus (ms; per run the median of 5 calls)', 'podStatus', p.runs),
+    series('ContainerStatus (ms; per run the median of 5 calls)', 'containerStatus', p.runs),
+    series('ImageStatus (ms; per run the median of 5 calls)', 'imageStatus', p.runs),
+    series('ListImages (ms; per run the median of 5 calls)', 'listImages', p.runs),
+    series('RemoveContainer of a stopped container (ms)', 'removeContainer', p.runs),
     series('RunPodSandbox to first log line (ms)', 'firstLog', p.runs),
     series(`PullImage ${p.pullMB} MB, 5 layers (s)`, 'pullSeconds', p.pullRuns),
     series(`PullImage ${p.pullMB} MB, 5 layers (MB/s)`, 'pullMBps', p.pullRuns, true),
@@ -193,6 +201,16 @@ function cliRows(p: Params, c: CliBenchResults): MetricRow[] {
   ];
 }
 
+/** The critest section's rows: each operation critest measured, as critest measured it. */
+function critestRows(c: CritestBenchResults): MetricRow[] {
+  const s = (v: number[] | undefined): Summary | undefined => (v && v.length ? summarize(v) : undefined);
+  return CRITEST_OPERATIONS.map((op) => {
+    const p = s(c.samples.peapod?.[op.key]);
+    const d = s(c.samples.containerd?.[op.key]);
+    return { metric: op.metric, runs: Math.max(p?.n ?? 0, d?.n ?? 0), peapod: p, containerd: d };
+  });
+}
+
 function mem(r: RuntimeResults | undefined, key: 'serverRss' | 'serverRssNoPods' | 'serverRssPerPod' | 'monitorPssPerContainer', unit: number): number | undefined {
   return r?.memory ? r.memory[key] / unit : undefined;
 }
@@ -204,7 +222,8 @@ async function main(): Promise<void> {
   const cleanups: (() => Promise<void> | void)[] = [];
   const results: Partial<Record<'peapod' | 'containerd', RuntimeResults>> = {};
   let cli: CliBenchResults | undefined;
-  const criWorkloads = new Set([...workloads].filter((w) => w !== 'cli'));
+  let critest: CritestBenchResults | undefined;
+  const criWorkloads = new Set([...workloads].filter((w) => w !== 'cli' && w !== 'critest'));
   let registry: TestRegistry | undefined;
   try {
     registry = await startRegistry();
@@ -256,6 +275,25 @@ async function main(): Promise<void> {
         if (w) toolTimes[rt.name] = summarizeToolLog(fs.readFileSync(w.logFile, 'utf8'));
       }
     }
+    if (workloads.has('critest')) {
+      // Fresh servers of its own (critest wants to be the only user), after the others are stopped.
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'peapod-bench-critest-'));
+      if (!process.env.PEAPOD_BENCH_KEEP) cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+      critest = await benchCritest(
+        reg,
+        {
+          peapod: (regDir, regConf) =>
+            startPeapod({ cniConfDir: netP.confDir, nodeFlags, extraConfig: `${peapodConfig ?? ''}\n[image]\nregistries_conf = "${regConf}"\nregistries_conf_dir = "${regDir}"\n` }),
+          containerd: (upstreams, pauseImage) => startContainerd({ cniConfDir: netC.confDir, registryHost: reg.host, sandboxImage: pauseImage, upstreamMirrors: upstreams }),
+        },
+        dir,
+        quick ? 5 : 10,
+        // Full mode: A B B A, so a change in the machine's load during the runs falls on both.
+        only === 'peapod' || only === 'containerd' ? [only] : quick ? ['peapod', 'containerd'] : ['peapod', 'containerd', 'containerd', 'peapod'],
+        log,
+      );
+      if (critest.skipped) log(`critest: not measured: ${critest.skipped}`);
+    }
   } finally {
     for (const c of cleanups.reverse()) {
       try {
@@ -291,6 +329,7 @@ async function main(): Promise<void> {
     memory: { peapod: results.peapod?.memory, containerd: results.containerd?.memory },
     table: rows(p, results),
     samples: { peapod: results.peapod?.series, containerd: results.containerd?.series },
+    critest: critest && { version: critest.critestVersion, skipped: critest.skipped, exitCodes: critest.exitCodes, table: critestRows(critest), samples: critest.samples },
     cli: cli && { podmanVersion: cli.podmanVersion, podmanSkipped: cli.podmanSkipped, rootlessSkipped: cli.rootlessSkipped, rootlessPodmanSkipped: cli.rootlessPodmanSkipped, table: cliRows(p, cli), samples: { node: cli.nodeStart, peapod: cli.peapod, podman: cli.podman } },
   };
   fs.mkdirSync(path.dirname(out), { recursive: true });
@@ -301,6 +340,9 @@ async function main(): Promise<void> {
     const node = summarize(cli.nodeStart).median;
     if (cli.rootlessSkipped || cli.rootlessPodmanSkipped) process.stdout.write(`rootless rows: ${cli.rootlessSkipped ?? cli.rootlessPodmanSkipped}\n`);
     for (const k of ['version', 'images', 'ps', 'podPs']) if (cli.peapod[k]?.length) process.stdout.write(`peapod ${k}: ${(summarize(cli.peapod[k]).median - node).toFixed(1)} ms over a bare node start (median)\n`);
+  }
+  if (critest && !critest.skipped) {
+    process.stdout.write(`\ncritest's benchmark mode (${critest.critestVersion ?? 'critest'}; gRPC call durations as critest measures them; a fresh server each; median / p95)\n\n${formatTable(critestRows(critest))}\n\n`);
   }
   for (const rt of ['peapod', 'containerd'] as const) {
     const m = results[rt]?.memory;

@@ -327,3 +327,54 @@ export async function benchDensity(rt: RuntimeUnderTest, ctx: WorkloadContext, p
     await removeAllPods(rt);
   }
 }
+
+/**
+ * The small read RPCs critest's benchmark mode times, each one call at a
+ * time (5 samples per measured run), in one pod with one running container:
+ * PodSandboxStatus, ContainerStatus, ImageStatus and ListImages; then, per
+ * run, RemoveContainer alone of a container already stopped (critest's
+ * RemoveContainer). Each sample is one call's round trip through the
+ * benchmark's client.
+ * @throws when a status call does not find its object
+ */
+export async function benchSmallRpcs(rt: RuntimeUnderTest, ctx: WorkloadContext): Promise<Record<string, number[]>> {
+  const pc = podConfig('rpc', ctx.logRoot);
+  const podId = await runPod(rt, pc);
+  try {
+    const ctrId = await startContainer(rt, podId, pc, containerConfig('rpc', ctx.image, SLEEP));
+    const reads: Record<string, () => Promise<unknown>> = {
+      podStatus: async () => {
+        if (!(await rt.client.runtime.PodSandboxStatus({ pod_sandbox_id: podId })).status) throw new Error(`${rt.name}: PodSandboxStatus found no pod`);
+      },
+      containerStatus: async () => {
+        if (!(await rt.client.runtime.ContainerStatus({ container_id: ctrId })).status) throw new Error(`${rt.name}: ContainerStatus found no container`);
+      },
+      imageStatus: async () => {
+        if (!(await rt.client.image.ImageStatus({ image: { image: ctx.image } })).image) throw new Error(`${rt.name}: ImageStatus found no image`);
+      },
+      listImages: () => rt.client.image.ListImages({}),
+    };
+    return await repeat(ctx, 'small RPCs', async (i) => {
+      const sample: Record<string, number> = {};
+      for (const [key, call] of Object.entries(reads)) {
+        const times: number[] = [];
+        for (let k = 0; k < 5; k++) {
+          const t0 = now();
+          await call();
+          times.push(now() - t0);
+        }
+        // One run's figure: the median of its 5 calls.
+        sample[key] = times.sort((a, b) => a - b)[2];
+      }
+      const { container_id } = await rt.client.runtime.CreateContainer({ pod_sandbox_id: podId, config: containerConfig(`rm-${i}`, ctx.image, SLEEP), sandbox_config: pc });
+      await rt.client.runtime.StartContainer({ container_id });
+      await rt.client.runtime.StopContainer({ container_id, timeout: 0 });
+      const t0 = now();
+      await rt.client.runtime.RemoveContainer({ container_id });
+      sample.removeContainer = now() - t0;
+      return sample;
+    });
+  } finally {
+    await removePod(rt, podId);
+  }
+}

@@ -36,6 +36,7 @@ PACKAGES=(
   openssl                     # tests: the token server's signing certificate
   strace                      # tests: layers are made durable (syncfs, fsync) before they are recorded
   python3 make g++            # native npm modules (better-sqlite3)
+  criu                        # CheckpointContainer/CheckpointPod/RestorePod (Debian 12's 3.17.1 fails `criu check` on newer kernels: those RPCs then answer FAILED_PRECONDITION)
   containerd                  # npm run bench: the runtime peapod is compared with (started privately; no service)
 )
 missing=()

@@ -89,7 +89,7 @@ export interface FixtureInputs {
   arch?: string;
   /** Also build the benchmark images. */
   benchmark?: boolean;
-  /** The pod infra image reference to stand in for (peapod's `[sandbox] pause_image`), if any. */
+  /** The pod infra image reference to stand in for (containerd's `sandbox_image` in the bench), if any. */
   pauseRef?: string;
 }
 
@@ -124,7 +124,8 @@ export function busyboxRootfs(bb: BusyboxSource, programs: Programs, etc: LayerE
   const files: LayerEntry[] = [
     { type: 'dir', path: 'bin' },
     { type: 'file', path: 'bin/busybox', content: fs.readFileSync(bb.binary), mode: 0o755 },
-    ...bb.applets.filter((a) => a !== 'pgrep' && a !== 'ipcs').map((a): LayerEntry => ({ type: 'hardlink', path: `bin/${a}`, target: 'bin/busybox' })),
+    // Each link's header carries busybox's mode, as tar writes it: containerd applies a hard link's mode to the shared inode.
+    ...bb.applets.filter((a) => a !== 'pgrep' && a !== 'ipcs').map((a): LayerEntry => ({ type: 'hardlink', path: `bin/${a}`, target: 'bin/busybox', mode: 0o755 })),
     { type: 'file', path: 'bin/pgrep', content: fs.readFileSync(programs.pgrep), mode: 0o755 },
     { type: 'file', path: 'bin/ipcs', content: fs.readFileSync(programs.ipcs), mode: 0o755 },
   ];

@@ -34,9 +34,9 @@ import { buildFixtures, pushFixtures } from './images';
 import { formatOfflineList, offlineSkipRegex, OFFLINE_SPECS } from './offline-specs';
 import { PeapodProcess, startPeapod } from './peapod-process';
 import { buildPrograms } from './programs';
-import { registriesDropIn, UPSTREAM_REGISTRIES } from './registries';
+import { registriesDropIn } from './registries';
 import { failureClasses, formatResults, formatSummary, parseGinkgoJsonReport, parseGinkgoTextSummary, SpecResult, summarize } from './report';
-import { cniConflist, peapodConfigToml, randomSubnet, schemaDefault, schemaHasKey, subnetsInUse } from './runtime-config';
+import { cniConflist, peapodConfigToml, randomSubnet, subnetsInUse } from './runtime-config';
 
 /** The critest release this runner targets. */
 export const CRITEST_VERSION = '1.26.1';
@@ -158,11 +158,8 @@ async function run(opts: Options): Promise<number> {
     const programs = buildPrograms(path.join(workDir, 'programs'));
     const busybox = findBusybox((m) => say(`warning: ${m}`));
     say(`busybox for the images: ${busybox.binary}${busybox.libraries.length ? ` (+${busybox.libraries.length} libraries)` : ' (static)'}`);
-    const pauseKey = 'sandbox.pause_image';
-    const pauseRef = schemaHasKey(CONFIG_SCHEMA, pauseKey) ? schemaDefault(CONFIG_SCHEMA, pauseKey) : undefined;
-    const pauseUsable = pauseRef !== undefined && UPSTREAM_REGISTRIES.includes(pauseRef.split('/')[0]) && !pauseRef.includes('@');
-    if (pauseRef && !pauseUsable) say(`warning: pause image ${pauseRef} is not on a mapped registry; no stand-in is built for it`);
-    const fixtures = await buildFixtures({ busybox, programs, benchmark: opts.benchmark, pauseRef: pauseUsable ? pauseRef : undefined });
+    // No pause image: a pod sharing a PID namespace runs peapod's own pause program (native/pause.c).
+    const fixtures = await buildFixtures({ busybox, programs, benchmark: opts.benchmark });
     checkInterrupt();
     started.registry = await startRegistry();
     await pushFixtures(started.registry.url, fixtures);
@@ -195,7 +192,6 @@ async function run(opts: Options): Promise<number> {
       'image.registries_conf': registriesConf,
       'image.registries_conf_dir': regDir,
     };
-    if (pauseUsable && pauseRef) wanted[pauseKey] = pauseRef;
     // runc's state lives in peapod's default `<runroot>/runc`, inside the work directory.
     const { toml, missing } = peapodConfigToml(CONFIG_SCHEMA, wanted);
     for (const k of missing) {

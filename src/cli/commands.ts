@@ -440,6 +440,29 @@ const CLEANUP: CommandSpec = {
   module: './commands/container-cleanup',
 };
 
+const CHECKPOINT: CommandSpec = {
+  name: 'checkpoint',
+  summary: 'Checkpoint a running container',
+  description: 'Writes a checkpoint archive of the container (its processes dumped with CRIU, its config, spec and root file system changes, in the layout of CRI-O and the kubelet\'s checkpoint API); the container keeps running. Needs a CRIU that passes `criu check`.',
+  usage: 'CONTAINER',
+  minArgs: 1,
+  maxArgs: 1,
+  module: './commands/container-checkpoint',
+  examples: ['peapod container checkpoint -e /tmp/web.tar web'],
+  flags: [{ name: 'export', short: 'e', type: 'string', value: 'archive', help: 'Write the checkpoint archive to this file (required)' }],
+};
+
+const RESTORE: CommandSpec = {
+  name: 'restore',
+  summary: 'Restore a container from a checkpoint archive',
+  description: 'Checks a checkpoint archive and that CRIU can run; recreating the processes from it is not built yet.',
+  usage: '',
+  maxArgs: 0,
+  module: './commands/container-restore',
+  examples: ['peapod container restore -i /tmp/web.tar'],
+  flags: [{ name: 'import', short: 'i', type: 'string', value: 'archive', help: 'The checkpoint archive to restore from (required)' }],
+};
+
 /** The root of the table. */
 export const ROOT: CommandSpec = {
   name: 'peapod',
@@ -449,7 +472,7 @@ export const ROOT: CommandSpec = {
     {
       name: 'container',
       summary: 'Manage containers',
-      commands: [ATTACH, CLEANUP, CP, CREATE, EXEC, CONTAINER_INSPECT, KILL, { ...PS, name: 'list', aliases: ['ls', 'ps'] }, LOGS, PORT, RESTART, RM, RUN, START, STATS, STOP, TOP, WAIT],
+      commands: [ATTACH, CHECKPOINT, CLEANUP, CP, CREATE, EXEC, CONTAINER_INSPECT, KILL, { ...PS, name: 'list', aliases: ['ls', 'ps'] }, LOGS, PORT, RESTART, RESTORE, RM, RUN, START, STATS, STOP, TOP, WAIT],
     },
     CP,
     CREATE,
@@ -491,6 +514,17 @@ interface CommandModule {
 }
 
 /**
+ * Requires a command's module, named in the table as `./commands/NAME`. The
+ * literal prefix lets the bundler (scripts/bundle-cli.js) see every command
+ * module of the directory and put them all in the CLI's single-file bundle.
+ */
+function commandModule(module: string): CommandModule {
+  const name = /^\.\/commands\/([a-z-]+)$/.exec(module)?.[1];
+  if (name === undefined) throw new Error(`command module ${JSON.stringify(module)} is not ./commands/NAME`);
+  return require(`./commands/${name}.js`) as CommandModule;
+}
+
+/**
  * Runs the CLI on `argv` (without node and the script) and returns the exit
  * code. Errors become one `Error: …` line on stderr (usage errors add a
  * "See '… --help'" line): 125 for flag and engine errors, a command's own
@@ -527,7 +561,9 @@ export async function runCli(argv: string[], io: CliStreams): Promise<number> {
     ctx = new Ctx(globals, io);
     const warning = rootless?.namespaceWarning();
     if (warning) ctx.log.warn(warning);
-    const mod = require(spec.module!) as CommandModule;
+    // The spawn server of a CLI process (not of a caller running the CLI in its own process).
+    if (io.stdout === process.stdout) (require('./spawn-server') as typeof import('./spawn-server')).startSpawnServerFor(commandPath, ctx.log);
+    const mod = commandModule(spec.module!);
     return await mod.run(ctx, parsed.args, parsed.flags as never);
   } catch (err) {
     io.stderr.write(formatError(err, debug));

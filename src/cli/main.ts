@@ -1,28 +1,18 @@
 #!/usr/bin/env node
 /**
- * `peapod`: the daemonless CLI in the manner of Podman. Each command is one
- * short process working on the store peapod-cri uses. The command table
- * (names and flags, Podman's) lives in commands.ts; a command's code is
- * loaded only when it runs, so `peapod version` and `peapod images` start
- * fast.
+ * `peapod`'s entry point: starts the CLI (entry.ts) from its single-file
+ * bundle when `npm run build` made one, else from its modules.
+ *
+ * Why: a command loads 50 to 120 of peapod's modules; resolving, reading and
+ * compiling them one by one is most of the CLI's start over a bare Node. The
+ * bundle (dist/src/cli/peapod.bundle.js, made by scripts/bundle-cli.ts with
+ * esbuild) is one file read, with no module resolution, and its V8 code
+ * cache (cli-bundle.ts) spares the parse and compile of what a command runs.
+ * Modules are still evaluated only when a command requires them.
+ *
+ * PEAPOD_CLI_BUNDLE=0 in the environment starts from the modules instead
+ * (what the bundle is made of; the same code).
  */
-import { boundMessage } from '../common/bounded-text';
-import { runCli } from './commands';
+import { startBundle } from './cli-bundle';
 
-// process.stdin is a getter that opens a stream on fd 0 (a few ms): only the
-// commands that read stdin (run -i, exec -i, load, login) touch it.
-const io = {
-  stdout: process.stdout,
-  stderr: process.stderr,
-  get stdin(): NodeJS.ReadStream {
-    return process.stdin;
-  },
-};
-
-runCli(process.argv.slice(2), io).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`Error: ${boundMessage(err instanceof Error ? (err.stack ?? err.message) : String(err))}\n`);
-    process.exit(125);
-  },
-);
+if (process.env.PEAPOD_CLI_BUNDLE === '0' || !startBundle()) require('./entry');

@@ -63,7 +63,7 @@ export const CGROUP_DRIVERS = ['cgroupfs', 'systemd'] as const;
  * Top-level keys and tables of the file that belong to a front end, not to
  * the core: the core loader skips them (their front end validates them).
  */
-export const FRONT_END_KEYS: readonly string[] = ['socket', 'shutdown_timeout', 'streaming'];
+export const FRONT_END_KEYS: readonly string[] = ['socket', 'shutdown_timeout', 'streaming', 'metrics'];
 
 /** The core's part of the file: its top level is this table. */
 export const CORE_SCHEMA: TableSpec = {
@@ -109,10 +109,9 @@ export const CORE_SCHEMA: TableSpec = {
     },
     sandbox: {
       kind: 'table',
-      doc: 'Pod sandboxes: pinned namespaces, /dev/shm, the pod init process.',
+      doc: 'Pod sandboxes: pinned namespaces, /dev/shm. (A pod sharing a PID namespace gets peapod\'s own pause program as PID 1, `dist/native/peapod-pause`: no pause image.)',
       fields: {
         shm_size: { kind: 'key', type: 'integer', default: 67108864, min: 4096, doc: 'Size limit in bytes of the tmpfs mounted as each pod\'s /dev/shm (64 MiB by default).' },
-        pause_image: { kind: 'key', type: 'string', default: 'registry.k8s.io/pause:3.10', doc: 'Image for the pod init process of pods sharing a PID namespace (not used yet: peapod runs a minimal shell loop as PID 1 instead).' },
       },
     },
     network: {

@@ -42,7 +42,6 @@ export interface PeapodConfig {
   sandbox: {
     /** Bytes. */
     shm_size: number;
-    pause_image: string;
   };
   network: {
     cni_conf_dir: string;
@@ -156,12 +155,20 @@ function checkKey(spec: KeySpec, value: unknown, key: string, file: string): voi
  * `into` (later files win; arrays are replaced, not appended).
  * @throws ConfigError naming the file and the dotted key at fault.
  */
+/**
+ * Keys peapod once had and removed, with what to do instead: an old config
+ * naming one gets that explanation rather than a bare "unknown key".
+ */
+const REMOVED_KEYS: Readonly<Record<string, string>> = {
+  'sandbox.pause_image': "was removed: a pod sharing a PID namespace runs peapod's own pause program (dist/native/peapod-pause), not an image; delete the key",
+};
+
 function mergeTable(spec: TableSpec, value: Table, into: Table, prefix: string, file: string, skip: readonly string[] = []): void {
   for (const [name, v] of Object.entries(value)) {
     const key = prefix ? `${prefix}.${name}` : name;
     if (prefix === '' && skip.includes(name)) continue;
     const child: SchemaNode | undefined = spec.fields[name];
-    if (!child) throw new ConfigError(`${file}: unknown key "${key}"`);
+    if (!child) throw new ConfigError(REMOVED_KEYS[key] ? `${file}: key "${key}" ${REMOVED_KEYS[key]}` : `${file}: unknown key "${key}"`);
     if (child.kind === 'key') {
       checkKey(child, v, key, file);
       into[name] = typeof v === 'bigint' ? Number(v) : v;

@@ -18,10 +18,20 @@ export const SERVER_FIELDS: TableSpec['fields'] = {
       stream_creation_timeout: { kind: 'key', type: 'integer', default: 30, min: 1, max: MAX_DURATION_SECONDS, doc: 'Seconds a client has, after the upgrade, to open the streams its request needs (and, for port-forward, both streams of a pair).' },
     },
   },
+  /** The opt-in Prometheus endpoint (src/server/prometheus/, docs/metrics.md). */
+  metrics: {
+    kind: 'table',
+    doc: 'The Prometheus metrics endpoint (off by default): per-RPC operation counts and latency histograms, image pulls, containers by state, OOM kills, and the process metrics, served as `GET /metrics` over plain HTTP (see docs/metrics.md).',
+    fields: {
+      enable: { kind: 'key', type: 'boolean', default: false, doc: 'Serve the metrics endpoint; when false prom-client is not even loaded.' },
+      address: { kind: 'key', type: 'string', default: '127.0.0.1', doc: 'IP address the metrics endpoint listens on (loopback by default: anyone who reaches it can read the names of pods and images).' },
+      port: { kind: 'key', type: 'integer', default: 9090, min: 0, max: 65535, doc: 'TCP port of the metrics endpoint (CRI-O\'s default 9090); 0 picks a free port at start (logged).' },
+    },
+  },
 };
 
 /** Where each server key sits in the file's documented order: after this core key. */
-const PLACE_AFTER: Record<string, string> = { socket: 'runroot', shutdown_timeout: 'log_level', streaming: 'sandbox' };
+const PLACE_AFTER: Record<string, string> = { socket: 'runroot', shutdown_timeout: 'log_level', streaming: 'sandbox', metrics: 'network' };
 
 /**
  * The whole file as peapod-cri reads it: the core schema with the server

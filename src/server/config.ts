@@ -17,6 +17,13 @@ export interface CriConfig extends PeapodConfig {
     /** Seconds. */
     stream_creation_timeout: number;
   };
+  /** The Prometheus endpoint (docs/metrics.md). */
+  metrics: {
+    enable: boolean;
+    address: string;
+    /** 0 = a free port picked at start. */
+    port: number;
+  };
 }
 
 /** Command-line values of peapod-cri; they win over every file. */

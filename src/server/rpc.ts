@@ -27,6 +27,15 @@ export type UnaryImpls<D extends grpc.ServiceDefinition> = {
   [K in keyof D as string extends K ? never : K]?: D[K] extends MethodDefinition<infer _Req, infer Res, infer ReqOut, infer _ResOut> ? UnaryImpl<ReqOut, Res> : never;
 };
 
+/**
+ * Told of every finished unary call (e.g. the Prometheus metrics,
+ * src/server/prometheus/): the full method path, the status code sent, and
+ * the seconds from the call's arrival to its answer. Must not throw.
+ */
+export interface RpcObserver {
+  rpcFinished(method: string, code: grpc.status, seconds: number): void;
+}
+
 /** Tracks in-flight calls so shutdown can wait for them. */
 export class InFlight {
   private count = 0;
@@ -65,6 +74,7 @@ export class InFlight {
  * @param impls the unary implementations, by method name
  * @param log the logger
  * @param inFlight counts running calls for a graceful shutdown
+ * @param observer told of each finished unary call (optional)
  * @returns an object suitable for `grpc.Server.addService`.
  */
 export function buildHandlers<D extends grpc.ServiceDefinition>(
@@ -72,6 +82,7 @@ export function buildHandlers<D extends grpc.ServiceDefinition>(
   impls: UnaryImpls<D>,
   log: Logger,
   inFlight: InFlight,
+  observer?: RpcObserver,
 ): grpc.UntypedServiceImplementation {
   const handlers: grpc.UntypedServiceImplementation = {};
   for (const [name, def] of Object.entries(service)) {
@@ -96,6 +107,7 @@ export function buildHandlers<D extends grpc.ServiceDefinition>(
         const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
         if (err === undefined) log.debug({ method, durationMs, code: grpc.status[code] }, 'rpc');
         else log.error({ method, durationMs, code: grpc.status[code], err }, 'rpc failed');
+        observer?.rpcFinished(method, code, durationMs / 1000);
         inFlight.leave();
       };
       impl(call.request, ctx).then(

@@ -13,6 +13,7 @@ import { openPeapod, Peapod } from '../runtime-service/peapod';
 import type { CriConfig } from './config';
 import { rewritingConnection } from './h2-authority';
 import { InstanceLock, lockInstance } from './instance-lock';
+import { MetricsEndpoint } from './prometheus/endpoint';
 import { loadCri, MAX_MESSAGE_BYTES, memoizeResponseEncoding } from './proto';
 import { RetryStore } from './retry-store';
 import { withRequestBounds } from './request-bounds';
@@ -39,6 +40,8 @@ export class CriServer {
   private readonly peapod: Peapod;
   /** This server's hold on its root and runroot, from start to stop. */
   private instance: InstanceLock | undefined;
+  /** The Prometheus endpoint, when `[metrics] enable` (prometheus/endpoint.ts). */
+  private readonly metricsEndpoint: MetricsEndpoint | undefined;
 
   /**
    * @param config the effective configuration
@@ -48,7 +51,9 @@ export class CriServer {
    * It opens the domain (openPeapod, owner `cri`). The streaming server
    * (config `[streaming]`) starts with it: Exec and Attach reach containers
    * through the container engine (cri/streaming-backends.ts), PortForward
-   * reaches the sandboxes' network namespaces.
+   * reaches the sandboxes' network namespaces. With `[metrics] enable` the
+   * Prometheus endpoint (prometheus/endpoint.ts) is made here, observing
+   * every RPC and PullImage, and listens from start().
    */
   constructor(
     private readonly config: CriConfig,
@@ -72,7 +77,11 @@ export class CriServer {
       log: log.child({ component: 'streaming' }),
     });
     this.streaming = streaming;
-    this.images = { config, log, images: this.peapod.images };
+    this.metricsEndpoint = config.metrics.enable
+      ? new MetricsEndpoint({ address: config.metrics.address, port: config.metrics.port, state: { containers: () => containers.list(), sandboxes: () => sandboxes.list() }, log: log.child({ component: 'metrics' }) })
+      : undefined;
+    const observer = this.metricsEndpoint?.metrics.rpcObserver;
+    this.images = { config, log, images: this.peapod.images, pullObserver: this.metricsEndpoint?.metrics.pullObserver };
     this.runtimeContext = {
       config,
       log,
@@ -84,8 +93,8 @@ export class CriServer {
       network: { podCidr: '' },
       streaming: { ...backends, register: streaming.register.bind(streaming) },
     };
-    this.server.addService(memoizeResponseEncoding(cri.runtime.v1.RuntimeService.service), buildHandlers(cri.runtime.v1.RuntimeService.service, withRequestBounds(runtimeServiceImpls(this.runtimeContext)), log, this.inFlight));
-    this.server.addService(cri.runtime.v1.ImageService.service, buildHandlers(cri.runtime.v1.ImageService.service, withRequestBounds(imageServiceImpls(this.images)), log, this.inFlight));
+    this.server.addService(memoizeResponseEncoding(cri.runtime.v1.RuntimeService.service), buildHandlers(cri.runtime.v1.RuntimeService.service, withRequestBounds(runtimeServiceImpls(this.runtimeContext)), log, this.inFlight, observer));
+    this.server.addService(cri.runtime.v1.ImageService.service, buildHandlers(cri.runtime.v1.ImageService.service, withRequestBounds(imageServiceImpls(this.images)), log, this.inFlight, observer));
   }
 
   /**
@@ -111,6 +120,7 @@ export class CriServer {
     }
     await this.peapod.recover();
     await this.streaming.start();
+    await this.metricsEndpoint?.start();
     // Connections are accepted here and handed to grpc-js after the
     // :authority fix-up that old Go clients need (see h2-authority.ts).
     const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
@@ -149,6 +159,9 @@ export class CriServer {
       });
     }).then(async () => {
       await this.streaming.stop();
+      await this.metricsEndpoint?.stop();
+      // RemoveContainer's background releases (container/release.ts): let them end rather than leave work for recovery.
+      await this.peapod.containers.released();
       fs.rmSync(this.config.socket, { force: true });
       this.instance?.release();
       this.peapod.close();

@@ -353,6 +353,81 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
     expect(fs.existsSync(again.bundle)).to.equal(false);
   });
 
+  it('answers the status of a running container without writing the state database; applies an exit conmon recorded', async () => {
+    const id = await run('status-reads', 'sleep 600');
+    const db = new Database(path.join(opts.root, 'state.db'), { readonly: true });
+    try {
+      const version = (): number => db.pragma('data_version', { simple: true }) as number;
+      const before = version();
+      for (let i = 0; i < 3; i++) expect((await engine.refresh(id)).state).to.equal('running');
+      // Another connection's commit (a lock row taken and released) would bump data_version.
+      expect(version(), 'data_version after three status reads').to.equal(before);
+    } finally {
+      db.close();
+    }
+    // An exit the watcher has not applied yet (it is stopped here) is still found by the next status read.
+    engine.close();
+    engine = new ContainerEngine(opts);
+    await engine.recover({ watchExits: false });
+    process.kill(engine.get(id).pid as number, 'SIGKILL');
+    expect(await until(() => fs.existsSync(path.join(opts.runroot, 'containers-exits', id)) || engine.get(id).state === 'exited', 20000), 'exit file written').to.equal(true);
+    expect((await engine.refresh(id)).state).to.equal('exited');
+    expect(engine.get(id).exitCode).to.equal(137);
+    engine.watch();
+  });
+
+  it('removes in the background on request: the record goes at once, the runtime state, cgroup, rootfs and bundle once released', async () => {
+    const id = await run('bg-remove', 'sleep 600');
+    await engine.stop(id, 0);
+    const rec = engine.get(id);
+    const runcRoot = opts.runtimes.runc.runtime_root as string;
+    const runtimeKnows = (): boolean => {
+      try {
+        execFileSync('/usr/sbin/runc', ['--root', runcRoot, 'state', id], { stdio: 'ignore' });
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await engine.remove(id, { background: true });
+    expect(engine.find(id), 'record').to.equal(undefined);
+    await engine.released(rec.sandboxId);
+    expect(runtimeKnows(), 'runtime state').to.equal(false);
+    expect(isMountPoint(rec.rootfs), 'rootfs mounted').to.equal(false);
+    expect(fs.existsSync(rec.bundle), 'bundle').to.equal(false);
+    expect(fs.existsSync(rec.persistDir), 'writable layer').to.equal(false);
+    expect(fs.existsSync(path.join('/sys/fs/cgroup/memory', rec.cgroupsPath)), 'memory cgroup').to.equal(false);
+  });
+
+  it('finishes at start-up a background removal a crash cut short after the record went: runtime state, rootfs, bundle', async () => {
+    const id = await run('bg-crash', 'sleep 600');
+    await engine.stop(id, 0);
+    const rec = engine.get(id);
+    const runcRoot = opts.runtimes.runc.runtime_root as string;
+    const runtimeKnows = (): boolean => {
+      try {
+        execFileSync('/usr/sbin/runc', ['--root', runcRoot, 'state', id], { stdio: 'ignore' });
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    expect(runtimeKnows()).to.equal(true);
+    // The crash: the row deleted (tearDownContainerInBackground's first half), nothing released.
+    engine.close();
+    const db = new Database(path.join(opts.root, 'state.db'));
+    db.prepare('DELETE FROM containers WHERE id = ?').run(id);
+    db.close();
+    engine = await ContainerEngine.open(opts);
+    expect(engine.find(id)).to.equal(undefined);
+    expect(runtimeKnows(), 'runtime state').to.equal(false);
+    expect(isMountPoint(rec.rootfs), 'rootfs mounted').to.equal(false);
+    expect(fs.existsSync(rec.bundle), 'bundle').to.equal(false);
+    expect(fs.existsSync(path.join('/sys/fs/cgroup/memory', rec.cgroupsPath)), 'memory cgroup').to.equal(false);
+    await engine.settled();
+    expect(fs.existsSync(rec.persistDir), 'writable layer').to.equal(false);
+  });
+
   it('refuses transitions the state machine does not allow with WRONG_STATE and a clear message', async () => {
     const id = await run('refused', 'sleep 300');
     const again = await expectCode(engine.start(id), GrpcStatus.FAILED_PRECONDITION);

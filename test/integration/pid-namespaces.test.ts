@@ -77,9 +77,10 @@ describe('PID namespaces: the pod\'s is pinned, a TARGET is a live container of 
     expect(info.namespaces.pid).to.equal(pin);
     expect(mountPointsUnder(path.join(server.runroot, 'sandboxes', pod))).to.include(pin);
     expect(fs.readlinkSync(`/proc/${info.infraPid}/ns/pid`)).to.not.equal(fs.readlinkSync('/proc/self/ns/pid'));
-    // A container of the pod shares the infra's namespace: its PID 1 is the pause loop.
+    // A container of the pod shares the infra's namespace: its PID 1 is peapod's pause program.
     const c1 = await run(pod, pc, ctr('inpod', 'while true; do sleep 1; done'));
-    expect(await exec(c1, 'cat /proc/1/cmdline | tr "\\0" " "')).to.match(/^\/bin\/sh -c trap/);
+    expect(await exec(c1, 'cat /proc/1/cmdline | tr "\\0" " "')).to.match(new RegExp(`^\\S*/peapod-pause .*-- peapod-infra ${pod} $`));
+    expect(await exec(c1, 'cat /proc/1/comm')).to.equal('pause\n');
     await server.client.runtime.StopContainer({ container_id: c1, timeout: 0 });
 
     // Listed ready first, so the list's last liveness check of this pod passed (liveness-cache.ts).
@@ -96,6 +97,33 @@ describe('PID namespaces: the pod\'s is pinned, a TARGET is a live container of 
     expect((await server.client.runtime.PodSandboxStatus({ pod_sandbox_id: pod })).status!.state).to.equal('SANDBOX_NOTREADY');
     await server.client.runtime.RemovePodSandbox({ pod_sandbox_id: pod });
     expect(mountPointsUnder(server.runroot).filter((m) => m.includes(pod))).to.deep.equal([]);
+  });
+
+  it('reaps the orphans of the pod\'s processes: PID 1 is their parent and no zombie stays', async () => {
+    const pc = podConfig('reaper', 'POD');
+    const pod = (await server.client.runtime.RunPodSandbox({ config: pc })).pod_sandbox_id;
+    const c = await run(pod, pc, ctr('parent', 'while true; do sleep 1; done'));
+    // The inner shell starts a sleep in the background and exits at once: the sleep is orphaned.
+    const orphan = Number((await exec(c, 'sh -c "sleep 2 & echo \\$!"')).trim());
+    expect(orphan).to.be.greaterThan(1);
+    const statOf = async (): Promise<string> => exec(c, `cat /proc/${orphan}/stat 2>/dev/null || true`);
+    const ppid = (await statOf()).split(') ')[1]?.split(' ')[1];
+    expect(ppid, 'the orphan\'s parent, in the pod\'s PID namespace').to.equal('1');
+    // Once it exits, PID 1 reaps it: gone from /proc, never a lasting zombie.
+    expect(await until(async () => (await statOf()) === '', 20_000), `orphan ${orphan} still in /proc: ${await statOf()}`).to.equal(true);
+    await server.client.runtime.StopPodSandbox({ pod_sandbox_id: pod });
+    await server.client.runtime.RemovePodSandbox({ pod_sandbox_id: pod });
+  });
+
+  it('the infra process exits on SIGTERM (PID 1 ignores a signal it has no handler for): the pod becomes notready', async () => {
+    const pc = podConfig('sigterm', 'POD');
+    const pod = (await server.client.runtime.RunPodSandbox({ config: pc })).pod_sandbox_id;
+    const info = JSON.parse((await server.client.runtime.PodSandboxStatus({ pod_sandbox_id: pod, verbose: true })).info!.info) as { infraPid: number };
+    const startTime = fs.readFileSync(`/proc/${info.infraPid}/stat`, 'utf8').split(') ')[1].split(' ')[19];
+    process.kill(info.infraPid, 'SIGTERM');
+    expect(await until(() => !isProcessAlive({ pid: info.infraPid, startTime }), 10_000), 'the infra process is gone after SIGTERM').to.equal(true);
+    expect((await server.client.runtime.PodSandboxStatus({ pod_sandbox_id: pod })).status!.state).to.equal('SANDBOX_NOTREADY');
+    await server.client.runtime.RemovePodSandbox({ pod_sandbox_id: pod });
   });
 
   it('joins a running container of the same pod; refuses one of another pod, an exited one and an unknown one', async () => {

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { PodSandboxConfig } from '../../src/generated/runtime/v1/PodSandboxConfig';
 import { isProcessAlive, processesWithArgument } from '../../src/common/host/proc';
-import { ensurePauseLink, startInfra } from '../../src/runtime-service/sandbox/infra';
+import { startInfra } from '../../src/runtime-service/sandbox/infra';
 import { busyboxImage, pushImage } from '../fixtures/image-builder';
 import { makeTestCniNetwork, TestCniNetwork } from './harness/cni-net';
 import { removeAllPods } from './harness/client';
@@ -91,7 +91,7 @@ describe('sandbox recovery of what a crash left (real CNI, runc, conmon)', funct
       JSON.stringify(half),
     );
     db.close();
-    const infra = await startInfra(halfId, { network: `${halfRun}/netns`, ipc: `${halfRun}/ipcns`, uts: `${halfRun}/utsns` }, ensurePauseLink(server.runroot), `${halfRun}/pidns`);
+    const infra = await startInfra(halfId, { network: `${halfRun}/netns`, ipc: `${halfRun}/ipcns`, uts: `${halfRun}/utsns` }, `${halfRun}/pidns`);
     expect(isProcessAlive(infra)).to.equal(true);
 
     server = await startServer({ dir: server.dir, config: network.configToml });

@@ -53,13 +53,7 @@ describe('peapod-cri server', () => {
       expect(fs.statSync(server.socket).mode & 0o777).to.equal(0o660);
     });
 
-    it('answers UNIMPLEMENTED for an RPC not built yet, unary and streaming', async () => {
-      const err = await server.client.runtime.CheckpointContainer({ container_id: 'x' }).then(
-        () => null,
-        (e: grpc.ServiceError) => e,
-      );
-      expect(err?.code).to.equal(grpc.status.UNIMPLEMENTED);
-      expect(err?.details).to.contain('CheckpointContainer');
+    it('answers UNIMPLEMENTED for an RPC not built yet (a streaming one: every unary RPC is built)', async () => {
       const code = await new Promise<number>((resolve) => {
         const stream = server.client.raw.runtime.GetContainerEvents({});
         stream.on('error', (e: grpc.ServiceError) => resolve(e.code));
@@ -240,9 +234,9 @@ describe('peapod-cri server', () => {
       for (let i = 0; i < 50 && !re.test(server.stderr()); i++) await new Promise((r) => setTimeout(r, 100));
     };
     try {
-      await server.client.runtime.CheckpointContainer({}).catch(() => undefined);
-      await waitLog(/CheckpointContainer","code":"UNIMPLEMENTED"/);
-      expect(server.stderr()).to.match(/"level":20,[^\n]*CheckpointContainer","code":"UNIMPLEMENTED"/);
+      await server.client.runtime.Version({});
+      await waitLog(/Version","durationMs":[^\n]*"code":"OK"/);
+      expect(server.stderr()).to.match(/"level":20,[^\n]*"method":"\/runtime\.v1\.RuntimeService\/Version","durationMs":[\d.]+,"code":"OK"/);
       await server.client.runtime.ContainerStatus({ container_id: 'no-such-container' }).catch(() => undefined);
       await waitLog(/"level":50,[^\n]*ContainerStatus/);
       expect(server.stderr()).to.match(/"level":50,[^\n]*"method":"\/runtime\.v1\.RuntimeService\/ContainerStatus"[^\n]*"code":"NOT_FOUND"[^\n]*no-such-container/);

@@ -46,6 +46,12 @@ describe('configuration', () => {
     expect(errorOf(() => load('[runtime]\ncgroup_drivr = "systemd"\n'))).to.equal(`${main}: unknown key "runtime.cgroup_drivr"`);
   });
 
+  it('says what became of a removed key (sandbox.pause_image: peapod runs its own pause program)', () => {
+    expect(errorOf(() => load('[sandbox]\npause_image = "registry.k8s.io/pause:3.10"\n'))).to.equal(
+      `${main}: key "sandbox.pause_image" was removed: a pod sharing a PID namespace runs peapod's own pause program (dist/native/peapod-pause), not an image; delete the key`,
+    );
+  });
+
   it('names the file, key and expected type of a wrong type', () => {
     expect(errorOf(() => load('shutdown_timeout = "10"\n'))).to.equal(`${main}: key "shutdown_timeout" must be an integer, got string "10"`);
     expect(errorOf(() => load('[network]\ncni_bin_dirs = "/usr/lib/cni"\n'))).to.equal(

@@ -27,12 +27,16 @@ export function pullImage(ctx: ImageContext) {
           registryToken: a.registry_token || undefined,
         }
       : undefined;
+    // A watched pull takes the progress events, so it runs its own pull (layer downloads are still shared).
+    const watch = ctx.pullObserver?.pullStarted(ref);
     try {
       const started = Date.now();
-      const img = await ctx.images.puller.pull(ref, { credentials });
+      const img = await ctx.images.puller.pull(ref, { credentials, onProgress: watch && ((e) => watch.onProgress(e)) });
       ctx.log.info({ image: ref, id: img.id, ms: Date.now() - started }, 'image pulled');
+      watch?.finished();
       return { image_ref: img.id };
     } catch (err) {
+      watch?.finished(err);
       throw err instanceof InvalidReferenceError ? withFieldPath(err, 'image.image') : err;
     }
   };

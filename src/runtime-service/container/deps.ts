@@ -2,6 +2,7 @@ import { invalidArgument } from '../../common/errors';
 import { ensurePrivateDir } from '../../common/host/private-paths';
 import { SharedKeyedLock } from '../../common/process-lock';
 import { Trash } from '../../common/trash';
+import { PendingReleases } from './pending-releases';
 import type { StateDb } from '../state-db';
 import type { ConmonDriver } from '../../conmon/driver';
 import { OciRuntime } from '../oci/runc';
@@ -108,6 +109,8 @@ export interface ContainerDeps {
   trash: Trash;
   /** The writable layers' disk usage, measured in the background and cached. */
   layerUsage: WritableLayerUsage;
+  /** Removed containers' runtime state, cgroup, rootfs and bundle, released in the background (release.ts). */
+  releases: PendingReleases;
 }
 
 /** Builds the dependencies on a state database and makes the directories. */
@@ -124,6 +127,7 @@ export function containerDeps(opts: ContainerEngineOptions, state: StateDb): Con
     host: probeHost(),
     trash,
     layerUsage: new WritableLayerUsage(10_000, opts.log),
+    releases: new PendingReleases(opts.log),
   };
 }
 

@@ -6,7 +6,7 @@ import { ContainerDeps, containerDeps, ContainerEngineOptions, EngineImage, Engi
 import { execStreaming, runningContainer } from './exec';
 import { ExecOverrides, readOciSpec } from './exec-process';
 import { execSync, ExecSyncOptions, ExecSyncResult } from './exec-sync';
-import { applyExit, waitExit, watchExits } from './exits';
+import { applyExit, exitRecorded, waitExit, watchExits } from './exits';
 import type { ContainerRecord } from './record';
 import { recreateContainer } from './recreate';
 import { recoverContainers } from './recover';
@@ -141,10 +141,15 @@ export class ContainerEngine {
     return this.deps.store.exclusive(fn);
   }
 
-  /** A container after re-reading its exit file (in case a watch event was missed), as status reports it. */
+  /**
+   * A container after re-reading its exit file (in case a watch event was
+   * missed), as status reports it. Without an exit file (exitRecorded) the
+   * record is answered as read: no lock, no write.
+   */
   async refresh(idOrPrefix: string): Promise<ContainerRecord> {
     const rec = this.get(idOrPrefix);
-    if (rec.state !== 'exited') await applyExit(this.deps, rec.id);
+    if (rec.state === 'exited' || !exitRecorded(this.deps, rec)) return rec;
+    await applyExit(this.deps, rec.id);
     return this.get(rec.id);
   }
 
@@ -218,11 +223,20 @@ export class ContainerEngine {
     }
   }
 
-  /** Removes a container, stopping it first (remove.ts). Unknown: nothing to do. */
-  async remove(idOrPrefix: string): Promise<void> {
+  /**
+   * Removes a container, stopping it first (remove.ts). Unknown: nothing to do.
+   * @param options.background release the runtime's state, cgroup, rootfs
+   *   and bundle after returning (release.ts); `released` waits for it
+   */
+  async remove(idOrPrefix: string, options: { background?: boolean } = {}): Promise<void> {
     const rec = this.find(idOrPrefix);
     if (!rec) return;
-    await removeContainer(this.deps, rec.id);
+    await removeContainer(this.deps, rec.id, options);
+  }
+
+  /** Resolves once the background releases of removed containers of pod `sandboxId` (of every pod when absent) have ended. */
+  released(sandboxId?: string): Promise<void> {
+    return this.deps.releases.settled(sandboxId);
   }
 
   /** Runs a command to its end and returns its output (exec-sync.ts). */
@@ -291,8 +305,14 @@ export class ContainerEngine {
     return containerUsage(rec, this.deps.layerUsage.get(rec.id, rec.upperDir));
   }
 
-  /** Resolves once the background work (layer measurements, deletes of removed containers' trees) is done. */
+  /** The writable layer's bytes and inodes as last measured in the background (layer-usage.ts), without reading the cgroup. */
+  writableLayerUsage(rec: Pick<ContainerRecord, 'id' | 'upperDir'>): { usedBytes: bigint; inodesUsed: bigint } {
+    return this.deps.layerUsage.get(rec.id, rec.upperDir);
+  }
+
+  /** Resolves once the background work (releases of removed containers, layer measurements, deletes of removed containers' trees) is done. */
   async settled(): Promise<void> {
+    await this.deps.releases.settled();
     await Promise.all([this.deps.layerUsage.settled(), this.deps.trash.settled()]);
   }
 }

@@ -37,6 +37,18 @@ export function applyExit(deps: ContainerDeps, id: string): Promise<boolean> {
 }
 
 /**
+ * Whether conmon has written an exit file for the container, in the exit
+ * directory or its persist directory: two access(2) calls, no lock, no
+ * database write. A status read calls applyExit only then, so the status of
+ * a running container costs no lock row (an IMMEDIATE transaction taken and
+ * released) per call. A file that appears just after this look is applied by
+ * the exit watcher or the next read, as if the read had come a moment earlier.
+ */
+export function exitRecorded(deps: ContainerDeps, rec: { id: string; persistDir: string }): boolean {
+  return fs.existsSync(exitFilePath(deps.dirs.exits, rec.id)) || fs.existsSync(persistExitFilePath(rec.persistDir));
+}
+
+/**
  * Wakes everyone waiting for container `id` to end (waitExit): it exited, or
  * its record was deleted (a removal, a rollback).
  */

@@ -34,6 +34,9 @@ export function resolveMounts(mounts: ContainerMount[]): ResolvedMount[] {
     if (!m.containerPath || !m.containerPath.startsWith('/')) throw invalidArgument(`mount path ${quoteInput(m.containerPath)} in the container must be absolute`, { field: `mounts[${i}].containerPath` });
     if (!m.hostPath) throw invalidArgument('a mount needs a host path', { field: `mounts[${i}].hostPath` });
     if (!m.hostPath.startsWith('/')) throw invalidArgument(`mount host path ${quoteInput(m.hostPath)} must be absolute`, { field: `mounts[${i}].hostPath` });
+    // As containerd refuses them (internal/cri/opts/spec_linux_opts.go): rro on a writable or shared mount means nothing.
+    if (m.recursiveReadOnly && !m.readonly) throw invalidArgument(`recursive read-only mount of ${quoteInput(m.containerPath)} must be read-only`, { field: `mounts[${i}].recursiveReadOnly` });
+    if (m.recursiveReadOnly && (m.propagation ?? 'private') !== 'private') throw invalidArgument(`recursive read-only mount of ${quoteInput(m.containerPath)} must have private propagation`, { field: `mounts[${i}].recursiveReadOnly` });
   });
   return mounts.map((m, i) => {
     const field = `mounts[${i}].hostPath`;
@@ -54,7 +57,7 @@ export function resolveMounts(mounts: ContainerMount[]): ResolvedMount[] {
     } catch (err) {
       throw invalidArgument(`mount host path ${quoteInput(m.hostPath)} cannot be resolved: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { field });
     }
-    return { containerPath: m.containerPath, hostPath, readonly: m.readonly ?? false, propagation: m.propagation ?? 'private' };
+    return { containerPath: m.containerPath, hostPath, readonly: m.readonly ?? false, propagation: m.propagation ?? 'private', ...(m.recursiveReadOnly ? { recursiveReadOnly: true } : {}) };
   });
 }
 

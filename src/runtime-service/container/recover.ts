@@ -8,6 +8,7 @@ import { containerPaths } from './paths';
 import type { ContainerRecord } from './record';
 import type { ContainerRow } from './store';
 import { cgroupfsPodPath, containerCgroupsPath } from '../sandbox/cgroups';
+import { releaseRuntimeLeftovers } from './release';
 import { unmountRootfs } from './rootfs';
 import { stopMonitor, tearDownContainer } from './teardown';
 
@@ -113,6 +114,8 @@ export async function recoverContainers(deps: ContainerDeps, options: { reconcil
     if (known.has(id)) continue;
     deps.opts.log.warn({ id }, 'removing container files without a record');
     await stopMonitor(deps, id, false).catch((err) => deps.opts.log.error({ id, err }, 'stopping the monitor of a container without a record failed'));
+    // A removal released in the background (release.ts) and cut short may have left the runtime's state and cgroup.
+    await releaseRuntimeLeftovers(deps, id);
     await unmountRootfs(path.join(deps.dirs.bundles, id, 'rootfs')).catch(() => undefined);
     fs.rmSync(path.join(deps.dirs.bundles, id), { recursive: true, force: true });
     deps.trash.discard(path.join(deps.dirs.state, id));

@@ -1,6 +1,6 @@
 import type { ContainerDeps } from './deps';
 import { stopContainer } from './stop';
-import { tearDownContainer } from './teardown';
+import { tearDownContainer, tearDownContainerInBackground } from './teardown';
 
 /**
  * Removes a container: a created or running one is stopped first (SIGKILL
@@ -12,15 +12,21 @@ import { tearDownContainer } from './teardown';
  * the call never waits for a tree delete; a crash leaves it in the trash,
  * which the next start empties. Unknown containers, or one removed by a
  * racing call: nothing to do.
+ *
+ * With `background`, the call returns once the monitor is stopped and the
+ * row deleted; the runtime's state, cgroup, rootfs and bundle are released
+ * after it (release.ts), as containerd does. A long-lived server uses it;
+ * a short-lived front end (the CLI) would exit before the release ends.
  * @throws what stopping or a removal step throws; the record stays so the call can be retried.
  */
-export async function removeContainer(deps: ContainerDeps, id: string): Promise<void> {
+export async function removeContainer(deps: ContainerDeps, id: string, options: { background?: boolean } = {}): Promise<void> {
   const found = deps.store.find(id);
   if (!found) return;
   if (found.state !== 'exited') await stopContainer(deps, found.id, 0);
   await deps.locks.run(found.id, async () => {
     const rec = deps.store.getAny(found.id);
     if (!rec) return;
-    await tearDownContainer(deps, rec, { search: false, tolerant: false });
+    if (options.background) await tearDownContainerInBackground(deps, rec);
+    else await tearDownContainer(deps, rec, { search: false, tolerant: false });
   });
 }

@@ -23,6 +23,12 @@ export interface ContainerMount {
   readonly?: boolean;
   /** Default private. */
   propagation?: MountPropagation;
+  /**
+   * Read-only all the way down, submounts included (the runtime's `rro`
+   * option, mount_setattr AT_RECURSIVE); needs `readonly` and private
+   * propagation. Default false.
+   */
+  recursiveReadOnly?: boolean;
 }
 
 /** A host device node made available in the container. */

@@ -188,6 +188,15 @@ export class ContainerStore {
     const dir = path.join(this.dir, id);
     if (this.trash) this.trash.discard(dir);
     else fs.rmSync(dir, { recursive: true, force: true });
+    this.deleteRow(id);
+  }
+
+  /**
+   * Forgets a container's row only, leaving its persistent directory: a
+   * removal whose files are released in the background (release.ts), which
+   * discards the directory last; recovery discards one left without a row.
+   */
+  deleteRow(id: string): void {
     this.state.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
   }
 

@@ -9,7 +9,8 @@
  *   create: mkdir                   <root>/containers/<id>/ (upper, work,      5. renamed into the trash with
  *                                   persist: conmon's exit and oom files)         the row's deletion, deleted
  *                                                                                 there in the background
- *   create: mount                   the rootfs overlay in the bundle           3. unmounted (lazily if busy)
+ *   create: mount                   the rootfs overlay in the bundle           3. unmounted (lazily if busy),
+ *                                                                                 at once with 2.
  *   create: write                   <runroot>/containers/<id>/ config.json     4. removed
  *   conmon                          its pid file, ctl FIFO (in the bundle),    1. conmon killed and waited for
  *                                   <runroot>/containers-sockets/<id> (its        (found by its pid file, or by
@@ -28,6 +29,11 @@
  * again after `runc delete`. Its exit status is already recorded by then (a
  * removal follows the exit; a creation has none), so nothing is lost by
  * killing it.
+ *
+ * RemoveContainer over the CRI takes another order (tearDownContainerInBackground):
+ * 1., the socket link and exit file, the row; then 2.-5. in the background
+ * (release.ts), with the writable layer last, so what a crash leaves has no
+ * record and recovery removes it.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -39,6 +45,7 @@ import { ContainerDeps, runtimeFor } from './deps';
 import { wakeExitWaiters } from './exits';
 import { containerPaths } from './paths';
 import type { ContainerRecord } from './record';
+import { releaseContainer } from './release';
 import { unmountRootfs } from './rootfs';
 
 /** How long a monitor may take to die after SIGKILL, in ms. */
@@ -91,9 +98,15 @@ export async function tearDownContainer(deps: ContainerDeps, rec: ContainerRecor
     }
   };
   await step('stopping its monitor', () => stopMonitor(deps, rec.id, options.search));
-  await step('runtime delete', () => runtimeFor(deps, rec.runtimeHandler).delete(rec.id));
-  await step('removing its cgroup', () => removeContainerCgroup(deps.opts.cgroupDriver, rec.cgroupsPath));
-  await step('unmounting its rootfs', () => unmountRootfs(rec.rootfs));
+  // The runtime's delete and the rootfs unmount at once (two host processes,
+  // independent: the container's processes are gone, and its mount
+  // namespace had its own copy of the rootfs mount); both run to their end
+  // before a failure of either is thrown.
+  const settled = await Promise.allSettled([
+    step('runtime delete', () => runtimeFor(deps, rec.runtimeHandler).delete(rec.id)).then(() => step('removing its cgroup', () => removeContainerCgroup(deps.opts.cgroupDriver, rec.cgroupsPath))),
+    step('unmounting its rootfs', () => unmountRootfs(rec.rootfs)),
+  ]);
+  for (const r of settled) if (r.status === 'rejected') throw r.reason;
   // A rootfs still mounted keeps its bundle: the next start's recovery unmounts and removes what has no record.
   if (!isMountPoint(rec.rootfs)) fs.rmSync(rec.bundle, { recursive: true, force: true });
   fs.rmSync(path.join(deps.dirs.sockets, rec.id), { recursive: true, force: true });
@@ -101,4 +114,21 @@ export async function tearDownContainer(deps: ContainerDeps, rec: ContainerRecor
   deps.store.delete(rec.id);
   deps.layerUsage.forget(rec.id);
   wakeExitWaiters(deps, rec.id);
+}
+
+/**
+ * A removal that answers before the slow steps: the monitor is stopped (a
+ * failure is thrown and the record stays), the socket link and exit file
+ * removed and the row deleted; the runtime's state, cgroup, rootfs, bundle
+ * and writable layer are then released in the background (release.ts,
+ * deps.releases), where a failure is logged and left for recovery.
+ */
+export async function tearDownContainerInBackground(deps: ContainerDeps, rec: ContainerRecord): Promise<void> {
+  await stopMonitor(deps, rec.id, false);
+  fs.rmSync(path.join(deps.dirs.sockets, rec.id), { recursive: true, force: true });
+  fs.rmSync(exitFilePath(deps.dirs.exits, rec.id), { force: true });
+  deps.store.deleteRow(rec.id);
+  deps.layerUsage.forget(rec.id);
+  wakeExitWaiters(deps, rec.id);
+  deps.releases.start(rec.id, rec.sandboxId, () => releaseContainer(deps, rec));
 }

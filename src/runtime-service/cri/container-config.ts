@@ -126,7 +126,7 @@ export function containerSpecOf(config: ContainerConfig__Output, pod: { logDirec
     stdinOnce: config.stdin_once,
     labels: { ...config.labels },
     annotations: { ...config.annotations },
-    mounts: config.mounts.map((m) => ({ containerPath: m.container_path, hostPath: m.host_path, readonly: m.readonly, propagation: PROPAGATION[m.propagation] ?? 'private' })),
+    mounts: config.mounts.map((m) => ({ containerPath: m.container_path, hostPath: m.host_path, readonly: m.readonly, propagation: PROPAGATION[m.propagation] ?? 'private', ...(m.recursive_read_only ? { recursiveReadOnly: true } : {}) })),
     devices: config.devices.map((d) => ({ hostPath: d.host_path, containerPath: d.container_path, permissions: d.permissions })),
     user: userOf(sc),
     stopSignal: config.stop_signal && config.stop_signal !== 'SIGNAL_RUNTIME_DEFAULT' ? config.stop_signal.replace(/^SIGNAL_/, '') : undefined,
@@ -154,7 +154,7 @@ function containerFieldPath(field: string, seccompField: string): string | undef
     logPath: 'config.log_path',
   };
   if (fixed[field]) return fixed[field];
-  const m = /^(mounts|devices)\[(\d+)\]\.(containerPath|hostPath)$/.exec(field);
-  if (m) return `config.${m[1]}[${m[2]}].${m[3] === 'hostPath' ? 'host_path' : 'container_path'}`;
+  const m = /^(mounts|devices)\[(\d+)\]\.(containerPath|hostPath|recursiveReadOnly)$/.exec(field);
+  if (m) return `config.${m[1]}[${m[2]}].${m[3] === 'hostPath' ? 'host_path' : m[3] === 'recursiveReadOnly' ? 'recursive_read_only' : 'container_path'}`;
   return undefined;
 }

@@ -87,6 +87,15 @@ export class OciRuntime {
     }
   }
 
+  /**
+   * `checkpoint`: dumps the container's processes with CRIU into `imagePath`
+   * (CRIU's log and stats into `workPath`), as CRI-O runs it; with
+   * `leaveRunning` the processes go on afterwards.
+   */
+  async checkpoint(id: string, options: { imagePath: string; workPath: string; leaveRunning: boolean }): Promise<void> {
+    await this.run(['checkpoint', '--image-path', options.imagePath, '--work-path', options.workPath, ...(options.leaveRunning ? ['--leave-running'] : []), id], 600_000);
+  }
+
   /** `update --resources -`: applies new cgroup limits to a running container. */
   async update(id: string, resources: OciResources): Promise<void> {
     const file = `${this.root}/.update-${id}-${process.pid}-${Date.now()}.json`;

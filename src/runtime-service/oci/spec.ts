@@ -43,6 +43,8 @@ export interface ResolvedMount {
   hostPath: string;
   readonly: boolean;
   propagation: MountPropagation;
+  /** Read-only recursively: the runtime's `rro` option (runc 1.1+, Linux 5.12+). */
+  recursiveReadOnly?: boolean;
 }
 
 /** What the pod sandbox contributes to its containers' specs. */
@@ -284,7 +286,7 @@ export function buildSpec(input: SpecInput): OciSpec {
     const prop = propagationOption(m.propagation);
     if (prop === 'rshared') rootPropagation = 'rshared';
     else if (prop === 'rslave' && rootPropagation !== 'rshared') rootPropagation = 'rslave';
-    filtered.push({ destination: m.containerPath, type: 'bind', source: m.hostPath, options: ['rbind', prop, m.readonly ? 'ro' : 'rw'] });
+    filtered.push({ destination: m.containerPath, type: 'bind', source: m.hostPath, options: ['rbind', prop, m.readonly ? 'ro' : 'rw', ...(m.recursiveReadOnly ? ['rro'] : [])] });
   }
   spec.mounts = filtered;
   if (rootPropagation) spec.linux.rootfsPropagation = rootPropagation;

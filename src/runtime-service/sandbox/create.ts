@@ -14,11 +14,10 @@ import { podIpsOfResult } from '../cni/result';
 import type { CniRuntimeConfig } from '../cni/runtime-config';
 import { createPodCgroup, joinPodCgroup, podCgroupParent } from './cgroups';
 import { readHostFile, renderHosts, renderResolvConf } from './etc-files';
-import { ensurePauseLink, findInfraProcesses, startInfra } from './infra';
+import { findInfraProcesses, startInfra } from './infra';
 import { killAndWait } from '../../common/host/proc';
-import { mountShm } from './mounts';
 import { createPinnedNamespaces, isNamespaceFile, removeNamespacePin } from './namespaces';
-import { sandboxPaths } from './paths';
+import { sandboxPaths, SandboxPaths } from './paths';
 import type { SandboxRecord, SandboxSetup } from './record';
 import type { SandboxStore } from './store';
 import { applySysctls } from './sysctls';
@@ -152,8 +151,10 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
  * hostname and loopback up, the /dev/shm tmpfs, the pod cgroup, sysctls,
  * CNI ADD (in a user namespace: slirp4netns and its published ports, no pod
  * cgroup), the infra process for a shared PID namespace (put in the pod
- * cgroup; `infraStarted`), /etc/hostname, /etc/hosts, /etc/resolv.conf;
- * then the `ready` transition with the pod IPs.
+ * cgroup; `infraStarted`; started once the namespaces and the cgroup exist,
+ * alongside /dev/shm, the sysctls and the network, which it does not need),
+ * /etc/hostname, /etc/hosts, /etc/resolv.conf; then the `ready` transition
+ * with the pod IPs.
  * @param netConf the CNI network to attach to (undefined: none, or the host's)
  * @param beforeReady awaited before the `ready` transition (creation: the state directory made durable)
  * @returns the record, ready.
@@ -161,7 +162,7 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
  *   (rollBackSandbox at creation, stopSandboxResources at a start again).
  */
 export async function setUpSandbox(deps: CreateDeps, record: SandboxRecord, setup: SandboxSetup, netConf: CniNetworkConfList | undefined, beforeReady?: Promise<void>): Promise<SandboxRecord> {
-  const { config, log, store } = deps;
+  const { config, store } = deps;
   const id = record.id;
   const paths = sandboxPaths(config, id);
   const podNet = !record.hostNetwork;
@@ -172,9 +173,56 @@ export async function setUpSandbox(deps: CreateDeps, record: SandboxRecord, setu
   fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
   const dead = (pin: string | undefined): string | undefined => (pin !== undefined && !isNamespaceFile(pin) ? pin : undefined);
   const missing = { net: dead(record.namespaces.network), ipc: dead(record.namespaces.ipc), uts: dead(record.namespaces.uts) };
-  await createPinnedNamespaces(missing, { hostname: setup.hostname, loopback: true });
-  if (podIpc) await mountShm(paths.shmDir, config.sandbox.shm_size);
+  // /dev/shm in the same host process as the pins (namespaces.ts), or alone when no pin is made.
+  await createPinnedNamespaces(missing, { hostname: setup.hostname, loopback: true, shm: podIpc ? { target: paths.shmDir, sizeBytes: config.sandbox.shm_size } : undefined });
   if (podCgroup) createPodCgroup(record.cgroupParent);
+  // The infra process needs only the namespaces and the cgroup: it starts while /dev/shm, the sysctls and the network are set up.
+  const infraStarted = record.namespaceOptions.pid === 'POD' ? startPodInfra(deps, record, paths, podCgroup) : Promise.resolve();
+  // Both end before this returns or throws, so a rollback finds the infra process recorded.
+  const [net, infra] = await Promise.allSettled([setUpPodNetwork(deps, record, setup, netConf, paths, rootless), infraStarted]);
+  if (net.status === 'rejected') throw net.reason;
+  if (infra.status === 'rejected') throw infra.reason;
+  const { ips, dns } = net.value;
+
+  await writeFilesAtomic([
+    { file: paths.hostnameFile, data: `${setup.hostname}\n`, mode: 0o644 },
+    { file: paths.hostsFile, data: podNet ? renderHosts(setup.hostname, ips) : readHostFile('/etc/hosts'), mode: 0o644 },
+    { file: paths.resolvConfFile, data: dns ? renderResolvConf(dns) : readHostFile('/etc/resolv.conf'), mode: 0o644 },
+  ]);
+  await beforeReady;
+
+  return store.transition(id, { type: 'ready', ip: ips[0], additionalIps: ips.slice(1) });
+}
+
+/**
+ * Starts the infra process of a pod sharing a PID namespace (infra.ts),
+ * records it (`infraStarted`) and puts it in the pod cgroup. A start again
+ * first removes the pin of the last infra's PID namespace, which took its
+ * end with it (no new process can enter it).
+ */
+async function startPodInfra(deps: CreateDeps, record: SandboxRecord, paths: SandboxPaths, podCgroup: boolean): Promise<void> {
+  await removeNamespacePin(paths.pidnsPin);
+  const infra = await startInfra(record.id, record.namespaces, paths.pidnsPin);
+  deps.store.transition(record.id, { type: 'infraStarted', pid: infra.pid, startTime: infra.startTime, pidNamespace: infra.pidNamespace });
+  if (podCgroup) joinPodCgroup(record.cgroupParent, infra.pid);
+}
+
+/**
+ * The pod's sysctls and network (its /dev/shm is mounted with the pins): CNI ADD, or in a user namespace
+ * slirp4netns and its published ports.
+ * @returns the pod IPs and the DNS settings for its resolv.conf.
+ */
+async function setUpPodNetwork(
+  deps: CreateDeps,
+  record: SandboxRecord,
+  setup: SandboxSetup,
+  netConf: CniNetworkConfList | undefined,
+  paths: SandboxPaths,
+  rootless: boolean,
+): Promise<{ ips: string[]; dns: SandboxSetup['dns'] }> {
+  const { config, log } = deps;
+  const id = record.id;
+  const podNet = !record.hostNetwork;
   await applySysctls(record.sysctls, record.namespaces);
 
   let ips: string[] = [];
@@ -199,23 +247,7 @@ export async function setUpSandbox(deps: CreateDeps, record: SandboxRecord, setu
     ips = podIpsOfResult(result);
     log.debug({ sandbox: id, ips, network: netConf.name }, 'pod network set up');
   }
-
-  if (record.namespaceOptions.pid === 'POD') {
-    // A start again: the last infra's PID namespace took its end with it (no new process can enter it); its pin goes first.
-    await removeNamespacePin(paths.pidnsPin);
-    const infra = await startInfra(id, record.namespaces, ensurePauseLink(config.runroot), paths.pidnsPin);
-    store.transition(id, { type: 'infraStarted', pid: infra.pid, startTime: infra.startTime, pidNamespace: infra.pidNamespace });
-    if (podCgroup) joinPodCgroup(record.cgroupParent, infra.pid);
-  }
-
-  await writeFilesAtomic([
-    { file: paths.hostnameFile, data: `${setup.hostname}\n`, mode: 0o644 },
-    { file: paths.hostsFile, data: podNet ? renderHosts(setup.hostname, ips) : readHostFile('/etc/hosts'), mode: 0o644 },
-    { file: paths.resolvConfFile, data: dns ? renderResolvConf(dns) : readHostFile('/etc/resolv.conf'), mode: 0o644 },
-  ]);
-  await beforeReady;
-
-  return store.transition(id, { type: 'ready', ip: ips[0], additionalIps: ips.slice(1) });
+  return { ips, dns };
 }
 
 /**
@@ -234,7 +266,8 @@ export async function rollBackSandbox(rec: SandboxRecord, deps: TeardownDeps, st
     deps.log.error({ err, sandbox: id }, 'rollback: killing the infra processes failed');
   }
   try {
-    await stopSandboxResources(rec, deps);
+    // /dev/shm is unmounted below with the pins, in one host process.
+    await stopSandboxResources(rec, deps, { keepShm: true });
   } catch (err) {
     deps.log.error({ err, sandbox: id }, 'rollback: stopping sandbox resources failed');
   }

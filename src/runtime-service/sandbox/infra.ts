@@ -1,61 +1,43 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { runHostCommand, spawnHostProcess } from '../../common/host/command';
-import { childrenOf, isProcessAlive, killProcess, processesWithArgument, ProcessIdentity, processStartTime } from '../../common/host/proc';
+import { HostCommandError, runHostCommand } from '../../common/host/command';
+import { isProcessAlive, killProcess, processesWithArgument, ProcessIdentity } from '../../common/host/proc';
 import { sleep } from '../../common/time';
 import { removeNamespacePin } from './namespaces';
 
 /**
  * The pod's init process, run when the pod shares one PID namespace (CRI
- * pid mode POD). CRI-O runs a pause image for this; until peapod runs a
- * pause container (config key sandbox.pause_image), it starts a tiny shell
- * loop as PID 1 of a new PID namespace, joined to the pod's network, IPC
- * and UTS namespaces:
+ * pid mode POD): peapod's own pause program, `peapod-pause`
+ * (native/pause.c, built into dist/native/ by scripts/build-native.sh). As
+ * PID 1 of the pod's PID namespace it reaps the zombies the containers
+ * leave behind, exits 0 on SIGTERM or SIGINT, and otherwise sleeps. Where
+ * CRI-O and containerd run a pause image as a container (a runc create and
+ * start, a monitor, an image to pull), one short-lived process starts it:
  *
- *   nsenter --net=PIN --ipc=PIN --uts=PIN -- unshare --pid --fork sh -c LOOP peapod-infra <sandbox ID>
+ *   peapod-pause --net=PIN --ipc=PIN --uts=PIN --pidns=PIDNS_PIN -- peapod-infra <sandbox ID>
  *
- * (LOOP: see infraLoop.) The sandbox ID is an argument of every process
- * started (the shell's $0 and $1, and so the nsenter/unshare command line
- * too): a crash between starting the infra process and writing its pid in
- * the record leaves it findable by that argument (findInfraProcesses), so a
- * rollback kills it like any other step it undoes.
+ * joins the pod's network, IPC and UTS namespaces (setns), makes a new PID
+ * namespace (unshare), forks its PID 1, bind-mounts that namespace on the
+ * pin once PID 1 is ready, prints PID 1's host pid and start time and
+ * exits. The sandbox ID is in the command line of both (PID 1 keeps the
+ * argv): a crash between the start and writing its pid in the record leaves
+ * it findable by that argument (findInfraProcesses), so a rollback kills it
+ * like any other step it undoes.
  *
- * No mount namespace of its own (no --mount-proc): a new mount namespace
- * would copy every mount of the host, the namespace pins and /dev/shm
- * tmpfs of the other pods included, and keep them alive after their pods
- * are removed. The loop does not need a /proc of its own; containers that
- * join the PID namespace mount theirs.
+ * No mount namespace of its own: a new mount namespace would copy every
+ * mount of the host, the namespace pins and /dev/shm tmpfs of the other
+ * pods included, and keep them alive after their pods are removed. It
+ * needs no /proc of its own; containers that join the PID namespace mount
+ * theirs.
  *
- * It is started detached in its own session, so it outlives peapod-cri;
- * the shell reaps orphans that containers leave behind when it wakes.
+ * PID 1 runs in its own session with stdio on /dev/null, so it outlives
+ * peapod-cri; once the starter exits it is a child of the nearest child
+ * subreaper (peapod-spawner in peapod-cri, which reaps it when it ends) or
+ * of the host's init.
  */
 
-/**
- * The loop PID 1 runs: wait on a timer child (which also reaps orphans),
- * forever. The timer is `sleep` run through a link named `pause`, so the
- * pod's containers see a process called pause, as with a pause container,
- * and never a stray `sleep` (critest's exec-timeout spec looks for one).
- */
-const infraLoop = (pause: string): string => `trap "exit 0" TERM INT; while :; do '${pause}' 3600 & wait $!; done`;
-
-/**
- * Makes `<dir>/pause`, a symbolic link to the host's sleep, for the infra
- * loop; the kernel names a process after the file it executed.
- * @returns the link's path.
- */
-export function ensurePauseLink(dir: string): string {
-  const link = path.join(dir, 'pause');
-  const target = fs.realpathSync('/bin/sleep');
-  try {
-    if (fs.readlinkSync(link) === target) return link;
-    fs.rmSync(link, { force: true });
-  } catch {
-    /* absent */
-  }
-  fs.mkdirSync(dir, { recursive: true });
-  fs.symlinkSync(target, link);
-  return link;
-}
+/** Where the build puts the pause program: `dist/native/peapod-pause`. */
+export const PAUSE_BINARY = path.resolve(__dirname, '..', '..', '..', 'native', 'peapod-pause');
 
 /** How long to wait for the infra process to appear or vanish, in ms. */
 const INFRA_WAIT_MS = 5000;
@@ -70,7 +52,6 @@ export interface InfraNamespaces {
   uts?: string;
 }
 
-
 /** The argument after which the sandbox ID follows in the infra's command line. */
 const INFRA_MARK = 'peapod-infra';
 
@@ -84,7 +65,7 @@ export function findInfraProcesses(sandboxId: string): Promise<InfraProcess[]> {
 
 /**
  * The infra process of sandbox `sandboxId` found by its arguments: the one
- * that is PID 1 of its own PID namespace (not the nsenter/unshare parent).
+ * that is PID 1 of its own PID namespace (not the short-lived starter).
  */
 export async function findInfra(sandboxId: string): Promise<InfraProcess | undefined> {
   let own: string;
@@ -110,94 +91,61 @@ export interface StartedInfra extends InfraProcess {
 }
 
 /**
- * Starts the infra process in a new PID namespace and pins that namespace on
- * `pidnsPin` (a bind mount of /proc/<pid>/ns/pid, as CRI-O's pinns pins a
- * pod's PID namespace). Containers join the pin, never /proc/<pid>/ns/pid:
- * once the infra process is gone its pid may name any other process, the
- * host's init included, while the pin keeps naming the pod's namespace
- * (which takes no new process once its PID 1 died: runc's fork into it
- * fails with ENOMEM, so a container cannot end up in the host's). The pin is
- * made after the process is found and checked after it is made: the process
- * must still be the one started (pid and start time).
+ * Starts the infra process (peapod-pause, see the module doc) in a new PID
+ * namespace pinned on `pidnsPin` (a bind mount of /proc/<pid>/ns/pid, as
+ * CRI-O's pinns pins a pod's PID namespace). Containers join the pin, never
+ * /proc/<pid>/ns/pid: once the infra process is gone its pid may name any
+ * other process, the host's init included, while the pin keeps naming the
+ * pod's namespace (which takes no new process once its PID 1 died: runc's
+ * fork into it fails with ENOMEM, so a container cannot end up in the
+ * host's). peapod-pause makes the pin while PID 1 is still its unreaped
+ * child, so the pin names PID 1's namespace and no other.
  * @param sandboxId the sandbox's ID, put in the command line (see the module doc)
  * @param ns the pod namespaces to join first
- * @param pause path of the `pause` link to sleep (ensurePauseLink)
- * @param pidnsPin the file to pin the PID namespace on (the caller's teardown removes it)
+ * @param pidnsPin the file to pin the PID namespace on (created here; the caller's teardown removes it)
+ * @param binary the pause program (default: the one the build made)
  * @returns the host pid of the new namespace's PID 1, its start time and the pin.
- * @throws Error when it does not come up within 5 s or its namespace cannot
- *   be pinned (what was started is killed).
+ * @throws Error when the pause program was not built, or does not come up
+ *   within 5 s, or its namespace cannot be pinned (what it started is killed;
+ *   after a timeout a rollback finds PID 1 by its arguments).
  */
-export async function startInfra(sandboxId: string, ns: InfraNamespaces, pause: string, pidnsPin: string): Promise<StartedInfra> {
-  const nsArgs: string[] = [];
-  if (ns.network) nsArgs.push(`--net=${ns.network}`);
-  if (ns.ipc) nsArgs.push(`--ipc=${ns.ipc}`);
-  if (ns.uts) nsArgs.push(`--uts=${ns.uts}`);
-  const unshareArgs = ['unshare', '--pid', '--fork', '/bin/sh', '-c', infraLoop(pause), INFRA_MARK, sandboxId];
-  const [file, ...args] = nsArgs.length ? ['nsenter', ...nsArgs, '--', ...unshareArgs] : unshareArgs;
-  const child = spawnHostProcess(file, args, { detached: true, stdio: 'ignore' });
-  child.unref();
-  const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
-  let failure: Error | undefined;
-  spawnError.then((e) => (failure = e));
-  const killStarted = (): void => {
-    if (child.pid !== undefined && child.exitCode === null) {
-      for (const p of childrenOf(child.pid)) killProcess(p);
-      killProcess(child.pid);
-    }
-  };
-  const deadline = Date.now() + INFRA_WAIT_MS;
-  let found: InfraProcess | undefined;
-  while (!found && Date.now() < deadline && failure === undefined && child.exitCode === null) {
-    // nsenter execs unshare in place, so child.pid is unshare; its forked child is PID 1.
-    const [pid] = child.pid !== undefined ? childrenOf(child.pid) : [];
-    const startTime = pid !== undefined ? processStartTime(pid) : undefined;
-    if (pid !== undefined && startTime !== undefined) {
-      try {
-        if (fs.readlinkSync(`/proc/${pid}/ns/pid`) !== fs.readlinkSync('/proc/self/ns/pid')) found = { pid, startTime };
-      } catch {
-        /* not ready yet */
-      }
-    }
-    if (!found) await sleep(20);
+export async function startInfra(sandboxId: string, ns: InfraNamespaces, pidnsPin: string, binary = PAUSE_BINARY): Promise<StartedInfra> {
+  if (!fs.existsSync(binary)) {
+    throw new Error(`a pod sharing a PID namespace needs peapod's pause program, and ${binary} is missing: scripts/build-native.sh builds it with a C compiler (Debian package gcc)`);
   }
-  if (!found) {
-    killStarted();
-    throw new Error(`infra process did not start: ${failure?.message ?? `exit code ${child.exitCode ?? 'none'} or no PID 1 within ${INFRA_WAIT_MS} ms`}`);
-  }
+  const args: string[] = [];
+  if (ns.network) args.push(`--net=${ns.network}`);
+  if (ns.ipc) args.push(`--ipc=${ns.ipc}`);
+  if (ns.uts) args.push(`--uts=${ns.uts}`);
+  args.push(`--pidns=${pidnsPin}`, '--', INFRA_MARK, sandboxId);
+  fs.writeFileSync(pidnsPin, '', { mode: 0o444 });
+  let out: string;
   try {
-    await pinPidNamespace(found, pidnsPin);
+    out = await runHostCommand(binary, args, { timeoutMs: INFRA_WAIT_MS, maxOutputBytes: 256 });
   } catch (err) {
-    killStarted();
-    throw err;
+    throw new Error(`infra process did not start: ${err instanceof HostCommandError ? err.stderr.trim() : (err as Error).message}`);
   }
-  return { ...found, pidNamespace: pidnsPin };
-}
-
-/**
- * Bind-mounts the PID namespace of `proc` on `pin` (created empty, 0444),
- * then checks that `proc` is still the same process, so the pin names its
- * namespace and not that of a process that took its pid meanwhile.
- * @throws Error when the process is gone after the mount (the pin is
- *   removed); HostCommandError when mount fails.
- */
-async function pinPidNamespace(proc: InfraProcess, pin: string): Promise<void> {
-  fs.writeFileSync(pin, '', { mode: 0o444 });
-  await runHostCommand('mount', ['--bind', `/proc/${proc.pid}/ns/pid`, pin]);
-  if (!isProcessAlive(proc)) {
-    await removeNamespacePin(pin);
-    throw new Error(`infra process ${proc.pid} exited while its PID namespace was being pinned`);
+  const m = /^([0-9]+) ([0-9]+)\n$/.exec(out);
+  if (!m) {
+    await removeNamespacePin(pidnsPin);
+    throw new Error(`infra process did not start: peapod-pause printed ${JSON.stringify(out.slice(0, 100))}, not "<pid> <start time>"`);
   }
+  return { pid: Number(m[1]), startTime: m[2], pidNamespace: pidnsPin };
 }
 
 /**
  * Kills the infra process (SIGKILL: PID 1 of a namespace ignores other
  * signals it has no handler for) and with it every process of its PID
- * namespace; waits until it is gone. A process already gone, or a pid now
- * used by another process, is left alone.
+ * namespace; waits until it is gone (a zombie counts as gone), up to 5 s.
+ * A process already gone, or a pid now used by another process, is left
+ * alone. The wait looks again after 1 ms, then doubles the pause up to
+ * 20 ms: a pod's PID 1 usually dies within a millisecond or two, and a
+ * fixed 20 ms poll made that the cost of every StopPodSandbox (a /proc
+ * read per look, nothing more).
  */
 export async function killInfra(proc: InfraProcess): Promise<void> {
   if (!isProcessAlive(proc)) return;
   killProcess(proc.pid);
   const deadline = Date.now() + INFRA_WAIT_MS;
-  while (isProcessAlive(proc) && Date.now() < deadline) await sleep(20);
+  for (let pause = 1; isProcessAlive(proc) && Date.now() < deadline; pause = Math.min(pause * 2, 20)) await sleep(pause);
 }

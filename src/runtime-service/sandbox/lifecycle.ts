@@ -31,12 +31,13 @@ export async function stopSandbox(deps: LifecycleDeps, id: string): Promise<void
   await deps.sandboxes.withLock(id, () => stopLocked(deps, id));
 }
 
-async function stopLocked(deps: LifecycleDeps, id: string): Promise<SandboxRecord | undefined> {
+/** @param keepShm leave /dev/shm mounted for the removal that follows (removeSandboxResources unmounts it with the pins) */
+async function stopLocked(deps: LifecycleDeps, id: string, keepShm = false): Promise<SandboxRecord | undefined> {
   let rec = deps.sandboxes.get(id);
   if (!rec || rec.id !== id) return undefined;
   if (rec.state === 'ready') rec = deps.sandboxes.transition(id, { type: 'stopped' });
   for (const c of deps.containers.list().filter((r) => r.sandboxId === id)) await deps.containers.stop(c.id, 0);
-  await stopSandboxResources(rec, teardownDeps(deps.config, deps.log, id));
+  await stopSandboxResources(rec, teardownDeps(deps.config, deps.log, id), { keepShm });
   deps.log.info({ sandbox: id }, 'pod sandbox stopped');
   return rec;
 }
@@ -92,9 +93,11 @@ export async function startSandbox(deps: LifecycleDeps, id: string): Promise<San
  */
 export async function removeSandbox(deps: LifecycleDeps, id: string): Promise<void> {
   await deps.sandboxes.withLock(id, async () => {
-    const rec = await stopLocked(deps, id);
+    const rec = await stopLocked(deps, id, true);
     if (!rec) return;
     for (const c of deps.containers.list().filter((r) => r.sandboxId === id)) await deps.containers.remove(c.id);
+    // Containers removed earlier by RemoveContainer may still be releasing their cgroups and mounts (container/release.ts).
+    await deps.containers.released(id);
     await removeSandboxResources(rec, teardownDeps(deps.config, deps.log, id));
     deps.sandboxes.delete(id);
     deps.log.info({ sandbox: id }, 'pod sandbox removed');

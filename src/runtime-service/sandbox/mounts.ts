@@ -9,5 +9,10 @@ import { runHostCommand } from '../../common/host/command';
  */
 export async function mountShm(target: string, sizeBytes: number): Promise<void> {
   fs.mkdirSync(target, { recursive: true, mode: 0o755 });
-  await runHostCommand('mount', ['-t', 'tmpfs', '-o', `mode=1777,nosuid,nodev,noexec,size=${sizeBytes}`, 'shm', target]);
+  await runHostCommand('mount', shmMountArgs(target, sizeBytes));
+}
+
+/** mount(8)'s arguments for a pod's /dev/shm tmpfs at `target` (see mountShm). */
+export function shmMountArgs(target: string, sizeBytes: number): string[] {
+  return ['-t', 'tmpfs', '-o', `mode=1777,nosuid,nodev,noexec,size=${sizeBytes}`, 'shm', target];
 }

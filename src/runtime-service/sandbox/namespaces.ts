@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { runHostCommand } from '../../common/host/command';
 import { unmountAll } from '../../common/host/mounts';
+import { mountShm, shmMountArgs } from './mounts';
 
 /** statfs f_type of nsfs, the filesystem of namespace files (linux/magic.h). */
 const NSFS_MAGIC = 0x6e736673;
@@ -18,6 +19,12 @@ export interface PinnedSetup {
   hostname?: string;
   /** Bring the loopback interface of the new network namespace up (only when a net pin is made). */
   loopback?: boolean;
+  /**
+   * The pod's /dev/shm tmpfs to mount (mounts.ts mountShm), in the same
+   * host process when pins are made (the mount is in the caller's mount
+   * namespace: unshare makes no new one), else on its own.
+   */
+  shm?: { target: string; sizeBytes: number };
 }
 
 /**
@@ -28,14 +35,14 @@ export interface PinnedSetup {
  * user namespace's own UTS namespace allows where /proc/sys is not
  * writable) and brings the
  * loopback interface up (`ip link set lo up`; containerd runs the loopback
- * plugin for this), or is `true`. One host process instead of three: each
- * costs a fork and an exec.
+ * plugin for this) and mounts the pod's /dev/shm, or is `true`. One host
+ * process instead of four: each costs a fork and an exec.
  * @param pins the files to pin on (created empty first); only the keys
  *   given are created
  * @param inside what to set up in them (ignored for namespaces not made)
- * @throws HostCommandError when unshare, the hostname or ip fails; pins
- *   already made are not removed (the caller's rollback calls
- *   removeNamespacePin).
+ * @throws HostCommandError when unshare, mount, the hostname or ip fails;
+ *   pins already made (and the tmpfs) are not removed (the caller's
+ *   rollback calls removeNamespacePin and unmounts /dev/shm).
  */
 export async function createPinnedNamespaces(pins: NamespacePins, inside: PinnedSetup = {}): Promise<void> {
   const args: string[] = [];
@@ -44,13 +51,22 @@ export async function createPinnedNamespaces(pins: NamespacePins, inside: Pinned
     fs.writeFileSync(file, '', { mode: 0o444 });
     args.push(`--${kind}=${file}`);
   }
-  if (args.length === 0) return;
+  if (args.length === 0) {
+    if (inside.shm) await mountShm(inside.shm.target, inside.shm.sizeBytes);
+    return;
+  }
   const steps: string[] = [];
   const hostname = pins.uts ? inside.hostname : undefined;
+  // The script's $1 is the hostname, the rest mount's arguments for /dev/shm.
+  const shmArgs = inside.shm ? shmMountArgs(inside.shm.target, inside.shm.sizeBytes) : [];
+  if (inside.shm) {
+    fs.mkdirSync(inside.shm.target, { recursive: true, mode: 0o755 });
+    steps.push('h=$1', 'shift', 'mount "$@"');
+  }
   // hostname(1) calls sethostname(2), which a user namespace's own UTS namespace allows; /proc/sys/kernel/hostname is not writable there (rootless).
-  if (hostname !== undefined) steps.push('hostname "$1"');
+  if (hostname !== undefined) steps.push(inside.shm ? 'hostname "$h"' : 'hostname "$1"');
   if (pins.net && inside.loopback) steps.push('exec ip link set lo up');
-  const cmd = steps.length === 0 ? ['true'] : ['sh', '-c', steps.join(' && '), 'peapod-pin', hostname ?? ''];
+  const cmd = steps.length === 0 ? ['true'] : ['sh', '-c', steps.join(' && '), 'peapod-pin', hostname ?? '', ...shmArgs];
   await runHostCommand('unshare', [...args, ...cmd]);
 }
 

@@ -21,29 +21,34 @@ export interface TeardownDeps {
  * Stops what runs for a sandbox, keeping its namespaces and files:
  * CNI DEL of the cached attachment (plugins in reverse order; an empty
  * CNI_NETNS when the namespace is already gone) or, for a rootless pod, its
- * slirp4netns stopped (rootless-network.ts), then kills the infra
- * process, then unmounts the pod's /dev/shm. Every step is idempotent, so it
- * serves StopPodSandbox (also a second time) and rollback alike.
- * @throws CniPluginError when DEL fails (what comes after it still runs
- *   first), HostCommandError when an unmount fails.
+ * slirp4netns stopped (rootless-network.ts); the infra process killed; the
+ * pod's /dev/shm unmounted (unless `options.keepShm`: a removal right after
+ * unmounts it with the pins, in one host process). The three do not depend on one another (the
+ * network namespace is pinned, not held by the infra process), so they run
+ * at once and a stop takes as long as the slowest, the CNI plugins.
+ * Every step is idempotent, so it serves StopPodSandbox (also a second
+ * time) and rollback alike.
+ * @throws CniPluginError when DEL fails, HostCommandError when an unmount
+ *   fails (every step has run to its end first).
  */
-export async function stopSandboxResources(rec: SandboxRecord, deps: TeardownDeps): Promise<void> {
-  let failure: unknown;
-  try {
-    await delNetwork(deps.paths.cniCacheFile, deps.binDirs, isNamespaceFile(deps.paths.netnsPin));
-  } catch (err) {
-    failure = err;
-  }
-  try {
-    await stopRootlessPodNetwork(deps.paths);
-  } catch (err) {
-    failure ??= err;
-  }
-  if (rec.infraPid !== undefined && rec.infraStartTime !== undefined) {
-    await killInfra({ pid: rec.infraPid, startTime: rec.infraStartTime });
-  }
-  await unmountAll(deps.paths.shmDir);
-  if (failure !== undefined) throw failure;
+export async function stopSandboxResources(rec: SandboxRecord, deps: TeardownDeps, options: { keepShm?: boolean } = {}): Promise<void> {
+  const network = async (): Promise<void> => {
+    let failure: unknown;
+    try {
+      await delNetwork(deps.paths.cniCacheFile, deps.binDirs, isNamespaceFile(deps.paths.netnsPin));
+    } catch (err) {
+      failure = err;
+    }
+    try {
+      await stopRootlessPodNetwork(deps.paths);
+    } catch (err) {
+      failure ??= err;
+    }
+    if (failure !== undefined) throw failure;
+  };
+  const infra = rec.infraPid !== undefined && rec.infraStartTime !== undefined ? killInfra({ pid: rec.infraPid, startTime: rec.infraStartTime }) : Promise.resolve();
+  const results = await Promise.allSettled([network(), infra, options.keepShm ? Promise.resolve() : unmountAll(deps.paths.shmDir)]);
+  for (const r of results) if (r.status === 'rejected') throw r.reason;
 }
 
 /**
