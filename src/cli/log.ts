@@ -105,8 +105,9 @@ class LazyLogger {
     if (!this.real) {
       const root = this.root;
       if (!root.pino) {
-        const pino = require('pino') as typeof import('pino');
-        root.pino = pino.pino({ level: root.level, base: { name: 'peapod' } }, { write: (s: string) => root.sink.write(textLine(s)) });
+        // Loaded on first use (start-up cost); the same bounded lines as the server's (common/logger.ts).
+        const { createLogger } = require('../common/logger') as typeof import('../common/logger');
+        root.pino = createLogger(root.level, 'peapod', { write: (s: string) => root.sink.write(textLine(s)) });
       }
       let l = root.pino;
       for (const b of this.bindings) l = l.child(b);

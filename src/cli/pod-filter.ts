@@ -12,6 +12,7 @@
 import { CliError } from './errors';
 import { nsToMs, PodInfo } from './pod-view';
 import { podRequest } from './pods';
+import { quoteInput } from '../common/bounded-text';
 
 /** A compiled filter: true when the pod is listed. */
 export type PodFilter = (p: PodInfo) => boolean;
@@ -95,7 +96,7 @@ function compileOne(key: string, v: string, negate: boolean, nowMs: number): Pod
       return (p) => nsToMs(p.pod.createdAt) < t;
     }
     default:
-      throw new CliError(`--filter: "${key}" is not a valid filter (${KEYS.join(', ')})`);
+      throw new CliError(`--filter: ${quoteInput(key)} is not a valid filter (${KEYS.join(', ')})`);
   }
 }
 

@@ -13,6 +13,7 @@ import type { CliContext } from './context';
 import { CliContainers, startCliContainer, stopCliContainer } from './containers/domain';
 import { CliError, EXIT_ENGINE } from './errors';
 import { podContainers } from './pods';
+import { quoteInput } from '../common/bounded-text';
 
 /** The most containers of one pod stopped, started or signalled at once. */
 const PARALLEL = 8;
@@ -103,6 +104,6 @@ export async function killPod(c: CliContainers, pod: SandboxRecord, signal: stri
  */
 export function stopTimeout(value: string | undefined): number {
   const v = value ?? '10';
-  if (!/^\d{1,5}$/.test(v) || Number(v) > 86_400) throw new CliError(`--time: "${v}" is not a number of seconds between 0 and 86400`, EXIT_ENGINE);
+  if (!/^\d{1,5}$/.test(v) || Number(v) > 86_400) throw new CliError(`--time: ${quoteInput(v)} is not a number of seconds between 0 and 86400`, EXIT_ENGINE);
   return Number(v);
 }

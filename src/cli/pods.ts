@@ -15,6 +15,7 @@
 import { CliError, EXIT_ENGINE } from './errors';
 import type { ContainerRecord } from '../runtime-service/container/record';
 import type { SandboxRecord } from '../runtime-service/sandbox/record';
+import { shownInput } from '../common/bounded-text';
 
 /**
  * What the pod helpers read: the domain (a Peapod, whose refreshes record
@@ -88,13 +89,13 @@ export function findPod(pods: SandboxRecord[], nameOrId: string): SandboxRecord 
   if (byName) return byName;
   if (!/^[0-9a-f]+$/.test(nameOrId)) return undefined;
   const matches = pods.filter((p) => p.id.startsWith(nameOrId));
-  if (matches.length > 1) throw new CliError(`more than one result for pod ID ${nameOrId}`, EXIT_ENGINE);
+  if (matches.length > 1) throw new CliError(`more than one result for pod ID ${shownInput(nameOrId)}`, EXIT_ENGINE);
   return matches[0];
 }
 
 /** Podman's message for a pod that does not exist. */
 export function noSuchPod(nameOrId: string): CliError {
-  return new CliError(`no pod with name or ID ${nameOrId} found: no such pod`, EXIT_ENGINE);
+  return new CliError(`no pod with name or ID ${shownInput(nameOrId)} found: no such pod`, EXIT_ENGINE);
 }
 
 /**

@@ -39,6 +39,14 @@ export const INPUT_LIMITS = {
   argumentsTotal: 4 * 1024 * 1024,
   /** Mounts, or devices, of one container. */
   mountCount: 1024,
+  /** A pod hostname: the kernel's nodename holds 64 bytes (sandbox/etc-files.ts). */
+  hostname: 64,
+  /** A runtime handler's name (a config key; Kubernetes' RuntimeClass handler is a DNS label, 63). */
+  runtimeHandler: 253,
+  /** A host IP of a port mapping, a pod CIDR list (an IPv6 address with a zone is under 64). */
+  address: 256,
+  /** A registry credential (password, token): JWTs of a few KiB, with room. */
+  credential: 64 * 1024,
   /** Any other single string field (an image reference has its own bound, 520: reference.ts). */
   string: 4096,
 } as const;

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { PeapodError } from '../common/errors';
+import { quoteInput, relayedText } from '../common/bounded-text';
 import { spawnHostProcess } from '../common/host/command';
 import { killProcess, processTree, readPid } from '../common/host/proc';
 import { setLongTimeout } from '../common/time';
@@ -290,7 +291,7 @@ export class ConmonDriver {
       }, o.timeoutMs ?? 120000);
       child.on('error', (err) => finish(new ConmonError(`conmon: cannot run ${this.conmonPath}: ${err.message}`)));
       stderr.on('data', (d: Buffer) => {
-        if (errText.length < 8192) errText += d.toString();
+        errText = (errText + d.toString()).slice(-16384); // the end: where the reason is
       });
       stdout.on('data', () => undefined);
       sync.on('data', (d: Buffer) => {
@@ -299,16 +300,16 @@ export class ConmonDriver {
         try {
           msgs = parseSyncMessages(syncText.slice(0, syncText.lastIndexOf('\n') + 1));
         } catch (err) {
-          finish(new ConmonError(`conmon: unreadable sync message ${JSON.stringify(syncText)}: ${(err as Error).message}`));
+          finish(new ConmonError(`conmon: unreadable sync message ${quoteInput(syncText)}: ${(err as Error).message}`));
           return;
         }
         const m = msgs[0];
         if (!m) return;
         if (m.data > 0) finish(undefined, { pid: m.data, conmonPid: readPid(o.conmonPidFile) });
-        else finish(new ConmonError(m.message ? m.message.trim() : `conmon: runtime create failed (${m.data})`));
+        else finish(new ConmonError(m.message?.trim() ? relayedText(m.message) : `conmon: runtime create failed (${m.data})`));
       });
       sync.on('close', () => {
-        setTimeout(() => finish(new ConmonError(`conmon exited without creating container ${o.id}${errText ? `: ${errText.trim()}` : ''}`)), 50);
+        setTimeout(() => finish(new ConmonError(`conmon exited without creating container ${o.id}${errText.trim() ? `: ${relayedText(errText)}` : ''}`)), 50);
       });
       start.on('error', () => undefined);
       sync.on('error', () => undefined);
@@ -375,7 +376,7 @@ export class ConmonDriver {
       }, guardMs);
       child.on('error', (err) => finish(new ConmonError(`conmon: cannot run ${this.conmonPath}: ${err.message}`)));
       (child.stderr as Readable).on('data', (d: Buffer) => {
-        if (errText.length < 8192) errText += d.toString();
+        errText = (errText + d.toString()).slice(-16384); // the end: where the reason is
       });
       (child.stdout as Readable).on('data', () => undefined);
       sync.on('data', (d: Buffer) => {
@@ -387,20 +388,20 @@ export class ConmonDriver {
         setTimeout(resolve, STDERR_GRACE_MS).unref();
       });
       const failed = (what: string): void => {
-        void stderrEnded.then(() => finish(new ConmonError(`${what}${errText.trim() ? `: ${errText.trim()}` : ''}`)));
+        void stderrEnded.then(() => finish(new ConmonError(`${what}${errText.trim() ? `: ${relayedText(errText)}` : ''}`)));
       };
       sync.on('close', () => {
         let msgs: { data: number; message?: string }[];
         try {
           msgs = parseSyncMessages(syncText);
         } catch (err) {
-          finish(new ConmonError(`conmon: unreadable sync message ${JSON.stringify(syncText)}: ${(err as Error).message}`));
+          finish(new ConmonError(`conmon: unreadable sync message ${quoteInput(syncText)}: ${(err as Error).message}`));
           return;
         }
         // First message: the pid (or -1 with the runtime's error); second: the exit status.
         const first = msgs[0];
         if (!first) return failed(`conmon exec in ${o.containerId} failed`);
-        if (first.data <= 0) return first.message?.trim() ? finish(new ConmonError(first.message.trim())) : failed(`conmon exec in ${o.containerId} failed`);
+        if (first.data <= 0) return first.message?.trim() ? finish(new ConmonError(relayedText(first.message))) : failed(`conmon exec in ${o.containerId} failed`);
         const last = msgs[1];
         if (!last) return finish(new ConmonError(`conmon exec in ${o.containerId}: monitor ended without an exit status`));
         const timedOut = killedAtDeadline || (last.message?.includes(CONMON_TIMED_OUT_MESSAGE) ?? false);

@@ -14,6 +14,8 @@ import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerC
 import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig';
 import type { ServerStreamImpl, UnaryImpl, UnaryImpls } from './rpc';
 import { MAX_REFERENCE_LENGTH } from '../image-service/reference';
+import { quoteInput } from '../common/bounded-text';
+import { invalidArgument } from '../common/errors';
 
 type Obj = Record<string, unknown>;
 
@@ -36,7 +38,7 @@ export function checkPodSandboxConfigBounds(config: PodSandboxConfig__Output | n
     checkBytes(`${at}.metadata.namespace`, m.namespace, INPUT_LIMITS.name);
     checkBytes(`${at}.metadata.uid`, m.uid, INPUT_LIMITS.uid);
   }
-  checkBytes(`${at}.hostname`, config.hostname, INPUT_LIMITS.string);
+  checkBytes(`${at}.hostname`, config.hostname, INPUT_LIMITS.hostname);
   checkBytes(`${at}.log_directory`, config.log_directory, INPUT_LIMITS.path);
   checkLabels(`${at}.labels`, config.labels);
   checkAnnotations(`${at}.annotations`, config.annotations);
@@ -45,7 +47,7 @@ export function checkPodSandboxConfigBounds(config: PodSandboxConfig__Output | n
   checkCount(`${at}.linux.sysctls`, Object.keys(sysctls), INPUT_LIMITS.mountCount);
   for (const [k, v] of Object.entries(sysctls)) {
     checkBytes(`${at}.linux.sysctls key`, k, INPUT_LIMITS.string);
-    checkBytes(`${at}.linux.sysctls[${JSON.stringify(k)}]`, v, INPUT_LIMITS.string);
+    checkBytes(`${at}.linux.sysctls[${quoteInput(k)}]`, v, INPUT_LIMITS.string);
   }
   const dns = config.dns_config;
   if (dns) {
@@ -55,6 +57,7 @@ export function checkPodSandboxConfigBounds(config: PodSandboxConfig__Output | n
     }
   }
   checkCount(`${at}.port_mappings`, config.port_mappings, INPUT_LIMITS.argumentCount);
+  config.port_mappings.forEach((pm, i) => checkBytes(`${at}.port_mappings[${i}].host_ip`, pm.host_ip, INPUT_LIMITS.address));
 }
 
 /**
@@ -90,6 +93,23 @@ export function checkContainerConfigBounds(config: ContainerConfig__Output | nul
   checkBytes(`${at}.log_path`, config.log_path, INPUT_LIMITS.path);
 }
 
+/** An AuthConfig's fields and their bounds. */
+const AUTH_FIELDS = { username: INPUT_LIMITS.name, password: INPUT_LIMITS.credential, auth: INPUT_LIMITS.credential, server_address: INPUT_LIMITS.string, identity_token: INPUT_LIMITS.credential, registry_token: INPUT_LIMITS.credential } as const;
+
+/**
+ * Checks a PullImage AuthConfig's strings (see AUTH_FIELDS).
+ * @param auth the decoded AuthConfig (absent passes)
+ * @param at its field path, `auth`
+ * @throws InvalidArgumentError naming the field (the value is never quoted: it is a secret)
+ */
+export function checkAuthBounds(auth: unknown, at: string): void {
+  if (!isObj(auth)) return;
+  for (const [k, max] of Object.entries(AUTH_FIELDS)) {
+    const v = auth[k];
+    if (typeof v === 'string' && Buffer.byteLength(v) > max) throw invalidArgument(`${at}.${k}: ${Buffer.byteLength(v)} bytes, longer than ${max} bytes`);
+  }
+}
+
 /** ID-bearing fields of CRI requests and filters. */
 const ID_FIELDS = new Set(['container_id', 'pod_sandbox_id', 'id', 'target_id']);
 
@@ -113,6 +133,16 @@ export function checkRequestBounds(method: string, request: unknown): void {
         if (fk === 'image' && isObj(fv) && typeof fv.image === 'string') checkBytes('filter.image.image', fv.image, MAX_REFERENCE_LENGTH);
       }
     } else if (k === 'image' && isObj(v) && typeof v.image === 'string') checkBytes('image.image', v.image, MAX_REFERENCE_LENGTH);
+  }
+  if (typeof request.runtime_handler === 'string') checkBytes('runtime_handler', request.runtime_handler, INPUT_LIMITS.runtimeHandler);
+  if (method.endsWith('/PullImage')) {
+    if (isObj(request.image)) checkAnnotations('image.annotations', request.image.annotations as Record<string, string> | undefined);
+    checkAuthBounds(request.auth, 'auth');
+    checkPodSandboxConfigBounds(request.sandbox_config as PodSandboxConfig__Output | null, 'sandbox_config');
+  }
+  if (method.endsWith('/UpdateRuntimeConfig')) {
+    const net = isObj(request.runtime_config) && isObj(request.runtime_config.network_config) ? request.runtime_config.network_config : undefined;
+    if (net && typeof net.pod_cidr === 'string') checkBytes('runtime_config.network_config.pod_cidr', net.pod_cidr, INPUT_LIMITS.address);
   }
   if (method.endsWith('/RunPodSandbox')) checkPodSandboxConfigBounds(request.config as PodSandboxConfig__Output | null, 'config');
   if (method.endsWith('/CreateContainer')) {

@@ -176,6 +176,20 @@ describe('ExecSync under concurrency (issue 12 item 12)', function () {
       );
       expect(err?.code).to.equal(grpc.status.INTERNAL);
       expect(err?.details).to.contain('no-such-command').and.contain('executable file not found');
+      // Issue 17: runc's text quotes the command twice before its reason; the reason survives the bound.
+      const long = await server.client.runtime.ExecSync({ container_id: id, cmd: [`/${'z'.repeat(4000)}`], timeout: 10 }).then(
+        () => undefined,
+        (e: grpc.ServiceError) => e,
+      );
+      expect(long?.code).to.equal(grpc.status.INTERNAL);
+      expect(Buffer.byteLength(long?.details ?? '')).to.be.below(4096);
+      expect(long?.details).to.match(/file name too long"?$/);
+      const huge = await server.client.runtime.ExecSync({ container_id: id, cmd: [`/${'z'.repeat(100 * 1024)}`], timeout: 10 }).then(
+        () => undefined,
+        (e: grpc.ServiceError) => e,
+      );
+      expect(huge?.code).to.equal(grpc.status.INVALID_ARGUMENT);
+      expect(huge?.details).to.match(/^cmd\[0\]: the executable "\/z+…" \(102401 bytes\) is longer than 4096 bytes/);
       const killed = await server.client.runtime.ExecSync({ container_id: id, cmd: ['sh', '-c', 'kill -TERM $$'], timeout: 10 });
       expect(killed.exit_code).to.equal(143);
     });

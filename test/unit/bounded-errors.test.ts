@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { boundMessage, MAX_MESSAGE_BYTES, quoteInput, truncateUtf8, utf8Prefix } from '../../src/common/bounded-text';
+import { boundMessage, MAX_MESSAGE_BYTES, MAX_RELAYED_BYTES, quoteInput, relayedText, truncateUtf8, utf8Prefix, utf8Suffix } from '../../src/common/bounded-text';
 import { InvalidArgumentError, invalidArgument, notFound } from '../../src/common/errors';
 import { checkAnnotations, checkArguments, checkBytes, checkLabels, INPUT_LIMITS } from '../../src/common/input-limits';
 import { formatError } from '../../src/cli/errors';
@@ -8,6 +8,7 @@ import { InvalidReferenceError, MAX_REFERENCE_LENGTH, parseReference } from '../
 import { CniPluginError } from '../../src/runtime-service/cni/plugin-exec';
 import { checkRequestBounds } from '../../src/server/request-bounds';
 import { toGrpcStatus } from '../../src/server/status';
+import { hostnameProblem } from '../../src/runtime-service/sandbox/etc-files';
 
 const MIB = 1024 * 1024;
 
@@ -57,6 +58,29 @@ describe('bounded messages and inputs (issue 17)', () => {
       expect(m.endsWith('…')).to.equal(true);
       expect(validUtf8(m)).to.equal(true);
       expect(boundMessage('short')).to.equal('short');
+    });
+  });
+
+  describe("a tool's error text relayed (relayedText)", () => {
+    it('keeps short text, trimmed, and drops runc\'s freezer warnings', () => {
+      const text = 'time="t" level=warning msg="cannot toggle freezer: cgroups not configured for container"\ntime="t" level=error msg="runc create failed: x"\n';
+      expect(relayedText(text)).to.equal('time="t" level=error msg="runc create failed: x"');
+    });
+
+    it('keeps the beginning and the end of long text, with its length, within the bound and valid UTF-8', () => {
+      const text = `runc create failed: exec: "/${'é'.repeat(50_000)}": stat /${'😀'.repeat(20_000)}: file name too long`;
+      const r = relayedText(text);
+      expect(Buffer.byteLength(r)).to.be.at.most(MAX_RELAYED_BYTES);
+      expect(r.startsWith('runc create failed: exec: "/é')).to.equal(true);
+      expect(r.endsWith(': file name too long')).to.equal(true);
+      expect(r).to.contain(`(${Buffer.byteLength(text)} bytes)`);
+      expect(validUtf8(r)).to.equal(true);
+    });
+
+    it('cuts a suffix on a code point boundary (utf8Suffix)', () => {
+      expect(utf8Suffix('a😀b', 5)).to.equal('😀b');
+      expect(utf8Suffix('a😀b', 4)).to.equal('b');
+      expect(utf8Suffix('abc', 0)).to.equal('');
     });
   });
 
@@ -140,6 +164,36 @@ describe('bounded messages and inputs (issue 17)', () => {
       expect(field('/runtime.v1.RuntimeService/CreateContainer', { config: { ...ctr, mounts: [{ container_path: '/x', host_path: big }] }, sandbox_config: pod })).to.equal('config.mounts[0].host_path');
       expect(field('/runtime.v1.RuntimeService/CreateContainer', { config: ctr, sandbox_config: { ...pod, metadata: { name: big, namespace: 'n', uid: 'u' } } })).to.equal('sandbox_config.metadata.name');
       expect(() => checkRequestBounds('/runtime.v1.RuntimeService/CreateContainer', { pod_sandbox_id: 'a'.repeat(64), config: ctr, sandbox_config: pod })).not.to.throw();
+    });
+
+    it('bounds the fields the fresh-user review found unbounded: runtime_handler, host_ip, PullImage annotations, sandbox_config and auth, pod_cidr', () => {
+      const big = 'z'.repeat(MIB);
+      const short = (method: string, req: unknown): string => {
+        const err = thrown(() => checkRequestBounds(method, req));
+        expect(err).to.be.instanceOf(InvalidArgumentError);
+        expect(Buffer.byteLength(err.message)).to.be.below(1024);
+        return err.message.split(':')[0];
+      };
+      const pod = { metadata: { name: 'p', namespace: 'n', uid: 'u' }, hostname: '', log_directory: '', labels: {}, annotations: {}, port_mappings: [], dns_config: null, linux: null };
+      expect(short('/runtime.v1.RuntimeService/RunPodSandbox', { config: pod, runtime_handler: big })).to.equal('runtime_handler');
+      expect(short('/runtime.v1.RuntimeService/RunPodSandbox', { config: { ...pod, port_mappings: [{ container_port: 80, host_port: 80, host_ip: big }] } })).to.equal('config.port_mappings[0].host_ip');
+      expect(short('/runtime.v1.ImageService/PullImage', { image: { image: 'busybox', annotations: { a: 'b'.repeat(MIB) } } })).to.equal('image.annotations["a"]');
+      expect(short('/runtime.v1.ImageService/PullImage', { image: { image: 'busybox' }, sandbox_config: { ...pod, labels: { a: big } } })).to.equal('sandbox_config.labels["a"]');
+      for (const f of ['username', 'password', 'auth', 'server_address', 'identity_token', 'registry_token']) {
+        const err = thrown(() => checkRequestBounds('/runtime.v1.ImageService/PullImage', { image: { image: 'busybox' }, auth: { [f]: big } }));
+        expect(err.message).to.equal(`auth.${f}: ${MIB} bytes, longer than ${f === 'username' ? 253 : f === 'server_address' ? 4096 : 65536} bytes`);
+      }
+      expect(short('/runtime.v1.RuntimeService/UpdateRuntimeConfig', { runtime_config: { network_config: { pod_cidr: big } } })).to.equal('runtime_config.network_config.pod_cidr');
+      expect(() => checkRequestBounds('/runtime.v1.RuntimeService/UpdateRuntimeConfig', { runtime_config: { network_config: { pod_cidr: '10.88.0.0/16,fd00::/64' } } })).not.to.throw();
+      expect(() => checkRequestBounds('/runtime.v1.ImageService/PullImage', { image: { image: 'busybox', annotations: { a: 'b' } }, auth: { username: 'u', password: 'p' }, sandbox_config: pod })).not.to.throw();
+    });
+
+    it('words the hostname bound one way, in bytes, in the CRI check and the domain check', () => {
+      const pod = { metadata: { name: 'p', namespace: 'n', uid: 'u' }, hostname: 'h'.repeat(MIB), log_directory: '', labels: {}, annotations: {}, port_mappings: [], dns_config: null, linux: null };
+      const cri = thrown(() => checkRequestBounds('/runtime.v1.RuntimeService/RunPodSandbox', { config: pod })).message;
+      expect(cri).to.equal(`config.hostname: "${'h'.repeat(256)}…" (${MIB} bytes) is longer than 64 bytes`);
+      expect(hostnameProblem('h'.repeat(100))).to.equal(`hostname "${'h'.repeat(100)}" is longer than 64 bytes`);
+      expect(hostnameProblem(`${'h'.repeat(31)}.${'h'.repeat(32)}`)).to.equal(null);
     });
   });
 });

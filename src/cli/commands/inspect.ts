@@ -13,6 +13,7 @@ import { findContainer } from '../containers/lookup';
 import { inspectJson } from '../containers/view';
 import { formatTemplate, parseFormat, TemplateError } from '../output/template';
 import { renderObject } from '../output/write';
+import { quoteInput } from '../../common/bounded-text';
 
 /** Flags of `inspect`. */
 export interface InspectOptions {
@@ -63,6 +64,6 @@ export async function run(ctx: CliContext, args: string[], o: InspectOptions): P
       throw err;
     }
   } else ctx.io.stdout.write(renderObject(undefined, docs));
-  if (missing.length) throw new CliError(`no such object: ${missing.map((m) => `"${m}"`).join(', ')}`, EXIT_ENGINE);
+  if (missing.length) throw new CliError(`no such object: ${missing.map((m) => quoteInput(m)).join(', ')}`, EXIT_ENGINE);
   return 0;
 }

@@ -14,6 +14,7 @@ import { cliNetworkConfDir } from '../config';
 import { findPod, listPods, PodRequest, POD_KIND, POD_KIND_ANNOTATION } from '../pods';
 import { portMappingsOf } from '../port-mappings';
 import type { SandboxSpec } from '../../runtime-service/sandbox/spec';
+import { quoteInput } from '../../common/bounded-text';
 
 /** Flags of `pod create`. */
 export interface PodCreateOptions {
@@ -126,7 +127,7 @@ export async function run(ctx: CliContext, args: string[], o: PodCreateOptions):
   const pods = listPods(peapod);
   let name = o.name ?? args[0];
   if (name !== undefined) {
-    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name) || name.length > 253) throw new CliError(`--name "${name}": names are letters, digits, '_', '.' and '-', starting with a letter or digit, at most 253 characters`);
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name) || name.length > 253) throw new CliError(`--name ${quoteInput(name)}: names are letters, digits, '_', '.' and '-', starting with a letter or digit, at most 253 characters`);
     const existing = findPod(pods, name);
     if (existing && existing.metadata.name === name) {
       if (!o.replace) throw new CliError(`adding pod to state: name "${name}" is in use: pod already exists`);

@@ -5,7 +5,7 @@
  */
 import type { CliContext } from '../context';
 import { openContainers } from '../containers/domain';
-import { CliError } from '../errors';
+import { CliError, formatError } from '../errors';
 import { killPod } from '../pod-lifecycle';
 import { parseSignal } from '../signal';
 import { targetPods } from '../pods';
@@ -30,7 +30,7 @@ export async function run(ctx: CliContext, args: string[], o: PodKillOptions): P
       await killPod(c, pod, signal);
       ctx.io.stdout.write(`${pod.id}\n`);
     } catch (err) {
-      ctx.io.stderr.write(`Error: ${(err as Error).message}\n`);
+      ctx.io.stderr.write(formatError(err, false));
       code = 125;
     }
   }

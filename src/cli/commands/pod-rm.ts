@@ -8,7 +8,7 @@
  */
 import type { CliContext } from '../context';
 import { openContainers } from '../containers/domain';
-import { CliError } from '../errors';
+import { CliError, formatError } from '../errors';
 import { stopPod, stopTimeout } from '../pod-lifecycle';
 import { podNames } from '../pod-targets';
 import { findPod, listPods, noSuchPod, podContainers } from '../pods';
@@ -41,7 +41,7 @@ export async function run(ctx: CliContext, args: string[], o: PodRmOptions): Pro
       if (!pod) {
         if (o.ignore || o.force) continue;
         notFound = true;
-        ctx.io.stderr.write(`Error: ${noSuchPod(name).message}\n`);
+        ctx.io.stderr.write(formatError(noSuchPod(name), false));
         continue;
       }
       const running = (await podContainers(peapod, pod.id)).filter((r) => r.state === 'running');
@@ -53,7 +53,7 @@ export async function run(ctx: CliContext, args: string[], o: PodRmOptions): Pro
       ctx.io.stdout.write(`${pod.id}\n`);
     } catch (err) {
       other = true;
-      ctx.io.stderr.write(`Error: ${(err as Error).message}\n`);
+      ctx.io.stderr.write(formatError(err, false));
     }
   }
   return other ? 125 : notFound ? 1 : 0;

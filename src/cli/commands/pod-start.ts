@@ -5,7 +5,7 @@
  */
 import type { CliContext } from '../context';
 import { openContainers } from '../containers/domain';
-import { CliError } from '../errors';
+import { CliError, formatError } from '../errors';
 import { startPod } from '../pod-lifecycle';
 import { podNames } from '../pod-targets';
 import { targetPods } from '../pods';
@@ -30,7 +30,7 @@ export async function run(ctx: CliContext, args: string[], o: PodStartOptions): 
       await startPod(ctx, c, pod);
       ctx.io.stdout.write(`${pod.id}\n`);
     } catch (err) {
-      ctx.io.stderr.write(`Error: ${(err as Error).message}\n`);
+      ctx.io.stderr.write(formatError(err, false));
       code = 125;
     }
   }

@@ -7,7 +7,7 @@
  */
 import type { CliContext } from '../context';
 import { openContainers } from '../containers/domain';
-import { CliError } from '../errors';
+import { CliError, formatError } from '../errors';
 import { stopPod, stopTimeout } from '../pod-lifecycle';
 import { podNames } from '../pod-targets';
 import { targetPods } from '../pods';
@@ -35,7 +35,7 @@ export async function run(ctx: CliContext, args: string[], o: PodStopOptions): P
       await stopPod(ctx, c, pod, timeout);
       ctx.io.stdout.write(`${pod.id}\n`);
     } catch (err) {
-      ctx.io.stderr.write(`Error: ${(err as Error).message}\n`);
+      ctx.io.stderr.write(formatError(err, false));
       code = 125;
     }
   }

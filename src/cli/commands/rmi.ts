@@ -9,7 +9,8 @@
  * 125 any other failure.
  */
 import type { CliContext } from '../context';
-import { CliError } from '../errors';
+import { CliError, formatError } from '../errors';
+import { shownInput } from '../../common/bounded-text';
 
 /** Flags of `rmi`. */
 export interface RmiOptions {
@@ -44,7 +45,7 @@ export async function run(ctx: CliContext, args: string[], o: RmiOptions): Promi
     if (!img) {
       if (o.ignore) continue;
       notFound = true;
-      ctx.io.stderr.write(`Error: ${ref}: image not known\n`);
+      ctx.io.stderr.write(formatError(`${shownInput(ref)}: image not known`, false));
       continue;
     }
     const tag = o.all ? undefined : tagNamedBy(img, ref);
@@ -63,7 +64,7 @@ export async function run(ctx: CliContext, args: string[], o: RmiOptions): Promi
     } catch (err) {
       if (err instanceof InUseError) inUse = true;
       else other = true;
-      ctx.io.stderr.write(`Error: ${(err as Error).message}\n`);
+      ctx.io.stderr.write(formatError(err, false));
     }
   }
   return other ? 125 : inUse ? 2 : notFound ? 1 : 0;

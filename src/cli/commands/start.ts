@@ -5,7 +5,7 @@
  * container's exit code; without, it prints each name as given.
  */
 import type { CliContext } from '../context';
-import { CliError, EXIT_ENGINE } from '../errors';
+import { CliError, EXIT_ENGINE, formatError } from '../errors';
 import { openContainers, startCliContainer } from '../containers/domain';
 import { parseDetachKeys } from '../containers/flags';
 import { mustFindContainer } from '../containers/lookup';
@@ -41,7 +41,7 @@ export async function run(ctx: CliContext, args: string[], o: StartOptions): Pro
     } catch (err) {
       if (args.length === 1) throw err;
       failed = true;
-      ctx.io.stderr.write(`Error: ${(err as Error).message}\n`);
+      ctx.io.stderr.write(formatError(err, false));
     }
   }
   return failed ? EXIT_ENGINE : 0;

@@ -16,6 +16,7 @@ import { isPod, podContainers, podStatus } from '../pods';
 import { promptLine } from '../prompt';
 import { freedByRemoving, writableLayerBytes } from '../storage-usage';
 import type { ContainerRecord } from '../../runtime-service/container/record';
+import { formatError } from '../errors';
 
 /** Flags of `system prune`. */
 export interface SystemPruneOptions {
@@ -74,7 +75,7 @@ export async function run(ctx: CliContext, _args: string[], o: SystemPruneOption
   };
   const fail = (what: string, err: unknown): void => {
     failed = true;
-    ctx.io.stderr.write(`Error: ${what}: ${(err as Error).message}\n`);
+    ctx.io.stderr.write(formatError(`${what}: ${(err as Error).message}`, false));
   };
 
   // Pods: the stopped ones, with their containers.

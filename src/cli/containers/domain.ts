@@ -32,6 +32,7 @@ import { CliError, EXIT_ENGINE } from '../errors';
 import { findPod, listPods, noSuchPod, OWN_SANDBOX_KIND, POD_KIND_ANNOTATION } from '../pods';
 import { exitCommand } from './exit-command';
 import { ARGS_ANNOTATION, AUTOREMOVE_ANNOTATION, IMAGE_ANNOTATION, hasOwnSandbox, isAutoremove, isOwnSandbox, SANDBOX_ANNOTATION, STOP_TIMEOUT_ANNOTATION, stopTimeoutOf } from './metadata';
+import { quoteInput } from '../../common/bounded-text';
 
 /** The marker of a runroot the CLI has recovered since boot. */
 const RECOVERED_MARKER = 'peapod-cli.recovered';
@@ -198,7 +199,7 @@ export async function createCliContainer(ctx: CliContext, c: CliContainers, r: C
     return c.peapod.createContainer(pod.id, spec, options);
   }
   // The name first, so a taken one fails before a sandbox is made for nothing (creation checks it again, atomically).
-  if (c.engine.findByName(r.name).length > 0) throw new CliError(`the container name "${r.name}" is already in use by ${c.engine.findByName(r.name)[0].id}. You have to remove that container to be able to reuse that name: that name is already in use`, EXIT_ENGINE);
+  if (c.engine.findByName(r.name).length > 0) throw new CliError(`the container name ${quoteInput(r.name)} is already in use by ${c.engine.findByName(r.name)[0].id}. You have to remove that container to be able to reuse that name: that name is already in use`, EXIT_ENGINE);
   const sb = await c.peapod.sandboxes.create(await ownSandboxSpec(ctx, r, id), { request: { cli: 'container', network: r.network } });
   try {
     return await c.peapod.createContainer(sb.id, spec, options);

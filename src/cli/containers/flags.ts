@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import type { ContainerMount, ContainerResources, ContainerUser, MountPropagation } from '../../runtime-service/container/spec';
 import { CliError } from '../errors';
+import { quoteInput } from '../../common/bounded-text';
 
 /** The flags `run` and `create` share (camelCase keys of the command table). */
 export interface CreateFlags {
@@ -40,7 +41,7 @@ const MAX_ENV_FILE_BYTES = 1024 * 1024;
 function envEntry(entry: string, from: NodeJS.ProcessEnv, what: string): { name: string; value: string } | undefined {
   const i = entry.indexOf('=');
   const name = i < 0 ? entry : entry.slice(0, i);
-  if (name === '' || /\s/.test(name)) throw new CliError(`${what}: "${entry}" is not NAME=VALUE`);
+  if (name === '' || /\s/.test(name)) throw new CliError(`${what}: ${quoteInput(entry)} is not NAME=VALUE`);
   if (i >= 0) return { name, value: entry.slice(i + 1) };
   const v = from[name];
   return v === undefined ? undefined : { name, value: v };
@@ -87,16 +88,16 @@ const PROPAGATIONS: Record<string, MountPropagation> = { private: 'private', rpr
  */
 export function parseVolume(spec: string): ContainerMount {
   const parts = spec.split(':');
-  if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]) throw new CliError(`--volume "${spec}": expected HOST-DIR:CONTAINER-DIR[:OPTIONS]`);
+  if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]) throw new CliError(`--volume ${quoteInput(spec)}: expected HOST-DIR:CONTAINER-DIR[:OPTIONS]`);
   const [hostPath, containerPath, opts = ''] = parts;
-  if (!hostPath.startsWith('/')) throw new CliError(`--volume "${spec}": the host path must be absolute (named volumes are not supported)`);
-  if (!containerPath.startsWith('/')) throw new CliError(`--volume "${spec}": the container path must be absolute`);
+  if (!hostPath.startsWith('/')) throw new CliError(`--volume ${quoteInput(spec)}: the host path must be absolute (named volumes are not supported)`);
+  if (!containerPath.startsWith('/')) throw new CliError(`--volume ${quoteInput(spec)}: the container path must be absolute`);
   const m: ContainerMount = { hostPath, containerPath };
   for (const o of opts.split(',').filter(Boolean)) {
     if (o === 'ro') m.readonly = true;
     else if (o === 'rw') m.readonly = false;
     else if (PROPAGATIONS[o]) m.propagation = PROPAGATIONS[o];
-    else if (o !== 'z' && o !== 'Z') throw new CliError(`--volume "${spec}": unknown option "${o}" (ro, rw, z, Z, [r]private, [r]slave, [r]shared)`);
+    else if (o !== 'z' && o !== 'Z') throw new CliError(`--volume ${quoteInput(spec)}: unknown option ${quoteInput(o)} (ro, rw, z, Z, [r]private, [r]slave, [r]shared)`);
   }
   return m;
 }
@@ -107,10 +108,10 @@ export function parseVolume(spec: string): ContainerMount {
  */
 export function parseUser(text: string): ContainerUser {
   const [u, g] = text.split(':', 2);
-  if (!u) throw new CliError(`--user "${text}": no user given`);
+  if (!u) throw new CliError(`--user ${quoteInput(text)}: no user given`);
   const user: ContainerUser = /^\d+$/.test(u) ? { uid: Number(u) } : { name: u };
   if (g !== undefined && g !== '') {
-    if (!/^\d+$/.test(g)) throw new CliError(`--user "${text}": give the group as a GID (group names are not supported)`);
+    if (!/^\d+$/.test(g)) throw new CliError(`--user ${quoteInput(text)}: give the group as a GID (group names are not supported)`);
     user.gid = Number(g);
   }
   return user;
@@ -123,10 +124,10 @@ export function parseUser(text: string): ContainerUser {
  */
 export function parseMemory(text: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*([bkmg]?)b?$/i.exec(text.trim());
-  if (!m) throw new CliError(`--memory "${text}": expected a size such as 512m or 1g`);
+  if (!m) throw new CliError(`--memory ${quoteInput(text)}: expected a size such as 512m or 1g`);
   const mult = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2].toLowerCase()] ?? 1;
   const bytes = Math.floor(Number(m[1]) * mult);
-  if (bytes < 6 * 1024 * 1024) throw new CliError(`--memory "${text}": the minimum memory limit is 6m`);
+  if (bytes < 6 * 1024 * 1024) throw new CliError(`--memory ${quoteInput(text)}: the minimum memory limit is 6m`);
   return bytes;
 }
 
@@ -139,7 +140,7 @@ export const CPU_PERIOD_US = 100_000;
  */
 export function parseCpus(text: string): Pick<ContainerResources, 'cpuQuota' | 'cpuPeriod'> {
   const n = Number(text);
-  if (!/^\d+(\.\d+)?$/.test(text.trim()) || !(n > 0)) throw new CliError(`--cpus "${text}": expected a positive number of CPUs such as 1.5`);
+  if (!/^\d+(\.\d+)?$/.test(text.trim()) || !(n > 0)) throw new CliError(`--cpus ${quoteInput(text)}: expected a positive number of CPUs such as 1.5`);
   return { cpuQuota: Math.round(n * CPU_PERIOD_US), cpuPeriod: CPU_PERIOD_US };
 }
 
@@ -149,7 +150,7 @@ export function parseLabels(labels: string[] = []): Record<string, string> {
   for (const l of labels) {
     const i = l.indexOf('=');
     const k = i < 0 ? l : l.slice(0, i);
-    if (!k) throw new CliError(`--label "${l}": expected KEY=VALUE`);
+    if (!k) throw new CliError(`--label ${quoteInput(l)}: expected KEY=VALUE`);
     out[k] = i < 0 ? '' : l.slice(i + 1);
   }
   return out;
@@ -186,10 +187,10 @@ export function parseDetachKeys(text: string | undefined): Buffer | undefined {
     if (m) {
       const c = m[1].toLowerCase();
       const code = c >= 'a' && c <= 'z' ? c.charCodeAt(0) - 96 : { '@': 0, '[': 27, '\\': 28, ']': 29, '^': 30, _: 31 }[c];
-      if (code === undefined) throw new CliError(`--detach-keys "${spec}": unknown key "${k}"`);
+      if (code === undefined) throw new CliError(`--detach-keys ${quoteInput(spec)}: unknown key ${quoteInput(k)}`);
       bytes.push(code);
     } else if (k.length === 1) bytes.push(k.charCodeAt(0));
-    else throw new CliError(`--detach-keys "${spec}": unknown key "${k}" (a letter or ctrl-<letter>)`);
+    else throw new CliError(`--detach-keys ${quoteInput(spec)}: unknown key ${quoteInput(k)} (a letter or ctrl-<letter>)`);
   }
   return Buffer.from(bytes);
 }

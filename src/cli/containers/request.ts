@@ -11,6 +11,8 @@ import { portMappingsOf } from '../port-mappings';
 import { CreateFlags, parseCpus, parseEntrypoint, parseEnv, parseLabels, parseMemory, parseUser, parseVolume } from './flags';
 import { imageForRun, PullPolicy } from './image';
 import { randomName } from './names';
+import { quoteInput } from '../../common/bounded-text';
+import { checkArguments, checkBytes, checkLabels, INPUT_LIMITS } from '../../common/input-limits';
 
 /**
  * The request for `IMAGE [COMMAND...]` with `flags`.
@@ -21,11 +23,11 @@ export async function createRequest(ctx: CliContext, args: string[], flags: Crea
   const [imageName, ...cmd] = args;
   let stopTimeout: number | undefined;
   if (flags.stopTimeout !== undefined) {
-    if (!/^\d+$/.test(flags.stopTimeout)) throw new CliError(`--stop-timeout "${flags.stopTimeout}": expected a number of seconds`, EXIT_ENGINE);
+    if (!/^\d+$/.test(flags.stopTimeout)) throw new CliError(`--stop-timeout ${quoteInput(flags.stopTimeout)}: expected a number of seconds`, EXIT_ENGINE);
     stopTimeout = Number(flags.stopTimeout);
   }
-  if (flags.name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(flags.name)) {
-    throw new CliError(`--name "${flags.name}": names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument`, EXIT_ENGINE);
+  if (flags.name !== undefined && (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(flags.name) || flags.name.length > INPUT_LIMITS.name)) {
+    throw new CliError(`--name ${quoteInput(flags.name)}: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most ${INPUT_LIMITS.name} characters: invalid argument`, EXIT_ENGINE);
   }
   const resources: ContainerResources = {};
   if (flags.memory !== undefined) resources.memoryLimitBytes = parseMemory(flags.memory);
@@ -35,7 +37,12 @@ export async function createRequest(ctx: CliContext, args: string[], flags: Crea
   const ports = await portMappingsOf(flags.publish ?? []);
   const user = flags.user !== undefined ? parseUser(flags.user) : undefined;
   const labels = parseLabels(flags.label);
-  if (flags.workdir !== undefined && !flags.workdir.startsWith('/')) throw new CliError(`--workdir "${flags.workdir}": the working directory must be absolute`, EXIT_ENGINE);
+  // The CRI's bounds (common/input-limits.ts), so both front ends take the same inputs.
+  checkArguments({ COMMAND: cmd, '--env': env.map((e) => `${e.name}=${e.value}`) });
+  checkLabels('--label', labels);
+  if (flags.hostname !== undefined) checkBytes('--hostname', flags.hostname, INPUT_LIMITS.hostname);
+  if (flags.workdir !== undefined) checkBytes('--workdir', flags.workdir, INPUT_LIMITS.path);
+  if (flags.workdir !== undefined && !flags.workdir.startsWith('/')) throw new CliError(`--workdir ${quoteInput(flags.workdir)}: the working directory must be absolute`, EXIT_ENGINE);
   const image = await imageForRun(ctx, imageName, (flags.pull ?? 'missing') as PullPolicy);
   return {
     image,

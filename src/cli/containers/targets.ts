@@ -6,7 +6,7 @@
  */
 import type { ContainerRecord } from '../../runtime-service/container/record';
 import type { CliContext } from '../context';
-import { CliError, EXIT_ENGINE, exitCodeOf } from '../errors';
+import { CliError, EXIT_ENGINE, exitCodeOf, formatError } from '../errors';
 import { mustFindContainer } from './lookup';
 
 /**
@@ -44,7 +44,7 @@ export async function eachContainer(
       await fn(t.rec!, t.ref);
     } catch (err) {
       code = exitCodeOf(err);
-      ctx.io.stderr.write(`Error: ${(err as Error).message}\n`);
+      ctx.io.stderr.write(formatError(err, false));
     }
   }
   return code;

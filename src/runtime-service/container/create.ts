@@ -1,3 +1,4 @@
+import { checkSpecBounds } from './spec-bounds';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -124,6 +125,7 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
     stdinOnce: spec.stdinOnce ?? false,
   };
   // The inputs are checked before anything is written, so a bad spec leaves nothing.
+  checkSpecBounds(spec, image.config);
   const mounts = resolveMounts(spec.mounts ?? []);
   const devices = resolveDevices(spec.devices ?? []);
   const seccomp = localhostSeccomp(spec);

@@ -17,6 +17,7 @@ import type { LayerStack } from './rootfs';
 import { WritableLayerUsage } from './layer-usage';
 import { isCgroupV2 } from './stats';
 import { ContainerStore } from './store';
+import { quoteInput } from '../../common/bounded-text';
 
 /** The pod sandbox as the container code needs it (a subset of the sandbox record). */
 export interface EngineSandbox extends SpecSandbox {
@@ -137,6 +138,6 @@ export function containerDeps(opts: ContainerEngineOptions, state: StateDb): Con
 export function runtimeFor(deps: ContainerDeps, handler: string): OciRuntime {
   const name = handler || deps.opts.defaultRuntime;
   const rt = deps.opts.runtimes[name];
-  if (!rt) throw invalidArgument(`runtime handler "${name}" is not configured`);
+  if (!rt) throw invalidArgument(`runtime handler ${quoteInput(name)} is not configured`);
   return new OciRuntime(rt.runtime_path, rt.runtime_root);
 }

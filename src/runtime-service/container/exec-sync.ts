@@ -1,3 +1,5 @@
+import { relayedText } from '../../common/bounded-text';
+import { checkExecCommand } from './spec-bounds';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -60,6 +62,7 @@ const TIMED_OUT_EXIT_CODE = -1;
  */
 export async function execSync(deps: ContainerDeps, id: string, cmd: string[], timeoutSec: number, options: ExecSyncOptions = {}): Promise<ExecSyncResult> {
   if (cmd.length === 0) throw invalidArgument('an exec needs a command', { field: 'cmd' });
+  checkExecCommand(cmd);
   const found = deps.store.find(id);
   if (!found) throw notFound(`container "${id}" not found`);
   // Only an exit file on disk can change the state here: without one, no lock row is taken and
@@ -148,7 +151,7 @@ async function runcExec(runtime: OciRuntime, rec: ContainerRecord, cmd: string[]
       child.releaseOutputs();
       await outputsEnded;
       if (expired) return { exitCode: TIMED_OUT_EXIT_CODE, timedOut: expired };
-      const why = out.stderr.toString('utf8').trim() || `${runtime.binary} exec ended with ${started.signal ?? `exit code ${started.code}`}`;
+      const why = relayedText(out.stderr.toString('utf8')) || `${runtime.binary} exec ended with ${started.signal ?? `exit code ${started.code}`}`;
       throw internal(`exec in container ${rec.id}: ${why}`);
     }
     child.releaseOutputs(pid);

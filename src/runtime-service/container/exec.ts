@@ -7,6 +7,7 @@
  * pass unchanged); terminal size changes go to the process's terminal with
  * `stty -F /proc/<pid>/fd/0`.
  */
+import { checkExecCommand } from './spec-bounds';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -71,6 +72,7 @@ async function followResize(sizes: AsyncIterable<TerminalSize>, pidFile: string,
  *   Error when the process cannot be run.
  */
 export async function execStreaming(deps: ContainerDeps, id: string, cmd: string[], io: StdioStreams, overrides: ExecOverrides = {}): Promise<number> {
+  checkExecCommand(cmd);
   const rec = await runningContainer(deps, id, 'exec');
   const work = writeExecProcess(rec, cmd, io.tty, io.initialSize ? { ...overrides, consoleSize: io.initialSize } : overrides);
   const pidFile = path.join(work.dir, 'pid');

@@ -25,6 +25,7 @@ import { inUserNamespace } from '../../common/userns';
 import { startRootlessPodNetwork } from './rootless-network';
 import { removeSandboxResources, stopSandboxResources, TeardownDeps } from './teardown';
 import { checkSandboxSpec, SandboxSpec } from './spec';
+import { quoteInput } from '../../common/bounded-text';
 
 /** What building a sandbox needs. */
 export interface CreateDeps {
@@ -66,7 +67,7 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
   const { config, log, store } = deps;
   const handler = runtimeHandler || config.runtime.default_runtime;
   if (!config.runtime.runtimes[handler]) {
-    throw notFound(`runtime handler "${handler}" is not configured (known: ${Object.keys(config.runtime.runtimes).join(', ')})`);
+    throw notFound(`runtime handler ${quoteInput(handler)} is not configured (known: ${Object.keys(config.runtime.runtimes).join(', ')})`);
   }
   const spec = checkSandboxSpec(wanted);
   const hostNetwork = spec.namespaceOptions.network === 'NODE';

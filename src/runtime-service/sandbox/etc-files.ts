@@ -1,4 +1,6 @@
 import * as fs from 'node:fs';
+import { quoteInput } from '../../common/bounded-text';
+import { INPUT_LIMITS } from '../../common/input-limits';
 
 /** An RFC 1123 DNS label as Kubernetes defines it: lowercase alphanumerics and '-', starting and ending alphanumeric. */
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -12,13 +14,14 @@ export const MAX_LABEL_LENGTH = 63;
  * it sets one as the hostname (setHostnameAsFQDN; kubernetes
  * pkg/kubelet/util GetNodenameForKernel, fqdnMaxLen = 64).
  */
-export const MAX_HOSTNAME_LENGTH = 64;
+export const MAX_HOSTNAME_LENGTH = INPUT_LIMITS.hostname;
 
 /**
  * Checks a pod hostname: an RFC 1123 subdomain as Kubernetes defines it
  * (dot-separated labels, each lowercase alphanumerics and '-', starting and
  * ending alphanumeric, at most 63 characters), at most 64 characters in
- * all. A single label is the usual pod hostname; the kubelet sends the
+ * all (bytes and characters are one: only ASCII is valid; the CRI
+ * front end checks the same bound first, docs/security.md). A single label is the usual pod hostname; the kubelet sends the
  * pod's FQDN (`web-0.web.default.svc.cluster.local`) when the pod sets
  * setHostnameAsFQDN. CRI-O and containerd check nothing and leave it to
  * sethostname(2), which takes any 64 bytes; peapod refuses what no kubelet
@@ -26,13 +29,13 @@ export const MAX_HOSTNAME_LENGTH = 64;
  * @returns null when valid, else why not (for INVALID_ARGUMENT).
  */
 export function hostnameProblem(hostname: string): string | null {
-  if (hostname.length > MAX_HOSTNAME_LENGTH) return `hostname "${hostname}" is longer than ${MAX_HOSTNAME_LENGTH} characters`;
+  if (Buffer.byteLength(hostname) > MAX_HOSTNAME_LENGTH) return `hostname ${quoteInput(hostname)} is longer than ${MAX_HOSTNAME_LENGTH} bytes`;
   if (hostname === '') return 'hostname is empty';
   for (const label of hostname.split('.')) {
-    if (label === '') return `hostname "${hostname}" has an empty label (a leading, trailing or doubled '.')`;
-    if (label.length > MAX_LABEL_LENGTH) return `hostname "${hostname}": label "${label}" is longer than ${MAX_LABEL_LENGTH} characters`;
+    if (label === '') return `hostname ${quoteInput(hostname)} has an empty label (a leading, trailing or doubled '.')`;
+    if (label.length > MAX_LABEL_LENGTH) return `hostname ${quoteInput(hostname)}: label ${quoteInput(label)} is longer than ${MAX_LABEL_LENGTH} characters`;
     if (!DNS_LABEL.test(label)) {
-      return `hostname "${hostname}": label "${label}" is not an RFC 1123 label (lowercase letters, digits and '-', starting and ending alphanumeric)`;
+      return `hostname ${quoteInput(hostname)}: label ${quoteInput(label)} is not an RFC 1123 label (lowercase letters, digits and '-', starting and ending alphanumeric)`;
     }
   }
   return null;

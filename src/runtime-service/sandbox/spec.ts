@@ -12,6 +12,7 @@ import type { CniBandwidth, CniPortMapping } from '../cni/runtime-config';
 import { DnsSettings, hostnameProblem } from './etc-files';
 import type { IpcMode, NetworkMode, PidMode } from './record';
 import { sysctlProblem } from './sysctls';
+import { quoteInput } from '../../common/bounded-text';
 
 /** What identifies a pod: with its namespace, uid and attempt, unique among peapod's pods. */
 export interface SandboxMetadata {
@@ -107,13 +108,13 @@ export function checkSandboxSpec(spec: SandboxSpec): CheckedSandboxSpec {
   const sysctls = { ...spec.sysctls };
   for (const name of Object.keys(sysctls)) {
     const problem = sysctlProblem(name, namespaceOptions.network === 'NODE', namespaceOptions.ipc === 'NODE');
-    if (problem) throw invalidArgument(problem, { field: `sysctls["${name}"]` });
+    if (problem) throw invalidArgument(problem, { field: `sysctls[${quoteInput(name)}]` });
   }
   const portMappings = (spec.portMappings ?? []).map((pm, i) => {
     const field = `portMappings[${i}]`;
     if (!(pm.containerPort > 0 && pm.containerPort <= 65535)) throw invalidArgument(`container port ${pm.containerPort} is not a port number`, { field: `${field}.containerPort` });
     if (!(pm.hostPort >= 0 && pm.hostPort <= 65535)) throw invalidArgument(`host port ${pm.hostPort} is not a port number`, { field: `${field}.hostPort` });
-    if (pm.hostIP !== undefined && pm.hostIP !== '' && net.isIP(pm.hostIP) === 0) throw invalidArgument(`host IP "${pm.hostIP}" is not an IP address`, { field: `${field}.hostIP` });
+    if (pm.hostIP !== undefined && pm.hostIP !== '' && net.isIP(pm.hostIP) === 0) throw invalidArgument(`host IP ${quoteInput(pm.hostIP)} is not an IP address`, { field: `${field}.hostIP` });
     return { ...pm };
   });
   if (portMappings.length > 0 && spec.cniNetwork === null && namespaceOptions.network === 'POD') {
