@@ -11,12 +11,25 @@ import { makeTestCniNetwork, TestCniNetwork } from './harness/cni-net';
 import { removeAllPods } from './harness/client';
 import { startRegistry, TestRegistry } from './harness/registry';
 import { startServer, TestServer } from './harness/server';
+import { waitFor } from './helpers/wait';
 
 /**
  * Racing lifecycle calls on one container or pod, as a kubelet and an
  * operator can send them: every Stop and Remove succeeds or answers
  * NOT_FOUND, never INTERNAL, and nothing is left behind.
  */
+/** The conmon processes naming `id` among their arguments (the monitor of a container or its pod's). */
+async function monitorsOf(id: string): Promise<number[]> {
+  const procs = await processesWithArgument(id);
+  return procs.map((p) => p.pid).filter((pid) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'conmon';
+    } catch {
+      return false;
+    }
+  });
+}
+
 describe('racing Stop and Remove calls (real runc, conmon, CNI)', function () {
   this.timeout(180_000);
   let network: TestCniNetwork;
@@ -83,7 +96,9 @@ describe('racing Stop and Remove calls (real runc, conmon, CNI)', function () {
       const { containers } = await rt.ListContainers({});
       expect(containers.map((c) => c.id)).to.not.include(id);
       // Removed means gone: no monitor left to write an exit file or socket link after the answer.
-      expect(await processesWithArgument(id)).to.deep.equal([]);
+      expect(await monitorsOf(id)).to.deep.equal([]);
+      // The runtime's delete runs in the background after the answer (container/release.ts) and ends on its own.
+      await waitFor(async () => (await processesWithArgument(id)).length === 0, 20_000, `the processes naming ${id} to end`);
       expect(fs.existsSync(path.join(server.runroot, 'containers-exits', id)), 'exit file').to.equal(false);
       expect(fs.existsSync(path.join(server.runroot, 'containers-sockets', id)), 'socket link').to.equal(false);
     }
@@ -108,8 +123,14 @@ describe('racing Stop and Remove calls (real runc, conmon, CNI)', function () {
       expect((await rt.ListPodSandbox({})).items.map((p) => p.id)).to.not.include(pod);
       const { containers } = await rt.ListContainers({});
       for (const id of ids) expect(containers.map((c) => c.id)).to.not.include(id);
-      for (const id of [pod, ...ids]) expect(await processesWithArgument(id), id).to.deep.equal([]);
-      for (const d of ['containers-exits', 'containers-sockets', 'containers', 'sandboxes']) expect(fs.readdirSync(path.join(server.runroot, d)), d).to.deep.equal([]);
+      for (const id of [pod, ...ids]) expect(await monitorsOf(id), id).to.deep.equal([]);
+      // Releases of containers removed by RemoveContainer run in the background (container/release.ts): what they
+      // hold is gone once they end, with a deadline.
+      for (const id of [pod, ...ids]) await waitFor(async () => (await processesWithArgument(id)).length === 0, 20_000, `the processes naming ${id} to end`);
+      for (const d of ['containers-exits', 'containers-sockets', 'containers', 'sandboxes']) {
+        const dir = path.join(server.runroot, d);
+        await waitFor(() => fs.readdirSync(dir).length === 0, 20_000, `${d} to be empty (it holds ${fs.readdirSync(dir).join(', ')})`);
+      }
     }
   });
 });
