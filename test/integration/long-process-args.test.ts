@@ -83,4 +83,28 @@ describe('long process arguments fail promptly (real runc + conmon)', function (
     expect(Buffer.byteLength((err as Error).message)).to.be.below(4096);
     expect((err as Error).message).to.match(/file name too long"?$/);
   });
+  it('refuses a 1 MiB or malformed cpuset on create and on update with INVALID_ARGUMENT naming the field (runc quoted it past conmon\'s pipe and hung 120 s)', async () => {
+    for (const [value, why] of [['1'.repeat(1024 * 1024), /is longer than 4096 characters/], ['0-3;x', /is not a cpu list like 0-3,5/]] as const) {
+      const config = containerConfig(`cpuset-${value.length}`, { command: ['true'], linux: { resources: { cpuset_cpus: value, hugepage_limits: [], unified: {} } } as never });
+      let err: unknown;
+      try {
+        await engine.create(pod.sandbox, containerSpecOf(config, pod.sandbox).spec, image);
+      } catch (e) {
+        err = e;
+      }
+      expect(toGrpcStatus(err).code, (err as Error)?.message?.slice(0, 200)).to.equal(GrpcStatus.INVALID_ARGUMENT);
+      expect((err as Error).message).to.match(why);
+      expect((err as Error).message.startsWith('resources.cpusetCpus: '), (err as Error).message.slice(0, 200)).to.equal(true);
+      expect(Buffer.byteLength((err as Error).message)).to.be.below(1024);
+    }
+    const c = await engine.create(pod.sandbox, containerSpecOf(containerConfig('cpuset-ok', { command: ['true'] }), pod.sandbox).spec, image);
+    let err: unknown;
+    try {
+      await engine.updateResources(c.id, { cpusetMems: 'm'.repeat(5000) });
+    } catch (e) {
+      err = e;
+    }
+    expect(toGrpcStatus(err).code).to.equal(GrpcStatus.INVALID_ARGUMENT);
+    expect((err as Error).message.startsWith('resources.cpusetMems: '), (err as Error).message.slice(0, 200)).to.equal(true);
+  });
 });

@@ -1,3 +1,4 @@
+import { checkContainerResources } from './resource-bounds';
 import { checkSpecBounds } from './spec-bounds';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -126,6 +127,7 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
   };
   // The inputs are checked before anything is written, so a bad spec leaves nothing.
   checkSpecBounds(spec, image.config);
+  checkContainerResources(spec.resources);
   const mounts = resolveMounts(spec.mounts ?? []);
   const devices = resolveDevices(spec.devices ?? []);
   const seccomp = localhostSeccomp(spec);

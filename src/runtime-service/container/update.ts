@@ -2,6 +2,7 @@ import { internal, notFound } from '../../common/errors';
 import { ociResources } from '../oci/spec';
 import { ContainerDeps, runtimeFor } from './deps';
 import type { ContainerResources } from './spec';
+import { checkContainerResources } from './resource-bounds';
 import { nextRecord } from './state';
 
 /**
@@ -12,6 +13,7 @@ import { nextRecord } from './state';
  */
 export function updateResources(deps: ContainerDeps, id: string, resources: ContainerResources): Promise<void> {
   return deps.locks.run(id, async () => {
+    checkContainerResources(resources);
     const rec = deps.store.find(id);
     if (!rec) throw notFound(`container "${id}" not found`);
     nextRecord(rec, { type: 'resources', resources });

@@ -1,3 +1,4 @@
+import { relayedText } from '../../common/bounded-text';
 import * as fs from 'node:fs';
 import { HostCommandError, runHostCommand } from '../../common/host/command';
 import type { OciResources } from './types';
@@ -33,7 +34,8 @@ export class OciRuntime {
       return await runHostCommand(this.binary, ['--root', this.root, ...args], { timeoutMs });
     } catch (err) {
       const why = err instanceof HostCommandError ? err.stderr : (err as Error).message;
-      throw new RuntimeError(`${this.binary} ${args[0]}: ${why.trim()}`, { cause: err });
+      // runc's reason is at the end of its text, and it quotes inputs: keep both ends, bounded.
+      throw new RuntimeError(`${this.binary} ${args[0]}: ${relayedText(why)}`, { cause: err });
     }
   }
 
