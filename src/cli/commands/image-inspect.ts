@@ -7,6 +7,7 @@
 import * as path from 'node:path';
 import type { ImageRecord, ImageStore } from '../../image-service/store/image-store';
 import type { CliContext } from '../context';
+import { shownInput } from '../../common/bounded-text';
 import { CliError } from '../errors';
 import { renderObject } from '../output/write';
 import { formatTemplate, parseFormat, TemplateError } from '../output/template';
@@ -68,6 +69,6 @@ export async function run(ctx: CliContext, args: string[], o: { format?: string 
       throw err;
     }
   } else ctx.io.stdout.write(renderObject(undefined, views));
-  if (missing.length) throw new CliError(`inspecting object: ${missing.map((m) => `${m}: image not known`).join('; ')}`);
+  if (missing.length) throw new CliError(`inspecting object: ${missing.map((m) => `${shownInput(m)}: image not known`).join('; ')}`);
   return 0;
 }

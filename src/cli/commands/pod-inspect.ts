@@ -5,6 +5,7 @@
  * are printed, then `Error: inspecting object: no such pod NAME` (125).
  */
 import type { CliContext } from '../context';
+import { shownInput } from '../../common/bounded-text';
 import { CliError } from '../errors';
 import { renderObject } from '../output/write';
 import { podInfo, podInspect } from '../pod-view';
@@ -39,7 +40,7 @@ export async function run(ctx: CliContext, args: string[], o: PodInspectOptions)
   } else if (objects.length) {
     ctx.io.stdout.write(JSON.stringify(objects.length === 1 ? objects[0] : objects, null, 5) + '\n');
   }
-  if (missing !== undefined) throw new CliError(`inspecting object: no such pod ${missing}`);
+  if (missing !== undefined) throw new CliError(`inspecting object: no such pod ${shownInput(missing)}`);
   if (o.latest && found.length === 0) throw new CliError('no pods to inspect');
   return 0;
 }

@@ -8,6 +8,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CliContext } from '../context';
+import { shownInput } from '../../common/bounded-text';
 import { CliError } from '../errors';
 
 /** Flags of `save`. */
@@ -26,7 +27,7 @@ export async function run(ctx: CliContext, args: string[], o: SaveOptions): Prom
   const { store } = ctx.images;
   const items = args.map((ref) => {
     const image = store.resolve(ref);
-    if (!image) throw new CliError(`${ref}: image not known`);
+    if (!image) throw new CliError(`${shownInput(ref)}: image not known`);
     return { image, name: tagNamedBy(image, ref) ?? (image.repoTags.length === 1 && !/^(sha256:)?[0-9a-f]{3,64}$/.test(ref) ? image.repoTags[0] : undefined) };
   });
   const onBlob = o.quiet ? undefined : (kind: 'blob' | 'config' | 'manifest', digest: string): void => void ctx.io.stderr.write(kind === 'manifest' ? 'Writing manifest to image destination\n' : `Copying ${kind} ${digest}\n`);

@@ -1,5 +1,6 @@
 /** `peapod untag IMAGE [NAME...]`: removes names from a stored image (all of them when none is given); the image stays. */
 import type { CliContext } from '../context';
+import { shownInput } from '../../common/bounded-text';
 import { CliError } from '../errors';
 
 /** Runs `untag`. @throws CliError (125) for an unknown image or a name it does not have (nothing is removed then). */
@@ -8,7 +9,7 @@ export async function run(ctx: CliContext, args: string[]): Promise<number> {
   const [ref, ...names] = args;
   const { store } = ctx.images;
   const img = store.resolve(ref);
-  if (!img) throw new CliError(`${ref}: image not known`);
+  if (!img) throw new CliError(`${shownInput(ref)}: image not known`);
   const tags = names.length === 0 ? img.repoTags : names.map((n) => {
     const t = tagNamedBy(img, n);
     if (!t) {

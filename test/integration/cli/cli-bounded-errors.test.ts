@@ -36,6 +36,10 @@ describe('peapod CLI: bounded error lines for huge inputs (issue 17)', function 
     ['create -w', ['create', '-w', `/${BIG}`, 'busybox'], 125, /^Error: --workdir: "\/b+…" \(120001 bytes\) is longer than 4096 bytes$/],
     ['inspect', ['inspect', BIG], 125, /^Error: no such object: "b+…" \(120000 bytes\)$/],
     ['pod create --hostname', ['pod', 'create', '--hostname', BIG], 125, /\(120000 bytes\) is longer than 64 bytes$/],
+    ['tag', ['tag', BIG, 'x'], 125, /^Error: "b+…" \(120000 bytes\): image not known$/],
+    ['untag', ['untag', BIG], 125, /^Error: "b+…" \(120000 bytes\): image not known$/],
+    ['image inspect', ['image', 'inspect', BIG], 125, /^Error: inspecting object: "b+…" \(120000 bytes\): image not known$/],
+    ['pod inspect', ['pod', 'inspect', BIG], 125, /^Error: inspecting object: no such pod "b+…" \(120000 bytes\)$/],
   ];
   for (const [what, args, code, line] of cases) {
     it(`${what}: exit ${code}, one short line quoting the input with its length`, async () => {
