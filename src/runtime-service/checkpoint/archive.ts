@@ -229,7 +229,10 @@ export async function writeArchive(dir: string, location: string): Promise<void>
     await fs.promises.rename(tmp, location);
   } catch (err) {
     pack.destroy();
+    // The stream opens its file asynchronously: wait until it is closed, so the file cannot appear after the rm.
+    const closed = out.closed ? Promise.resolve() : new Promise<void>((resolve) => out.once('close', () => resolve()));
     out.destroy();
+    await closed;
     await fs.promises.rm(tmp, { force: true });
     throw err;
   }

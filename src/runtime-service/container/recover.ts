@@ -112,6 +112,9 @@ export async function recoverContainers(deps: ContainerDeps, options: { reconcil
   deps.trash.empty();
   for (const id of new Set([...stateDirs, ...bundles, ...exits, ...sockets])) {
     if (known.has(id)) continue;
+    // `<id>.XXXXXX` is conmon writing an exit file atomically (g_file_set_contents: a temp file, then a
+    // rename) for a container that is alive: never a container of its own, and not ours to remove.
+    if (id.includes('.')) continue;
     deps.opts.log.warn({ id }, 'removing container files without a record');
     await stopMonitor(deps, id, false).catch((err) => deps.opts.log.error({ id, err }, 'stopping the monitor of a container without a record failed'));
     // A removal released in the background (release.ts) and cut short may have left the runtime's state and cgroup.
