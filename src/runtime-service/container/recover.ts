@@ -113,8 +113,12 @@ export async function recoverContainers(deps: ContainerDeps, options: { reconcil
   for (const id of new Set([...stateDirs, ...bundles, ...exits, ...sockets])) {
     if (known.has(id)) continue;
     // `<id>.XXXXXX` is conmon writing an exit file atomically (g_file_set_contents: a temp file, then a
-    // rename) for a container that is alive: never a container of its own, and not ours to remove.
-    if (id.includes('.')) continue;
+    // rename): while container <id> has a record its conmon may be writing it now (leave it); without one it
+    // is what a conmon killed mid-write left (remove the file, nothing else).
+    if (id.includes('.')) {
+      if (!known.has(id.slice(0, id.indexOf('.')))) fs.rmSync(path.join(deps.dirs.exits, id), { force: true });
+      continue;
+    }
     deps.opts.log.warn({ id }, 'removing container files without a record');
     await stopMonitor(deps, id, false).catch((err) => deps.opts.log.error({ id, err }, 'stopping the monitor of a container without a record failed'));
     // A removal released in the background (release.ts) and cut short may have left the runtime's state and cgroup.
