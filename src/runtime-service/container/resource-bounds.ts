@@ -8,6 +8,11 @@ export const MAX_CPUSET_LENGTH = 4096;
 /** A cpu or memory-node list of the kernel's cpuset format (cgroup-v1 cpusets.rst "cpuset.cpus"): `0-3,5`. */
 const CPU_LIST = /^\d+(-\d+)?(,\d+(-\d+)?)*$/;
 
+/** Whether `value` is a cpu or memory-node list like `0-3,5` of at most MAX_CPUSET_LENGTH characters. */
+export function isCpuList(value: string): boolean {
+  return value.length <= MAX_CPUSET_LENGTH && CPU_LIST.test(value);
+}
+
 /**
  * Checks a container's cpuset lists before anything is made: runc quotes a
  * refused value in its error (twice), and an error over conmon's 64 KiB
@@ -23,6 +28,6 @@ export function checkContainerResources(resources: ContainerResources | null | u
     if (value === undefined || value === '') continue;
     const field = `resources.${key}`;
     if (value.length > MAX_CPUSET_LENGTH) throw invalidArgument(`${field}: ${quoteInput(value)} is longer than ${MAX_CPUSET_LENGTH} characters`, { field });
-    if (!CPU_LIST.test(value)) throw invalidArgument(`${field}: ${quoteInput(value)} is not a cpu list like 0-3,5`, { field });
+    if (!isCpuList(value)) throw invalidArgument(`${field}: ${quoteInput(value)} is not a cpu list like 0-3,5`, { field });
   }
 }

@@ -5,6 +5,7 @@ import { internal, invalidArgument, notFound, wrongState } from '../../common/er
 import type { Logger } from '../../common/logger';
 import { inUserNamespace } from '../../common/userns';
 import type { ContainerResources } from '../container/spec';
+import { isCpuList, MAX_CPUSET_LENGTH } from '../container/resource-bounds';
 import type { SandboxStore } from './store';
 
 /**
@@ -29,8 +30,6 @@ import type { SandboxStore } from './store';
  * succeeds, as containerd answers it (it only hands the values to NRI).
  */
 
-/** Largest cpuset list accepted, in characters. */
-const MAX_CPUSET_LENGTH = 4096;
 /** Most `unified` entries accepted. */
 const MAX_UNIFIED_ENTRIES = 64;
 /** Most hugepage limits accepted. */
@@ -43,7 +42,6 @@ export interface CgroupSetting {
   v2?: { file: string; value: string };
 }
 
-const CPUSET = /^\d+(-\d+)?(,\d+(-\d+)?)*$/;
 const PAGE_SIZE = /^\d+(KB|MB|GB)$/;
 const UNIFIED_KEY = /^[a-z]+\.[a-z0-9_.]+$/;
 
@@ -76,7 +74,7 @@ export function podCgroupSettings(resources: ContainerResources, overhead: Conta
     checkedInt(r.cpuPeriod, `${name}.cpuPeriod`, 1000, 1_000_000);
     if (r.cpuQuota !== undefined && r.cpuQuota !== -1) checkedInt(r.cpuQuota, `${name}.cpuQuota`, 1000, Number.MAX_SAFE_INTEGER);
     for (const [key, v] of [['cpusetCpus', r.cpusetCpus], ['cpusetMems', r.cpusetMems]] as const) {
-      if (v !== undefined && (v.length > MAX_CPUSET_LENGTH || !CPUSET.test(v))) throw invalidArgument(`${quoteInput(v)} is not a cpu list like 0-3,5`, { field: `${name}.${key}` });
+      if (v !== undefined && !isCpuList(v)) throw invalidArgument(`${quoteInput(v)} is not a cpu list like 0-3,5`, { field: `${name}.${key}` });
     }
     if ((r.hugepageLimits?.length ?? 0) > MAX_HUGEPAGE_LIMITS) throw invalidArgument(`more than ${MAX_HUGEPAGE_LIMITS} hugepage limits`, { field: `${name}.hugepageLimits` });
     (r.hugepageLimits ?? []).forEach((h, i) => {
