@@ -106,19 +106,19 @@ function entries(dir: string): string[] {
 export async function recoverContainers(deps: ContainerDeps, options: { reconcileRuntime?: boolean } = {}): Promise<void> {
   const stateDirs = entries(deps.dirs.state);
   const bundles = entries(deps.dirs.bundles);
-  const exits = entries(deps.dirs.exits);
+  // `<id>.XXXXXX` in the exits dir is conmon writing an exit file atomically (g_file_set_contents: a temp
+  // file, then a rename), never a container of its own: while container <id> has a record its conmon may
+  // be writing it now (left alone); without one it is what a conmon killed mid-write left (removed).
+  const exitEntries = entries(deps.dirs.exits);
+  const exits = exitEntries.filter((n) => !n.includes('.'));
   const sockets = entries(deps.dirs.sockets);
   const known = deps.store.allIds();
+  for (const temp of exitEntries.filter((n) => n.includes('.'))) {
+    if (!known.has(temp.slice(0, temp.indexOf('.')))) fs.rmSync(path.join(deps.dirs.exits, temp), { force: true });
+  }
   deps.trash.empty();
   for (const id of new Set([...stateDirs, ...bundles, ...exits, ...sockets])) {
     if (known.has(id)) continue;
-    // `<id>.XXXXXX` is conmon writing an exit file atomically (g_file_set_contents: a temp file, then a
-    // rename): while container <id> has a record its conmon may be writing it now (leave it); without one it
-    // is what a conmon killed mid-write left (remove the file, nothing else).
-    if (id.includes('.')) {
-      if (!known.has(id.slice(0, id.indexOf('.')))) fs.rmSync(path.join(deps.dirs.exits, id), { force: true });
-      continue;
-    }
     deps.opts.log.warn({ id }, 'removing container files without a record');
     await stopMonitor(deps, id, false).catch((err) => deps.opts.log.error({ id, err }, 'stopping the monitor of a container without a record failed'));
     // A removal released in the background (release.ts) and cut short may have left the runtime's state and cgroup.
