@@ -25,13 +25,12 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { quoteInput } from '../../common/bounded-text';
 import { invalidArgument, PeapodError } from '../../common/errors';
 import type { ContainerRecord } from '../container/record';
 import type { OciSpec } from '../oci/types';
-import { rootfsChanges, writeRootfsDiffTar } from './rootfs-diff';
+import { rootfsChanges, tarInto, writeRootfsDiffTar } from './rootfs-diff';
 
 /** File names of the layout (checkpointctl's constants). */
 export const CHECKPOINT_FILES = {
@@ -209,13 +208,7 @@ async function packTree(pack: tar.Pack, root: string, prefix: string): Promise<v
 export async function writeArchive(dir: string, location: string): Promise<void> {
   const tmp = `${location}.tmp-${randomBytes(6).toString('hex')}`;
   const out = fs.createWriteStream(tmp, { mode: 0o600, flags: 'wx' });
-  const pack = tar.pack();
-  const done = new Promise<void>((resolve, reject) => {
-    pack.on('error', reject);
-    out.on('error', reject);
-    out.on('finish', resolve);
-  });
-  (pack as unknown as Readable).pipe(out);
+  const { pack, done } = tarInto(out);
   try {
     await packTree(pack, dir, '');
     pack.finalize();

@@ -172,12 +172,11 @@ export class RootfsDiffError extends PeapodError {
 }
 
 /**
- * Writes `rootfs-diff.tar`: the entries of `changes` from `upperDir` into
- * `out` (ended when done). A file whose size changed since the walk fails
- * the write (the caller pauses the container first).
- * @throws RootfsDiffError, or the fs error of a file that went away.
+ * A tar stream (tar-stream's pack) piped into `out`.
+ * @returns the pack, and `done`: resolves once `out` finished (every byte
+ *   written), rejects with the first error of the pack or of `out`.
  */
-export async function writeRootfsDiffTar(upperDir: string, changes: RootfsChanges, out: Writable): Promise<void> {
+export function tarInto(out: Writable): { pack: tar.Pack; done: Promise<void> } {
   const pack = tar.pack();
   const done = new Promise<void>((resolve, reject) => {
     pack.on('error', reject);
@@ -185,6 +184,17 @@ export async function writeRootfsDiffTar(upperDir: string, changes: RootfsChange
     out.on('finish', resolve);
   });
   (pack as unknown as Readable).pipe(out);
+  return { pack, done };
+}
+
+/**
+ * Writes `rootfs-diff.tar`: the entries of `changes` from `upperDir` into
+ * `out` (ended when done). A file whose size changed since the walk fails
+ * the write (the caller pauses the container first).
+ * @throws RootfsDiffError, or the fs error of a file that went away.
+ */
+export async function writeRootfsDiffTar(upperDir: string, changes: RootfsChanges, out: Writable): Promise<void> {
+  const { pack, done } = tarInto(out);
   const links = new Map<string, string>();
   try {
     for (const e of changes.entries) {
