@@ -11,7 +11,7 @@ import { makeTestCniNetwork, TestCniNetwork } from './harness/cni-net';
 import { removeAllPods } from './harness/client';
 import { startRegistry, TestRegistry } from './harness/registry';
 import { startServer, TestServer } from './harness/server';
-import { waitFor } from './helpers/wait';
+import { until, waitFor } from './helpers/wait';
 
 /**
  * Racing lifecycle calls on one container or pod, as a kubelet and an
@@ -129,7 +129,8 @@ describe('racing Stop and Remove calls (real runc, conmon, CNI)', function () {
       for (const id of [pod, ...ids]) await waitFor(async () => (await processesWithArgument(id)).length === 0, 20_000, `the processes naming ${id} to end`);
       for (const d of ['containers-exits', 'containers-sockets', 'containers', 'sandboxes']) {
         const dir = path.join(server.runroot, d);
-        await waitFor(() => fs.readdirSync(dir).length === 0, 20_000, `${d} to be empty (it holds ${fs.readdirSync(dir).join(', ')})`);
+        await until(() => fs.readdirSync(dir).length === 0, 20_000);
+        expect(fs.readdirSync(dir), d).to.deep.equal([]);
       }
     }
   });
