@@ -8,8 +8,9 @@
  *
  * The running slirp4netns is recorded beside the CNI cache, in the pod's
  * run directory (`slirp4netns.json`: pid, start time, API socket), written
- * atomically once it runs; teardown reads it, so a record of the pod needs
- * no field of its own and a rollback finds what was started.
+ * atomically as soon as it is spawned (while it sets itself up, which is
+ * most of its start); teardown reads it, so a record of the pod needs no
+ * field of its own and a rollback finds what was started.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -49,15 +50,24 @@ export interface RootlessPodNetwork {
 export async function startRootlessPodNetwork(paths: SandboxPaths, runroot: string, sandboxId: string, ports: CniPortMapping[]): Promise<RootlessPodNetwork> {
   const apiSocket = slirpApiSocket(runroot, sandboxId);
   fs.mkdirSync(path.dirname(apiSocket), { recursive: true, mode: 0o700 });
-  const proc = await startSlirp4netns({ netns: paths.netnsPin, apiSocket, logFile: path.join(paths.runDir, 'slirp4netns.log') });
+  const stateFile = slirpStateFile(paths);
+  // Recorded as soon as it is spawned, while it sets itself up (its readiness is most of its start).
+  let recorded: Promise<void> | undefined;
+  let proc: Slirp4netnsProcess | undefined;
   try {
-    await writeFileAtomic(slirpStateFile(paths), JSON.stringify(proc), 0o600);
+    proc = await startSlirp4netns({
+      netns: paths.netnsPin,
+      apiSocket,
+      logFile: path.join(paths.runDir, 'slirp4netns.log'),
+      onSpawned: (p) => (recorded = writeFileAtomic(stateFile, JSON.stringify(p), 0o600)),
+    });
     for (const p of ports) {
       await addHostForward(apiSocket, { proto: p.protocol === 'udp' ? 'udp' : 'tcp', hostIp: p.hostIP || '0.0.0.0', hostPort: p.hostPort, guestPort: p.containerPort });
     }
   } catch (err) {
-    await stopSlirp4netns(proc);
-    fs.rmSync(slirpStateFile(paths), { force: true });
+    if (proc) await stopSlirp4netns(proc);
+    await recorded?.catch(() => undefined);
+    fs.rmSync(stateFile, { force: true });
     throw err;
   }
   return { ips: [SLIRP_GUEST_IP], dnsServer: SLIRP_DNS_IP };
