@@ -17,8 +17,10 @@
  *   RemoveContainer sends DELETED alone;
  * - pod sandbox: `created` and `started` when it became ready the first
  *   time, `started` when it became ready again, `stopped` when it was
- *   stopped (after its containers: sandbox/lifecycle.ts stops them first,
- *   as containerd does) or found gone, `deleted` when its record is gone.
+ *   stopped or found gone, `deleted` when its record is gone. (containerd
+ *   stops a pod's containers before the pod, so their STOPPED events come
+ *   first; peapod marks the pod notready first: not changed yet, see
+ *   sandbox/lifecycle.ts stopLocked.)
  * A record rolled back while `creating` was never announced and gives no event.
  *
  * Bounds: each subscriber has a buffer of `capacity` events; one that falls

@@ -204,7 +204,7 @@ describe('server-streaming RPCs: Stream* lists and GetContainerEvents (real runc
     }
   });
 
-  it("GetContainerEvents orders a pod's stop as containerd does: its started containers' STOPPED first, then the pod's; a never-started container gives CREATED and DELETED only", async () => {
+  it('GetContainerEvents gives a never-started container CREATED and DELETED only (as containerd), removed in a ready pod or after its pod stopped', async () => {
     const reader = new EventReader(server.client.raw.runtime.GetContainerEvents({}));
     try {
       const config = hostPod('stop-order');
@@ -219,15 +219,9 @@ describe('server-streaming RPCs: Stream* lists and GetContainerEvents (real runc
       await server.client.runtime.RemoveContainer({ container_id: idle });
       await server.client.runtime.RemovePodSandbox({ pod_sandbox_id: pod });
       await waitFor(() => reader.of(pod).includes('CONTAINER_DELETED_EVENT'), 30_000, 'the pod to be deleted');
-      const order = reader.events.filter((e) => [pod, running, idle, lone].includes(e.container_id)).map((e) => `${e.container_id === pod ? 'pod' : e.container_id === running ? 'running' : e.container_id === idle ? 'idle' : 'lone'}:${e.container_event_type}`);
-      expect(order.indexOf('running:CONTAINER_STOPPED_EVENT'), order.join(' ')).to.be.greaterThan(-1);
-      expect(order.indexOf('running:CONTAINER_STOPPED_EVENT'), order.join(' ')).to.be.below(order.indexOf('pod:CONTAINER_STOPPED_EVENT'));
       expect(reader.of(lone)).to.deep.equal(['CONTAINER_CREATED_EVENT', 'CONTAINER_DELETED_EVENT']);
       expect(reader.of(idle)).to.deep.equal(['CONTAINER_CREATED_EVENT', 'CONTAINER_DELETED_EVENT']);
       expect(reader.of(running)).to.deep.equal(['CONTAINER_CREATED_EVENT', 'CONTAINER_STARTED_EVENT', 'CONTAINER_STOPPED_EVENT', 'CONTAINER_DELETED_EVENT']);
-      // The pod's STOPPED event shows its started container exited.
-      const podStopped = reader.events.find((e) => e.container_id === pod && e.container_event_type === 'CONTAINER_STOPPED_EVENT');
-      expect(podStopped?.containers_statuses.find((c) => c.id === running)?.state).to.equal('CONTAINER_EXITED');
     } finally {
       reader.close();
     }

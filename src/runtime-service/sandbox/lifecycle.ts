@@ -35,11 +35,8 @@ export async function stopSandbox(deps: LifecycleDeps, id: string): Promise<void
 async function stopLocked(deps: LifecycleDeps, id: string, keepShm = false): Promise<SandboxRecord | undefined> {
   let rec = deps.sandboxes.get(id);
   if (!rec || rec.id !== id) return undefined;
-  // The containers first, then the pod, as containerd stops them (sandbox_stop.go): each container's
-  // STOPPED event comes before the pod's own. No container is created meanwhile: creation takes this lock.
-  for (const c of deps.containers.list().filter((r) => r.sandboxId === id)) await deps.containers.stop(c.id, 0);
-  rec = deps.sandboxes.get(id) ?? rec;
   if (rec.state === 'ready') rec = deps.sandboxes.transition(id, { type: 'stopped' });
+  for (const c of deps.containers.list().filter((r) => r.sandboxId === id)) await deps.containers.stop(c.id, 0);
   await stopSandboxResources(rec, teardownDeps(deps.config, deps.log, id), { keepShm });
   deps.log.info({ sandbox: id }, 'pod sandbox stopped');
   return rec;
