@@ -127,7 +127,14 @@ export async function tearDownContainerInBackground(deps: ContainerDeps, rec: Co
   await stopMonitor(deps, rec.id, false);
   fs.rmSync(attachSocketDir(deps.dirs.sockets, rec.id), { recursive: true, force: true });
   fs.rmSync(exitFilePath(deps.dirs.exits, rec.id), { force: true });
-  deps.store.deleteRow(rec.id);
+  // Marked before the row goes: an image removal (any process) sees the row or the marker until the rootfs is released.
+  deps.releases.mark(rec.id, rec.imageId);
+  try {
+    deps.store.deleteRow(rec.id);
+  } catch (err) {
+    deps.releases.unmark(rec.id);
+    throw err;
+  }
   deps.layerUsage.forget(rec.id);
   wakeExitWaiters(deps, rec.id);
   deps.releases.start(rec.id, rec.sandboxId, () => releaseContainer(deps, rec));
