@@ -23,6 +23,8 @@ export interface PeapodOptions {
   toolDir?: string;
   /** TOML put before the benchmark's own keys, e.g. `log_level = "debug"`. */
   extraConfig?: string;
+  /** peapod-cri's main script to run (default: this build's), e.g. another build's to compare against. */
+  serverMain?: string;
 }
 
 /**
@@ -45,7 +47,7 @@ export async function startPeapod(options: PeapodOptions): Promise<RuntimeUnderT
   const logFd = fs.openSync(path.join(dir, 'peapod-cri.log'), 'a');
   const child = spawn(
     process.execPath,
-    [...options.nodeFlags, PEAPOD_CRI_MAIN, '--config', configFile, '--config-dir', confD, '--socket', socket, '--root', path.join(dir, 'root'), '--runroot', runroot],
+    [...options.nodeFlags, options.serverMain ?? PEAPOD_CRI_MAIN, '--config', configFile, '--config-dir', confD, '--socket', socket, '--root', path.join(dir, 'root'), '--runroot', runroot],
     { stdio: ['ignore', 'ignore', logFd] },
   );
   fs.closeSync(logFd);

@@ -70,6 +70,24 @@ describe('CRI ImageService over gRPC', function () {
     expect(st.image!.repo_tags).to.deep.equal([`${registry.host}/test/named:latest`]);
   });
 
+  it("ImageStatus and ListImages see another process's change of the store at once (their cached views follow the database's version)", async () => {
+    const tag = `${registry.host}/test/numeric:v2`;
+    await server.client.image.PullImage({ image: { image: tag } });
+    const before = await server.client.image.ImageStatus({ image: { image: tag } });
+    expect(before.image!.repo_tags).to.include(tag);
+    expect((await server.client.image.ListImages({})).images.find((i) => i.id === numeric.configDigest)!.repo_tags).to.include(tag);
+    // Another process (as the CLI's `rmi` of one tag would) drops the tag in images.db.
+    const sqlite = require.resolve('better-sqlite3');
+    const script = `const D = require(${JSON.stringify(sqlite)}); const db = new D(${JSON.stringify(path.join(server.root, 'storage', 'images.db'))}); db.prepare('DELETE FROM image_tags WHERE name = ?').run(${JSON.stringify(tag)}); db.close();`;
+    await run(process.execPath, ['-e', script]);
+    expect((await server.client.image.ImageStatus({ image: { image: tag } })).image).to.equal(null);
+    expect((await server.client.image.ListImages({})).images.find((i) => i.id === numeric.configDigest)!.repo_tags).to.not.include(tag);
+    expect((await server.client.image.ListImages({ filter: { image: { image: tag } } })).images).to.deep.equal([]);
+    // Pulled again: listed again.
+    await server.client.image.PullImage({ image: { image: tag } });
+    expect((await server.client.image.ImageStatus({ image: { image: tag } })).image!.repo_tags).to.include(tag);
+  });
+
   it('ImageStatus of an unknown image is an empty response, not an error', async () => {
     const st = await server.client.image.ImageStatus({ image: { image: `${registry.host}/test/unknown:v1` } });
     expect(st.image).to.equal(null);

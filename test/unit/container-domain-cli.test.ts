@@ -94,6 +94,30 @@ describe('container domain additions for the CLI', () => {
       expect(cli.listOf('cri').map((r) => r.id)).to.deep.equal(['d'.repeat(64)]);
       expect(cli.list().map((r) => r.owner)).to.deep.equal(['cli', 'cli', 'cli']);
     });
+
+    it("findShared answers list()'s frozen record, the same object until any connection commits, by full ID or unique prefix", () => {
+      const crist = new ContainerStore(cri, path.join(dir, 'containers'));
+      const otherDb = openStateDb(dir, 'cri');
+      const other = new ContainerStore(otherDb, path.join(dir, 'containers'));
+      const id = 'd'.repeat(64);
+      crist.insert(record(id, 'cri', 'pod4', 'api'));
+      const first = crist.findShared(id)!;
+      expect(Object.isFrozen(first)).to.equal(true);
+      expect(crist.findShared(id)).to.equal(first);
+      expect(crist.findShared('ddd')).to.equal(first);
+      expect(crist.list()[0]).to.equal(first);
+      expect(crist.findShared('e'.repeat(64))).to.equal(undefined);
+      expect(crist.findShared('')).to.equal(undefined);
+      // Another connection's commit (another process, e.g. a second server on the root): a new object with the change.
+      other.transition(id, { type: 'started', startedAt: 5n });
+      const after = crist.findShared(id)!;
+      expect(after).to.not.equal(first);
+      expect(after.state).to.equal('running');
+      // A CLI container is never the CRI's.
+      new ContainerStore(state, path.join(dir, 'containers')).insert(record('a'.repeat(64), 'cli', 'pod1', 'web'));
+      expect(crist.findShared('a'.repeat(64))).to.equal(undefined);
+      otherDb.close();
+    });
   });
 
   describe('the byte-exact log reader', () => {

@@ -131,4 +131,25 @@ describe('SandboxStore (state.db)', () => {
     expect(r.status, r.stderr).to.equal(0);
     expect(store.list().map((x) => x.id)).to.deep.equal([a]);
   });
+  it("getShared answers list()'s frozen record, the same object until any connection commits, and by unique prefix", () => {
+    const a = 'aa' + '0'.repeat(62);
+    const store = open();
+    const other = open();
+    store.insert(record(a, '1000000000000000000', 'ready', 'pa'));
+    const first = store.getShared(a)!;
+    expect(first.state).to.equal('ready');
+    expect(Object.isFrozen(first)).to.equal(true);
+    expect(store.getShared(a)).to.equal(first);
+    expect(store.getShared('aa')).to.equal(first);
+    expect(store.list()[0]).to.equal(first);
+    expect(store.getShared('b'.repeat(64))).to.equal(undefined);
+    expect(store.getShared('')).to.equal(undefined);
+    // Another connection's write (as the CLI's): a new object with the change.
+    other.transition(a, { type: 'lost' });
+    const after = store.getShared(a)!;
+    expect(after).to.not.equal(first);
+    expect(after.state).to.equal('notready');
+    other.delete(a);
+    expect(store.getShared(a)).to.equal(undefined);
+  });
 });

@@ -1,19 +1,33 @@
+import type { Image } from '../../generated/runtime/v1/Image';
 import type { ListImagesRequest__Output } from '../../generated/runtime/v1/ListImagesRequest';
 import type { ListImagesResponse } from '../../generated/runtime/v1/ListImagesResponse';
+import { RecordMemo } from '../../runtime-service/cri/record-memo';
+import { ResponseMemo } from '../../runtime-service/cri/response-memo';
+import type { ImageRecord } from '../store/image-store';
 import type { ImageContext } from './context';
 import { toCriImage } from './image-view';
 
 /**
  * CRI `ListImages`: every stored image, or with `filter.image.image` set only
  * the image that reference (ID, tag or digest) resolves to.
+ *
+ * Read from the store's shared records (ImageStore.listShared, resolveShared:
+ * read again only after a commit of any process); each image's view is
+ * built once per record, and while the filter and the records are the same
+ * the same response (and its encoding) is answered again (response-memo.ts).
  */
 export function listImages(ctx: ImageContext) {
+  const views = new RecordMemo<ImageRecord, Image>();
+  const memo = new ResponseMemo<ListImagesResponse>();
+  const view = (img: ImageRecord): Image => views.get(img, () => toCriImage(img, ctx.config.image.pinned_images));
   return async (req: ListImagesRequest__Output): Promise<ListImagesResponse> => {
     const want = req.filter?.image?.image;
     if (want) {
-      const img = ctx.images.store.resolve(want);
-      return { images: img ? [toCriImage(img, ctx.config.image.pinned_images)] : [] };
+      const img = ctx.images.store.resolveShared(want);
+      const recs = img ? [img] : [];
+      return memo.get(`ref:${want}`, recs, () => ({ images: recs.map(view) }));
     }
-    return { images: ctx.images.store.list().map((i) => toCriImage(i, ctx.config.image.pinned_images)) };
+    const recs = ctx.images.store.listShared();
+    return memo.get('', recs, () => ({ images: recs.map(view) }));
   };
 }

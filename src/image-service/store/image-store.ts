@@ -20,7 +20,9 @@
  * deleted in the background (`settled()` waits for that); disk usage is
  * walked asynchronously and cached. Reads (`get`, `list`, `resolve`) are
  * one prepared query per image or per list, with parsed configs cached by
- * image ID.
+ * image ID; `listShared` and `resolveShared` answer the same from records
+ * read once per version of the database (image-snapshot.ts), for the CRI's
+ * status and list calls.
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
@@ -29,6 +31,7 @@ import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { isHexId, parseReference, formatReference, repositoryName } from '../reference';
 import { ConfigCache } from './config-cache';
+import { ImageSnapshots } from './image-snapshot';
 import { diskUsage, DiskUsage } from './disk-usage';
 import { ensurePrivateDir, ensurePrivateFile } from '../../common/host/private-paths';
 import { LOCKS_TABLE_SQL, ProcessLocks, upgradeLocksTable } from '../../common/process-lock';
@@ -207,6 +210,12 @@ export class ImageStore {
   private usageCache: { at: number; value: DiskUsage } | undefined;
   private usageDirty = true;
   private usageWalk: Promise<DiskUsage> | undefined;
+  /** The records as the status and list RPCs read them (image-snapshot.ts): `listShared`, `resolveShared`. */
+  private readonly shared = new ImageSnapshots({
+    stamp: () => `${this.prep('PRAGMA data_version').pluck().get() as number}:${this.prep('SELECT total_changes()').pluck().get() as number}`,
+    list: () => this.list(),
+    resolve: (ref) => this.resolve(ref),
+  });
 
   private constructor(readonly root: string) {
     // Owner only, also where they existed with other modes: the unpacked
@@ -506,6 +515,20 @@ export class ImageStore {
   /** Every stored image, oldest first (one query). */
   list(): ImageRecord[] {
     return (this.prep(`${IMAGE_SELECT} ORDER BY i.created, i.id`).all() as ImageRow[]).map((r) => this.record(r));
+  }
+
+  /**
+   * As `list`, the images as last read while the database is unchanged
+   * (image-snapshot.ts): shared, deep-frozen records, the same objects until
+   * any process commits to the store, for read-only views keyed by them.
+   */
+  listShared(): ImageRecord[] {
+    return this.shared.list();
+  }
+
+  /** As `resolve`, with `listShared`'s records: a reference is resolved once per database version. */
+  resolveShared(refOrIdOrDigest: string): ImageRecord | undefined {
+    return this.shared.resolve(refOrIdOrDigest);
   }
 
   /**

@@ -168,6 +168,20 @@ export class ContainerEngine {
   }
 
   /**
+   * As `refresh`, with the store's shared record (ContainerStore.findShared):
+   * deep-frozen and the same object while the database is unchanged, for
+   * read-only views that key what they derive by it (CRI ContainerStatus).
+   * @throws NotFoundError for an unknown ID or a prefix matching none or several.
+   */
+  async refreshShared(idOrPrefix: string): Promise<ContainerRecord> {
+    const rec = this.deps.store.findShared(idOrPrefix);
+    if (!rec) throw notFound(`container "${idOrPrefix}" not found`);
+    if (rec.state === 'exited' || !exitRecorded(this.deps, rec)) return rec;
+    await applyExit(this.deps, rec.id);
+    return this.deps.store.findShared(rec.id) ?? this.get(rec.id);
+  }
+
+  /**
    * A running container, refreshed from its exit file.
    * @throws NotFoundError; WrongStateError naming `verb` when it is not running.
    */

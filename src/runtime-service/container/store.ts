@@ -99,7 +99,7 @@ export class ContainerStore {
   private readonly ownList: Database.Statement<[string]>;
   private readonly update: Database.Statement<[string, string, string]>;
   /** `list()`'s last answer and the change stamp it was read under. */
-  private listed: { stamp: string; records: readonly ContainerRecord[] } | undefined;
+  private listed: { stamp: string; records: readonly ContainerRecord[]; byId?: Map<string, ContainerRecord> } | undefined;
   /**
    * Told of every change this store writes, after it is written: a
    * transition (before, after) and a deletion (before, undefined). The
@@ -254,12 +254,35 @@ export class ContainerStore {
    * are left out (recovery repairs them).
    */
   list(): ContainerRecord[] {
+    return [...this.snapshot().records];
+  }
+
+  /**
+   * As `find`, but the record is `list()`'s: shared and deep-frozen, the very
+   * same object while the database is unchanged (its change stamp), so a
+   * caller may key what it derives from it (a status response, its
+   * encoding) by the object. Full IDs are answered from the snapshot (no
+   * query, no parse); a prefix is looked up as `find` does and answered
+   * with the snapshot's object of that ID.
+   */
+  findShared(idOrPrefix: string): ContainerRecord | undefined {
+    if (!idOrPrefix) return undefined;
+    const snap = this.snapshot();
+    const byId = (snap.byId ??= new Map(snap.records.map((r) => [r.id, r])));
+    const hit = byId.get(idOrPrefix);
+    if (hit || idOrPrefix.length === 64) return hit;
+    const found = this.find(idOrPrefix);
+    return found ? (byId.get(found.id) ?? deepFreeze(found)) : undefined;
+  }
+
+  /** The records of this owner's finished containers, read again only when the database changed (its change stamp). */
+  private snapshot(): { stamp: string; records: readonly ContainerRecord[]; byId?: Map<string, ContainerRecord> } {
     const stamp = this.state.changeStamp();
     if (this.listed?.stamp !== stamp) {
       const recs = records(this.ownList.all(this.owner) as { record: string }[]).map((r) => deepFreeze(r));
       this.listed = { stamp, records: recs };
     }
-    return [...this.listed.records];
+    return this.listed;
   }
 
   /** The containers of every owner, `creating` ones included, made from image `imageId`. */

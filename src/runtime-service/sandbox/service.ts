@@ -67,6 +67,11 @@ export class Sandboxes {
     return this.deps.sandboxes.get(idOrPrefix);
   }
 
+  /** As `get`, the store's shared, frozen record: the same object while the state database is unchanged (SandboxStore.getShared). */
+  getShared(idOrPrefix: string): SandboxRecord | undefined {
+    return this.deps.sandboxes.getShared(idOrPrefix);
+  }
+
   /** This front end's finished sandboxes, oldest first. */
   list(): SandboxRecord[] {
     return this.deps.sandboxes.list();

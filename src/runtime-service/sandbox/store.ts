@@ -68,7 +68,7 @@ export class SandboxStore {
   private readonly ownByPrefix: Database.Statement<[string, string, string]>;
   private readonly ownList: Database.Statement<[string]>;
   /** `list()`'s last answer and the change stamp it was read under. */
-  private listed: { stamp: string; records: readonly SandboxRecord[] } | undefined;
+  private listed: { stamp: string; records: readonly SandboxRecord[]; byId?: Map<string, SandboxRecord> } | undefined;
   /**
    * Told of every change this store writes, after it is written: a
    * transition (before, after) and a deletion (before, undefined). The
@@ -173,12 +173,35 @@ export class SandboxStore {
    * are left out (recovery repairs them).
    */
   list(): SandboxRecord[] {
+    return [...this.snapshot().records];
+  }
+
+  /**
+   * As `get`, but the record is `list()`'s: shared and deep-frozen, the very
+   * same object while the database is unchanged (its change stamp), so a
+   * caller may key what it derives from it (a status response) by the
+   * object. Full IDs are answered from the snapshot (no query, no parse); a
+   * prefix is looked up as `get` does and answered with the snapshot's
+   * object of that ID.
+   */
+  getShared(idOrUniquePrefix: string): SandboxRecord | undefined {
+    if (idOrUniquePrefix === '') return undefined;
+    const snap = this.snapshot();
+    const byId = (snap.byId ??= new Map(snap.records.map((r) => [r.id, r])));
+    const hit = byId.get(idOrUniquePrefix);
+    if (hit || idOrUniquePrefix.length === 64) return hit;
+    const found = this.get(idOrUniquePrefix);
+    return found ? (byId.get(found.id) ?? deepFreeze(found)) : undefined;
+  }
+
+  /** The records of this owner's finished sandboxes, read again only when the database changed (its change stamp). */
+  private snapshot(): { stamp: string; records: readonly SandboxRecord[]; byId?: Map<string, SandboxRecord> } {
     const stamp = this.state.changeStamp();
     if (this.listed?.stamp !== stamp) {
       const recs = records(this.ownList.all(this.owner) as { record: string }[]).map((r) => deepFreeze(r));
       this.listed = { stamp, records: recs };
     }
-    return [...this.listed.records];
+    return this.listed;
   }
 
   /** The ID of the sandbox, finished or being built, of any owner, with this name, namespace, uid and attempt: a pod name in use. */

@@ -1,0 +1,182 @@
+/**
+ * Server CPU time per call of the small read RPCs (status and list), for
+ * two builds of peapod-cri side by side: what a call costs the server
+ * itself, which holds on a loaded machine where wall times do not. Both
+ * servers run at once with the same pods (one pod with a running container
+ * for the status calls, `--pods` pods of 2 containers for the lists) and
+ * are measured in alternating rounds (A B, B A, ...); each figure is
+ * (time on CPU of the server's threads, /proc/PID/task/TID/schedstat) / calls,
+ * in ms: the median and the minimum over the rounds (on a loaded machine
+ * the minimum, the round least disturbed, is the steadier figure). The wall median of the calls is printed beside it.
+ *
+ *   npm run build && node dist/bench/rpc-cpu.js --against /tmp/base/dist/src/server/main.js [--calls 400] [--rounds 4] [--pods 100]
+ *   node dist/bench/rpc-cpu.js --only-this --server-node-flags "--cpu-prof --cpu-prof-dir=/tmp/prof"
+ */
+import { Command } from 'commander';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { busyboxImage, pushImage } from '../test/fixtures/image-builder';
+import { makeTestCniNetwork } from '../test/integration/harness/cni-net';
+import { startRegistry } from '../test/integration/harness/registry';
+import { PEAPOD_CRI_MAIN } from '../test/integration/harness/server';
+import { startPeapod } from './peapod';
+import type { RuntimeUnderTest } from './runtime';
+import { containerConfig, now, podConfig, pool, removeAllPods, SLEEP } from './workloads';
+
+/** Time on CPU of every thread of `pid` so far, in ms (/proc/PID/task/TID/schedstat: ns, finer than /proc/PID/stat's ticks). */
+function cpuMs(pid: number): number {
+  let ns = 0;
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      /* the thread ended meanwhile */
+    }
+  }
+  return ns / 1e6;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+function log(msg: string): void {
+  process.stderr.write(`[rpc-cpu ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+/** One server under test with what its calls need. */
+interface Subject {
+  label: string;
+  rt: RuntimeUnderTest;
+  calls: Record<string, () => Promise<unknown>>;
+}
+
+/** Sets up a server's pods and returns its named calls. */
+async function prepare(label: string, rt: RuntimeUnderTest, image: string, logRoot: string, pods: number): Promise<Subject> {
+  await rt.client.image.PullImage({ image: { image } });
+  const pc = podConfig('rpc', logRoot);
+  const podId = (await rt.client.runtime.RunPodSandbox({ config: pc })).pod_sandbox_id;
+  const { container_id: ctrId } = await rt.client.runtime.CreateContainer({ pod_sandbox_id: podId, config: containerConfig('rpc', image, SLEEP), sandbox_config: pc });
+  await rt.client.runtime.StartContainer({ container_id: ctrId });
+  await pool(
+    Array.from({ length: pods }, (_, i) => i),
+    4,
+    async (i) => {
+      const p = podConfig(`list-${i}`, logRoot);
+      const id = (await rt.client.runtime.RunPodSandbox({ config: p })).pod_sandbox_id;
+      for (let c = 0; c < 2; c++) {
+        const { container_id } = await rt.client.runtime.CreateContainer({ pod_sandbox_id: id, config: containerConfig(`c${c}`, image, SLEEP), sandbox_config: p });
+        await rt.client.runtime.StartContainer({ container_id });
+      }
+    },
+  );
+  const r = rt.client.runtime;
+  const img = rt.client.image;
+  return {
+    label,
+    rt,
+    calls: {
+      Version: () => r.Version({}),
+      PodSandboxStatus: () => r.PodSandboxStatus({ pod_sandbox_id: podId }),
+      'PodSandboxStatus verbose': () => r.PodSandboxStatus({ pod_sandbox_id: podId, verbose: true }),
+      ContainerStatus: () => r.ContainerStatus({ container_id: ctrId }),
+      'ContainerStatus verbose': () => r.ContainerStatus({ container_id: ctrId, verbose: true }),
+      ImageStatus: () => img.ImageStatus({ image: { image } }),
+      'ImageStatus verbose': () => img.ImageStatus({ image: { image }, verbose: true }),
+      ListImages: () => img.ListImages({}),
+      [`ListContainers (${pods + 1} pods)`]: () => r.ListContainers({}),
+      'ListContainers, one pod': () => r.ListContainers({ filter: { pod_sandbox_id: podId } }),
+      [`ListPodSandbox (${pods + 1} pods)`]: () => r.ListPodSandbox({}),
+    },
+  };
+}
+
+/** `calls` sequential calls of `call`: the server's CPU ms per call and the wall median in ms. */
+async function measure(s: Subject, call: () => Promise<unknown>, calls: number): Promise<{ cpu: number; wall: number }> {
+  for (let i = 0; i < 20; i++) await call();
+  const walls: number[] = [];
+  const c0 = cpuMs(s.rt.serverPid());
+  for (let i = 0; i < calls; i++) {
+    const t0 = now();
+    await call();
+    walls.push(now() - t0);
+  }
+  return { cpu: (cpuMs(s.rt.serverPid()) - c0) / calls, wall: median(walls) };
+}
+
+async function main(): Promise<void> {
+  const o = new Command()
+    .option('--against <main.js>', "the other build's dist/src/server/main.js")
+    .option('--calls <n>', 'calls per RPC per round', (v) => parseInt(v, 10), 400)
+    .option('--rounds <n>', 'alternating rounds', (v) => parseInt(v, 10), 4)
+    .option('--pods <n>', 'extra pods (2 containers each) for the lists', (v) => parseInt(v, 10), 20)
+    .option('--only <names>', 'comma-separated RPC names to measure (as printed)')
+    .option('--server-node-flags <flags>', 'node flags for this build\'s peapod-cri, e.g. "--cpu-prof --cpu-prof-dir=DIR"')
+    .parse(process.argv)
+    .opts<{ against?: string; calls: number; rounds: number; pods: number; only?: string; serverNodeFlags?: string }>();
+  const cleanups: (() => Promise<void> | void)[] = [];
+  try {
+    const reg = await startRegistry();
+    cleanups.push(() => reg.stop());
+    const net = makeTestCniNetwork();
+    cleanups.push(() => net.cleanup());
+    const logRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'peapod-rpc-cpu-logs-'));
+    cleanups.push(() => fs.rmSync(logRoot, { recursive: true, force: true }));
+    await pushImage(reg.url, 'bench/busybox', 'v1', await busyboxImage());
+    const image = `${reg.host}/bench/busybox:v1`;
+    const builds: { label: string; main: string; flags: string[] }[] = [{ label: 'this', main: PEAPOD_CRI_MAIN, flags: o.serverNodeFlags ? o.serverNodeFlags.split(' ').filter(Boolean) : [] }];
+    if (o.against) builds.unshift({ label: 'against', main: path.resolve(o.against), flags: [] });
+    const subjects: Subject[] = [];
+    for (const b of builds) {
+      log(`starting ${b.label} (${b.main})`);
+      const rt = await startPeapod({ cniConfDir: net.confDir, nodeFlags: b.flags, serverMain: b.main });
+      cleanups.push(async () => {
+        await removeAllPods(rt).catch((e: unknown) => log(`removing ${b.label}'s pods: ${String(e)}`));
+        await rt.stop();
+      });
+      subjects.push(await prepare(b.label, rt, image, logRoot, o.pods));
+      log(`${b.label}: ${o.pods + 1} pods ready`);
+    }
+    const only = o.only ? new Set(o.only.split(',')) : undefined;
+    const names = Object.keys(subjects[0].calls).filter((n) => !only || only.has(n));
+    const results: Record<string, Record<string, { cpu: number[]; wall: number[] }>> = {};
+    for (let round = 0; round < o.rounds; round++) {
+      const order = round % 2 ? [...subjects].reverse() : subjects;
+      for (const name of names) {
+        for (const s of order) {
+          const m = await measure(s, s.calls[name], o.calls);
+          const cell = ((results[name] ??= {})[s.label] ??= { cpu: [], wall: [] });
+          cell.cpu.push(m.cpu);
+          cell.wall.push(m.wall);
+        }
+      }
+      log(`round ${round + 1} of ${o.rounds} done`);
+    }
+    const labels = subjects.map((s) => s.label);
+    const head = ['RPC', ...labels.map((l) => `${l} CPU ms/call (median, min)`), ...(labels.length === 2 ? ['CPU ratio this/against (median, min)'] : []), ...labels.map((l) => `${l} wall median ms`)];
+    const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+    for (const name of names) {
+      const cpu = labels.map((l) => median(results[name][l].cpu));
+      const min = labels.map((l) => Math.min(...results[name][l].cpu));
+      const wall = labels.map((l) => median(results[name][l].wall));
+      const ratio = labels.length === 2 ? [`${(cpu[1] / cpu[0]).toFixed(2)}, ${(min[1] / min[0]).toFixed(2)}`] : [];
+      lines.push(`| ${[name, ...cpu.map((c, i) => `${c.toFixed(3)}, ${min[i].toFixed(3)}`), ...ratio, ...wall.map((w) => w.toFixed(3))].join(' | ')} |`);
+    }
+    process.stdout.write(`${lines.join('\n')}\n(${o.calls} calls per RPC per round, ${o.rounds} rounds, medians over rounds; load ${os.loadavg()[0].toFixed(1)})\n`);
+  } finally {
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch (err) {
+        log(`cleanup: ${String(err)}`);
+      }
+    }
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+  process.exitCode = 1;
+});
