@@ -21,6 +21,7 @@ import { startRegistry, TestRegistry } from '../test/integration/harness/registr
 import { benchCli, CliBenchResults } from './cli';
 import { startContainerd } from './containerd';
 import { benchCritest, CritestBenchResults, CRITEST_OPERATIONS } from './critest';
+import { WORKER_IDLE_MS } from '../src/image-service/store/layer-workers';
 import { startPeapod } from './peapod';
 import { rssBytes } from './procs';
 import type { RuntimeUnderTest } from './runtime';
@@ -53,6 +54,12 @@ interface RuntimeResults {
 function log(msg: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 }
+
+/**
+ * Milliseconds both servers rest before the RSS just before the density pods
+ * is read (benchDensity): longer than peapod-cri's layer workers outlive a pull.
+ */
+const DENSITY_SETTLE_MS = WORKER_IDLE_MS + 2_000;
 
 /** The workloads, in the order they run. */
 const WORKLOADS = ['sandbox', 'container', 'exec', 'rpc', 'firstlog', 'pull', 'list', 'density', 'cli', 'critest'] as const;
@@ -128,7 +135,7 @@ async function measureAll(rts: RuntimeUnderTest[], p: Params, ctxBase: Omit<Work
     [
       'density',
       async (rt, ctx, r) => {
-        const d = await benchDensity(rt, ctx, p.densityPods, p.concurrency, startRss[rt.name] ?? 0);
+        const d = await benchDensity(rt, ctx, p.densityPods, p.concurrency, startRss[rt.name] ?? 0, DENSITY_SETTLE_MS);
         r.memory = d.memory;
         r.densitySeconds = d.seconds;
       },

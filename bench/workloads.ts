@@ -306,9 +306,19 @@ export interface MemorySample {
  * `concurrency` at a time; then, with them all running, the server's RSS and
  * the monitors' PSS per container. Removes the pods after.
  * @param serverRssNoPods the server's RSS at its start (bytes), reported alongside
+ * @param settleMs milliseconds to wait before the RSS just before the pods
+ *   is read, so that it is of the server at rest, not of what the workload
+ *   before left running for a while (peapod-cri's layer worker threads live
+ *   WORKER_IDLE_MS after a pull): without it a pull just before counted its
+ *   threads in the figure before and not in the one after, and a pod seemed
+ *   to cost less than nothing
  */
-export async function benchDensity(rt: RuntimeUnderTest, ctx: WorkloadContext, pods: number, concurrency: number, serverRssNoPods: number): Promise<{ seconds: number; memory: MemorySample }> {
+export async function benchDensity(rt: RuntimeUnderTest, ctx: WorkloadContext, pods: number, concurrency: number, serverRssNoPods: number, settleMs = 0): Promise<{ seconds: number; memory: MemorySample }> {
   try {
+    if (settleMs > 0) {
+      ctx.progress(`density: ${settleMs / 1000} s for the server to settle first`);
+      await new Promise((r) => setTimeout(r, settleMs));
+    }
     const before = rssBytes(rt.serverPid());
     const t0 = now();
     await startPods(rt, ctx, 'density', pods, 1, concurrency);

@@ -50,8 +50,8 @@ describe('layer jobs: one pass over a layer, in a worker thread', function () {
     expect(fs.readFileSync(path.join(d.diff, 'a/b.txt'), 'utf8')).to.equal('hello\n');
   });
 
-  it('keeps spare download buffers while a worker lives and drops them when the last one exits idle', async () => {
-    const idlePool = new LayerWorkerPool(1, 50);
+  it('keeps spare download buffers while jobs run and frees them once none runs, while the worker still lives', async () => {
+    const idlePool = new LayerWorkerPool(1, 600_000);
     try {
       const tar = await layerTar([{ type: 'file', path: 'random.bin', content: crypto.randomBytes(3 << 20) }]);
       const gz = zlib.gzipSync(tar, { level: 1 });
@@ -61,10 +61,15 @@ describe('layer jobs: one pass over a layer, in a worker thread', function () {
         unpack: { dir: d.diff, workDir: d.work, diffId: sha256(tar), compression: 'gzip' },
       };
       await idlePool.run(s, { source: Readable.from([gz]) });
-      expect(idlePool.spareBuffers).to.be.greaterThan(0);
+      const spares = idlePool.spareBuffers;
+      expect(spares).to.be.greaterThan(0);
+      const held = process.memoryUsage().arrayBuffers;
+      // Freed, not dropped for a garbage collection to find: the process's ArrayBuffer memory falls by as much.
+      const freed = (): boolean => idlePool.spareBuffers === 0 && process.memoryUsage().arrayBuffers <= held - spares * (1 << 20);
       const deadline = Date.now() + 20_000;
-      while (idlePool.spareBuffers > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      while (!freed() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       expect(idlePool.spareBuffers).to.equal(0);
+      expect(held - process.memoryUsage().arrayBuffers).to.be.at.least(spares * (1 << 20));
     } finally {
       await idlePool.close();
     }

@@ -9,9 +9,11 @@
  *
  * The bytes come pushed (a download) or from a stored blob file. At the end
  * the content is verified, then made durable before the job reports done:
- * one syncfs of the store's filesystem (`sync -f`, coreutils) when a layer
- * was unpacked (one call instead of an fsync per file; what containerd's
- * `WithSyncFs` apply does), and an fsync of the blob file. The caller
+ * one syncfs of the store's filesystem when a layer was unpacked (one call
+ * instead of an fsync per file; what containerd's `WithSyncFs` apply does),
+ * and an fsync of the blob file. syncfs is peapod's addon's
+ * (common/host/host-addon.ts), or `sync -f` (coreutils) where the build
+ * made no addon: that one forks the whole server from the worker thread. The caller
  * records and moves the results into place only after that.
  *
  * Everything here is synchronous file I/O: right for a worker thread, wrong
@@ -23,6 +25,7 @@ import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
 import { Decompress } from 'fzstd';
 import { PeapodError } from '../../common/errors';
+import { syncfs } from '../../common/host/host-addon';
 import { TarFormatError, TarReader } from './tar-reader';
 import { LayerUnpacker, UnpackError, UnpackResult } from './unpack';
 
@@ -126,6 +129,18 @@ function inflater(compression: LayerCompression, onData: (b: Buffer) => void, on
     end: onEnd,
     destroy: () => undefined,
   };
+}
+
+/** syncfs(2) of the filesystem holding `dir`: through the addon, else by running `sync -f DIR`. */
+function syncFilesystemOf(dir: string): void {
+  const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  let done: boolean;
+  try {
+    done = syncfs(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (!done) execFileSync('sync', ['-f', dir], { stdio: 'ignore' });
 }
 
 /** Classifies an error of the unpack side. */
@@ -311,7 +326,7 @@ export class LayerJob {
         if (actual !== unpack.diffId) throw new LayerJobError(`uncompressed digest ${actual} does not match the config's diff ID ${unpack.diffId}`, 'content');
         unpacked = this.unpacker!.finish();
         // One syncfs for everything written on this filesystem (the layer's files and directories, the blob).
-        execFileSync('sync', ['-f', unpack.dir], { stdio: 'ignore' });
+        syncFilesystemOf(unpack.dir);
       }
       if (this.blobFd !== undefined) {
         fs.fsyncSync(this.blobFd);

@@ -8,14 +8,24 @@
  * off at its declared size.
  *
  * Workers start on demand, up to `size` at once (later jobs queue), and
- * exit after `idleMs` without work, so an idle server holds none (nor
- * their spare buffers). A process
+ * exit after `idleMs` without work, so an idle server holds none. A process
  * shares one pool (`sharedLayerWorkers`): threads are a per-process
  * resource, whatever the number of pullers.
+ *
+ * What a finished pull held is given back when no job runs (RELEASE_DELAY_MS
+ * after the last one ends) and again when the last worker has exited: the
+ * spare buffers are freed at once (not left to a later garbage collection,
+ * which an idle server may not run for minutes), the young generation is
+ * scavenged (the download's socket reads) and glibc's heaps are trimmed
+ * (common/host/heap-release.ts): glibc returns only the top of a heap
+ * itself, and after a 200 MB pull peapod-cri kept 50-60 MiB of freed heap
+ * resident (1 MiB download buffers fall below its dynamic mmap threshold,
+ * the socket reads between them).
  */
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import { releaseHeapMemory } from '../../common/host/heap-release';
 import { LayerJobError, LayerJobResult, LayerJobSpec } from './layer-job';
 import type { FromWorker, ToWorker } from './layer-worker';
 
@@ -24,8 +34,26 @@ const BATCH = 1 << 20;
 /** Bytes in the worker's hands above which the download pauses, and below which it resumes. */
 const HIGH_WATER = 8 << 20;
 const LOW_WATER = 4 << 20;
-/** Spare buffers kept for reuse, across jobs while a worker lives. */
+/** Spare buffers kept for reuse, across the jobs of a pull (while jobs run). */
 const MAX_SPARE = 24;
+/** Milliseconds an idle worker lives by default: a pull right after another (the kubelet pulls one image at a time) finds its workers started. */
+export const WORKER_IDLE_MS = 15_000;
+/** Milliseconds without a running job before the pool gives memory back (a pull's next layer starts sooner). */
+const RELEASE_DELAY_MS = 100;
+
+/**
+ * Frees `buffers` now rather than at a later garbage collection: they are
+ * transferred into a message on a channel that is then closed, so their
+ * memory goes with the undelivered message. The caller holds no other view
+ * of them.
+ */
+function freeBuffers(buffers: ArrayBuffer[]): void {
+  if (buffers.length === 0) return;
+  const { port1, port2 } = new MessageChannel();
+  port1.postMessage(null, buffers);
+  port1.close();
+  port2.close();
+}
 
 /** How a job gets its bytes and reports them. */
 export interface LayerRunOptions {
@@ -60,17 +88,20 @@ export class LayerWorkerPool {
   private nextId = 1;
   private closed = false;
   private readonly spare: ArrayBuffer[] = [];
+  /** Jobs running now. */
+  private running = 0;
+  private releaseTimer: NodeJS.Timeout | undefined;
 
   /**
    * @param size most workers at once (at least 1)
-   * @param idleMs milliseconds an idle worker lives (default 15000)
+   * @param idleMs milliseconds an idle worker lives (default WORKER_IDLE_MS)
    */
   constructor(
     private size: number,
-    private readonly idleMs = 15_000,
+    private readonly idleMs = WORKER_IDLE_MS,
   ) {}
 
-  /** Spare 1 MiB buffers held for reuse now (none once every worker has exited). */
+  /** Spare 1 MiB buffers held for reuse now (none once no job has run for RELEASE_DELAY_MS). */
   get spareBuffers(): number {
     return this.spare.length;
   }
@@ -88,9 +119,8 @@ export class LayerWorkerPool {
     worker.on('exit', (code) => {
       pw.dead = true;
       this.live--;
-      // The last worker gone (idle for idleMs, or closed): the spare buffers go too, so
-      // an idle server holds none (up to MAX_SPARE MiB, resident, after a big pull).
-      if (this.live === 0) this.spare.length = 0;
+      // The last worker gone (idle for idleMs, or closed): what its thread freed goes back too.
+      if (this.live === 0) this.releaseMemory();
       const i = this.idle.indexOf(pw);
       if (i >= 0) this.idle.splice(i, 1);
       if (pw.idleTimer) clearTimeout(pw.idleTimer);
@@ -149,6 +179,9 @@ export class LayerWorkerPool {
    */
   async run(spec: LayerJobSpec, opts: LayerRunOptions = {}): Promise<LayerJobResult> {
     const w = await this.acquire();
+    this.running++;
+    clearTimeout(this.releaseTimer);
+    this.releaseTimer = undefined;
     const id = this.nextId++;
     const send = (m: ToWorker, transfer?: ArrayBuffer[]): void => w.worker.postMessage(m, transfer);
     try {
@@ -171,11 +204,14 @@ export class LayerWorkerPool {
           if (m.type === 'credit') {
             inWorker -= m.bytes;
             if (m.buf.byteLength === BATCH && this.spare.length < MAX_SPARE) this.spare.push(m.buf);
+            else freeBuffers([m.buf]);
             if (paused && inWorker < LOW_WATER && !failure) {
               paused = false;
               source?.resume();
             }
           } else if (m.type === 'done') {
+            // The buffer being filled (empty after the last flush) is a spare too.
+            if (this.spare.length < MAX_SPARE) this.spare.push(buf.buffer as ArrayBuffer);
             if (failure) reject(failure);
             else resolve(m.result);
           } else reject(failure ?? new LayerJobError(m.message, m.kind));
@@ -233,12 +269,27 @@ export class LayerWorkerPool {
       });
     } finally {
       this.release(w);
+      if (--this.running === 0) {
+        this.releaseTimer = setTimeout(() => this.releaseMemory(), RELEASE_DELAY_MS);
+        this.releaseTimer.unref();
+      }
     }
+  }
+
+  /** With no job running: frees the spare buffers, scavenges and trims the malloc heaps (see the file comment). */
+  private releaseMemory(): void {
+    clearTimeout(this.releaseTimer);
+    this.releaseTimer = undefined;
+    if (this.running > 0) return;
+    freeBuffers(this.spare.splice(0));
+    void releaseHeapMemory();
   }
 
   /** Terminates the idle workers; busy ones end with their job, queued jobs fail. */
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.releaseTimer);
+    this.releaseTimer = undefined;
     for (const w of this.waiting.splice(0)) w.reject(new Error('layer worker pool is closed'));
     const all = [...this.idle];
     this.idle.length = 0;
