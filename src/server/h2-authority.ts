@@ -39,6 +39,8 @@ import * as hpack from 'hpack.js';
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 const FRAME_HEADER_BYTES = 9;
 const TYPE_HEADERS = 0x1;
+const TYPE_SETTINGS = 0x4;
+const FLAG_ACK = 0x1;
 const TYPE_PUSH_PROMISE = 0x5;
 const TYPE_CONTINUATION = 0x9;
 const FLAG_END_STREAM = 0x1;
@@ -200,10 +202,26 @@ export class AuthorityRewriter {
   private pending: { streamId: number; flags: number; priority: Buffer | null; frames: Buffer[]; fragments: Buffer[]; size: number } | null = null;
   /** The one-frame block onHeaderFrame last passed as UNTOUCHED. */
   private lastBlock: Buffer | undefined;
+  /** Header blocks whose `:authority` was repaired so far. */
+  private repaired = 0;
+  /** SETTINGS ACK frames from the client still to drop (see the constructor). */
+  private acksToDrop: number;
 
-  /** @param headerTableSize the server's SETTINGS_HEADER_TABLE_SIZE (octets) */
-  constructor(headerTableSize = HEADER_TABLE_SIZE) {
+  /**
+   * @param headerTableSize the server's SETTINGS_HEADER_TABLE_SIZE (octets)
+   * @param dropSettingsAcks how many of the client's SETTINGS ACK frames to
+   *   remove from the stream: the acknowledgements of SETTINGS frames that
+   *   something in front of the server sent, which the server never sent and
+   *   would take as a connection error (h2-handover.ts sends one)
+   */
+  constructor(headerTableSize = HEADER_TABLE_SIZE, dropSettingsAcks = 0) {
     this.table = new DynamicTable(headerTableSize);
+    this.acksToDrop = dropSettingsAcks;
+  }
+
+  /** Header blocks whose `:authority` had to be repaired so far (0: every block came through as it was). */
+  get repairedBlocks(): number {
+    return this.repaired;
   }
 
   /** Octets the model of the client's dynamic table holds (at most the table size setting). */
@@ -306,6 +324,13 @@ export class AuthorityRewriter {
       if (this.pending) throw new Error('frame interleaved in a header block');
       // A client never sends PUSH_PROMISE (RFC 9113 §8.4); its header block would change the HPACK state.
       if (type === TYPE_PUSH_PROMISE) throw new Error('PUSH_PROMISE from a client');
+      if (type === TYPE_SETTINGS && flags & FLAG_ACK && length === 0 && this.acksToDrop > 0) {
+        // An acknowledgement the server must not see: left out of what is forwarded.
+        this.acksToDrop--;
+        if (!split && headStart > runStart) out.push(chunk.subarray(runStart, headStart));
+        runStart = pos;
+        continue;
+      }
       // A header gathered across reads was held back: forward it now.
       if (split) out.push(header);
       this.passRemaining = length;
@@ -355,6 +380,7 @@ export class AuthorityRewriter {
       this.lastBlock = p.frames[0];
       return UNTOUCHED;
     }
+    this.repaired++;
     return this.reframe(p.streamId, p.flags, p.priority, applyEdits(block, edits));
   }
 
@@ -495,9 +521,12 @@ function applyEdits(block: Buffer, edits: Edit[]): Buffer {
  * rewritten client bytes from and writes its own bytes through.
  * @param socket a connection accepted on the CRI unix socket
  * @param onError called once if the client sends something malformed (the socket is destroyed)
+ * @param resume for a connection whose first bytes were read already
+ *   (h2-handover.ts): the rewriter they went through and what it returned
+ *   for them, handed to the server first
  */
-export function rewritingConnection(socket: net.Socket, onError: (err: Error) => void): Duplex {
-  const rewriter = new AuthorityRewriter();
+export function rewritingConnection(socket: net.Socket, onError: (err: Error) => void, resume?: { rewriter: AuthorityRewriter; forward: Buffer }): Duplex {
+  const rewriter = resume?.rewriter ?? new AuthorityRewriter();
   const duplex = new Duplex({
     read() {
       socket.resume();
@@ -521,6 +550,7 @@ export function rewritingConnection(socket: net.Socket, onError: (err: Error) =>
       cb(err);
     },
   });
+  if (resume?.forward.length) duplex.push(resume.forward);
   socket.on('data', (chunk: Buffer) => {
     let out: Buffer;
     try {

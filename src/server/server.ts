@@ -12,7 +12,7 @@ import { containerStreamingBackend } from '../runtime-service/cri/streaming-back
 import { LifecycleEvents } from '../runtime-service/lifecycle-events';
 import { openPeapod, Peapod } from '../runtime-service/peapod';
 import type { CriConfig } from './config';
-import { rewritingConnection } from './h2-authority';
+import { handOverConnection } from './h2-handover';
 import { InstanceLock, lockInstance } from './instance-lock';
 import { MetricsEndpoint } from './prometheus/endpoint';
 import { loadCri, MAX_MESSAGE_BYTES, memoizeResponseEncoding } from './proto';
@@ -126,11 +126,12 @@ export class CriServer {
     await this.peapod.recover();
     await this.streaming.start();
     await this.metricsEndpoint?.start();
-    // Connections are accepted here and handed to grpc-js after the
-    // :authority fix-up that old Go clients need (see h2-authority.ts).
+    // Connections are accepted here and handed to grpc-js: as they are when
+    // the first request's :authority is valid, else through the fix-up that
+    // old Go clients need (see h2-handover.ts, h2-authority.ts).
     const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
     const listener = net.createServer((socket) => {
-      injector.injectConnection(rewritingConnection(socket, (err) => this.log.warn({ err }, 'closing a malformed HTTP/2 connection')));
+      handOverConnection(socket, (connection) => injector.injectConnection(connection), (err) => this.log.warn({ err }, 'closing a malformed HTTP/2 connection'), { onHandover: (how) => this.log.debug({ how }, 'connection handed to grpc-js') });
     });
     await new Promise<void>((resolve, reject) => {
       listener.once('error', reject);

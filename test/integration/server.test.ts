@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -46,6 +47,29 @@ describe('peapod-cri server', () => {
         expect(v.runtime_name).to.equal('peapod');
       } finally {
         client.close();
+      }
+    });
+
+    it('answers a raw HTTP/2 client, with a valid :authority and with the socket path as :authority', async () => {
+      for (const authority of ['localhost', server.socket]) {
+        const session = http2.connect('http://localhost', { createConnection: () => net.connect(server.socket) });
+        try {
+          const req = session.request({ ':method': 'POST', ':path': '/runtime.v1.RuntimeService/Version', ':authority': authority, 'content-type': 'application/grpc', te: 'trailers' });
+          // One gRPC message: not compressed, length 0 (an empty VersionRequest).
+          req.end(Buffer.alloc(5));
+          const { status, trailers, body } = await new Promise<{ status: unknown; trailers: http2.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+            let status: unknown;
+            const chunks: Buffer[] = [];
+            req.on('response', (h) => (status = h[':status']));
+            req.on('data', (d: Buffer) => chunks.push(d));
+            req.on('trailers', (t) => resolve({ status, trailers: t, body: Buffer.concat(chunks) }));
+            req.on('error', reject);
+          });
+          expect({ authority, status, grpcStatus: trailers['grpc-status'] }).to.deep.equal({ authority, status: 200, grpcStatus: '0' });
+          expect(body.subarray(5).toString('latin1')).to.contain('peapod');
+        } finally {
+          session.close();
+        }
       }
     });
 

@@ -54,6 +54,21 @@ export function readPid(file: string): number | undefined {
 }
 
 /**
+ * readPid through the thread pool: for a request path, where opening a file
+ * just written may wait on the file system's journal (its access time is
+ * updated, relatime) and must not stall the event loop meanwhile.
+ * @returns the pid; undefined when absent, empty or not a positive number
+ */
+export async function readPidAsync(file: string): Promise<number | undefined> {
+  try {
+    const n = Number.parseInt((await fs.promises.readFile(file, 'utf8')).trim(), 10);
+    return Number.isFinite(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Sends `signal` to `pid`, ignoring a process that is already gone (ESRCH).
  * @returns true when the signal was delivered.
  * @throws the error of any other failure (e.g. EPERM).
