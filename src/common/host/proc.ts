@@ -150,14 +150,19 @@ export async function processesWithArgument(arg: string): Promise<ProcessIdentit
 /**
  * SIGKILLs the processes and waits until each is gone (reaped by its
  * parent, or a zombie: a zombie runs nothing), at most `timeoutMs`.
+ * The wait looks again after 1 ms, then doubles the pause up to 20 ms (as
+ * killInfra): a killed process is usually gone within a millisecond or
+ * two, and a fixed 20 ms poll made that the cost of every container
+ * removal (conmon is killed and waited for: teardown.ts), e.g. of each
+ * `peapod run --rm` (a /proc read per process per look, nothing more).
  * @returns the processes still alive at the deadline (normally none).
  */
 export async function killAndWait(procs: readonly ProcessIdentity[], timeoutMs = 5000): Promise<ProcessIdentity[]> {
   for (const p of procs) if (isProcessAlive(p)) killProcess(p.pid);
   const deadline = Date.now() + timeoutMs;
   let alive = procs.filter(isProcessAlive);
-  while (alive.length > 0 && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 20));
+  for (let pause = 1; alive.length > 0 && Date.now() < deadline; pause = Math.min(pause * 2, 20)) {
+    await new Promise((r) => setTimeout(r, pause));
     alive = alive.filter(isProcessAlive);
   }
   return alive;
