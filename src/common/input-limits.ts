@@ -47,6 +47,18 @@ export const INPUT_LIMITS = {
   address: 256,
   /** A registry credential (password, token): JWTs of a few KiB, with room. */
   credential: 64 * 1024,
+  /** A cpuset list (`cpuset_cpus`, `cpuset_mems`), as the domain's MAX_CPUSET_LENGTH. */
+  cpuset: 4096,
+  /** Lines of a user namespace's uid_map or gid_map (the kernel's limit since Linux 4.15). */
+  idMappingCount: 340,
+  /** Supplemental groups of a process (the kernel's NGROUPS_MAX). */
+  groupCount: 65536,
+  /** Capability names in one list (Linux has 41; "ALL" and repeats leave room). */
+  capabilityCount: 128,
+  /** Hugepage limits of one resources message (one per page size; x86 has 2). */
+  hugepageCount: 64,
+  /** Ports of one PortForward request. */
+  portCount: 1024,
   /** Any other single string field (an image reference has its own bound, 520: reference.ts). */
   string: 4096,
 } as const;

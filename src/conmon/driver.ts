@@ -109,9 +109,25 @@ export function ctlFifoPath(bundle: string): string {
   return path.join(bundle, 'ctl');
 }
 
+/** Bytes of a unix socket path (sun_path) on Linux, its terminating NUL included. */
+const SUN_PATH_BYTES = 108;
+
+/**
+ * The link conmon makes to the bundle of a container started with `-u <id>`
+ * (`<socket dir>/<id>`), under which it binds the attach socket. When that
+ * path would be exactly 107 bytes conmon cuts the link's name by one byte
+ * (containers/conmon src/conn_sock.c, socket_parent_dir), so the path is
+ * computed the same way here: attaching to and removing the uncut name
+ * would miss it.
+ */
+export function attachSocketDir(socketDir: string, id: string): string {
+  const dir = path.join(socketDir, id);
+  return Buffer.byteLength(dir) === SUN_PATH_BYTES - 1 ? dir.slice(0, -1) : dir;
+}
+
 /** The attach socket (SOCK_SEQPACKET) of a container started with `-u <id>`. */
 export function attachSocketPath(socketDir: string, id: string): string {
-  return path.join(socketDir, id, 'attach');
+  return path.join(attachSocketDir(socketDir, id), 'attach');
 }
 
 /** Reads the exit status conmon wrote; undefined while the file is absent or empty. */

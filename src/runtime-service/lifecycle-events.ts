@@ -8,12 +8,19 @@
  * Events, as containerd sends them (internal/cri/server: a pod's own events
  * carry the pod's ID as the container ID):
  * - container: `created` when conmon reported the runtime created it (and
- *   after a recreate), `started`, `stopped` when its exit was recorded (by
- *   the exit watcher, a stop, or recovery at start: `exited` and `lost`),
- *   `deleted` when its record is gone;
+ *   after a recreate), `started`, `stopped` when the exit of a container
+ *   that was started was recorded (by the exit watcher, a stop, or recovery
+ *   at start: `exited` and `lost`), `deleted` when its record is gone. A
+ *   container that never started gives no `stopped` (removed, or stopped
+ *   with its pod, it goes from created to exited): containerd's
+ *   stopContainer does nothing for a created container and its
+ *   RemoveContainer sends DELETED alone;
  * - pod sandbox: `created` and `started` when it became ready the first
  *   time, `started` when it became ready again, `stopped` when it was
- *   stopped or found gone, `deleted` when its record is gone.
+ *   stopped or found gone, `deleted` when its record is gone. (containerd
+ *   stops a pod's containers before the pod, so their STOPPED events come
+ *   first; peapod marks the pod notready first: not changed yet, see
+ *   sandbox/lifecycle.ts stopLocked.)
  * A record rolled back while `creating` was never announced and gives no event.
  *
  * Bounds: each subscriber has a buffer of `capacity` events; one that falls
@@ -219,7 +226,7 @@ export class LifecycleEvents implements RecordObserver {
       if (from !== undefined && from !== 'creating') types.push('deleted');
     } else if (to === 'created' && from !== 'created') types.push('created');
     else if (to === 'running' && from !== 'running') types.push('started');
-    else if (to === 'exited' && from !== 'exited') types.push('stopped');
+    else if (to === 'exited' && from !== 'exited' && from !== 'created') types.push('stopped');
     for (const type of types) this.emit({ id: rec.id, subject: 'container', type, sandboxId: rec.sandboxId });
   }
 

@@ -31,11 +31,13 @@ export interface PeapodImages {
   puller: ImagePuller;
   /**
    * Removes the image `ref` resolves to, with its tags, digests and unshared
-   * layers, unless a container of any front end was made from it.
+   * layers, unless a container of any front end was made from it; waits
+   * for removed containers' background releases of its rootfs first
+   * (image-removal.ts).
    * @returns the removed image, or undefined when none matched.
    * @throws InUseError naming the containers.
    */
-  remove(ref: string): ImageRecord | undefined;
+  remove(ref: string): Promise<ImageRecord | undefined>;
 }
 
 /** What `recover` does. */
@@ -72,7 +74,10 @@ export class Peapod {
       get puller(): ImagePuller {
         return images.puller;
       },
-      remove: (ref) => removeImage({ images: images.store, containers }, ref),
+      remove: (ref) =>
+        removeImage({ images: images.store, containers }, ref, {
+          onWait: (ids) => log.info({ image: ref, containers: ids }, 'image removal waits for the background release of removed containers'),
+        }),
     };
   }
 

@@ -11,11 +11,22 @@
 import type * as grpc from '@grpc/grpc-js';
 import { checkAnnotations, checkArguments, checkBytes, checkCount, checkLabels, INPUT_LIMITS } from '../common/input-limits';
 import type { ContainerConfig__Output } from '../generated/runtime/v1/ContainerConfig';
+import type { LinuxContainerResources__Output } from '../generated/runtime/v1/LinuxContainerResources';
 import type { PodSandboxConfig__Output } from '../generated/runtime/v1/PodSandboxConfig';
 import type { ServerStreamImpl, UnaryImpl, UnaryImpls } from './rpc';
 import { MAX_REFERENCE_LENGTH } from '../image-service/reference';
 import { quoteInput } from '../common/bounded-text';
 import { invalidArgument } from '../common/errors';
+import {
+  checkCdiDevicesBounds,
+  checkContainerSecurityBounds,
+  checkIdListBounds,
+  checkLinuxResourcesBounds,
+  checkMountExtrasBounds,
+  checkOptionsBounds,
+  checkSandboxSecurityBounds,
+  checkWindowsSecurityBounds,
+} from './nested-request-bounds';
 
 type Obj = Record<string, unknown>;
 
@@ -58,6 +69,11 @@ export function checkPodSandboxConfigBounds(config: PodSandboxConfig__Output | n
   }
   checkCount(`${at}.port_mappings`, config.port_mappings, INPUT_LIMITS.argumentCount);
   config.port_mappings.forEach((pm, i) => checkBytes(`${at}.port_mappings[${i}].host_ip`, pm.host_ip, INPUT_LIMITS.address));
+  // Security context, overhead and resources, Windows strings: nested-request-bounds.ts.
+  checkSandboxSecurityBounds(config.linux?.security_context, `${at}.linux.security_context`);
+  checkLinuxResourcesBounds(config.linux?.overhead, `${at}.linux.overhead`);
+  checkLinuxResourcesBounds(config.linux?.resources, `${at}.linux.resources`);
+  checkWindowsSecurityBounds(config.windows?.security_context, `${at}.windows.security_context`);
 }
 
 /**
@@ -81,6 +97,7 @@ export function checkContainerConfigBounds(config: ContainerConfig__Output | nul
   config.mounts.forEach((m, i) => {
     checkBytes(`${at}.mounts[${i}].container_path`, m.container_path, INPUT_LIMITS.path);
     checkBytes(`${at}.mounts[${i}].host_path`, m.host_path, INPUT_LIMITS.path);
+    checkMountExtrasBounds(m, `${at}.mounts[${i}]`);
   });
   checkCount(`${at}.devices`, config.devices, INPUT_LIMITS.mountCount);
   config.devices.forEach((d, i) => {
@@ -91,6 +108,11 @@ export function checkContainerConfigBounds(config: ContainerConfig__Output | nul
   checkLabels(`${at}.labels`, config.labels);
   checkAnnotations(`${at}.annotations`, config.annotations);
   checkBytes(`${at}.log_path`, config.log_path, INPUT_LIMITS.path);
+  // Resources, security context, Windows strings, CDI devices: nested-request-bounds.ts.
+  checkLinuxResourcesBounds(config.linux?.resources, `${at}.linux.resources`);
+  checkContainerSecurityBounds(config.linux?.security_context, `${at}.linux.security_context`);
+  checkWindowsSecurityBounds(config.windows?.security_context, `${at}.windows.security_context`);
+  checkCdiDevicesBounds(config.CDI_devices, `${at}.CDI_devices`);
 }
 
 /** An AuthConfig's fields and their bounds. */
@@ -143,6 +165,29 @@ export function checkRequestBounds(method: string, request: unknown): void {
   if (method.endsWith('/UpdateRuntimeConfig')) {
     const net = isObj(request.runtime_config) && isObj(request.runtime_config.network_config) ? request.runtime_config.network_config : undefined;
     if (net && typeof net.pod_cidr === 'string') checkBytes('runtime_config.network_config.pod_cidr', net.pod_cidr, INPUT_LIMITS.address);
+  }
+  if (method.endsWith('/UpdateContainerResources')) {
+    checkLinuxResourcesBounds(request.linux as LinuxContainerResources__Output | null, 'linux');
+    checkAnnotations('annotations', request.annotations as Record<string, string> | undefined);
+  }
+  if (method.endsWith('/UpdatePodSandboxResources')) {
+    checkLinuxResourcesBounds(request.overhead as LinuxContainerResources__Output | null, 'overhead');
+    checkLinuxResourcesBounds(request.resources as LinuxContainerResources__Output | null, 'resources');
+  }
+  if (method.endsWith('/PortForward') && Array.isArray(request.port)) checkCount('port', request.port, INPUT_LIMITS.portCount);
+  if (method.endsWith('/CheckpointContainer') && typeof request.location === 'string') checkBytes('location', request.location, INPUT_LIMITS.path);
+  if (method.endsWith('/CheckpointPod')) {
+    if (typeof request.output_path === 'string') checkBytes('output_path', request.output_path, INPUT_LIMITS.path);
+    checkIdListBounds(request.container_ids as string[] | undefined, 'container_ids');
+    checkOptionsBounds(request.options as Record<string, string> | undefined, 'options');
+  }
+  if (method.endsWith('/RestorePod')) {
+    if (typeof request.checkpoint_path === 'string') checkBytes('checkpoint_path', request.checkpoint_path, INPUT_LIMITS.path);
+    checkPodSandboxConfigBounds(request.config as PodSandboxConfig__Output | null, 'config');
+    checkOptionsBounds(request.options as Record<string, string> | undefined, 'options');
+    const configs = Array.isArray(request.container_configs) ? (request.container_configs as ContainerConfig__Output[]) : [];
+    checkCount('container_configs', configs, INPUT_LIMITS.mountCount);
+    configs.forEach((c, i) => checkContainerConfigBounds(c, `container_configs[${i}]`));
   }
   if (method.endsWith('/RunPodSandbox')) checkPodSandboxConfigBounds(request.config as PodSandboxConfig__Output | null, 'config');
   if (method.endsWith('/CreateContainer')) {

@@ -19,7 +19,8 @@ import { makeTestCniNetwork, TestCniNetwork } from './harness/cni-net';
 import { removeAllPods } from './harness/client';
 import { startRegistry, TestRegistry } from './harness/registry';
 import { startServer, TestServer } from './harness/server';
-import { buildBusyboxImage, createTestPod, tempDir, TestPod, testEngineOptions } from './helpers/busybox-pod';
+import { tempDir, TestPod } from './helpers/busybox-pod';
+import { BusyboxEngine, closeBusyboxEngine, openBusyboxEngine } from './helpers/busybox-engine';
 import { containerConfig } from './helpers/container-config';
 import { rpcError, until, waitFor } from './helpers/wait';
 
@@ -86,24 +87,17 @@ describe('checkpoint/restore with CRIU (real runc, conmon; CRI, CLI)', function 
     let checkpoints: Checkpoints;
     let lower: string;
 
+    let fixture: BusyboxEngine | undefined;
+
     before(async () => {
-      dir = tempDir('peapod-ckpt-engine-');
-      image = buildBusyboxImage(path.join(dir, 'image'));
+      fixture = await openBusyboxEngine('peapod-ckpt-engine-', { logDirectory: 'logs' });
+      ({ dir, pod, image, engine } = fixture);
+      const opts = fixture.opts;
       lower = path.join(image.layers.linkDir, image.layers.lowers[0]);
-      pod = createTestPod(path.join(dir, 'pod'), path.join(dir, 'logs'));
-      const opts = testEngineOptions(dir);
-      engine = await ContainerEngine.open(opts);
       checkpoints = new Checkpoints({ containers: engine, sandboxes: { get: () => undefined }, root: opts.root, defaultRuntime: 'runc', log: silentLog, lowerDirs: () => [lower] });
     });
 
-    after(async () => {
-      if (engine) {
-        for (const c of engine.list()) await engine.remove(c.id).catch(() => undefined);
-        engine.close();
-      }
-      pod?.cleanup();
-      if (dir) fs.rmSync(dir, { recursive: true, force: true });
-    });
+    after(() => closeBusyboxEngine(fixture));
 
     it('carries config.dump, spec.dump with CRI-O annotations, rootfs-diff.tar and deleted.files; a checkpoint answers FAILED_PRECONDITION where CRIU fails', async () => {
       const script = 'echo new > /tmp/new.txt; rm /etc/group; rm -rf /home; mkdir /home; echo b > /home/b; ln -s /tmp/new.txt /tmp/link; touch /tmp/done; exec sleep 1000';

@@ -1,9 +1,8 @@
 import { expect } from 'chai';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { ContainerEngine, EngineImage } from '../../src/runtime-service/container/engine';
-import { buildBusyboxImage, createTestPod, tempDir, TestPod, testEngineOptions } from './helpers/busybox-pod';
+import type { TestPod } from './helpers/busybox-pod';
+import { BusyboxEngine, closeBusyboxEngine, openBusyboxEngine } from './helpers/busybox-engine';
 import { waitFor } from './helpers/wait';
 
 
@@ -28,26 +27,18 @@ function collector(): { stream: Writable; bytes: () => Buffer } {
 /** Attach carries bytes exactly, both ways (issue 12 item 10: bytes ff fe arrived as ef bf bd ef bf bd). */
 describe('attach carries bytes exactly (real runc, conmon)', function () {
   this.timeout(60_000);
-  let dir: string;
   let pod: TestPod;
   let image: EngineImage;
   let engine: ContainerEngine;
 
+  let fixture: BusyboxEngine | undefined;
+
   before(async () => {
-    dir = tempDir('peapod-attach-');
-    image = buildBusyboxImage(path.join(dir, 'image'));
-    pod = createTestPod(path.join(dir, 'pod'), path.join(dir, 'pods', 'log'));
-    engine = await ContainerEngine.open(testEngineOptions(dir));
+    fixture = await openBusyboxEngine('peapod-attach-');
+    ({ pod, image, engine } = fixture);
   });
 
-  after(async () => {
-    if (engine) {
-      for (const c of engine.list()) await engine.remove(c.id).catch(() => undefined);
-      engine.close();
-    }
-    pod?.cleanup();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => closeBusyboxEngine(fixture));
 
   it('passes bytes 0x00 to 0xff from the client through the container (cat) and back, unchanged', async () => {
     const rec = await engine.create(pod.sandbox, { name: 'cat', image: { name: 'busybox' }, entrypoint: ['cat'], stdin: true, stdinOnce: true }, image);

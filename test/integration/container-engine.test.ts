@@ -10,7 +10,8 @@ import { isMountPoint } from '../../src/common/host/mounts';
 import { processCgroups } from '../../src/runtime-service/container/stats';
 import { PeapodError, TimedOutError } from '../../src/common/errors';
 import { toGrpcStatus } from '../../src/server/status';
-import { buildBusyboxImage, createTestPod, tempDir, TestPod, testEngineOptions } from './helpers/busybox-pod';
+import type { TestPod } from './helpers/busybox-pod';
+import { BusyboxEngine, closeBusyboxEngine, openBusyboxEngine } from './helpers/busybox-engine';
 import { containerConfig, resources, securityContext } from './helpers/container-config';
 import { containerSpecOf } from '../../src/runtime-service/cri/container-config';
 import { resourcesOf } from '../../src/runtime-service/cri/resources';
@@ -52,22 +53,15 @@ describe('container engine (real runc + conmon, busybox rootfs)', function () {
   let opts: ContainerEngineOptions;
   const logDir = (): string => path.join(dir, 'pods', 'log');
 
+  let fixture: BusyboxEngine | undefined;
+
   before(async () => {
-    dir = tempDir('peapod-engine-');
-    image = buildBusyboxImage(path.join(dir, 'image'));
-    pod = createTestPod(path.join(dir, 'pod'), path.join(dir, 'pods', 'log'));
-    opts = testEngineOptions(dir);
-    engine = await ContainerEngine.open(opts);
+    fixture = await openBusyboxEngine('peapod-engine-');
+    ({ dir, pod, image, opts, engine } = fixture);
   });
 
-  after(async () => {
-    if (engine) {
-      for (const c of engine.list()) await engine.remove(c.id).catch(() => undefined);
-      engine.close();
-    }
-    pod?.cleanup();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
-  });
+  // The tests open the engine again (restarts): close the current one.
+  after(() => closeBusyboxEngine(fixture && { ...fixture, engine }));
 
   async function run(name: string, script: string, extra: Parameters<typeof containerConfig>[1] = {}): Promise<string> {
     const rec = await engine.create(pod.sandbox, spec(containerConfig(name, { command: ['/bin/sh', '-c', script], ...extra }), pod.sandbox), image);

@@ -11,7 +11,8 @@ import { ContainerEngine, EXEC_SYNC_MAX_OUTPUT } from '../../src/runtime-service
 import { MAX_MESSAGE_BYTES } from '../../src/server/proto';
 import { containerSpecOf } from '../../src/runtime-service/cri/container-config';
 import { busyboxImage, pushImage } from '../fixtures/image-builder';
-import { buildBusyboxImage, createTestPod, tempDir, TestPod, testEngineOptions } from './helpers/busybox-pod';
+import type { TestPod } from './helpers/busybox-pod';
+import { BusyboxEngine, closeBusyboxEngine, openBusyboxEngine } from './helpers/busybox-engine';
 import { containerConfig } from './helpers/container-config';
 import { removeAllPods } from './harness/client';
 import { makeTestCniNetwork, TestCniNetwork } from './harness/cni-net';
@@ -213,30 +214,23 @@ describe('ExecSync under concurrency (issue 12 item 12)', function () {
   });
 
   describe('through conmon (the way without the spawn server)', () => {
-    let dir: string;
     let pod: TestPod;
     let engine: ContainerEngine;
     let id: string;
 
+    let fixture: BusyboxEngine | undefined;
+
     before(async () => {
       stopSpawnServer();
-      dir = tempDir('peapod-execsync-');
-      const image = buildBusyboxImage(path.join(dir, 'image'));
-      pod = createTestPod(path.join(dir, 'pod'), path.join(dir, 'pods', 'log'));
-      engine = await ContainerEngine.open(testEngineOptions(dir));
+      fixture = await openBusyboxEngine('peapod-execsync-');
+      ({ pod, engine } = fixture);
+      const image = fixture.image;
       const rec = await engine.create(pod.sandbox, containerSpecOf(containerConfig('c', { command: ['sleep', '3600'] }), pod.sandbox).spec, image);
       id = rec.id;
       await engine.start(id);
     });
 
-    after(async () => {
-      if (engine) {
-        for (const c of engine.list()) await engine.remove(c.id).catch(() => undefined);
-        engine.close();
-      }
-      pod?.cleanup();
-      if (dir) fs.rmSync(dir, { recursive: true, force: true });
-    });
+    after(() => closeBusyboxEngine(fixture));
 
     it('runs 20 at once, 50 rounds: every one succeeds (no exec shares a FIFO or socket of the bundle)', async () => {
       const failures = await hammer(1000, 20, async (i) => {

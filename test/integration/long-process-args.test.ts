@@ -1,10 +1,9 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { expect } from 'chai';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { ContainerEngine, EngineImage } from '../../src/runtime-service/container/engine';
 import { toGrpcStatus } from '../../src/server/status';
-import { buildBusyboxImage, createTestPod, tempDir, TestPod, testEngineOptions } from './helpers/busybox-pod';
+import type { TestPod } from './helpers/busybox-pod';
+import { BusyboxEngine, closeBusyboxEngine, openBusyboxEngine } from './helpers/busybox-engine';
 import { containerConfig } from './helpers/container-config';
 import { containerSpecOf } from '../../src/runtime-service/cri/container-config';
 
@@ -20,21 +19,14 @@ describe('long process arguments fail promptly (real runc + conmon)', function (
   let image: EngineImage;
   let engine: ContainerEngine;
 
+  let fixture: BusyboxEngine | undefined;
+
   before(async () => {
-    dir = tempDir('peapod-longargs-');
-    image = buildBusyboxImage(path.join(dir, 'image'));
-    pod = createTestPod(path.join(dir, 'pod'), path.join(dir, 'pods', 'log'));
-    engine = await ContainerEngine.open(testEngineOptions(dir));
+    fixture = await openBusyboxEngine('peapod-longargs-');
+    ({ dir, pod, image, engine } = fixture);
   });
 
-  after(async () => {
-    if (engine) {
-      for (const c of engine.list()) await engine.remove(c.id).catch(() => undefined);
-      engine.close();
-    }
-    pod?.cleanup();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => closeBusyboxEngine(fixture));
 
   it('fails a 100 KB command that does not exist with a short error, and the next create in the pod works', async () => {
     const long = `/${'x'.repeat(100 * 1024)}`;

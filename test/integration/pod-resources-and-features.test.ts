@@ -95,6 +95,21 @@ describe('Status runtime handlers, UpdatePodSandboxResources and recursive read-
     expect(readCgroup('memory', cgroup, 'memory.limit_in_bytes')).to.equal(String(300 << 20));
   });
 
+  it('UpdatePodSandboxResources that the kernel refuses part-way leaves every limit as it was (the files written first are restored)', async () => {
+    const cgroup = `/peapod/pod-${podId}`;
+    const before = { shares: readCgroup('cpu', cgroup, 'cpu.shares'), quota: readCgroup('cpu', cgroup, 'cpu.cfs_quota_us'), memory: readCgroup('memory', cgroup, 'memory.limit_in_bytes'), cpus: readCgroup('cpuset', cgroup, 'cpuset.cpus') };
+    // The cpu hierarchy is written before the cpuset one, which refuses CPUs this machine lacks.
+    const e = await rpcError(
+      server.client.runtime.UpdatePodSandboxResources({ pod_sandbox_id: podId, resources: { cpu_shares: '777', cpu_quota: '30000', cpu_period: '100000', memory_limit_in_bytes: String(123 << 20), cpuset_cpus: '0-1023' } }),
+    );
+    expect(e.code, e.details).to.equal(grpc.status.INVALID_ARGUMENT);
+    expect(e.details).to.contain('cpuset.cpus');
+    expect(readCgroup('cpu', cgroup, 'cpu.shares')).to.equal(before.shares);
+    expect(readCgroup('cpu', cgroup, 'cpu.cfs_quota_us')).to.equal(before.quota);
+    expect(readCgroup('memory', cgroup, 'memory.limit_in_bytes')).to.equal(before.memory);
+    expect(readCgroup('cpuset', cgroup, 'cpuset.cpus')).to.equal(before.cpus);
+  });
+
   it('UpdatePodSandboxResources refuses bad values naming the CRI field, an unknown pod as NOT_FOUND', async () => {
     let e = await rpcError(server.client.runtime.UpdatePodSandboxResources({ pod_sandbox_id: podId, resources: { cpu_shares: '1' } }));
     expect(e.code).to.equal(grpc.status.INVALID_ARGUMENT);

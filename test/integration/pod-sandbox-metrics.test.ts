@@ -144,5 +144,9 @@ describe('metrics: ListMetricDescriptors, ListPodSandboxMetrics and the Promethe
       expect(sample(t, 'peapod_containers_oom_total')).to.equal(1);
       expect(sample(t, 'peapod_containers_oom_count_total{name="hog"}')).to.equal(1);
     }
+
+    // A stopped pod is not reported, as containerd answers (ready pods only).
+    await server.client.runtime.StopPodSandbox({ pod_sandbox_id: podId });
+    expect((await server.client.runtime.ListPodSandboxMetrics({})).pod_metrics.map((p) => p.pod_sandbox_id)).to.not.include(podId);
   });
 });

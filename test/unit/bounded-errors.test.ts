@@ -188,6 +188,60 @@ describe('bounded messages and inputs (issue 17)', () => {
       expect(() => checkRequestBounds('/runtime.v1.ImageService/PullImage', { image: { image: 'busybox', annotations: { a: 'b' } }, auth: { username: 'u', password: 'p' }, sandbox_config: pod })).not.to.throw();
     });
 
+    it('bounds the nested fields: seccomp and AppArmor localhost_ref, cpusets, security contexts, mounts, CDI devices, Update*Resources, checkpoints, PortForward', () => {
+      const big = 'z'.repeat(MIB);
+      const short = (method: string, req: unknown): string => {
+        const err = thrown(() => checkRequestBounds(method, req));
+        expect(err).to.be.instanceOf(InvalidArgumentError);
+        expect(Buffer.byteLength(err.message)).to.be.below(1024);
+        return err.message.split(':')[0];
+      };
+      const R = '/runtime.v1.RuntimeService/';
+      const pod = { metadata: { name: 'p', namespace: 'n', uid: 'u' }, hostname: '', log_directory: '', labels: {}, annotations: {}, port_mappings: [], dns_config: null, linux: null };
+      const podLinux = (linux: object) => ({ config: { ...pod, linux } });
+      expect(short(`${R}RunPodSandbox`, podLinux({ security_context: { seccomp: { profile_type: 'Localhost', localhost_ref: big } } }))).to.equal('config.linux.security_context.seccomp.localhost_ref');
+      expect(short(`${R}RunPodSandbox`, podLinux({ security_context: { apparmor: { profile_type: 'Localhost', localhost_ref: big } } }))).to.equal('config.linux.security_context.apparmor.localhost_ref');
+      expect(short(`${R}RunPodSandbox`, podLinux({ security_context: { seccomp_profile_path: big } }))).to.equal('config.linux.security_context.seccomp_profile_path');
+      expect(short(`${R}RunPodSandbox`, podLinux({ security_context: { selinux_options: { user: '', role: '', type: big, level: '' } } }))).to.equal('config.linux.security_context.selinux_options.type');
+      expect(short(`${R}RunPodSandbox`, podLinux({ security_context: { supplemental_groups: new Array(70000).fill('1') } }))).to.equal('config.linux.security_context.supplemental_groups');
+      expect(short(`${R}RunPodSandbox`, podLinux({ security_context: { namespace_options: { target_id: big } } }))).to.equal('config.linux.security_context.namespace_options.target_id');
+      expect(short(`${R}RunPodSandbox`, podLinux({ security_context: { namespace_options: { userns_options: { uids: new Array(341).fill({}), gids: [] } } } }))).to.equal('config.linux.security_context.namespace_options.userns_options.uids');
+      expect(short(`${R}RunPodSandbox`, podLinux({ resources: { cpuset_cpus: big } }))).to.equal('config.linux.resources.cpuset_cpus');
+      expect(short(`${R}RunPodSandbox`, podLinux({ resources: { cpuset_mems: big } }))).to.equal('config.linux.resources.cpuset_mems');
+      expect(short(`${R}RunPodSandbox`, podLinux({ overhead: { unified: { 'memory.high': big } } }))).to.equal('config.linux.overhead.unified["memory.high"]');
+      expect(short(`${R}RunPodSandbox`, podLinux({ resources: { hugepage_limits: [{ page_size: big, limit: '1' }] } }))).to.equal('config.linux.resources.hugepage_limits[0].page_size');
+      expect(short(`${R}RunPodSandbox`, { config: { ...pod, windows: { security_context: { credential_spec: big } } } })).to.equal('config.windows.security_context.credential_spec');
+      const ctr = { metadata: { name: 'c' }, image: { image: 'busybox', annotations: {}, user_specified_image: '' }, command: [], args: [], working_dir: '', envs: [], mounts: [], devices: [], labels: {}, annotations: {}, log_path: '' };
+      const create = (config: object) => ({ config: { ...ctr, ...config }, sandbox_config: pod });
+      const sc = (security_context: object) => create({ linux: { security_context } });
+      expect(short(`${R}CreateContainer`, sc({ seccomp: { profile_type: 'Localhost', localhost_ref: big } }))).to.equal('config.linux.security_context.seccomp.localhost_ref');
+      expect(short(`${R}CreateContainer`, sc({ apparmor: { profile_type: 'Localhost', localhost_ref: big } }))).to.equal('config.linux.security_context.apparmor.localhost_ref');
+      expect(short(`${R}CreateContainer`, sc({ apparmor_profile: big }))).to.equal('config.linux.security_context.apparmor_profile');
+      expect(short(`${R}CreateContainer`, sc({ capabilities: { add_capabilities: [big], drop_capabilities: [], add_ambient_capabilities: [] } }))).to.equal('config.linux.security_context.capabilities.add_capabilities[0]');
+      expect(short(`${R}CreateContainer`, sc({ masked_paths: ['/proc/kcore', big] }))).to.equal('config.linux.security_context.masked_paths[1]');
+      expect(short(`${R}CreateContainer`, sc({ readonly_paths: new Array(2000).fill('/p') }))).to.equal('config.linux.security_context.readonly_paths');
+      expect(short(`${R}CreateContainer`, sc({ run_as_username: big }))).to.equal('config.linux.security_context.run_as_username');
+      expect(short(`${R}CreateContainer`, create({ linux: { resources: { cpuset_cpus: big } } }))).to.equal('config.linux.resources.cpuset_cpus');
+      expect(short(`${R}CreateContainer`, create({ mounts: [{ container_path: '/x', host_path: '/y', mount_options: [big] }] }))).to.equal('config.mounts[0].mount_options[0]');
+      expect(short(`${R}CreateContainer`, create({ mounts: [{ container_path: '/x', host_path: '', image: { image: big } }] }))).to.equal('config.mounts[0].image.image');
+      expect(short(`${R}CreateContainer`, create({ mounts: [{ container_path: '/x', host_path: '/y', uidMappings: new Array(341).fill({}) }] }))).to.equal('config.mounts[0].uidMappings');
+      expect(short(`${R}CreateContainer`, create({ CDI_devices: [{ name: big }] }))).to.equal('config.CDI_devices[0]');
+      expect(short(`${R}UpdateContainerResources`, { container_id: 'c', linux: { cpuset_mems: big } })).to.equal('linux.cpuset_mems');
+      expect(short(`${R}UpdateContainerResources`, { container_id: 'c', annotations: { a: 'b'.repeat(MIB) } })).to.equal('annotations["a"]');
+      expect(short(`${R}UpdatePodSandboxResources`, { pod_sandbox_id: 'p', resources: { cpuset_cpus: big } })).to.equal('resources.cpuset_cpus');
+      expect(short(`${R}UpdatePodSandboxResources`, { pod_sandbox_id: 'p', overhead: { unified: { k: big } } })).to.equal('overhead.unified["k"]');
+      expect(short(`${R}CheckpointContainer`, { container_id: 'c', location: big })).to.equal('location');
+      expect(short(`${R}CheckpointPod`, { pod_sandbox_id: 'p', output_path: big })).to.equal('output_path');
+      expect(short(`${R}CheckpointPod`, { pod_sandbox_id: 'p', container_ids: [big] })).to.equal('container_ids[0]');
+      expect(short(`${R}RestorePod`, { checkpoint_path: '/c', container_configs: [{ ...ctr, log_path: big }] })).to.equal('container_configs[0].log_path');
+      expect(short(`${R}RestorePod`, { checkpoint_path: '/c', options: { o: big } })).to.equal('options["o"]');
+      expect(short(`${R}PortForward`, { pod_sandbox_id: 'p', port: new Array(2000).fill(80) })).to.equal('port');
+      // What the kubelet sends passes.
+      expect(() =>
+        checkRequestBounds(`${R}CreateContainer`, create({ linux: { resources: { cpuset_cpus: '0-3', cpuset_mems: '0', unified: { 'memory.high': '1G' }, hugepage_limits: [{ page_size: '2MB', limit: '0' }] }, security_context: { seccomp: { profile_type: 'Localhost', localhost_ref: '/var/lib/kubelet/seccomp/p.json' }, masked_paths: ['/proc/kcore'], capabilities: { add_capabilities: ['NET_ADMIN'], drop_capabilities: ['ALL'], add_ambient_capabilities: [] } } } })),
+      ).not.to.throw();
+    });
+
     it('words the hostname bound one way, in bytes, in the CRI check and the domain check', () => {
       const pod = { metadata: { name: 'p', namespace: 'n', uid: 'u' }, hostname: 'h'.repeat(MIB), log_directory: '', labels: {}, annotations: {}, port_mappings: [], dns_config: null, linux: null };
       const cri = thrown(() => checkRequestBounds('/runtime.v1.RuntimeService/RunPodSandbox', { config: pod })).message;

@@ -7,22 +7,43 @@ import type { ImageRecord, ImageStore } from '../../src/image-service/store/imag
 const img = (tags: string[]): ImageRecord => ({ id: 'sha256:' + 'a'.repeat(64), repoTags: tags, repoDigests: [], size: 1, config: {}, chainIds: [], pinned: false, manifestDigest: '', created: 0 });
 
 describe('image domain: removal rule and names', () => {
-  it('refuses to remove an image containers of any front end use, and names them', () => {
+  it('refuses to remove an image containers of any front end use, and names them', async () => {
     const removed: string[] = [];
     const images = { remove: (id: string) => (removed.push(id), true) } as unknown as ImageStore;
     const i = img(['docker.io/library/busybox:latest']);
-    const err = (() => {
-      try {
-        removeResolvedImage({ images, containers: { usingImage: () => ['c1', 'c2'], exclusive: (fn) => fn() } }, i, 'busybox');
-      } catch (e) {
-        return e;
-      }
-    })();
+    const err = await removeResolvedImage({ images, containers: { usingImage: () => ['c1', 'c2'], releasing: () => [], exclusive: (fn) => fn() } }, i, 'busybox').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).to.be.instanceOf(InUseError);
     expect((err as InUseError).code).to.equal('IN_USE');
     expect((err as Error).message).to.contain('image busybox').and.contain('in use by container(s) c1, c2');
     expect(removed).to.deep.equal([]);
-    expect(removeResolvedImage({ images, containers: { usingImage: () => [], exclusive: (fn) => fn() } }, i)).to.equal(true);
+    expect(await removeResolvedImage({ images, containers: { usingImage: () => [], releasing: () => [], exclusive: (fn) => fn() } }, i)).to.equal(true);
+    expect(removed).to.deep.equal([i.id]);
+  });
+
+  it("waits for removed containers' background releases of the image's rootfs before removing it, and refuses when they outlast the wait", async () => {
+    const removed: string[] = [];
+    const images = { remove: (id: string) => (removed.push(id), true) } as unknown as ImageStore;
+    const i = img(['docker.io/library/busybox:latest']);
+    let releasing = ['c1'];
+    const waited: string[][] = [];
+    const removal = removeResolvedImage({ images, containers: { usingImage: () => [], releasing: () => releasing, exclusive: (fn) => fn() } }, i, 'busybox', { onWait: (ids) => waited.push(ids) });
+    // Still releasing: nothing is removed however long the removal has run.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(waited).to.deep.equal([['c1']]);
+    expect(removed).to.deep.equal([]);
+    releasing = [];
+    expect(await removal).to.equal(true);
+    expect(removed).to.deep.equal([i.id]);
+
+    const err = await removeResolvedImage({ images, containers: { usingImage: () => [], releasing: () => ['c9'], exclusive: (fn) => fn() } }, i, 'busybox', { releaseWaitMs: 0 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).to.be.instanceOf(InUseError);
+    expect((err as Error).message).to.contain('still being released from removed container(s) c9');
     expect(removed).to.deep.equal([i.id]);
   });
 

@@ -29,6 +29,17 @@ describe('LifecycleEvents (the container and pod event bus)', () => {
     expect(sub.pending).to.equal(0);
   });
 
+  it('gives a container that never started no stopped event: created, then deleted (containerd)', async () => {
+    const bus = new LifecycleEvents({ hold: { count: 0, ms: 0 } });
+    bus.setSource({ sandbox: () => pod('ready'), containers: () => [] });
+    const sub = bus.subscribe(16);
+    bus.container({ before: ctr('creating'), after: ctr('created') });
+    bus.container({ before: ctr('created'), after: ctr('exited') });
+    bus.container({ before: ctr('exited'), after: undefined });
+    expect([(await sub.next())!.type, (await sub.next())!.type]).to.deep.equal(['created', 'deleted']);
+    expect(sub.pending).to.equal(0);
+  });
+
   it('cuts off a subscriber that falls behind its buffer, freeing it, while another keeps every event', async () => {
     const bus = new LifecycleEvents({ hold: { count: 0, ms: 0 } });
     const slow = bus.subscribe(2);

@@ -154,13 +154,14 @@ describe('pod and container metrics (ListPodSandboxMetrics, domain)', () => {
       expect(get(c2, 'container_fs_usage_bytes')!.value).to.equal(4096n);
     });
 
-    it('reads no network for a pod that is not ready, and only the pods asked for', async () => {
+    it('reports ready pods only (as containerd), reading nothing of a pod that is not ready, and only the pods asked for', async () => {
       let reads = 0;
-      const src = { ...sources([pod('a', 'notready'), pod('b')], []), interfacesOf: async () => (reads++, parseNetDevAll(NET_DEV)) };
+      const src = { ...sources([pod('a', 'notready'), pod('b'), pod('c', 'creating')], [ctr('a1', 'a', 'exited')]), interfacesOf: async () => (reads++, parseNetDevAll(NET_DEV)) };
       const out = await collectPodMetrics(src);
-      expect(out.find((p) => p.podSandboxId === 'a')!.metrics).to.deep.equal([]);
+      expect(out.map((p) => p.podSandboxId)).to.deep.equal(['b']);
       expect(reads).to.equal(1);
-      expect((await collectPodMetrics(src, new Set(['a']))).map((p) => p.podSandboxId)).to.deep.equal(['a']);
+      expect((await collectPodMetrics(src, new Set(['a']))).map((p) => p.podSandboxId)).to.deep.equal([]);
+      expect((await collectPodMetrics(src, new Set(['b']))).map((p) => p.podSandboxId)).to.deep.equal(['b']);
     });
   });
 });

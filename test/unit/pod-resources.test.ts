@@ -86,6 +86,28 @@ describe('pod-level cgroup limits (src/runtime-service/sandbox/pod-resources.ts)
     }
   });
 
+  it('puts back the values it wrote when a later write fails, newest first', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'peapod-podres-'));
+    try {
+      const pod = '/peapod/pod-abc';
+      for (const h of ['memory', 'cpu']) fs.mkdirSync(path.join(dir, h, pod), { recursive: true });
+      const memory = path.join(dir, 'memory', pod, 'memory.limit_in_bytes');
+      fs.writeFileSync(memory, '9223372036854771712\n');
+      // A file that cannot be written (a directory in its place): the cpu hierarchy comes after memory.
+      fs.mkdirSync(path.join(dir, 'cpu', pod, 'cpu.shares'));
+      const hierarchies = [
+        { mountPoint: path.join(dir, 'memory'), version: 1 as const, controllers: ['memory'] },
+        { mountPoint: path.join(dir, 'cpu'), version: 1 as const, controllers: ['cpu'] },
+      ];
+      const { settings, unified } = podCgroupSettings({ memoryLimitBytes: 1 << 20, cpuShares: 256 });
+      const e = refusal(() => writePodCgroup(pod, settings, unified, hierarchies));
+      expect(e.message).to.contain('cpu.shares');
+      expect(fs.readFileSync(memory, 'utf8')).to.equal('9223372036854771712');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('reads the hierarchies of a hybrid-mode mountinfo', () => {
     const mi = [
       '31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755',

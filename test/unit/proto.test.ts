@@ -47,4 +47,20 @@ describe('CRI v1 proto', () => {
     expect(back.status?.started_at).to.equal('-1');
     expect(back.status?.finished_at).to.equal('0');
   });
+
+  it('reads KeyValue.value (env values) as bytes, as cri-api does since d3d9c71; a client of the older `string` proto sends the same wire form', () => {
+    // CreateContainerRequest{config: ContainerConfig{envs[6]: KeyValue{key[1]: "A", value[2]: "b=c"}}}, by hand:
+    // a length-delimited field is the same bytes whether the sender's proto says string or bytes.
+    const kv = Buffer.from([0x0a, 0x01, 0x41, 0x12, 0x03, 0x62, 0x3d, 0x63]);
+    const config = Buffer.concat([Buffer.from([0x32, kv.length]), kv]);
+    const request = Buffer.concat([Buffer.from([0x12, config.length]), config]);
+    const method = cri.runtime.v1.RuntimeService.service.CreateContainer;
+    const env = method.requestDeserialize(request).config?.envs[0];
+    expect(env?.key).to.equal('A');
+    expect(Buffer.isBuffer(env?.value) && env.value.toString('utf8')).to.equal('b=c');
+    // And a value that is not UTF-8 survives the round trip byte for byte.
+    const raw = Buffer.from([0xff, 0x00, 0xfe]);
+    const again = method.requestDeserialize(method.requestSerialize({ config: { envs: [{ key: 'B', value: raw }] } })).config?.envs[0];
+    expect(again?.value).to.deep.equal(raw);
+  });
 });

@@ -58,7 +58,7 @@ export async function run(ctx: CliContext, args: string[], o: RmiOptions): Promi
       // -f: the CLI's own containers of the image go first (as Podman's rmi -f); peapod-cri's still keep it.
       if (o.force) await removeCliContainersOf(ctx, img.id);
       // The image-in-use rule of the domain: a container of either front end keeps its image.
-      const removed = removeResolvedImage({ images: store, containers: ctx.imageUsers() }, img, ref);
+      const removed = await removeResolvedImage({ images: store, containers: ctx.imageUsers() }, img, ref);
       for (const t of img.repoTags) ctx.io.stdout.write(`Untagged: ${t}\n`);
       if (removed) ctx.io.stdout.write(`Deleted: ${img.id.replace(/^sha256:/, '')}\n`);
     } catch (err) {

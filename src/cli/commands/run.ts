@@ -17,6 +17,7 @@ import { cleanupCliContainer, CliContainers, createCliContainer, openContainers,
 import { invokeExitCode, invokeHint, runtimeMessage } from '../containers/exit-codes';
 import { CreateFlags, parseDetachKeys } from '../containers/flags';
 import { createRequest } from '../containers/request';
+import { readinessLater } from '../../runtime-service/sandbox/rootless-network';
 
 /** Flags of `run`. */
 export interface RunOptions extends CreateFlags {
@@ -41,7 +42,8 @@ export async function run(ctx: CliContext, args: string[], o: RunOptions): Promi
   const c = await openContainers(ctx);
   let rec: ContainerRecord;
   try {
-    rec = await createCliContainer(ctx, c, request);
+    // This process starts the container, so a rootless pod network is waited for there, not before it is made.
+    rec = await readinessLater(() => createCliContainer(ctx, c, request));
   } catch (err) {
     if (err instanceof CliError) throw err;
     throw startFailure(err);

@@ -121,7 +121,7 @@ export async function run(ctx: CliContext, _args: string[], o: SystemPruneOption
   const freed = freedByRemoving(store, unused);
   for (const img of unused) {
     try {
-      peapod.images.remove(img.id);
+      await peapod.images.remove(img.id);
       deletedImages.push(img.id.replace(/^sha256:/, ''));
     } catch (err) {
       fail(`removing image ${img.id.slice(7, 19)}`, err);

@@ -439,12 +439,13 @@ export async function loadArchive(store: ImageStore, input: Readable, options: {
     contents = await readArchive(store, input, limits);
     const a = contents;
     const plans = a.files.has('manifest.json') || a.links.has('manifest.json') ? await planDocker(a, limits) : planOci(a, limits);
-    const commitBlob = (digest: string, entry: FileEntry): void => {
+    // Awaited: the rename out of a.tmp must end before a.tmp is removed (finally below) and before the blob is read.
+    const commitBlob = async (digest: string, entry: FileEntry): Promise<void> => {
       if (store.hasBlob(digest)) return;
       const copy = path.join(a.tmp, `b-${digest.replace(':', '-')}`);
       fs.copyFileSync(entry.file, copy);
-      store.commitBlob(digest, copy, entry.size);
       added.blobs.push(digest);
+      await store.commitBlob(digest, copy, entry.size);
     };
     const loaded: LoadedImage[] = [];
     for (const p of plans) {
@@ -454,16 +455,16 @@ export async function loadArchive(store: ImageStore, input: Readable, options: {
         const exists = store.hasBlob(l.blob.digest) && store.getLayer(chains[i]) !== undefined;
         progress?.({ kind: 'blob', digest: l.blob.digest, exists });
         if (exists) continue;
-        commitBlob(l.blob.digest, l.blob.entry);
+        await commitBlob(l.blob.digest, l.blob.entry);
         if (await importLayer(store, l.blob.digest, l.compression, l.diffId, chains[i])) added.layers.push(chains[i]);
       }
       progress?.({ kind: 'config', digest: p.id });
-      commitBlob(p.id, p.configEntry);
+      await commitBlob(p.id, p.configEntry);
       if (!store.hasBlob(p.manifest.digest)) {
         const mf = path.join(a.tmp, 'manifest');
         fs.writeFileSync(mf, p.manifest.body);
-        store.commitBlob(p.manifest.digest, mf, p.manifest.body.length);
         added.blobs.push(p.manifest.digest);
+        await store.commitBlob(p.manifest.digest, mf, p.manifest.body.length);
       }
       progress?.({ kind: 'manifest' });
       const [first, ...rest] = p.names;

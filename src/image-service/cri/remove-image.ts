@@ -15,7 +15,7 @@ export function removeImage(ctx: ImageContext) {
   return async (req: RemoveImageRequest__Output): Promise<RemoveImageResponse> => {
     const ref = req.image?.image ?? '';
     if (!ref) throw invalidArgument('image.image is required');
-    const removed = ctx.images.remove(ref);
+    const removed = await ctx.images.remove(ref);
     if (removed) ctx.log.info({ image: ref, id: removed.id }, 'image removed');
     return {};
   };

@@ -342,15 +342,22 @@ export class ImageStore {
       this.db.prepare('DELETE FROM blobs WHERE digest NOT IN (SELECT digest FROM image_blobs)').run();
     }
     // Files without a row: rows are written before files, so these are leftovers.
+    // The directories are listed BEFORE the rows are read: another process
+    // may commit a layer or blob meanwhile (row, then rename), and a file
+    // listed first had its row written before the listing, so the later
+    // read sees it. Read the other way round, a file committed between the
+    // read and the listing would look row-less and be deleted under its
+    // image.
+    const overlay = path.join(this.root, 'overlay');
+    const layerDirs = fs.readdirSync(overlay).filter((n) => n !== 'l');
+    const linkNames = fs.readdirSync(path.join(overlay, 'l'));
+    const blobFiles = ['sha256', 'sha512'].flatMap((alg) => fs.readdirSync(path.join(this.root, 'blobs', alg)).map((n) => ({ alg, n })));
     const layers = new Set((this.db.prepare('SELECT chain_id FROM layers').all() as { chain_id: string }[]).map((r) => hexOf(r.chain_id)));
     const links = new Set((this.db.prepare('SELECT link FROM layers').all() as { link: string }[]).map((r) => r.link));
-    const overlay = path.join(this.root, 'overlay');
-    for (const n of fs.readdirSync(overlay)) if (n !== 'l' && !layers.has(n)) this.discard(path.join(overlay, n));
-    for (const n of fs.readdirSync(path.join(overlay, 'l'))) if (!links.has(n)) this.background(fsp.rm(path.join(overlay, 'l', n), { force: true }));
     const blobs = new Set((this.db.prepare('SELECT digest FROM blobs').all() as { digest: string }[]).map((r) => r.digest));
-    for (const alg of ['sha256', 'sha512']) {
-      for (const n of fs.readdirSync(path.join(this.root, 'blobs', alg))) if (!blobs.has(`${alg}:${n}`)) this.discard(path.join(this.root, 'blobs', alg, n));
-    }
+    for (const n of layerDirs) if (!layers.has(n)) this.discard(path.join(overlay, n));
+    for (const n of linkNames) if (!links.has(n)) this.background(fsp.rm(path.join(overlay, 'l', n), { force: true }));
+    for (const { alg, n } of blobFiles) if (!blobs.has(`${alg}:${n}`)) this.discard(path.join(this.root, 'blobs', alg, n));
   }
 
   // ------------------------------------------------------------ locks

@@ -3,6 +3,7 @@ import { ensurePrivateDir } from '../../common/host/private-paths';
 import { SharedKeyedLock } from '../../common/process-lock';
 import { Trash } from '../../common/trash';
 import { PendingReleases } from './pending-releases';
+import { releaseMarkers } from './release-markers';
 import type { StateDb } from '../state-db';
 import type { ConmonDriver } from '../../conmon/driver';
 import { OciRuntime } from '../oci/runc';
@@ -127,7 +128,7 @@ export function containerDeps(opts: ContainerEngineOptions, state: StateDb): Con
     host: probeHost(),
     trash,
     layerUsage: new WritableLayerUsage(10_000, opts.log),
-    releases: new PendingReleases(opts.log),
+    releases: new PendingReleases(opts.log, releaseMarkers(state)),
   };
 }
 

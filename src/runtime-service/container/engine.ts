@@ -145,6 +145,11 @@ export class ContainerEngine {
     return this.deps.store.usingImage(imageId);
   }
 
+  /** Removed containers of image `imageId` whose rootfs a live process still releases (image-removal.ts ImageUsers). */
+  releasing(imageId: string): string[] {
+    return this.deps.store.releasingImage(imageId);
+  }
+
   /** Runs `fn` while no container can be recorded, by any process (image-removal.ts ImageUsers). */
   exclusive<T>(fn: () => T): T {
     return this.deps.store.exclusive(fn);

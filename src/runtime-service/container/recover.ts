@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { nowNs } from '../../common/time';
-import { exitFilePath } from '../../conmon/driver';
+import { attachSocketDir, exitFilePath } from '../../conmon/driver';
 import { ContainerDeps, runtimeFor } from './deps';
 import { applyExit } from './exits';
 import { containerPaths } from './paths';
@@ -111,8 +111,15 @@ export async function recoverContainers(deps: ContainerDeps, options: { reconcil
   // be writing it now (left alone); without one it is what a conmon killed mid-write left (removed).
   const exitEntries = entries(deps.dirs.exits);
   const exits = exitEntries.filter((n) => !n.includes('.'));
-  const sockets = entries(deps.dirs.sockets);
+  const socketLinks = entries(deps.dirs.sockets);
   const known = deps.store.allIds();
+  // conmon may cut a socket link's name by one byte (attachSocketDir): such a link is that container's, handled with it.
+  const cutLinks = new Set<string>();
+  for (const id of [...known, ...stateDirs, ...bundles, ...exits]) {
+    const link = path.basename(attachSocketDir(deps.dirs.sockets, id));
+    if (link !== id) cutLinks.add(link);
+  }
+  const sockets = socketLinks.filter((n) => !cutLinks.has(n));
   for (const temp of exitEntries.filter((n) => n.includes('.'))) {
     if (!known.has(temp.slice(0, temp.indexOf('.')))) fs.rmSync(path.join(deps.dirs.exits, temp), { force: true });
   }
@@ -127,7 +134,7 @@ export async function recoverContainers(deps: ContainerDeps, options: { reconcil
     fs.rmSync(path.join(deps.dirs.bundles, id), { recursive: true, force: true });
     deps.trash.discard(path.join(deps.dirs.state, id));
     fs.rmSync(exitFilePath(deps.dirs.exits, id), { force: true });
-    fs.rmSync(path.join(deps.dirs.sockets, id), { recursive: true, force: true });
+    fs.rmSync(attachSocketDir(deps.dirs.sockets, id), { recursive: true, force: true });
   }
   for (const row of deps.store.unreadable()) {
     const rec = rebuiltContainerRecord(deps, row);

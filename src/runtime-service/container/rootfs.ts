@@ -112,9 +112,17 @@ export async function mountRootfs(layers: LayerStack, upperDir: string, workDir:
  * containerd CVE-2021-41103, Moby CVE-2021-41091). Mounting `nosuid` from
  * the start would take setuid from the container too (runc's bind of the
  * rootfs inherits the flags), which images that run `su` or `ping` need.
+ *
+ * Not in a user namespace (rootless, docs/rootless.md): there the mount is
+ * in the user's own mount namespace, which only the user's processes enter
+ * (as the namespace's root already), and a setuid file on a mount made in a
+ * user namespace grants only IDs that namespace maps, the user's own; so the
+ * remount would guard nothing and only cost a host process between runc's
+ * create and start.
  * @throws HostCommandError with mount's message when the kernel refuses.
  */
 export async function restrictHostRootfs(target: string): Promise<void> {
+  if (inUserNamespace()) return;
   await runMount(['-o', 'remount,bind,nosuid,nodev', target], { timeoutMs: 60_000 });
 }
 
@@ -125,17 +133,19 @@ export async function restrictHostRootfs(target: string): Promise<void> {
  * @throws HostCommandError with mount's message when the kernel refuses.
  */
 export async function allowHostRootfs(target: string): Promise<void> {
+  if (inUserNamespace()) return; // never restricted there (restrictHostRootfs)
   await runMount(['-o', 'remount,bind,suid,dev', target], { timeoutMs: 60_000 });
 }
 
 /**
  * The rootfs mounts under `bundlesDir` (`<id>/rootfs`) whose host view is
  * still suid or dev, as an older peapod left them: one read of
- * /proc/self/mountinfo.
+ * /proc/self/mountinfo (none in a user namespace, where they are left so).
  * @returns the container IDs.
  */
 export function unrestrictedRootfsMounts(bundlesDir: string): string[] {
   const out: string[] = [];
+  if (inUserNamespace()) return out; // not restricted there (restrictHostRootfs)
   for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
     const f = line.split(' ');
     const target = f.length > 5 ? unescapeMountPath(f[4]) : undefined;

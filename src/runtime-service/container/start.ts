@@ -1,5 +1,6 @@
 import { internal, notFound } from '../../common/errors';
 import { nowNs } from '../../common/time';
+import { podNetworkReady } from '../sandbox/rootless-network';
 import { ContainerDeps, runtimeFor } from './deps';
 import { nextRecord } from './state';
 
@@ -17,6 +18,8 @@ export function startContainer(deps: ContainerDeps, id: string): Promise<void> {
     const startedAt = nowNs();
     nextRecord(rec, { type: 'started', startedAt }); // refuses early: nothing is run for a container in the wrong state
     try {
+      // A rootless pod network started without waiting for it (rootless-network.ts, readinessLater) is up before the process runs.
+      await podNetworkReady(rec.sandboxId);
       await runtimeFor(deps, rec.runtimeHandler).start(id);
     } catch (err) {
       throw internal(`starting container ${id}: ${(err as Error).message}`, { cause: err });

@@ -10,6 +10,7 @@ import type { ImageUsers } from '../image-removal';
 import type { RecordChange } from '../lifecycle-events';
 import { isUniqueViolation, Owner, StateDb } from '../state-db';
 import type { ContainerRecord } from './record';
+import { containersReleasingImage } from './release-markers';
 import { ContainerEvent, nextRecord } from './state';
 
 /** The key that makes a container name unique: its pod, name and attempt. */
@@ -74,6 +75,7 @@ export function containersUsingImage(state: StateDb, imageId: string): string[] 
 export function imageUsersOf(state: StateDb): ImageUsers {
   return {
     usingImage: (imageId) => containersUsingImage(state, imageId),
+    releasing: (imageId) => containersReleasingImage(state, imageId),
     exclusive: <T>(fn: () => T): T => state.db.transaction(fn).immediate(),
   };
 }
@@ -263,6 +265,11 @@ export class ContainerStore {
   /** The containers of every owner, `creating` ones included, made from image `imageId`. */
   usingImage(imageId: string): string[] {
     return containersUsingImage(this.state, imageId);
+  }
+
+  /** Removed containers of image `imageId` whose rootfs a live process still releases (release-markers.ts). */
+  releasingImage(imageId: string): string[] {
+    return containersReleasingImage(this.state, imageId);
   }
 
   /** Runs `fn` in an IMMEDIATE transaction: no container is recorded meanwhile, by any process (imageUsersOf). */

@@ -37,7 +37,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { exitFilePath } from '../../conmon/driver';
+import { attachSocketDir, exitFilePath } from '../../conmon/driver';
 import { isMountPoint } from '../../common/host/mounts';
 import { isProcessAlive, killAndWait, processesWithArgument, ProcessIdentity, processStartTime, readPid } from '../../common/host/proc';
 import { removeContainerCgroup } from '../sandbox/cgroups';
@@ -109,7 +109,7 @@ export async function tearDownContainer(deps: ContainerDeps, rec: ContainerRecor
   for (const r of settled) if (r.status === 'rejected') throw r.reason;
   // A rootfs still mounted keeps its bundle: the next start's recovery unmounts and removes what has no record.
   if (!isMountPoint(rec.rootfs)) fs.rmSync(rec.bundle, { recursive: true, force: true });
-  fs.rmSync(path.join(deps.dirs.sockets, rec.id), { recursive: true, force: true });
+  fs.rmSync(attachSocketDir(deps.dirs.sockets, rec.id), { recursive: true, force: true });
   fs.rmSync(exitFilePath(deps.dirs.exits, rec.id), { force: true });
   deps.store.delete(rec.id);
   deps.layerUsage.forget(rec.id);
@@ -125,7 +125,14 @@ export async function tearDownContainer(deps: ContainerDeps, rec: ContainerRecor
  */
 export async function tearDownContainerInBackground(deps: ContainerDeps, rec: ContainerRecord): Promise<void> {
   await stopMonitor(deps, rec.id, false);
-  deps.store.deleteRow(rec.id);
+  // Marked before the row goes: an image removal (any process) sees the row or the marker until the rootfs is released.
+  deps.releases.mark(rec.id, rec.imageId);
+  try {
+    deps.store.deleteRow(rec.id);
+  } catch (err) {
+    deps.releases.unmark(rec.id);
+    throw err;
+  }
   deps.layerUsage.forget(rec.id);
   wakeExitWaiters(deps, rec.id);
   deps.releases.start(rec.id, rec.sandboxId, () => releaseContainer(deps, rec));

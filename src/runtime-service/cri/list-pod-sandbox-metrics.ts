@@ -33,7 +33,7 @@ export async function allPodSandboxMetrics(ctx: RuntimeContext): Promise<PodSand
 }
 
 /**
- * CRI `ListPodSandboxMetrics`: per pod the network counters of its
+ * CRI `ListPodSandboxMetrics`: per ready pod (as containerd) the network counters of its
  * namespace, per container its cgroup's CPU, memory, OOM and process
  * counts and its writable layer's usage, with the cAdvisor names and labels
  * of ListMetricDescriptors (the kubelet's PodAndContainerStatsFromCRI

@@ -7,8 +7,9 @@ import { DESCRIPTOR_BY_NAME, MetricKind } from './descriptors';
 import { InterfaceStats, podInterfaceStats } from './net-dev';
 
 /**
- * Every pod's metrics, as ListPodSandboxMetrics and StreamPodSandboxMetrics
- * report them: per pod the network counters of its namespace (labelled as
+ * Every ready pod's metrics, as ListPodSandboxMetrics and StreamPodSandboxMetrics
+ * report them (a pod that is not ready is left out, as containerd does;
+ * CRI-O keeps answering a stopped pod's last figures): per pod the network counters of its namespace (labelled as
  * the pod's `POD` container, as CRI-O and cAdvisor do), per container its
  * cgroup's CPU, memory, OOM and process counts (while it runs) and its
  * writable layer's filesystem usage. Names and labels: descriptors.ts.
@@ -187,7 +188,9 @@ async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T
  * @returns one entry per pod, in the order of `src.sandboxes()`
  */
 export async function collectPodMetrics(src: MetricsSources, podIds?: ReadonlySet<string>): Promise<PodMetricsSample[]> {
-  const pods = src.sandboxes().filter((sb) => sb.state !== 'creating' && (!podIds || podIds.has(sb.id)));
+  // Ready pods only, as containerd answers (list_pod_sandbox_metrics_linux.go): a stopped pod's
+  // processes and network are gone, and its containers' last figures would read as current.
+  const pods = src.sandboxes().filter((sb) => sb.state === 'ready' && (!podIds || podIds.has(sb.id)));
   const byPod = new Map<string, MetricsContainer[]>();
   for (const rec of src.containers()) {
     const list = byPod.get(rec.sandboxId);
@@ -198,7 +201,7 @@ export async function collectPodMetrics(src: MetricsSources, podIds?: ReadonlySe
   return mapLimited(pods, NETWORK_READ_CONCURRENCY, async (sb) => {
     const recs = byPod.get(sb.id) ?? [];
     const pids = recs.filter((r) => r.state === 'running' && r.pid > 0).map((r) => r.pid);
-    const ifaces = sb.state === 'ready' ? await interfacesOf(sb, pids).catch(() => []) : [];
+    const ifaces = await interfacesOf(sb, pids).catch(() => []);
     const ts = nowNs();
     return {
       podSandboxId: sb.id,

@@ -150,24 +150,38 @@ function readControllers(dir: string): string[] {
 /**
  * Writes the settings into the pod cgroup `cgroupPath` of every hierarchy
  * that has the setting's controller, in order (the period before the quota).
+ * All or nothing: each file's value is read before it is written, and when
+ * the kernel refuses a value the files already written get their values
+ * back, newest first, so a failed resize leaves the limits as they were.
  * @returns the files written (absolute paths).
  * @throws InvalidArgumentError when `unified` is given and no cgroup v2
  *   hierarchy has the controller; WrongStateError when the kernel refuses a
  *   value as busy (a memory limit below what the pod uses: EBUSY); an
- *   InvalidArgumentError for a value it refuses as invalid (EINVAL);
- *   InternalError for any other failure.
+ *   InvalidArgumentError for a value it refuses as invalid or out of range
+ *   (EINVAL; ERANGE, e.g. a cpuset naming CPUs the machine lacks);
+ *   InternalError for any other failure. A restore that fails too is named
+ *   in the message.
  */
 export function writePodCgroup(cgroupPath: string, settings: CgroupSetting[], unified: Record<string, string>, hierarchies: CgroupHierarchy[] = cgroupHierarchies()): string[] {
   const written: string[] = [];
+  const previous: Array<[string, string]> = [];
+  const refusal = (file: string, value: string, err: unknown): Error => {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EBUSY') return wrongState(`the kernel refused ${value} for ${file} as busy (a limit below the pod's current usage?)`, { cause: err });
+    if (code === 'EINVAL' || code === 'ERANGE') return invalidArgument(`the kernel refused ${value} for ${file} as invalid`, { cause: err });
+    return internal(`writing ${value} to ${file}: ${code ?? (err as Error).message}`, { cause: err });
+  };
   const write = (file: string, value: string): void => {
     try {
+      const before = readIfPresent(file);
       fs.writeFileSync(file, value);
+      if (before !== undefined) previous.push([file, before]);
       written.push(file);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EBUSY') throw wrongState(`the kernel refused ${value} for ${file} as busy (a limit below the pod's current usage?)`, { cause: err });
-      if (code === 'EINVAL') throw invalidArgument(`the kernel refused ${value} for ${file} as invalid`, { cause: err });
-      throw internal(`writing ${value} to ${file}: ${code ?? (err as Error).message}`, { cause: err });
+      const e = refusal(file, value, err);
+      const unrestored = restoreCgroupFiles(previous);
+      if (unrestored.length > 0) e.message += `; restoring the earlier values of ${unrestored.join(', ')} failed too`;
+      throw e;
     }
   };
   const plan: Array<[string, string]> = [];
@@ -190,6 +204,31 @@ export function writePodCgroup(cgroupPath: string, settings: CgroupSetting[], un
   }
   for (const [file, value] of plan) write(file, value);
   return written;
+}
+
+/** A cgroup file's value, or undefined when it cannot be read (a cgroupfs file always can). */
+function readIfPresent(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Writes back the values read before a resize, newest first.
+ * @returns the files whose value could not be written back.
+ */
+function restoreCgroupFiles(previous: ReadonlyArray<[string, string]>): string[] {
+  const failed: string[] = [];
+  for (const [file, value] of [...previous].reverse()) {
+    try {
+      fs.writeFileSync(file, value);
+    } catch {
+      failed.push(file);
+    }
+  }
+  return failed;
 }
 
 /** What updatePodResources needs. */

@@ -8,9 +8,11 @@
  *
  * The running slirp4netns is recorded beside the CNI cache, in the pod's
  * run directory (`slirp4netns.json`: pid, start time, API socket), written
- * atomically once it runs; teardown reads it, so a record of the pod needs
- * no field of its own and a rollback finds what was started.
+ * atomically as soon as it is spawned (while it sets itself up, which is
+ * most of its start); teardown reads it, so a record of the pod needs no
+ * field of its own and a rollback finds what was started.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../../common/atomic-file';
@@ -39,28 +41,88 @@ export interface RootlessPodNetwork {
   dnsServer: string;
 }
 
+/** The readiness of the rootless pod networks this process started without waiting for it, by sandbox ID. */
+const pendingReadiness = new Map<string, Promise<void>>();
+/** Set (true) around a pod creation whose first container this same process starts (readinessLater). */
+const readinessLaterScope = new AsyncLocalStorage<boolean>();
+
+/**
+ * Runs `create` (a pod's creation) so that a rootless pod network it starts
+ * without published ports is not waited for: the pod is ready once its
+ * slirp4netns is spawned and recorded, and slirp4netns sets itself up
+ * (joins the namespace, configures tap0, enters its sandbox: most of its
+ * start) while the container is made; `podNetworkReady`, awaited before
+ * the container's process starts (startContainer), waits for it there. For a
+ * process that starts the pod's first container itself (`run`); any other
+ * pod creation waits for the network, as before.
+ */
+export function readinessLater<T>(create: () => Promise<T>): Promise<T> {
+  return readinessLaterScope.run(true, create);
+}
+
+/**
+ * Resolves once the network of pod `sandboxId` is up, when this process
+ * started it without waiting (readinessLater); at once otherwise.
+ * @throws Slirp4netnsError when its slirp4netns failed to set itself up.
+ */
+export async function podNetworkReady(sandboxId: string): Promise<void> {
+  const pending = pendingReadiness.get(sandboxId);
+  if (!pending) return;
+  await pending;
+  pendingReadiness.delete(sandboxId);
+}
+
 /**
  * Starts slirp4netns for a pod whose network namespace is pinned at
  * `paths.netnsPin` and publishes its ports (`hostIP` default 0.0.0.0;
- * tcp and udp). On a failure the slirp4netns started is stopped again.
+ * tcp and udp). Resolves once it is ready, or, inside readinessLater and
+ * with no port to publish, once it is spawned and recorded (its readiness
+ * is then podNetworkReady's). On a failure the slirp4netns started is
+ * stopped again.
  * @throws Slirp4netnsError naming what is missing (slirp4netns, /dev/net/tun)
  *   or the port that cannot be published.
  */
 export async function startRootlessPodNetwork(paths: SandboxPaths, runroot: string, sandboxId: string, ports: CniPortMapping[]): Promise<RootlessPodNetwork> {
+  const network = { ips: [SLIRP_GUEST_IP], dnsServer: SLIRP_DNS_IP };
+  let onRecorded!: () => void;
+  const recorded = new Promise<void>((resolve) => (onRecorded = resolve));
+  const running = runPodSlirp4netns(paths, runroot, sandboxId, ports, onRecorded);
+  if (ports.length > 0 || readinessLaterScope.getStore() !== true) {
+    await running;
+    return network;
+  }
+  // A failure before the record is thrown here; one after it, at podNetworkReady (the pod's container start).
+  await Promise.race([recorded, running]);
+  const ready = running.then(() => undefined);
+  ready.catch(() => undefined);
+  pendingReadiness.set(sandboxId, ready);
+  return network;
+}
+
+/** startRootlessPodNetwork's work: resolves once slirp4netns is ready and the ports published; `onRecorded` once its record is written. */
+async function runPodSlirp4netns(paths: SandboxPaths, runroot: string, sandboxId: string, ports: CniPortMapping[], onRecorded: () => void): Promise<void> {
   const apiSocket = slirpApiSocket(runroot, sandboxId);
   fs.mkdirSync(path.dirname(apiSocket), { recursive: true, mode: 0o700 });
-  const proc = await startSlirp4netns({ netns: paths.netnsPin, apiSocket, logFile: path.join(paths.runDir, 'slirp4netns.log') });
+  const stateFile = slirpStateFile(paths);
+  // Recorded as soon as it is spawned, while it sets itself up (its readiness is most of its start).
+  let record: Promise<void> | undefined;
+  let proc: Slirp4netnsProcess | undefined;
   try {
-    await writeFileAtomic(slirpStateFile(paths), JSON.stringify(proc), 0o600);
+    proc = await startSlirp4netns({
+      netns: paths.netnsPin,
+      apiSocket,
+      logFile: path.join(paths.runDir, 'slirp4netns.log'),
+      onSpawned: (p) => (record = writeFileAtomic(stateFile, JSON.stringify(p), 0o600).then(onRecorded)),
+    });
     for (const p of ports) {
       await addHostForward(apiSocket, { proto: p.protocol === 'udp' ? 'udp' : 'tcp', hostIp: p.hostIP || '0.0.0.0', hostPort: p.hostPort, guestPort: p.containerPort });
     }
   } catch (err) {
-    await stopSlirp4netns(proc);
-    fs.rmSync(slirpStateFile(paths), { force: true });
+    if (proc) await stopSlirp4netns(proc);
+    await record?.catch(() => undefined);
+    fs.rmSync(stateFile, { force: true });
     throw err;
   }
-  return { ips: [SLIRP_GUEST_IP], dnsServer: SLIRP_DNS_IP };
 }
 
 /** Stops a pod's slirp4netns when one was recorded (idempotent). */

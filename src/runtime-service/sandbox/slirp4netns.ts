@@ -69,6 +69,12 @@ export interface Slirp4netnsOptions {
   pathEnv?: string;
   /** How long it may take to be ready, in ms (default 10 s). */
   timeoutMs?: number;
+  /**
+   * Called once it is spawned, with its identity, and awaited alongside its
+   * readiness (e.g. to record it while it sets itself up, so the record is
+   * written off the critical path); a rejection stops it and fails the start.
+   */
+  onSpawned?: (p: Slirp4netnsProcess) => Promise<void>;
 }
 
 /** Why slirp4netns cannot open the tun device here, naming it; undefined when it can. */
@@ -144,8 +150,10 @@ export async function startSlirp4netns(o: Slirp4netnsOptions): Promise<Slirp4net
   }
   const ready = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
   const timeoutMs = o.timeoutMs ?? 10_000;
+  // Its start time is fixed at the fork, so it is read at once (exec does not change it).
+  const startTime = child.pid === undefined ? undefined : processStartTime(child.pid);
   try {
-    await new Promise<void>((resolve, reject) => {
+    const readiness = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`not ready within ${timeoutMs} ms`)), timeoutMs);
       // Settles once: the exit listener stays (a HostProcess has no `off`) but is inert afterwards.
       let settled = false;
@@ -163,6 +171,8 @@ export async function startSlirp4netns(o: Slirp4netnsOptions): Promise<Slirp4net
       child.once('exit', onExit);
       child.once('error', (e) => settle(e));
     });
+    const spawned = startTime !== undefined && o.onSpawned ? o.onSpawned({ pid: child.pid!, startTime, apiSocket: o.apiSocket }) : undefined;
+    await Promise.all([readiness, spawned]);
   } catch (err) {
     if (child.pid !== undefined) killProcess(child.pid, 'SIGKILL');
     const tail = logTail(o.logFile);
@@ -171,9 +181,9 @@ export async function startSlirp4netns(o: Slirp4netnsOptions): Promise<Slirp4net
   }
   ready.destroy();
   child.unref();
-  const startTime = processStartTime(child.pid!);
-  if (startTime === undefined) throw new Slirp4netnsError(`slirp4netns exited right after it was ready: ${logTail(o.logFile)}`);
-  return { pid: child.pid!, startTime, apiSocket: o.apiSocket };
+  const proc = startTime === undefined ? undefined : { pid: child.pid!, startTime, apiSocket: o.apiSocket };
+  if (!proc || !isProcessAlive(proc)) throw new Slirp4netnsError(`slirp4netns exited right after it was ready: ${logTail(o.logFile)}`);
+  return proc;
 }
 
 /** One request to the API socket; resolves with the `return` object. */
@@ -260,18 +270,33 @@ export async function removeHostForward(apiSocket: string, id: number): Promise<
 }
 
 /**
+ * Waits until `p` is gone (exited, a zombie, or its pid reused), at most
+ * `timeoutMs`: looks again after 1 ms, doubling the pause up to 10 ms. A
+ * signalled slirp4netns is usually gone within a millisecond or two, so a
+ * fixed 10 ms poll made that the cost of every rootless pod's stop (one
+ * /proc read per look).
+ * @returns whether it is gone.
+ */
+async function waitGone(p: ProcessIdentity, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  for (let pause = 1; isProcessAlive(p); pause = Math.min(pause * 2, 10)) {
+    if (Date.now() >= end) return false;
+    await new Promise((r) => setTimeout(r, pause));
+  }
+  return true;
+}
+
+/**
  * Stops a pod's slirp4netns (SIGTERM, then SIGKILL after `graceMs`) and
- * removes its API socket; one already gone is fine. Resolves once it is gone.
+ * removes its API socket; one already gone is fine. Resolves once it is
+ * gone, so its published ports are free again.
  */
 export async function stopSlirp4netns(p: Slirp4netnsProcess, graceMs = 5_000): Promise<void> {
   if (isProcessAlive(p)) {
     killProcess(p.pid, 'SIGTERM');
-    const end = Date.now() + graceMs;
-    while (isProcessAlive(p) && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
-    if (isProcessAlive(p)) {
+    if (!(await waitGone(p, graceMs))) {
       killProcess(p.pid, 'SIGKILL');
-      const hard = Date.now() + graceMs;
-      while (isProcessAlive(p) && Date.now() < hard) await new Promise((r) => setTimeout(r, 10));
+      await waitGone(p, graceMs);
     }
   }
   fs.rmSync(p.apiSocket, { force: true });

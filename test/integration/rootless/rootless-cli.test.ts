@@ -70,6 +70,13 @@ describe('rootless peapod: the container commands as an unprivileged user', func
     expect((await peapod(['ps', '-a', '-q'])).stdout.trim()).to.equal('');
   });
 
+  it('run --rm on the default network: its slirp4netns is up when the process starts (tap0 10.0.2.100/24, the default route via 10.0.2.2)', async () => {
+    // `run` does not wait for slirp4netns before making the container, only before starting it (rootless-network.ts).
+    const r = await peapod(['run', '--rm', ref, 'sh', '-c', 'ip -4 -o addr show tap0; ip route show default']);
+    expect(r.stdout).to.match(/tap0\s+inet 10\.0\.2\.100\/24/);
+    expect(r.stdout).to.match(/^default via 10\.0\.2\.2 dev tap0/m);
+  });
+
   it('a file a container writes in a -v volume belongs to the user on the host', async () => {
     const vol = path.join(env.home, 'vol');
     fs.mkdirSync(vol);
