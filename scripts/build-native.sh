@@ -2,6 +2,8 @@
 # Builds peapod's small native helpers into dist/native/ (run by `npm run build`):
 #   peapod-spawner  the fork server of peapod-cri (native/spawner.c, src/common/host/spawner.ts)
 #   peapod-pause    PID 1 of a pod sharing a PID namespace (native/pause.c, src/runtime-service/sandbox/infra.ts)
+#   peapod-mount    mount(2) and umount2(2) without mount(8) (native/mount.c, src/common/host/mount-program.ts)
+#   peapod-pinns    a pod's pinned namespaces in one process (native/pinns.c, src/runtime-service/sandbox/namespaces.ts)
 #   peapod-host.node  a Node-API addon for syncfs(2) and malloc_trim(3) (native/host-addon.c,
 #                   src/common/host/host-addon.ts), built against Node's own headers when they are
 #                   there (include/node beside the node binary, or node-gyp's cache); without
@@ -18,7 +20,7 @@ if ! command -v "$cc" >/dev/null 2>&1; then
   echo "build-native: no C compiler ($cc): peapod-cri will fork children itself (slower: see the README, Benchmarks) and cannot run pods sharing a PID namespace (no peapod-pause)" >&2
   exit 0
 fi
-for prog in spawner pause; do
+for prog in spawner pause mount pinns; do
   src=native/$prog.c
   bin=$out/peapod-$prog
   $cc -O2 -Wall -Wextra -static -o "$bin" "$src" 2>/dev/null || $cc -O2 -Wall -Wextra -o "$bin" "$src" || {

@@ -99,8 +99,11 @@ describe('racing Stop and Remove calls (real runc, conmon, CNI)', function () {
       expect(await monitorsOf(id)).to.deep.equal([]);
       // The runtime's delete runs in the background after the answer (container/release.ts) and ends on its own.
       await waitFor(async () => (await processesWithArgument(id)).length === 0, 20_000, `the processes naming ${id} to end`);
-      expect(fs.existsSync(path.join(server.runroot, 'containers-exits', id)), 'exit file').to.equal(false);
-      expect(fs.existsSync(path.join(server.runroot, 'containers-sockets', id)), 'socket link').to.equal(false);
+      // The exit file and socket link go first in that release, off the event loop.
+      for (const [d, what] of [['containers-exits', 'exit file'], ['containers-sockets', 'socket link']]) {
+        await until(() => !fs.existsSync(path.join(server.runroot, d, id)), 20_000);
+        expect(fs.existsSync(path.join(server.runroot, d, id)), what).to.equal(false);
+      }
     }
     await server.client.runtime.RemovePodSandbox({ pod_sandbox_id: pod });
   });

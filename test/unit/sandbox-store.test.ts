@@ -47,7 +47,7 @@ describe('SandboxStore (state.db)', () => {
     return new SandboxStore(db, dirs());
   };
 
-  it('finds by full ID or unique prefix, lists oldest first, survives a reopen', () => {
+  it('finds by full ID or unique prefix, lists oldest first, survives a reopen', async () => {
     const a = 'ab' + '0'.repeat(62);
     const b = 'ac' + '0'.repeat(62);
     const store = open();
@@ -64,7 +64,7 @@ describe('SandboxStore (state.db)', () => {
     const again = open();
     expect(again.list().map((r) => r.id)).to.deep.equal([a, b]);
     expect(again.getAny('ff' + '0'.repeat(62))?.state).to.equal('creating');
-    again.delete(a);
+    await again.delete(a);
     expect(again.get(a)).to.equal(undefined);
     expect(fs.existsSync(path.join(dirs().root, 'sandboxes', a))).to.equal(false);
   });
@@ -81,7 +81,7 @@ describe('SandboxStore (state.db)', () => {
     expect(order).to.deep.equal(['first', 'second']);
   });
 
-  it('knows the pod names in use, of sandboxes finished or being built, until deleted', () => {
+  it('knows the pod names in use, of sandboxes finished or being built, until deleted', async () => {
     const store = open();
     const a = 'a'.repeat(64);
     const m = { name: 'p', namespace: 'n', uid: 'u', attempt: 0 };
@@ -90,7 +90,7 @@ describe('SandboxStore (state.db)', () => {
     expect(() => store.insert(record('b'.repeat(64), '2'))).to.throw(/already exists with ID a{64}/);
     const again = open();
     expect(again.idOfName(m)).to.equal(a);
-    again.delete(a);
+    await again.delete(a);
     expect(again.idOfName(m)).to.equal(undefined);
   });
 

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { runHostCommand } from './command';
+import { runUmount } from './mount-program';
 
 /** Undoes the octal escapes of a mountinfo path. */
 export function unescapeMountPath(p: string): string {
@@ -42,10 +42,10 @@ export function isMountPoint(target: string): boolean {
 export async function unmountAll(target: string, options: { lazy?: boolean } = {}): Promise<void> {
   for (let i = 0; i < 16 && isMountPoint(target); i++) {
     try {
-      await runHostCommand('umount', [target]);
+      await runUmount([target]);
     } catch (err) {
       if (!options.lazy) throw err;
-      await runHostCommand('umount', ['-l', target]);
+      await runUmount([target], true);
     }
   }
 }
@@ -66,6 +66,6 @@ export async function unmountEach(targets: readonly string[]): Promise<void> {
     const mounted = new Set(mountPoints());
     const left = [...new Set(wanted.filter((t) => mounted.has(t)))];
     if (left.length === 0) return;
-    await runHostCommand('umount', left);
+    await runUmount(left);
   }
 }

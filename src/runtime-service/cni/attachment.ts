@@ -121,7 +121,7 @@ export async function addNetwork(
 export async function delNetwork(cacheFile: string, binDirs: string[], netnsAlive: boolean): Promise<void> {
   const a = readAttachment(cacheFile);
   if (!a) {
-    fs.rmSync(cacheFile, { force: true });
+    await fs.promises.rm(cacheFile, { force: true });
     return;
   }
   // prevResult on DEL exists since CNI 0.4.0; older plugins get none.
@@ -137,5 +137,5 @@ export async function delNetwork(cacheFile: string, binDirs: string[], netnsAliv
       binDirs,
     });
   }
-  fs.rmSync(cacheFile, { force: true });
+  await fs.promises.rm(cacheFile, { force: true });
 }

@@ -1,5 +1,6 @@
 /**
- * The second half of a removal, after the record is gone: the runtime's
+ * The second half of a removal, after the record is gone: the monitor's
+ * socket link and exit file, the runtime's
  * state (`runc delete --force`, which also removes the cgroup), the cgroup
  * when the runtime did not know it, the rootfs overlay (umount), the bundle
  * and, last, the writable layer (into the trash). These are two host
@@ -19,6 +20,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { attachSocketDir, exitFilePath } from '../../conmon/driver';
 import { isMountPoint } from '../../common/host/mounts';
 import { removeContainerCgroup } from '../sandbox/cgroups';
 import { ContainerDeps, runtimeFor } from './deps';
@@ -40,6 +42,11 @@ export interface ReleasedContainer {
  * @throws the first failing step's error (what is left stays for recovery)
  */
 export async function releaseContainer(deps: ContainerDeps, rec: ReleasedContainer): Promise<void> {
+  // Its socket link and exit file (the monitor that wrote them is gone), and
+  // every file delete below, off the event loop: each unlink or rmdir takes
+  // milliseconds on a loaded host (--cpu-prof of the container bench), which
+  // every concurrent call waited for.
+  await Promise.all([fs.promises.rm(attachSocketDir(deps.dirs.sockets, rec.id), { recursive: true, force: true }), fs.promises.rm(exitFilePath(deps.dirs.exits, rec.id), { force: true })]);
   await runtimeFor(deps, rec.runtimeHandler).delete(rec.id);
   await removeContainerCgroup(deps.opts.cgroupDriver, rec.cgroupsPath);
   await unmountRootfs(rec.rootfs);

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { HostCommandError, runHostCommand } from '../../common/host/command';
 import { unescapeMountPath, unmountAll } from '../../common/host/mounts';
+import { runMount } from '../../common/host/mount-program';
 import { findProgram } from '../../common/host/programs';
 import { inUserNamespace } from '../../common/userns';
 import { PeapodError } from '../../common/errors';
@@ -83,7 +84,7 @@ export async function mountRootfs(layers: LayerStack, upperDir: string, workDir:
   let refusal: HostCommandError | undefined;
   if (program !== 'fuse-overlayfs') {
     try {
-      await runHostCommand('mount', ['-t', 'overlay', 'overlay', '-o', userns ? `${opts},userxattr` : opts, target], { cwd: layers.linkDir, timeoutMs: 60_000 });
+      await runMount(['-t', 'overlay', 'overlay', '-o', userns ? `${opts},userxattr` : opts, target], { cwd: layers.linkDir, timeoutMs: 60_000 });
       return;
     } catch (err) {
       if (!(err instanceof HostCommandError) || program === 'kernel' || !userns) throw err;
@@ -122,7 +123,7 @@ export async function mountRootfs(layers: LayerStack, upperDir: string, workDir:
  */
 export async function restrictHostRootfs(target: string): Promise<void> {
   if (inUserNamespace()) return;
-  await runHostCommand('mount', ['-o', 'remount,bind,nosuid,nodev', target], { timeoutMs: 60_000 });
+  await runMount(['-o', 'remount,bind,nosuid,nodev', target], { timeoutMs: 60_000 });
 }
 
 /**
@@ -133,7 +134,7 @@ export async function restrictHostRootfs(target: string): Promise<void> {
  */
 export async function allowHostRootfs(target: string): Promise<void> {
   if (inUserNamespace()) return; // never restricted there (restrictHostRootfs)
-  await runHostCommand('mount', ['-o', 'remount,bind,suid,dev', target], { timeoutMs: 60_000 });
+  await runMount(['-o', 'remount,bind,suid,dev', target], { timeoutMs: 60_000 });
 }
 
 /**

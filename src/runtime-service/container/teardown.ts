@@ -31,7 +31,7 @@
  * killing it.
  *
  * RemoveContainer over the CRI takes another order (tearDownContainerInBackground):
- * 1., the socket link and exit file, the row; then 2.-5. in the background
+ * 1., the row; then the socket link and exit file, 2.-5. in the background
  * (release.ts), with the writable layer last, so what a crash leaves has no
  * record and recovery removes it.
  */
@@ -118,15 +118,13 @@ export async function tearDownContainer(deps: ContainerDeps, rec: ContainerRecor
 
 /**
  * A removal that answers before the slow steps: the monitor is stopped (a
- * failure is thrown and the record stays), the socket link and exit file
- * removed and the row deleted; the runtime's state, cgroup, rootfs, bundle
+ * failure is thrown and the record stays) and the row deleted; the socket
+ * link, the exit file, the runtime's state, cgroup, rootfs, bundle
  * and writable layer are then released in the background (release.ts,
  * deps.releases), where a failure is logged and left for recovery.
  */
 export async function tearDownContainerInBackground(deps: ContainerDeps, rec: ContainerRecord): Promise<void> {
   await stopMonitor(deps, rec.id, false);
-  fs.rmSync(attachSocketDir(deps.dirs.sockets, rec.id), { recursive: true, force: true });
-  fs.rmSync(exitFilePath(deps.dirs.exits, rec.id), { force: true });
   // Marked before the row goes: an image removal (any process) sees the row or the marker until the rootfs is released.
   deps.releases.mark(rec.id, rec.imageId);
   try {

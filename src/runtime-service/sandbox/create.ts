@@ -276,5 +276,5 @@ export async function rollBackSandbox(rec: SandboxRecord, deps: TeardownDeps, st
   } catch (err) {
     deps.log.error({ err, sandbox: id }, 'rollback: removing sandbox resources failed');
   }
-  store.delete(id);
+  await store.delete(id);
 }

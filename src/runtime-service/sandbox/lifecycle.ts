@@ -99,7 +99,7 @@ export async function removeSandbox(deps: LifecycleDeps, id: string): Promise<vo
     // Containers removed earlier by RemoveContainer may still be releasing their cgroups and mounts (container/release.ts).
     await deps.containers.released(id);
     await removeSandboxResources(rec, teardownDeps(deps.config, deps.log, id));
-    deps.sandboxes.delete(id);
+    await deps.sandboxes.delete(id);
     deps.log.info({ sandbox: id }, 'pod sandbox removed');
   });
 }

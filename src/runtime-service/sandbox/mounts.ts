@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { runHostCommand } from '../../common/host/command';
+import { runMount } from '../../common/host/mount-program';
 
 /**
  * Mounts a tmpfs for a pod's /dev/shm at `target` (created if missing):
@@ -9,7 +9,7 @@ import { runHostCommand } from '../../common/host/command';
  */
 export async function mountShm(target: string, sizeBytes: number): Promise<void> {
   fs.mkdirSync(target, { recursive: true, mode: 0o755 });
-  await runHostCommand('mount', shmMountArgs(target, sizeBytes));
+  await runMount(shmMountArgs(target, sizeBytes));
 }
 
 /** mount(8)'s arguments for a pod's /dev/shm tmpfs at `target` (see mountShm). */

@@ -245,9 +245,9 @@ export class SandboxStore {
     return r ? { pid: r.creator_pid, startTime: r.creator_start } : undefined;
   }
 
-  /** Forgets a sandbox: its state directory first, then its row. */
-  delete(id: string): void {
-    fs.rmSync(sandboxPaths(this.dirs, id).stateDir, { recursive: true, force: true });
+  /** Forgets a sandbox: its state directory first (deleted off the event loop), then its row. */
+  async delete(id: string): Promise<void> {
+    await fs.promises.rm(sandboxPaths(this.dirs, id).stateDir, { recursive: true, force: true });
     const before = this.observer ? this.getAny(id) : undefined;
     this.state.db.prepare('DELETE FROM pods WHERE id = ?').run(id);
     if (before) this.notify({ before, after: undefined });

@@ -63,7 +63,9 @@ export async function removeSandboxResources(rec: SandboxRecord, deps: TeardownD
   const pins = [deps.paths.netnsPin, deps.paths.ipcnsPin, deps.paths.utsnsPin, deps.paths.pidnsPin];
   // One umount for the pins and /dev/shm together (each host process costs a fork and an exec).
   await unmountEach([...pins, deps.paths.shmDir]);
-  for (const pin of pins) fs.rmSync(pin, { force: true });
-  fs.rmSync(deps.paths.runDir, { recursive: true, force: true });
-  if (deps.cgroupDriver === 'cgroupfs' && rec.cgroupParent.startsWith('/')) removePodCgroup(rec.cgroupParent);
+  // Off the event loop (file deletes and cgroup rmdirs take milliseconds each on a loaded host), the cgroup meanwhile.
+  const cgroup = deps.cgroupDriver === 'cgroupfs' && rec.cgroupParent.startsWith('/') ? removePodCgroup(rec.cgroupParent) : Promise.resolve();
+  const files = Promise.all(pins.map((pin) => fs.promises.rm(pin, { force: true }))).then(() => fs.promises.rm(deps.paths.runDir, { recursive: true, force: true }));
+  const results = await Promise.allSettled([files, cgroup]);
+  for (const r of results) if (r.status === 'rejected') throw r.reason;
 }
