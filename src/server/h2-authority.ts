@@ -1,6 +1,7 @@
 import { Duplex } from 'node:stream';
 import * as net from 'node:net';
 import * as hpack from 'hpack.js';
+import { PREFACE, FRAME_HEADER_BYTES, TYPE_HEADERS, TYPE_SETTINGS, FLAG_ACK, TYPE_PUSH_PROMISE, TYPE_CONTINUATION, FLAG_END_STREAM, FLAG_END_HEADERS, FLAG_PADDED, FLAG_PRIORITY } from './h2-frames';
 
 /**
  * Why this exists: gRPC clients that dial a unix socket through a custom
@@ -35,18 +36,6 @@ import * as hpack from 'hpack.js';
  * throws at once and the caller closes the connection.
  */
 
-/** The HTTP/2 client connection preface (RFC 9113 §3.4). */
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-const FRAME_HEADER_BYTES = 9;
-const TYPE_HEADERS = 0x1;
-const TYPE_SETTINGS = 0x4;
-const FLAG_ACK = 0x1;
-const TYPE_PUSH_PROMISE = 0x5;
-const TYPE_CONTINUATION = 0x9;
-const FLAG_END_STREAM = 0x1;
-const FLAG_END_HEADERS = 0x4;
-const FLAG_PADDED = 0x8;
-const FLAG_PRIORITY = 0x20;
 /** Largest frame payload we emit: the protocol's default SETTINGS_MAX_FRAME_SIZE. */
 const MAX_FRAME_PAYLOAD = 16_384;
 /**

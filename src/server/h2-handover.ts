@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type * as net from 'node:net';
 import { AuthorityRewriter, MAX_HEADER_BLOCK, rewritingConnection } from './h2-authority';
+import { PREFACE, FRAME_HEADER_BYTES, TYPE_HEADERS, TYPE_SETTINGS, TYPE_CONTINUATION, FLAG_ACK, FLAG_END_HEADERS } from './h2-frames';
 
 /**
  * Why this exists: the `:authority` rewriter (h2-authority.ts) hands the
@@ -35,14 +36,6 @@ import { AuthorityRewriter, MAX_HEADER_BLOCK, rewritingConnection } from './h2-a
  * (PROTOCOL_ERROR); no gRPC client does that.
  */
 
-/** The HTTP/2 client connection preface (RFC 9113 §3.4). */
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-const FRAME_HEADER_BYTES = 9;
-const TYPE_HEADERS = 0x1;
-const TYPE_SETTINGS = 0x4;
-const TYPE_CONTINUATION = 0x9;
-const FLAG_ACK = 0x1;
-const FLAG_END_HEADERS = 0x4;
 /** An empty SETTINGS frame: the server's preface, every setting at its default. */
 const EMPTY_SETTINGS = Buffer.from([0, 0, 0, TYPE_SETTINGS, 0, 0, 0, 0, 0]);
 /** Most bytes read before the decision: a first header block of the largest size the rewriter accepts, and 64 KiB of other frames. */
