@@ -131,7 +131,7 @@ describe('SandboxStore (state.db)', () => {
     expect(r.status, r.stderr).to.equal(0);
     expect(store.list().map((x) => x.id)).to.deep.equal([a]);
   });
-  it("getShared answers list()'s frozen record, the same object until any connection commits, and by unique prefix", () => {
+  it("getShared answers list()'s frozen record, the same object until any connection commits, and by unique prefix", async () => {
     const a = 'aa' + '0'.repeat(62);
     const store = open();
     const other = open();
@@ -149,7 +149,7 @@ describe('SandboxStore (state.db)', () => {
     const after = store.getShared(a)!;
     expect(after).to.not.equal(first);
     expect(after.state).to.equal('notready');
-    other.delete(a);
+    await other.delete(a);
     expect(store.getShared(a)).to.equal(undefined);
   });
 });
