@@ -13,8 +13,18 @@ export const DEFAULT_CGROUP_PARENT = { cgroupfs: '/peapod', systemd: 'peapod.sli
  * mount and the v2 unified one), from /proc/self/mountinfo.
  */
 export function cgroupMounts(): string[] {
+  return parseCgroupMounts(fs.readFileSync('/proc/self/mountinfo', 'utf8'));
+}
+
+/** As cgroupMounts, with /proc/self/mountinfo read on libuv's threads (it grows with every pod's and container's mounts). */
+export async function cgroupMountsAsync(): Promise<string[]> {
+  return parseCgroupMounts(await fs.promises.readFile('/proc/self/mountinfo', 'utf8'));
+}
+
+/** The cgroup hierarchies under /sys/fs/cgroup named by a mountinfo text (proc(5) /proc/PID/mountinfo). */
+function parseCgroupMounts(mountinfo: string): string[] {
   const out: string[] = [];
-  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+  for (const line of mountinfo.split('\n')) {
     const sep = line.indexOf(' - ');
     if (sep < 0) continue;
     const fstype = line.slice(sep + 3).split(' ')[0];
@@ -166,33 +176,39 @@ export function joinPodCgroup(cgroupPath: string, pid: number): void {
  */
 export async function removeContainerCgroup(driver: 'cgroupfs' | 'systemd', cgroupsPath: string): Promise<void> {
   if (driver !== 'cgroupfs' || !cgroupsPath.startsWith('/')) return;
-  for (const mount of cgroupMounts()) {
-    const dir = path.join(mount, cgroupsPath);
-    if (!fs.existsSync(dir)) continue;
-    const deadline = Date.now() + 5000;
-    for (;;) {
-      let pids: number[] = [];
-      try {
-        pids = fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
-      } catch {
-        /* gone meanwhile */
-      }
-      for (const pid of pids) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }
-      try {
-        fs.rmdirSync(dir);
-        break;
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') break;
-        if (code !== 'EBUSY' || Date.now() > deadline) throw err;
-      }
-      await new Promise((r) => setTimeout(r, 20));
+  // Every hierarchy at once, all I/O on libuv's threads: this runs in RemoveContainer's
+  // background release, beside the calls that follow it on the event loop.
+  await Promise.all((await cgroupMountsAsync()).map((mount) => removeCgroupDir(path.join(mount, cgroupsPath))));
+}
+
+/** Removes one cgroup directory, SIGKILLing what is still in it, for at most 5 s (see removeContainerCgroup). */
+async function removeCgroupDir(dir: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  let pause = 1;
+  for (;;) {
+    let pids: number[] = [];
+    try {
+      pids = (await fs.promises.readFile(path.join(dir, 'cgroup.procs'), 'utf8')).split('\n').filter(Boolean).map(Number);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // no such cgroup, or gone meanwhile
     }
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    try {
+      await fs.promises.rmdir(dir);
+      return;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return;
+      if (code !== 'EBUSY' || Date.now() > deadline) throw err;
+    }
+    // A killed process leaves the cgroup within a millisecond or two: look again soon, then less often.
+    await new Promise((r) => setTimeout(r, pause));
+    pause = Math.min(pause * 2, 20);
   }
 }
