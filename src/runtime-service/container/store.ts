@@ -4,7 +4,6 @@ import type Database from 'better-sqlite3';
 import { alreadyExists, internal, notFound } from '../../common/errors';
 import { ensurePrivateDir } from '../../common/host/private-paths';
 import { isProcessAlive } from '../../common/host/proc';
-import { deepFreeze } from '../../common/deep-freeze';
 import type { Trash } from '../../common/trash';
 import type { ImageUsers } from '../image-removal';
 import type { RecordChange } from '../lifecycle-events';
@@ -12,6 +11,7 @@ import { isUniqueViolation, Owner, StateDb } from '../state-db';
 import type { ContainerRecord } from './record';
 import { containersReleasingImage } from './release-markers';
 import { ContainerEvent, nextRecord } from './state';
+import { RecordSnapshot } from '../record-snapshot';
 
 /** The key that makes a container name unique: its pod, name and attempt. */
 export function containerNameKey(sandboxId: string, name: string, attempt: number): string {
@@ -98,8 +98,11 @@ export class ContainerStore {
   private readonly ownByPrefix: Database.Statement<[string, string, string]>;
   private readonly ownList: Database.Statement<[string]>;
   private readonly update: Database.Statement<[string, string, string]>;
-  /** `list()`'s last answer and the change stamp it was read under. */
-  private listed: { stamp: string; records: readonly ContainerRecord[]; byId?: Map<string, ContainerRecord> } | undefined;
+  /** `list()`'s records, read again when the change stamp moves. */
+  private readonly snap = new RecordSnapshot<ContainerRecord>(
+    () => this.state.changeStamp(),
+    () => records(this.ownList.all(this.owner) as { record: string }[]),
+  );
   /**
    * Told of every change this store writes, after it is written: a
    * transition (before, after) and a deletion (before, undefined). The
@@ -254,7 +257,7 @@ export class ContainerStore {
    * are left out (recovery repairs them).
    */
   list(): ContainerRecord[] {
-    return [...this.snapshot().records];
+    return [...this.snap.records()];
   }
 
   /**
@@ -266,23 +269,7 @@ export class ContainerStore {
    * with the snapshot's object of that ID.
    */
   findShared(idOrPrefix: string): ContainerRecord | undefined {
-    if (!idOrPrefix) return undefined;
-    const snap = this.snapshot();
-    const byId = (snap.byId ??= new Map(snap.records.map((r) => [r.id, r])));
-    const hit = byId.get(idOrPrefix);
-    if (hit || idOrPrefix.length === 64) return hit;
-    const found = this.find(idOrPrefix);
-    return found ? (byId.get(found.id) ?? deepFreeze(found)) : undefined;
-  }
-
-  /** The records of this owner's finished containers, read again only when the database changed (its change stamp). */
-  private snapshot(): { stamp: string; records: readonly ContainerRecord[]; byId?: Map<string, ContainerRecord> } {
-    const stamp = this.state.changeStamp();
-    if (this.listed?.stamp !== stamp) {
-      const recs = records(this.ownList.all(this.owner) as { record: string }[]).map((r) => deepFreeze(r));
-      this.listed = { stamp, records: recs };
-    }
-    return this.listed;
+    return this.snap.shared(idOrPrefix, (p) => this.find(p));
   }
 
   /** The containers of every owner, `creating` ones included, made from image `imageId`. */

@@ -1,6 +1,5 @@
 import * as fs from 'node:fs';
 import type Database from 'better-sqlite3';
-import { deepFreeze } from '../../common/deep-freeze';
 import { alreadyExists, internal, notFound } from '../../common/errors';
 import { ensurePrivateDir } from '../../common/host/private-paths';
 import { isProcessAlive, ProcessIdentity } from '../../common/host/proc';
@@ -10,6 +9,7 @@ import { isUniqueViolation, Owner, StateDb } from '../state-db';
 import { metadataKey, SandboxRecord } from './record';
 import { sandboxesStateDir, sandboxPaths } from './paths';
 import { nextSandbox, SandboxEvent } from './state';
+import { RecordSnapshot } from '../record-snapshot';
 
 /** The highest code unit: `prefix + PREFIX_END` bounds the IDs starting with `prefix`. */
 const PREFIX_END = '\uffff';
@@ -67,8 +67,11 @@ export class SandboxStore {
   private readonly ownById: Database.Statement<[string, string]>;
   private readonly ownByPrefix: Database.Statement<[string, string, string]>;
   private readonly ownList: Database.Statement<[string]>;
-  /** `list()`'s last answer and the change stamp it was read under. */
-  private listed: { stamp: string; records: readonly SandboxRecord[]; byId?: Map<string, SandboxRecord> } | undefined;
+  /** `list()`'s records, read again when the change stamp moves. */
+  private readonly snap = new RecordSnapshot<SandboxRecord>(
+    () => this.state.changeStamp(),
+    () => records(this.ownList.all(this.owner) as { record: string }[]),
+  );
   /**
    * Told of every change this store writes, after it is written: a
    * transition (before, after) and a deletion (before, undefined). The
@@ -173,7 +176,7 @@ export class SandboxStore {
    * are left out (recovery repairs them).
    */
   list(): SandboxRecord[] {
-    return [...this.snapshot().records];
+    return [...this.snap.records()];
   }
 
   /**
@@ -185,23 +188,7 @@ export class SandboxStore {
    * object of that ID.
    */
   getShared(idOrUniquePrefix: string): SandboxRecord | undefined {
-    if (idOrUniquePrefix === '') return undefined;
-    const snap = this.snapshot();
-    const byId = (snap.byId ??= new Map(snap.records.map((r) => [r.id, r])));
-    const hit = byId.get(idOrUniquePrefix);
-    if (hit || idOrUniquePrefix.length === 64) return hit;
-    const found = this.get(idOrUniquePrefix);
-    return found ? (byId.get(found.id) ?? deepFreeze(found)) : undefined;
-  }
-
-  /** The records of this owner's finished sandboxes, read again only when the database changed (its change stamp). */
-  private snapshot(): { stamp: string; records: readonly SandboxRecord[]; byId?: Map<string, SandboxRecord> } {
-    const stamp = this.state.changeStamp();
-    if (this.listed?.stamp !== stamp) {
-      const recs = records(this.ownList.all(this.owner) as { record: string }[]).map((r) => deepFreeze(r));
-      this.listed = { stamp, records: recs };
-    }
-    return this.listed;
+    return this.snap.shared(idOrUniquePrefix, (p) => this.get(p));
   }
 
   /** The ID of the sandbox, finished or being built, of any owner, with this name, namespace, uid and attempt: a pod name in use. */
