@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { ProtoGrpcType } from '../generated/api';
+import { attachedEncoding } from './encoded-response';
 
 /**
  * Loader options shared by the server, the test client and the type generator
@@ -52,7 +53,9 @@ export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
  * bytes of the last responses they encoded, by response object (a WeakMap:
  * nothing is kept once the object is dropped). A handler that answers the
  * same, unchanged object again (the list RPCs, cri/response-memo.ts) is
- * then not encoded again. Response objects must not be changed once
+ * then not encoded again. A response that carries its encoding
+ * (encoded-response.ts `attachEncoding`: made of parts encoded earlier) is
+ * sent as those bytes. Response objects must not be changed once
  * answered; the ones answered again are built from frozen records.
  */
 export function memoizeResponseEncoding<D extends grpc.ServiceDefinition>(service: D): D {
@@ -64,7 +67,7 @@ export function memoizeResponseEncoding<D extends grpc.ServiceDefinition>(servic
       ...def,
       responseSerialize: (value: unknown): Buffer => {
         if (value === null || typeof value !== 'object') return serialize(value);
-        let bytes = encoded.get(value);
+        let bytes = attachedEncoding(value) ?? encoded.get(value);
         if (!bytes) {
           bytes = serialize(value);
           encoded.set(value, bytes);

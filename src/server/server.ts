@@ -99,7 +99,7 @@ export class CriServer {
       events,
     };
     this.server.addService(memoizeResponseEncoding(cri.runtime.v1.RuntimeService.service), buildHandlers(cri.runtime.v1.RuntimeService.service, withRequestBounds(runtimeServiceImpls(this.runtimeContext)), log, this.inFlight, withStreamRequestBounds(runtimeServiceStreams(this.runtimeContext)), observer));
-    this.server.addService(cri.runtime.v1.ImageService.service, buildHandlers(cri.runtime.v1.ImageService.service, withRequestBounds(imageServiceImpls(this.images)), log, this.inFlight, withStreamRequestBounds(imageServiceStreams(this.images, () => config.list_stream_batch_size)), observer));
+    this.server.addService(memoizeResponseEncoding(cri.runtime.v1.ImageService.service), buildHandlers(cri.runtime.v1.ImageService.service, withRequestBounds(imageServiceImpls(this.images)), log, this.inFlight, withStreamRequestBounds(imageServiceStreams(this.images, () => config.list_stream_batch_size)), observer));
   }
 
   /**

@@ -10,13 +10,15 @@ export const RUNTIME_NAME = 'peapod';
 /**
  * CRI `Version`: names the runtime. `version` is the kubelet-facing API
  * version (0.1.0 as every CRI runtime reports), runtime_version comes from
- * package.json, runtime_api_version is "v1".
+ * package.json, runtime_api_version is "v1". One frozen response, so it is
+ * encoded once (server/proto.ts memoizes encodings by response object).
  */
 export function version(ctx: RuntimeContext) {
-  return async (_req: VersionRequest__Output): Promise<VersionResponse> => ({
+  const response: VersionResponse = Object.freeze({
     version: '0.1.0',
     runtime_name: RUNTIME_NAME,
     runtime_version: ctx.version,
     runtime_api_version: CRI_API_VERSION,
   });
+  return async (_req: VersionRequest__Output): Promise<VersionResponse> => response;
 }
