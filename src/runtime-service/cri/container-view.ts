@@ -108,14 +108,15 @@ export interface ContainerFilterFields {
  * @param ctx where containers and sandboxes are looked up
  * @param f the request's filter, or null for all containers
  */
-export function filterContainers(ctx: { containers: ContainerEngine; sandboxes: { get(idOrPrefix: string): SandboxRecord | undefined } }, f: ContainerFilterFields | null): ContainerRecord[] {
+export function filterContainers(ctx: { containers: ContainerEngine; sandboxes: { getShared(idOrPrefix: string): SandboxRecord | undefined } }, f: ContainerFilterFields | null): ContainerRecord[] {
   let recs = ctx.containers.list();
   if (f?.id) {
     const one = ctx.containers.find(f.id);
     recs = one ? [one] : [];
   }
   if (f?.pod_sandbox_id) {
-    const sandboxId = ctx.sandboxes.get(f.pod_sandbox_id)?.id ?? f.pod_sandbox_id;
+    // The shared record: a full ID costs no row query and no parse (the kubelet lists each pod's containers this way).
+    const sandboxId = ctx.sandboxes.getShared(f.pod_sandbox_id)?.id ?? f.pod_sandbox_id;
     recs = recs.filter((r) => r.sandboxId === sandboxId);
   }
   if (f?.state) recs = recs.filter((r) => CRI_CONTAINER_STATE[r.state] === f.state?.state);

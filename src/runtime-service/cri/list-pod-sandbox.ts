@@ -25,7 +25,8 @@ export function listPodSandbox(ctx: RuntimeContext) {
     const f = req.filter;
     let items: SandboxRecord[];
     if (f?.id) {
-      const one = ctx.sandboxes.get(f.id);
+      // The shared record (no row query for a full ID), so its view and encoding are kept as for the unfiltered list.
+      const one = ctx.sandboxes.getShared(f.id);
       items = one ? [one] : [];
     } else items = ctx.sandboxes.list();
     items = items.map((r) => ctx.sandboxes.refreshForList(r));
