@@ -20,6 +20,26 @@ export function mountPoints(): string[] {
   } catch {
     return [];
   }
+  return parseMountPoints(text);
+}
+
+/**
+ * As mountPoints, read on libuv's threads: a read of mountinfo has the
+ * kernel print every mount, which the event loop should not wait for in
+ * work that runs beside calls (a container's background release).
+ */
+export async function mountPointsAsync(): Promise<string[]> {
+  let text: string;
+  try {
+    text = await fs.promises.readFile('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return [];
+  }
+  return parseMountPoints(text);
+}
+
+/** The mount points of a mountinfo text, in its order. */
+function parseMountPoints(text: string): string[] {
   const out: string[] = [];
   for (const line of text.split('\n')) {
     const fields = line.split(' ');
@@ -33,6 +53,11 @@ export function isMountPoint(target: string): boolean {
   return mountPoints().includes(path.resolve(target));
 }
 
+/** As isMountPoint, with mountinfo read off the event loop (mountPointsAsync). */
+export async function isMountPointAsync(target: string): Promise<boolean> {
+  return (await mountPointsAsync()).includes(path.resolve(target));
+}
+
 /**
  * Unmounts `target` until nothing is mounted there (at most 16 layers).
  * Does nothing when it is not a mount point.
@@ -40,7 +65,7 @@ export function isMountPoint(target: string): boolean {
  * @throws HostCommandError when umount fails (with `lazy`, when even the lazy unmount fails).
  */
 export async function unmountAll(target: string, options: { lazy?: boolean } = {}): Promise<void> {
-  for (let i = 0; i < 16 && isMountPoint(target); i++) {
+  for (let i = 0; i < 16 && (await isMountPointAsync(target)); i++) {
     try {
       await runUmount([target]);
     } catch (err) {
@@ -63,7 +88,7 @@ export async function unmountAll(target: string, options: { lazy?: boolean } = {
 export async function unmountEach(targets: readonly string[]): Promise<void> {
   const wanted = targets.map((t) => path.resolve(t));
   for (let i = 0; i < 16; i++) {
-    const mounted = new Set(mountPoints());
+    const mounted = new Set(await mountPointsAsync());
     const left = [...new Set(wanted.filter((t) => mounted.has(t)))];
     if (left.length === 0) return;
     await runUmount(left);
