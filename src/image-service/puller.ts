@@ -35,6 +35,7 @@ import { pullSources, RegistriesConf, RegistryBlockedError, PullSource } from '.
 import { isLoopbackHost, readBounded, RegistryClient, RegistryCredentials, RegistryError } from './registry-client';
 import { ImageRecord, ImageStore, OciImageConfig } from './store/image-store';
 import { LayerJobError, LayerJobSpec } from './store/layer-job';
+import { BlobFetchError, BlobFetchSpec } from './store/layer-fetch';
 import { LayerWorkerPool, sharedLayerWorkers } from './store/layer-workers';
 import { PeapodError } from '../common/errors';
 
@@ -494,16 +495,9 @@ export class ImagePuller {
               unpack: unpackHere ? { dir: path.join(layerDir, 'diff'), workDir: tmp, diffId, compression: LAYER_MEDIA_TYPES[desc.mediaType] } : undefined,
             };
             let fetched = 0;
-            const result = await this.runJob(desc, spec, async () => {
-              const res = await ctx.client.get(ctx.repo, `blobs/${desc.digest}`);
-              const len = Number(res.headers['content-length'] ?? 0);
-              if (len > desc.size) {
-                res.body.destroy();
-                throw new PullError(`blob ${desc.digest} is ${len} bytes (Content-Length), larger than the ${desc.size} bytes its descriptor declares`);
-              }
-              notify('downloading', 0);
-              return res.body;
-            }, (n) => {
+            // The worker fetches the blob itself, with this pull's client's credentials, tokens and bounds.
+            const fetch: BlobFetchSpec = { registry: ctx.client.handoff(), repo: ctx.repo, digest: desc.digest, size: desc.size };
+            const result = await this.runJob(desc, spec, fetch, (n) => {
               fetched += n;
               notify('downloading', fetched);
               if (fetched === desc.size && unpackHere) notify('unpacking', fetched);
@@ -526,17 +520,23 @@ export class ImagePuller {
     }
   }
 
-  /** Runs a layer job in a worker, turning content failures into PullErrors that name the layer. */
-  private async runJob(desc: Descriptor, spec: LayerJobSpec, source?: () => Promise<Readable>, onBytes?: (n: number) => void) {
+  /**
+   * Runs a layer job in a worker, turning content failures into PullErrors
+   * that name the layer, and a failed download of the worker's own
+   * (`fetch`) into what a download on this thread would have thrown: a
+   * PullError for a blob over its size, a RegistryError (final with an HTTP
+   * status, retried without), or a plain Error (retried).
+   */
+  private async runJob(desc: Descriptor, spec: LayerJobSpec, fetch?: BlobFetchSpec, onBytes?: (n: number) => void) {
     try {
-      return await this.workers.run(spec, {
-        source,
-        maxBytes: desc.size,
-        tooLarge: (n) => new PullError(`blob ${desc.digest} is larger than the ${desc.size} bytes its descriptor declares (stopped at ${n})`),
-        onBytes,
-      });
+      return await this.workers.run(spec, { fetch, onBytes });
     } catch (err) {
       if (err instanceof LayerJobError) throw err.kind === 'content' ? new PullError(`layer ${desc.digest}: ${err.message}`) : new LayerJobError(`layer ${desc.digest}: ${err.message}`, 'io');
+      if (err instanceof BlobFetchError) {
+        if (err.kind === 'too-large') throw new PullError(err.message);
+        if (err.kind === 'registry') throw new RegistryError(err.message, err.status);
+        throw new Error(err.message);
+      }
       throw err;
     }
   }

@@ -57,6 +57,20 @@ export interface RegistryClientOptions {
   attempts?: number;
   /** First backoff delay in milliseconds, doubled each retry (default 200). */
   backoffMs?: number;
+  /**
+   * What another client of the same host learned (`RegistryClient.session()`):
+   * its base URL and tokens, so that this one (in a layer worker thread)
+   * asks neither `GET /v2/` nor the token realm again.
+   */
+  session?: RegistrySession;
+}
+
+/** The state a client learned from its registry: plain data, cloneable into a worker thread. */
+export interface RegistrySession {
+  baseUrl?: string;
+  /** Cached tokens: `[realm|service|scope, token]`. */
+  tokens: [string, string][];
+  basicChallenged: boolean;
 }
 
 /** A registry answered with an error status or could not be reached. */
@@ -158,6 +172,22 @@ export class RegistryClient {
       bodyTimeout: options.idleTimeoutMs ?? 60_000,
       connect: { rejectUnauthorized: !options.insecure },
     });
+    const seed = options.session;
+    if (seed) {
+      this.baseUrl = seed.baseUrl;
+      for (const [k, v] of seed.tokens) this.tokens.set(k, v);
+      this.basicChallenged = seed.basicChallenged;
+    }
+  }
+
+  /**
+   * The options and learned state another client of this host needs to
+   * act as this one (a layer worker fetching its blob: same credentials,
+   * bounds and timeouts, no new ping or token request). Plain data.
+   */
+  handoff(): { host: string; options: RegistryClientOptions } {
+    const session: RegistrySession = { baseUrl: this.baseUrl, tokens: [...this.tokens], basicChallenged: this.basicChallenged };
+    return { host: this.host, options: { ...this.options, session } };
   }
 
   /** Closes the connections. */

@@ -5,7 +5,9 @@
  * the worker sends back once consumed, for reuse (fresh memory costs page
  * faults and garbage collections at these rates); with flow control (the
  * download pauses while 8 MiB wait in the worker); and it cuts a download
- * off at its declared size.
+ * off at its declared size. A pull's layer download does not come through
+ * here: with `fetch` the worker downloads the blob itself (layer-fetch.ts)
+ * and this thread only sees its progress and result.
  *
  * Workers start on demand, up to `size` at once (later jobs queue), and
  * exit after `idleMs` without work, so an idle server holds none. A process
@@ -27,6 +29,7 @@ import type { Readable } from 'node:stream';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { releaseHeapMemory } from '../../common/host/heap-release';
 import { LayerJobError, LayerJobResult, LayerJobSpec } from './layer-job';
+import { BlobFetchError, BlobFetchSpec } from './layer-fetch';
 import type { FromWorker, ToWorker } from './layer-worker';
 
 /** Bytes gathered before a buffer goes to the worker. */
@@ -63,6 +66,13 @@ export interface LayerRunOptions {
    * open connection); absent when the spec names a `sourceFile`.
    */
   source?: Readable | (() => Promise<Readable>);
+  /**
+   * Instead of `source`: the worker downloads the blob itself
+   * (layer-fetch.ts), so the bytes never pass through this thread; its
+   * bounds are the spec's (the descriptor's size). Failures of the download
+   * reject with a BlobFetchError.
+   */
+  fetch?: BlobFetchSpec;
   /** Most bytes accepted from `source`: one more fails the job with `tooLarge()` at once. */
   maxBytes?: number;
   tooLarge?: (received: number) => Error;
@@ -174,8 +184,9 @@ export class LayerWorkerPool {
    * Runs one job in a worker.
    * @returns the job's result, once its content is verified and durable.
    * @throws LayerJobError (content or io) from the job; the source's own
-   *   error when the download fails; `tooLarge()` past `maxBytes`. When it
-   *   throws, the worker has stopped writing.
+   *   error when the download fails; `tooLarge()` past `maxBytes`;
+   *   BlobFetchError when the worker's own download (`fetch`) fails. When
+   *   it throws, the worker has stopped writing.
    */
   async run(spec: LayerJobSpec, opts: LayerRunOptions = {}): Promise<LayerJobResult> {
     const w = await this.acquire();
@@ -209,12 +220,17 @@ export class LayerWorkerPool {
               paused = false;
               source?.resume();
             }
+          } else if (m.type === 'progress') {
+            // The first report (0 bytes, the response headers are in) is passed on too.
+            if (m.fetched >= received) opts.onBytes?.(m.fetched - received);
+            received = Math.max(received, m.fetched);
           } else if (m.type === 'done') {
             // The buffer being filled (empty after the last flush) is a spare too.
             if (this.spare.length < MAX_SPARE) this.spare.push(buf.buffer as ArrayBuffer);
             if (failure) reject(failure);
             else resolve(m.result);
-          } else reject(failure ?? new LayerJobError(m.message, m.kind));
+          } else if (m.kind === 'content' || m.kind === 'io') reject(failure ?? new LayerJobError(m.message, m.kind));
+          else reject(failure ?? new BlobFetchError(m.message, m.kind, m.status));
         };
         w.onExit = (err) => reject(failure ?? err);
 
@@ -234,7 +250,7 @@ export class LayerWorkerPool {
           send({ type: 'data', id, buf: out.buffer as ArrayBuffer, length }, [out.buffer as ArrayBuffer]);
         };
 
-        send({ type: 'start', id, spec });
+        send({ type: 'start', id, spec, fetch: opts.fetch });
         if (!source) return;
         source.on('data', (chunk: Buffer) => {
           if (failure) return;
