@@ -37,6 +37,22 @@
  *   (/dev/null), str cwd ('' keeps this process's), str file, u32 argc, argc
  *   strs, u32 envc, envc strs ("K=V"); a str is u32 length + bytes.
  * - kind 2, release: u32 id, u32 pid.
+ * - kind 3, detached run (ExecSync's `runc exec --detach`): u32 id, u32 cap,
+ *   str pid file, str cwd, str file, u32 argc, argc strs, u32 envc, envc strs.
+ *   The child gets /dev/null as fd 0 and, as fds 1 and 2, pipes this
+ *   process reads itself and forwards on fd 1 (no connection per pipe):
+ *     "O <id> <fd> <len>\n" + len bytes   output (at most `cap` bytes of each
+ *                                      fd are forwarded; the rest is read and dropped)
+ *   When the child exits 0, its pid file names the process it left behind:
+ *   this process reads it (O_NOATIME) and unlinks it, reports
+ *     "P <id> <pid>\n"
+ *   and waits until that process is reaped. Then (or at once when the child
+ *   failed or named no process) it reads what is left in the pipes, closes
+ *   them (a background process still holding them gets EPIPE) and reports
+ *     "D <id> <code> <signal> <pcode> <psignal>\n"
+ *   the child's end, and the left process's: pcode -1 when killed by
+ *   psignal, -2 when there was none, -3 when its end is unknown. The
+ *   child's own start is reported with "S", or "E" when it could not start.
  *
  * Held outputs (flag 2): this process keeps its own copy of the child's
  * piped fds 1 and up past the child's exit, until peapod releases them
@@ -78,6 +94,7 @@
 #define HEADER_BYTES 8
 #define KIND_SPAWN 1
 #define KIND_RELEASE 2
+#define KIND_DETACHED_RUN 3
 #define FLAG_DETACHED 1
 #define FLAG_HOLD 2
 /* Orphans reaped lately, so a release naming one that already exited ends at once. */
@@ -115,6 +132,27 @@ struct held {
   int used;
 };
 
+/* A detached run (kind 3): its child, the process it left, the read ends of its outputs. */
+struct run {
+  uint32_t id;
+  int used;
+  pid_t child;
+  pid_t left; /* 0 until the pid file named it */
+  int rfd[3]; /* read ends of fds 1 and 2; -1 once closed */
+  uint32_t sent[3];
+  uint32_t cap;
+  char *pidfile;
+  int code, sig;
+};
+
+/* An orphan reaped lately and how it ended. */
+struct reaped {
+  pid_t pid;
+  int code, sig;
+};
+
+static struct run *runs;
+static size_t nruns;
 static struct pending *pendings;
 static size_t npendings;
 static struct conn *conns;
@@ -123,7 +161,7 @@ static struct child *children;
 static size_t nchildren, capchildren;
 static struct held *helds;
 static size_t nhelds;
-static pid_t recent[RECENT];
+static struct reaped recent[RECENT];
 static size_t recent_next;
 static pid_t parent_pid;
 
@@ -316,6 +354,60 @@ static void track(pid_t pid, uint32_t id) {
   nchildren++;
 }
 
+/*
+ * Forks and execs a child with fds 0..nfds-1 dup'd from src[] (see the
+ * header for how it starts). Returns its pid, or -1 with *err set (fork,
+ * chdir or exec failed: the exec's errno comes back on a CLOEXEC pipe).
+ */
+static pid_t fork_exec(uint32_t flags, uint32_t nfds, const int *src, const char *cwd, const char *file, char **argv, char **envp, int *err) {
+  int errpipe[2] = {-1, -1};
+  if (pipe2(errpipe, O_CLOEXEC) < 0) {
+    *err = errno;
+    return -1;
+  }
+  pid_t pid = fork();
+  if (pid < 0) *err = errno;
+  if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    prctl(PR_SET_CHILD_SUBREAPER, 0);
+    if (flags & FLAG_DETACHED) setsid();
+    int errfd = fcntl(errpipe[1], F_DUPFD_CLOEXEC, MAX_FDS + 8);
+    if (errfd < 0) _exit(127);
+    /* Every source above the targets first, so dup2 never clobbers one. */
+    int high[MAX_FDS];
+    for (uint32_t i = 0; i < nfds; i++) {
+      high[i] = fcntl(src[i], F_DUPFD_CLOEXEC, MAX_FDS + 8);
+      if (high[i] < 0) child_fail(errfd, errno);
+    }
+    for (uint32_t i = 0; i < nfds; i++)
+      if (dup2(high[i], (int)i) < 0) child_fail(errfd, errno);
+    /* Everything else closes on exec (the error pipe stays open until then). */
+    if (syscall(SYS_close_range, nfds, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+      for (int fd = (int)nfds; fd < 1024; fd++) fcntl(fd, F_SETFD, FD_CLOEXEC);
+    }
+    if (cwd && cwd[0] && chdir(cwd) < 0) child_fail(errfd, errno);
+    child_fail(errfd, exec_search(file, argv, envp));
+  }
+  close(errpipe[1]);
+  if (pid > 0) {
+    int childerr = 0;
+    ssize_t r;
+    do r = read(errpipe[0], &childerr, sizeof childerr);
+    while (r < 0 && errno == EINTR);
+    if (r == sizeof childerr) {
+      *err = childerr;
+      while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+      }
+      pid = -1;
+    }
+  }
+  close(errpipe[0]);
+  return pid;
+}
+
 /* Starts the child of a complete request and forgets the request. */
 static void launch(struct pending *p) {
   struct cursor c = {p->frame, p->frame + p->frame_len, 0};
@@ -332,52 +424,10 @@ static void launch(struct pending *p) {
   int devnull = -1;
   for (uint32_t i = 0; !err && i < nfds; i++)
     if (p->kinds[i] == 'n' && devnull < 0 && (devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) err = errno;
-  int errpipe[2] = {-1, -1};
-  if (!err && pipe2(errpipe, O_CLOEXEC) < 0) err = errno;
-  pid_t pid = -1;
-  if (!err) {
-    pid = fork();
-    if (pid < 0) err = errno;
-  }
-  if (pid == 0) {
-    sigset_t none;
-    sigemptyset(&none);
-    for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    prctl(PR_SET_CHILD_SUBREAPER, 0);
-    if (flags & FLAG_DETACHED) setsid();
-    int errfd = fcntl(errpipe[1], F_DUPFD_CLOEXEC, MAX_FDS + 8);
-    if (errfd < 0) _exit(127);
-    /* Every source above the targets first, so dup2 never clobbers one. */
-    int high[MAX_FDS];
-    for (uint32_t i = 0; i < nfds; i++) {
-      int src = p->kinds[i] == 'n' ? devnull : p->fds[i];
-      high[i] = fcntl(src, F_DUPFD_CLOEXEC, MAX_FDS + 8);
-      if (high[i] < 0) child_fail(errfd, errno);
-    }
-    for (uint32_t i = 0; i < nfds; i++)
-      if (dup2(high[i], (int)i) < 0) child_fail(errfd, errno);
-    /* Everything else closes on exec (the error pipe stays open until then). */
-    if (syscall(SYS_close_range, nfds, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
-      for (int fd = (int)nfds; fd < 1024; fd++) fcntl(fd, F_SETFD, FD_CLOEXEC);
-    }
-    if (cwd && cwd[0] && chdir(cwd) < 0) child_fail(errfd, errno);
-    child_fail(errfd, exec_search(file, argv, envp));
-  }
+  int src[MAX_FDS];
+  for (uint32_t i = 0; i < nfds; i++) src[i] = p->kinds[i] == 'n' ? devnull : p->fds[i];
+  pid_t pid = err ? -1 : fork_exec(flags, nfds, src, cwd, file, argv, envp, &err);
   if (devnull >= 0) close(devnull);
-  if (errpipe[1] >= 0) close(errpipe[1]);
-  if (pid > 0) {
-    int childerr = 0;
-    ssize_t r;
-    do r = read(errpipe[0], &childerr, sizeof childerr);
-    while (r < 0 && errno == EINTR);
-    if (r == sizeof childerr) {
-      err = childerr;
-      while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
-      }
-    }
-  }
-  if (errpipe[0] >= 0) close(errpipe[0]);
   if (err) emit("E %u %d\n", p->id, err);
   else {
     track(pid, p->id);
@@ -396,6 +446,167 @@ static void launch(struct pending *p) {
   free_strs(argv);
   free_strs(envp);
   pending_free(p);
+}
+
+/* Writes all of buf to fd 1, or ends this process when peapod is gone. */
+static void emit_bytes(const char *buf, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(1, buf, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      exit(0);
+    }
+    buf += w;
+    n -= (size_t)w;
+  }
+}
+
+#define OUTPUT_CHUNK 65536
+
+/*
+ * Reads what output fd `fd` of run r has now (at most 16 chunks) and forwards
+ * it, up to its cap; closes it at its end. Returns 1 when there may be more
+ * to read at once, 0 when there is nothing now (or it is closed).
+ */
+static int run_read(struct run *r, int fd) {
+  static char frame[OUTPUT_CHUNK + 64];
+  for (int rounds = 0; rounds < 16; rounds++) {
+    if (r->rfd[fd] < 0) return 0;
+    ssize_t n = read(r->rfd[fd], frame + 64, OUTPUT_CHUNK);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return 0;
+    if (n <= 0) {
+      close(r->rfd[fd]);
+      r->rfd[fd] = -1;
+      return 0;
+    }
+    uint32_t room = r->cap - r->sent[fd];
+    uint32_t keep = (uint32_t)n < room ? (uint32_t)n : room;
+    if (keep == 0) continue;
+    char head[64];
+    int h = snprintf(head, sizeof head, "O %u %d %u\n", r->id, fd, keep);
+    memcpy(frame + 64 - h, head, (size_t)h);
+    emit_bytes(frame + 64 - h, (size_t)h + keep);
+    r->sent[fd] += keep;
+  }
+  return 1;
+}
+
+/* The run is over: what is left in its pipes is forwarded, they are closed, its end reported. */
+static void run_finish(struct run *r, int pcode, int psig) {
+  for (int fd = 1; fd <= 2; fd++) {
+    while (run_read(r, fd)) {
+    }
+    if (r->rfd[fd] >= 0) close(r->rfd[fd]);
+    r->rfd[fd] = -1;
+  }
+  emit("D %u %d %d %d %d\n", r->id, r->code, r->sig, pcode, psig);
+  free(r->pidfile);
+  r->used = 0;
+}
+
+static struct reaped *reaped_lately(pid_t pid) {
+  for (size_t i = 0; i < RECENT; i++)
+    if (recent[i].pid == pid) return &recent[i];
+  return NULL;
+}
+
+/* Reads the pid a pid file names (0 when none), and removes the file. */
+static pid_t take_pidfile(const char *file) {
+  int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOATIME);
+  if (fd < 0 && errno == EPERM) fd = open(file, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[32];
+  ssize_t n;
+  do n = read(fd, buf, sizeof buf - 1);
+  while (n < 0 && errno == EINTR);
+  close(fd);
+  unlink(file);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  long v = strtol(buf, NULL, 10);
+  return v > 0 && v < (1L << 30) ? (pid_t)v : 0;
+}
+
+/* The child of run r ended: learn the process it left, or finish. */
+static void run_child_ended(struct run *r, int code, int sig) {
+  r->child = 0;
+  r->code = code;
+  r->sig = sig;
+  /* Read and removed whatever the end (a runc killed after writing it leaves it behind). */
+  pid_t left = take_pidfile(r->pidfile);
+  if (code != 0) left = 0;
+  if (!left) {
+    run_finish(r, -2, 0);
+    return;
+  }
+  emit("P %u %d\n", r->id, (int)left);
+  struct reaped *done = reaped_lately(left);
+  if (done) run_finish(r, done->code, done->sig);
+  else if (kill(left, 0) < 0 && errno == ESRCH) run_finish(r, -3, 0);
+  else r->left = left;
+}
+
+static struct run *run_new(void) {
+  size_t slot = nruns;
+  for (size_t i = 0; i < nruns; i++)
+    if (!runs[i].used) {
+      slot = i;
+      break;
+    }
+  if (slot == nruns) runs = xrealloc(runs, ++nruns * sizeof *runs);
+  struct run *r = &runs[slot];
+  memset(r, 0, sizeof *r);
+  r->used = 1;
+  r->rfd[0] = r->rfd[1] = r->rfd[2] = -1;
+  return r;
+}
+
+/* Kind 3: starts a detached run (see the header). */
+static void on_detached_run(const char *frame, uint32_t len) {
+  struct cursor c = {frame, frame + len, 0};
+  uint32_t id = get_u32(&c);
+  uint32_t cap = get_u32(&c);
+  if (c.bad) return;
+  char *pidfile = get_str(&c);
+  char *cwd = get_str(&c);
+  char *file = get_str(&c);
+  char **argv = get_strs(&c);
+  char **envp = get_strs(&c);
+  int err = 0;
+  if (c.bad || !pidfile || !pidfile[0] || !file || !argv || !envp || !argv[0]) err = EINVAL;
+  int devnull = -1, out[2] = {-1, -1}, errp[2] = {-1, -1};
+  if (!err && (devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) err = errno;
+  if (!err && (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)) err = errno;
+  pid_t pid = -1;
+  if (!err) {
+    int src[3] = {devnull, out[1], errp[1]};
+    pid = fork_exec(0, 3, src, cwd, file, argv, envp, &err);
+  }
+  if (devnull >= 0) close(devnull);
+  if (out[1] >= 0) close(out[1]);
+  if (errp[1] >= 0) close(errp[1]);
+  if (err) {
+    if (out[0] >= 0) close(out[0]);
+    if (errp[0] >= 0) close(errp[0]);
+    free(pidfile);
+    emit("E %u %d\n", id, err);
+  } else {
+    struct run *r = run_new();
+    r->id = id;
+    r->cap = cap;
+    r->child = pid;
+    r->pidfile = pidfile;
+    r->rfd[1] = out[0];
+    r->rfd[2] = errp[0];
+    fcntl(out[0], F_SETFL, O_NONBLOCK);
+    fcntl(errp[0], F_SETFL, O_NONBLOCK);
+    emit("S %u %d\n", id, (int)pid);
+  }
+  free(cwd);
+  free(file);
+  free_strs(argv);
+  free_strs(envp);
 }
 
 static void maybe_launch(struct pending *p) {
@@ -429,12 +640,6 @@ static void on_spawn(const char *frame, uint32_t len) {
   maybe_launch(p);
 }
 
-static int reaped_lately(pid_t pid) {
-  for (size_t i = 0; i < RECENT; i++)
-    if (recent[i] == pid) return 1;
-  return 0;
-}
-
 static void on_release(const char *frame, uint32_t len) {
   struct cursor c = {frame, frame + len, 0};
   uint32_t id = get_u32(&c);
@@ -453,6 +658,7 @@ static void on_request(const char *frame, uint32_t len) {
   if (c.bad) return;
   if (kind == KIND_SPAWN) on_spawn(c.p, len - 4);
   else if (kind == KIND_RELEASE) on_release(c.p, len - 4);
+  else if (kind == KIND_DETACHED_RUN) on_detached_run(c.p, len - 4);
 }
 
 static void on_accept(int lfd) {
@@ -515,8 +721,22 @@ static void reap(void) {
       break;
     }
     if (known) continue;
-    recent[recent_next] = pid;
+    for (size_t i = 0; i < nruns; i++)
+      if (runs[i].used && runs[i].child == pid) {
+        run_child_ended(&runs[i], code, sig);
+        known = 1;
+        break;
+      }
+    if (known) continue;
+    recent[recent_next] = (struct reaped){pid, code, sig};
     recent_next = (recent_next + 1) % RECENT;
+    for (size_t i = 0; i < nruns; i++)
+      if (runs[i].used && runs[i].left == pid) {
+        run_finish(&runs[i], code, sig);
+        known = 1;
+        break;
+      }
+    if (known) continue;
     for (size_t i = 0; i < nhelds; i++)
       if (helds[i].used && helds[i].watch == pid) held_end(&helds[i]);
     emit("Z %d %d %d\n", (int)pid, code, sig);
@@ -557,12 +777,29 @@ int main(int argc, char **argv) {
   size_t have = 0, cap = 0;
   struct pollfd *pfds = NULL;
   for (;;) {
-    size_t n = 3 + nconns;
+    size_t nout = 0;
+    for (size_t i = 0; i < nruns; i++)
+      if (runs[i].used) nout += (runs[i].rfd[1] >= 0) + (runs[i].rfd[2] >= 0);
+    size_t n = 3 + nconns + nout;
     pfds = xrealloc(pfds, n * sizeof *pfds);
+    /* Which run and fd each output entry is (indexes into runs, as runs may move when it grows). */
+    static size_t *outrun;
+    static int *outfd;
+    outrun = xrealloc(outrun, (nout + 1) * sizeof *outrun);
+    outfd = xrealloc(outfd, (nout + 1) * sizeof *outfd);
     pfds[0] = (struct pollfd){.fd = 0, .events = POLLIN};
     pfds[1] = (struct pollfd){.fd = lfd, .events = POLLIN};
     pfds[2] = (struct pollfd){.fd = sfd, .events = POLLIN};
     for (size_t i = 0; i < nconns; i++) pfds[3 + i] = (struct pollfd){.fd = conns[i].fd, .events = POLLIN};
+    size_t k = 0;
+    for (size_t i = 0; i < nruns; i++)
+      for (int fd = 1; runs[i].used && fd <= 2; fd++)
+        if (runs[i].rfd[fd] >= 0) {
+          outrun[k] = i;
+          outfd[k] = fd;
+          pfds[3 + nconns + k] = (struct pollfd){.fd = runs[i].rfd[fd], .events = POLLIN};
+          k++;
+        }
     if (poll(pfds, n, -1) < 0) {
       if (errno == EINTR) continue;
       die("poll");
@@ -573,6 +810,9 @@ int main(int argc, char **argv) {
       }
       reap();
     }
+    /* Outputs, after the reaping (a run it ended has read and closed its own). */
+    for (size_t i = 0; i < nout; i++)
+      if (pfds[3 + nconns + i].revents && runs[outrun[i]].used && runs[outrun[i]].rfd[outfd[i]] == pfds[3 + nconns + i].fd) run_read(&runs[outrun[i]], outfd[i]);
     /* Connections first (a request may be waiting for them); backwards, so
        moving the last entry into a finished one's place skips nothing. */
     for (size_t i = nconns; i-- > 0;)

@@ -167,6 +167,68 @@ describe('spawn server (peapod-spawner)', function () {
     expect(await other.endOfLeftProcess(pid)).to.deep.equal({ code: null, signal: 'SIGTERM' });
   });
 
+  describe('detached runs (ExecSync\'s runc exec --detach)', () => {
+    let dir: string;
+    beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'peapod-detached-'))));
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const script = (name: string, text: string): string => {
+      const file = path.join(dir, name);
+      fs.writeFileSync(file, text);
+      return file;
+    };
+    const detached = (file: string, extra: Partial<Parameters<SpawnServer['runDetached']>[0]> = {}) => {
+      const pidFile = path.join(dir, 'left.pid');
+      const out = { stdout: '', stderr: '' };
+      const run = server.runDetached({ file: 'sh', args: [file, pidFile], env: process.env, pidFile, maxOutputBytes: 1 << 20, onOutput: (s, d) => (out[s] += d.toString('latin1')), ...extra });
+      return { run, out, pidFile };
+    };
+
+    it('forwards both outputs, reads and removes the pid file, ends once the left process has, past a background holder', async () => {
+      // The left process leaves a sleep holding both outputs; the run ends when the left process does.
+      const file = script('left.sh', `sh -c 'sleep 60 & echo "bg $!"; sleep 0.3; echo late; echo oops >&2; exit 5' &\necho $! > "$1"\necho runner\n`);
+      let seen: number | undefined;
+      const { run, out, pidFile } = detached(file, { onLeft: (pid) => (seen = pid) });
+      const end = await run.ended;
+      const bg = Number(/bg (\d+)/.exec(out.stdout)?.[1]);
+      try {
+        expect(end).to.deep.equal({ child: { code: 0, signal: null }, left: { code: 5, signal: null } });
+        expect(seen).to.be.a('number').and.equal(run.leftPid);
+        expect(run.childPid).to.be.a('number');
+        expect(out.stdout).to.include('runner\n').and.include('late\n');
+        expect(out.stderr).to.equal('oops\n');
+        expect(fs.existsSync(pidFile), 'the pid file is removed').to.equal(false);
+        expect(fs.existsSync(`/proc/${bg}`), 'the background holder still runs').to.equal(true);
+      } finally {
+        if (bg > 0) process.kill(bg, 'SIGKILL');
+      }
+    });
+
+    it('delivers at most maxOutputBytes of each output, and reports a child that left no process', async () => {
+      const file = script('big.sh', 'head -c 300000 /dev/zero; head -c 50 /dev/zero >&2; exit 3\n');
+      const { run, out } = detached(file, { maxOutputBytes: 1000 });
+      expect(await run.ended).to.deep.equal({ child: { code: 3, signal: null }, left: null });
+      expect(out.stdout.length).to.equal(1000);
+      expect(out.stderr.length).to.equal(50);
+    });
+
+    it('reports a left process killed by a signal, and a child killed before it named one', async () => {
+      const file = script('sig.sh', `sh -c 'sleep 0.2; kill -TERM $$' &\necho $! > "$1"\n`);
+      expect((await detached(file).run.ended).left).to.deep.equal({ code: null, signal: 'SIGTERM' });
+      const slow = script('slow.sh', 'sleep 30\n');
+      const { run } = detached(slow);
+      run.killChild('SIGKILL');
+      expect(await run.ended).to.deep.equal({ child: { code: null, signal: 'SIGKILL' }, left: null });
+    });
+
+    it('rejects with the spawn error when the program cannot be run', async () => {
+      const pidFile = path.join(dir, 'x.pid');
+      const run = server.runDetached({ file: path.join(dir, 'missing'), args: [], env: process.env, pidFile, maxOutputBytes: 10, onOutput: () => undefined });
+      const err = await run.ended.then(() => undefined, (e: NodeJS.ErrnoException) => e);
+      expect(err?.code).to.equal('ENOENT');
+      expect(err?.syscall).to.match(/^spawn /);
+    });
+  });
+
   it('accepts connections from its parent only', async () => {
     const name = fs.readFileSync(`/proc/${server.helperPid}/cmdline`, 'utf8').split('\0')[1];
     // Exit code 0: the helper closed the connection; 3: it kept it; 1: could not connect.

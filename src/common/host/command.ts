@@ -16,7 +16,7 @@ import { ChildProcess, spawn, StdioOptions } from 'node:child_process';
 import * as fs from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { PeapodError } from '../errors';
-import { ProcessEnd, SPAWNER_BINARY, SpawnServer, SpawnStdio } from './spawner';
+import { DetachedRun, DetachedRunRequest, ProcessEnd, SPAWNER_BINARY, SpawnServer, SpawnStdio } from './spawner';
 
 export type { ProcessEnd } from './spawner';
 
@@ -191,6 +191,16 @@ export function spawnHoldingOutputs(file: string, args: readonly string[], optio
 }
 
 
+/**
+ * Starts a detached run through the spawn server (SpawnServer.runDetached:
+ * its outputs forwarded by the helper, its pid file read there, the process
+ * it leaves reaped there).
+ * @throws Error without the spawn server (check canHoldOutputs())
+ */
+export function runDetached(r: Omit<DetachedRunRequest, 'env'> & { env?: NodeJS.ProcessEnv }): DetachedRun {
+  if (!spawnServer?.alive) throw new Error('runDetached needs the spawn server');
+  return spawnServer.runDetached({ ...r, env: r.env ?? process.env });
+}
 
 function nodeSpawn(file: string, args: readonly string[], options: SpawnHostOptions): ChildProcess {
   return spawn(file, [...args], {

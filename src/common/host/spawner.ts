@@ -70,6 +70,97 @@ export interface ProcessEnd {
   signal: NodeJS.Signals | null;
 }
 
+/**
+ * A detached run (SpawnServer.runDetached): a child such as `runc exec
+ * --detach` that starts a process, writes its pid to `pidFile` and exits.
+ * The helper gives the child /dev/null as stdin and pipes as stdout and
+ * stderr that it reads itself and forwards on its one event channel (no
+ * connection per pipe); it reads and removes the pid file once the child
+ * has exited 0, reaps the process it names (it is a child subreaper), and
+ * then ends the outputs: whatever was written is delivered, and a process
+ * left in the background that still holds the pipes gets EPIPE.
+ */
+export interface DetachedRunRequest {
+  file: string;
+  args: readonly string[];
+  /** The child's whole environment (process.env: the copy encoded when the spawn server started). */
+  env: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Where the child writes the pid of the process it starts (runc's --pid-file). */
+  pidFile: string;
+  /** Bytes delivered of each output at most; the helper reads and drops the rest. */
+  maxOutputBytes: number;
+  /** Each piece of output as it comes; `data` is valid during the call only (copy what is kept). */
+  onOutput(stream: 'stdout' | 'stderr', data: Buffer): void;
+  /** The pid of the process the child started, once the pid file has named it. */
+  onLeft?(pid: number): void;
+}
+
+/** How a detached run ended: the child's end, and the left process's (null when it left none). */
+export interface DetachedRunEnd {
+  child: ProcessEnd;
+  left: ProcessEnd | null;
+}
+
+/** A detached run in progress (SpawnServer.runDetached). */
+export class DetachedRun {
+  /** The child's pid, once started. */
+  childPid: number | undefined;
+  /** The left process's pid, once the pid file has named it. */
+  leftPid: number | undefined;
+  /**
+   * Resolves when the outputs have ended; rejects with the spawn error
+   * (`code` ENOENT…, `syscall` "spawn FILE") when the child could not be
+   * started, or with code ESPAWNER when the helper died first.
+   */
+  readonly ended: Promise<DetachedRunEnd>;
+  private pendingSignal: NodeJS.Signals | undefined;
+  private done = false;
+  /** @internal */
+  settle!: { resolve: (end: DetachedRunEnd) => void; reject: (err: Error) => void };
+
+  /** @internal made by SpawnServer.runDetached */
+  constructor(readonly request: DetachedRunRequest) {
+    this.ended = new Promise((resolve, reject) => {
+      this.settle = {
+        resolve: (end) => {
+          this.done = true;
+          resolve(end);
+        },
+        reject: (err) => {
+          this.done = true;
+          reject(err);
+        },
+      };
+    });
+  }
+
+  /**
+   * Sends `signal` to the child (sent as soon as it has started if it has
+   * not yet). The left process is the caller's to signal (leftPid).
+   * @returns false once the run has ended or the signal could not be sent.
+   */
+  killChild(signal: NodeJS.Signals = 'SIGKILL'): boolean {
+    if (this.done) return false;
+    if (this.childPid === undefined) {
+      this.pendingSignal = signal;
+      return true;
+    }
+    try {
+      process.kill(this.childPid, signal);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** @internal the helper started the child */
+  started(pid: number): void {
+    this.childPid = pid;
+    if (this.pendingSignal) this.killChild(this.pendingSignal);
+  }
+}
+
 /** The most fds a child can be given. */
 const MAX_FDS = 16;
 function str(parts: Buffer[], s: string): void {
@@ -88,6 +179,7 @@ function u32(parts: Buffer[], v: number): void {
 /** Request kinds of native/spawner.c. */
 const KIND_SPAWN = 1;
 const KIND_RELEASE = 2;
+const KIND_DETACHED_RUN = 3;
 
 /** A frame: u32 length, u32 kind, the body. */
 function frame(kind: number, parts: Buffer[]): Buffer {
@@ -129,6 +221,24 @@ export function encodeSpawnRequest(id: number, r: SpawnRequest, encodedEnv?: Buf
   for (const a of r.args) str(parts, a);
   parts.push(encodedEnv ?? encodeEnvironment(r.env));
   return frame(KIND_SPAWN, parts);
+}
+
+/**
+ * The binary detached-run request frame of native/spawner.c (kind 3, see its header).
+ * @param encodedEnv `r.env` already encoded (encodeEnvironment), used in its place
+ */
+export function encodeDetachedRunRequest(id: number, r: Omit<DetachedRunRequest, 'onOutput' | 'onLeft'>, encodedEnv?: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  u32(parts, id);
+  u32(parts, Math.max(0, Math.min(0xffff_ffff, Math.floor(r.maxOutputBytes))));
+  str(parts, r.pidFile);
+  str(parts, r.cwd ?? '');
+  str(parts, r.file);
+  u32(parts, r.args.length + 1);
+  str(parts, r.file);
+  for (const a of r.args) str(parts, a);
+  parts.push(encodedEnv ?? encodeEnvironment(r.env));
+  return frame(KIND_DETACHED_RUN, parts);
 }
 
 /** The release frame: end request `id`'s held outputs now (pid 0) or once process `pid` has been reaped. */
@@ -323,11 +433,14 @@ export class SpawnedProcess extends EventEmitter {
 export class SpawnServer {
   private nextId = 1;
   private readonly live = new Map<number, SpawnedProcess>();
+  /** Detached runs not yet ended, by request id. */
+  private readonly runs = new Map<number, DetachedRun>();
   /** Ends of processes children left behind, reaped by the helper lately (pid → end), oldest first. */
   private readonly orphanEnds = new Map<number, ProcessEnd>();
   /** Who waits for such an end, by pid. */
   private readonly orphanWaiters = new Map<number, ((end: ProcessEnd) => void)[]>();
-  private buffered = '';
+  /** The start of an event (a line, or an output frame) whose end has not come yet. */
+  private buffered: Buffer = Buffer.alloc(0);
   private dead = false;
   private closing = false;
   /** process.env encoded once, as the helper itself got it: the environment of every child not given its own. */
@@ -339,8 +452,7 @@ export class SpawnServer {
     private readonly onExit: (why: string) => void,
   ) {
     const events = helper.stdout as net.Socket;
-    events.setEncoding('latin1');
-    events.on('data', (d: string) => this.onEvents(d));
+    events.on('data', (d: Buffer) => this.onEvents(d));
     (helper.stdin as net.Socket).on('error', () => undefined);
     helper.on('exit', (code, signal) => this.onHelperExit(`peapod-spawner exited (${signal ?? `code ${code}`})`));
     helper.on('error', (err) => this.onHelperExit(`peapod-spawner failed: ${err.message}`));
@@ -401,8 +513,7 @@ export class SpawnServer {
   spawn(r: SpawnRequest): SpawnedProcess {
     if (!this.alive) throw new Error('the spawn server is not running');
     if (r.stdio.length < 3 || r.stdio.length > MAX_FDS) throw new Error(`a child takes 3 to ${MAX_FDS} fds, not ${r.stdio.length}`);
-    const id = this.nextId;
-    this.nextId = this.nextId >= 0xffff_fff0 ? 1 : this.nextId + 1;
+    const id = this.takeId();
     const sockets = r.stdio.map((kind, index) => {
       if (kind !== 'pipe') return null;
       const s = net.connect(this.address);
@@ -426,6 +537,28 @@ export class SpawnServer {
     (this.helper.stdin as net.Socket).write(encodeSpawnRequest(id, r, r.env === process.env ? this.ownEnvironment : undefined));
     this.updateRef();
     return child;
+  }
+
+  /**
+   * Starts a detached run (see DetachedRunRequest): one request written to
+   * the helper, no connection per pipe, no file read here.
+   * @throws Error when the server is closed or the pid file is empty
+   */
+  runDetached(r: DetachedRunRequest): DetachedRun {
+    if (!this.alive) throw new Error('the spawn server is not running');
+    if (!r.pidFile) throw new Error('a detached run needs a pid file');
+    const id = this.takeId();
+    const run = new DetachedRun(r);
+    this.runs.set(id, run);
+    (this.helper.stdin as net.Socket).write(encodeDetachedRunRequest(id, r, r.env === process.env ? this.ownEnvironment : undefined));
+    this.updateRef();
+    return run;
+  }
+
+  private takeId(): number {
+    const id = this.nextId;
+    this.nextId = this.nextId >= 0xffff_fff0 ? 1 : this.nextId + 1;
+    return id;
   }
 
   /**
@@ -461,7 +594,7 @@ export class SpawnServer {
 
   /** Keeps the event loop alive while a child that was not unref'd runs, as Node's ChildProcess does. */
   private updateRef(): void {
-    let refed = false;
+    let refed = this.runs.size > 0;
     for (const c of this.live.values()) if (c.refed && c.exitCode === null && c.signalCode === null) refed = true;
     const events = this.helper.stdout as net.Socket;
     if (refed && !this.closing) {
@@ -473,34 +606,67 @@ export class SpawnServer {
     }
   }
 
-  private onEvents(text: string): void {
-    this.buffered += text;
-    let nl: number;
-    while ((nl = this.buffered.indexOf('\n')) >= 0) {
-      const line = this.buffered.slice(0, nl);
-      this.buffered = this.buffered.slice(nl + 1);
-      const [kind, idText, a, b] = line.split(' ');
-      const id = Number(idText);
-      if (kind === 'Z') {
-        this.onOrphanEnd(id, Number(a), Number(b));
+  /** Events of the helper: lines, and output frames ("O <id> <fd> <len>\n" + len bytes). */
+  private onEvents(chunk: Buffer): void {
+    const buf = this.buffered.length > 0 ? Buffer.concat([this.buffered, chunk]) : chunk;
+    let pos = 0;
+    for (;;) {
+      const nl = buf.indexOf(0x0a, pos);
+      if (nl < 0) break;
+      const line = buf.toString('latin1', pos, nl);
+      if (buf[pos] === 0x4f /* O */) {
+        const [, idText, fdText, lenText] = line.split(' ');
+        const len = Number(lenText);
+        if (buf.length - (nl + 1) < len) break;
+        this.runs.get(Number(idText))?.request.onOutput(fdText === '1' ? 'stdout' : 'stderr', buf.subarray(nl + 1, nl + 1 + len));
+        pos = nl + 1 + len;
         continue;
       }
-      const child = this.live.get(id);
-      if (!child) continue;
-      if (kind === 'S') child.spawned(Number(a));
-      else if (kind === 'E') {
-        this.live.delete(id);
-        const errno = Number(a);
-        const { code, uv } = errnoCode(errno);
-        const err: NodeJS.ErrnoException = Object.assign(new Error(`spawn ${child.spawnfile} ${code}`), { code, errno: uv, syscall: `spawn ${child.spawnfile}`, path: child.spawnfile, spawnargs: child.spawnargs.slice(1) });
-        child.fail(err);
-      } else if (kind === 'X') {
-        this.live.delete(id);
-        const code = Number(a);
-        child.exit(code < 0 ? null : code, code < 0 ? signalName(Number(b)) : null);
-      }
+      pos = nl + 1;
+      this.onLine(line);
     }
+    this.buffered = pos >= buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(pos));
     this.updateRef();
+  }
+
+  private onLine(line: string): void {
+    const [kind, idText, a, b, c, d] = line.split(' ');
+    const id = Number(idText);
+    if (kind === 'Z') {
+      this.onOrphanEnd(id, Number(a), Number(b));
+      return;
+    }
+    const run = this.runs.get(id);
+    if (run) {
+      this.onRunEvent(id, run, kind, a, b, c, d);
+      return;
+    }
+    const child = this.live.get(id);
+    if (!child) return;
+    if (kind === 'S') child.spawned(Number(a));
+    else if (kind === 'E') {
+      this.live.delete(id);
+      child.fail(spawnError(child.spawnfile, child.spawnargs.slice(1), Number(a)));
+    } else if (kind === 'X') {
+      this.live.delete(id);
+      const code = Number(a);
+      child.exit(code < 0 ? null : code, code < 0 ? signalName(Number(b)) : null);
+    }
+  }
+
+  private onRunEvent(id: number, run: DetachedRun, kind: string | undefined, a?: string, b?: string, c?: string, d?: string): void {
+    if (kind === 'S') run.started(Number(a));
+    else if (kind === 'P') {
+      run.leftPid = Number(a);
+      run.request.onLeft?.(run.leftPid);
+    } else if (kind === 'E') {
+      this.runs.delete(id);
+      run.settle.reject(spawnError(run.request.file, [...run.request.args], Number(a)));
+    } else if (kind === 'D') {
+      this.runs.delete(id);
+      const pcode = Number(c);
+      run.settle.resolve({ child: endOf(Number(a), Number(b)), left: pcode === -2 ? null : pcode === -3 ? { code: null, signal: null } : endOf(pcode, Number(d)) });
+    }
   }
 
   private onOrphanEnd(pid: number, code: number, signal: number): void {
@@ -529,6 +695,10 @@ export class SpawnServer {
       this.orphanWaiters.delete(pid);
       void watchGone(pid).then((end) => waiters.forEach((w) => w(end)));
     }
+    for (const [id, run] of this.runs) {
+      this.runs.delete(id);
+      run.settle.reject(Object.assign(new Error(`spawn ${run.request.file}: ${why}`), { code: 'ESPAWNER', syscall: `spawn ${run.request.file}`, path: run.request.file }));
+    }
     for (const [id, child] of this.live) {
       this.live.delete(id);
       if (child.pid === undefined) {
@@ -539,6 +709,17 @@ export class SpawnServer {
     }
     this.updateRef();
   }
+}
+
+/** A process end from the helper's numbers: code -1 means killed by `signal`. */
+function endOf(code: number, signal: number): ProcessEnd {
+  return { code: code < 0 ? null : code, signal: code < 0 ? signalName(signal) : null };
+}
+
+/** The error of a child that could not be started, shaped as Node's spawn reports it. */
+function spawnError(file: string, args: string[], errno: number): NodeJS.ErrnoException {
+  const { code, uv } = errnoCode(errno);
+  return Object.assign(new Error(`spawn ${file} ${code}`), { code, errno: uv, syscall: `spawn ${file}`, path: file, spawnargs: args });
 }
 
 /** Ends of orphans kept for a later waitForOrphan. */

@@ -5,8 +5,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { internal, invalidArgument, notFound, timedOut } from '../../common/errors';
-import { canHoldOutputs, ProcessEnd, spawnHoldingOutputs } from '../../common/host/command';
-import { killProcess, processTree, readPidAsync } from '../../common/host/proc';
+import { canHoldOutputs, runDetached } from '../../common/host/command';
+import { killProcess, processTree } from '../../common/host/proc';
 import { ConmonError } from '../../conmon/driver';
 import type { OciRuntime } from '../oci/runc';
 import { ContainerDeps, runtimeFor } from './deps';
@@ -79,20 +79,10 @@ export async function execSync(deps: ContainerDeps, id: string, cmd: string[], t
   const out = new ExecOutput(EXEC_SYNC_MAX_OUTPUT, options.maxOutputBytes ?? 2 * EXEC_SYNC_MAX_OUTPUT);
   const tag = `exec-${randomBytes(8).toString('hex')}`;
   if (canHoldOutputs()) {
-    // One file, the pid runc writes, beside the bundle's config.json: no directory to make and walk away.
-    const pidFile = path.join(rec.bundle, `${tag}.pid`);
-    try {
-      const run = await runcExec(runtime, rec, cmd, timeoutSec, pidFile, out);
-      return execResult(rec, run, timeoutSec, out);
-    } finally {
-      // Through the thread pool and not waited for: on a journalling file system the unlink waits for
-      // the journal, which runc's O_SYNC write of the pid file keeps busy while execs run at once
-      // (strace of 20 concurrent ExecSync on ext4: 3.4 ms per unlinkSync on average, up to 88 ms,
-      // each a stall of every other call). The callback's own cost on the event loop is a few µs.
-      fs.unlink(pidFile, (err) => {
-        if (err && err.code !== 'ENOENT') deps.opts.log.warn({ id: rec.id, err }, 'removing an exec pid file failed');
-      });
-    }
+    // One file, the pid runc writes beside the bundle's config.json, read and removed by the spawn
+    // server's helper: nothing made, read or removed on this process's event loop or thread pool.
+    const run = await runcExec(runtime, rec, cmd, timeoutSec, path.join(rec.bundle, `${tag}.pid`), out);
+    return execResult(rec, run, timeoutSec, out);
   }
   const dir = path.join(rec.bundle, tag);
   await fs.promises.mkdir(dir, { mode: 0o700 });
@@ -117,51 +107,49 @@ interface ExecRun {
 }
 
 /**
- * `runc exec --detach --pid-file <bundle>/exec-<random>.pid <id> <cmd…>` through the spawn
- * server, as containerd's shim runs an exec: runc returns once the process
- * runs (or fails with its own message, which becomes the error), the
- * process is then the spawn server's helper's to reap (it is a child
- * subreaper, as conmon is), and the outputs, held by the helper, end when
- * that process has exited, even if something it left in the background
- * still holds them.
+ * `runc exec --detach --pid-file <bundle>/exec-<random>.pid <id> <cmd…>` as a
+ * detached run of the spawn server, as containerd's shim runs an exec: runc
+ * returns once the process runs (or fails with its own message, which
+ * becomes the error); the helper then reads and removes the pid file, reaps
+ * the process (it is a child subreaper, as conmon is) and ends the outputs,
+ * which it has read and forwarded itself (at most EXEC_SYNC_MAX_OUTPUT of
+ * each: ExecOutput keeps no more), once that process has exited, even if
+ * something it left in the background still holds them. Per call this
+ * process writes one request and reads the helper's events: no socket, no
+ * file, no thread-pool job (each was a wake-up of another thread or process
+ * that, on a loaded host, could take the CPU from the event loop).
  */
 async function runcExec(runtime: OciRuntime, rec: ContainerRecord, cmd: string[], timeoutSec: number, pidFile: string, out: ExecOutput): Promise<ExecRun> {
-  const child = spawnHoldingOutputs(runtime.binary, ['--root', runtime.root, 'exec', '--detach', '--pid-file', pidFile, rec.id, ...cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (d: Buffer) => out.add('stdout', d));
-  child.stderr!.on('data', (d: Buffer) => out.add('stderr', d));
-  const outputsEnded = new Promise<void>((resolve) => child.once('close', () => resolve()));
   let expired = false;
-  let pid: number | undefined;
+  const run = runDetached({
+    file: runtime.binary,
+    args: ['--root', runtime.root, 'exec', '--detach', '--pid-file', pidFile, rec.id, ...cmd],
+    pidFile,
+    maxOutputBytes: EXEC_SYNC_MAX_OUTPUT,
+    onOutput: (stream, data) => out.add(stream, data),
+    // A deadline that came before the pid: the process and everything it started go now.
+    onLeft: (pid) => {
+      if (expired) for (const p of processTree(pid)) killProcess(p);
+    },
+  });
   // At the deadline the process and everything it started are killed (runc itself if it has not started it yet).
   const deadline =
     timeoutSec > 0
       ? setTimeout(() => {
           expired = true;
-          if (pid) for (const p of processTree(pid)) killProcess(p);
-          else child.kill('SIGKILL');
+          if (run.leftPid) for (const p of processTree(run.leftPid)) killProcess(p);
+          else run.killChild('SIGKILL');
         }, timeoutSec * 1000)
       : undefined;
   try {
-    const started = await new Promise<ProcessEnd>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('exit', (code, signal) => resolve({ code, signal }));
-    });
-    pid = started.code === 0 ? await readPidAsync(pidFile) : undefined;
-    if (!pid) {
-      child.releaseOutputs();
-      await outputsEnded;
-      if (expired) return { exitCode: TIMED_OUT_EXIT_CODE, timedOut: expired };
-      const why = relayedText(out.stderr.toString('utf8')) || `${runtime.binary} exec ended with ${started.signal ?? `exit code ${started.code}`}`;
+    const end = await run.ended;
+    if (expired) return { exitCode: TIMED_OUT_EXIT_CODE, timedOut: true };
+    if (!end.left) {
+      const why = relayedText(out.stderr.toString('utf8')) || `${runtime.binary} exec ended with ${end.child.signal ?? `exit code ${end.child.code}`}`;
       throw internal(`exec in container ${rec.id}: ${why}`);
     }
-    child.releaseOutputs(pid);
-    if (expired) for (const p of processTree(pid)) killProcess(p);
-    const end = await child.endOfLeftProcess(pid);
-    await outputsEnded;
-    if (expired) return { exitCode: TIMED_OUT_EXIT_CODE, timedOut: expired };
-    return { exitCode: end.code ?? 128 + (end.signal ? os.constants.signals[end.signal] : 0), timedOut: expired };
+    return { exitCode: end.left.code ?? 128 + (end.left.signal ? os.constants.signals[end.left.signal] : 0), timedOut: false };
   } catch (err) {
-    child.releaseOutputs();
     if ((err as NodeJS.ErrnoException).syscall?.startsWith('spawn')) throw internal(`exec in container ${rec.id}: cannot run ${runtime.binary}: ${(err as Error).message}`, { cause: err });
     throw err;
   } finally {
