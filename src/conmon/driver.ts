@@ -81,6 +81,23 @@ export interface ConmonCreated {
   conmonPid?: number;
 }
 
+/**
+ * A conmon started and waiting on its start pipe (ConmonDriver.prepare):
+ * exactly one of `run` and `cancel` is called.
+ */
+export interface PreparedMonitor {
+  /**
+   * Lets conmon go on (writes its start pipe): it runs `runtime create`
+   * for the bundle, whose config.json must be written by now.
+   * @returns the container's init pid and conmon's pid, once created.
+   * @throws ConmonError with the runtime's message when creation failed or
+   *   timed out, or conmon could not run.
+   */
+  run(): Promise<ConmonCreated>;
+  /** Kills the waiting conmon (SIGKILL: it has not forked yet). A no-op after `run`. */
+  cancel(): void;
+}
+
 /** conmon or the runtime failed; `message` is what conmon reported. */
 export class ConmonError extends PeapodError {
   constructor(message: string) {
@@ -288,12 +305,26 @@ export class ConmonDriver {
 
   /**
    * Starts a monitor that runs `runtime create` for the bundle, and waits
-   * until the container exists (runtime state `created`).
+   * until the container exists (runtime state `created`): `prepare` and
+   * `run` at once.
    *
    * @returns the container's init pid and conmon's pid.
    * @throws ConmonError with the runtime's message when creation failed or timed out.
    */
   create(o: ConmonCreateOptions): Promise<ConmonCreated> {
+    return this.prepare(o).run();
+  }
+
+  /**
+   * Starts conmon for a container and leaves it waiting on its start pipe
+   * (the protocol's own pause, before it forks or runs the runtime), so its
+   * exec and loading (glib) overlap the caller's own work: the rootfs mount
+   * and config.json, which conmon reads only once `run` is called. conmon
+   * opens the log file before it waits: `logPath`'s directory must be checked
+   * before this call. The caller calls exactly one of `run` and `cancel`.
+   * @throws nothing; a conmon that cannot run fails `run`.
+   */
+  prepare(o: ConmonCreateOptions): PreparedMonitor {
     // peapod's own directories owner only (docs/security.md); the log's is the front end's (the kubelet's log_directory).
     for (const d of [o.exitDir, o.socketDir, o.persistDir]) fs.mkdirSync(d, { recursive: true, mode: 0o700 });
     fs.mkdirSync(path.dirname(o.logPath), { recursive: true });
@@ -308,49 +339,70 @@ export class ConmonDriver {
     const stderr = child.stderr as Readable;
     let syncText = '';
     let errText = '';
-    return new Promise<ConmonCreated>((resolve, reject) => {
-      let settled = false;
-      const finish = (err: Error | undefined, value?: ConmonCreated): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        for (const s of [sync, stdout, stderr]) s.destroy();
-        start.destroy();
-        child.unref();
-        if (err) reject(err);
-        else resolve(value as ConmonCreated);
-      };
-      const timer = setTimeout(() => {
-        const pid = readPid(o.conmonPidFile);
-        if (pid) killProcess(pid);
-        finish(new ConmonError(`conmon: the runtime did not create container ${o.id} within ${(o.timeoutMs ?? 120000) / 1000}s`));
-      }, o.timeoutMs ?? 120000);
-      child.on('error', (err) => finish(new ConmonError(`conmon: cannot run ${this.conmonPath}: ${err.message}`)));
-      stderr.on('data', (d: Buffer) => {
-        errText = (errText + d.toString()).slice(-16384); // the end: where the reason is
-      });
-      stdout.on('data', () => undefined);
-      sync.on('data', (d: Buffer) => {
-        syncText += d.toString();
-        let msgs: { data: number; message?: string }[];
-        try {
-          msgs = parseSyncMessages(syncText.slice(0, syncText.lastIndexOf('\n') + 1));
-        } catch (err) {
-          finish(new ConmonError(`conmon: unreadable sync message ${quoteInput(syncText)}: ${(err as Error).message}`));
-          return;
-        }
-        const m = msgs[0];
-        if (!m) return;
-        if (m.data > 0) finish(undefined, { pid: m.data, conmonPid: readPid(o.conmonPidFile) });
-        else finish(new ConmonError(m.message?.trim() ? relayedText(m.message) : `conmon: runtime create failed (${m.data})`));
-      });
-      sync.on('close', () => {
-        setTimeout(() => finish(new ConmonError(`conmon exited without creating container ${o.id}${errText.trim() ? `: ${relayedText(errText)}` : ''}`)), 50);
-      });
-      start.on('error', () => undefined);
-      sync.on('error', () => undefined);
-      start.end('0');
+    let outcome: { err?: Error; value?: ConmonCreated } | undefined;
+    let settle: ((r: { err?: Error; value?: ConmonCreated }) => void) | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (err: Error | undefined, value?: ConmonCreated): void => {
+      if (outcome) return;
+      outcome = { err, value };
+      if (timer) clearTimeout(timer);
+      for (const s of [sync, stdout, stderr]) s.destroy();
+      start.destroy();
+      child.unref();
+      settle?.(outcome);
+    };
+    child.on('error', (err) => finish(new ConmonError(`conmon: cannot run ${this.conmonPath}: ${err.message}`)));
+    stderr.on('data', (d: Buffer) => {
+      errText = (errText + d.toString()).slice(-16384); // the end: where the reason is
     });
+    stdout.on('data', () => undefined);
+    sync.on('data', (d: Buffer) => {
+      syncText += d.toString();
+      let msgs: { data: number; message?: string }[];
+      try {
+        msgs = parseSyncMessages(syncText.slice(0, syncText.lastIndexOf('\n') + 1));
+      } catch (err) {
+        finish(new ConmonError(`conmon: unreadable sync message ${quoteInput(syncText)}: ${(err as Error).message}`));
+        return;
+      }
+      const m = msgs[0];
+      if (!m) return;
+      if (m.data > 0) finish(undefined, { pid: m.data, conmonPid: readPid(o.conmonPidFile) });
+      else finish(new ConmonError(m.message?.trim() ? relayedText(m.message) : `conmon: runtime create failed (${m.data})`));
+    });
+    sync.on('close', () => {
+      setTimeout(() => finish(new ConmonError(`conmon exited without creating container ${o.id}${errText.trim() ? `: ${relayedText(errText)}` : ''}`)), 50);
+    });
+    start.on('error', () => undefined);
+    sync.on('error', () => undefined);
+    let used = false;
+    return {
+      run: () => {
+        if (used) return Promise.reject(new Error('this monitor was already run or cancelled'));
+        used = true;
+        return new Promise<ConmonCreated>((resolve, reject) => {
+          settle = (r) => (r.err ? reject(r.err) : resolve(r.value as ConmonCreated));
+          if (outcome) return settle(outcome);
+          timer = setTimeout(() => {
+            const pid = readPid(o.conmonPidFile);
+            if (pid) killProcess(pid);
+            finish(new ConmonError(`conmon: the runtime did not create container ${o.id} within ${(o.timeoutMs ?? 120000) / 1000}s`));
+          }, o.timeoutMs ?? 120000);
+          start.end('0');
+        });
+      },
+      cancel: () => {
+        if (used) return;
+        used = true;
+        // Killed first, its start pipe closed after: on end of file conmon would go on and run the runtime.
+        const killThenClose = (): void => {
+          child.kill('SIGKILL');
+          finish(new ConmonError(`conmon for container ${o.id} cancelled before it ran the runtime`));
+        };
+        if (child.pid !== undefined) killThenClose();
+        else child.once('spawn', killThenClose);
+      },
+    };
   }
 
   /**

@@ -7,7 +7,7 @@ import { syncDirs } from '../../common/atomic-file';
 import { internal, invalidArgument, PeapodError, wrongState } from '../../common/errors';
 import { untrustedDirectoryProblem } from '../../common/host/private-paths';
 import { nowNs } from '../../common/time';
-import type { ConmonCreateOptions } from '../../conmon/driver';
+import type { ConmonCreateOptions, PreparedMonitor } from '../../conmon/driver';
 import type { OciRuntime } from '../oci/runc';
 import { buildSpec } from '../oci/spec';
 import { checkRootlessResources, gidMapped, rootlessSpec } from '../oci/rootless';
@@ -137,15 +137,26 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
   // The record first (it takes the name); then the files, so every file has a record.
   deps.store.insert(rec, { uniqueName: options.uniqueName, guard: image.confirm });
   let conmonStarted = false;
+  let monitor: PreparedMonitor | undefined;
   try {
     // Owner only: the bundle holds config.json (every env var) and the rootfs mount,
     // the state dir the writable layer (docs/security.md).
     fs.mkdirSync(p.stateDir, { recursive: true, mode: 0o700 });
     fs.mkdirSync(p.bundle, { recursive: true, mode: 0o700 });
+    fs.mkdirSync(p.persistDir, { recursive: true, mode: 0o700 });
+    if (rec.logPath) {
+      fs.mkdirSync(path.dirname(rec.logPath), { recursive: true });
+      // conmon, as root, creates and appends the log: no other user may be able to swap its directory (docs/security.md).
+      const problem = untrustedDirectoryProblem(path.dirname(rec.logPath));
+      if (problem) throw invalidArgument(`the log file's directory is not safe for root to write logs into: ${problem}`, { field: 'logPath' });
+    }
+    // conmon starts now and waits on its start pipe while the rootfs is mounted
+    // and the spec written (ConmonDriver.prepare): its exec and loading are off the path.
+    conmonStarted = true;
+    monitor = deps.opts.conmon.prepare(conmonOptions(deps, rec, runtime, options.exitCommand));
     await mountRootfs(image.layers, p.upperDir, p.workDir, p.rootfs);
     // The state directory (writable layer, persist dir) is durable before the
     // record says created: synced off the event loop while the runtime works.
-    fs.mkdirSync(p.persistDir, { recursive: true, mode: 0o700 });
     const stateDirDurable = syncDirs([deps.dirs.state, p.stateDir]);
     stateDirDurable.catch(() => undefined);
     const user = resolveUser(spec.user, image.config.config?.User, readInRoot(p.rootfs, '/etc/passwd') ?? '', readInRoot(p.rootfs, '/etc/group') ?? '');
@@ -173,19 +184,14 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
       ? rootlessSpec(builtSpec, { cgroups: rootless, hostNetwork: !sandbox.namespaces.network, hostIpc: !sandbox.namespaces.ipc, hostMqueue: fs.existsSync('/dev/mqueue'), containerId: id, ttyGroupMapped: gidMapped(5, fs.readFileSync('/proc/self/gid_map', 'utf8')) })
       : builtSpec;
     fs.writeFileSync(p.configJson, JSON.stringify(ociSpec, null, 1), { mode: 0o600 });
-    if (rec.logPath) {
-      fs.mkdirSync(path.dirname(rec.logPath), { recursive: true });
-      // conmon, as root, creates and appends the log: no other user may be able to swap its directory (docs/security.md).
-      const problem = untrustedDirectoryProblem(path.dirname(rec.logPath));
-      if (problem) throw invalidArgument(`the log file's directory is not safe for root to write logs into: ${problem}`, { field: 'logPath' });
-    }
-    conmonStarted = true;
-    const created = await deps.opts.conmon.create(conmonOptions(deps, rec, runtime, options.exitCommand));
+    const created = await monitor.run();
     // The container's mount namespace has its own copy of the rootfs mount now; the host's becomes nosuid,nodev.
     await restrictHostRootfs(p.rootfs);
     await stateDirDurable;
     return deps.store.transition(id, { type: 'created', pid: created.pid, user: { uid: user.user.uid, gid: user.user.gid, additionalGids: user.user.additionalGids ?? [] } });
   } catch (err) {
+    // A conmon still waiting on its start pipe is killed before it could run the runtime.
+    monitor?.cancel();
     // Everything made so far, unmade (teardown.ts): with conmon started, its processes are looked for by their arguments too.
     await tearDownContainer(deps, rec, { search: conmonStarted, tolerant: true });
     // Expected refusals keep their code; failures of the tools become INTERNAL naming the container.

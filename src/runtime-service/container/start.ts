@@ -20,7 +20,7 @@ export function startContainer(deps: ContainerDeps, id: string): Promise<void> {
     try {
       // A rootless pod network started without waiting for it (rootless-network.ts, readinessLater) is up before the process runs.
       await podNetworkReady(rec.sandboxId);
-      await runtimeFor(deps, rec.runtimeHandler).start(id);
+      await runtimeFor(deps, rec.runtimeHandler).start(id, rec.pid);
     } catch (err) {
       throw internal(`starting container ${id}: ${(err as Error).message}`, { cause: err });
     }

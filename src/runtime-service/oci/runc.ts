@@ -1,6 +1,7 @@
 import { relayedText } from '../../common/bounded-text';
 import * as fs from 'node:fs';
 import { HostCommandError, runHostCommand } from '../../common/host/command';
+import { startThroughExecFifo } from './exec-fifo';
 import type { OciResources } from './types';
 import { PeapodError } from '../../common/errors';
 
@@ -50,8 +51,21 @@ export class OciRuntime {
     }
   }
 
-  /** `start`: runs the user process of a created container. */
-  async start(id: string): Promise<void> {
+  /**
+   * `start`: runs the user process of a created container. Given the
+   * container's init pid, a runc container is started through its exec
+   * FIFO by this process (exec-fifo.ts: what `runc start` does, without a
+   * Go program's start-up); otherwise, or for another runtime, `start` is run.
+   * @throws RuntimeError with the runtime's message (the init gone: `container process is already dead`).
+   */
+  async start(id: string, initPid?: number): Promise<void> {
+    if (initPid !== undefined && initPid > 0) {
+      try {
+        if (await startThroughExecFifo(this.root, id, initPid)) return;
+      } catch (err) {
+        throw new RuntimeError(`${this.binary} start: ${relayedText((err as Error).message)}`, { cause: err });
+      }
+    }
     await this.run(['start', id]);
   }
 
