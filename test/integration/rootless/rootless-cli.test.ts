@@ -187,6 +187,25 @@ describe('rootless peapod: the container commands as an unprivileged user', func
     expect(await readFrom(port)).to.equal('');
   });
 
+  it("a command root never ran keeps its code cache in the user's cache directory, the user's alone, and uses it from then on", async () => {
+    // `unshare` fails as root (125), so no root run leaves its cache beside the bundle, which the user cannot write.
+    const dist = path.resolve(__dirname, '..', '..', '..', 'src', 'cli', 'peapod.bundle.cache');
+    expect(fs.existsSync(path.join(dist, 'unshare.cache'))).to.equal(false);
+    await peapod(['unshare', 'true']);
+    const base = path.join(env.home, '.cache', 'peapod', 'bundle-cache');
+    const dirs = fs.readdirSync(base);
+    expect(dirs).to.have.length(1);
+    const file = path.join(base, dirs[0], 'unshare.cache');
+    const st = fs.statSync(file);
+    expect([st.uid, st.mode & 0o022]).to.deep.equal([user.uid, 0]);
+    expect(fs.statSync(path.join(base, dirs[0])).mode & 0o777).to.equal(0o700);
+    expect(st.size).to.be.greaterThan(10_000);
+    // Accepted by the next run, so not written again.
+    await peapod(['unshare', 'true']);
+    expect(fs.statSync(file).mtimeMs).to.equal(st.mtimeMs);
+    expect(fs.existsSync(path.join(dist, 'unshare.cache'))).to.equal(false);
+  });
+
   it("the user's store has nothing owned by host root, only by the user and its range", async () => {
     const store = path.join(env.home, '.local/share/peapod');
     const inRange = (id: number, own: number): boolean => id === own || (id >= range.start && id < range.start + range.count);
