@@ -10,8 +10,11 @@
  * skips parsing and compiling them (one cache for all commands would hold
  * only what the first one ran). It is written when missing or rejected
  * (another Node, other V8 flags), at the exit of the command that found it
- * so when that run did the command's work (exit code 0, no --help), atomically (a temp file renamed), and only when the directory is
- * writable (a user's CLI on a root-owned checkout just runs without). A cache is only ever an
+ * so when that run did the command's work (exit code 0, no --help), atomically (a temp file renamed).
+ * Where this process cannot write beside the bundle (a rootless user's CLI
+ * on a root-owned install) and root has left no cache of the command there,
+ * the user's own cache directory holds it (userCacheDir): without one, every
+ * rootless `run` compiled what it ran again, about 60 ms of CPU. A cache is only ever an
  * optimisation: V8 checks it against the source and its own version, and
  * compiles from the source when it does not match.
  */
@@ -35,6 +38,9 @@ const GLOBAL_VALUE_FLAGS = new Set(['--root', '--runroot', '--log-level', '--con
 /** Command groups: their command is the next word. */
 const GROUPS = new Set(['container', 'image', 'pod', 'system']);
 
+/** The marker of a rootless command inside its user namespace (rootless-mode.ts USERNS_ENV; not imported, to load nothing more). */
+const USERNS_ENV = '_PEAPOD_USERNS';
+
 /** Node's CommonJS wrapper, on the bundle's first line so line numbers hold. */
 const WRAP_HEAD = '(function (exports, require, module, __filename, __dirname) { ';
 const WRAP_TAIL = '\n});';
@@ -52,12 +58,18 @@ export function startBundle(argv: string[] = process.argv.slice(2)): boolean {
   } catch {
     return false;
   }
-  const cacheFile = path.join(BUNDLE_CACHE_DIR, `${commandKey(argv)}.cache`);
+  const name = `${commandKey(argv)}.cache`;
+  let cacheFile = path.join(BUNDLE_CACHE_DIR, name);
   let cachedData: Buffer | undefined;
   try {
     cachedData = fs.readFileSync(cacheFile);
   } catch {
-    // none yet: written at exit below
+    // None yet beside the bundle: written at exit below, there or, where this process cannot write there, in the user's directory.
+    const own = writable(BUNDLE_CACHE_DIR) ? undefined : userCacheDir();
+    if (own !== undefined) {
+      cacheFile = path.join(own, name);
+      cachedData = readOwnFile(cacheFile);
+    }
   }
   const script = new vm.Script(WRAP_HEAD + source.replace(/^#!.*/, '') + WRAP_TAIL, { filename: BUNDLE_FILE, cachedData });
   // Only from a run that did the command's work: a --help or a failed run compiles little of it.
@@ -71,6 +83,63 @@ export function startBundle(argv: string[] = process.argv.slice(2)): boolean {
   const module = { exports: {} };
   run.call(module.exports, module.exports, createRequire(BUNDLE_FILE), module, BUNDLE_FILE, path.dirname(BUNDLE_FILE));
   return true;
+}
+
+/** Whether this process may make files in `dir` (in its parent when it does not exist yet). */
+function writable(dir: string): boolean {
+  for (const d of [dir, path.dirname(dir)]) {
+    try {
+      fs.accessSync(d, fs.constants.W_OK);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return false;
+    }
+  }
+  return false;
+}
+
+/**
+ * The user's directory of code caches for this bundle, when this process is
+ * a user's: `${XDG_CACHE_HOME:-$HOME/.cache}/peapod/bundle-cache/<bundle>`
+ * (`<bundle>` a hash of the bundle's path, so two installs keep theirs
+ * apart). A user's process is one whose effective uid is not 0, or a
+ * rootless command inside its user namespace (uid 0 there, mapped to the
+ * user; `_PEAPOD_USERNS`). Undefined for root, which writes beside the
+ * bundle or keeps none: V8 trusts the compiled code of a cache it accepts,
+ * so root never reads one from a directory another user may own.
+ * @param env the environment (default this process's)
+ * @param euid the effective uid (default this process's)
+ */
+export function userCacheDir(env: NodeJS.ProcessEnv = process.env, euid = process.geteuid?.() ?? 0): string | undefined {
+  if (euid === 0 && !env[USERNS_ENV]) return undefined;
+  const base = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : env.HOME && path.isAbsolute(env.HOME) ? path.join(env.HOME, '.cache') : undefined;
+  if (base === undefined) return undefined;
+  // FNV-1a over the path: a name per install without loading node:crypto at every start.
+  let h = 0x811c9dc5;
+  for (let i = 0; i < BUNDLE_FILE.length; i++) h = Math.imul(h ^ BUNDLE_FILE.charCodeAt(i), 0x01000193) >>> 0;
+  return path.join(base, 'peapod', 'bundle-cache', h.toString(16).padStart(8, '0'));
+}
+
+/**
+ * A file's bytes when it and its directory belong to this process's user and
+ * no one else may write to them (a cache of compiled code is code); else undefined.
+ */
+function readOwnFile(file: string): Buffer | undefined {
+  const euid = process.geteuid?.() ?? 0;
+  const ownedAlone = (st: fs.Stats): boolean => st.uid === euid && (st.mode & 0o022) === 0;
+  let fd: number | undefined;
+  try {
+    const dir = fs.lstatSync(path.dirname(file));
+    if (!dir.isDirectory() || !ownedAlone(dir)) return undefined;
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    const st = fs.fstatSync(fd);
+    if (!st.isFile() || !ownedAlone(st)) return undefined;
+    return fs.readFileSync(fd);
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
 }
 
 /**
@@ -95,16 +164,17 @@ export function commandKey(argv: string[]): string {
 
 /**
  * Writes the script's code cache (what ran so far is compiled in it) to
- * `file` atomically; silent when the directory is not writable or already
- * holds MAX_CACHES caches.
+ * `file` atomically (its directory made, 0700 when it is the user's);
+ * silent when the directory is not writable or already holds MAX_CACHES caches.
  */
 function saveCodeCache(script: vm.Script, file: string): void {
+  const dir = path.dirname(file);
   const tmp = `${file}.${process.pid}.tmp`;
   try {
-    fs.mkdirSync(BUNDLE_CACHE_DIR, { recursive: true });
-    fs.accessSync(BUNDLE_CACHE_DIR, fs.constants.W_OK);
-    if (!fs.existsSync(file) && fs.readdirSync(BUNDLE_CACHE_DIR).length >= MAX_CACHES) return;
-    fs.writeFileSync(tmp, script.createCachedData());
+    fs.mkdirSync(dir, { recursive: true, mode: dir === BUNDLE_CACHE_DIR ? 0o755 : 0o700 });
+    fs.accessSync(dir, fs.constants.W_OK);
+    if (!fs.existsSync(file) && fs.readdirSync(dir).length >= MAX_CACHES) return;
+    fs.writeFileSync(tmp, script.createCachedData(), { mode: 0o644 });
     fs.renameSync(tmp, file);
   } catch {
     fs.rmSync(tmp, { force: true });

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BUNDLE_FILE, commandKey } from '../../src/cli/cli-bundle';
+import { BUNDLE_FILE, commandKey, userCacheDir } from '../../src/cli/cli-bundle';
 
 const MAIN = path.resolve(__dirname, '..', '..', 'src', 'cli', 'main.js');
 
@@ -29,6 +29,17 @@ describe('the CLI bundle (scripts/bundle-cli.ts, src/cli/cli-bundle.ts)', () => 
     expect(commandKey(['../etc'])).to.equal('default');
     expect(commandKey(['PS'])).to.equal('default');
     expect(commandKey(['x'.repeat(60)])).to.equal('default');
+  });
+
+  it("keeps a user's code caches in the user's cache directory, never root's", () => {
+    const dir = userCacheDir({ HOME: '/home/u' }, 1001);
+    expect(dir).to.match(/^\/home\/u\/\.cache\/peapod\/bundle-cache\/[0-9a-f]{8}$/);
+    expect(userCacheDir({ HOME: '/home/u', XDG_CACHE_HOME: '/c' }, 1001)).to.equal(path.join('/c', 'peapod', 'bundle-cache', path.basename(dir!)));
+    // A rootless command inside its namespace is uid 0 there.
+    expect(userCacheDir({ HOME: '/home/u', _PEAPOD_USERNS: '123:456' }, 0)).to.equal(dir);
+    expect(userCacheDir({ HOME: '/root' }, 0)).to.equal(undefined);
+    expect(userCacheDir({ HOME: 'relative', XDG_CACHE_HOME: 'also' }, 1001)).to.equal(undefined);
+    expect(userCacheDir({}, 1001)).to.equal(undefined);
   });
 
   it('is built by npm run build: one ASCII file that main.js runs instead of the modules, with the same output', () => {

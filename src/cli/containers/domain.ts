@@ -250,6 +250,8 @@ export async function startCliContainer(ctx: CliContext, c: CliContainers, rec: 
     if (hasOwnSandbox(cur)) await ensureSandboxReady(c, cur);
     cur = await c.engine.recreate(cur.id, { exitCommand: exitCommand(ctx.config, ctx.globals, cur.id, attached ? selfIdentity() : undefined) });
   }
+  // A rootless pod network (slirp4netns) that died since is started again first.
+  await c.peapod.sandboxes.ensureNetwork(cur.sandboxId);
   await beforeStart?.(cur);
   await c.engine.start(cur.id);
   return c.engine.get(cur.id);

@@ -47,6 +47,16 @@ export interface HostProcess {
 let spawnServer: SpawnServer | undefined;
 /** Bumped by stopSpawnServer, so a restart in flight is dropped. */
 let generation = 0;
+/** The first start of the spawn server while it is under way (startSpawnServer); settles, never rejects. */
+let firstStart: Promise<void> | undefined;
+
+/**
+ * How long `spawnServerStarted` waits, at most, for a spawn server being
+ * started, in ms. Its helper is ready about a millisecond after its exec;
+ * what delays the news is this process's own event loop (a CLI's
+ * synchronous start: configuration, databases), which the wait yields to.
+ */
+const FIRST_START_WAIT_MS = 100;
 
 /** What startSpawnServer reports besides its result. */
 export interface SpawnServerEvents {
@@ -82,8 +92,34 @@ export async function startSpawnServer(binary = SPAWNER_BINARY, events: SpawnSer
     if (gen !== generation) server.close();
     else spawnServer = server;
   };
-  await launch();
+  const launched = launch();
+  if (!spawnServer && !firstStart) {
+    firstStart = launched.then(
+      () => undefined,
+      () => undefined,
+    );
+    void firstStart.then(() => (firstStart = undefined));
+  }
+  await launched;
   return true;
+}
+
+/**
+ * Resolves once a spawn server being started (startSpawnServer, e.g. in
+ * the background as a CLI command begins) is ready or has failed, or after
+ * FIRST_START_WAIT_MS; at once when none is being started. An async caller
+ * about to start a host program awaits it, so the program is forked by the
+ * small helper rather than by this whole process (a fork of Node, and a
+ * wait on the event loop until the child's exec, for each program): its
+ * readiness is a line on a pipe that only reaches us once the event loop
+ * runs.
+ */
+export async function spawnServerStarted(): Promise<void> {
+  const starting = firstStart;
+  if (!starting || spawnServer?.alive) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([starting, new Promise<void>((resolve) => (timer = setTimeout(resolve, FIRST_START_WAIT_MS)))]);
+  clearTimeout(timer);
 }
 
 /** Ends the spawn server (its running children are not touched). */
@@ -91,6 +127,11 @@ export function stopSpawnServer(): void {
   generation++;
   spawnServer?.close();
   spawnServer = undefined;
+}
+
+/** Whether the spawn server runs, so spawnHostProcess hands it the programs whose stdio it takes ('pipe', 'ignore'). */
+export function spawnServerRunning(): boolean {
+  return spawnServer?.alive ?? false;
 }
 
 /** The pid of the spawn server's helper, when one runs (its memory is the server's too). */
@@ -235,7 +276,8 @@ export const DEFAULT_MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
  * @throws HostCommandError carrying stderr, stdout and the exit code when it
  *   exits non-zero, is killed (timeout) or cannot be started.
  */
-export function runHostCommand(file: string, args: readonly string[], options: RunHostCommandOptions = {}): Promise<string> {
+export async function runHostCommand(file: string, args: readonly string[], options: RunHostCommandOptions = {}): Promise<string> {
+  await spawnServerStarted();
   const max = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
   const command = [file, ...args].join(' ');
   return new Promise((resolve, reject) => {

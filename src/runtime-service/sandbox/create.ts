@@ -22,7 +22,7 @@ import type { SandboxRecord, SandboxSetup } from './record';
 import type { SandboxStore } from './store';
 import { applySysctls } from './sysctls';
 import { inUserNamespace } from '../../common/userns';
-import { startRootlessPodNetwork } from './rootless-network';
+import { pinsBringLoopbackUp, startRootlessPodNetwork } from './rootless-network';
 import { removeSandboxResources, stopSandboxResources, TeardownDeps } from './teardown';
 import { checkSandboxSpec, SandboxSpec } from './spec';
 import { quoteInput } from '../../common/bounded-text';
@@ -148,7 +148,7 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
  * or notready for a start again) and its setup: the run directory, the
  * pinned network/IPC/UTS namespaces (each made when its pin is not a live
  * namespace: always at creation, after a reboot at a start again) with the
- * hostname and loopback up, the /dev/shm tmpfs, the pod cgroup, sysctls,
+ * hostname and loopback up (by slirp4netns in a rootless pod), the /dev/shm tmpfs, the pod cgroup, sysctls,
  * CNI ADD (in a user namespace: slirp4netns and its published ports, no pod
  * cgroup), the infra process for a shared PID namespace (put in the pod
  * cgroup; `infraStarted`; started once the namespaces and the cgroup exist,
@@ -174,7 +174,9 @@ export async function setUpSandbox(deps: CreateDeps, record: SandboxRecord, setu
   const dead = (pin: string | undefined): string | undefined => (pin !== undefined && !isNamespaceFile(pin) ? pin : undefined);
   const missing = { net: dead(record.namespaces.network), ipc: dead(record.namespaces.ipc), uts: dead(record.namespaces.uts) };
   // /dev/shm in the same host process as the pins (namespaces.ts), or alone when no pin is made.
-  await createPinnedNamespaces(missing, { hostname: setup.hostname, loopback: true, shm: podIpc ? { target: paths.shmDir, sizeBytes: config.sandbox.shm_size } : undefined });
+  // Loopback up by the pins, unless slirp4netns brings it up (rootless-network.ts).
+  const loopback = pinsBringLoopbackUp({ rootless, podNetwork: podNet && netConf !== undefined });
+  await createPinnedNamespaces(missing, { hostname: setup.hostname, loopback, shm: podIpc ? { target: paths.shmDir, sizeBytes: config.sandbox.shm_size } : undefined });
   if (podCgroup) createPodCgroup(record.cgroupParent);
   // The infra process needs only the namespaces and the cgroup: it starts while /dev/shm, the sysctls and the network are set up.
   const infraStarted = record.namespaceOptions.pid === 'POD' ? startPodInfra(deps, record, paths, podCgroup) : Promise.resolve();

@@ -4,6 +4,8 @@ import { notFound, wrongState } from '../../common/errors';
 import { findNetworkConf } from '../cni/network-config';
 import { setUpSandbox, teardownDeps } from './create';
 import { sandboxAlive } from './alive';
+import { sandboxPaths } from './paths';
+import { restartRootlessPodNetwork, rootlessPodNetworkDown } from './rootless-network';
 import type { SandboxLivenessCache } from './liveness-cache';
 import type { ContainerEngine } from '../container/engine';
 import type { SandboxRecord } from './record';
@@ -54,7 +56,8 @@ async function stopLocked(deps: LifecycleDeps, id: string, keepShm = false): Pro
  * process, the /etc files), then ready. Its containers are not started
  * (that is the front end's call). A ready sandbox is returned as it is.
  * A failure tears down what the start set up (CNI DEL, infra, /dev/shm)
- * and leaves the sandbox notready.
+ * and leaves the sandbox notready. A ready rootless pod whose slirp4netns
+ * has exited gets a new one (ensureSandboxNetwork).
  * @returns the record, ready.
  * @throws NotFoundError for an unknown ID; WrongStateError for a sandbox
  *   made by an older peapod (no setup recorded), or when its CNI directory
@@ -64,7 +67,10 @@ export async function startSandbox(deps: LifecycleDeps, id: string): Promise<San
   return deps.sandboxes.withLock(id, async () => {
     const rec = deps.sandboxes.get(id);
     if (!rec || rec.id !== id) throw notFound(`pod sandbox ${id} not found`);
-    if (rec.state === 'ready') return rec;
+    if (rec.state === 'ready') {
+      await restartNetworkLocked(deps, rec);
+      return rec;
+    }
     if (!rec.setup) throw wrongState(`pod sandbox ${id} was made by an older peapod and cannot be started again: remove it and make a new one`);
     const setup = rec.setup;
     let netConf = setup.cniNetwork ?? undefined;
@@ -85,6 +91,29 @@ export async function startSandbox(deps: LifecycleDeps, id: string): Promise<San
       throw err;
     }
   });
+}
+
+/**
+ * Before a container of ready sandbox `id` starts: a rootless pod's
+ * slirp4netns that has exited since the pod was made (rootless-network.ts)
+ * is started again, under the pod's lock, with its published ports. Costs
+ * one read of the slirp4netns record and of /proc when there is one, nothing
+ * for a network this process is still starting; other pods are left as they are.
+ * @throws Slirp4netnsError naming slirp4netns and the pod when it cannot be started again.
+ */
+export async function ensureSandboxNetwork(deps: LifecycleDeps, id: string): Promise<void> {
+  if (!rootlessPodNetworkDown(sandboxPaths(deps.config, id), id)) return;
+  await deps.sandboxes.withLock(id, async () => {
+    const rec = deps.sandboxes.get(id);
+    if (rec && rec.id === id && rec.state === 'ready') await restartNetworkLocked(deps, rec);
+  });
+}
+
+/** ensureSandboxNetwork's work, under the pod's lock. */
+async function restartNetworkLocked(deps: LifecycleDeps, rec: SandboxRecord): Promise<void> {
+  if (await restartRootlessPodNetwork(sandboxPaths(deps.config, rec.id), deps.config.runroot, rec.id, rec.portMappings ?? [])) {
+    deps.log.warn({ sandbox: rec.id }, 'the pod network (slirp4netns) had exited: started again');
+  }
 }
 
 /**

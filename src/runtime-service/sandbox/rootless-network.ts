@@ -18,7 +18,8 @@ import * as path from 'node:path';
 import { writeFileAtomic } from '../../common/atomic-file';
 import type { CniPortMapping } from '../cni/runtime-config';
 import type { SandboxPaths } from './paths';
-import { addHostForward, SLIRP_DNS_IP, SLIRP_GUEST_IP, Slirp4netnsProcess, startSlirp4netns, stopSlirp4netns } from './slirp4netns';
+import { isProcessAlive } from '../../common/host/proc';
+import { addHostForward, SLIRP_DNS_IP, SLIRP_GUEST_IP, Slirp4netnsError, Slirp4netnsProcess, startSlirp4netns, stopSlirp4netns } from './slirp4netns';
 
 /** The file naming a pod's slirp4netns, in its run directory. */
 export function slirpStateFile(paths: SandboxPaths): string {
@@ -39,6 +40,21 @@ export interface RootlessPodNetwork {
   ips: string[];
   /** The nameserver its resolv.conf names (slirp4netns' DNS forwarder). */
   dnsServer: string;
+}
+
+/**
+ * Whether the pod's namespace pins (namespaces.ts) must bring its loopback
+ * interface up: not when the pod's network is slirp4netns (a pod network in
+ * a user namespace), whose `--configure` sets `lo` up itself, with `tap0`,
+ * from the child that joins the namespace (slirp4netns 1.x; checked with
+ * 1.2.0: `lo` is UP in a namespace where only slirp4netns ran), so the pins'
+ * own `ip link set lo up` would do it a second time. Its containers start
+ * only once slirp4netns is ready (podNetworkReady), so `lo` is up for them.
+ * @param o.rootless the pod is made inside a user namespace
+ * @param o.podNetwork the pod has a network of its own to attach (not the host's, not `none`)
+ */
+export function pinsBringLoopbackUp(o: { rootless: boolean; podNetwork: boolean }): boolean {
+  return !(o.rootless && o.podNetwork);
 }
 
 /** The readiness of the rootless pod networks this process started without waiting for it, by sandbox ID. */
@@ -125,15 +141,60 @@ async function runPodSlirp4netns(paths: SandboxPaths, runroot: string, sandboxId
   }
 }
 
-/** Stops a pod's slirp4netns when one was recorded (idempotent). */
-export async function stopRootlessPodNetwork(paths: SandboxPaths): Promise<void> {
-  let proc: Slirp4netnsProcess;
+/** The slirp4netns recorded for a pod; undefined when none is (not a rootless pod network, or stopped). */
+function recordedSlirp4netns(paths: SandboxPaths): Slirp4netnsProcess | undefined {
   try {
-    proc = JSON.parse(fs.readFileSync(slirpStateFile(paths), 'utf8')) as Slirp4netnsProcess;
+    return JSON.parse(fs.readFileSync(slirpStateFile(paths), 'utf8')) as Slirp4netnsProcess;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
+}
+
+/**
+ * Whether a pod's network is a slirp4netns that was recorded and has since
+ * exited (killed, crashed, or lost with its user's session): one read of
+ * its record and of /proc/PID/stat. A network this process is still
+ * starting (readinessLater) is not down, and nothing is read for it.
+ */
+export function rootlessPodNetworkDown(paths: SandboxPaths, sandboxId: string): boolean {
+  if (pendingReadiness.has(sandboxId)) return false;
+  const proc = recordedSlirp4netns(paths);
+  return proc !== undefined && !isProcessAlive(proc);
+}
+
+/**
+ * Starts a pod's slirp4netns again when the recorded one has exited
+ * (rootlessPodNetworkDown), in the pod's pinned network namespace, with its
+ * published ports, and waits until it is ready; one that runs is left as it
+ * is. For a container start (`start`, `restart`, `pod start`): without it,
+ * the container would run in a namespace whose tap0 went with the dead
+ * slirp4netns, with no route out and its ports unpublished. The caller holds
+ * the pod's lock, so two starts do not both start one.
+ * @returns whether one was started.
+ * @throws Slirp4netnsError (WRONG_STATE) naming slirp4netns and the pod when
+ *   it cannot be started again (what is missing, its log); nothing is left running.
+ */
+export async function restartRootlessPodNetwork(paths: SandboxPaths, runroot: string, sandboxId: string, ports: CniPortMapping[]): Promise<boolean> {
+  if (!rootlessPodNetworkDown(paths, sandboxId)) return false;
+  const dead = recordedSlirp4netns(paths);
+  fs.rmSync(slirpStateFile(paths), { force: true });
+  try {
+    await runPodSlirp4netns(paths, runroot, sandboxId, ports, () => undefined);
+  } catch (err) {
+    throw new Slirp4netnsError(
+      `the network of pod ${sandboxId.slice(0, 12)} (slirp4netns${dead ? `, pid ${dead.pid}` : ''}) has exited and could not be started again: ${(err as Error).message}`,
+      'WRONG_STATE',
+      { cause: err },
+    );
+  }
+  return true;
+}
+
+/** Stops a pod's slirp4netns when one was recorded (idempotent). */
+export async function stopRootlessPodNetwork(paths: SandboxPaths): Promise<void> {
+  const proc = recordedSlirp4netns(paths);
+  if (!proc) return;
   await stopSlirp4netns(proc);
   fs.rmSync(slirpStateFile(paths), { force: true });
 }

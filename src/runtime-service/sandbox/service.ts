@@ -2,7 +2,7 @@ import type { PeapodConfig } from '../../common/config';
 import type { Logger } from '../../common/logger';
 import type { ContainerEngine } from '../container/engine';
 import { createSandbox } from './create';
-import { refreshSandboxState, removeSandbox, startSandbox, stopSandbox } from './lifecycle';
+import { ensureSandboxNetwork, refreshSandboxState, removeSandbox, startSandbox, stopSandbox } from './lifecycle';
 import { SandboxLivenessCache } from './liveness-cache';
 import { recoverSandboxes } from './recover';
 import type { SandboxRecord } from './record';
@@ -55,6 +55,14 @@ export class Sandboxes {
    */
   start(id: string): Promise<SandboxRecord> {
     return startSandbox(this.deps, id);
+  }
+
+  /**
+   * Before a container of sandbox `id` starts: a rootless pod's slirp4netns that has exited is started again (lifecycle.ts).
+   * @throws Slirp4netnsError naming it when it cannot be.
+   */
+  ensureNetwork(id: string): Promise<void> {
+    return ensureSandboxNetwork(this.deps, id);
   }
 
   /** Removes a sandbox and its containers (lifecycle.ts); unknown IDs are a no-op. */

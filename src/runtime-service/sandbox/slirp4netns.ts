@@ -23,7 +23,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { PeapodError } from '../../common/errors';
-import { spawnHostProcess } from '../../common/host/command';
+import { HostProcess, spawnHostProcess, spawnServerRunning, spawnServerStarted } from '../../common/host/command';
 import { isProcessAlive, killAndWait, killProcess, processStartTime, ProcessIdentity } from '../../common/host/proc';
 import { findProgram } from '../../common/host/programs';
 
@@ -141,15 +141,18 @@ export async function startSlirp4netns(o: Slirp4netnsOptions): Promise<Slirp4net
     o.netns,
     'tap0',
   ];
-  const log = fs.openSync(o.logFile, 'a', 0o600);
-  let child;
-  try {
-    child = spawnHostProcess(binary, args, { detached: true, cwd: '/', stdio: ['ignore', log, log, 'pipe'] });
-  } finally {
-    fs.closeSync(log);
-  }
+  const child = await spawnLogging(binary, args, o.logFile);
   const ready = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
   const timeoutMs = o.timeoutMs ?? 10_000;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      if (child.pid !== undefined) return resolve();
+      child.once('spawn', resolve);
+      child.once('error', reject);
+    });
+  } catch (err) {
+    throw new Slirp4netnsError(`slirp4netns could not be started: ${(err as Error).message}`, 'INTERNAL', { cause: err });
+  }
   // Its start time is fixed at the fork, so it is read at once (exec does not change it).
   const startTime = child.pid === undefined ? undefined : processStartTime(child.pid);
   try {
@@ -184,6 +187,30 @@ export async function startSlirp4netns(o: Slirp4netnsOptions): Promise<Slirp4net
   const proc = startTime === undefined ? undefined : { pid: child.pid!, startTime, apiSocket: o.apiSocket };
   if (!proc || !isProcessAlive(proc)) throw new Slirp4netnsError(`slirp4netns exited right after it was ready: ${logTail(o.logFile)}`);
   return proc;
+}
+
+/**
+ * Starts slirp4netns detached (its own session, `/` its working directory)
+ * with stdout and stderr appended to `logFile` (made 0600) and fd 3 piped
+ * to us (its `--ready-fd`). With the spawn server running (or being started:
+ * spawnServerStarted), its helper forks a `sh` that opens the log and execs
+ * slirp4netns in the same process (one small exec more, off our event loop),
+ * since the helper passes no file of ours to a child; else Node's spawn
+ * forks this process with the log as the child's stdout and stderr, which
+ * blocks the event loop until the child's exec.
+ */
+async function spawnLogging(binary: string, args: string[], logFile: string): Promise<HostProcess> {
+  fs.closeSync(fs.openSync(logFile, 'a', 0o600));
+  await spawnServerStarted();
+  if (spawnServerRunning()) {
+    return spawnHostProcess('/bin/sh', ['-c', 'log=$1; shift; exec "$@" >>"$log" 2>&1', 'peapod-slirp4netns', logFile, binary, ...args], { detached: true, cwd: '/', stdio: ['ignore', 'ignore', 'ignore', 'pipe'] });
+  }
+  const log = fs.openSync(logFile, 'a', 0o600);
+  try {
+    return spawnHostProcess(binary, args, { detached: true, cwd: '/', stdio: ['ignore', log, log, 'pipe'] });
+  } finally {
+    fs.closeSync(log);
+  }
 }
 
 /** One request to the API socket; resolves with the `return` object. */

@@ -70,11 +70,14 @@ describe('rootless peapod: the container commands as an unprivileged user', func
     expect((await peapod(['ps', '-a', '-q'])).stdout.trim()).to.equal('');
   });
 
-  it('run --rm on the default network: its slirp4netns is up when the process starts (tap0 10.0.2.100/24, the default route via 10.0.2.2)', async () => {
+  it('run --rm on the default network: its slirp4netns is up when the process starts (tap0 10.0.2.100/24, the default route via 10.0.2.2, lo up)', async () => {
     // `run` does not wait for slirp4netns before making the container, only before starting it (rootless-network.ts).
-    const r = await peapod(['run', '--rm', ref, 'sh', '-c', 'ip -4 -o addr show tap0; ip route show default']);
+    const r = await peapod(['run', '--rm', ref, 'sh', '-c', 'ip -4 -o addr show tap0; ip route show default; ip -o link show lo; ping -c 1 -W 5 127.0.0.1 >/dev/null && echo lo-answers']);
     expect(r.stdout).to.match(/tap0\s+inet 10\.0\.2\.100\/24/);
     expect(r.stdout).to.match(/^default via 10\.0\.2\.2 dev tap0/m);
+    // Brought up by slirp4netns' --configure, not by the pins (rootless-network.ts pinsBringLoopbackUp).
+    expect(r.stdout).to.match(/^1: lo: <LOOPBACK,UP,LOWER_UP>/m);
+    expect(r.stdout).to.match(/^lo-answers$/m);
   });
 
   it('a file a container writes in a -v volume belongs to the user on the host', async () => {
@@ -120,6 +123,38 @@ describe('rootless peapod: the container commands as an unprivileged user', func
     expect(await readFrom(port)).to.equal('');
   });
 
+  it('start after the slirp4netns of a run -d container died: a new one is started, the published port answers again', async () => {
+    const port = await freePort();
+    const sandboxes = path.join(env.runtimeDir!, 'peapod', 'sandboxes');
+    const before = new Set(fs.existsSync(sandboxes) ? fs.readdirSync(sandboxes) : []);
+    await peapod(['run', '-d', '--name', 'revive', '-p', `127.0.0.1:${port}:8080`, ref, 'sh', '-c', 'while true; do echo revived | nc -l -p 8080; done']);
+    try {
+      const answers = async (): Promise<string> => {
+        let got = '';
+        const end = Date.now() + 30_000;
+        while (!got.includes('revived') && Date.now() < end) got = await readFrom(port);
+        return got;
+      };
+      expect(await answers()).to.contain('revived');
+      const own = fs.readdirSync(sandboxes).filter((d) => !before.has(d));
+      expect(own).to.have.length(1);
+      const stateFile = path.join(sandboxes, own[0], 'slirp4netns.json');
+      const slirp = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { pid: number };
+      process.kill(slirp.pid, 'SIGKILL');
+      const gone = Date.now() + 10_000;
+      while (fs.existsSync(`/proc/${slirp.pid}/stat`) && !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${slirp.pid}/stat`, 'utf8')) && Date.now() < gone) await new Promise((r) => setTimeout(r, 20));
+      expect(await readFrom(port)).to.equal('');
+      await peapod(['stop', '-t', '0', 'revive']);
+      await peapod(['start', 'revive']);
+      const now = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { pid: number };
+      expect(now.pid).to.not.equal(slirp.pid);
+      expect(await answers()).to.contain('revived');
+    } finally {
+      await peapod(['rm', '-f', '-t', '0', 'revive'], null);
+    }
+    expect(await readFrom(port)).to.equal('');
+  });
+
   it('pod create -p: two containers of the pod talk over localhost in its one slirp4netns namespace; the published port reaches them from host loopback', async () => {
     const port = await freePort();
     const podId = (await peapod(['pod', 'create', '--name', 'duo', '-p', `127.0.0.1:${port}:8081`])).stdout.trim();
@@ -150,6 +185,25 @@ describe('rootless peapod: the container commands as an unprivileged user', func
     expect((await peapod(['ps', '-a', '-q'])).stdout.trim()).to.equal('');
     // Its slirp4netns went with it.
     expect(await readFrom(port)).to.equal('');
+  });
+
+  it("a command root never ran keeps its code cache in the user's cache directory, the user's alone, and uses it from then on", async () => {
+    // `unshare` fails as root (125), so no root run leaves its cache beside the bundle, which the user cannot write.
+    const dist = path.resolve(__dirname, '..', '..', '..', 'src', 'cli', 'peapod.bundle.cache');
+    expect(fs.existsSync(path.join(dist, 'unshare.cache'))).to.equal(false);
+    await peapod(['unshare', 'true']);
+    const base = path.join(env.home, '.cache', 'peapod', 'bundle-cache');
+    const dirs = fs.readdirSync(base);
+    expect(dirs).to.have.length(1);
+    const file = path.join(base, dirs[0], 'unshare.cache');
+    const st = fs.statSync(file);
+    expect([st.uid, st.mode & 0o022]).to.deep.equal([user.uid, 0]);
+    expect(fs.statSync(path.join(base, dirs[0])).mode & 0o777).to.equal(0o700);
+    expect(st.size).to.be.greaterThan(10_000);
+    // Accepted by the next run, so not written again.
+    await peapod(['unshare', 'true']);
+    expect(fs.statSync(file).mtimeMs).to.equal(st.mtimeMs);
+    expect(fs.existsSync(path.join(dist, 'unshare.cache'))).to.equal(false);
   });
 
   it("the user's store has nothing owned by host root, only by the user and its range", async () => {
