@@ -562,7 +562,7 @@ export async function runCli(argv: string[], io: CliStreams): Promise<number> {
     const warning = rootless?.namespaceWarning();
     if (warning) ctx.log.warn(warning);
     // The spawn server of a CLI process (not of a caller running the CLI in its own process).
-    if (io.stdout === process.stdout) (require('./spawn-server') as typeof import('./spawn-server')).startSpawnServerFor(commandPath, ctx.log);
+    if (io.stdout === process.stdout) (require('./spawn-server') as typeof import('./spawn-server')).startSpawnServerFor(commandPath, ctx.log, parsed.flags as { network?: unknown });
     const mod = commandModule(spec.module!);
     return await mod.run(ctx, parsed.args, parsed.flags as never);
   } catch (err) {

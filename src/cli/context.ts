@@ -104,11 +104,14 @@ export class CliContext {
   peapod(): import('../runtime-service/peapod').Peapod {
     if (!this.domain) {
       const { Peapod } = require('../runtime-service/peapod') as typeof import('../runtime-service/peapod');
-      const images = this.images;
+      // The image store opens when a command first uses it (`pod create`, `pod rm` never do).
+      const images = (): CliImages => this.images;
       this.domain = new Peapod(this.config, this.log, this.stateDb(), {
-        store: images.store,
+        get store() {
+          return images().store;
+        },
         get puller() {
-          return images.puller();
+          return images().puller();
         },
       });
     }

@@ -38,18 +38,25 @@ const MANY_HOST_PROGRAMS = new Set([
   'system prune',
 ]);
 
-/** Whether the command at `commandPath` (e.g. ['pod', 'rm']) starts the spawn server. */
-export function usesSpawnServer(commandPath: readonly string[]): boolean {
-  return MANY_HOST_PROGRAMS.has(commandPath.join(' '));
+/**
+ * Whether the command at `commandPath` (e.g. ['pod', 'rm']) with its parsed
+ * `flags` starts the spawn server. Not `pod create --network none|host`:
+ * its one host program is the namespace pinner (peapod-pinns), and the
+ * helper would cost a fork of this process itself, plus its start.
+ */
+export function usesSpawnServer(commandPath: readonly string[], flags: { network?: unknown; net?: unknown } = {}): boolean {
+  const command = commandPath.join(' ');
+  if (command === 'pod create' && ['none', 'host'].includes(String(flags.net ?? flags.network))) return false;
+  return MANY_HOST_PROGRAMS.has(command);
 }
 
 /**
  * Starts the spawn server in the background when the command is one of
- * those above and PEAPOD_SPAWNER is not 0; a helper that cannot start is
+ * those above (usesSpawnServer, with the command's parsed `flags`) and PEAPOD_SPAWNER is not 0; a helper that cannot start is
  * logged (debug) and the command forks its programs itself.
  */
-export function startSpawnServerFor(commandPath: readonly string[], log: Logger): void {
-  if (process.env.PEAPOD_SPAWNER === '0' || !usesSpawnServer(commandPath)) return;
+export function startSpawnServerFor(commandPath: readonly string[], log: Logger, flags: { network?: unknown; net?: unknown } = {}): void {
+  if (process.env.PEAPOD_SPAWNER === '0' || !usesSpawnServer(commandPath, flags)) return;
   const { startSpawnServer } = require('../common/host/command') as typeof import('../common/host/command');
   startSpawnServer(undefined, { onExit: (why) => log.debug({ why }, 'peapod-spawner ended') }).then(
     (used) => used || log.debug('peapod-spawner is not built: host programs are forked by the CLI'),

@@ -68,9 +68,11 @@ export class Peapod {
     this.containers = openContainerEngine(config, log, state);
     this.sandboxes = new Sandboxes({ config, log, sandboxes: new SandboxStore(state, config), containers: this.containers });
     const containers = this.containers;
-    // `puller` is read when used, so a front end may pass a getter that builds it on first use (the CLI: it loads the HTTP client).
+    // `store` and `puller` are read when used, so a front end may pass getters that open them on first use (the CLI: `pod create` opens no image store, a pull alone loads the HTTP client).
     this.images = {
-      store: images.store,
+      get store(): ImageStore {
+        return images.store;
+      },
       get puller(): ImagePuller {
         return images.puller;
       },

@@ -5,16 +5,22 @@
  * stdio: stdin with -i, a terminal with -t (ours in raw mode, its size
  * followed). The exit code is the process's; 126/127 when it could not be
  * invoked or found, 255 when the container is not running (Podman's).
+ *
+ * A running container with no exit file is exec'd into from its record as
+ * read (the domain's exec-stream.ts, its runtime by runtime-handler.ts):
+ * neither the container engine nor a lock is taken, so nothing is written to
+ * the state database. Only a container whose exit conmon has written goes
+ * through the engine, which records the exit (then 255).
  */
 import { Writable } from 'node:stream';
+import { containerDirs } from '../../runtime-service/container/paths';
+import type { ContainerRecord } from '../../runtime-service/container/record';
 import type { TerminalSize } from '../../runtime-service/container/stdio';
 import type { CliContext } from '../context';
 import { CliError } from '../errors';
-import { openEngine } from '../containers/domain';
 import { invokeExitCode, invokeHint } from '../containers/exit-codes';
 import { parseEnv, parseUser } from '../containers/flags';
 import { mustFindContainer } from '../containers/lookup';
-import { canRaw, enterRawTerminal } from '../containers/raw-terminal';
 
 /** Flags of `exec`. */
 export interface ExecOptions {
@@ -75,6 +81,19 @@ async function* sizes(out: NodeJS.WriteStream, signal: AbortSignal): AsyncIterab
   }
 }
 
+/**
+ * The container's record when it is running: as read when it says running
+ * and conmon has written no exit file for it (no write, no lock); else as
+ * the engine refreshes it (recording the exit).
+ * @throws CliError (255) when it is not running.
+ */
+async function runningRecord(ctx: CliContext, rec: ContainerRecord): Promise<ContainerRecord> {
+  const { exitRecorded } = require('../../runtime-service/container/exits') as typeof import('../../runtime-service/container/exits');
+  const now = rec.state === 'running' && !exitRecorded({ dirs: containerDirs(ctx.config.root, ctx.config.runroot) }, rec) ? rec : await ctx.containerEngine().refresh(rec.id);
+  if (now.state !== 'running') throw new CliError('can only create exec sessions on running containers: container state improper', EXIT_NOT_RUNNING);
+  return now;
+}
+
 /** Runs `exec`. */
 export async function run(ctx: CliContext, args: string[], o: ExecOptions): Promise<number> {
   const [ref, ...cmd] = args;
@@ -83,20 +102,24 @@ export async function run(ctx: CliContext, args: string[], o: ExecOptions): Prom
     user: o.user !== undefined ? parseUser(o.user) : undefined,
     workingDir: o.workdir,
   };
-  const rec = mustFindContainer(ctx.containerStore(), ref);
-  const engine = openEngine(ctx);
-  const now = await engine.refresh(rec.id);
-  if (now.state !== 'running') throw new CliError('can only create exec sessions on running containers: container state improper', EXIT_NOT_RUNNING);
+  const now = await runningRecord(ctx, mustFindContainer(ctx.containerStore(), ref));
   const tty = Boolean(o.tty);
   const abort = new AbortController();
   const stdin = o.interactive ? (ctx.io.stdin as NodeJS.ReadStream) : undefined;
-  const terminal = tty && canRaw(stdin) ? enterRawTerminal(stdin) : undefined;
+  // Lazy: only a terminal needs it (it loads the host-command code at its own start).
+  const raw = tty ? (require('../containers/raw-terminal') as typeof import('../containers/raw-terminal')) : undefined;
+  const terminal = raw?.canRaw(stdin) ? raw.enterRawTerminal(stdin) : undefined;
+  const config = ctx.config.runtime;
+  const { runtimeOfHandler } = require('../../runtime-service/container/runtime-handler') as typeof import('../../runtime-service/container/runtime-handler');
+  const runtime = runtimeOfHandler(config.runtimes, config.default_runtime, now.runtimeHandler);
+  const { execWithStdio } = require('../../runtime-service/container/exec-stream') as typeof import('../../runtime-service/container/exec-stream');
   const stderr = new ExecStderr(ctx.io.stderr);
   const out = ctx.io.stdout as NodeJS.WriteStream;
   try {
     await terminal?.ready;
-    const code = await engine.exec(
-      now.id,
+    const code = await execWithStdio(
+      runtime,
+      now,
       cmd,
       {
         stdin: stdin as import('node:stream').Readable | undefined,

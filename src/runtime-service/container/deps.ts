@@ -1,4 +1,3 @@
-import { invalidArgument } from '../../common/errors';
 import { ensurePrivateDir } from '../../common/host/private-paths';
 import { SharedKeyedLock } from '../../common/process-lock';
 import { Trash } from '../../common/trash';
@@ -6,7 +5,7 @@ import { PendingReleases } from './pending-releases';
 import { releaseMarkers } from './release-markers';
 import type { StateDb } from '../state-db';
 import type { ConmonDriver } from '../../conmon/driver';
-import { OciRuntime } from '../oci/runc';
+import type { OciRuntime } from '../oci/runc';
 import type { OciImageConfig } from '../oci/types';
 import type { SpecSandbox } from '../oci/spec';
 import type { SandboxState } from '../sandbox/state';
@@ -17,8 +16,8 @@ import { ContainerDirs, containerDirs } from './paths';
 import type { LayerStack } from './rootfs';
 import { WritableLayerUsage } from './layer-usage';
 import { isCgroupV2 } from './stats';
+import { runtimeOfHandler } from './runtime-handler';
 import { ContainerStore } from './store';
-import { quoteInput } from '../../common/bounded-text';
 
 /** The pod sandbox as the container code needs it (a subset of the sandbox record). */
 export interface EngineSandbox extends SpecSandbox {
@@ -137,8 +136,5 @@ export function containerDeps(opts: ContainerEngineOptions, state: StateDb): Con
  * @throws InvalidArgumentError when the handler is not configured.
  */
 export function runtimeFor(deps: ContainerDeps, handler: string): OciRuntime {
-  const name = handler || deps.opts.defaultRuntime;
-  const rt = deps.opts.runtimes[name];
-  if (!rt) throw invalidArgument(`runtime handler ${quoteInput(name)} is not configured`);
-  return new OciRuntime(rt.runtime_path, rt.runtime_root);
+  return runtimeOfHandler(deps.opts.runtimes, deps.opts.defaultRuntime, handler);
 }

@@ -44,7 +44,7 @@ export function applyExit(deps: ContainerDeps, id: string): Promise<boolean> {
  * released) per call. A file that appears just after this look is applied by
  * the exit watcher or the next read, as if the read had come a moment earlier.
  */
-export function exitRecorded(deps: ContainerDeps, rec: { id: string; persistDir: string }): boolean {
+export function exitRecorded(deps: { dirs: Pick<ContainerDeps['dirs'], 'exits'> }, rec: { id: string; persistDir: string }): boolean {
   return fs.existsSync(exitFilePath(deps.dirs.exits, rec.id)) || fs.existsSync(persistExitFilePath(rec.persistDir));
 }
 

@@ -137,6 +137,19 @@ export async function allowHostRootfs(target: string): Promise<void> {
   await runMount(['-o', 'remount,bind,suid,dev', target], { timeoutMs: 60_000 });
 }
 
+/** Whether directory `dir` has an entry (one read of it, at most one entry); true when it cannot be read but exists. */
+function hasEntries(dir: string): boolean {
+  let d: fs.Dir | undefined;
+  try {
+    d = fs.opendirSync(dir);
+    return d.readSync() !== null;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ENOENT';
+  } finally {
+    d?.closeSync();
+  }
+}
+
 /**
  * The rootfs mounts under `bundlesDir` (`<id>/rootfs`) whose host view is
  * still suid or dev, as an older peapod left them: one read of
@@ -146,6 +159,8 @@ export async function allowHostRootfs(target: string): Promise<void> {
 export function unrestrictedRootfsMounts(bundlesDir: string): string[] {
   const out: string[] = [];
   if (inUserNamespace()) return out; // not restricted there (restrictHostRootfs)
+  // No bundle, no rootfs to look for: mountinfo is the host's every mount (hundreds of lines on a busy host).
+  if (!hasEntries(bundlesDir)) return out;
   for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
     const f = line.split(' ');
     const target = f.length > 5 ? unescapeMountPath(f[4]) : undefined;

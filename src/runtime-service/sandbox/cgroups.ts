@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { invalidArgument } from '../../common/errors';
+import { cgroupHierarchies, cgroupHierarchiesAsync } from '../../common/host/cgroup-hierarchies';
 
 /** Where cgroup hierarchies are mounted. */
 const CGROUP_ROOT = '/sys/fs/cgroup';
@@ -10,28 +11,17 @@ export const DEFAULT_CGROUP_PARENT = { cgroupfs: '/peapod', systemd: 'peapod.sli
 
 /**
  * The cgroup hierarchies mounted under /sys/fs/cgroup (each v1 controller
- * mount and the v2 unified one), from /proc/self/mountinfo.
+ * mount and the v2 unified one): common/host/cgroup-hierarchies.ts, from
+ * the root's entries rather than /proc/self/mountinfo (which grows with
+ * every pod's and container's mounts).
  */
 export function cgroupMounts(): string[] {
-  return parseCgroupMounts(fs.readFileSync('/proc/self/mountinfo', 'utf8'));
+  return cgroupHierarchies(CGROUP_ROOT);
 }
 
-/** As cgroupMounts, with /proc/self/mountinfo read on libuv's threads (it grows with every pod's and container's mounts). */
-export async function cgroupMountsAsync(): Promise<string[]> {
-  return parseCgroupMounts(await fs.promises.readFile('/proc/self/mountinfo', 'utf8'));
-}
-
-/** The cgroup hierarchies under /sys/fs/cgroup named by a mountinfo text (proc(5) /proc/PID/mountinfo). */
-function parseCgroupMounts(mountinfo: string): string[] {
-  const out: string[] = [];
-  for (const line of mountinfo.split('\n')) {
-    const sep = line.indexOf(' - ');
-    if (sep < 0) continue;
-    const fstype = line.slice(sep + 3).split(' ')[0];
-    const mountPoint = line.split(' ')[4];
-    if ((fstype === 'cgroup' || fstype === 'cgroup2') && mountPoint.startsWith(CGROUP_ROOT + '/')) out.push(mountPoint);
-  }
-  return out;
+/** As cgroupMounts, its system calls on libuv's threads. */
+export function cgroupMountsAsync(): Promise<string[]> {
+  return cgroupHierarchiesAsync(CGROUP_ROOT);
 }
 
 /** Longest cgroup parent accepted, in characters (PATH_MAX). */

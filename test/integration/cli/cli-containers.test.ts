@@ -114,6 +114,24 @@ describe('peapod CLI: containers (run, create, start, stop, kill, restart, rm, p
     expect((await env.run(['ps', '-a', '-q'])).stdout).to.equal('');
   });
 
+  it('exec in a running container writes nothing to the state database (its record read, no engine, no lock row)', async () => {
+    ok(await env.run(['run', '-d', '--name', 'quiet', '--network', 'none', IMG, 'sleep', '1000']), 'run -d');
+    const db = path.join(env.root, 'state.db');
+    const look = (): string[] =>
+      [db, `${db}-wal`].map((f) => {
+        try {
+          const st = fs.statSync(f);
+          return `${f}: ${st.size} bytes, modified ${st.mtimeMs}`;
+        } catch {
+          return `${f}: absent`;
+        }
+      });
+    const before = look();
+    const x = ok(await env.run(['exec', 'quiet', 'sh', '-c', 'echo in; echo err >&2']), 'exec');
+    expect(x.stdout).to.equal('in\n');
+    expect(x.stderr).to.equal('err\n');
+    expect(look()).to.deep.equal(before);
+  });
   it('stop -t gives the grace time, then SIGKILL (exit 137); rm of a running container needs -f (exit 2); no such container (exit 1)', async () => {
     ok(await env.run(['run', '-d', '--name', 'sleeper', '--network', 'none', IMG, 'sleep', '1000']), 'run -d');
     const running = await env.run(['rm', 'sleeper']);
