@@ -301,8 +301,9 @@ export async function stopCliContainer(ctx: CliContext, c: CliContainers, rec: C
 export async function removeCliContainer(ctx: CliContext, c: CliContainers, rec: ContainerRecord, timeoutSec?: number): Promise<void> {
   const now = c.engine.find(rec.id);
   if (now && now.state !== 'exited') await stopCliContainer(ctx, c, now, timeoutSec);
+  // Its own sandbox goes with it, the network and pins while the container is torn down (remove-exited.ts).
+  if (hasOwnSandbox(rec)) await c.peapod.sandboxes.removeWithExitedContainers(rec.sandboxId);
   await c.engine.remove(rec.id);
-  if (hasOwnSandbox(rec)) await c.peapod.sandboxes.remove(rec.sandboxId);
 }
 
 /**
