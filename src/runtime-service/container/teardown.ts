@@ -38,7 +38,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { attachSocketDir, exitFilePath } from '../../conmon/driver';
-import { isMountPoint } from '../../common/host/mounts';
+import { mountedOver } from '../../common/host/mounts';
 import { isProcessAlive, killAndWait, processesWithArgument, ProcessIdentity, processStartTime, readPid } from '../../common/host/proc';
 import { removeContainerCgroup } from '../sandbox/cgroups';
 import { ContainerDeps, runtimeFor } from './deps';
@@ -108,7 +108,7 @@ export async function tearDownContainer(deps: ContainerDeps, rec: ContainerRecor
   ]);
   for (const r of settled) if (r.status === 'rejected') throw r.reason;
   // A rootfs still mounted keeps its bundle: the next start's recovery unmounts and removes what has no record.
-  if (!isMountPoint(rec.rootfs)) fs.rmSync(rec.bundle, { recursive: true, force: true });
+  if (!mountedOver(rec.rootfs)) fs.rmSync(rec.bundle, { recursive: true, force: true });
   fs.rmSync(attachSocketDir(deps.dirs.sockets, rec.id), { recursive: true, force: true });
   fs.rmSync(exitFilePath(deps.dirs.exits, rec.id), { force: true });
   deps.store.delete(rec.id);

@@ -8,21 +8,68 @@ const CGROUP_ROOT = '/sys/fs/cgroup';
 /** Parent used when the pod names none, per driver. */
 export const DEFAULT_CGROUP_PARENT = { cgroupfs: '/peapod', systemd: 'peapod.slice' } as const;
 
+/** statfs(2) f_type of cgroup v1 and v2 filesystems (linux/magic.h CGROUP_SUPER_MAGIC, CGROUP2_SUPER_MAGIC). */
+const CGROUP_FS_TYPES = new Set([0x27e0eb, 0x63677270]);
+
 /**
  * The cgroup hierarchies mounted under /sys/fs/cgroup (each v1 controller
- * mount and the v2 unified one), from /proc/self/mountinfo.
+ * mount and the v2 unified one): the directories there (not the symlinks
+ * such as `cpu` -> `cpu,cpuacct`) that are mount points of a cgroup
+ * filesystem (their own device, statfs type cgroup or cgroup2). The same
+ * list as /proc/self/mountinfo's cgroup mounts below /sys/fs/cgroup, from
+ * two dozen stats where mountinfo lists every mount of the host (hundreds
+ * of lines on a busy one, 5-20 ms a read under load, several reads for
+ * each pod made and removed).
  */
 export function cgroupMounts(): string[] {
-  return parseCgroupMounts(fs.readFileSync('/proc/self/mountinfo', 'utf8'));
+  let entries: fs.Dirent[];
+  let rootDev: number;
+  try {
+    entries = fs.readdirSync(CGROUP_ROOT, { withFileTypes: true });
+    rootDev = fs.statSync(CGROUP_ROOT).dev;
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const e of entries) {
+    if (!e.isDirectory()) continue;
+    const dir = path.join(CGROUP_ROOT, e.name);
+    try {
+      if (fs.statSync(dir).dev !== rootDev && CGROUP_FS_TYPES.has(Number(fs.statfsSync(dir).type))) out.push(dir);
+    } catch {
+      /* gone or unreadable: not a hierarchy we can use */
+    }
+  }
+  return out;
 }
 
-/** As cgroupMounts, with /proc/self/mountinfo read on libuv's threads (it grows with every pod's and container's mounts). */
+/** As cgroupMounts, with the stats on libuv's threads. */
 export async function cgroupMountsAsync(): Promise<string[]> {
-  return parseCgroupMounts(await fs.promises.readFile('/proc/self/mountinfo', 'utf8'));
+  let entries: fs.Dirent[];
+  let rootDev: number;
+  try {
+    [entries, rootDev] = await Promise.all([fs.promises.readdir(CGROUP_ROOT, { withFileTypes: true }), fs.promises.stat(CGROUP_ROOT).then((st) => st.dev)]);
+  } catch {
+    return [];
+  }
+  const found = await Promise.all(
+    entries
+      .filter((e) => e.isDirectory())
+      .map(async (e) => {
+        const dir = path.join(CGROUP_ROOT, e.name);
+        try {
+          const [st, sfs] = await Promise.all([fs.promises.stat(dir), fs.promises.statfs(dir)]);
+          return st.dev !== rootDev && CGROUP_FS_TYPES.has(Number(sfs.type)) ? dir : undefined;
+        } catch {
+          return undefined;
+        }
+      }),
+  );
+  return found.filter((d): d is string => d !== undefined);
 }
 
-/** The cgroup hierarchies under /sys/fs/cgroup named by a mountinfo text (proc(5) /proc/PID/mountinfo). */
-function parseCgroupMounts(mountinfo: string): string[] {
+/** The cgroup hierarchies under /sys/fs/cgroup named by a mountinfo text (proc(5) /proc/PID/mountinfo): what cgroupMounts finds without reading it. */
+export function parseCgroupMounts(mountinfo: string): string[] {
   const out: string[] = [];
   for (const line of mountinfo.split('\n')) {
     const sep = line.indexOf(' - ');
