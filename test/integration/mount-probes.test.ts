@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { isMountPoint, mountedOver, mountPoints } from '../../src/common/host/mounts';
+import { unrestrictedRootfsMounts } from '../../src/runtime-service/container/rootfs';
 import { cgroupMounts, cgroupMountsAsync, parseCgroupMounts } from '../../src/runtime-service/sandbox/cgroups';
 
 describe('mount probes without /proc/self/mountinfo: mountedOver and cgroupMounts agree with it', function () {
@@ -45,6 +46,16 @@ describe('mount probes without /proc/self/mountinfo: mountedOver and cgroupMount
     }
     execFileSync('umount', [shm]);
     expect(mountedOver(shm)).to.equal(false);
+  });
+
+  it('unrestrictedRootfsMounts finds a rootfs mounted suid and dev, and reads no mountinfo when none is mounted', () => {
+    const bundles = path.join(dir, 'containers');
+    for (const id of ['a', 'b']) fs.mkdirSync(path.join(bundles, id, 'rootfs'), { recursive: true });
+    fs.writeFileSync(path.join(bundles, 'not-a-bundle'), '');
+    expect(unrestrictedRootfsMounts(bundles)).to.deep.equal([]);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'suid,dev', 'peapod-test', path.join(bundles, 'a', 'rootfs')]);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'nosuid,nodev', 'peapod-test', path.join(bundles, 'b', 'rootfs')]);
+    expect(unrestrictedRootfsMounts(bundles)).to.deep.equal(['a']);
   });
 
   it('cgroupMounts lists the cgroup hierarchies mountinfo names, in either order', async () => {

@@ -108,9 +108,12 @@ export async function tearDownContainer(deps: ContainerDeps, rec: ContainerRecor
   ]);
   for (const r of settled) if (r.status === 'rejected') throw r.reason;
   // A rootfs still mounted keeps its bundle: the next start's recovery unmounts and removes what has no record.
-  if (!mountedOver(rec.rootfs)) fs.rmSync(rec.bundle, { recursive: true, force: true });
-  fs.rmSync(attachSocketDir(deps.dirs.sockets, rec.id), { recursive: true, force: true });
-  fs.rmSync(exitFilePath(deps.dirs.exits, rec.id), { force: true });
+  // On libuv's threads, at once: a removal of an own sandbox (remove-exited.ts) runs its network's teardown meanwhile on the event loop.
+  await Promise.all([
+    mountedOver(rec.rootfs) ? Promise.resolve() : fs.promises.rm(rec.bundle, { recursive: true, force: true }),
+    fs.promises.rm(attachSocketDir(deps.dirs.sockets, rec.id), { recursive: true, force: true }),
+    fs.promises.rm(exitFilePath(deps.dirs.exits, rec.id), { force: true }),
+  ]);
   deps.store.delete(rec.id);
   deps.layerUsage.forget(rec.id);
   wakeExitWaiters(deps, rec.id);
