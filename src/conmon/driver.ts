@@ -94,6 +94,26 @@ export function exitFilePath(exitDir: string, id: string): string {
   return path.join(exitDir, id);
 }
 
+/**
+ * Removes a container's exit file and what a write of it cut short left:
+ * conmon writes `<exit-dir>/<id>` atomically (GLib's g_file_set_contents: a
+ * temp `<id>.XXXXXX`, then a rename), so a monitor killed between the two
+ * (a removal right after the exit, which persist/exit already recorded)
+ * leaves the temp. Call once the monitor is gone. Off the event loop: a
+ * readdir of the exit dir and an unlink per file of the container.
+ * @param exitDir conmon's `--exit-dir`
+ * @param id the container's ID (64 hex digits: no other container's file starts with `<id>.`)
+ */
+export async function removeExitFiles(exitDir: string, id: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await fs.promises.readdir(exitDir);
+  } catch {
+    return;
+  }
+  await Promise.all(names.filter((n) => n === id || n.startsWith(`${id}.`)).map((n) => fs.promises.rm(path.join(exitDir, n), { force: true })));
+}
+
 /** `<persist-dir>/exit`: a copy of the exit status kept with the container. */
 export function persistExitFilePath(persistDir: string): string {
   return path.join(persistDir, 'exit');

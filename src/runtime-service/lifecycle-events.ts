@@ -17,10 +17,9 @@
  *   RemoveContainer sends DELETED alone;
  * - pod sandbox: `created` and `started` when it became ready the first
  *   time, `started` when it became ready again, `stopped` when it was
- *   stopped or found gone, `deleted` when its record is gone. (containerd
- *   stops a pod's containers before the pod, so their STOPPED events come
- *   first; peapod marks the pod notready first: not changed yet, see
- *   sandbox/lifecycle.ts stopLocked.)
+ *   stopped or found gone, `deleted` when its record is gone. A pod's stop
+ *   stops its containers before the pod (sandbox/lifecycle.ts stopLocked,
+ *   as containerd's stopPodSandbox), so their STOPPED events come first.
  * A record rolled back while `creating` was never announced and gives no event.
  *
  * Bounds: each subscriber has a buffer of `capacity` events; one that falls

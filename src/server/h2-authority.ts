@@ -508,14 +508,33 @@ function applyEdits(block: Buffer, edits: Edit[]): Buffer {
 /**
  * Wraps an accepted socket in a Duplex that the HTTP/2 server reads the
  * rewritten client bytes from and writes its own bytes through.
+ * The one entry point for a rewritten connection: bytes the caller read
+ * before (h2-handover.ts) go through the same rewriter first, so the
+ * HPACK state and the bounds are those of one stream.
  * @param socket a connection accepted on the CRI unix socket
  * @param onError called once if the client sends something malformed (the socket is destroyed)
- * @param resume for a connection whose first bytes were read already
- *   (h2-handover.ts): the rewriter they went through and what it returned
- *   for them, handed to the server first
+ * @param start for a connection whose first bytes were read already
+ *   (h2-handover.ts): those bytes, from the client's first byte, and how
+ *   many of the client's SETTINGS ACK frames to drop (AuthorityRewriter's
+ *   dropSettingsAcks: 1 when the caller sent a SETTINGS frame of its own
+ *   whose ACK is not among `bytes`)
+ * @returns the connection for the HTTP/2 server; undefined when `start.bytes`
+ *   are malformed (onError was told and the socket destroyed)
  */
-export function rewritingConnection(socket: net.Socket, onError: (err: Error) => void, resume?: { rewriter: AuthorityRewriter; forward: Buffer }): Duplex {
-  const rewriter = resume?.rewriter ?? new AuthorityRewriter();
+export function rewritingConnection(socket: net.Socket, onError: (err: Error) => void): Duplex;
+export function rewritingConnection(socket: net.Socket, onError: (err: Error) => void, start: { bytes: Buffer; dropSettingsAcks: number }): Duplex | undefined;
+export function rewritingConnection(socket: net.Socket, onError: (err: Error) => void, start?: { bytes: Buffer; dropSettingsAcks: number }): Duplex | undefined {
+  const rewriter = new AuthorityRewriter(undefined, start?.dropSettingsAcks ?? 0);
+  let first: Buffer | undefined;
+  if (start) {
+    try {
+      first = rewriter.push(start.bytes);
+    } catch (err) {
+      onError(err as Error);
+      socket.destroy();
+      return undefined;
+    }
+  }
   const duplex = new Duplex({
     read() {
       socket.resume();
@@ -539,7 +558,7 @@ export function rewritingConnection(socket: net.Socket, onError: (err: Error) =>
       cb(err);
     },
   });
-  if (resume?.forward.length) duplex.push(resume.forward);
+  if (first?.length) duplex.push(first);
   socket.on('data', (chunk: Buffer) => {
     let out: Buffer;
     try {

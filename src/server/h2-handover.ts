@@ -113,17 +113,10 @@ export function handOverConnection(socket: net.Socket, inject: (connection: net.
   };
   /** The rewriter's way, also when a bound is hit: the acknowledgement is dropped wherever it comes. */
   const rewrite = (bytes: Buffer, ackDropped: boolean): void => {
-    const rewriter = new AuthorityRewriter(undefined, ackDropped ? 0 : 1);
-    let forward: Buffer;
-    try {
-      forward = rewriter.push(bytes);
-    } catch (err) {
-      onError(err as Error);
-      socket.destroy();
-      return;
-    }
+    const connection = rewritingConnection(socket, onError, { bytes, dropSettingsAcks: ackDropped ? 0 : 1 });
+    if (!connection) return;
     onHandover?.('rewritten');
-    inject(rewritingConnection(socket, onError, { rewriter, forward }));
+    inject(connection);
   };
   const decide = (timedOut: boolean): void => {
     const bytes = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);

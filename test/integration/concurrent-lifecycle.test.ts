@@ -137,4 +137,28 @@ describe('racing Stop and Remove calls (real runc, conmon, CNI)', function () {
       }
     }
   });
+
+  it('RemoveContainer and RemovePodSandbox remove the temp a monitor killed while writing its exit file leaves', async () => {
+    // conmon writes the exit file through a temp (<id>.XXXXXX, then a rename); a removal right after the exit,
+    // which persist/exit already recorded, can kill it between the two. The temp is planted here, as it is left.
+    const pc = podConfig('exit-temps');
+    const pod = (await server.client.runtime.RunPodSandbox({ config: pc })).pod_sandbox_id;
+    const rt = server.client.runtime;
+    const exits = path.join(server.runroot, 'containers-exits');
+    const ids: string[] = [];
+    for (const name of ['by-remove-container', 'by-remove-pod']) {
+      const { container_id } = await rt.CreateContainer({ pod_sandbox_id: pod, config: ctr(name, 'exit 0'), sandbox_config: pc });
+      await rt.StartContainer({ container_id });
+      await waitFor(async () => (await rt.ContainerStatus({ container_id })).status?.state === 'CONTAINER_EXITED', 30_000, `${name} to exit`);
+      await waitFor(async () => (await monitorsOf(container_id)).length === 0, 20_000, `the monitor of ${name} to end`);
+      fs.writeFileSync(path.join(exits, `${container_id}.Ab12Cd`), '0');
+      ids.push(container_id);
+    }
+    await rt.RemoveContainer({ container_id: ids[0] });
+    await rt.RemovePodSandbox({ pod_sandbox_id: pod });
+    const left = (): string[] => fs.readdirSync(exits).filter((n) => ids.some((id) => n.startsWith(id)));
+    await until(() => left().length === 0, 20_000);
+    expect(left()).to.deep.equal([]);
+  });
 });
+

@@ -204,7 +204,7 @@ describe('server-streaming RPCs: Stream* lists and GetContainerEvents (real runc
     }
   });
 
-  it('GetContainerEvents gives a never-started container CREATED and DELETED only (as containerd), removed in a ready pod or after its pod stopped', async () => {
+  it('GetContainerEvents gives a never-started container CREATED and DELETED only (as containerd), removed in a ready pod or after its pod stopped; a pod stopped sends its containers\' STOPPED before its own', async () => {
     const reader = new EventReader(server.client.raw.runtime.GetContainerEvents({}));
     try {
       const config = hostPod('stop-order');
@@ -222,6 +222,12 @@ describe('server-streaming RPCs: Stream* lists and GetContainerEvents (real runc
       expect(reader.of(lone)).to.deep.equal(['CONTAINER_CREATED_EVENT', 'CONTAINER_DELETED_EVENT']);
       expect(reader.of(idle)).to.deep.equal(['CONTAINER_CREATED_EVENT', 'CONTAINER_DELETED_EVENT']);
       expect(reader.of(running)).to.deep.equal(['CONTAINER_CREATED_EVENT', 'CONTAINER_STARTED_EVENT', 'CONTAINER_STOPPED_EVENT', 'CONTAINER_DELETED_EVENT']);
+      // StopPodSandbox stops the running container before the pod (containerd's order): its STOPPED comes
+      // first, and the pod's STOPPED already shows it exited.
+      const stopped = (id: string): number => reader.events.findIndex((e) => e.container_id === id && e.container_event_type === 'CONTAINER_STOPPED_EVENT');
+      expect(stopped(running)).to.be.greaterThan(-1);
+      expect(stopped(running)).to.be.lessThan(stopped(pod));
+      expect(reader.events[stopped(pod)].containers_statuses.find((c) => c.id === running)?.state).to.equal('CONTAINER_EXITED');
     } finally {
       reader.close();
     }

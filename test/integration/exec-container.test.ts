@@ -142,6 +142,10 @@ describe('Exec in a real container (runc exec under the streaming server)', func
     const status = readAll(await conn.session.createStream({ streamtype: ['error'] }));
     const stdout = await conn.session.createStream({ streamtype: ['stdout'] });
     const rss = (): number => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${server.child.pid}/status`, 'utf8'))?.[1]) * 1024;
+    // What peapod-cri holds is measured while the client does not read: then it is its own bound (the pipe
+    // paused, the session's send buffer, the sockets' kernel buffers), whatever the machine's speed. Once the
+    // client reads, 300 MiB pass through, and the RSS then seen is garbage not yet collected: the garbage
+    // collector's pace on a loaded machine (314 MB was seen once under load 35), not memory peapod-cri holds.
     const rssBefore = rss();
     let rssMax = rssBefore;
     const sampler = setInterval(() => (rssMax = Math.max(rssMax, rss())), 10);
@@ -153,8 +157,13 @@ describe('Exec in a real container (runc exec under the streaming server)', func
         return pid > 0 && conn.session.readPaused && /pipe_write/.test(fs.readFileSync(`/proc/${pid}/wchan`, 'utf8'));
       };
       await waitFor(blocked, 'the exec process blocked on its pipe', 30_000);
+      clearInterval(sampler);
+      rssMax = Math.max(rssMax, rss());
       // What it wrote is at most what the pipe, the sockets' kernel buffers and the small user-space buffers hold.
-      expect(Number(/wchar: (\d+)/.exec(fs.readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1])).to.be.below(64 * 1024 * 1024);
+      const written = Number(/wchar: (\d+)/.exec(fs.readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1]);
+      expect(written).to.be.below(64 * 1024 * 1024);
+      // And peapod-cri grew by little more than that while holding it (0.1 MiB measured, with 0.5 MiB written).
+      expect(rssMax - rssBefore).to.be.below(64 * 1024 * 1024);
       let received = 0;
       stdout.on('data', (d: Buffer) => (received += d.length));
       expect(JSON.parse(await status)).to.deep.equal({ metadata: {}, status: 'Success' });
@@ -163,7 +172,6 @@ describe('Exec in a real container (runc exec under the streaming server)', func
       clearInterval(sampler);
       conn.session.destroy();
     }
-    expect(rssMax - rssBefore).to.be.below(64 * 1024 * 1024);
   });
 
   it('works with crictl exec (client-go over spdystream): output, stdin, exit code', async function () {

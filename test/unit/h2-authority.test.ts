@@ -226,4 +226,69 @@ describe('HTTP/2 :authority rewriting', () => {
       expect(s.extra).to.equal(`value-${n % 37}-${'e'.repeat(n % 300)}`);
     }
   });
+
+  /** A unix socket listener whose accepted sockets go to `onSocket`, and a client connected to it. */
+  const socketPair = async (onSocket: (socket: net.Socket) => void): Promise<{ client: net.Socket; close: () => void }> => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'peapod-h2-'));
+    const socketPath = path.join(dir, 'cri.sock');
+    const listener = net.createServer(onSocket);
+    await new Promise<void>((resolve) => listener.listen(socketPath, () => resolve()));
+    const client = net.connect(socketPath);
+    await new Promise<void>((resolve, reject) => client.once('connect', () => resolve()).once('error', reject));
+    return {
+      client,
+      close: () => {
+        client.destroy();
+        listener.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  };
+
+  it('rewritingConnection takes the bytes read before it: they go through its own rewriter first, SETTINGS ACKs dropped as asked, then the rest', async () => {
+    const ack = frame(4, 0x1, 0, Buffer.alloc(0));
+    const authority = (n: number): Buffer => headers(n, encodeHeaderBlock([{ name: ':authority', value: '/run/peapod/peapod.sock' }, { name: 'x-n', value: String(n) }]));
+    const before = Buffer.concat([PREFACE, frame(4, 0, 0, Buffer.alloc(0)), ack, authority(1).subarray(0, 5)]);
+    const after = Buffer.concat([authority(1).subarray(5), ack, authority(3)]);
+    const errors: Error[] = [];
+    const out: Buffer[] = [];
+    let ended!: () => void;
+    const done = new Promise<void>((resolve) => (ended = resolve));
+    const pair = await socketPair((socket) => {
+      const duplex = rewritingConnection(socket, (err) => errors.push(err), { bytes: before, dropSettingsAcks: 1 });
+      expect(duplex).to.not.equal(undefined);
+      duplex!.on('data', (chunk: Buffer) => out.push(chunk));
+      duplex!.on('end', ended);
+    });
+    try {
+      pair.client.end(after);
+      await done;
+    } finally {
+      pair.close();
+    }
+    expect(errors).to.deep.equal([]);
+    const { frames, headers: blocks } = parse(Buffer.concat(out));
+    // The first ACK was dropped, the second (after the one to drop) kept.
+    expect(frames.map((f) => [f.type, f.flags])).to.deep.equal([[4, 0], [1, 0x4], [4, 0x1], [1, 0x4]]);
+    expect(blocks).to.deep.equal([
+      [[':authority', 'localhost'], ['x-n', '1']],
+      [[':authority', 'localhost'], ['x-n', '3']],
+    ]);
+  });
+
+  it('rewritingConnection refuses malformed bytes read before it: no connection, onError told once, the socket destroyed', async () => {
+    const errors: Error[] = [];
+    let result: unknown = 'not called';
+    const pair = await socketPair((socket) => {
+      result = rewritingConnection(socket, (err) => errors.push(err), { bytes: Buffer.from('GET / HTTP/1.1\r\n\r\n'), dropSettingsAcks: 0 });
+    });
+    try {
+      await new Promise<void>((resolve) => pair.client.once('close', () => resolve()));
+    } finally {
+      pair.close();
+    }
+    expect(result).to.equal(undefined);
+    expect(errors.map((e) => e.message)).to.deep.equal(['not an HTTP/2 connection preface']);
+  });
 });
+

@@ -4,10 +4,8 @@
  * container started again; a stopped pod is started; prints each pod's ID.
  */
 import type { CliContext } from '../context';
-import { openContainers } from '../containers/domain';
-import { CliError, formatError } from '../errors';
 import { startPod, stopPodContainers } from '../pod-lifecycle';
-import { targetPods } from '../pods';
+import { eachTargetPod } from '../pod-verb';
 
 /** Flags of `pod restart`. */
 export interface PodRestartOptions {
@@ -17,20 +15,8 @@ export interface PodRestartOptions {
 
 /** Runs `pod restart`. */
 export async function run(ctx: CliContext, args: string[], o: PodRestartOptions): Promise<number> {
-  if (o.all && args.length) throw new CliError('--all and pod names cannot be given together');
-  const c = await openContainers(ctx);
-  const peapod = c.peapod;
-  const { pods } = targetPods(peapod, args, o, 'restart');
-  let code = 0;
-  for (const pod of pods) {
-    try {
-      await stopPodContainers(ctx, c, pod, undefined);
-      await startPod(ctx, c, pod);
-      ctx.io.stdout.write(`${pod.id}\n`);
-    } catch (err) {
-      ctx.io.stderr.write(formatError(err, false));
-      code = 125;
-    }
-  }
-  return code;
+  return eachTargetPod(ctx, args, o, 'restart', async (c, pod) => {
+    await stopPodContainers(ctx, c, pod, undefined);
+    await startPod(ctx, c, pod);
+  });
 }

@@ -6,11 +6,9 @@
  * pod is an error (125) unless `--ignore`.
  */
 import type { CliContext } from '../context';
-import { openContainers } from '../containers/domain';
-import { CliError, formatError } from '../errors';
 import { stopPod, stopTimeout } from '../pod-lifecycle';
 import { podNames } from '../pod-targets';
-import { targetPods } from '../pods';
+import { eachTargetPod } from '../pod-verb';
 
 /** Flags of `pod stop`. */
 export interface PodStopOptions {
@@ -25,19 +23,5 @@ export interface PodStopOptions {
 export async function run(ctx: CliContext, args: string[], o: PodStopOptions): Promise<number> {
   const timeout = stopTimeout(o.time);
   const names = podNames(args, o.podIdFile);
-  if (o.all && names.length) throw new CliError('--all and pod names cannot be given together');
-  const c = await openContainers(ctx);
-  const peapod = c.peapod;
-  const { pods } = targetPods(peapod, names, o, 'stop');
-  let code = 0;
-  for (const pod of pods) {
-    try {
-      await stopPod(ctx, c, pod, timeout);
-      ctx.io.stdout.write(`${pod.id}\n`);
-    } catch (err) {
-      ctx.io.stderr.write(formatError(err, false));
-      code = 125;
-    }
-  }
-  return code;
+  return eachTargetPod(ctx, names, o, 'stop', (c, pod) => stopPod(ctx, c, pod, timeout));
 }

@@ -163,17 +163,23 @@ export async function processesWithArgument(arg: string): Promise<ProcessIdentit
 }
 
 /**
- * SIGKILLs the processes and waits until each is gone (reaped by its
- * parent, or a zombie: a zombie runs nothing), at most `timeoutMs`.
- * The wait looks again after 1 ms, then doubles the pause up to 20 ms (as
- * killInfra): a killed process is usually gone within a millisecond or
- * two, and a fixed 20 ms poll made that the cost of every container
- * removal (conmon is killed and waited for: teardown.ts), e.g. of each
- * `peapod run --rm` (a /proc read per process per look, nothing more).
- * @returns the processes still alive at the deadline (normally none).
+ * Sends `signal` (SIGKILL unless named) to the processes and waits until
+ * each is gone (exited and reaped, a zombie, or its pid reused: none runs
+ * anything of ours any more), at most `timeoutMs` milliseconds. A process
+ * already gone, or a pid now used by another process, is left alone.
+ * The one implementation of "signal, then wait for the pid to be gone" for
+ * conmon (teardown.ts), a pod's infra process (killInfra) and slirp4netns
+ * (stopSlirp4netns: SIGTERM, then SIGKILL for what is left).
+ * The wait looks again after 1 ms, then doubles the pause up to 20 ms: a
+ * signalled process is usually gone within a millisecond or two, and a
+ * fixed 20 ms poll made that the cost of every container removal and pod
+ * stop, e.g. of each `peapod run --rm` (a /proc read per process per look).
+ * @returns the processes still alive at the deadline (normally none; with
+ *   a signal that can be caught, those that ignored it).
+ * @throws the error of a kill that fails other than ESRCH (e.g. EPERM).
  */
-export async function killAndWait(procs: readonly ProcessIdentity[], timeoutMs = 5000): Promise<ProcessIdentity[]> {
-  for (const p of procs) if (isProcessAlive(p)) killProcess(p.pid);
+export async function killAndWait(procs: readonly ProcessIdentity[], timeoutMs = 5000, signal: NodeJS.Signals = 'SIGKILL'): Promise<ProcessIdentity[]> {
+  for (const p of procs) if (isProcessAlive(p)) killProcess(p.pid, signal);
   const deadline = Date.now() + timeoutMs;
   let alive = procs.filter(isProcessAlive);
   for (let pause = 1; alive.length > 0 && Date.now() < deadline; pause = Math.min(pause * 2, 20)) {

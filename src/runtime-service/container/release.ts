@@ -20,7 +20,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { attachSocketDir, exitFilePath } from '../../conmon/driver';
+import { attachSocketDir, removeExitFiles } from '../../conmon/driver';
 import { mountedOver } from '../../common/host/mounts';
 import { removeContainerCgroup } from '../sandbox/cgroups';
 import { ContainerDeps, runtimeFor } from './deps';
@@ -46,7 +46,8 @@ export async function releaseContainer(deps: ContainerDeps, rec: ReleasedContain
   // every file delete below, off the event loop: each unlink or rmdir takes
   // milliseconds on a loaded host (--cpu-prof of the container bench), which
   // every concurrent call waited for.
-  await Promise.all([fs.promises.rm(attachSocketDir(deps.dirs.sockets, rec.id), { recursive: true, force: true }), fs.promises.rm(exitFilePath(deps.dirs.exits, rec.id), { force: true })]);
+  // (with the temp of an exit file whose write the monitor's kill cut short).
+  await Promise.all([fs.promises.rm(attachSocketDir(deps.dirs.sockets, rec.id), { recursive: true, force: true }), removeExitFiles(deps.dirs.exits, rec.id)]);
   await runtimeFor(deps, rec.runtimeHandler).delete(rec.id);
   await removeContainerCgroup(deps.opts.cgroupDriver, rec.cgroupsPath);
   await unmountRootfs(rec.rootfs);

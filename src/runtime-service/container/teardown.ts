@@ -19,7 +19,8 @@
  *   runc create (under conmon)      the runtime's state, the container's       2. `runc delete --force`, then
  *                                   processes, its cgroup                         the cgroup removed if runc
  *                                                                                 did not know it
- *   conmon, at the container's end  <runroot>/containers-exits/<id>            4. removed
+ *   conmon, at the container's end  <runroot>/containers-exits/<id> (written   4. removed, with the temp a
+ *                                   through a temp <id>.XXXXXX, then renamed)     monitor killed mid-write left
  *
  * conmon goes first: at the container's end it writes persist/exit, then the
  * exit file, then unlinks its socket link; a monitor still running while the
@@ -37,7 +38,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { attachSocketDir, exitFilePath } from '../../conmon/driver';
+import { attachSocketDir, removeExitFiles } from '../../conmon/driver';
 import { mountedOver } from '../../common/host/mounts';
 import { isProcessAlive, killAndWait, processesWithArgument, ProcessIdentity, processStartTime, readPid } from '../../common/host/proc';
 import { removeContainerCgroup } from '../sandbox/cgroups';
@@ -112,7 +113,7 @@ export async function tearDownContainer(deps: ContainerDeps, rec: ContainerRecor
   await Promise.all([
     mountedOver(rec.rootfs) ? Promise.resolve() : fs.promises.rm(rec.bundle, { recursive: true, force: true }),
     fs.promises.rm(attachSocketDir(deps.dirs.sockets, rec.id), { recursive: true, force: true }),
-    fs.promises.rm(exitFilePath(deps.dirs.exits, rec.id), { force: true }),
+    removeExitFiles(deps.dirs.exits, rec.id),
   ]);
   deps.store.delete(rec.id);
   deps.layerUsage.forget(rec.id);

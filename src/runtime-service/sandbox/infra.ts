@@ -1,8 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { HostCommandError, runHostCommand } from '../../common/host/command';
-import { isProcessAlive, killProcess, processesWithArgument, ProcessIdentity } from '../../common/host/proc';
-import { sleep } from '../../common/time';
+import { killAndWait, processesWithArgument, ProcessIdentity } from '../../common/host/proc';
 import { removeNamespacePin } from './namespaces';
 
 /**
@@ -139,14 +138,10 @@ export async function startInfra(sandboxId: string, ns: InfraNamespaces, pidnsPi
  * a pod being stopped has nothing left to finish): the kernel then kills
  * every process of its PID namespace at once; waits until it is gone (a zombie counts as gone), up to 5 s.
  * A process already gone, or a pid now used by another process, is left
- * alone. The wait looks again after 1 ms, then doubles the pause up to
- * 20 ms: a pod's PID 1 usually dies within a millisecond or two, and a
- * fixed 20 ms poll made that the cost of every StopPodSandbox (a /proc
- * read per look, nothing more).
+ * alone (killAndWait: its wait looks again after 1 ms, then doubles the
+ * pause up to 20 ms, so a pod's PID 1 that dies within a millisecond or two
+ * costs StopPodSandbox about that).
  */
 export async function killInfra(proc: InfraProcess): Promise<void> {
-  if (!isProcessAlive(proc)) return;
-  killProcess(proc.pid);
-  const deadline = Date.now() + INFRA_WAIT_MS;
-  for (let pause = 1; isProcessAlive(proc) && Date.now() < deadline; pause = Math.min(pause * 2, 20)) await sleep(pause);
+  await killAndWait([proc], INFRA_WAIT_MS);
 }

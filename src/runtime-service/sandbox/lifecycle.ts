@@ -20,11 +20,11 @@ export interface LifecycleDeps {
 }
 
 /**
- * Stops sandbox `id` under its lock: NOTREADY on disk first (so a crash in
- * the middle is retried by the next Stop), then every container of the pod
+ * Stops sandbox `id` under its lock: every container of the pod first
  * (SIGKILL at once: whoever stops a pod has given its containers their
- * grace already), then CNI DEL, infra kill and /dev/shm unmount. Idempotent;
- * an ID not (or no longer) known is a no-op.
+ * grace already), then NOTREADY on disk (so a crash in the teardown that
+ * follows is retried by the next Stop), then CNI DEL, infra kill and
+ * /dev/shm unmount. Idempotent; an ID not (or no longer) known is a no-op.
  * @throws CniPluginError when DEL fails.
  */
 export async function stopSandbox(deps: LifecycleDeps, id: string): Promise<void> {
@@ -35,8 +35,11 @@ export async function stopSandbox(deps: LifecycleDeps, id: string): Promise<void
 async function stopLocked(deps: LifecycleDeps, id: string, keepShm = false): Promise<SandboxRecord | undefined> {
   let rec = deps.sandboxes.get(id);
   if (!rec || rec.id !== id) return undefined;
-  if (rec.state === 'ready') rec = deps.sandboxes.transition(id, { type: 'stopped' });
+  // Its containers first, then the pod notready, as containerd's stopPodSandbox: their STOPPED events come
+  // before the pod's. The pod's lock keeps CreateContainer out meanwhile (it takes the lock), and a crash
+  // before the transition leaves a ready pod that the next Stop stops again (each step is idempotent).
   for (const c of deps.containers.list().filter((r) => r.sandboxId === id)) await deps.containers.stop(c.id, 0);
+  if (rec.state === 'ready') rec = deps.sandboxes.transition(id, { type: 'stopped' });
   await stopSandboxResources(rec, teardownDeps(deps.config, deps.log, id), { keepShm });
   deps.log.info({ sandbox: id }, 'pod sandbox stopped');
   return rec;

@@ -24,7 +24,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { PeapodError } from '../../common/errors';
 import { spawnHostProcess } from '../../common/host/command';
-import { isProcessAlive, killProcess, processStartTime, ProcessIdentity } from '../../common/host/proc';
+import { isProcessAlive, killAndWait, killProcess, processStartTime, ProcessIdentity } from '../../common/host/proc';
 import { findProgram } from '../../common/host/programs';
 
 /** The pod's address on slirp4netns' network. */
@@ -270,34 +270,12 @@ export async function removeHostForward(apiSocket: string, id: number): Promise<
 }
 
 /**
- * Waits until `p` is gone (exited, a zombie, or its pid reused), at most
- * `timeoutMs`: looks again after 1 ms, doubling the pause up to 10 ms. A
- * signalled slirp4netns is usually gone within a millisecond or two, so a
- * fixed 10 ms poll made that the cost of every rootless pod's stop (one
- * /proc read per look).
- * @returns whether it is gone.
- */
-async function waitGone(p: ProcessIdentity, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  for (let pause = 1; isProcessAlive(p); pause = Math.min(pause * 2, 10)) {
-    if (Date.now() >= end) return false;
-    await new Promise((r) => setTimeout(r, pause));
-  }
-  return true;
-}
-
-/**
  * Stops a pod's slirp4netns (SIGTERM, then SIGKILL after `graceMs`) and
  * removes its API socket; one already gone is fine. Resolves once it is
  * gone, so its published ports are free again.
  */
 export async function stopSlirp4netns(p: Slirp4netnsProcess, graceMs = 5_000): Promise<void> {
-  if (isProcessAlive(p)) {
-    killProcess(p.pid, 'SIGTERM');
-    if (!(await waitGone(p, graceMs))) {
-      killProcess(p.pid, 'SIGKILL');
-      await waitGone(p, graceMs);
-    }
-  }
+  const left = await killAndWait([p], graceMs, 'SIGTERM');
+  await killAndWait(left, graceMs);
   fs.rmSync(p.apiSocket, { force: true });
 }
