@@ -17,7 +17,19 @@
  *   subnet   198.19.0.0/24        gateway 198.19.0.1 on the bridge; when an
  *                                  interface of the host already has an address
  *                                  in it, the next free /24 of 198.19.0.0/16
- *   plugins  bridge (isGateway, ipMasq, hairpinMode), portmap (`-p`)
+ *   plugins  bridge (isGateway, hairpinMode), portmap (`-p`)
+ *   peapod   {"masquerade": SUBNET, "portmap": "with-ports"}: peapod's own
+ *            key (CNI ignores it), read by the CLI alone, see below
+ *
+ * Masquerade and portmap, at their cost (network-masquerade.ts): the bridge
+ * plugin's `ipMasq` adds a chain and three rules for every container on ADD
+ * and removes them on DEL (nine and six `iptables` processes, the largest
+ * part of a bridge `run --rm`); the default network has it off and the CLI
+ * installs one rule for the whole subnet instead, at the network's first use
+ * since boot. The portmap plugin runs only for a pod that publishes ports
+ * (`-p`): without any, the default network's pods are attached without it.
+ * A configuration without the `peapod` key (the user's own, or a default
+ * written by an older peapod, with `ipMasq` on) is used as written.
  *
  * The subnet is inside 198.18.0.0/15, the block reserved for benchmarking,
  * so it never shadows a real network (peapod-cri's scripts use
@@ -26,6 +38,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { ProcessLocks } from '../common/process-lock';
+import { inUserNamespace } from '../common/userns';
 import { CniNetworkConfList, findNetworkConf } from '../runtime-service/cni/network-config';
 import { CliError, EXIT_ENGINE } from './errors';
 
@@ -60,13 +74,83 @@ export function defaultConflist(subnet: string): Record<string, unknown> {
         type: 'bridge',
         bridge: DEFAULT_BRIDGE,
         isGateway: true,
-        ipMasq: true,
+        ipMasq: false,
         hairpinMode: true,
         ipam: { type: 'host-local', ranges: [[{ subnet, gateway: `${base}.1` }]], routes: [{ dst: '0.0.0.0/0' }] },
       },
       { type: 'portmap', capabilities: { portMappings: true } },
     ],
+    [PEAPOD_KEY]: { masquerade: subnet, portmap: 'with-ports' },
   };
+}
+
+/** The conflist key of what the CLI does for its default network besides the plugins (see the module doc). */
+export const PEAPOD_KEY = 'peapod';
+
+/** What a conflist's `peapod` key asks of the CLI. */
+export interface CliNetworkExtras {
+  /** An IPv4 subnet (CIDR) whose traffic to elsewhere is masqueraded, by one rule for the subnet. */
+  masquerade?: string;
+  /** Attach without the portmap plugin when the pod publishes no port. */
+  portmapWithPortsOnly: boolean;
+}
+
+/**
+ * The `peapod` key of a configuration file (see the module doc); nothing
+ * asked when the file has none, is unreadable or names no valid subnet.
+ */
+export function networkExtras(file: string): CliNetworkExtras {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return { portmapWithPortsOnly: false };
+  }
+  const key = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>)[PEAPOD_KEY] : undefined;
+  if (typeof key !== 'object' || key === null) return { portmapWithPortsOnly: false };
+  const k = key as Record<string, unknown>;
+  const masquerade = typeof k.masquerade === 'string' && IPV4_CIDR.test(k.masquerade) ? k.masquerade : undefined;
+  return { ...(masquerade ? { masquerade } : {}), portmapWithPortsOnly: k.portmap === 'with-ports' };
+}
+
+/** An IPv4 subnet in CIDR notation. */
+const IPV4_CIDR = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/(3[0-2]|[12]?\d)$/;
+
+/**
+ * The network a pod is attached with: `conf` as written, or, when its
+ * `peapod` key says so and the pod publishes no port, without its portmap
+ * plugins.
+ */
+export function attachedNetwork(conf: CniNetworkConfList, extras: CliNetworkExtras, publishesPorts: boolean): CniNetworkConfList {
+  if (!extras.portmapWithPortsOnly || publishesPorts) return conf;
+  const plugins = conf.plugins.filter((p) => p.type !== 'portmap');
+  return plugins.length > 0 ? { ...conf, plugins } : conf;
+}
+
+/**
+ * The CLI's network for a new pod (a container's own sandbox, or `pod
+ * create`): the default network made if needed (ensureDefaultNetwork), as
+ * attached (attachedNetwork), and the subnet's masquerade rule started
+ * (network-masquerade.ts) when the network asks for one; the caller awaits
+ * `masquerade` before it returns (it never rejects: a failure is a warning,
+ * the pod is reachable from the host and its pods without it).
+ * @param runroot the CLI's runroot (the per-boot marker of the installed rule)
+ * @param locks the state database's cross-process locks (one installer at a time)
+ * @throws CliError (125) as ensureDefaultNetwork.
+ */
+export function prepareCliNetwork(
+  confDir: string,
+  publishesPorts: boolean,
+  o: { runroot: string; locks: ProcessLocks; warn: (err: unknown, msg: string) => void },
+): { conf: CniNetworkConfList; masquerade: Promise<void> } {
+  const { conf } = ensureDefaultNetwork(confDir);
+  const extras = networkExtras(conf.file);
+  let masquerade = Promise.resolve();
+  if (extras.masquerade && !inUserNamespace()) {
+    const { ensureMasquerade } = require('./network-masquerade') as typeof import('./network-masquerade');
+    masquerade = ensureMasquerade(extras.masquerade, o.runroot, o.locks).catch((err: unknown) => o.warn(err, `masquerading ${extras.masquerade} failed: its pods reach the host and one another, not beyond`));
+  }
+  return { conf: attachedNetwork(conf, extras, publishesPorts), masquerade };
 }
 
 /** The /24s (`198.19.7.0/24`) holding an IPv4 address of a host interface other than `except`. */

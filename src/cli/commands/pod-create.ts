@@ -135,7 +135,11 @@ export async function run(ctx: CliContext, args: string[], o: PodCreateOptions):
     }
   } else name = randomName(new Set(pods.map((p) => p.metadata.name)));
   const hostname = network === 'host' ? undefined : (o.hostname ?? name.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '').slice(0, 63));
-  const bridge = network === 'bridge' || network === 'private' ? (require('../network') as typeof import('../network')).ensureDefaultNetwork(cliNetworkConfDir(ctx.config)).conf : undefined;
+  const net =
+    network === 'bridge' || network === 'private'
+      ? (require('../network') as typeof import('../network')).prepareCliNetwork(cliNetworkConfDir(ctx.config), portMappings.length > 0, { runroot: ctx.config.runroot, locks: peapod.state.locks, warn: (err, msg) => ctx.log.warn({ err }, msg) })
+      : undefined;
+  const bridge = net?.conf;
   const dns = o.dns?.length || o.dnsSearch?.length || o.dnsOption?.length ? { servers: o.dns ?? [], searches: o.dnsSearch ?? [], options: o.dnsOption ?? [] } : undefined;
   const spec: SandboxSpec = {
     metadata: { name },
@@ -156,6 +160,8 @@ export async function run(ctx: CliContext, args: string[], o: PodCreateOptions):
   } catch (err) {
     const e = err as Error & { field?: string };
     throw new CliError(`creating pod ${name}: ${e.message}`);
+  } finally {
+    await net?.masquerade;
   }
   if (o.podIdFile) {
     try {

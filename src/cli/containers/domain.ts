@@ -133,8 +133,12 @@ function mustFindPod(peapod: Peapod, ref: string): SandboxRecord {
   return pod;
 }
 
-/** The sandbox spec of a container's own sandbox. */
-async function ownSandboxSpec(ctx: CliContext, r: CliCreateRequest, id: string): Promise<SandboxSpec> {
+/**
+ * The sandbox spec of a container's own sandbox, and the bridge network's
+ * masquerade rule being installed (network.ts prepareCliNetwork: the caller
+ * awaits it; it never rejects).
+ */
+function ownSandboxSpec(ctx: CliContext, c: CliContainers, r: CliCreateRequest, id: string): { spec: SandboxSpec; masquerade: Promise<void> } {
   const spec: SandboxSpec = {
     // The uid keeps it apart from any pod of the same name; the container's name is the one users see.
     metadata: { name: r.name, namespace: '', uid: id },
@@ -143,12 +147,19 @@ async function ownSandboxSpec(ctx: CliContext, r: CliCreateRequest, id: string):
     annotations: { [POD_KIND_ANNOTATION]: OWN_SANDBOX_KIND },
     portMappings: r.ports,
   };
+  let masquerade = Promise.resolve();
   if (r.network === 'none') spec.cniNetwork = null;
   if (r.network === 'bridge') {
-    const { ensureDefaultNetwork } = require('../network') as typeof import('../network');
-    spec.cniNetwork = ensureDefaultNetwork(cliNetworkConfDir(ctx.config)).conf;
+    const { prepareCliNetwork } = require('../network') as typeof import('../network');
+    const net = prepareCliNetwork(cliNetworkConfDir(ctx.config), r.ports.length > 0, {
+      runroot: ctx.config.runroot,
+      locks: c.peapod.state.locks,
+      warn: (err, msg) => ctx.log.warn({ err }, msg),
+    });
+    spec.cniNetwork = net.conf;
+    masquerade = net.masquerade;
   }
-  return spec;
+  return { spec, masquerade };
 }
 
 /**
@@ -200,12 +211,18 @@ export async function createCliContainer(ctx: CliContext, c: CliContainers, r: C
   }
   // The name first, so a taken one fails before a sandbox is made for nothing (creation checks it again, atomically).
   if (c.engine.findByName(r.name).length > 0) throw new CliError(`the container name ${quoteInput(r.name)} is already in use by ${c.engine.findByName(r.name)[0].id}. You have to remove that container to be able to reuse that name: that name is already in use`, EXIT_ENGINE);
-  const sb = await c.peapod.sandboxes.create(await ownSandboxSpec(ctx, r, id), { request: { cli: 'container', network: r.network } });
+  const own = ownSandboxSpec(ctx, c, r, id);
   try {
-    return await c.peapod.createContainer(sb.id, spec, options);
-  } catch (err) {
-    await c.peapod.sandboxes.remove(sb.id).catch((e) => ctx.log.warn({ sandbox: sb.id, err: e }, 'removing the sandbox of a failed container'));
-    throw err;
+    const sb = await c.peapod.sandboxes.create(own.spec, { request: { cli: 'container', network: r.network } });
+    try {
+      return await c.peapod.createContainer(sb.id, spec, options);
+    } catch (err) {
+      await c.peapod.sandboxes.remove(sb.id).catch((e) => ctx.log.warn({ sandbox: sb.id, err: e }, 'removing the sandbox of a failed container'));
+      throw err;
+    }
+  } finally {
+    // The rule's iptables ran beside the sandbox's set-up; none is left running.
+    await own.masquerade;
   }
 }
 
@@ -286,8 +303,9 @@ export async function stopCliContainer(ctx: CliContext, c: CliContainers, rec: C
 export async function removeCliContainer(ctx: CliContext, c: CliContainers, rec: ContainerRecord, timeoutSec?: number): Promise<void> {
   const now = c.engine.find(rec.id);
   if (now && now.state !== 'exited') await stopCliContainer(ctx, c, now, timeoutSec);
+  // Its own sandbox goes with it, the network and pins while the container is torn down (remove-exited.ts).
+  if (hasOwnSandbox(rec)) await c.peapod.sandboxes.removeWithExitedContainers(rec.sandboxId);
   await c.engine.remove(rec.id);
-  if (hasOwnSandbox(rec)) await c.peapod.sandboxes.remove(rec.sandboxId);
 }
 
 /**

@@ -21,7 +21,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { attachSocketDir, removeExitFiles } from '../../conmon/driver';
-import { isMountPointAsync } from '../../common/host/mounts';
+import { mountedOver } from '../../common/host/mounts';
 import { removeContainerCgroup } from '../sandbox/cgroups';
 import { ContainerDeps, runtimeFor } from './deps';
 import { unmountRootfs } from './rootfs';
@@ -52,7 +52,7 @@ export async function releaseContainer(deps: ContainerDeps, rec: ReleasedContain
   await removeContainerCgroup(deps.opts.cgroupDriver, rec.cgroupsPath);
   await unmountRootfs(rec.rootfs);
   // A rootfs still mounted keeps its bundle: the next start's recovery unmounts and removes what has no record.
-  if (await isMountPointAsync(rec.rootfs)) throw new Error(`the rootfs of removed container ${rec.id} is still mounted`);
+  if (mountedOver(rec.rootfs)) throw new Error(`the rootfs of removed container ${rec.id} is still mounted`);
   // On libuv's threads, not the event loop: a release runs beside the calls that follow RemoveContainer (unlinks of the bundle's files cost ~2 ms there).
   await fs.promises.rm(rec.bundle, { recursive: true, force: true });
   deps.trash.discard(path.join(deps.dirs.state, rec.id));

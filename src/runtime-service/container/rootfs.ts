@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { HostCommandError, runHostCommand } from '../../common/host/command';
-import { unescapeMountPath, unmountAll } from '../../common/host/mounts';
+import { mountedOver, unescapeMountPath, unmountAll } from '../../common/host/mounts';
 import { runMount } from '../../common/host/mount-program';
 import { findProgram } from '../../common/host/programs';
 import { inUserNamespace } from '../../common/userns';
@@ -137,19 +137,6 @@ export async function allowHostRootfs(target: string): Promise<void> {
   await runMount(['-o', 'remount,bind,suid,dev', target], { timeoutMs: 60_000 });
 }
 
-/** Whether directory `dir` has an entry (one read of it, at most one entry); true when it cannot be read but exists. */
-function hasEntries(dir: string): boolean {
-  let d: fs.Dir | undefined;
-  try {
-    d = fs.opendirSync(dir);
-    return d.readSync() !== null;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code !== 'ENOENT';
-  } finally {
-    d?.closeSync();
-  }
-}
-
 /**
  * The rootfs mounts under `bundlesDir` (`<id>/rootfs`) whose host view is
  * still suid or dev, as an older peapod left them: one read of
@@ -159,8 +146,8 @@ function hasEntries(dir: string): boolean {
 export function unrestrictedRootfsMounts(bundlesDir: string): string[] {
   const out: string[] = [];
   if (inUserNamespace()) return out; // not restricted there (restrictHostRootfs)
-  // No bundle, no rootfs to look for: mountinfo is the host's every mount (hundreds of lines on a busy host).
-  if (!hasEntries(bundlesDir)) return out;
+  // No rootfs mounted under bundlesDir (a CLI command with no container running): no read of mountinfo, which lists every mount of the host.
+  if (!anyRootfsMounted(bundlesDir)) return out;
   for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
     const f = line.split(' ');
     const target = f.length > 5 ? unescapeMountPath(f[4]) : undefined;
@@ -169,6 +156,17 @@ export function unrestrictedRootfsMounts(bundlesDir: string): string[] {
     if (!opts.includes('nosuid') || !opts.includes('nodev')) out.push(path.basename(path.dirname(target)));
   }
   return out;
+}
+
+/** Whether some `<bundlesDir>/<id>/rootfs` is a mount point (mountedOver: a stat per bundle). */
+function anyRootfsMounted(bundlesDir: string): boolean {
+  let ids: string[];
+  try {
+    ids = fs.readdirSync(bundlesDir);
+  } catch {
+    return false;
+  }
+  return ids.some((id) => mountedOver(path.join(bundlesDir, id, 'rootfs')));
 }
 
 /** Unmounts the rootfs when mounted (lazily if busy). Safe to call twice. */

@@ -39,7 +39,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { attachSocketDir, removeExitFiles } from '../../conmon/driver';
-import { isMountPoint } from '../../common/host/mounts';
+import { mountedOver } from '../../common/host/mounts';
 import { isProcessAlive, killAndWait, processesWithArgument, ProcessIdentity, processStartTime, readPid } from '../../common/host/proc';
 import { removeContainerCgroup } from '../sandbox/cgroups';
 import { ContainerDeps, runtimeFor } from './deps';
@@ -109,9 +109,12 @@ export async function tearDownContainer(deps: ContainerDeps, rec: ContainerRecor
   ]);
   for (const r of settled) if (r.status === 'rejected') throw r.reason;
   // A rootfs still mounted keeps its bundle: the next start's recovery unmounts and removes what has no record.
-  if (!isMountPoint(rec.rootfs)) fs.rmSync(rec.bundle, { recursive: true, force: true });
-  fs.rmSync(attachSocketDir(deps.dirs.sockets, rec.id), { recursive: true, force: true });
-  await removeExitFiles(deps.dirs.exits, rec.id);
+  // On libuv's threads, at once: a removal of an own sandbox (remove-exited.ts) runs its network's teardown meanwhile on the event loop.
+  await Promise.all([
+    mountedOver(rec.rootfs) ? Promise.resolve() : fs.promises.rm(rec.bundle, { recursive: true, force: true }),
+    fs.promises.rm(attachSocketDir(deps.dirs.sockets, rec.id), { recursive: true, force: true }),
+    removeExitFiles(deps.dirs.exits, rec.id),
+  ]);
   deps.store.delete(rec.id);
   deps.layerUsage.forget(rec.id);
   wakeExitWaiters(deps, rec.id);

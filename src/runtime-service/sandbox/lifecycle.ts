@@ -124,16 +124,19 @@ async function restartNetworkLocked(deps: LifecycleDeps, rec: SandboxRecord): Pr
  *   call can be retried.
  */
 export async function removeSandbox(deps: LifecycleDeps, id: string): Promise<void> {
-  await deps.sandboxes.withLock(id, async () => {
-    const rec = await stopLocked(deps, id, true);
-    if (!rec) return;
-    for (const c of deps.containers.list().filter((r) => r.sandboxId === id)) await deps.containers.remove(c.id);
-    // Containers removed earlier by RemoveContainer may still be releasing their cgroups and mounts (container/release.ts).
-    await deps.containers.released(id);
-    await removeSandboxResources(rec, teardownDeps(deps.config, deps.log, id));
-    await deps.sandboxes.delete(id);
-    deps.log.info({ sandbox: id }, 'pod sandbox removed');
-  });
+  await deps.sandboxes.withLock(id, () => removeSandboxLocked(deps, id));
+}
+
+/** removeSandbox's steps, for a caller holding the sandbox's lock. */
+export async function removeSandboxLocked(deps: LifecycleDeps, id: string): Promise<void> {
+  const rec = await stopLocked(deps, id, true);
+  if (!rec) return;
+  for (const c of deps.containers.list().filter((r) => r.sandboxId === id)) await deps.containers.remove(c.id);
+  // Containers removed earlier by RemoveContainer may still be releasing their cgroups and mounts (container/release.ts).
+  await deps.containers.released(id);
+  await removeSandboxResources(rec, teardownDeps(deps.config, deps.log, id));
+  await deps.sandboxes.delete(id);
+  deps.log.info({ sandbox: id }, 'pod sandbox removed');
 }
 
 /**

@@ -5,6 +5,7 @@ import { createSandbox } from './create';
 import { ensureSandboxNetwork, refreshSandboxState, removeSandbox, startSandbox, stopSandbox } from './lifecycle';
 import { SandboxLivenessCache } from './liveness-cache';
 import { recoverSandboxes } from './recover';
+import { removeSandboxWithExitedContainers } from './remove-exited';
 import type { SandboxRecord } from './record';
 import type { SandboxSpec } from './spec';
 import type { SandboxStore } from './store';
@@ -68,6 +69,15 @@ export class Sandboxes {
   /** Removes a sandbox and its containers (lifecycle.ts); unknown IDs are a no-op. */
   remove(id: string): Promise<void> {
     return removeSandbox(this.deps, id);
+  }
+
+  /**
+   * As remove, faster for a sandbox whose containers have all exited (the
+   * CLI's `run --rm`): the network and pins go while the containers are
+   * removed (remove-exited.ts); otherwise remove's sequence.
+   */
+  removeWithExitedContainers(id: string): Promise<void> {
+    return removeSandboxWithExitedContainers(this.deps, id);
   }
 
   /** A finished sandbox of this front end by full ID or unique prefix. */
