@@ -214,13 +214,18 @@ export function encodeSpawnRequest(id: number, r: SpawnRequest, encodedEnv?: Buf
   u32(parts, (r.detached ? 1 : 0) | (r.holdOutputs ? 2 : 0));
   u32(parts, r.stdio.length);
   parts.push(Buffer.from(r.stdio.map((k) => (k === 'pipe' ? 'p' : 'n')).join(''), 'latin1'));
+  pushCommand(parts, r, encodedEnv);
+  return frame(KIND_SPAWN, parts);
+}
+
+/** The command part both request kinds share: cwd, file, argv (argv[0] the file) and the environment. */
+function pushCommand(parts: Buffer[], r: { cwd?: string; file: string; args: readonly string[]; env: NodeJS.ProcessEnv }, encodedEnv?: Buffer): void {
   str(parts, r.cwd ?? '');
   str(parts, r.file);
   u32(parts, r.args.length + 1);
   str(parts, r.file);
   for (const a of r.args) str(parts, a);
   parts.push(encodedEnv ?? encodeEnvironment(r.env));
-  return frame(KIND_SPAWN, parts);
 }
 
 /**
@@ -232,12 +237,7 @@ export function encodeDetachedRunRequest(id: number, r: Omit<DetachedRunRequest,
   u32(parts, id);
   u32(parts, Math.max(0, Math.min(0xffff_ffff, Math.floor(r.maxOutputBytes))));
   str(parts, r.pidFile);
-  str(parts, r.cwd ?? '');
-  str(parts, r.file);
-  u32(parts, r.args.length + 1);
-  str(parts, r.file);
-  for (const a of r.args) str(parts, a);
-  parts.push(encodedEnv ?? encodeEnvironment(r.env));
+  pushCommand(parts, r, encodedEnv);
   return frame(KIND_DETACHED_RUN, parts);
 }
 
