@@ -9,14 +9,7 @@ import { removeAllPods } from './harness/client';
 import { makeTestCniNetwork, TestCniNetwork } from './harness/cni-net';
 import { startRegistry, TestRegistry } from './harness/registry';
 import { startServer, TestServer } from './harness/server';
-
-async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { waitFor } from './helpers/wait';
 
 /** Whether strace is attached to every thread of `pid`. */
 function allThreadsTraced(pid: number): boolean {
@@ -75,10 +68,10 @@ describe('a writable layer of 200k files (issue 12 item 4)', function () {
     const pid = server.child.pid!;
     const trace = path.join(server.dir, 'walk.strace');
     tracer = spawn('strace', ['-f', '-qq', '-p', String(pid), '-e', 'trace=getdents64,newfstatat,lstat,statx,unlink,unlinkat,rmdir', '-o', trace], { stdio: 'ignore' });
-    await until(() => allThreadsTraced(pid), 20_000, 'strace to attach');
+    await waitFor(() => allThreadsTraced(pid), 20_000, 'strace to attach');
 
     // Stats answer at once; the layer's numbers follow once measured (in the background).
-    await until(
+    await waitFor(
       async () => {
         const [one, list] = await Promise.all([server.client.runtime.ContainerStats({ container_id: id }), server.client.runtime.ListContainerStats({ filter: { id } })]);
         expect(list.stats).to.have.length(1);
@@ -90,7 +83,7 @@ describe('a writable layer of 200k files (issue 12 item 4)', function () {
     await server.client.runtime.StopContainer({ container_id: id, timeout: 0 });
     await server.client.runtime.RemoveContainer({ container_id: id });
     // The writable layer moves into the trash once the rootfs is released, after the answer (container/release.ts).
-    await until(() => !fs.existsSync(path.join(server.root, 'containers', id)), 60_000, 'the writable layer to move into the trash');
+    await waitFor(() => !fs.existsSync(path.join(server.root, 'containers', id)), 60_000, 'the writable layer to move into the trash');
     expect((await server.client.runtime.ListContainers({})).containers.map((c) => c.id)).to.not.include(id);
     tracer.kill('SIGINT');
     await new Promise((r) => tracer!.once('exit', r));
@@ -102,6 +95,6 @@ describe('a writable layer of 200k files (issue 12 item 4)', function () {
       .split('\n')
       .filter((l) => l.startsWith(`${pid} `)).length;
     expect(onLoop, 'directory reads, stats and unlinks on the event loop').to.be.below(2000);
-    await until(() => fs.readdirSync(path.join(server.root, 'containers-trash')).length === 0, 120_000, 'the trash to be emptied');
+    await waitFor(() => fs.readdirSync(path.join(server.root, 'containers-trash')).length === 0, 120_000, 'the trash to be emptied');
   });
 });

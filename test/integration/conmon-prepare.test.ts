@@ -11,15 +11,7 @@ import { containerSpecOf } from '../../src/runtime-service/cri/container-config'
 import type { TestPod } from './helpers/busybox-pod';
 import { BusyboxEngine, closeBusyboxEngine, openBusyboxEngine } from './helpers/busybox-engine';
 import { containerConfig, resources, securityContext } from './helpers/container-config';
-
-async function until(cond: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return true;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return cond();
-}
+import { until } from './helpers/wait';
 
 describe('conmon started before the bundle is written (ConmonDriver.prepare; real conmon + runc)', function () {
   this.timeout(60000);

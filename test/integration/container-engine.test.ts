@@ -17,16 +17,7 @@ import { containerSpecOf } from '../../src/runtime-service/cri/container-config'
 import { resourcesOf } from '../../src/runtime-service/cri/resources';
 import type { ContainerConfig__Output } from '../../src/generated/runtime/v1/ContainerConfig';
 import type { ContainerSpec } from '../../src/runtime-service/container/spec';
-
-
-async function until(cond: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return true;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return cond();
-}
+import { until } from './helpers/wait';
 
 async function expectCode(p: Promise<unknown>, code: GrpcStatus): Promise<PeapodError> {
   try {

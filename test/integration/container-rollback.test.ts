@@ -6,16 +6,9 @@ import { processesWithArgument } from '../../src/common/host/proc';
 import { ContainerEngine, ContainerEngineOptions, EngineImage } from '../../src/runtime-service/container/engine';
 import { openStateDb } from '../../src/runtime-service/state-db';
 import { buildBusyboxImage, createTestPod, tempDir, TestPod, testEngineOptions } from './helpers/busybox-pod';
+import { waitFor } from './helpers/wait';
 
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
-
-async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /** The runtime's status of a container, or undefined when it does not know it. */
 function runcStatus(runtimeRoot: string, id: string): string | undefined {
@@ -73,10 +66,10 @@ describe('rolling back container creations cut short by a crash (real runc, conm
     children.push(child);
     const state = openStateDb(opts.root, 'cli');
     const row = () => state.db.prepare("SELECT id, state, record FROM containers WHERE name = 'cut-short'").get() as { id: string; state: string; record: string } | undefined;
-    await until(() => row() !== undefined, 30_000, 'the creation to start');
+    await waitFor(() => row() !== undefined, 30_000, 'the creation to start');
     const id = row()!.id;
     const rec = JSON.parse(row()!.record) as { rootfs: string; bundle: string; upperDir: string };
-    await until(() => runcStatus(opts.runtimes.runc.runtime_root, id) === 'created', 30_000, 'conmon to have the runtime create the container');
+    await waitFor(() => runcStatus(opts.runtimes.runc.runtime_root, id) === 'created', 30_000, 'conmon to have the runtime create the container');
     const link = path.join(opts.runroot, 'containers-sockets', id);
     expect(fs.existsSync(link)).to.equal(true);
     expect((await processesWithArgument(id)).length).to.be.greaterThan(0);

@@ -14,7 +14,7 @@ import { makeTestCniNetwork, TestCniNetwork } from './harness/cni-net';
 import { startRegistry, TestRegistry } from './harness/registry';
 import { removeAllPods } from './harness/client';
 import { startServer, TestServer } from './harness/server';
-
+import { until } from './helpers/wait';
 
 async function rpcError(p: Promise<unknown>): Promise<grpc.ServiceError> {
   return p.then(
@@ -23,15 +23,6 @@ async function rpcError(p: Promise<unknown>): Promise<grpc.ServiceError> {
     },
     (e: grpc.ServiceError) => e,
   );
-}
-
-async function until(cond: () => Promise<boolean> | boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return cond();
 }
 
 describe('containers over CRI (real runc, conmon, CNI, registry)', function () {

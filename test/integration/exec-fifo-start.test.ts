@@ -8,15 +8,7 @@ import { PeapodError } from '../../src/common/errors';
 import type { TestPod } from './helpers/busybox-pod';
 import { BusyboxEngine, closeBusyboxEngine, openBusyboxEngine } from './helpers/busybox-engine';
 import { containerConfig } from './helpers/container-config';
-
-async function until(cond: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return cond();
-}
+import { until } from './helpers/wait';
 
 describe('starting a runc container through its exec FIFO (real runc + conmon)', function () {
   this.timeout(60000);
