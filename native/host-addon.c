@@ -1,5 +1,5 @@
 /*
- * peapod-host.node: two system calls Node does not offer, as a Node-API
+ * peapod-host.node: system calls Node does not offer, as a Node-API
  * addon (ABI-stable across Node versions; loaded by src/common/host/host-addon.ts,
  * which falls back to other means when the build made no addon).
  *
@@ -17,6 +17,12 @@
  *                 released. After a pull the server's heaps held 50-60 MiB
  *                 freed but resident (freed 1 MiB buffers and socket reads
  *                 between live allocations).
+ *   lgetxattr(path, name)  lgetxattr(2), never following a final symlink:
+ *                 the attribute's bytes as a Buffer (at most 4 KiB), or null
+ *                 when the file has no such attribute (ENODATA) or the file
+ *                 system none at all (ENOTSUP). For reading an image
+ *                 layer's opaque-directory markers without mounting it.
+ *                 Throws an Error whose code is the errno name (ENOENT, ERANGE).
  */
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
@@ -26,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 static napi_value throw_errno(napi_env env, const char *call, int err) {
@@ -88,10 +95,35 @@ static napi_value do_malloc_trim(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+static napi_value do_lgetxattr(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], result;
+  char file[4096], name[256], value[4096];
+  size_t len;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 2 || napi_get_value_string_utf8(env, argv[0], file, sizeof file, &len) != napi_ok || len == 0 || len >= sizeof file - 1 ||
+      napi_get_value_string_utf8(env, argv[1], name, sizeof name, &len) != napi_ok || len == 0 || len >= sizeof name - 1) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "lgetxattr: path (under 4 KiB) and name (under 256 bytes) must be non-empty strings");
+    return NULL;
+  }
+  ssize_t n = lgetxattr(file, name, value, sizeof value);
+  if (n < 0) {
+    if (errno == ENODATA || errno == ENOTSUP) {
+      napi_get_null(env, &result);
+      return result;
+    }
+    return throw_errno(env, "lgetxattr", errno);
+  }
+  void *data;
+  if (napi_create_buffer_copy(env, (size_t)n, value, &data, &result) != napi_ok) return NULL;
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"syncfs", NULL, do_syncfs, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mallocTrim", NULL, do_malloc_trim, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"lgetxattr", NULL, do_lgetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

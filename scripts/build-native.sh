@@ -4,7 +4,7 @@
 #   peapod-pause    PID 1 of a pod sharing a PID namespace (native/pause.c, src/runtime-service/sandbox/infra.ts)
 #   peapod-mount    mount(2) and umount2(2) without mount(8) (native/mount.c, src/common/host/mount-program.ts)
 #   peapod-pinns    a pod's pinned namespaces in one process (native/pinns.c, src/runtime-service/sandbox/namespaces.ts)
-#   peapod-host.node  a Node-API addon for syncfs(2) and malloc_trim(3) (native/host-addon.c,
+#   peapod-host.node  a Node-API addon for syncfs(2), malloc_trim(3) and lgetxattr(2) (native/host-addon.c,
 #                   src/common/host/host-addon.ts), built against Node's own headers when they are
 #                   there (include/node beside the node binary, or node-gyp's cache); without
 #                   it layers are synced by running `sync -f` and freed heap memory is not trimmed

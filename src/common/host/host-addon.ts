@@ -1,7 +1,7 @@
 /**
  * peapod's Node-API addon (native/host-addon.c, built by
- * scripts/build-native.sh into dist/native/peapod-host.node): syncfs(2) and
- * malloc_trim(3), which Node does not offer. The build makes it only where
+ * scripts/build-native.sh into dist/native/peapod-host.node): syncfs(2),
+ * malloc_trim(3) and lgetxattr(2), which Node does not offer. The build makes it only where
  * Node's headers are; without it `syncfs` answers false (the caller syncs
  * another way) and `trimMallocHeap` does nothing. Loaded on first use, once
  * per thread (the layer worker threads load their own).
@@ -14,6 +14,7 @@ export const HOST_ADDON = path.resolve(__dirname, '..', '..', '..', 'native', 'p
 interface HostAddon {
   syncfs(fd: number): void;
   mallocTrim(): Promise<boolean>;
+  lgetxattr(file: string, name: string): Buffer | null;
 }
 
 let addon: HostAddon | null | undefined;
@@ -58,4 +59,17 @@ export function syncfs(fd: number): boolean {
 export async function trimMallocHeap(): Promise<boolean> {
   const a = load();
   return a ? a.mallocTrim() : false;
+}
+
+/**
+ * lgetxattr(2) of `file` (a final symlink is not followed): the extended
+ * attribute `name`'s value (at most 4 KiB), null when the file has none of
+ * that name or its file system no attributes. Synchronous: one system call
+ * on an inode the caller has just looked up.
+ * @returns undefined when the addon is not built (the caller must do without).
+ * @throws an Error with the errno name as `code` (ENOENT, ERANGE for a value over 4 KiB, ...).
+ */
+export function lgetxattr(file: string, name: string): Buffer | null | undefined {
+  const a = load();
+  return a && typeof a.lgetxattr === 'function' ? a.lgetxattr(file, name) : undefined;
 }
