@@ -296,14 +296,17 @@ export class SpawnedProcess extends EventEmitter {
     });
   }
 
+  /** The child's fd 0 when piped (a net.Socket: write to it, end it for EOF), else null. */
   get stdin(): Writable | null {
     return this.stdio[0] ?? null;
   }
 
+  /** The child's fd 1 when piped (a net.Socket), else null. */
   get stdout(): Readable | null {
     return this.stdio[1] ?? null;
   }
 
+  /** The child's fd 2 when piped (a net.Socket), else null. */
   get stderr(): Readable | null {
     return this.stdio[2] ?? null;
   }
