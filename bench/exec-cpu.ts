@@ -21,30 +21,10 @@ import { Command } from 'commander';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { busyboxImage, pushImage } from '../test/fixtures/image-builder';
-import { makeTestCniNetwork } from '../test/integration/harness/cni-net';
-import { startRegistry } from '../test/integration/harness/registry';
-import { PEAPOD_CRI_MAIN } from '../test/integration/harness/server';
-import { startPeapod } from './peapod';
 import { findProcesses } from './procs';
 import type { RuntimeUnderTest } from './runtime';
-import { containerConfig, now, podConfig, removeAllPods, SLEEP } from './workloads';
-
-/** ns on CPU of thread `tid` of `pid` (schedstat's first field); 0 when gone. */
-function threadNs(pid: number, tid: number): number {
-  try {
-    return Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-  } catch {
-    return 0;
-  }
-}
-
-/** ms on CPU of every thread of `pid`, and of its main thread alone. */
-function serverCpu(pid: number): { all: number; main: number } {
-  let ns = 0;
-  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) ns += threadNs(pid, Number(tid));
-  return { all: ns / 1e6, main: threadNs(pid, pid) / 1e6 };
-}
+import { median, roundOrder, runBench, serverCpu, withTwoBuilds } from './two-builds';
+import { containerConfig, now, podConfig, SLEEP } from './workloads';
 
 const TICK_MS = 1000 / 100;
 
@@ -56,18 +36,9 @@ function processCpu(pid: number): { self: number; children: number } {
   return { self: (Number(f[11]) + Number(f[12])) * TICK_MS, children: (Number(f[13]) + Number(f[14])) * TICK_MS };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
 function quantile(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
-}
-
-function log(msg: string): void {
-  process.stderr.write(`[exec-cpu ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 }
 
 /** One server under test and its container. */
@@ -149,39 +120,21 @@ async function main(): Promise<void> {
     .option('--server-node-flags <flags>', 'node flags for this build\'s peapod-cri, e.g. "--cpu-prof --cpu-prof-dir=DIR"')
     .parse(process.argv)
     .opts<{ against?: string; calls: number; versions: number; rounds: number; serverNodeFlags?: string }>();
-  const cleanups: (() => Promise<void> | void)[] = [];
-  try {
-    const reg = await startRegistry();
-    cleanups.push(() => reg.stop());
-    const net = makeTestCniNetwork();
-    cleanups.push(() => net.cleanup());
-    const logRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'peapod-exec-cpu-logs-'));
-    cleanups.push(() => fs.rmSync(logRoot, { recursive: true, force: true }));
-    await pushImage(reg.url, 'bench/busybox', 'v1', await busyboxImage());
-    const image = `${reg.host}/bench/busybox:v1`;
-    const builds: { label: string; main: string; flags: string[] }[] = [{ label: 'this', main: PEAPOD_CRI_MAIN, flags: o.serverNodeFlags ? o.serverNodeFlags.split(' ').filter(Boolean) : [] }];
-    if (o.against) builds.unshift({ label: 'against', main: path.resolve(o.against), flags: [] });
+  await withTwoBuilds({ name: 'exec-cpu', against: o.against, serverNodeFlags: o.serverNodeFlags }, async ({ builds, image, logRoot, log }) => {
     const subjects: Subject[] = [];
-    for (const b of builds) {
-      log(`starting ${b.label} (${b.main})`);
-      const rt = await startPeapod({ cniConfDir: net.confDir, nodeFlags: b.flags, serverMain: b.main });
-      cleanups.push(async () => {
-        await removeAllPods(rt).catch((e: unknown) => log(`removing ${b.label}'s pods: ${String(e)}`));
-        await rt.stop();
-      });
+    for (const { label, rt } of builds) {
       await rt.client.image.PullImage({ image: { image } });
-      const pc = podConfig(`exec-${b.label}`, logRoot);
+      const pc = podConfig(`exec-${label}`, logRoot);
       const podId = (await rt.client.runtime.RunPodSandbox({ config: pc })).pod_sandbox_id;
       const { container_id: ctr } = await rt.client.runtime.CreateContainer({ pod_sandbox_id: podId, config: containerConfig('exec', image, SLEEP), sandbox_config: pc });
       await rt.client.runtime.StartContainer({ container_id: ctr });
       const helper = findProcesses((a) => path.basename(a[0]) === 'peapod-spawner').find((p) => fs.readFileSync(`/proc/${p.pid}/stat`, 'latin1').split(') ')[1].split(' ')[1] === String(rt.serverPid()));
-      if (!helper) throw new Error(`${b.label}: no peapod-spawner child of ${rt.serverPid()}`);
-      subjects.push({ label: b.label, rt, ctr, helper: helper.pid });
+      if (!helper) throw new Error(`${label}: no peapod-spawner child of ${rt.serverPid()}`);
+      subjects.push({ label, rt, ctr, helper: helper.pid });
     }
     const results: Record<string, Round[]> = {};
     for (let round = 0; round < o.rounds; round++) {
-      const order = round % 2 ? [...subjects].reverse() : subjects;
-      for (const s of order) (results[s.label] ??= []).push(await measure(s, o.calls, o.versions));
+      for (const s of roundOrder(subjects, round)) (results[s.label] ??= []).push(await measure(s, o.calls, o.versions));
       log(`round ${round + 1} of ${o.rounds} done`);
     }
     const labels = subjects.map((s) => s.label);
@@ -204,18 +157,7 @@ async function main(): Promise<void> {
       lines.push(`| ${[name, ...med.map((m, i) => `${m.toFixed(3)}, ${min[i].toFixed(3)}`), ...ratio].join(' | ')} |`);
     }
     process.stdout.write(`${lines.join('\n')}\n(${o.calls} serial calls and ${o.versions} Version calls per round, ${o.rounds} rounds; load ${os.loadavg()[0].toFixed(1)})\n`);
-  } finally {
-    for (const c of cleanups.reverse()) {
-      try {
-        await c();
-      } catch (err) {
-        log(`cleanup: ${String(err)}`);
-      }
-    }
-  }
+  });
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
-  process.exitCode = 1;
-});
+runBench(main);

@@ -10,41 +10,13 @@
  * the minimum, the round least disturbed, is the steadier figure). The wall median of the calls is printed beside it.
  *
  *   npm run build && node dist/bench/rpc-cpu.js --against /tmp/base/dist/src/server/main.js [--calls 400] [--rounds 4] [--pods 100]
- *   node dist/bench/rpc-cpu.js --only-this --server-node-flags "--cpu-prof --cpu-prof-dir=/tmp/prof"
+ *   node dist/bench/rpc-cpu.js --server-node-flags "--cpu-prof --cpu-prof-dir=/tmp/prof"
  */
 import { Command } from 'commander';
-import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
-import { busyboxImage, pushImage } from '../test/fixtures/image-builder';
-import { makeTestCniNetwork } from '../test/integration/harness/cni-net';
-import { startRegistry } from '../test/integration/harness/registry';
-import { PEAPOD_CRI_MAIN } from '../test/integration/harness/server';
-import { startPeapod } from './peapod';
 import type { RuntimeUnderTest } from './runtime';
-import { containerConfig, now, podConfig, pool, removeAllPods, SLEEP } from './workloads';
-
-/** Time on CPU of every thread of `pid` so far, in ms (/proc/PID/task/TID/schedstat: ns, finer than /proc/PID/stat's ticks). */
-function cpuMs(pid: number): number {
-  let ns = 0;
-  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      /* the thread ended meanwhile */
-    }
-  }
-  return ns / 1e6;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-function log(msg: string): void {
-  process.stderr.write(`[rpc-cpu ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-}
+import { median, roundOrder, runBench, serverCpu, withTwoBuilds } from './two-builds';
+import { containerConfig, now, podConfig, pool, SLEEP } from './workloads';
 
 /** One server under test with what its calls need. */
 interface Subject {
@@ -97,13 +69,13 @@ async function prepare(label: string, rt: RuntimeUnderTest, image: string, logRo
 async function measure(s: Subject, call: () => Promise<unknown>, calls: number): Promise<{ cpu: number; wall: number }> {
   for (let i = 0; i < 20; i++) await call();
   const walls: number[] = [];
-  const c0 = cpuMs(s.rt.serverPid());
+  const c0 = serverCpu(s.rt.serverPid()).all;
   for (let i = 0; i < calls; i++) {
     const t0 = now();
     await call();
     walls.push(now() - t0);
   }
-  return { cpu: (cpuMs(s.rt.serverPid()) - c0) / calls, wall: median(walls) };
+  return { cpu: (serverCpu(s.rt.serverPid()).all - c0) / calls, wall: median(walls) };
 }
 
 async function main(): Promise<void> {
@@ -116,36 +88,18 @@ async function main(): Promise<void> {
     .option('--server-node-flags <flags>', 'node flags for this build\'s peapod-cri, e.g. "--cpu-prof --cpu-prof-dir=DIR"')
     .parse(process.argv)
     .opts<{ against?: string; calls: number; rounds: number; pods: number; only?: string; serverNodeFlags?: string }>();
-  const cleanups: (() => Promise<void> | void)[] = [];
-  try {
-    const reg = await startRegistry();
-    cleanups.push(() => reg.stop());
-    const net = makeTestCniNetwork();
-    cleanups.push(() => net.cleanup());
-    const logRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'peapod-rpc-cpu-logs-'));
-    cleanups.push(() => fs.rmSync(logRoot, { recursive: true, force: true }));
-    await pushImage(reg.url, 'bench/busybox', 'v1', await busyboxImage());
-    const image = `${reg.host}/bench/busybox:v1`;
-    const builds: { label: string; main: string; flags: string[] }[] = [{ label: 'this', main: PEAPOD_CRI_MAIN, flags: o.serverNodeFlags ? o.serverNodeFlags.split(' ').filter(Boolean) : [] }];
-    if (o.against) builds.unshift({ label: 'against', main: path.resolve(o.against), flags: [] });
+  await withTwoBuilds({ name: 'rpc-cpu', against: o.against, serverNodeFlags: o.serverNodeFlags }, async ({ builds, image, logRoot, log }) => {
     const subjects: Subject[] = [];
-    for (const b of builds) {
-      log(`starting ${b.label} (${b.main})`);
-      const rt = await startPeapod({ cniConfDir: net.confDir, nodeFlags: b.flags, serverMain: b.main });
-      cleanups.push(async () => {
-        await removeAllPods(rt).catch((e: unknown) => log(`removing ${b.label}'s pods: ${String(e)}`));
-        await rt.stop();
-      });
-      subjects.push(await prepare(b.label, rt, image, logRoot, o.pods));
-      log(`${b.label}: ${o.pods + 1} pods ready`);
+    for (const { label, rt } of builds) {
+      subjects.push(await prepare(label, rt, image, logRoot, o.pods));
+      log(`${label}: ${o.pods + 1} pods ready`);
     }
     const only = o.only ? new Set(o.only.split(',')) : undefined;
     const names = Object.keys(subjects[0].calls).filter((n) => !only || only.has(n));
     const results: Record<string, Record<string, { cpu: number[]; wall: number[] }>> = {};
     for (let round = 0; round < o.rounds; round++) {
-      const order = round % 2 ? [...subjects].reverse() : subjects;
       for (const name of names) {
-        for (const s of order) {
+        for (const s of roundOrder(subjects, round)) {
           const m = await measure(s, s.calls[name], o.calls);
           const cell = ((results[name] ??= {})[s.label] ??= { cpu: [], wall: [] });
           cell.cpu.push(m.cpu);
@@ -165,18 +119,7 @@ async function main(): Promise<void> {
       lines.push(`| ${[name, ...cpu.map((c, i) => `${c.toFixed(3)}, ${min[i].toFixed(3)}`), ...ratio, ...wall.map((w) => w.toFixed(3))].join(' | ')} |`);
     }
     process.stdout.write(`${lines.join('\n')}\n(${o.calls} calls per RPC per round, ${o.rounds} rounds, medians over rounds; load ${os.loadavg()[0].toFixed(1)})\n`);
-  } finally {
-    for (const c of cleanups.reverse()) {
-      try {
-        await c();
-      } catch (err) {
-        log(`cleanup: ${String(err)}`);
-      }
-    }
-  }
+  });
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
-  process.exitCode = 1;
-});
+runBench(main);

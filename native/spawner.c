@@ -11,9 +11,10 @@
  *
  * It is also a child subreaper (PR_SET_CHILD_SUBREAPER), as conmon is: a
  * process a child leaves behind (`runc exec --detach` leaves the exec'd
- * process) becomes this process's child when its parent exits, so its exit
- * status can be reported. That is how peapod-cri runs ExecSync without a
- * conmon per call.
+ * process) becomes this process's child when its parent exits, so a detached
+ * run (kind 3) can report its exit status. That is how peapod-cri runs
+ * ExecSync without a conmon per call. Other processes left behind are reaped
+ * and forgotten.
  *
  * Channels:
  * - fd 0: requests from peapod (binary frames, below); EOF ends this process
@@ -23,7 +24,6 @@
  *     "S <id> <pid>\n"            spawned (the program was exec'd)
  *     "E <id> <errno>\n"          could not be started (fork, chdir or exec failed)
  *     "X <id> <code> <signal>\n"  exited: code -1 when killed by <signal>, signal 0 otherwise
- *     "Z <pid> <code> <signal>\n" a process a child left behind exited (reaped here)
  * - argv[1]: a name in the abstract unix socket namespace (bound NUL-padded
  *   to the whole sun_path, as libuv addresses it); peapod connects one stream
  *   socket per piped stdio fd of a child and writes 8 bytes first (u32
@@ -32,11 +32,11 @@
  *   child's fd, as libuv gives children a socketpair for a pipe.
  *
  * Request frames (little-endian): u32 length of the rest, u32 kind, then
- * - kind 1, spawn: u32 id, u32 flags (1: detached, a new session; 2: hold
- *   outputs, below), u32 nfds (3..16), nfds bytes 'p' (a connection) or 'n'
- *   (/dev/null), str cwd ('' keeps this process's), str file, u32 argc, argc
- *   strs, u32 envc, envc strs ("K=V"); a str is u32 length + bytes.
- * - kind 2, release: u32 id, u32 pid.
+ * - kind 1, spawn: u32 id, u32 flags (1: detached, a new session), u32 nfds
+ *   (3..16), nfds bytes 'p' (a connection) or 'n' (/dev/null), str cwd (''
+ *   keeps this process's), str file, u32 argc, argc strs, u32 envc, envc strs
+ *   ("K=V"); a str is u32 length + bytes.
+ * - kind 2 is unused (it was the release of held outputs); it is ignored.
  * - kind 3, detached run (ExecSync's `runc exec --detach`): u32 id, u32 cap,
  *   str pid file, str cwd, str file, u32 argc, argc strs, u32 envc, envc strs.
  *   The child gets /dev/null as fd 0 and, as fds 1 and 2, pipes this
@@ -53,14 +53,6 @@
  *   the child's end, and the left process's: pcode -1 when killed by
  *   psignal, -2 when there was none, -3 when its end is unknown. The
  *   child's own start is reported with "S", or "E" when it could not start.
- *
- * Held outputs (flag 2): this process keeps its own copy of the child's
- * piped fds 1 and up past the child's exit, until peapod releases them
- * (kind 2): at once for pid 0, else when process <pid> (a process the child
- * left behind) has been reaped, or at once if it is already gone. Releasing
- * shuts their write side down: peapod reads whatever was written and then an
- * end of file, even while some other process still holds the fd (its writes
- * then fail with EPIPE, as when conmon stops reading an exec's output).
  *
  * The child starts as libuv would start one: every signal at its default
  * and unblocked, fds 0..nfds-1 as asked and every other fd closed; `file`
@@ -93,11 +85,9 @@
 #define MAX_FRAME (8u << 20)
 #define HEADER_BYTES 8
 #define KIND_SPAWN 1
-#define KIND_RELEASE 2
 #define KIND_DETACHED_RUN 3
 #define FLAG_DETACHED 1
-#define FLAG_HOLD 2
-/* Orphans reaped lately, so a release naming one that already exited ends at once. */
+/* Orphans reaped lately, so a detached run whose left process was reaped before its pid file was read still gets its end. */
 #define RECENT 256
 
 /* A spawn request being assembled: its frame and the connections of its piped fds. */
@@ -122,14 +112,6 @@ struct conn {
 struct child {
   pid_t pid;
   uint32_t id;
-};
-
-/* Outputs held for request `id`: released now, or when `watch` is reaped. */
-struct held {
-  uint32_t id;
-  int fds[MAX_FDS];
-  pid_t watch; /* 0 while not released */
-  int used;
 };
 
 /* A detached run (kind 3): its child, the process it left, the read ends of its outputs. */
@@ -159,8 +141,6 @@ static struct conn *conns;
 static size_t nconns;
 static struct child *children;
 static size_t nchildren, capchildren;
-static struct held *helds;
-static size_t nhelds;
 static struct reaped recent[RECENT];
 static size_t recent_next;
 static pid_t parent_pid;
@@ -218,38 +198,6 @@ static void pending_free(struct pending *p) {
     if (p->fds[i] >= 0) close(p->fds[i]);
   free(p->frame);
   p->used = 0;
-}
-
-static struct held *held_for(uint32_t id) {
-  for (size_t i = 0; i < nhelds; i++)
-    if (helds[i].used && helds[i].id == id) return &helds[i];
-  return NULL;
-}
-
-static struct held *held_new(uint32_t id) {
-  size_t slot = nhelds;
-  for (size_t i = 0; i < nhelds; i++)
-    if (!helds[i].used) {
-      slot = i;
-      break;
-    }
-  if (slot == nhelds) helds = xrealloc(helds, ++nhelds * sizeof *helds);
-  struct held *h = &helds[slot];
-  h->used = 1;
-  h->id = id;
-  h->watch = 0;
-  for (int i = 0; i < MAX_FDS; i++) h->fds[i] = -1;
-  return h;
-}
-
-/* Ends held outputs: their write side shut down for every holder, our copies closed. */
-static void held_end(struct held *h) {
-  for (int i = 0; i < MAX_FDS; i++)
-    if (h->fds[i] >= 0) {
-      shutdown(h->fds[i], SHUT_WR);
-      close(h->fds[i]);
-    }
-  h->used = 0;
 }
 
 /* A cursor over a request frame. */
@@ -431,14 +379,6 @@ static void launch(struct pending *p) {
   if (err) emit("E %u %d\n", p->id, err);
   else {
     track(pid, p->id);
-    if (flags & FLAG_HOLD) {
-      struct held *h = held_new(p->id);
-      for (uint32_t i = 1; i < nfds; i++)
-        if (p->kinds[i] == 'p') {
-          h->fds[i] = p->fds[i];
-          p->fds[i] = -1; /* kept: not closed by pending_free */
-        }
-    }
     emit("S %u %d\n", p->id, (int)pid);
   }
   free(cwd);
@@ -640,24 +580,12 @@ static void on_spawn(const char *frame, uint32_t len) {
   maybe_launch(p);
 }
 
-static void on_release(const char *frame, uint32_t len) {
-  struct cursor c = {frame, frame + len, 0};
-  uint32_t id = get_u32(&c);
-  pid_t pid = (pid_t)get_u32(&c);
-  struct held *h = held_for(id);
-  if (c.bad || !h) return;
-  /* Gone already: reaped here lately, or not there at all (a zombie of ours is still there: its reaping releases). */
-  if (pid <= 0 || reaped_lately(pid) || (kill(pid, 0) < 0 && errno == ESRCH)) held_end(h);
-  else h->watch = pid;
-}
-
 /* A whole request frame arrived. */
 static void on_request(const char *frame, uint32_t len) {
   struct cursor c = {frame, frame + len, 0};
   uint32_t kind = get_u32(&c);
   if (c.bad) return;
   if (kind == KIND_SPAWN) on_spawn(c.p, len - 4);
-  else if (kind == KIND_RELEASE) on_release(c.p, len - 4);
   else if (kind == KIND_DETACHED_RUN) on_detached_run(c.p, len - 4);
 }
 
@@ -733,13 +661,8 @@ static void reap(void) {
     for (size_t i = 0; i < nruns; i++)
       if (runs[i].used && runs[i].left == pid) {
         run_finish(&runs[i], code, sig);
-        known = 1;
         break;
       }
-    if (known) continue;
-    for (size_t i = 0; i < nhelds; i++)
-      if (helds[i].used && helds[i].watch == pid) held_end(&helds[i]);
-    emit("Z %d %d %d\n", (int)pid, code, sig);
   }
 }
 

@@ -16,6 +16,7 @@ import { CliError, EXIT_ENGINE } from './errors';
 
 /** Log levels the CLI accepts, least severe first (Podman's, plus `warning` and `panic` as aliases). */
 export const CLI_LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+/** One of CLI_LOG_LEVELS. */
 export type CliLogLevel = (typeof CLI_LOG_LEVELS)[number];
 
 /** pino's numeric value of each level. */

@@ -10,7 +10,10 @@
  * jumped to from POSTROUTING for the container's address), for the whole
  * subnet at once: traffic from the network's pods to anywhere outside it
  * leaves with the host's address. It is installed at the network's first use
- * since boot (checked with `-C`, added when missing), then a marker file in
+ * since boot, by each command that attaches a pod (`run`, `create`, `pod
+ * create`: network.ts prepareCliNetwork; `pod start` and `pod restart` of a
+ * stopped pod: ensureCliNetworkRules), checked with `-C` and added when
+ * missing, then a marker file in
  * the runroot (`cli-network/masquerade-<subnet>`, on tmpfs: gone at reboot,
  * with the rule) saves later commands the `iptables` process. Like the
  * bridge itself, the rule stays after the last pod (Podman's netavark keeps

@@ -141,16 +141,41 @@ export function attachedNetwork(conf: CniNetworkConfList, extras: CliNetworkExtr
 export function prepareCliNetwork(
   confDir: string,
   publishesPorts: boolean,
-  o: { runroot: string; locks: ProcessLocks; warn: (err: unknown, msg: string) => void },
+  o: CliNetworkRuleOptions,
 ): { conf: CniNetworkConfList; masquerade: Promise<void> } {
   const { conf } = ensureDefaultNetwork(confDir);
   const extras = networkExtras(conf.file);
-  let masquerade = Promise.resolve();
-  if (extras.masquerade && !inUserNamespace()) {
-    const { ensureMasquerade } = require('./network-masquerade') as typeof import('./network-masquerade');
-    masquerade = ensureMasquerade(extras.masquerade, o.runroot, o.locks).catch((err: unknown) => o.warn(err, `masquerading ${extras.masquerade} failed: its pods reach the host and one another, not beyond`));
-  }
-  return { conf: attachedNetwork(conf, extras, publishesPorts), masquerade };
+  return { conf: attachedNetwork(conf, extras, publishesPorts), masquerade: startMasquerade(extras, o) };
+}
+
+/** What installing a network's rules needs: the runroot (the per-boot marker), the cross-process locks, where warnings go. */
+export interface CliNetworkRuleOptions {
+  runroot: string;
+  locks: ProcessLocks;
+  warn: (err: unknown, msg: string) => void;
+}
+
+/**
+ * Makes sure the rules the `peapod` key of `conf`'s file asks for are in
+ * place (the subnet's masquerade rule, network-masquerade.ts) for a pod
+ * attached to it again: `pod start` and `pod restart` of a stopped pod run
+ * CNI ADD on the network the pod was made with, and after a reboot (runroot
+ * and rule gone) nothing else would install the rule before the next `run`
+ * or `pod create`. The caller awaits the promise before it returns; it never
+ * rejects (a failure is a warning, as in prepareCliNetwork). Nothing is done
+ * for a network without the key, or in a user namespace.
+ * @param conf the network the pod is attached to (its `file` is read for the key)
+ */
+export function ensureCliNetworkRules(conf: CniNetworkConfList, o: CliNetworkRuleOptions): Promise<void> {
+  return startMasquerade(networkExtras(conf.file), o);
+}
+
+/** The masquerade rule `extras` asks for being installed (never rejects); resolved at once when none is asked for. */
+function startMasquerade(extras: CliNetworkExtras, o: CliNetworkRuleOptions): Promise<void> {
+  const subnet = extras.masquerade;
+  if (!subnet || inUserNamespace()) return Promise.resolve();
+  const { ensureMasquerade } = require('./network-masquerade') as typeof import('./network-masquerade');
+  return ensureMasquerade(subnet, o.runroot, o.locks).catch((err: unknown) => o.warn(err, `masquerading ${subnet} failed: its pods reach the host and one another, not beyond`));
 }
 
 /** The /24s (`198.19.7.0/24`) holding an IPv4 address of a host interface other than `except`. */

@@ -43,17 +43,25 @@ function failed(verb: string, pod: SandboxRecord, failures: { item: ContainerRec
 }
 
 /**
- * Starts a pod: its sandbox set up again when it was stopped, then every
+ * Starts a pod: its sandbox set up again when it was stopped (with its
+ * network's rules, network.ts ensureCliNetworkRules), then every
  * container not running (created ones started; exited ones made again,
  * then started), as `peapod start` starts them.
  * @param c the domain as openContainers gives it
  * @throws CliError (125) naming the containers that did not start, or the sandbox's failure.
  */
 export async function startPod(ctx: CliContext, c: CliContainers, pod: SandboxRecord): Promise<void> {
+  // A stopped pod is attached to its network again: the network's own rules (the masquerade rule, gone after a reboot) beside it.
+  const net = pod.setup?.cniNetwork;
+  const rules = net
+    ? (require('./network') as typeof import('./network')).ensureCliNetworkRules(net, { runroot: ctx.config.runroot, locks: c.peapod.state.locks, warn: (err, msg) => ctx.log.warn({ err }, msg) })
+    : Promise.resolve();
   try {
     await c.peapod.sandboxes.start(pod.id);
   } catch (err) {
     throw new CliError(`starting pod ${pod.metadata.name}: ${(err as Error).message}`, EXIT_ENGINE);
+  } finally {
+    await rules;
   }
   const todo = (await podContainers(c.peapod, pod.id)).filter((r) => r.state !== 'running');
   const failures = await eachLimited(todo, async (r) => {

@@ -79,6 +79,7 @@ export class AttachFrameDecoder extends Transform {
     super({ readableObjectMode: true });
   }
 
+  /** Node's Transform: frames (u32 big-endian length, pipe byte, data) out of `chunk` and what was left of the last one. */
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
     while (this.pending.length >= 4) {
@@ -92,6 +93,7 @@ export class AttachFrameDecoder extends Transform {
     done();
   }
 
+  /** Node's Transform: at the end, a frame cut short is an error. */
   override _flush(done: TransformCallback): void {
     done(this.pending.length ? new Error(`attach relay: ${this.pending.length} bytes of a cut frame`) : undefined);
   }

@@ -74,6 +74,7 @@ export interface PodSnapshotSource {
 
 /** Default bounds (containerd: 100 events per subscriber channel, 5 minutes kept without subscribers). */
 export const DEFAULT_SUBSCRIBER_CAPACITY = 1000;
+/** Events held for the next subscriber while there is none: at most `count`, none older than `ms` milliseconds. */
 export const DEFAULT_HOLD = { count: 1000, ms: 5 * 60_000 };
 
 /** Why a subscription ended. */

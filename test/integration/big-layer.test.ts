@@ -2,13 +2,10 @@ import { expect } from 'chai';
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { busyboxImage, pushImage } from '../fixtures/image-builder';
-import { removeAllPods } from './harness/client';
-import { makeTestCniNetwork, TestCniNetwork } from './harness/cni-net';
-import { startRegistry, TestRegistry } from './harness/registry';
-import { startServer, TestServer } from './harness/server';
+import { CriStack, startCriStack } from './harness/cri-stack';
+import type { TestRegistry } from './harness/registry';
+import type { TestServer } from './harness/server';
 import { waitFor } from './helpers/wait';
 
 /** Whether strace is attached to every thread of `pid`. */
@@ -21,29 +18,19 @@ const FILES = 200_000;
 
 describe('a writable layer of 200k files (issue 12 item 4)', function () {
   this.timeout(600_000);
-  let network: TestCniNetwork;
   let registry: TestRegistry;
   let server: TestServer;
   let tracer: ChildProcess | undefined;
   let logRoot: string;
+  let stack: CriStack | undefined;
 
   before(async () => {
-    logRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'peapod-biglayer-logs-'));
-    network = makeTestCniNetwork();
-    registry = await startRegistry();
-    await pushImage(registry.url, 'test/busybox', 'v1', await busyboxImage());
-    server = await startServer({ config: network.configToml });
+    ({ registry, server, logRoot } = stack = await startCriStack({ logPrefix: 'peapod-biglayer-logs-' }));
   });
 
   after(async () => {
     tracer?.kill('SIGKILL');
-    if (server) {
-      await removeAllPods(server.client);
-      await server.cleanup();
-    }
-    await registry?.stop();
-    network?.cleanup();
-    if (logRoot) fs.rmSync(logRoot, { recursive: true, force: true });
+    await stack?.stop();
   });
 
   it('is measured in the background and deleted in the background: the event loop never walks it', async () => {

@@ -6,11 +6,8 @@ import * as path from 'node:path';
 import { processesWithArgument } from '../../src/common/host/proc';
 import type { ContainerConfig } from '../../src/generated/runtime/v1/ContainerConfig';
 import type { PodSandboxConfig } from '../../src/generated/runtime/v1/PodSandboxConfig';
-import { busyboxImage, pushImage } from '../fixtures/image-builder';
-import { makeTestCniNetwork, TestCniNetwork } from './harness/cni-net';
-import { removeAllPods } from './harness/client';
-import { startRegistry, TestRegistry } from './harness/registry';
-import { startServer, TestServer } from './harness/server';
+import { CriStack, startCriStack } from './harness/cri-stack';
+import type { TestServer } from './harness/server';
 import { until, waitFor } from './helpers/wait';
 
 /**
@@ -32,10 +29,9 @@ async function monitorsOf(id: string): Promise<number[]> {
 
 describe('racing Stop and Remove calls (real runc, conmon, CNI)', function () {
   this.timeout(180_000);
-  let network: TestCniNetwork;
-  let registry: TestRegistry;
   let server: TestServer;
   let image: string;
+  let stack: CriStack | undefined;
 
   const podConfig = (name: string): PodSandboxConfig => ({
     metadata: { name, namespace: 'peapod-races', uid: randomBytes(8).toString('hex'), attempt: 0 },
@@ -52,21 +48,11 @@ describe('racing Stop and Remove calls (real runc, conmon, CNI)', function () {
     );
 
   before(async () => {
-    network = makeTestCniNetwork();
-    registry = await startRegistry();
-    await pushImage(registry.url, 'test/busybox', 'v1', await busyboxImage({}));
-    image = `${registry.host}/test/busybox:v1`;
-    server = await startServer({ config: network.configToml });
-    await server.client.image.PullImage({ image: { image } });
+    ({ server, image } = stack = await startCriStack({ logPrefix: 'peapod-concurrent-logs-', pull: true }));
   });
 
   after(async () => {
-    if (server) {
-      await removeAllPods(server.client);
-      await server.cleanup();
-    }
-    await registry?.stop();
-    network?.cleanup();
+    await stack?.stop();
   });
 
   async function runningContainer(pod: string, pc: PodSandboxConfig, name: string): Promise<string> {

@@ -10,9 +10,9 @@ import { joinLogLines } from '../../src/runtime-service/container/logs';
 import { processCgroups } from '../../src/runtime-service/container/stats';
 import { busyboxImage, pushImage } from '../fixtures/image-builder';
 import { spdyConnect, spdyRemoteCommand } from '../support/spdy-client';
-import { makeTestCniNetwork, TestCniNetwork } from './harness/cni-net';
-import { startRegistry, TestRegistry } from './harness/registry';
-import { removeAllPods } from './harness/client';
+import { CriStack, startCriStack } from './harness/cri-stack';
+import type { TestCniNetwork } from './harness/cni-net';
+import type { TestRegistry } from './harness/registry';
 import { startServer, TestServer } from './harness/server';
 import { until } from './helpers/wait';
 
@@ -36,6 +36,7 @@ describe('containers over CRI (real runc, conmon, CNI, registry)', function () {
   let podConfig: PodSandboxConfig;
   /** Parent of the pods' log directories, removed after the suite. */
   let LOG_ROOT = '';
+  let stack: CriStack | undefined;
   const config = (): string => `${network.configToml}`;
 
   function newPodConfig(name: string): PodSandboxConfig {
@@ -78,28 +79,16 @@ describe('containers over CRI (real runc, conmon, CNI, registry)', function () {
   }
 
   before(async () => {
-    LOG_ROOT = fs.mkdtempSync(path.join(os.tmpdir(), 'peapod-ctr-logs-'));
-    network = makeTestCniNetwork();
-    registry = await startRegistry();
-    await pushImage(registry.url, 'test/busybox', 'v1', await busyboxImage({ Env: ['FROM_IMAGE=yes'] }));
+    ({ network, registry, server, image, logRoot: LOG_ROOT } = stack = await startCriStack({ logPrefix: 'peapod-ctr-logs-', imageConfig: { Env: ['FROM_IMAGE=yes'] }, pull: true }));
     await pushImage(registry.url, 'test/busybox-app', 'v1', await busyboxImage({ User: 'app', StopSignal: 'SIGUSR1' }));
-    image = `${registry.host}/test/busybox:v1`;
     stopSigImage = `${registry.host}/test/busybox-app:v1`;
-    server = await startServer({ config: config() });
-    await server.client.image.PullImage({ image: { image } });
     await server.client.image.PullImage({ image: { image: stopSigImage } });
     podConfig = newPodConfig('ctrs');
     podId = (await server.client.runtime.RunPodSandbox({ config: podConfig })).pod_sandbox_id;
   });
 
   after(async () => {
-    if (server) {
-      await removeAllPods(server.client);
-      await server.cleanup();
-    }
-    await registry?.stop();
-    network?.cleanup();
-    if (LOG_ROOT) fs.rmSync(LOG_ROOT, { recursive: true, force: true });
+    await stack?.stop();
   });
 
   it('creates, starts, reports, lists, stops and removes a container; Stop and Remove are idempotent', async () => {

@@ -2,13 +2,9 @@ import { expect } from 'chai';
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { busyboxImage, pushImage } from '../fixtures/image-builder';
-import { removeAllPods } from './harness/client';
-import { makeTestCniNetwork, TestCniNetwork } from './harness/cni-net';
-import { startRegistry, TestRegistry } from './harness/registry';
-import { startServer, TestServer } from './harness/server';
+import { CriStack, startCriStack } from './harness/cri-stack';
+import type { TestServer } from './harness/server';
 import { waitFor } from './helpers/wait';
 
 /** One completed system call of an strace -f log: thread id, name, arguments text, result. */
@@ -46,32 +42,19 @@ function allThreadsTraced(pid: number): boolean {
 
 describe('durable state without fsync on the event loop (issue 12 item 17, issue 15)', function () {
   this.timeout(180_000);
-  let network: TestCniNetwork;
-  let registry: TestRegistry;
   let server: TestServer;
   let tracer: ChildProcess | undefined;
   let image: string;
   let logRoot: string;
+  let stack: CriStack | undefined;
 
   before(async () => {
-    logRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'peapod-durable-logs-'));
-    network = makeTestCniNetwork();
-    registry = await startRegistry();
-    await pushImage(registry.url, 'test/busybox', 'v1', await busyboxImage());
-    image = `${registry.host}/test/busybox:v1`;
-    server = await startServer({ config: network.configToml });
-    await server.client.image.PullImage({ image: { image } });
+    ({ server, image, logRoot } = stack = await startCriStack({ logPrefix: 'peapod-durable-logs-', pull: true }));
   });
 
   after(async () => {
     tracer?.kill('SIGKILL');
-    if (server) {
-      await removeAllPods(server.client);
-      await server.cleanup();
-    }
-    await registry?.stop();
-    network?.cleanup();
-    if (logRoot) fs.rmSync(logRoot, { recursive: true, force: true });
+    await stack?.stop();
   });
 
   it('fsyncs the new files and directories of a pod and a container before recording them, never on the event-loop thread', async () => {

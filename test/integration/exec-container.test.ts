@@ -10,16 +10,12 @@ import * as grpc from '@grpc/grpc-js';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import WebSocket from 'ws';
-import { busyboxImage, pushImage } from '../fixtures/image-builder';
 import { waitFor } from '../support/socket-pair';
 import { readAll, spdyConnect, spdyRemoteCommand } from '../support/spdy-client';
-import { makeTestCniNetwork, TestCniNetwork } from './harness/cni-net';
-import { startRegistry, TestRegistry } from './harness/registry';
-import { removeAllPods } from './harness/client';
-import { startServer, TestServer } from './harness/server';
+import { CriStack, startCriStack } from './harness/cri-stack';
+import type { TestServer } from './harness/server';
 
 const CRICTL = '/usr/local/bin/crictl';
 
@@ -51,11 +47,10 @@ function crictl(socket: string, args: string[], stdin?: string): Promise<{ code:
 
 describe('Exec in a real container (runc exec under the streaming server)', function () {
   this.timeout(120_000);
-  let network: TestCniNetwork;
-  let registry: TestRegistry;
   let server: TestServer;
   let containerId: string;
-  const logRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'peapod-exec-logs-'));
+  let stack: CriStack | undefined;
+  let logRoot: string;
 
   const code = (p: Promise<unknown>): Promise<grpc.status> =>
     p.then(
@@ -66,12 +61,8 @@ describe('Exec in a real container (runc exec under the streaming server)', func
     (await server.client.runtime.Exec({ container_id: containerId, cmd, stdin: flags.stdin ?? false, stdout: true, stderr: flags.stderr ?? false })).url ?? '';
 
   before(async () => {
-    network = makeTestCniNetwork();
-    registry = await startRegistry();
-    await pushImage(registry.url, 'test/busybox', 'v1', await busyboxImage({ Env: ['FROM_IMAGE=yes'] }));
-    const image = `${registry.host}/test/busybox:v1`;
-    server = await startServer({ config: network.configToml });
-    await server.client.image.PullImage({ image: { image } });
+    ({ server, logRoot } = stack = await startCriStack({ logPrefix: 'peapod-exec-logs-', imageConfig: { Env: ['FROM_IMAGE=yes'] }, pull: true }));
+    const image = stack.image;
     const podConfig = {
       metadata: { name: 'execpod', namespace: 'peapod-test', uid: randomBytes(8).toString('hex'), attempt: 0 },
       hostname: 'execpod',
@@ -90,13 +81,7 @@ describe('Exec in a real container (runc exec under the streaming server)', func
   });
 
   after(async () => {
-    if (server) {
-      await removeAllPods(server.client);
-      await server.cleanup();
-    }
-    await registry?.stop();
-    network?.cleanup();
-    fs.rmSync(logRoot, { recursive: true, force: true });
+    await stack?.stop();
   });
 
   it('runs the command inside the container with stdin, stdout, stderr and the exit code (SPDY v4)', async () => {

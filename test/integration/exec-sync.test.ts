@@ -3,22 +3,18 @@ import { expect } from 'chai';
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { startSpawnServer, stopSpawnServer } from '../../src/common/host/command';
 import { PeapodError } from '../../src/common/errors';
 import { ContainerEngine, EXEC_SYNC_MAX_OUTPUT } from '../../src/runtime-service/container/engine';
 import { MAX_MESSAGE_BYTES } from '../../src/server/proto';
 import { containerSpecOf } from '../../src/runtime-service/cri/container-config';
-import { busyboxImage, pushImage } from '../fixtures/image-builder';
 import type { TestPod } from './helpers/busybox-pod';
 import { BusyboxEngine, closeBusyboxEngine, openBusyboxEngine } from './helpers/busybox-engine';
 import { containerConfig } from './helpers/container-config';
 import { until } from './helpers/wait';
-import { removeAllPods } from './harness/client';
-import { makeTestCniNetwork, TestCniNetwork } from './harness/cni-net';
-import { startRegistry, TestRegistry } from './harness/registry';
-import { startServer, TestServer } from './harness/server';
+import { CriStack, startCriStack } from './harness/cri-stack';
+import type { TestServer } from './harness/server';
 
 
 /** Runs `total` calls of `fn`, `concurrency` at a time; resolves with every failure's message. */
@@ -112,20 +108,14 @@ describe('ExecSync under concurrency (issue 12 item 12)', function () {
   this.timeout(600_000);
 
   describe('through peapod-cri (runc exec via the spawn server)', () => {
-    let network: TestCniNetwork;
-    let registry: TestRegistry;
     let server: TestServer;
     let logRoot: string;
     let id: string;
+    let stack: CriStack | undefined;
 
     before(async () => {
-      logRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'peapod-execsync-logs-'));
-      network = makeTestCniNetwork();
-      registry = await startRegistry();
-      await pushImage(registry.url, 'test/busybox', 'v1', await busyboxImage());
-      const image = `${registry.host}/test/busybox:v1`;
-      server = await startServer({ config: network.configToml });
-      await server.client.image.PullImage({ image: { image } });
+      ({ server, logRoot } = stack = await startCriStack({ logPrefix: 'peapod-execsync-logs-', pull: true }));
+      const image = stack.image;
       const pc = {
         metadata: { name: 'execs', namespace: 'peapod-test', uid: randomBytes(8).toString('hex'), attempt: 0 },
         log_directory: path.join(logRoot, 'execs'),
@@ -137,13 +127,7 @@ describe('ExecSync under concurrency (issue 12 item 12)', function () {
     });
 
     after(async () => {
-      if (server) {
-        await removeAllPods(server.client);
-        await server.cleanup();
-      }
-      await registry?.stop();
-      network?.cleanup();
-      if (logRoot) fs.rmSync(logRoot, { recursive: true, force: true });
+      await stack?.stop();
     });
 
     it('runs 20 at once, 50 rounds: every one succeeds with its own output', async () => {

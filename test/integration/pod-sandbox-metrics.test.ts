@@ -1,15 +1,11 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Metric__Output } from '../../src/generated/runtime/v1/Metric';
 import type { PodSandboxConfig } from '../../src/generated/runtime/v1/PodSandboxConfig';
-import { busyboxImage, pushImage } from '../fixtures/image-builder';
-import { makeTestCniNetwork, TestCniNetwork } from './harness/cni-net';
-import { removeAllPods } from './harness/client';
-import { startRegistry, TestRegistry } from './harness/registry';
-import { startServer, TestServer } from './harness/server';
+import { CriStack, startCriStack } from './harness/cri-stack';
+import type { TestServer } from './harness/server';
 import { until, waitFor } from './helpers/wait';
 
 /** The value of a sample line `name{labels} value` of the text exposition, or undefined. */
@@ -20,20 +16,14 @@ function sample(text: string, series: string): number | undefined {
 
 describe('metrics: ListMetricDescriptors, ListPodSandboxMetrics and the Prometheus endpoint (real runc, conmon, CNI, registry)', function () {
   this.timeout(180_000);
-  let network: TestCniNetwork;
-  let registry: TestRegistry;
   let server: TestServer;
   let image: string;
   let logRoot = '';
+  let stack: CriStack | undefined;
   let metricsUrl = '';
 
   before(async () => {
-    logRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'peapod-metrics-logs-'));
-    network = makeTestCniNetwork();
-    registry = await startRegistry();
-    await pushImage(registry.url, 'test/busybox', 'v1', await busyboxImage());
-    image = `${registry.host}/test/busybox:v1`;
-    server = await startServer({ config: `${network.configToml}\n[metrics]\nenable = true\nport = 0\n` });
+    ({ server, image, logRoot } = stack = await startCriStack({ logPrefix: 'peapod-metrics-logs-', config: (n) => `${n.configToml}\n[metrics]\nenable = true\nport = 0\n` }));
     // The endpoint logs where it listens (port 0 picks a free one).
     await waitFor(() => /"port":\d+[^\n]*metrics endpoint serving/.test(server.stderr()), 20_000, 'the metrics endpoint logged its port');
     const port = /"port":(\d+)[^\n]*metrics endpoint serving/.exec(server.stderr())![1];
@@ -41,13 +31,7 @@ describe('metrics: ListMetricDescriptors, ListPodSandboxMetrics and the Promethe
   });
 
   after(async () => {
-    if (server) {
-      await removeAllPods(server.client);
-      await server.cleanup();
-    }
-    await registry?.stop();
-    network?.cleanup();
-    if (logRoot) fs.rmSync(logRoot, { recursive: true, force: true });
+    await stack?.stop();
   });
 
   it('reports CPU, memory, filesystem and loopback network metrics of a running container with the labels of the descriptors; the endpoint counts the RPCs, the pull and an OOM kill', async () => {

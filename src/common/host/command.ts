@@ -16,9 +16,7 @@ import { ChildProcess, spawn, StdioOptions } from 'node:child_process';
 import * as fs from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { PeapodError } from '../errors';
-import { DetachedRun, DetachedRunRequest, ProcessEnd, SPAWNER_BINARY, SpawnServer, SpawnStdio } from './spawner';
-
-export type { ProcessEnd } from './spawner';
+import { DetachedRun, DetachedRunRequest, SPAWNER_BINARY, SpawnServer, SpawnStdio } from './spawner';
 
 /**
  * A started host program: the part of Node's ChildProcess peapod uses,
@@ -200,43 +198,16 @@ export function spawnHostProcess(file: string, args: readonly string[], options:
   return nodeSpawn(file, args, options);
 }
 
-/** A host program whose piped outputs stay open past its exit until released (see SpawnRequest.holdOutputs). */
-export interface HeldOutputsProcess extends HostProcess {
-  /** Ends the outputs now (`afterPid` 0) or once process `afterPid`, one it left behind, has exited. */
-  releaseOutputs(afterPid?: number): void;
-  /**
-   * Resolves when `pid`, a process it left behind (such as the one
-   * `runc exec --detach` starts), has exited, with its exit code or signal:
-   * the spawn server's helper is a child subreaper and reaps it.
-   */
-  endOfLeftProcess(pid: number): Promise<ProcessEnd>;
-}
-
-/** Whether the spawn server runs, so that spawnHoldingOutputs is available (peapod-cri; not a CLI). */
-export function canHoldOutputs(): boolean {
+/** Whether the spawn server runs, so that runDetached is available (peapod-cri; not a CLI). */
+export function canRunDetached(): boolean {
   return spawnServer?.alive ?? false;
 }
-
-/**
- * Starts a host program through the spawn server with its outputs held
- * past its exit until `releaseOutputs` (SpawnRequest.holdOutputs): for a
- * program that leaves a process behind whose output is wanted until that
- * process exits, not until every holder of the pipe has gone.
- * @throws Error without the spawn server (check canHoldOutputs()), or for
- *   stdio other than 'pipe' and 'ignore'.
- */
-export function spawnHoldingOutputs(file: string, args: readonly string[], options: SpawnHostOptions = {}): HeldOutputsProcess {
-  const stdio = serverStdio(options.stdio);
-  if (!spawnServer?.alive || !stdio) throw new Error('spawnHoldingOutputs needs the spawn server and piped or ignored stdio');
-  return spawnServer.spawn({ file, args, stdio, env: options.env ?? process.env, cwd: options.cwd, detached: options.detached ?? false, holdOutputs: true });
-}
-
 
 /**
  * Starts a detached run through the spawn server (SpawnServer.runDetached:
  * its outputs forwarded by the helper, its pid file read there, the process
  * it leaves reaped there).
- * @throws Error without the spawn server (check canHoldOutputs())
+ * @throws Error without the spawn server (check canRunDetached())
  */
 export function runDetached(r: Omit<DetachedRunRequest, 'env'> & { env?: NodeJS.ProcessEnv }): DetachedRun {
   if (!spawnServer?.alive) throw new Error('runDetached needs the spawn server');

@@ -55,13 +55,6 @@ export interface SpawnRequest {
   cwd?: string;
   /** A new session and process group (setsid). */
   detached: boolean;
-  /**
-   * Hold the child's piped outputs (fd 1 and up) open past its exit until
-   * `SpawnedProcess.releaseOutputs` ends them: whatever was written is
-   * read, then end of file, even while a process the child left behind still
-   * holds them (that process's writes then fail with EPIPE).
-   */
-  holdOutputs?: boolean;
 }
 
 /** How a process ended: an exit code, or the signal that killed it; both null when unknown. */
@@ -178,7 +171,6 @@ function u32(parts: Buffer[], v: number): void {
 
 /** Request kinds of native/spawner.c. */
 const KIND_SPAWN = 1;
-const KIND_RELEASE = 2;
 const KIND_DETACHED_RUN = 3;
 
 /** A frame: u32 length, u32 kind, the body. */
@@ -211,7 +203,7 @@ export function encodeEnvironment(env: NodeJS.ProcessEnv): Buffer {
 export function encodeSpawnRequest(id: number, r: SpawnRequest, encodedEnv?: Buffer): Buffer {
   const parts: Buffer[] = [];
   u32(parts, id);
-  u32(parts, (r.detached ? 1 : 0) | (r.holdOutputs ? 2 : 0));
+  u32(parts, r.detached ? 1 : 0);
   u32(parts, r.stdio.length);
   parts.push(Buffer.from(r.stdio.map((k) => (k === 'pipe' ? 'p' : 'n')).join(''), 'latin1'));
   pushCommand(parts, r, encodedEnv);
@@ -239,14 +231,6 @@ export function encodeDetachedRunRequest(id: number, r: Omit<DetachedRunRequest,
   str(parts, r.pidFile);
   pushCommand(parts, r, encodedEnv);
   return frame(KIND_DETACHED_RUN, parts);
-}
-
-/** The release frame: end request `id`'s held outputs now (pid 0) or once process `pid` has been reaped. */
-export function encodeReleaseRequest(id: number, pid: number): Buffer {
-  const parts: Buffer[] = [];
-  u32(parts, id);
-  u32(parts, pid);
-  return frame(KIND_RELEASE, parts);
 }
 
 /** The signal name of a signal number, as Node reports it in `exit` events. */
@@ -291,8 +275,6 @@ export class SpawnedProcess extends EventEmitter {
     readonly spawnargs: string[],
     stdio: (net.Socket | null)[],
     private readonly onRefChange: () => void,
-    private readonly onRelease: (afterPid: number) => void = () => undefined,
-    private readonly onOrphan: (pid: number) => Promise<ProcessEnd> = watchGone,
   ) {
     super();
     this.stdio = stdio;
@@ -314,14 +296,17 @@ export class SpawnedProcess extends EventEmitter {
     });
   }
 
+  /** The child's fd 0 when piped (a net.Socket: write to it, end it for EOF), else null. */
   get stdin(): Writable | null {
     return this.stdio[0] ?? null;
   }
 
+  /** The child's fd 1 when piped (a net.Socket), else null. */
   get stdout(): Readable | null {
     return this.stdio[1] ?? null;
   }
 
+  /** The child's fd 2 when piped (a net.Socket), else null. */
   get stderr(): Readable | null {
     return this.stdio[2] ?? null;
   }
@@ -349,28 +334,6 @@ export class SpawnedProcess extends EventEmitter {
     } catch {
       return false;
     }
-  }
-
-  /**
-   * Ends outputs held with `holdOutputs`: at once (`afterPid` 0), or once
-   * process `afterPid`, one this child left behind, has exited (at once if
-   * it already has). Safe to call more than once; a child that never
-   * started holds nothing.
-   */
-  releaseOutputs(afterPid = 0): void {
-    if (this.released) return;
-    this.released = true;
-    this.onRelease(afterPid);
-  }
-
-  private released = false;
-
-  /**
-   * Resolves when `pid`, a process this child left behind, has exited (see
-   * SpawnServer.waitForOrphan; the helper that started this child reaps it).
-   */
-  endOfLeftProcess(pid: number): Promise<ProcessEnd> {
-    return this.onOrphan(pid);
   }
 
   /** Lets the event loop end while this child runs (its pipes still count, as with Node's ChildProcess). */
@@ -435,10 +398,6 @@ export class SpawnServer {
   private readonly live = new Map<number, SpawnedProcess>();
   /** Detached runs not yet ended, by request id. */
   private readonly runs = new Map<number, DetachedRun>();
-  /** Ends of processes children left behind, reaped by the helper lately (pid → end), oldest first. */
-  private readonly orphanEnds = new Map<number, ProcessEnd>();
-  /** Who waits for such an end, by pid. */
-  private readonly orphanWaiters = new Map<number, ((end: ProcessEnd) => void)[]>();
   /** The start of an event (a line, or an output frame) whose end has not come yet. */
   private buffered: Buffer = Buffer.alloc(0);
   private dead = false;
@@ -523,16 +482,7 @@ export class SpawnServer {
       s.write(head);
       return s;
     });
-    const child = new SpawnedProcess(
-      r.file,
-      [r.file, ...r.args],
-      sockets,
-      () => this.updateRef(),
-      (pid) => {
-        if (r.holdOutputs && this.alive) (this.helper.stdin as net.Socket).write(encodeReleaseRequest(id, pid));
-      },
-      (pid) => this.waitForOrphan(pid),
-    );
+    const child = new SpawnedProcess(r.file, [r.file, ...r.args], sockets, () => this.updateRef());
     this.live.set(id, child);
     (this.helper.stdin as net.Socket).write(encodeSpawnRequest(id, r, r.env === process.env ? this.ownEnvironment : undefined));
     this.updateRef();
@@ -559,28 +509,6 @@ export class SpawnServer {
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffff_fff0 ? 1 : this.nextId + 1;
     return id;
-  }
-
-  /**
-   * Resolves when process `pid`, one a child of this server left behind
-   * (e.g. the process `runc exec --detach` started), has exited: the helper
-   * is a child subreaper, so such processes become its children and it
-   * reports their end. An end reported before the call is remembered for a
-   * while (the last 1024). If the helper dies first, the process is watched
-   * in /proc and its end reported as unknown (null, null).
-   */
-  waitForOrphan(pid: number): Promise<ProcessEnd> {
-    const known = this.orphanEnds.get(pid);
-    if (known) {
-      this.orphanEnds.delete(pid);
-      return Promise.resolve(known);
-    }
-    if (this.dead) return watchGone(pid);
-    return new Promise((resolve) => {
-      const list = this.orphanWaiters.get(pid) ?? [];
-      list.push(resolve);
-      this.orphanWaiters.set(pid, list);
-    });
   }
 
   /** Ends the helper (children it started keep running, as a Node parent's children do when it exits). */
@@ -632,10 +560,6 @@ export class SpawnServer {
   private onLine(line: string): void {
     const [kind, idText, a, b, c, d] = line.split(' ');
     const id = Number(idText);
-    if (kind === 'Z') {
-      this.onOrphanEnd(id, Number(a), Number(b));
-      return;
-    }
     const run = this.runs.get(id);
     if (run) {
       this.onRunEvent(id, run, kind, a, b, c, d);
@@ -669,19 +593,6 @@ export class SpawnServer {
     }
   }
 
-  private onOrphanEnd(pid: number, code: number, signal: number): void {
-    const end: ProcessEnd = { code: code < 0 ? null : code, signal: code < 0 ? signalName(signal) : null };
-    const waiters = this.orphanWaiters.get(pid);
-    if (waiters) {
-      this.orphanWaiters.delete(pid);
-      for (const w of waiters) w(end);
-      return;
-    }
-    this.orphanEnds.delete(pid);
-    this.orphanEnds.set(pid, end);
-    if (this.orphanEnds.size > ORPHAN_ENDS_KEPT) this.orphanEnds.delete(this.orphanEnds.keys().next().value as number);
-  }
-
   /**
    * The helper is gone: children not yet started fail; the exit of children
    * that run can no longer be reported by it, so each is watched in /proc
@@ -691,10 +602,6 @@ export class SpawnServer {
     if (this.dead) return;
     this.dead = true;
     if (!this.closing) this.onExit(why);
-    for (const [pid, waiters] of this.orphanWaiters) {
-      this.orphanWaiters.delete(pid);
-      void watchGone(pid).then((end) => waiters.forEach((w) => w(end)));
-    }
     for (const [id, run] of this.runs) {
       this.runs.delete(id);
       run.settle.reject(Object.assign(new Error(`spawn ${run.request.file}: ${why}`), { code: 'ESPAWNER', syscall: `spawn ${run.request.file}`, path: run.request.file }));
@@ -721,9 +628,6 @@ function spawnError(file: string, args: string[], errno: number): NodeJS.ErrnoEx
   const { code, uv } = errnoCode(errno);
   return Object.assign(new Error(`spawn ${file} ${code}`), { code, errno: uv, syscall: `spawn ${file}`, path: file, spawnargs: args });
 }
-
-/** Ends of orphans kept for a later waitForOrphan. */
-const ORPHAN_ENDS_KEPT = 1024;
 
 /** Whether a process is gone or a zombie (from /proc/<pid>/stat). */
 function gone(pid: number): boolean {

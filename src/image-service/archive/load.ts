@@ -47,6 +47,7 @@ export interface LoadLimits {
   idleTimeoutMs: number;
 }
 
+/** The bounds of a `load` when the caller sets none (LoadLimits: bytes, entry counts, name lengths, ms). */
 export const DEFAULT_LOAD_LIMITS: LoadLimits = {
   maxArchiveBytes: 64 * 1024 ** 3,
   maxEntries: 10_000,

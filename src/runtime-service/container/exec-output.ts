@@ -57,10 +57,12 @@ export class ExecOutput {
     }
   }
 
+  /** The stdout kept so far, one Buffer (a copy: at most min(perStream, total - stderr's length) bytes). */
   get stdout(): Buffer {
     return Buffer.concat(this.out);
   }
 
+  /** The stderr kept so far, one Buffer (a copy: at most min(perStream, total) bytes). */
   get stderr(): Buffer {
     return Buffer.concat(this.err);
   }

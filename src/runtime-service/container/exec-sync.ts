@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { internal, invalidArgument, notFound, timedOut } from '../../common/errors';
-import { canHoldOutputs, runDetached } from '../../common/host/command';
+import { canRunDetached, runDetached } from '../../common/host/command';
 import { killProcess, processTree } from '../../common/host/proc';
 import { ConmonError } from '../../conmon/driver';
 import type { OciRuntime } from '../oci/runc';
@@ -78,7 +78,7 @@ export async function execSync(deps: ContainerDeps, id: string, cmd: string[], t
   const runtime = runtimeFor(deps, rec.runtimeHandler);
   const out = new ExecOutput(EXEC_SYNC_MAX_OUTPUT, options.maxOutputBytes ?? 2 * EXEC_SYNC_MAX_OUTPUT);
   const tag = `exec-${randomBytes(8).toString('hex')}`;
-  if (canHoldOutputs()) {
+  if (canRunDetached()) {
     // One file, the pid runc writes beside the bundle's config.json, read and removed by the spawn
     // server's helper: nothing made, read or removed on this process's event loop or thread pool.
     const run = await runcExec(runtime, rec, cmd, timeoutSec, path.join(rec.bundle, `${tag}.pid`), out);

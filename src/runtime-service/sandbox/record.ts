@@ -16,11 +16,19 @@ import type { SandboxState } from './state';
 
 /** Namespace modes: the CRI's NamespaceMode names, which peapod keeps as its own. */
 export type NetworkMode = 'POD' | 'NODE';
+/** The PID namespace mode: the pod's, the container's own, the host's, or another container's (TARGET). */
 export type PidMode = 'POD' | 'CONTAINER' | 'NODE' | 'TARGET';
+/** The IPC namespace mode: the pod's, or the host's. */
 export type IpcMode = 'POD' | 'NODE';
 
 export type { SandboxState } from './state';
 
+/**
+ * A pod sandbox as peapod keeps it (one row of the state database, JSON,
+ * written atomically with each transition): its identity and CRI metadata,
+ * its state, its namespaces and their pins, its network attachment, the
+ * files it mounts into its containers and what is needed to set it up again.
+ */
 export interface SandboxRecord {
   /** Record format version. */
   version: 2;

@@ -50,8 +50,10 @@ export function operationOf(method: string): string {
 export class PullByteCounter {
   private readonly downloading = new Set<string>();
   private readonly counted = new Set<string>();
+  /** @param sink told each layer's bytes once, in bytes: `downloaded` for a layer fetched, `skipped` for one already stored */
   constructor(private readonly sink: { downloaded(bytes: number): void; skipped(bytes: number): void }) {}
 
+  /** A progress event of the pull (the puller's onProgress): only layer events count, each layer at most once. */
   onProgress(e: PullProgress): void {
     if (e.type !== 'layer' || this.counted.has(e.digest)) return;
     if (e.state === 'downloading') this.downloading.add(e.digest);

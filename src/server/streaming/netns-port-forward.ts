@@ -20,6 +20,7 @@ import { spawnHostProcess } from '../../common/host/command';
 import type { Duplex } from 'node:stream';
 import { forwardOutput } from '../../common/backpressure';
 
+/** The programs of the relay (forwardInNetns) and how long it keeps a half-closed connection. */
 export interface NetnsPortForwardOptions {
   /** The nsenter binary. */
   nsenterPath?: string;

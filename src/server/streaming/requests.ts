@@ -32,4 +32,5 @@ export interface PortForwardStreamRequest {
   ports: number[];
 }
 
+/** A request the streaming server holds by token until its URL is used: an exec, an attach or a port-forward. */
 export type StreamRequest = ExecStreamRequest | AttachStreamRequest | PortForwardStreamRequest;

@@ -12,6 +12,11 @@ import type { PortForwardBackend } from './backend';
 import { forwardOutput } from '../../common/backpressure';
 import { forwardInNetns, NetnsPortForwardOptions } from './netns-port-forward';
 
+/**
+ * The PortForwardBackend of peapod's pod sandboxes (see the module doc):
+ * checks the sandbox when a port-forward session opens, and relays each
+ * stream to a port inside its network namespace.
+ */
 export class SandboxPortForwardBackend implements PortForwardBackend {
   /**
    * @param sandboxes the sandbox store (records with the namespace pins)
@@ -32,6 +37,12 @@ export class SandboxPortForwardBackend implements PortForwardBackend {
     if (record.state !== 'ready') throw wrongState(`pod sandbox ${sandboxId} is not ready`);
   }
 
+  /**
+   * Relays `stream` to 127.0.0.1:`port` in the sandbox's network namespace
+   * (the host's for a host-network pod); resolves when both directions have ended.
+   * @param port a TCP port, 1-65535 (checked by the caller)
+   * @throws Error for an unknown or stopped sandbox, or when the connection fails
+   */
   async portForward(sandboxId: string, port: number, stream: Duplex): Promise<void> {
     const record = this.sandboxes.get(sandboxId);
     if (!record) throw new Error(`pod sandbox ${sandboxId} not found`);

@@ -20,6 +20,7 @@ import { parsePort, serveSpdyPortForward } from './spdy-port-forward';
 import { REMOTE_COMMAND_MAX_STREAMS, serveSpdyRemoteCommand } from './spdy-remote-command';
 import { MAX_WS_MESSAGE, negotiateWebSocketProtocol, serveWebSocketPortForward, serveWebSocketRemoteCommand, WS_PORT_FORWARD_PROTOCOLS, WS_REMOTE_COMMAND_PROTOCOLS } from './websocket';
 
+/** How the streaming server (exec, attach, port-forward URLs of the CRI) listens, times out and bounds its sessions. */
 export interface StreamingServerOptions {
   /** Address to listen on (IPv4 or IPv6 literal). */
   address: string;

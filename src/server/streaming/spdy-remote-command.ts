@@ -26,6 +26,7 @@ import { encodeStatus } from './status';
 type StreamType = 'error' | 'stdin' | 'stdout' | 'stderr' | 'resize';
 const STREAM_TYPES: readonly string[] = ['error', 'stdin', 'stdout', 'stderr', 'resize'];
 
+/** What serving one SPDY remote-command session (exec, attach) needs: the stream-creation deadline and the logger. */
 export interface SpdyServeOptions {
   /** How long the client may take to open its streams (ms). */
   creationTimeoutMs: number;

@@ -76,6 +76,44 @@ describe('peapod CLI: the default bridge network masquerades its subnet with one
     ok(await env.run(['rm', '-f', '-t', '0', 'masq-p']), 'rm');
   });
 
+  it('pod start after a reboot (marker and rule gone) installs the masquerade rule again', async () => {
+    // A network of its own (random subnet and bridge), so no other environment on this host shares the rule this test removes.
+    const third = 100 + Math.floor(Math.random() * 150);
+    const subnet = `198.19.${third}.0/24`;
+    const bridge = `pmq${process.pid % 100000}`;
+    const name = `peapod-mq-${process.pid}`;
+    const own = makeCliEnv();
+    const rule = ['-s', subnet, '!', '-d', subnet, '-m', 'addrtype', '!', '--dst-type', 'MULTICAST', '-m', 'comment', '--comment', `peapod-cli masquerade ${subnet}`, '-j', 'MASQUERADE'];
+    const ruleThere = (): boolean => natRules().some((r) => r.includes(`peapod-cli masquerade ${subnet}`));
+    const marker = path.join(own.runroot, 'cli-network', `masquerade-${subnet.replace('/', '_')}`);
+    try {
+      fs.mkdirSync(own.cniConfDir, { recursive: true });
+      fs.writeFileSync(
+        path.join(own.cniConfDir, '10-mq.conflist'),
+        JSON.stringify({
+          cniVersion: '1.0.0',
+          name,
+          plugins: [{ type: 'bridge', bridge, isGateway: true, ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet, gateway: `198.19.${third}.1` }]] } }],
+          peapod: { masquerade: subnet, portmap: 'with-ports' },
+        }),
+      );
+      ok(await own.run(['pod', 'create', '--name', 'mq']), 'pod create');
+      expect(ruleThere(), 'the rule after pod create').to.equal(true);
+      ok(await own.run(['pod', 'stop', '-t', '0', 'mq']), 'pod stop');
+      // What a reboot leaves: the runroot's marker gone (tmpfs) and the nat table without the rule.
+      fs.rmSync(marker);
+      execFileSync('iptables', ['-w', '5', '-t', 'nat', '-D', 'POSTROUTING', ...rule]);
+      expect(ruleThere(), 'the rule removed').to.equal(false);
+      ok(await own.run(['pod', 'start', 'mq']), 'pod start');
+      expect(ruleThere(), 'the rule after pod start').to.equal(true);
+      expect(fs.existsSync(marker), 'the marker after pod start').to.equal(true);
+    } finally {
+      await own.run(['pod', 'rm', '-a', '-f', '-t', '0']);
+      own.cleanup();
+      execFileSync('sh', ['-c', `while iptables -w 5 -t nat -D POSTROUTING ${rule.map((a) => `'${a}'`).join(' ')} 2>/dev/null; do :; done; ip link del ${bridge} 2>/dev/null; rm -rf /var/lib/cni/networks/${name}; true`]);
+    }
+  });
+
   it('a conflist of the user\'s own (no peapod key) is used as written: the bridge plugin masquerades, portmap runs', async () => {
     const own = makeCliEnv();
     try {

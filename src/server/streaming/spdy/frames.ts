@@ -102,6 +102,7 @@ export interface DataFrame {
   data: Buffer;
   continued?: true;
 }
+/** SYN_STREAM (SPDY/3.1 section 2.6.1): opens stream `streamId` with its headers. */
 export interface SynStreamFrame {
   type: 'SYN_STREAM';
   streamId: number;
@@ -112,42 +113,50 @@ export interface SynStreamFrame {
   flags: number;
   headers: HeaderBlock;
 }
+/** SYN_REPLY (section 2.6.2): the recipient accepts stream `streamId`, with its response headers. */
 export interface SynReplyFrame {
   type: 'SYN_REPLY';
   streamId: number;
   flags: number;
   headers: HeaderBlock;
 }
+/** RST_STREAM (section 2.6.3): stream `streamId` ends abnormally with `status` (RstStatus). */
 export interface RstStreamFrame {
   type: 'RST_STREAM';
   streamId: number;
   status: number;
 }
+/** One ID/value pair of a SETTINGS frame, with its flags (persist, persisted). */
 export interface SettingsEntry {
   flags: number;
   id: number;
   value: number;
 }
+/** SETTINGS (section 2.6.4): the sender's session parameters, e.g. INITIAL_WINDOW_SIZE. */
 export interface SettingsFrame {
   type: 'SETTINGS';
   flags: number;
   entries: SettingsEntry[];
 }
+/** PING (section 2.6.5): echoed by the recipient with the same `id`. */
 export interface PingFrame {
   type: 'PING';
   id: number;
 }
+/** GOAWAY (section 2.6.6): no new streams after `lastGoodStreamId`; `status` says why. */
 export interface GoAwayFrame {
   type: 'GOAWAY';
   lastGoodStreamId: number;
   status: number;
 }
+/** HEADERS (section 2.6.7): more headers for stream `streamId`. */
 export interface HeadersFrame {
   type: 'HEADERS';
   streamId: number;
   flags: number;
   headers: HeaderBlock;
 }
+/** WINDOW_UPDATE (section 2.6.8): the sender can take `delta` more bytes on the stream (or the session). */
 export interface WindowUpdateFrame {
   type: 'WINDOW_UPDATE';
   /** 0 for the session window (SPDY/3.1). */
@@ -163,6 +172,7 @@ export interface UnknownControlFrame {
   payload: Buffer;
 }
 
+/** Any frame this implementation reads or writes, by its `type`. */
 export type Frame =
   | DataFrame
   | SynStreamFrame

@@ -74,6 +74,7 @@ export const MAX_SESSION_HEADER_BYTES = 1024 * 1024;
 /** The transport a session runs on (a net.Socket, or any duplex byte stream). */
 export type Transport = Duplex;
 
+/** A SPDY/3.1 session's role, idle timeout and flow-control behaviour. */
 export interface SpdySessionOptions {
   /** `server` accepts streams (even IDs are its own); `client` opens them. */
   role: 'server' | 'client';
@@ -224,10 +225,12 @@ export class SpdyStream extends Duplex {
     return chunk;
   }
 
+  /** Node's Writable: `chunk` sent as DATA frames within the peer's flow-control window (the session's writeData); the callback once sent. */
   override _write(chunk: Buffer, _enc: BufferEncoding, callback: (err?: Error | null) => void): void {
     this.session.writeData(this, chunk).then(() => callback(), callback);
   }
 
+  /** Node's Writable: the end of our side, an empty DATA frame with FLAG_FIN (SPDY/3.1 half-close), unless closed or reset already. */
   override _final(callback: (err?: Error | null) => void): void {
     if (!this.localClosed && !this.isReset) {
       this.localClosed = true;
@@ -237,6 +240,7 @@ export class SpdyStream extends Duplex {
     callback();
   }
 
+  /** Node's Duplex: a stream destroyed before both sides closed is reset with CANCEL (RST_STREAM status 5). */
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
     if (!this.isReset && !(this.localClosed && this.remoteClosed)) this.reset(RstStatus.CANCEL);
     callback(err);
