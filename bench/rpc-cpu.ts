@@ -9,7 +9,7 @@
  * in ms: the median and the minimum over the rounds (on a loaded machine
  * the minimum, the round least disturbed, is the steadier figure). The wall median of the calls is printed beside it.
  *
- *   npm run build && node dist/bench/rpc-cpu.js --against /tmp/base/dist/src/server/main.js [--calls 400] [--rounds 4] [--pods 100]
+ *   npm run build && node dist/bench/rpc-cpu.js --against /tmp/base/dist/src/server/main.js [--calls 400] [--rounds 4] [--pods 100] [--change-every 5]
  *   node dist/bench/rpc-cpu.js --server-node-flags "--cpu-prof --cpu-prof-dir=/tmp/prof"
  */
 import { Command } from 'commander';
@@ -23,6 +23,8 @@ interface Subject {
   label: string;
   rt: RuntimeUnderTest;
   calls: Record<string, () => Promise<unknown>>;
+  /** One lifecycle change in the status pod: a container created, started, stopped and removed. */
+  change: () => Promise<void>;
 }
 
 /** Sets up a server's pods and returns its named calls. */
@@ -46,9 +48,17 @@ async function prepare(label: string, rt: RuntimeUnderTest, image: string, logRo
   );
   const r = rt.client.runtime;
   const img = rt.client.image;
+  let changes = 0;
+  const change = async (): Promise<void> => {
+    const { container_id } = await r.CreateContainer({ pod_sandbox_id: podId, config: containerConfig(`change-${changes++}`, image, SLEEP), sandbox_config: pc });
+    await r.StartContainer({ container_id });
+    await r.StopContainer({ container_id, timeout: 0 });
+    await r.RemoveContainer({ container_id });
+  };
   return {
     label,
     rt,
+    change,
     calls: {
       Version: () => r.Version({}),
       PodSandboxStatus: () => r.PodSandboxStatus({ pod_sandbox_id: podId }),
@@ -61,21 +71,40 @@ async function prepare(label: string, rt: RuntimeUnderTest, image: string, logRo
       [`ListContainers (${pods + 1} pods)`]: () => r.ListContainers({}),
       'ListContainers, one pod': () => r.ListContainers({ filter: { pod_sandbox_id: podId } }),
       [`ListPodSandbox (${pods + 1} pods)`]: () => r.ListPodSandbox({}),
+      // The bench's small reads: the RPC switches every 5 calls.
+      'switching every 5 calls': (() => {
+        const cycle = [() => r.PodSandboxStatus({ pod_sandbox_id: podId }), () => r.ContainerStatus({ container_id: ctrId }), () => img.ImageStatus({ image: { image } }), () => img.ListImages({})];
+        let n = 0;
+        return () => cycle[Math.floor(n++ / 5) % cycle.length]();
+      })(),
     },
   };
 }
 
-/** `calls` sequential calls of `call`: the server's CPU ms per call and the wall median in ms. */
-async function measure(s: Subject, call: () => Promise<unknown>, calls: number): Promise<{ cpu: number; wall: number }> {
+/**
+ * `calls` sequential calls of `call`: the server's CPU ms per call and the wall median in ms.
+ * With `changeEvery`, every that many calls `change()` runs first (a lifecycle change, as the
+ * bench's reads follow one), then a pause of `settleMs` for its background work; neither is
+ * counted, so the figure is what the reads cost after a change.
+ */
+async function measure(s: Subject, call: () => Promise<unknown>, calls: number, changeEvery = 0, settleMs = 300): Promise<{ cpu: number; wall: number }> {
   for (let i = 0; i < 20; i++) await call();
   const walls: number[] = [];
-  const c0 = serverCpu(s.rt.serverPid()).all;
+  let cpu = 0;
+  let c0 = serverCpu(s.rt.serverPid()).all;
   for (let i = 0; i < calls; i++) {
+    if (changeEvery > 0 && i % changeEvery === 0) {
+      cpu += serverCpu(s.rt.serverPid()).all - c0;
+      await s.change();
+      await new Promise((r) => setTimeout(r, settleMs));
+      c0 = serverCpu(s.rt.serverPid()).all;
+    }
     const t0 = now();
     await call();
     walls.push(now() - t0);
   }
-  return { cpu: (serverCpu(s.rt.serverPid()).all - c0) / calls, wall: median(walls) };
+  cpu += serverCpu(s.rt.serverPid()).all - c0;
+  return { cpu: cpu / calls, wall: median(walls) };
 }
 
 async function main(): Promise<void> {
@@ -85,9 +114,10 @@ async function main(): Promise<void> {
     .option('--rounds <n>', 'alternating rounds', (v) => parseInt(v, 10), 4)
     .option('--pods <n>', 'extra pods (2 containers each) for the lists', (v) => parseInt(v, 10), 20)
     .option('--only <names>', 'comma-separated RPC names to measure (as printed)')
+    .option('--change-every <n>', 'a lifecycle change (container create, start, stop, remove; not counted) before every n calls, as the bench reads after one', (v) => parseInt(v, 10), 0)
     .option('--server-node-flags <flags>', 'node flags for this build\'s peapod-cri, e.g. "--cpu-prof --cpu-prof-dir=DIR"')
     .parse(process.argv)
-    .opts<{ against?: string; calls: number; rounds: number; pods: number; only?: string; serverNodeFlags?: string }>();
+    .opts<{ against?: string; calls: number; rounds: number; pods: number; only?: string; serverNodeFlags?: string; changeEvery: number }>();
   await withTwoBuilds({ name: 'rpc-cpu', against: o.against, serverNodeFlags: o.serverNodeFlags }, async ({ builds, image, logRoot, log }) => {
     const subjects: Subject[] = [];
     for (const { label, rt } of builds) {
@@ -100,7 +130,7 @@ async function main(): Promise<void> {
     for (let round = 0; round < o.rounds; round++) {
       for (const name of names) {
         for (const s of roundOrder(subjects, round)) {
-          const m = await measure(s, s.calls[name], o.calls);
+          const m = await measure(s, s.calls[name], o.calls, o.changeEvery);
           const cell = ((results[name] ??= {})[s.label] ??= { cpu: [], wall: [] });
           cell.cpu.push(m.cpu);
           cell.wall.push(m.wall);
@@ -118,7 +148,7 @@ async function main(): Promise<void> {
       const ratio = labels.length === 2 ? [`${(cpu[1] / cpu[0]).toFixed(2)}, ${(min[1] / min[0]).toFixed(2)}`] : [];
       lines.push(`| ${[name, ...cpu.map((c, i) => `${c.toFixed(3)}, ${min[i].toFixed(3)}`), ...ratio, ...wall.map((w) => w.toFixed(3))].join(' | ')} |`);
     }
-    process.stdout.write(`${lines.join('\n')}\n(${o.calls} calls per RPC per round, ${o.rounds} rounds, medians over rounds; load ${os.loadavg()[0].toFixed(1)})\n`);
+    process.stdout.write(`${lines.join('\n')}\n(${o.calls} calls per RPC per round${o.changeEvery ? `, a lifecycle change before every ${o.changeEvery}` : ''}, ${o.rounds} rounds, medians over rounds; load ${os.loadavg()[0].toFixed(1)})\n`);
   });
 }
 

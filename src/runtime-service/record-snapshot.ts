@@ -1,22 +1,40 @@
 import { deepFreeze } from '../common/deep-freeze';
 
+/** A snapshot: the records in the store's order, and each by the JSON text of its row. */
+interface Listed<R> {
+  stamp: string;
+  records: readonly R[];
+  /** Each record by its row's JSON text: what the next read reuses. */
+  byJson: Map<string, R>;
+  byId?: Map<string, R>;
+}
+
 /**
  * One store's records as shared, deep-frozen objects, read again only when
  * the state database's change stamp moves (a commit of any process, or a
  * write of this one): the same objects while it is unchanged, so a caller
- * may key what it derives from a record (a status response, its encoding)
- * by the object. Used by ContainerStore and SandboxStore.
+ * may key what it derives from a record (a status response, its encoding,
+ * a list entry's view and bytes) by the object. When the stamp moves, the
+ * rows are read again but only those whose JSON text differs from the last
+ * read are parsed and frozen: a row with the same text keeps its object,
+ * so a change to one pod or container (any write moves the stamp) costs
+ * one parse, and every cache keyed by the other records stays valid
+ * (issue 15: a relist after one change re-encoded every entry, and every
+ * lifecycle event's list parsed every row). Used by ContainerStore and
+ * SandboxStore.
  */
 export class RecordSnapshot<R extends { id: string }> {
-  private listed: { stamp: string; records: readonly R[]; byId?: Map<string, R> } | undefined;
+  private listed: Listed<R> | undefined;
 
   /**
    * @param stamp the state database's current change stamp (StateDb.changeStamp)
-   * @param load reads and parses the store's records (oldest first), leaving out those that cannot be read
+   * @param rows reads the store's rows (oldest first), each with its record's JSON text
+   * @param parse a row's record, or undefined when it cannot be read (left out; recovery repairs it)
    */
   constructor(
     private readonly stamp: () => string,
-    private readonly load: () => R[],
+    private readonly rows: () => readonly { record: string }[],
+    private readonly parse: (json: string) => R | undefined,
   ) {}
 
   /** Every record, frozen, in `load`'s order. */
@@ -40,9 +58,26 @@ export class RecordSnapshot<R extends { id: string }> {
     return found ? (byId.get(found.id) ?? deepFreeze(found)) : undefined;
   }
 
-  private current(): { stamp: string; records: readonly R[]; byId?: Map<string, R> } {
+  private current(): Listed<R> {
     const stamp = this.stamp();
-    if (this.listed?.stamp !== stamp) this.listed = { stamp, records: this.load().map((r) => deepFreeze(r)) };
+    if (this.listed?.stamp !== stamp) this.listed = this.read(stamp, this.listed?.byJson);
     return this.listed;
+  }
+
+  /** The rows read now, each record the last read's object when its JSON text is the same. */
+  private read(stamp: string, last: Map<string, R> | undefined): Listed<R> {
+    const records: R[] = [];
+    const byJson = new Map<string, R>();
+    for (const { record: json } of this.rows()) {
+      let rec = last?.get(json);
+      if (!rec) {
+        const parsed = this.parse(json);
+        if (!parsed) continue;
+        rec = deepFreeze(parsed);
+      }
+      records.push(rec);
+      byJson.set(json, rec);
+    }
+    return { stamp, records, byJson };
   }
 }

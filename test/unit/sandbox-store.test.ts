@@ -152,4 +152,26 @@ describe('SandboxStore (state.db)', () => {
     await other.delete(a);
     expect(store.getShared(a)).to.equal(undefined);
   });
+  it('keeps the same frozen object for a record the change did not touch: a change to one pod re-reads one', () => {
+    const a = 'aa' + '0'.repeat(62);
+    const b = 'bb' + '0'.repeat(62);
+    const store = open();
+    const other = open();
+    store.insert(record(a, '1000000000000000000', 'ready', 'pa'));
+    store.insert(record(b, '2000000000000000000', 'ready', 'pb'));
+    const [ra, rb] = store.list();
+    store.transition(a, { type: 'lost' });
+    const [na, nb] = store.list();
+    expect(na).to.not.equal(ra);
+    expect(na.state).to.equal('notready');
+    expect(nb).to.equal(rb);
+    expect(store.getShared(b)).to.equal(rb);
+    // Another connection's commit that touches neither row's record.
+    other.insert(record('cc' + '0'.repeat(62), '3000000000000000000', 'ready', 'pc'));
+    const third = store.list();
+    expect(third.map((r) => r.id)).to.deep.equal([a, b, 'cc' + '0'.repeat(62)]);
+    expect(third[0]).to.equal(na);
+    expect(third[1]).to.equal(rb);
+    expect(Object.isFrozen(third[2])).to.equal(true);
+  });
 });

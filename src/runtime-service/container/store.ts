@@ -101,7 +101,8 @@ export class ContainerStore {
   /** `list()`'s records, read again when the change stamp moves. */
   private readonly snap = new RecordSnapshot<ContainerRecord>(
     () => this.state.changeStamp(),
-    () => records(this.ownList.all(this.owner) as { record: string }[]),
+    () => this.ownList.all(this.owner) as { record: string }[],
+    parseContainerRecord,
   );
   /**
    * Told of every change this store writes, after it is written: a

@@ -70,7 +70,8 @@ export class SandboxStore {
   /** `list()`'s records, read again when the change stamp moves. */
   private readonly snap = new RecordSnapshot<SandboxRecord>(
     () => this.state.changeStamp(),
-    () => records(this.ownList.all(this.owner) as { record: string }[]),
+    () => this.ownList.all(this.owner) as { record: string }[],
+    parseSandboxRecord,
   );
   /**
    * Told of every change this store writes, after it is written: a
