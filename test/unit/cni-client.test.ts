@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { addNetwork, delNetwork, podCniArgs, readAttachment, versionAtLeast } from '../../src/runtime-service/cni/attachment';
+import { addNetwork, cacheAttachment, delNetwork, podCniArgs, readAttachment, runAdd, versionAtLeast } from '../../src/runtime-service/cni/attachment';
 import { CniPluginError, execPlugin } from '../../src/runtime-service/cni/plugin-exec';
 import { podIpsOfResult } from '../../src/runtime-service/cni/result';
 import { parseQuantity, runtimeConfigFor } from '../../src/runtime-service/cni/runtime-config';
@@ -54,6 +54,32 @@ describe('CNI client', () => {
     expect(JSON.parse(del[3]).prevResult.dns.domain).to.equal('two');
     expect(fs.existsSync(cache)).to.equal(false);
     await delNetwork(cache, [dir], false); // idempotent
+  });
+
+  it('caches the attachment ahead of ADD (cacheAttachment): its plugins run once the cache is on disk, and the result is cached after', async () => {
+    const seen = path.join(dir, 'seen');
+    const cache = path.join(dir, 'cache.json');
+    // A plugin that copies the cache as it finds it, then answers ADD.
+    fs.writeFileSync(path.join(dir, 'peek'), `#!/bin/sh\ncat >/dev/null; cat ${cache} > ${seen}\necho '{"cniVersion":"1.0.0","ips":[{"address":"198.18.9.8/24"}]}'\n`, { mode: 0o755 });
+    const list = { cniVersion: '1.0.0', name: 'net1', file: 'x', plugins: [{ type: 'peek' }] };
+    const params = { containerId: 'c2', netns: '/run/x/netns', args: '', runtimeConfig: {}, binDirs: [dir] };
+    const cached = cacheAttachment(cache, list, params);
+    const { result, resultCached } = await runAdd(cached);
+    const before = JSON.parse(fs.readFileSync(seen, 'utf8')) as Record<string, unknown>;
+    expect(before).to.deep.include({ containerId: 'c2', netns: '/run/x/netns', ifName: 'eth0' });
+    expect(before).to.not.have.property('result');
+    await resultCached;
+    expect(readAttachment(cache)!.result).to.deep.equal(result);
+    expect(podIpsOfResult(result)).to.deep.equal(['198.18.9.8']);
+
+    // A cache that cannot be written: no plugin runs.
+    fs.rmSync(seen);
+    const failed = cacheAttachment(path.join(dir, 'missing-dir', 'cache.json'), list, params);
+    await runAdd(failed).then(
+      () => expect.fail('runAdd succeeded without its cache'),
+      (err: NodeJS.ErrnoException) => expect(err.code).to.equal('ENOENT'),
+    );
+    expect(fs.existsSync(seen)).to.equal(false);
   });
 
   it('surfaces the plugin error object with its code, msg and details', async () => {

@@ -65,22 +65,37 @@ export function readAttachment(cacheFile: string): CniAttachment | undefined {
   }
 }
 
+/** The parameters of one ADD besides its network configuration list. */
+export interface AddParams {
+  containerId: string;
+  netns: string;
+  args: string;
+  runtimeConfig: CniRuntimeConfig;
+  binDirs: string[];
+}
+
 /**
- * CNI ADD of a network configuration list: each plugin in order, each given
- * the previous plugin's result as `prevResult`; the final result is the
- * pod's. The attachment is cached in `cacheFile` before the first plugin runs
- * (so a crash or a failure can still be undone with DEL) and again with the
- * result.
- * @param list the network configuration (from findNetworkConf)
- * @returns the final CNI result.
- * @throws CniPluginError of the failing plugin; the cache stays for the
- *   caller's DEL.
+ * An attachment being written to its cache ahead of its ADD
+ * (cacheAttachment), so the write overlaps what ADD waits for (the
+ * network namespace being made).
  */
-export async function addNetwork(
-  cacheFile: string,
-  list: CniNetworkConfList,
-  params: { containerId: string; netns: string; args: string; runtimeConfig: CniRuntimeConfig; binDirs: string[] },
-): Promise<unknown> {
+export interface CachedAttachment {
+  cacheFile: string;
+  attachment: CniAttachment;
+  binDirs: string[];
+  /** Resolves once the cache is on disk (atomic-file.ts); rejects with the fs error. */
+  written: Promise<void>;
+}
+
+/**
+ * ADD's first step, which needs no network namespace yet: the attachment
+ * (network list, CNI_ARGS, runtime config; no result) written to
+ * `cacheFile`, so a crash or a failure from the first plugin on can be
+ * undone with DEL. The write starts at once; its promise is marked handled
+ * (runAdd awaits it before the first plugin).
+ * @param list the network configuration (from findNetworkConf)
+ */
+export function cacheAttachment(cacheFile: string, list: CniNetworkConfList, params: AddParams): CachedAttachment {
   const attachment: CniAttachment = {
     version: 1,
     network: { name: list.name, cniVersion: list.cniVersion, plugins: list.plugins as Array<Record<string, unknown>> },
@@ -90,22 +105,55 @@ export async function addNetwork(
     args: params.args,
     runtimeConfig: params.runtimeConfig,
   };
-  await writeFileAtomic(cacheFile, JSON.stringify(attachment));
+  const written = writeFileAtomic(cacheFile, JSON.stringify(attachment));
+  written.catch(() => undefined);
+  return { cacheFile, attachment, binDirs: params.binDirs, written };
+}
+
+/**
+ * ADD's plugins, once the cache is written (cacheAttachment): each plugin
+ * in order, each given the previous plugin's result as `prevResult`; the
+ * final result is the pod's, and is cached with the attachment.
+ * @returns the final CNI result as soon as the last plugin has given it,
+ *   and `resultCached`, which resolves once the cache holds it (the caller
+ *   awaits it before the pod is ready; it is marked handled).
+ * @throws the cache write's fs error (no plugin run), or CniPluginError of
+ *   the failing plugin; the cache stays for the caller's DEL.
+ */
+export async function runAdd(cached: CachedAttachment): Promise<{ result: unknown; resultCached: Promise<void> }> {
+  await cached.written;
+  const { attachment } = cached;
   let prevResult: unknown;
   for (const plugin of attachment.network.plugins) {
-    const conf = pluginConf(attachment.network, plugin, params.runtimeConfig, prevResult);
+    const conf = pluginConf(attachment.network, plugin, attachment.runtimeConfig, prevResult);
     prevResult = await execPlugin(String(plugin.type), conf, {
       command: 'ADD',
-      containerId: params.containerId,
-      netns: params.netns,
-      ifName: POD_IFNAME,
-      args: params.args,
-      binDirs: params.binDirs,
+      containerId: attachment.containerId,
+      netns: attachment.netns,
+      ifName: attachment.ifName,
+      args: attachment.args,
+      binDirs: cached.binDirs,
     });
   }
-  attachment.result = prevResult;
-  await writeFileAtomic(cacheFile, JSON.stringify(attachment));
-  return prevResult;
+  const withResult: CniAttachment = { ...attachment, result: prevResult };
+  const resultCached = writeFileAtomic(cached.cacheFile, JSON.stringify(withResult));
+  resultCached.catch(() => undefined);
+  return { result: prevResult, resultCached };
+}
+
+/**
+ * CNI ADD of a network configuration list: the attachment cached before
+ * the first plugin runs (cacheAttachment), the plugins in order, and the
+ * cache again with the result (runAdd).
+ * @param list the network configuration (from findNetworkConf)
+ * @returns the final CNI result, once it is cached.
+ * @throws CniPluginError of the failing plugin; the cache stays for the
+ *   caller's DEL.
+ */
+export async function addNetwork(cacheFile: string, list: CniNetworkConfList, params: AddParams): Promise<unknown> {
+  const { result, resultCached } = await runAdd(cacheAttachment(cacheFile, list, params));
+  await resultCached;
+  return result;
 }
 
 /**

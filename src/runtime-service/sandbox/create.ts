@@ -8,7 +8,7 @@ import { untrustedDirectoryProblem } from '../../common/host/private-paths';
 import { nowNs } from '../../common/time';
 import type { PeapodConfig } from '../../common/config';
 import type { Logger } from '../../common/logger';
-import { addNetwork, podCniArgs } from '../cni/attachment';
+import { AddParams, CachedAttachment, cacheAttachment, podCniArgs, runAdd } from '../cni/attachment';
 import { CniNetworkConfList, findNetworkConf } from '../cni/network-config';
 import { podIpsOfResult } from '../cni/result';
 import type { CniRuntimeConfig } from '../cni/runtime-config';
@@ -151,14 +151,21 @@ export async function createSandbox(deps: CreateDeps, wanted: SandboxSpec, runti
  * hostname and loopback up (by slirp4netns in a rootless pod), the /dev/shm tmpfs, the pod cgroup, sysctls,
  * CNI ADD (in a user namespace: slirp4netns and its published ports, no pod
  * cgroup), the infra process for a shared PID namespace (put in the pod
- * cgroup; `infraStarted`; started once the namespaces and the cgroup exist,
- * alongside /dev/shm, the sysctls and the network, which it does not need),
+ * cgroup; `infraStarted`),
  * /etc/hostname, /etc/hosts, /etc/resolv.conf; then the `ready` transition
  * with the pod IPs.
+ *
+ * What does not wait on another step runs beside it: the CNI cache is
+ * written and the pod cgroup made while the namespaces are; the infra
+ * process starts once the namespaces and the cgroup exist, beside the
+ * sysctls and the network (which it does not need); the /etc files are
+ * written while ADD's result is cached. Every step has settled before this
+ * returns or throws, so a rollback finds whatever was made (the infra
+ * process recorded, the CNI cache on disk).
  * @param netConf the CNI network to attach to (undefined: none, or the host's)
  * @param beforeReady awaited before the `ready` transition (creation: the state directory made durable)
  * @returns the record, ready.
- * @throws what a step throws; undoing what was done is the caller's
+ * @throws what a step throws (the first of them); undoing what was done is the caller's
  *   (rollBackSandbox at creation, stopSandboxResources at a start again).
  */
 export async function setUpSandbox(deps: CreateDeps, record: SandboxRecord, setup: SandboxSetup, netConf: CniNetworkConfList | undefined, beforeReady?: Promise<void>): Promise<SandboxRecord> {
@@ -170,30 +177,45 @@ export async function setUpSandbox(deps: CreateDeps, record: SandboxRecord, setu
   // Inside a user namespace (rootless, docs/rootless.md): no pod cgroup, slirp4netns in place of CNI.
   const rootless = inUserNamespace();
   const podCgroup = config.runtime.cgroup_driver === 'cgroupfs' && !rootless;
-  fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
+  await fs.promises.mkdir(paths.runDir, { recursive: true, mode: 0o700 });
   const dead = (pin: string | undefined): string | undefined => (pin !== undefined && !isNamespaceFile(pin) ? pin : undefined);
   const missing = { net: dead(record.namespaces.network), ipc: dead(record.namespaces.ipc), uts: dead(record.namespaces.uts) };
+  // ADD's cache (the attachment without its result) needs only the state directory: written while the namespaces are made.
+  const cni = podNet && netConf && !rootless ? cacheAttachment(paths.cniCacheFile, netConf, cniAddParams(config, record, setup, paths)) : undefined;
   // /dev/shm in the same host process as the pins (namespaces.ts), or alone when no pin is made.
   // Loopback up by the pins, unless slirp4netns brings it up (rootless-network.ts).
   const loopback = pinsBringLoopbackUp({ rootless, podNetwork: podNet && netConf !== undefined });
-  await createPinnedNamespaces(missing, { hostname: setup.hostname, loopback, shm: podIpc ? { target: paths.shmDir, sizeBytes: config.sandbox.shm_size } : undefined });
-  if (podCgroup) createPodCgroup(record.cgroupParent);
+  const pinned = createPinnedNamespaces(missing, { hostname: setup.hostname, loopback, shm: podIpc ? { target: paths.shmDir, sizeBytes: config.sandbox.shm_size } : undefined });
+  const cgroup = podCgroup ? createPodCgroup(record.cgroupParent) : Promise.resolve();
   // The infra process needs only the namespaces and the cgroup: it starts while /dev/shm, the sysctls and the network are set up.
-  const infraStarted = record.namespaceOptions.pid === 'POD' ? startPodInfra(deps, record, paths, podCgroup) : Promise.resolve();
-  // Both end before this returns or throws, so a rollback finds the infra process recorded.
-  const [net, infra] = await Promise.allSettled([setUpPodNetwork(deps, record, setup, netConf, paths, rootless), infraStarted]);
-  if (net.status === 'rejected') throw net.reason;
-  if (infra.status === 'rejected') throw infra.reason;
-  const { ips, dns } = net.value;
+  const infraStarted = record.namespaceOptions.pid === 'POD' ? settled([pinned, cgroup]).then(() => startPodInfra(deps, record, paths, podCgroup)) : Promise.resolve();
+  const network = pinned.then(() => setUpPodNetwork(deps, record, setup, netConf, cni, paths, rootless));
+  const [, , net] = await settled([pinned, cgroup, network, infraStarted, cni?.written]);
+  const { ips, dns, resultCached } = net;
 
-  await writeFilesAtomic([
-    { file: paths.hostnameFile, data: `${setup.hostname}\n`, mode: 0o644 },
-    { file: paths.hostsFile, data: podNet ? renderHosts(setup.hostname, ips) : readHostFile('/etc/hosts'), mode: 0o644 },
-    { file: paths.resolvConfFile, data: dns ? renderResolvConf(dns) : readHostFile('/etc/resolv.conf'), mode: 0o644 },
+  await settled([
+    writeFilesAtomic([
+      { file: paths.hostnameFile, data: `${setup.hostname}\n`, mode: 0o644 },
+      { file: paths.hostsFile, data: podNet ? renderHosts(setup.hostname, ips) : readHostFile('/etc/hosts'), mode: 0o644 },
+      { file: paths.resolvConfFile, data: dns ? renderResolvConf(dns) : readHostFile('/etc/resolv.conf'), mode: 0o644 },
+    ]),
+    resultCached,
+    beforeReady,
   ]);
-  await beforeReady;
 
   return store.transition(id, { type: 'ready', ip: ips[0], additionalIps: ips.slice(1) });
+}
+
+/**
+ * Awaits every promise (undefined entries count as done) and then throws
+ * the first rejection in the list's order, so no step is still running
+ * when the caller rolls back.
+ * @returns the values, in order.
+ */
+async function settled<T extends readonly unknown[]>(steps: readonly [...T]): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const results = await Promise.allSettled(steps);
+  for (const r of results) if (r.status === 'rejected') throw r.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
 }
 
 /**
@@ -209,47 +231,46 @@ async function startPodInfra(deps: CreateDeps, record: SandboxRecord, paths: San
   if (podCgroup) joinPodCgroup(record.cgroupParent, infra.pid);
 }
 
+/** The CNI ADD parameters of a pod: its ID, its pinned network namespace, the kubelet's CNI_ARGS, and its runtime config (ports, DNS, bandwidth). */
+function cniAddParams(config: PeapodConfig, record: SandboxRecord, setup: SandboxSetup, paths: SandboxPaths): AddParams {
+  const runtimeConfig: CniRuntimeConfig = {};
+  if (record.portMappings?.length) runtimeConfig.portMappings = record.portMappings;
+  if (setup.dns) runtimeConfig.dns = setup.dns;
+  if (setup.bandwidth) runtimeConfig.bandwidth = setup.bandwidth;
+  return { containerId: record.id, netns: paths.netnsPin, args: podCniArgs(record.metadata, record.id), runtimeConfig, binDirs: config.network.cni_bin_dirs };
+}
+
 /**
- * The pod's sysctls and network (its /dev/shm is mounted with the pins): CNI ADD, or in a user namespace
- * slirp4netns and its published ports.
- * @returns the pod IPs and the DNS settings for its resolv.conf.
+ * The pod's sysctls and network (its /dev/shm is mounted with the pins): CNI ADD of the attachment
+ * being cached (`cni`, made for `netConf` outside a user namespace), or in a user namespace slirp4netns and its published ports.
+ * @returns the pod IPs, the DNS settings for its resolv.conf, and what resolves once ADD's result is cached.
  */
 async function setUpPodNetwork(
   deps: CreateDeps,
   record: SandboxRecord,
   setup: SandboxSetup,
   netConf: CniNetworkConfList | undefined,
+  cni: CachedAttachment | undefined,
   paths: SandboxPaths,
   rootless: boolean,
-): Promise<{ ips: string[]; dns: SandboxSetup['dns'] }> {
+): Promise<{ ips: string[]; dns: SandboxSetup['dns']; resultCached?: Promise<void> }> {
   const { config, log } = deps;
   const id = record.id;
   const podNet = !record.hostNetwork;
   await applySysctls(record.sysctls, record.namespaces);
 
-  let ips: string[] = [];
-  let dns = setup.dns;
   if (podNet && netConf && rootless) {
     const net = await startRootlessPodNetwork(paths, config.runroot, id, record.portMappings ?? []);
-    ips = net.ips;
-    dns ??= { servers: [net.dnsServer], searches: [], options: [] };
-    log.debug({ sandbox: id, ips }, 'rootless pod network (slirp4netns) set up');
-  } else if (podNet && netConf) {
-    const runtimeConfig: CniRuntimeConfig = {};
-    if (record.portMappings?.length) runtimeConfig.portMappings = record.portMappings;
-    if (setup.dns) runtimeConfig.dns = setup.dns;
-    if (setup.bandwidth) runtimeConfig.bandwidth = setup.bandwidth;
-    const result = await addNetwork(paths.cniCacheFile, netConf, {
-      containerId: id,
-      netns: paths.netnsPin,
-      args: podCniArgs(record.metadata, id),
-      runtimeConfig,
-      binDirs: config.network.cni_bin_dirs,
-    });
-    ips = podIpsOfResult(result);
-    log.debug({ sandbox: id, ips, network: netConf.name }, 'pod network set up');
+    log.debug({ sandbox: id, ips: net.ips }, 'rootless pod network (slirp4netns) set up');
+    return { ips: net.ips, dns: setup.dns ?? { servers: [net.dnsServer], searches: [], options: [] } };
   }
-  return { ips, dns };
+  if (cni) {
+    const { result, resultCached } = await runAdd(cni);
+    const ips = podIpsOfResult(result);
+    log.debug({ sandbox: id, ips, network: cni.attachment.network.name }, 'pod network set up');
+    return { ips, dns: setup.dns, resultCached };
+  }
+  return { ips: [], dns: setup.dns };
 }
 
 /**

@@ -59,24 +59,28 @@ export interface PinnedSetup {
  */
 export async function createPinnedNamespaces(pins: NamespacePins, inside: PinnedSetup = {}): Promise<void> {
   const args: string[] = [];
+  const files: string[] = [];
   for (const [kind, file] of Object.entries(pins) as Array<[string, string | undefined]>) {
     if (!file) continue;
-    fs.writeFileSync(file, '', { mode: 0o444 });
+    files.push(file);
     args.push(`--${kind}=${file}`);
   }
   if (args.length === 0) {
     if (inside.shm) await mountShm(inside.shm.target, inside.shm.sizeBytes);
     return;
   }
+  // The pin files and the /dev/shm mount point at once, on libuv's threads.
+  const made = await Promise.allSettled([
+    ...files.map((file) => fs.promises.writeFile(file, '', { mode: 0o444 })),
+    inside.shm ? fs.promises.mkdir(inside.shm.target, { recursive: true, mode: 0o755 }) : undefined,
+  ]);
+  for (const r of made) if (r.status === 'rejected') throw r.reason;
   if (pinnsPresent()) {
     // The same steps as the unshare script below, in one process of our own (native/pinns.c): one exec instead of five.
     const hostname = pins.uts ? inside.hostname : undefined;
     if (hostname !== undefined) args.push(`--hostname=${hostname}`);
     if (pins.net && inside.loopback) args.push('--loopback');
-    if (inside.shm) {
-      fs.mkdirSync(inside.shm.target, { recursive: true, mode: 0o755 });
-      args.push(`--shm=${inside.shm.target}`, `--shm-size=${inside.shm.sizeBytes}`);
-    }
+    if (inside.shm) args.push(`--shm=${inside.shm.target}`, `--shm-size=${inside.shm.sizeBytes}`);
     await runHostCommand(PINNS_BINARY, args);
     return;
   }
@@ -84,10 +88,7 @@ export async function createPinnedNamespaces(pins: NamespacePins, inside: Pinned
   const hostname = pins.uts ? inside.hostname : undefined;
   // The script's $1 is the hostname, the rest mount's arguments for /dev/shm.
   const shmArgs = inside.shm ? shmMountArgs(inside.shm.target, inside.shm.sizeBytes) : [];
-  if (inside.shm) {
-    fs.mkdirSync(inside.shm.target, { recursive: true, mode: 0o755 });
-    steps.push('h=$1', 'shift', 'mount "$@"');
-  }
+  if (inside.shm) steps.push('h=$1', 'shift', 'mount "$@"');
   // hostname(1) calls sethostname(2), which a user namespace's own UTS namespace allows; /proc/sys/kernel/hostname is not writable there (rootless).
   if (hostname !== undefined) steps.push(inside.shm ? 'hostname "$h"' : 'hostname "$1"');
   if (pins.net && inside.loopback) steps.push('exec ip link set lo up');

@@ -61,11 +61,13 @@ export async function stopSandboxResources(rec: SandboxRecord, deps: TeardownDep
  */
 export async function removeSandboxResources(rec: SandboxRecord, deps: TeardownDeps): Promise<void> {
   const pins = [deps.paths.netnsPin, deps.paths.ipcnsPin, deps.paths.utsnsPin, deps.paths.pidnsPin];
-  // One umount for the pins and /dev/shm together (each host process costs a fork and an exec).
-  await unmountEach([...pins, deps.paths.shmDir]);
-  // Off the event loop (file deletes and cgroup rmdirs take milliseconds each on a loaded host), the cgroup meanwhile.
+  // The cgroup (its rmdirs off the event loop: milliseconds each on a loaded host) while the pins are unmounted:
+  // nothing of the pod runs any more, and a namespace pin holds no cgroup.
   const cgroup = deps.cgroupDriver === 'cgroupfs' && rec.cgroupParent.startsWith('/') ? removePodCgroup(rec.cgroupParent) : Promise.resolve();
-  const files = Promise.all(pins.map((pin) => fs.promises.rm(pin, { force: true }))).then(() => fs.promises.rm(deps.paths.runDir, { recursive: true, force: true }));
+  // One umount for the pins and /dev/shm together (each host process costs a fork and an exec), then their files.
+  const files = unmountEach([...pins, deps.paths.shmDir])
+    .then(() => Promise.all(pins.map((pin) => fs.promises.rm(pin, { force: true }))))
+    .then(() => fs.promises.rm(deps.paths.runDir, { recursive: true, force: true }));
   const results = await Promise.allSettled([files, cgroup]);
   for (const r of results) if (r.status === 'rejected') throw r.reason;
 }

@@ -1,0 +1,178 @@
+/**
+ * RunPodSandbox and StopPodSandbox + RemovePodSandbox, for two builds of
+ * peapod-cri side by side: what holds on a loaded machine where one build's
+ * wall times alone do not. Both servers run at once, each on its own CNI
+ * network (the bench's shape: bridge, host-local, portmap, bandwidth), and
+ * are measured in alternating rounds (A B, B A, ...). Per round and build,
+ * `--pods` serial cycles of the bench's sandbox workload (a kubelet-default
+ * pod: network POD, pid CONTAINER; run, then stop + remove):
+ * - wall medians of RunPodSandbox and of Stop+Remove (ms);
+ * - the server's CPU per cycle, of its main thread alone and of all its
+ *   threads (/proc/PID/task/TID/schedstat);
+ * - the spawn server helper's own CPU and that of the processes it reaped
+ *   (peapod-pinns, the CNI plugins, peapod-mount: /proc/HELPER/stat utime+stime
+ *   and cutime+cstime, ticks), per cycle.
+ *
+ *   npm run build && node dist/bench/pod-cpu.js --against /tmp/base/dist/src/server/main.js [--pods 10] [--rounds 6]
+ *   node dist/bench/pod-cpu.js --server-node-flags "--cpu-prof --cpu-prof-dir=/tmp/prof"
+ */
+import { Command } from 'commander';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { makeTestCniNetwork } from '../test/integration/harness/cni-net';
+import { PEAPOD_CRI_MAIN } from '../test/integration/harness/server';
+import { startPeapod } from './peapod';
+import { findProcesses } from './procs';
+import type { RuntimeUnderTest } from './runtime';
+import { now, podConfig, removeAllPods } from './workloads';
+
+/** ns on CPU of thread `tid` of `pid` (schedstat's first field); 0 when gone. */
+function threadNs(pid: number, tid: number): number {
+  try {
+    return Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+  } catch {
+    return 0;
+  }
+}
+
+/** ms on CPU of every thread of `pid`, and of its main thread alone. */
+function serverCpu(pid: number): { all: number; main: number } {
+  let ns = 0;
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) ns += threadNs(pid, Number(tid));
+  return { all: ns / 1e6, main: threadNs(pid, pid) / 1e6 };
+}
+
+const TICK_MS = 1000 / 100;
+
+/** ms of CPU of process `pid` itself and of the children it has reaped (/proc/PID/stat fields 14-17, ticks). */
+function processCpu(pid: number): { self: number; children: number } {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { self: (Number(f[11]) + Number(f[12])) * TICK_MS, children: (Number(f[13]) + Number(f[14])) * TICK_MS };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+function log(msg: string): void {
+  process.stderr.write(`[pod-cpu ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+/** One server under test. */
+interface Subject {
+  label: string;
+  rt: RuntimeUnderTest;
+  helper: number;
+}
+
+/** One round's figures for one build. */
+interface Round {
+  run: number;
+  stopRemove: number;
+  mainMs: number;
+  allMs: number;
+  helperMs: number;
+  reapedMs: number;
+}
+
+async function measure(s: Subject, pods: number, logRoot: string, round: number): Promise<Round> {
+  const runs: number[] = [];
+  const stops: number[] = [];
+  const c0 = serverCpu(s.rt.serverPid());
+  const h0 = processCpu(s.helper);
+  for (let i = 0; i < pods; i++) {
+    const pc = podConfig(`cpu-${s.label}-${round}-${i}`, logRoot);
+    const t0 = now();
+    const id = (await s.rt.client.runtime.RunPodSandbox({ config: pc })).pod_sandbox_id;
+    const t1 = now();
+    await s.rt.client.runtime.StopPodSandbox({ pod_sandbox_id: id });
+    await s.rt.client.runtime.RemovePodSandbox({ pod_sandbox_id: id });
+    stops.push(now() - t1);
+    runs.push(t1 - t0);
+  }
+  const c1 = serverCpu(s.rt.serverPid());
+  const h1 = processCpu(s.helper);
+  return {
+    run: median(runs),
+    stopRemove: median(stops),
+    mainMs: (c1.main - c0.main) / pods,
+    allMs: (c1.all - c0.all) / pods,
+    helperMs: (h1.self - h0.self) / pods,
+    reapedMs: (h1.children - h0.children) / pods,
+  };
+}
+
+async function main(): Promise<void> {
+  const o = new Command()
+    .option('--against <main.js>', "the other build's dist/src/server/main.js")
+    .option('--pods <n>', 'serial run + stop + remove cycles per round', (v) => parseInt(v, 10), 10)
+    .option('--rounds <n>', 'alternating rounds', (v) => parseInt(v, 10), 6)
+    .option('--warmup <n>', 'cycles per build before the first round', (v) => parseInt(v, 10), 3)
+    .option('--server-node-flags <flags>', 'node flags for this build\'s peapod-cri, e.g. "--cpu-prof --cpu-prof-dir=DIR"')
+    .parse(process.argv)
+    .opts<{ against?: string; pods: number; rounds: number; warmup: number; serverNodeFlags?: string }>();
+  const cleanups: (() => Promise<void> | void)[] = [];
+  try {
+    const logRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'peapod-pod-cpu-logs-'));
+    cleanups.push(() => fs.rmSync(logRoot, { recursive: true, force: true }));
+    const builds: { label: string; main: string; flags: string[] }[] = [{ label: 'this', main: PEAPOD_CRI_MAIN, flags: o.serverNodeFlags ? o.serverNodeFlags.split(' ').filter(Boolean) : [] }];
+    if (o.against) builds.unshift({ label: 'against', main: path.resolve(o.against), flags: [] });
+    const subjects: Subject[] = [];
+    for (const b of builds) {
+      const net = makeTestCniNetwork();
+      cleanups.push(() => net.cleanup());
+      log(`starting ${b.label} (${b.main})`);
+      const rt = await startPeapod({ cniConfDir: net.confDir, nodeFlags: b.flags, serverMain: b.main });
+      cleanups.push(async () => {
+        await removeAllPods(rt).catch((e: unknown) => log(`removing ${b.label}'s pods: ${String(e)}`));
+        await rt.stop();
+      });
+      const helper = findProcesses((a) => path.basename(a[0]) === 'peapod-spawner').find((p) => fs.readFileSync(`/proc/${p.pid}/stat`, 'latin1').split(') ')[1].split(' ')[1] === String(rt.serverPid()));
+      if (!helper) throw new Error(`${b.label}: no peapod-spawner child of ${rt.serverPid()}`);
+      const s = { label: b.label, rt, helper: helper.pid };
+      await measure(s, o.warmup, logRoot, -1);
+      subjects.push(s);
+    }
+    const results: Record<string, Round[]> = {};
+    for (let round = 0; round < o.rounds; round++) {
+      const order = round % 2 ? [...subjects].reverse() : subjects;
+      for (const s of order) (results[s.label] ??= []).push(await measure(s, o.pods, logRoot, round));
+      log(`round ${round + 1} of ${o.rounds} done`);
+    }
+    const labels = subjects.map((s) => s.label);
+    const fields: [keyof Round, string][] = [
+      ['run', 'RunPodSandbox wall median ms'],
+      ['stopRemove', 'StopPodSandbox + RemovePodSandbox wall median ms'],
+      ['mainMs', 'server main thread CPU ms per cycle'],
+      ['allMs', 'server all threads CPU ms per cycle'],
+      ['helperMs', 'spawner helper CPU ms per cycle'],
+      ['reapedMs', 'reaped children (pinns, CNI plugins, mount) CPU ms per cycle'],
+    ];
+    const head = ['metric', ...labels.map((l) => `${l} (median, min over rounds)`), ...(labels.length === 2 ? ['ratio this/against (median)'] : [])];
+    const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+    for (const [k, name] of fields) {
+      const med = labels.map((l) => median(results[l].map((r) => r[k])));
+      const min = labels.map((l) => Math.min(...results[l].map((r) => r[k])));
+      const ratio = labels.length === 2 ? [(med[1] / med[0]).toFixed(2)] : [];
+      lines.push(`| ${[name, ...med.map((m, i) => `${m.toFixed(2)}, ${min[i].toFixed(2)}`), ...ratio].join(' | ')} |`);
+    }
+    for (const l of labels) lines.push(`${l} per round: run ${results[l].map((r) => r.run.toFixed(1)).join(' ')}; stop+remove ${results[l].map((r) => r.stopRemove.toFixed(1)).join(' ')}`);
+    process.stdout.write(`${lines.join('\n')}\n(${o.pods} cycles per round, ${o.rounds} rounds; load ${os.loadavg()[0].toFixed(1)})\n`);
+  } finally {
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch (err) {
+        log(`cleanup: ${String(err)}`);
+      }
+    }
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+  process.exitCode = 1;
+});
