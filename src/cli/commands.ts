@@ -188,6 +188,8 @@ const VERSION: CommandSpec = {
 
 /** The flags `run` and `create` share (Podman's names; `--hostname` has no `-h`, which is help here). */
 const CREATE_FLAGS: FlagSpec[] = [
+  { name: 'cap-add', type: 'strings', value: 'capability', help: 'Add capabilities to the container\'s set (NET_ADMIN or CAP_NET_ADMIN; ALL: every capability)' },
+  { name: 'cap-drop', type: 'strings', value: 'capability', help: 'Drop capabilities from the container\'s set (ALL: every one but those added)' },
   { name: 'cpus', type: 'string', value: 'number', help: 'Number of CPUs (a CFS quota over a 100 ms period, e.g. 1.5)' },
   { name: 'entrypoint', type: 'string', value: 'string', help: 'Overwrite the default ENTRYPOINT of the image (one word, or a JSON array)' },
   { name: 'env', short: 'e', type: 'strings', value: 'stringArray', help: 'Set environment variables in the container (NAME=VALUE, or NAME to take it from here)' },
@@ -199,9 +201,12 @@ const CREATE_FLAGS: FlagSpec[] = [
   { name: 'name', type: 'string', value: 'string', help: 'Assign a name to the container (default: a random adjective_surname)' },
   { name: 'network', type: 'string', value: 'mode', help: 'Connect the container to a network: bridge (the CLI\'s CNI network), none, host', default: 'bridge', choices: ['bridge', 'none', 'host'] },
   { name: 'pod', type: 'string', value: 'string', help: 'Run the container in an existing pod (made with pod create)' },
+  { name: 'privileged', type: 'bool', help: 'Give extended privileges: every capability and host device, no seccomp filter, no masked paths, /sys writable' },
   { name: 'publish', short: 'p', type: 'strings', value: 'stringArray', help: 'Publish a container\'s port to the host ([[IP:][HOST-PORT]:]CONTAINER-PORT[/PROTOCOL])' },
   { name: 'pull', type: 'string', value: 'policy', help: 'Pull image policy: always, missing, never', default: 'missing', choices: ['always', 'missing', 'never'] },
+  { name: 'read-only', type: 'bool', help: 'Mount the container\'s root filesystem as read only' },
   { name: 'rm', type: 'bool', help: 'Remove the container (and its network) when it exits' },
+  { name: 'security-opt', type: 'strings', value: 'stringArray', help: 'Security options: seccomp=unconfined, seccomp=PROFILE.json, no-new-privileges, apparmor=PROFILE, label=… (no effect)' },
   { name: 'stop-timeout', type: 'string', value: 'uint', help: 'Seconds to wait for the container to stop before killing it (default 10)' },
   { name: 'tty', short: 't', type: 'bool', help: 'Allocate a pseudo-TTY for the container' },
   { name: 'user', short: 'u', type: 'string', value: 'string', help: 'User to run as: USER[:GID] (a name or UID)' },

@@ -22,7 +22,7 @@ import type { CniPortMapping } from '../../runtime-service/cni/runtime-config';
 import type { ContainerEngine } from '../../runtime-service/container/engine';
 import { ContainerDirs, containerDirs, containerPaths } from '../../runtime-service/container/paths';
 import type { ContainerRecord } from '../../runtime-service/container/record';
-import type { ContainerMount, ContainerResources, ContainerSpec, ContainerUser } from '../../runtime-service/container/spec';
+import type { ContainerDevice, ContainerMount, ContainerResources, ContainerSecurity, ContainerSpec, ContainerUser } from '../../runtime-service/container/spec';
 import type { Peapod } from '../../runtime-service/peapod';
 import type { SandboxRecord } from '../../runtime-service/sandbox/record';
 import type { SandboxSpec } from '../../runtime-service/sandbox/spec';
@@ -121,6 +121,10 @@ export interface CliCreateRequest {
   ports: CniPortMapping[];
   /** This process handles the container's exit itself (run attached): the exit command skips while it lives. */
   attached: boolean;
+  /** Seccomp, capabilities, privileged, read-only root (security-flags.ts: Podman's defaults unless the flags say otherwise). */
+  security?: ContainerSecurity;
+  /** Host devices handed on (those of --privileged). */
+  devices?: ContainerDevice[];
 }
 
 /**
@@ -186,6 +190,8 @@ export async function createCliContainer(ctx: CliContext, c: CliContainers, r: C
     stdin: r.interactive && !r.tty,
     stdinOnce: r.interactive && !r.tty,
     mounts: r.mounts,
+    devices: r.devices,
+    security: r.security,
     resources: r.resources,
     labels: r.labels,
     annotations: {
@@ -207,10 +213,13 @@ export async function createCliContainer(ctx: CliContext, c: CliContainers, r: C
       throw new CliError('invalid config provided: --network, --hostname and --publish belong to the pod (set them at pod create) when joining one', EXIT_ENGINE);
     }
     const pod = mustFindPod(c.peapod, r.pod);
+    // The pod's own setting (pod create --sysctl) stands.
+    if (!pod.hostNetwork && !('net.ipv4.ping_group_range' in pod.sysctls)) spec.sysctls = pingSysctl();
     return c.peapod.createContainer(pod.id, spec, options);
   }
   // The name first, so a taken one fails before a sandbox is made for nothing (creation checks it again, atomically).
   if (c.engine.findByName(r.name).length > 0) throw new CliError(`the container name ${quoteInput(r.name)} is already in use by ${c.engine.findByName(r.name)[0].id}. You have to remove that container to be able to reuse that name: that name is already in use`, EXIT_ENGINE);
+  if (r.network !== 'host') spec.sysctls = pingSysctl();
   const own = ownSandboxSpec(ctx, c, r, id);
   try {
     const sb = await c.peapod.sandboxes.create(own.spec, { request: { cli: 'container', network: r.network } });
@@ -224,6 +233,11 @@ export async function createCliContainer(ctx: CliContext, c: CliContainers, r: C
     // The rule's iptables ran beside the sandbox's set-up; none is left running.
     await own.masquerade;
   }
+}
+
+/** Ping without CAP_NET_RAW in a network namespace of the pod's own, as Podman's default_sysctls (set by runc in the container's spec: no process of ours). */
+function pingSysctl(): Record<string, string> {
+  return { ...(require('./security-flags') as typeof import('./security-flags')).PING_SYSCTL };
 }
 
 /** The stored name `typed` resolved to (as Podman shows it: `docker.io/library/busybox:latest`), else the first name, else the ID. */

@@ -9,9 +9,10 @@ import * as fs from 'node:fs';
 import type { ContainerMount, ContainerResources, ContainerUser, MountPropagation } from '../../runtime-service/container/spec';
 import { CliError } from '../errors';
 import { quoteInput } from '../../common/bounded-text';
+import type { SecurityFlags } from './security-flags';
 
 /** The flags `run` and `create` share (camelCase keys of the command table). */
-export interface CreateFlags {
+export interface CreateFlags extends SecurityFlags {
   name?: string;
   env?: string[];
   envFile?: string[];

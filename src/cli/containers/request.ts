@@ -13,6 +13,9 @@ import { imageForRun, PullPolicy } from './image';
 import { randomName } from './names';
 import { quoteInput } from '../../common/bounded-text';
 import { checkArguments, checkBytes, checkLabels, INPUT_LIMITS } from '../../common/input-limits';
+import { cliSecurity, privilegedDevices } from './security-flags';
+import { hostCapabilities } from '../../runtime-service/container/host';
+import { isRootless } from '../rootless-mode';
 
 /**
  * The request for `IMAGE [COMMAND...]` with `flags`.
@@ -37,6 +40,7 @@ export async function createRequest(ctx: CliContext, args: string[], flags: Crea
   const ports = await portMappingsOf(flags.publish ?? []);
   const user = flags.user !== undefined ? parseUser(flags.user) : undefined;
   const labels = parseLabels(flags.label);
+  const security = cliSecurity(flags, hostCapabilities);
   // The CRI's bounds (common/input-limits.ts), so both front ends take the same inputs.
   checkArguments({ COMMAND: cmd, '--env': env.map((e) => `${e.name}=${e.value}`) });
   checkLabels('--label', labels);
@@ -65,5 +69,7 @@ export async function createRequest(ctx: CliContext, args: string[], flags: Crea
     hostname: flags.hostname,
     ports,
     attached,
+    security,
+    devices: security.privileged ? privilegedDevices(isRootless()) : [],
   };
 }

@@ -15,6 +15,7 @@ import { readInRoot, resolveUser } from '../oci/user';
 import { containerCgroupsPath } from '../sandbox/cgroups';
 import { ContainerDeps, EngineImage, EngineSandbox, runtimeFor } from './deps';
 import { localhostSeccomp, resolveDevices, resolveMounts, targetPidNamespace } from './inputs';
+import { checkContainerSysctls } from './sysctls';
 import { containerPaths } from './paths';
 import type { ContainerRecord, RecordedMount } from './record';
 import { mountRootfs, restrictHostRootfs } from './rootfs';
@@ -127,6 +128,7 @@ export async function createContainer(deps: ContainerDeps, sandbox: EngineSandbo
   };
   // The inputs are checked before anything is written, so a bad spec leaves nothing.
   checkSpecBounds(spec, image.config);
+  checkContainerSysctls(spec.sysctls, sandbox.namespaces);
   checkContainerResources(spec.resources);
   const mounts = resolveMounts(spec.mounts ?? []);
   const devices = resolveDevices(spec.devices ?? []);

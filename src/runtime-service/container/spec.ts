@@ -152,4 +152,10 @@ export interface ContainerSpec {
   /** The container whose PID namespace a TARGET container joins. */
   pidTargetId?: string;
   resources?: ContainerResources;
+  /**
+   * Namespaced sysctls of this container, applied by the runtime in its
+   * namespaces over the pod's (the CLI's default ping range; the CRI has
+   * none per container). net.* ones need a network namespace of the pod's own.
+   */
+  sysctls?: Record<string, string>;
 }

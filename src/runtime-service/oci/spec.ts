@@ -317,7 +317,8 @@ export function buildSpec(input: SpecInput): OciSpec {
   if (devices.length > 0) spec.linux.devices = devices;
   spec.linux.resources = { devices: deviceRules, ...ociResources(c.resources, input.cgroupV2, input.swapControl ?? true) };
   spec.linux.cgroupsPath = input.cgroupsPath;
-  if (Object.keys(sandbox.sysctls).length > 0) spec.linux.sysctl = { ...sandbox.sysctls };
+  const sysctls = { ...sandbox.sysctls, ...c.sysctls };
+  if (Object.keys(sysctls).length > 0) spec.linux.sysctl = sysctls;
 
   // Seccomp: runtime-default → ours; unconfined (the default) → none; localhost → the profile read from its file.
   if (!privileged) {

@@ -72,12 +72,24 @@ describe('rootless peapod: the container commands as an unprivileged user', func
 
   it('run --rm on the default network: its slirp4netns is up when the process starts (tap0 10.0.2.100/24, the default route via 10.0.2.2, lo up)', async () => {
     // `run` does not wait for slirp4netns before making the container, only before starting it (rootless-network.ts).
-    const r = await peapod(['run', '--rm', ref, 'sh', '-c', 'ip -4 -o addr show tap0; ip route show default; ip -o link show lo; ping -c 1 -W 5 127.0.0.1 >/dev/null && echo lo-answers']);
+    // busybox's ping opens a raw socket (no ICMP datagram fallback): it needs CAP_NET_RAW, which Podman's default set leaves out.
+    const r = await peapod(['run', '--rm', '--cap-add', 'NET_RAW', ref, 'sh', '-c', 'ip -4 -o addr show tap0; ip route show default; ip -o link show lo; ping -c 1 -W 5 127.0.0.1 >/dev/null && echo lo-answers']);
     expect(r.stdout).to.match(/tap0\s+inet 10\.0\.2\.100\/24/);
     expect(r.stdout).to.match(/^default via 10\.0\.2\.2 dev tap0/m);
     // Brought up by slirp4netns' --configure, not by the pins (rootless-network.ts pinsBringLoopbackUp).
     expect(r.stdout).to.match(/^1: lo: <LOOPBACK,UP,LOWER_UP>/m);
     expect(r.stdout).to.match(/^lo-answers$/m);
+  });
+
+  it('the seccomp filter and Podman\'s capabilities hold under the user namespace; --security-opt seccomp=unconfined, --cap-drop ALL and --privileged change them', async () => {
+    const look = "grep -E '^(Seccomp|CapEff):' /proc/self/status | tr -s ' \\t' ' '; unshare -U true 2>/dev/null && echo unshare-allowed || echo unshare-blocked";
+    const lines = async (flags: string[]): Promise<string[]> => (await peapod(['run', '--rm', '--network', 'none', ...flags, ref, 'sh', '-c', look])).stdout.trim().split('\n');
+    expect(await lines([])).to.deep.equal(['CapEff: 00000000800405fb', 'Seccomp: 2', 'unshare-blocked']);
+    expect(await lines(['--security-opt', 'seccomp=unconfined'])).to.deep.equal(['CapEff: 00000000800405fb', 'Seccomp: 0', 'unshare-allowed']);
+    expect((await lines(['--cap-drop', 'ALL']))[0]).to.equal('CapEff: 0000000000000000');
+    const priv = await lines(['--privileged']);
+    expect(priv[1]).to.equal('Seccomp: 0');
+    expect(BigInt(`0x${priv[0].split(' ')[1]}`) & (1n << 21n), 'CAP_SYS_ADMIN in the user namespace').to.not.equal(0n);
   });
 
   it('a file a container writes in a -v volume belongs to the user on the host', async () => {
