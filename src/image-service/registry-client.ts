@@ -152,6 +152,33 @@ export interface RegistryResponse {
   body: Readable & { arrayBuffer(): Promise<ArrayBuffer>; text(): Promise<string>; dump(): Promise<void> };
 }
 
+/**
+ * The Authorization header a client sends for `scope`: the credentials'
+ * bearer token, else a cached token of that scope, else Basic credentials
+ * once the registry asked for them; undefined for none.
+ */
+function authorizationFor(creds: RegistryCredentials | undefined, tokens: Iterable<[string, string]>, basicChallenged: boolean, scope: string): string | undefined {
+  if (creds?.registryToken) return `Bearer ${creds.registryToken}`;
+  for (const [k, v] of tokens) if (k.endsWith(`|${scope}`)) return `Bearer ${v}`;
+  if (basicChallenged) {
+    const b = basicOf(creds);
+    if (b) return `Basic ${b}`;
+  }
+  return undefined;
+}
+
+/**
+ * The first request of a blob GET as a client made from `handoff` (a
+ * `RegistryClient.handoff()`) would send it: the URL and the Authorization
+ * header, without loading undici. Undefined when that client has not
+ * learned its base URL yet (then only a RegistryClient can do the GET).
+ */
+export function blobRequestOf(handoff: { host: string; options: RegistryClientOptions }, repo: string, digest: string): { url: string; authorization?: string } | undefined {
+  const session = handoff.options.session;
+  if (!session?.baseUrl) return undefined;
+  return { url: `${session.baseUrl}/v2/${repo}/blobs/${digest}`, authorization: authorizationFor(handoff.options.credentials, session.tokens, session.basicChallenged, `repository:${repo}:pull`) };
+}
+
 /** A client of one registry host. Tokens are cached per scope for the client's life. */
 export class RegistryClient {
   private readonly agent: Agent;
@@ -290,14 +317,7 @@ export class RegistryClient {
   }
 
   private authHeader(scope: string): string | undefined {
-    const creds = this.options.credentials;
-    if (creds?.registryToken) return `Bearer ${creds.registryToken}`;
-    for (const [k, v] of this.tokens) if (k.endsWith(`|${scope}`)) return `Bearer ${v}`;
-    if (this.basicChallenged) {
-      const b = basicOf(creds);
-      if (b) return `Basic ${b}`;
-    }
-    return undefined;
+    return authorizationFor(this.options.credentials, this.tokens, this.basicChallenged, scope);
   }
 
   /**
