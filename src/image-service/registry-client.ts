@@ -31,6 +31,7 @@ function undici(): typeof import('undici') {
   return (undiciModule ??= require('undici') as typeof import('undici'));
 }
 import { PeapodError } from '../common/errors';
+import { forgetInsecureBase, knownInsecureBase, rememberInsecureBase } from './insecure-bases';
 
 /** Credentials for one registry (the CRI `AuthConfig`). */
 export interface RegistryCredentials {
@@ -234,13 +235,18 @@ export class RegistryClient {
     if (this.baseUrl) return this.baseUrl;
     const https = `https://${this.apiHost()}`;
     if (this.options.insecure) {
+      const known = knownInsecureBase(this.apiHost());
+      if (known) return (this.baseUrl = known);
+      let url: string;
       try {
         const res = await undici().request(`${https}/v2/`, { dispatcher: this.agent, method: 'GET' });
         await res.body.dump();
-        return (this.baseUrl = https);
+        url = https;
       } catch {
-        return (this.baseUrl = `http://${this.apiHost()}`);
+        url = `http://${this.apiHost()}`;
       }
+      rememberInsecureBase(this.apiHost(), url);
+      return (this.baseUrl = url);
     }
     // The ping: any answer (200, or 401 with the challenge handled per request) shows an API v2 registry.
     const res = await this.send(`${https}/v2/`, 'GET', {});
@@ -268,6 +274,8 @@ export class RegistryClient {
           await sleep(backoff * 2 ** (i - 1));
           continue;
         }
+        // The scheme remembered for an insecure host may be what failed: the next client probes again.
+        if (this.options.insecure) forgetInsecureBase(this.apiHost());
         throw new RegistryError(`${method} ${url}: ${(err as Error).message}${code ? ` (${code})` : ''}`);
       }
     }
