@@ -35,6 +35,8 @@ export interface CliBenchResults {
   peapod: Record<string, number[]>;
   podman: Record<string, number[]>;
   nodeStart: number[];
+  /** `node -e 0` without NODE_EXTRA_CA_CERTS, when the environment sets it. */
+  nodeStartNoExtraCa?: number[];
   podmanVersion?: string;
   /** Why podman was not measured, when it was not. */
   podmanSkipped?: string;
@@ -165,7 +167,8 @@ export async function benchCli(image: string, runs: number, warmup: number, prog
     const conf = path.join(dir, 'peapod.conf');
     // The CLI's CNI directory private to the run (the CLI writes its default bridge network there).
     fs.writeFileSync(conf, `[image]\nregistries_conf = "${regConf}"\nregistries_conf_dir = "${path.join(dir, 'registries.conf.d')}"\n[network]\ncli_conf_dir = "${path.join(dir, 'cni')}"\n`);
-    const peapod = (...a: string[]): string[] => [CLI, '--root', path.join(dir, 'peapod-root'), '--runroot', path.join(dir, 'peapod-run'), '--config', conf, '--config-dir', path.join(dir, 'peapod.conf.d'), ...a];
+    // Through the launcher, the package's `peapod` bin, as a user runs it (it defers NODE_EXTRA_CA_CERTS: src/common/extra-ca-certs.ts).
+    const peapod = (...a: string[]): string[] => ['--root', path.join(dir, 'peapod-root'), '--runroot', path.join(dir, 'peapod-run'), '--config', conf, '--config-dir', path.join(dir, 'peapod.conf.d'), ...a];
     const podman = (...a: string[]): string[] => ['--root', path.join(dir, 'podman-root'), '--runroot', path.join(dir, 'podman-run'), ...a];
     const res: CliBenchResults = { peapod: {}, podman: {}, nodeStart: [] };
     const v = spawnSync(PODMAN, podman('version', '--format', '{{.Client.Version}}'), { encoding: 'utf8', timeout: 60_000 });
@@ -186,27 +189,37 @@ export async function benchCli(image: string, runs: number, warmup: number, prog
       const ms = await timed(process.execPath, ['-e', '0']);
       if (i >= warmup) res.nodeStart.push(ms);
     }
+    if (process.env.NODE_EXTRA_CA_CERTS) {
+      // Node parses NODE_EXTRA_CA_CERTS's file at its start (~40 ms of CPU with Debian's bundle): the start without it too.
+      const env = { ...process.env };
+      delete env.NODE_EXTRA_CA_CERTS;
+      res.nodeStartNoExtraCa = [];
+      for (let i = 0; i < warmup + runs; i++) {
+        const ms = await timed(process.execPath, ['-e', '0'], env);
+        if (i >= warmup) res.nodeStartNoExtraCa.push(ms);
+      }
+    }
     const tools: ('peapod' | 'podman')[] = withPodman ? ['peapod', 'podman'] : ['peapod'];
     for (const tool of tools) {
       progress(`cli: ${tool} version`);
-      await series('version', tool, () => (tool === 'peapod' ? timed(process.execPath, peapod('version')) : timed(PODMAN, podman('version'))));
+      await series('version', tool, () => (tool === 'peapod' ? timed(LAUNCHER, peapod('version')) : timed(PODMAN, podman('version'))));
     }
     for (const tool of tools) {
       progress(`cli: ${tool} pull`);
       await series(
         'pull',
         tool,
-        () => (tool === 'peapod' ? timed(process.execPath, peapod('pull', '-q', image)) : timed(PODMAN, podman('pull', '-q', '--tls-verify=false', image))),
-        () => (tool === 'peapod' ? quiet(process.execPath, peapod('rmi', '-a')) : quiet(PODMAN, podman('rmi', '-a', '-f'))),
+        () => (tool === 'peapod' ? timed(LAUNCHER, peapod('pull', '-q', image)) : timed(PODMAN, podman('pull', '-q', '--tls-verify=false', image))),
+        () => (tool === 'peapod' ? quiet(LAUNCHER, peapod('rmi', '-a')) : quiet(PODMAN, podman('rmi', '-a', '-f'))),
       );
     }
     for (const tool of tools) {
       progress(`cli: ${tool} images`);
-      await series('images', tool, () => (tool === 'peapod' ? timed(process.execPath, peapod('images')) : timed(PODMAN, podman('images'))));
+      await series('images', tool, () => (tool === 'peapod' ? timed(LAUNCHER, peapod('images')) : timed(PODMAN, podman('images'))));
     }
     // Containers and pods: the same commands through each tool (podman needs --tls-verify only to pull, done above).
-    const cmd = (tool: 'peapod' | 'podman', ...a: string[]): Promise<number> => (tool === 'peapod' ? timed(process.execPath, peapod(...a)) : timed(PODMAN, podman(...a)));
-    const off = (tool: 'peapod' | 'podman', ...a: string[]): void => (tool === 'peapod' ? quiet(process.execPath, peapod(...a)) : quiet(PODMAN, podman(...a)));
+    const cmd = (tool: 'peapod' | 'podman', ...a: string[]): Promise<number> => (tool === 'peapod' ? timed(LAUNCHER, peapod(...a)) : timed(PODMAN, podman(...a)));
+    const off = (tool: 'peapod' | 'podman', ...a: string[]): void => (tool === 'peapod' ? quiet(LAUNCHER, peapod(...a)) : quiet(PODMAN, podman(...a)));
     for (const tool of tools) {
       progress(`cli: ${tool} run --rm --network none`);
       await series('runNone', tool, () => cmd(tool, 'run', '--rm', '--network', 'none', image, 'true'));

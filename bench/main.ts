@@ -189,6 +189,7 @@ function cliRows(p: Params, c: CliBenchResults): MetricRow[] {
   const row = (metric: string, key: string): MetricRow => ({ metric, runs: p.runs, peapod: s(c.peapod[key]), containerd: s(c.podman[key]) });
   return [
     { metric: 'bare `node -e 0` start (ms), for reference', runs: p.runs, peapod: s(c.nodeStart) },
+    ...(c.nodeStartNoExtraCa ? [{ metric: 'bare `node -e 0` without NODE_EXTRA_CA_CERTS (ms), for reference', runs: p.runs, peapod: s(c.nodeStartNoExtraCa) }] : []),
     row('`version` (ms)', 'version'),
     row('`images`, 1 image stored (ms)', 'images'),
     row('`pull -q` busybox (1 layer, ~1 MB) into an empty store (ms)', 'pull'),
@@ -337,7 +338,7 @@ async function main(): Promise<void> {
     table: rows(p, results),
     samples: { peapod: results.peapod?.series, containerd: results.containerd?.series },
     critest: critest && { version: critest.critestVersion, skipped: critest.skipped, exitCodes: critest.exitCodes, table: critestRows(critest), samples: critest.samples },
-    cli: cli && { podmanVersion: cli.podmanVersion, podmanSkipped: cli.podmanSkipped, rootlessSkipped: cli.rootlessSkipped, rootlessPodmanSkipped: cli.rootlessPodmanSkipped, table: cliRows(p, cli), samples: { node: cli.nodeStart, peapod: cli.peapod, podman: cli.podman } },
+    cli: cli && { podmanVersion: cli.podmanVersion, podmanSkipped: cli.podmanSkipped, rootlessSkipped: cli.rootlessSkipped, rootlessPodmanSkipped: cli.rootlessPodmanSkipped, table: cliRows(p, cli), samples: { node: cli.nodeStart, nodeNoExtraCa: cli.nodeStartNoExtraCa, peapod: cli.peapod, podman: cli.podman } },
   };
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);

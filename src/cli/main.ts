@@ -15,4 +15,9 @@
  */
 import { startBundle } from './cli-bundle';
 
+// bin/peapod moved NODE_EXTRA_CA_CERTS aside so that Node's start skips it
+// (common/extra-ca-certs.ts); the programs this process starts get it back.
+const deferredCa = process.env.PEAPOD_EXTRA_CA_CERTS;
+if (deferredCa && process.env.NODE_EXTRA_CA_CERTS === undefined) process.env.NODE_EXTRA_CA_CERTS = deferredCa;
+
 if (process.env.PEAPOD_CLI_BUNDLE === '0' || !startBundle()) require('./entry');

@@ -44,6 +44,7 @@ import {
 import { ensureRootlessRunroot, rootlessPaths, RootlessPaths } from './config';
 import { CliError, EXIT_ENGINE } from './errors';
 import { insideUserNamespace, USERNS_ENV } from './rootless-mode';
+import { envDeferringExtraCa } from '../common/extra-ca-certs';
 
 /** Commands that run as the user, outside the namespace: they touch no store and no container. */
 const OUTSIDE_COMMANDS = new Set(['version', 'help', 'login', 'logout']);
@@ -219,7 +220,7 @@ export async function reexecInUserNamespace(argv: readonly string[], env: NodeJS
   const self = [process.execPath, ...process.execArgv, process.argv[1], ...argv];
   const child = spawnHostProcess(nsenter, nsenterArgs(holder, process.cwd(), self), {
     stdio: 'inherit',
-    env: { ...env, [USERNS_ENV]: `${holder.pid}:${holder.startTime}` },
+    env: { ...envDeferringExtraCa(env), [USERNS_ENV]: `${holder.pid}:${holder.startTime}` },
   });
   return waitForeground(child, nsenter);
 }

@@ -20,6 +20,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { Agent, Dispatcher } from 'undici';
+import { deferredExtraCa } from '../common/extra-ca-certs';
 
 let undiciModule: typeof import('undici') | undefined;
 /**
@@ -198,7 +199,8 @@ export class RegistryClient {
       connectTimeout: options.connectTimeoutMs ?? 15_000,
       headersTimeout: options.idleTimeoutMs ?? 60_000,
       bodyTimeout: options.idleTimeoutMs ?? 60_000,
-      connect: { rejectUnauthorized: !options.insecure },
+      // NODE_EXTRA_CA_CERTS when the CLI's launcher deferred it (common/extra-ca-certs.ts).
+      connect: { rejectUnauthorized: !options.insecure, ca: deferredExtraCa() },
     });
     const seed = options.session;
     if (seed) {
