@@ -23,6 +23,9 @@
  * and error messages. Once body bytes have gone to the sink, a failure is
  * final for this attempt (the sink's `error`).
  *
+ * Trust: Node's roots, plus NODE_EXTRA_CA_CERTS where the CLI's launcher
+ * deferred it (common/extra-ca-certs.ts), as RegistryClient.
+ *
  * Bounds: the header block at most MAX_HEADER_BYTES; connect within
  * `connectTimeoutMs`; at most `idleTimeoutMs` without a byte; the body is
  * never read past its Content-Length (the sink bounds that against the
@@ -30,6 +33,7 @@
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
+import { deferredExtraCa } from '../../common/extra-ca-certs';
 
 /** One blob GET. */
 export interface BlobGetRequest {
@@ -228,7 +232,7 @@ export class BlobGet {
     };
     const onread = { buffer: this.buffer, callback: onRead };
     const socket: net.Socket = https
-      ? tls.connect({ host: hostname, port, servername: net.isIP(hostname) ? undefined : hostname, rejectUnauthorized: !this.request.insecure, ALPNProtocols: ['http/1.1'], onread } as tls.ConnectionOptions)
+      ? tls.connect({ host: hostname, port, servername: net.isIP(hostname) ? undefined : hostname, rejectUnauthorized: !this.request.insecure, ca: deferredExtraCa(), ALPNProtocols: ['http/1.1'], onread } as tls.ConnectionOptions)
       : net.connect({ host: hostname, port, onread });
     this.socket = socket;
     const connectTimer = setTimeout(() => finish({ kind: 'fallback', reason: 'connect timeout' }), this.request.connectTimeoutMs);
