@@ -135,6 +135,12 @@ interface PullContext {
   repo: string;
   added: { blobs: string[]; layers: string[] };
   emit: (e: PullProgress) => void;
+  /**
+   * Stores of the manifests and the config still being made durable: they
+   * run beside the layer downloads (each is verified before it starts) and
+   * the image is committed only once all are done.
+   */
+  storing: Promise<void>[];
 }
 
 /** Pulls images into a store. One per process is enough; it is safe to call pull concurrently. */
@@ -242,7 +248,7 @@ export class ImagePuller {
       connectTimeoutMs: this.options.connectTimeoutMs,
       idleTimeoutMs: this.options.idleTimeoutMs,
     });
-    const ctx: PullContext = { client, repo: src.path, added: { blobs: [], layers: [] }, emit };
+    const ctx: PullContext = { client, repo: src.path, added: { blobs: [], layers: [] }, emit, storing: [] };
     // Announce the pull (a lock row of its own) so another process opening the
     // store does not take what this pull committed, and no image uses yet, for leftovers.
     const releasePull = await this.store.lock(`pull:${process.pid}:${crypto.randomBytes(8).toString('hex')}`);
@@ -253,14 +259,16 @@ export class ImagePuller {
       const blobs: string[] = [];
       let manifest: ImageManifest;
       let manifestDigest = top.digest;
-      const storeManifest = async (m: { digest: string; body: Buffer }): Promise<void> => {
+      // Verified already (fetchManifest): stored beside what follows, awaited before the commit.
+      const storeManifest = (m: { digest: string; body: Buffer }): void => {
         if (!this.store.hasBlob(m.digest)) {
-          await this.store.putBlob(m.digest, m.body);
-          ctx.added.blobs.push(m.digest);
+          const storing = this.store.putBlob(m.digest, m.body).then(() => void ctx.added.blobs.push(m.digest));
+          storing.catch(() => undefined); // awaited before the commit (or the cleanup); never an unhandled rejection meanwhile
+          ctx.storing.push(storing);
         }
         blobs.push(m.digest);
       };
-      await storeManifest(top);
+      storeManifest(top);
       if (top.parsed.kind === 'index') {
         let entry: Descriptor;
         try {
@@ -270,7 +278,7 @@ export class ImagePuller {
         }
         const child = await this.fetchManifest(client, repo, entry.digest, entry.digest);
         if (child.parsed.kind !== 'manifest') throw new PullError(`index entry ${entry.digest} is not an image manifest`);
-        await storeManifest(child);
+        storeManifest(child);
         manifest = child.parsed;
         // The repo digest of a pull through an index is the index digest (what a user pins), as in Docker and CRI-O.
         manifestDigest = top.digest;
@@ -302,6 +310,7 @@ export class ImagePuller {
       for (const l of manifest.layers) emit({ type: 'layer', digest: l.digest, size: l.size, fetched: 0, state: 'waiting' });
       await mapLimit(manifest.layers, this.options.maxConcurrentDownloads ?? 3, (desc, i) => this.ensureLayer(ctx, desc, diffIds[i], chains[i]));
       for (const l of manifest.layers) blobs.push(l.digest);
+      await Promise.all(ctx.storing);
       return this.store.commitImage({
         id: manifest.config.digest,
         configJson,
@@ -312,6 +321,8 @@ export class ImagePuller {
         blobs: [...new Set(blobs)],
       });
     } catch (err) {
+      // What is still being stored counts as added once it is.
+      await Promise.allSettled(ctx.storing);
       this.store.removeUnused(ctx.added.layers, ctx.added.blobs);
       throw err;
     } finally {
@@ -358,7 +369,9 @@ export class ImagePuller {
 
   /**
    * The image config's JSON: from the store, or downloaded (at most 4 MiB,
-   * checked against the descriptor's digest and size) and stored.
+   * checked against the descriptor's digest and size) and stored. The JSON
+   * is returned once verified; its store (file, fsync, rename, directory
+   * fsync, row, under the blob's lock) goes on in `ctx.storing`.
    * @throws PullError for a config over the limit or not matching its descriptor.
    */
   private async ensureConfig(ctx: PullContext, desc: Descriptor): Promise<string> {
@@ -372,10 +385,14 @@ export class ImagePuller {
     };
     const stored = await fromStore();
     if (stored !== undefined) return stored;
-    await this.single(`blob:${desc.digest}`, async () => {
+    // The flight settles once the config is verified; `storing` once it is durable and recorded (then the lock goes).
+    const flight = await this.single(`blob:${desc.digest}`, async (): Promise<{ data: Buffer; storing: Promise<void> } | undefined> => {
       const release = await this.store.lock(`blob:${desc.digest}`);
       try {
-        if (this.store.hasBlob(desc.digest)) return;
+        if (this.store.hasBlob(desc.digest)) {
+          release();
+          return undefined;
+        }
         const data = await this.withRetries(desc, async () => {
           const res = await ctx.client.get(ctx.repo, `blobs/${desc.digest}`);
           return this.readSmall(res.body, res.headers, desc.size, what);
@@ -383,12 +400,22 @@ export class ImagePuller {
         const actual = digestOf(desc.digest, data);
         if (actual !== desc.digest) throw new PullError(`${what}: digest mismatch: got ${actual}`);
         if (data.length !== desc.size) throw new PullError(`${what} is ${data.length} bytes, the manifest says ${desc.size}`);
-        await this.store.putBlob(desc.digest, data);
-        ctx.added.blobs.push(desc.digest);
-      } finally {
+        // Recorded as added by this pull, the one that fetched it (for its cleanup); a pull that joined the flight only waits.
+        const storing = this.store
+          .putBlob(desc.digest, data)
+          .then(() => void ctx.added.blobs.push(desc.digest))
+          .finally(release);
+        storing.catch(() => undefined); // observed by every pull that waits on it
+        return { data, storing };
+      } catch (err) {
         release();
+        throw err;
       }
     });
+    if (flight) {
+      ctx.storing.push(flight.storing);
+      return flight.data.toString('utf8');
+    }
     const after = await fromStore();
     if (after === undefined) throw new Error(`blob ${desc.digest} vanished during the pull`);
     return after;

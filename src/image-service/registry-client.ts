@@ -32,6 +32,7 @@ function undici(): typeof import('undici') {
   return (undiciModule ??= require('undici') as typeof import('undici'));
 }
 import { PeapodError } from '../common/errors';
+import { forgetInsecureBase, knownInsecureBase, rememberInsecureBase } from './insecure-bases';
 
 /** Credentials for one registry (the CRI `AuthConfig`). */
 export interface RegistryCredentials {
@@ -153,6 +154,33 @@ export interface RegistryResponse {
   body: Readable & { arrayBuffer(): Promise<ArrayBuffer>; text(): Promise<string>; dump(): Promise<void> };
 }
 
+/**
+ * The Authorization header a client sends for `scope`: the credentials'
+ * bearer token, else a cached token of that scope, else Basic credentials
+ * once the registry asked for them; undefined for none.
+ */
+function authorizationFor(creds: RegistryCredentials | undefined, tokens: Iterable<[string, string]>, basicChallenged: boolean, scope: string): string | undefined {
+  if (creds?.registryToken) return `Bearer ${creds.registryToken}`;
+  for (const [k, v] of tokens) if (k.endsWith(`|${scope}`)) return `Bearer ${v}`;
+  if (basicChallenged) {
+    const b = basicOf(creds);
+    if (b) return `Basic ${b}`;
+  }
+  return undefined;
+}
+
+/**
+ * The first request of a blob GET as a client made from `handoff` (a
+ * `RegistryClient.handoff()`) would send it: the URL and the Authorization
+ * header, without loading undici. Undefined when that client has not
+ * learned its base URL yet (then only a RegistryClient can do the GET).
+ */
+export function blobRequestOf(handoff: { host: string; options: RegistryClientOptions }, repo: string, digest: string): { url: string; authorization?: string } | undefined {
+  const session = handoff.options.session;
+  if (!session?.baseUrl) return undefined;
+  return { url: `${session.baseUrl}/v2/${repo}/blobs/${digest}`, authorization: authorizationFor(handoff.options.credentials, session.tokens, session.basicChallenged, `repository:${repo}:pull`) };
+}
+
 /** A client of one registry host. Tokens are cached per scope for the client's life. */
 export class RegistryClient {
   private readonly agent: Agent;
@@ -209,13 +237,18 @@ export class RegistryClient {
     if (this.baseUrl) return this.baseUrl;
     const https = `https://${this.apiHost()}`;
     if (this.options.insecure) {
+      const known = knownInsecureBase(this.apiHost());
+      if (known) return (this.baseUrl = known);
+      let url: string;
       try {
         const res = await undici().request(`${https}/v2/`, { dispatcher: this.agent, method: 'GET' });
         await res.body.dump();
-        return (this.baseUrl = https);
+        url = https;
       } catch {
-        return (this.baseUrl = `http://${this.apiHost()}`);
+        url = `http://${this.apiHost()}`;
       }
+      rememberInsecureBase(this.apiHost(), url);
+      return (this.baseUrl = url);
     }
     // The ping: any answer (200, or 401 with the challenge handled per request) shows an API v2 registry.
     const res = await this.send(`${https}/v2/`, 'GET', {});
@@ -243,6 +276,8 @@ export class RegistryClient {
           await sleep(backoff * 2 ** (i - 1));
           continue;
         }
+        // The scheme remembered for an insecure host may be what failed: the next client probes again.
+        if (this.options.insecure) forgetInsecureBase(this.apiHost());
         throw new RegistryError(`${method} ${url}: ${(err as Error).message}${code ? ` (${code})` : ''}`);
       }
     }
@@ -292,14 +327,7 @@ export class RegistryClient {
   }
 
   private authHeader(scope: string): string | undefined {
-    const creds = this.options.credentials;
-    if (creds?.registryToken) return `Bearer ${creds.registryToken}`;
-    for (const [k, v] of this.tokens) if (k.endsWith(`|${scope}`)) return `Bearer ${v}`;
-    if (this.basicChallenged) {
-      const b = basicOf(creds);
-      if (b) return `Basic ${b}`;
-    }
-    return undefined;
+    return authorizationFor(this.options.credentials, this.tokens, this.basicChallenged, scope);
   }
 
   /**

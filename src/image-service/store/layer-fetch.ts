@@ -9,6 +9,14 @@
  * MessagePort: the main thread receives only progress counts and the
  * result.
  *
+ * The GET goes first through BlobGet (blob-get.ts: a bare socket reading
+ * into one reused buffer, no undici, no per-read allocation), which covers
+ * a 200 with Content-Length after any redirects; whatever else the
+ * registry answers before the body (a 401 for an expired token, a 5xx, a
+ * chunked body, a connection error) makes the worker ask again with a
+ * RegistryClient, which retries, refreshes tokens and reports errors as
+ * the main thread's client would. undici is loaded only then.
+ *
  * Bounds as on the main thread before (puller.ts): a Content-Length over
  * the descriptor's size is refused before any byte is read; the body is cut
  * off at one byte past the size; at most FETCH_HIGH_WATER bytes wait in the
@@ -16,7 +24,8 @@
  */
 import type { Readable } from 'node:stream';
 import { scavengeYoungGeneration } from '../../common/host/heap-release';
-import { RegistryClient, RegistryClientOptions, RegistryError } from '../registry-client';
+import { blobRequestOf, RegistryClient, RegistryClientOptions, RegistryError } from '../registry-client';
+import { BlobGet } from './blob-get';
 import { LayerJob, LayerJobError, LayerJobResult } from './layer-job';
 
 /** What a worker needs to fetch a layer's blob itself. Plain data (structured-cloned into the worker). */
@@ -78,15 +87,67 @@ const PROGRESS_STEP = 64 << 10;
  *   the download. When it throws, the job has stopped writing.
  */
 export async function fetchIntoJob(spec: BlobFetchSpec, job: LayerJob, onProgress: (fetched: number) => void, onAbort: (abort: (reason: string) => void) => void): Promise<LayerJobResult> {
-  const client = new RegistryClient(spec.registry.host, spec.registry.options);
   let fetchError: BlobFetchError | undefined;
-  let body: Readable | undefined;
+  /** Stops the current source of bytes (the socket of BlobGet, or the RegistryClient's body). */
+  let cancel: (() => void) | undefined;
   const stop = (err: BlobFetchError): void => {
     fetchError ??= err;
-    body?.destroy();
+    cancel?.();
     job.abort(err.message);
   };
   onAbort((reason) => stop(new BlobFetchError(reason, 'network')));
+  const waitJob = async (): Promise<LayerJobResult> => {
+    try {
+      return await job.done;
+    } catch (err) {
+      throw fetchError ?? err;
+    }
+  };
+  const fast = blobRequestOf(spec.registry, spec.repo, spec.digest);
+  if (fast) {
+    const opts = spec.registry.options;
+    let feed: Feeder | undefined;
+    const get: BlobGet = new BlobGet(
+      { ...fast, insecure: opts.insecure, connectTimeoutMs: opts.connectTimeoutMs ?? 15_000, idleTimeoutMs: opts.idleTimeoutMs ?? 60_000 },
+      {
+        start: (length) => {
+          if (length > spec.size) {
+            stop(tooLargeByLength(spec, length));
+            return false;
+          }
+          feed = feeder(spec, job, onProgress, stop, { pause: () => get.pause(), resume: () => get.resume(), cancel: () => get.abort() });
+          return true;
+        },
+        data: (buf, start, end) => feed!.data(buf, start, end),
+        end: () => feed!.end(),
+        error: (err) => feed!.fail(new BlobFetchError(`blob ${spec.digest}: ${err.message}`, 'network')),
+      },
+    );
+    cancel = () => get.abort();
+    const outcome = await get.outcome;
+    if (fetchError) throw fetchError;
+    if (outcome.kind === 'streamed') return waitJob();
+  }
+  return fetchWithClient(spec, job, onProgress, stop, (c) => (cancel = c), () => fetchError, waitJob);
+}
+
+function tooLargeByLength(spec: BlobFetchSpec, length: number): BlobFetchError {
+  return new BlobFetchError(`blob ${spec.digest} is ${length} bytes (Content-Length), larger than the ${spec.size} bytes its descriptor declares`, 'too-large');
+}
+
+/** The download through a RegistryClient (undici): retries, token refresh, error bodies. */
+async function fetchWithClient(
+  spec: BlobFetchSpec,
+  job: LayerJob,
+  onProgress: (fetched: number) => void,
+  stop: (err: BlobFetchError) => void,
+  setCancel: (cancel: () => void) => void,
+  fetchError: () => BlobFetchError | undefined,
+  waitJob: () => Promise<LayerJobResult>,
+): Promise<LayerJobResult> {
+  const client = new RegistryClient(spec.registry.host, spec.registry.options);
+  let body: Readable | undefined;
+  setCancel(() => body?.destroy());
   try {
     let res;
     try {
@@ -96,17 +157,13 @@ export async function fetchIntoJob(spec: BlobFetchSpec, job: LayerJob, onProgres
       throw new BlobFetchError((err as Error).message, 'network');
     }
     body = res.body;
-    if (fetchError) body.destroy();
+    if (fetchError()) body.destroy();
     else {
       const len = Number(res.headers['content-length'] ?? 0);
-      if (len > spec.size) stop(new BlobFetchError(`blob ${spec.digest} is ${len} bytes (Content-Length), larger than the ${spec.size} bytes its descriptor declares`, 'too-large'));
+      if (len > spec.size) stop(tooLargeByLength(spec, len));
       else pump(spec, body, job, onProgress, stop);
     }
-    try {
-      return await job.done;
-    } catch (err) {
-      throw fetchError ?? err;
-    }
+    return await waitJob();
   } catch (err) {
     if (err instanceof BlobFetchError || err instanceof LayerJobError) throw err;
     throw new LayerJobError((err as Error).message, 'io');
@@ -116,22 +173,32 @@ export async function fetchIntoJob(spec: BlobFetchSpec, job: LayerJob, onProgres
   }
 }
 
-/** Bytes gathered from the socket's reads before they go to the job: one hash update, blob write and gunzip call per MiB, not per 64 KiB read. */
+/** Bytes gathered from the socket's reads before they go to the job: one hash update, blob write and gunzip call per MiB, not per read. */
 const BATCH = 1 << 20;
 
+/** The job's side of a download: takes the body's bytes as they come. */
+interface Feeder {
+  /** Body bytes `buf[start, end)`, copied before the call returns. */
+  data(buf: Buffer, start: number, end: number): void;
+  /** The body is complete. */
+  end(): void;
+  /** The download failed (stops the source and the job). */
+  fail(err: BlobFetchError): void;
+}
+
 /**
- * Moves `body` into `job` in BATCH-sized buffers (recycled once the job has
- * consumed them) with flow control and the size bound; ends the job at the
- * body's end.
+ * Moves a body's bytes into `job` in BATCH-sized buffers (recycled once
+ * the job has consumed them) with flow control (`flow`) and the size
+ * bound; ends the job at the body's end; cancels the source when the job
+ * fails on its own. Reports 0 at once.
  */
-function pump(spec: BlobFetchSpec, body: Readable, job: LayerJob, onProgress: (fetched: number) => void, stop: (err: BlobFetchError) => void): void {
+function feeder(spec: BlobFetchSpec, job: LayerJob, onProgress: (fetched: number) => void, stop: (err: BlobFetchError) => void, flow: { pause(): void; resume(): void; cancel(): void }): Feeder {
   const step = Math.max(PROGRESS_STEP, Math.ceil(spec.size / 100));
   const spare: Buffer[] = [];
   let buf: Buffer = Buffer.allocUnsafeSlow(Math.min(BATCH, Math.max(1, spec.size)));
   let fill = 0;
   let received = 0;
   let reported = 0;
-  let scavenged = 0;
   let inJob = 0;
   let paused = false;
   let failed = false;
@@ -152,52 +219,71 @@ function pump(spec: BlobFetchSpec, body: Readable, job: LayerJob, onProgress: (f
       if (out.length === BATCH) spare.push(out);
       if (paused && inJob < FETCH_LOW_WATER && !failed) {
         paused = false;
-        body.resume();
+        flow.resume();
       }
     });
   };
+  // A job that fails on its own (a content error, the disk) stops the download; its error is the one reported.
+  job.done.catch(() => {
+    failed = true;
+    flow.cancel();
+  });
   onProgress(0);
+  return {
+    data(chunk, start, end) {
+      if (failed) return;
+      received += end - start;
+      if (received > spec.size) {
+        fail(new BlobFetchError(`blob ${spec.digest} is larger than the ${spec.size} bytes its descriptor declares (stopped at ${received})`, 'too-large'));
+        return;
+      }
+      if (received - reported >= step) {
+        reported = received;
+        onProgress(received);
+      }
+      let off = start;
+      while (off < end) {
+        const n = chunk.copy(buf, fill, off, end);
+        fill += n;
+        off += n;
+        if (fill === buf.length) flush();
+      }
+      if (!paused && inJob >= FETCH_HIGH_WATER) {
+        paused = true;
+        flow.pause();
+      }
+    },
+    end() {
+      if (failed) return;
+      flush();
+      if (reported !== received) onProgress(received);
+      job.end();
+    },
+    fail,
+  };
+}
+
+/**
+ * Feeds a Readable body (the RegistryClient's) into `job`: the Feeder,
+ * plus a scavenge every SCAVENGE_BYTES (each of its reads is a fresh
+ * buffer: see SCAVENGE_BYTES).
+ */
+function pump(spec: BlobFetchSpec, body: Readable, job: LayerJob, onProgress: (fetched: number) => void, stop: (err: BlobFetchError) => void): void {
+  const feed = feeder(spec, job, onProgress, stop, { pause: () => body.pause(), resume: () => body.resume(), cancel: () => body.destroy() });
+  let received = 0;
+  let scavenged = 0;
   body.on('data', (chunk: Buffer) => {
-    if (failed) return;
+    feed.data(chunk, 0, chunk.length);
     received += chunk.length;
-    if (received > spec.size) {
-      fail(new BlobFetchError(`blob ${spec.digest} is larger than the ${spec.size} bytes its descriptor declares (stopped at ${received})`, 'too-large'));
-      return;
-    }
-    if (received - reported >= step) {
-      reported = received;
-      onProgress(received);
-    }
-    let off = 0;
-    while (off < chunk.length) {
-      const n = chunk.copy(buf, fill, off);
-      fill += n;
-      off += n;
-      if (fill === buf.length) flush();
-    }
-    if (!paused && inJob >= FETCH_HIGH_WATER) {
-      paused = true;
-      body.pause();
-    }
     if (received - scavenged >= SCAVENGE_BYTES) {
       scavenged = received;
       scavengeYoungGeneration();
     }
   });
-  body.on('end', () => {
-    if (failed) return;
-    flush();
-    if (reported !== received) onProgress(received);
-    job.end();
-  });
-  body.on('error', (err) => fail(new BlobFetchError(`blob ${spec.digest}: ${err.message}`, 'network')));
+  body.on('end', () => feed.end());
+  body.on('error', (err) => feed.fail(new BlobFetchError(`blob ${spec.digest}: ${err.message}`, 'network')));
   body.on('close', () => {
     // A body closed without 'end' (the connection dropped) is a failed download.
-    if (!body.readableEnded) fail(new BlobFetchError('the download was cut off', 'network'));
-  });
-  // A job that fails on its own (a content error, the disk) stops the download.
-  job.done.catch(() => {
-    failed = true;
-    body.destroy();
+    if (!body.readableEnded) feed.fail(new BlobFetchError('the download was cut off', 'network'));
   });
 }
