@@ -20,46 +20,10 @@ import { Command } from 'commander';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { makeTestCniNetwork } from '../test/integration/harness/cni-net';
-import { PEAPOD_CRI_MAIN } from '../test/integration/harness/server';
-import { startPeapod } from './peapod';
 import { findProcesses } from './procs';
 import type { RuntimeUnderTest } from './runtime';
-import { now, podConfig, removeAllPods } from './workloads';
-
-/** ns on CPU of thread `tid` of `pid` (schedstat's first field); 0 when gone. */
-function threadNs(pid: number, tid: number): number {
-  try {
-    return Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-  } catch {
-    return 0;
-  }
-}
-
-/** ms on CPU of every thread of `pid`, and of its main thread alone. */
-function serverCpu(pid: number): { all: number; main: number } {
-  let ns = 0;
-  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) ns += threadNs(pid, Number(tid));
-  return { all: ns / 1e6, main: threadNs(pid, pid) / 1e6 };
-}
-
-const TICK_MS = 1000 / 100;
-
-/** ms of CPU of process `pid` itself and of the children it has reaped (/proc/PID/stat fields 14-17, ticks). */
-function processCpu(pid: number): { self: number; children: number } {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { self: (Number(f[11]) + Number(f[12])) * TICK_MS, children: (Number(f[13]) + Number(f[14])) * TICK_MS };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-function log(msg: string): void {
-  process.stderr.write(`[pod-cpu ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-}
+import { median, processCpu, roundOrder, runBench, serverCpu, withTwoBuilds } from './two-builds';
+import { now, podConfig } from './workloads';
 
 /** One server under test. */
 interface Subject {
@@ -114,32 +78,18 @@ async function main(): Promise<void> {
     .option('--server-node-flags <flags>', 'node flags for this build\'s peapod-cri, e.g. "--cpu-prof --cpu-prof-dir=DIR"')
     .parse(process.argv)
     .opts<{ against?: string; pods: number; rounds: number; warmup: number; serverNodeFlags?: string }>();
-  const cleanups: (() => Promise<void> | void)[] = [];
-  try {
-    const logRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'peapod-pod-cpu-logs-'));
-    cleanups.push(() => fs.rmSync(logRoot, { recursive: true, force: true }));
-    const builds: { label: string; main: string; flags: string[] }[] = [{ label: 'this', main: PEAPOD_CRI_MAIN, flags: o.serverNodeFlags ? o.serverNodeFlags.split(' ').filter(Boolean) : [] }];
-    if (o.against) builds.unshift({ label: 'against', main: path.resolve(o.against), flags: [] });
+  await withTwoBuilds({ name: 'pod-cpu', against: o.against, serverNodeFlags: o.serverNodeFlags, networkPerBuild: true }, async ({ builds, logRoot, log }) => {
     const subjects: Subject[] = [];
-    for (const b of builds) {
-      const net = makeTestCniNetwork();
-      cleanups.push(() => net.cleanup());
-      log(`starting ${b.label} (${b.main})`);
-      const rt = await startPeapod({ cniConfDir: net.confDir, nodeFlags: b.flags, serverMain: b.main });
-      cleanups.push(async () => {
-        await removeAllPods(rt).catch((e: unknown) => log(`removing ${b.label}'s pods: ${String(e)}`));
-        await rt.stop();
-      });
+    for (const { label, rt } of builds) {
       const helper = findProcesses((a) => path.basename(a[0]) === 'peapod-spawner').find((p) => fs.readFileSync(`/proc/${p.pid}/stat`, 'latin1').split(') ')[1].split(' ')[1] === String(rt.serverPid()));
-      if (!helper) throw new Error(`${b.label}: no peapod-spawner child of ${rt.serverPid()}`);
-      const s = { label: b.label, rt, helper: helper.pid };
+      if (!helper) throw new Error(`${label}: no peapod-spawner child of ${rt.serverPid()}`);
+      const s = { label, rt, helper: helper.pid };
       await measure(s, o.warmup, logRoot, -1);
       subjects.push(s);
     }
     const results: Record<string, Round[]> = {};
     for (let round = 0; round < o.rounds; round++) {
-      const order = round % 2 ? [...subjects].reverse() : subjects;
-      for (const s of order) (results[s.label] ??= []).push(await measure(s, o.pods, logRoot, round));
+      for (const s of roundOrder(subjects, round)) (results[s.label] ??= []).push(await measure(s, o.pods, logRoot, round));
       log(`round ${round + 1} of ${o.rounds} done`);
     }
     const labels = subjects.map((s) => s.label);
@@ -161,18 +111,7 @@ async function main(): Promise<void> {
     }
     for (const l of labels) lines.push(`${l} per round: run ${results[l].map((r) => r.run.toFixed(1)).join(' ')}; stop+remove ${results[l].map((r) => r.stopRemove.toFixed(1)).join(' ')}`);
     process.stdout.write(`${lines.join('\n')}\n(${o.pods} cycles per round, ${o.rounds} rounds; load ${os.loadavg()[0].toFixed(1)})\n`);
-  } finally {
-    for (const c of cleanups.reverse()) {
-      try {
-        await c();
-      } catch (err) {
-        log(`cleanup: ${String(err)}`);
-      }
-    }
-  }
+  });
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
-  process.exitCode = 1;
-});
+runBench(main);

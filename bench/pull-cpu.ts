@@ -13,40 +13,11 @@
  *   node dist/bench/pull-cpu.js --server-node-flags "--cpu-prof --cpu-prof-dir=/tmp/prof"
  */
 import { Command } from 'commander';
-import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
-import { busyboxImage, largeImage, pushImage } from '../test/fixtures/image-builder';
-import { makeTestCniNetwork } from '../test/integration/harness/cni-net';
-import { startRegistry } from '../test/integration/harness/registry';
-import { PEAPOD_CRI_MAIN } from '../test/integration/harness/server';
-import { startPeapod } from './peapod';
+import { largeImage, pushImage } from '../test/fixtures/image-builder';
 import type { RuntimeUnderTest } from './runtime';
+import { median, processCpu, roundOrder, runBench, serverCpu, withTwoBuilds } from './two-builds';
 import { now } from './workloads';
-
-/** USER_HZ: /proc times are in 1/100 s on Linux. */
-const TICK_MS = 10;
-
-/** ms on CPU of every thread `pid` ever had (utime+stime of /proc/PID/stat, ticks). */
-function processMs(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * TICK_MS;
-}
-
-/** ms on CPU of the main thread of `pid` (schedstat, ns). */
-function mainThreadMs(pid: number): number {
-  return Number(fs.readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-function log(msg: string): void {
-  process.stderr.write(`[pull-cpu ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-}
 
 interface Subject {
   label: string;
@@ -62,12 +33,12 @@ interface Sample {
 async function pullOnce(s: Subject, ref: string): Promise<Sample> {
   await s.rt.client.image.RemoveImage({ image: { image: ref } }).catch(() => undefined);
   const pid = s.rt.serverPid();
-  const a0 = processMs(pid);
-  const m0 = mainThreadMs(pid);
+  const a0 = processCpu(pid).self;
+  const m0 = serverCpu(pid).main;
   const t0 = now();
   await s.rt.client.image.PullImage({ image: { image: ref } });
   const wallMs = now() - t0;
-  return { allMs: processMs(pid) - a0, mainMs: mainThreadMs(pid) - m0, wallMs };
+  return { allMs: processCpu(pid).self - a0, mainMs: serverCpu(pid).main - m0, wallMs };
 }
 
 async function main(): Promise<void> {
@@ -81,35 +52,20 @@ async function main(): Promise<void> {
     .option('--against-config <toml>', 'the same for the other build')
     .parse(process.argv)
     .opts<{ against?: string; rounds: number; mb: number; small: number; serverNodeFlags?: string; thisConfig?: string; againstConfig?: string }>();
-  const cleanups: (() => Promise<void> | void)[] = [];
-  try {
-    const reg = await startRegistry();
-    cleanups.push(() => reg.stop());
-    const net = makeTestCniNetwork();
-    cleanups.push(() => net.cleanup());
-    await pushImage(reg.url, 'bench/busybox', 'v1', await busyboxImage());
-    await pushImage(reg.url, 'bench/large', 'v1', await largeImage(o.mb * 1e6, 5));
-    const small = `${reg.host}/bench/busybox:v1`;
-    const large = `${reg.host}/bench/large:v1`;
-    const toml = (t: string | undefined): string | undefined => t?.replace(/\\n/g, '\n');
-    const builds: { label: string; main: string; flags: string[]; config?: string }[] = [
-      { label: 'this', main: PEAPOD_CRI_MAIN, flags: o.serverNodeFlags ? o.serverNodeFlags.split(' ').filter(Boolean) : [], config: toml(o.thisConfig) },
-    ];
-    if (o.against) builds.unshift({ label: 'against', main: path.resolve(o.against), flags: [], config: toml(o.againstConfig) });
+  const toml = (t: string | undefined): string | undefined => t?.replace(/\\n/g, '\n');
+  await withTwoBuilds({ name: 'pull-cpu', against: o.against, serverNodeFlags: o.serverNodeFlags, extraConfig: { this: toml(o.thisConfig), against: toml(o.againstConfig) } }, async ({ builds, registry, image: small, log }) => {
+    await pushImage(registry.url, 'bench/large', 'v1', await largeImage(o.mb * 1e6, 5));
+    const large = `${registry.host}/bench/large:v1`;
     const subjects: Subject[] = [];
-    for (const b of builds) {
-      log(`starting ${b.label} (${b.main})`);
-      const rt = await startPeapod({ cniConfDir: net.confDir, nodeFlags: b.flags, serverMain: b.main, extraConfig: b.config });
-      cleanups.push(() => rt.stop());
+    for (const { label, rt } of builds) {
       // Warm-up: one of each.
-      await pullOnce({ label: b.label, rt }, large);
-      await pullOnce({ label: b.label, rt }, small);
-      subjects.push({ label: b.label, rt });
+      await pullOnce({ label, rt }, large);
+      await pullOnce({ label, rt }, small);
+      subjects.push({ label, rt });
     }
     const results: Record<string, { large: Sample[]; small: Sample[] }> = {};
     for (let round = 0; round < o.rounds; round++) {
-      const order = round % 2 ? [...subjects].reverse() : subjects;
-      for (const s of order) {
+      for (const s of roundOrder(subjects, round)) {
         const r = (results[s.label] ??= { large: [], small: [] });
         r.large.push(await pullOnce(s, large));
         for (let i = 0; i < o.small; i++) r.small.push(await pullOnce(s, small));
@@ -132,18 +88,7 @@ async function main(): Promise<void> {
       }
     }
     process.stdout.write(`${lines.join('\n')}\n(${o.rounds} rounds, 1 large pull of ${o.mb} MB and ${o.small} small pulls per round and build; load ${os.loadavg()[0].toFixed(1)})\n`);
-  } finally {
-    for (const c of cleanups.reverse()) {
-      try {
-        await c();
-      } catch (err) {
-        log(`cleanup: ${String(err)}`);
-      }
-    }
-  }
+  });
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
-  process.exitCode = 1;
-});
+runBench(main);

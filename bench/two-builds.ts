@@ -1,15 +1,19 @@
 /**
- * The set-up the side-by-side CPU benches share (exec-cpu.ts, rpc-cpu.ts):
- * two builds of peapod-cri, this one and `--against`, run at once against
- * one registry (with a busybox image pushed), one CNI network and one log
- * directory, measured in alternating rounds; everything is torn down
- * afterwards in reverse order, each step's failure logged, none skipped.
- * Also their small readings: CPU time of a server's threads from
- * /proc/PID/task/TID/schedstat (ns) and the median.
+ * The set-up the side-by-side CPU benches share (exec-cpu.ts, rpc-cpu.ts,
+ * pod-cpu.ts, pull-cpu.ts): two builds of peapod-cri, this one and
+ * `--against`, run at once against one registry (with a busybox image
+ * pushed), one CNI network (or one per build) and one log directory,
+ * measured in alternating rounds; everything is torn down afterwards in
+ * reverse order, each step's failure logged, none skipped. Also their small
+ * readings: CPU time of a server's threads from /proc/PID/task/TID/schedstat
+ * (ns), of a process and its reaped children from /proc/PID/stat (ticks),
+ * and the median.
  *
- * Both benches are run from the build (see their headers):
+ * The benches are run from the build (see their headers):
  *   npm run build && node dist/bench/exec-cpu.js --against OTHER/dist/src/server/main.js
  *   npm run build && node dist/bench/rpc-cpu.js --against OTHER/dist/src/server/main.js
+ *   npm run build && node dist/bench/pod-cpu.js --against OTHER/dist/src/server/main.js
+ *   npm run build && node dist/bench/pull-cpu.js --against OTHER/dist/src/server/main.js
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -53,6 +57,20 @@ export function serverCpu(pid: number): { all: number; main: number } {
   return { all: all / 1e6, main: (seen.get(pid) ?? 0) / 1e6 };
 }
 
+/** USER_HZ: /proc/PID/stat's times are in 1/100 s on Linux. */
+const TICK_MS = 10;
+
+/**
+ * ms on CPU of process `pid` itself (every thread it ever had, exited ones
+ * included: utime+stime) and of the children it has reaped (cutime+cstime),
+ * from /proc/PID/stat fields 14-17, in ticks of 10 ms.
+ */
+export function processCpu(pid: number): { self: number; children: number } {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { self: (Number(f[11]) + Number(f[12])) * TICK_MS, children: (Number(f[13]) + Number(f[14])) * TICK_MS };
+}
+
 /** The median of `xs` (not empty). */
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -72,6 +90,10 @@ export interface TwoBuildsOptions {
   against?: string;
   /** Node flags for this build's server, space-separated (e.g. "--cpu-prof --cpu-prof-dir=DIR"). */
   serverNodeFlags?: string;
+  /** TOML put before the bench's own keys in each build's configuration, by label ('this', 'against'). */
+  extraConfig?: { this?: string; against?: string };
+  /** One CNI network per build instead of one for both (so the builds' bridges and leases never meet). */
+  networkPerBuild?: boolean;
 }
 
 /** One running build. */
@@ -81,9 +103,11 @@ export interface BuildUnderTest {
   rt: RuntimeUnderTest;
 }
 
-/** What the bench body gets: the builds (`against` first when given), the pushed image and the pods' log directory. */
+/** What the bench body gets: the builds (`against` first when given), the registry, the pushed image and the pods' log directory. */
 export interface TwoBuilds {
   builds: BuildUnderTest[];
+  /** The registry's base URL (`http://HOST`) and `HOST`, for images the body pushes itself. */
+  registry: { url: string; host: string };
   /** `HOST/bench/busybox:v1` in the registry. */
   image: string;
   logRoot: string;
@@ -105,25 +129,29 @@ export async function withTwoBuilds<T>(o: TwoBuildsOptions, body: (b: TwoBuilds)
   try {
     const reg = await startRegistry();
     cleanups.push(() => reg.stop());
-    const net = makeTestCniNetwork();
-    cleanups.push(() => net.cleanup());
+    const network = (): string => {
+      const net = makeTestCniNetwork();
+      cleanups.push(() => net.cleanup());
+      return net.confDir;
+    };
+    const shared = o.networkPerBuild ? undefined : network();
     const logRoot = fs.mkdtempSync(path.join(os.tmpdir(), `peapod-${o.name}-logs-`));
     cleanups.push(() => fs.rmSync(logRoot, { recursive: true, force: true }));
     await pushImage(reg.url, 'bench/busybox', 'v1', await busyboxImage());
     const image = `${reg.host}/bench/busybox:v1`;
-    const specs: { label: string; main: string; flags: string[] }[] = [{ label: 'this', main: PEAPOD_CRI_MAIN, flags: o.serverNodeFlags ? o.serverNodeFlags.split(' ').filter(Boolean) : [] }];
+    const specs: { label: 'this' | 'against'; main: string; flags: string[] }[] = [{ label: 'this', main: PEAPOD_CRI_MAIN, flags: o.serverNodeFlags ? o.serverNodeFlags.split(' ').filter(Boolean) : [] }];
     if (o.against) specs.unshift({ label: 'against', main: path.resolve(o.against), flags: [] });
     const builds: BuildUnderTest[] = [];
     for (const b of specs) {
       log(`starting ${b.label} (${b.main})`);
-      const rt = await startPeapod({ cniConfDir: net.confDir, nodeFlags: b.flags, serverMain: b.main });
+      const rt = await startPeapod({ cniConfDir: shared ?? network(), nodeFlags: b.flags, serverMain: b.main, extraConfig: o.extraConfig?.[b.label] });
       cleanups.push(async () => {
         await removeAllPods(rt).catch((e: unknown) => log(`removing ${b.label}'s pods: ${String(e)}`));
         await rt.stop();
       });
       builds.push({ label: b.label, rt });
     }
-    return await body({ builds, image, logRoot, log });
+    return await body({ builds, registry: { url: reg.url, host: reg.host }, image, logRoot, log });
   } finally {
     for (const c of cleanups.reverse()) {
       try {
