@@ -235,8 +235,13 @@ export function ensureDefaultNetwork(confDir: string): CliNetwork {
   let created = false;
   try {
     const names = fs.existsSync(confDir) ? fs.readdirSync(confDir).filter((n) => /\.(conf|conflist|json)$/.test(n)) : [];
-    // A directory with configurations that are all broken is the user's to fix: never hide them behind a default.
-    if (names.length > 0) throw new CliError(`network: ${found.reason}`, EXIT_ENGINE);
+    if (names.length > 0) {
+      // A concurrent CLI may have written the default since the first look: judge what is there now.
+      const now = findNetworkConf(confDir);
+      if (now.ok) return { conf: now.conf, created: false };
+      // A directory with configurations that are all broken is the user's to fix: never hide them behind a default.
+      throw new CliError(`network: ${now.reason}`, EXIT_ENGINE);
+    }
     fs.mkdirSync(confDir, { recursive: true, mode: 0o755 });
     created = writeIfAbsent(path.join(confDir, DEFAULT_CONFLIST_FILE), JSON.stringify(defaultConflist(pickDefaultSubnet()), null, 2) + '\n');
   } catch (err) {
