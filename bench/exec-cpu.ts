@@ -18,23 +18,10 @@
  *   node dist/bench/exec-cpu.js --server-node-flags "--cpu-prof --cpu-prof-dir=/tmp/prof"
  */
 import { Command } from 'commander';
-import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
-import { findProcesses } from './procs';
 import type { RuntimeUnderTest } from './runtime';
-import { median, roundOrder, runBench, serverCpu, withTwoBuilds } from './two-builds';
+import { median, processCpu, roundOrder, roundsTable, runBench, serverCpu, spawnerHelperPid, withTwoBuilds } from './two-builds';
 import { containerConfig, now, podConfig, SLEEP } from './workloads';
-
-const TICK_MS = 1000 / 100;
-
-/** ms of CPU of process `pid` itself and of the children it has reaped (/proc/PID/stat fields 14-17, ticks). */
-function processCpu(pid: number): { self: number; children: number } {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // f[0] is field 3 (state): utime is field 14, so f[11].
-  return { self: (Number(f[11]) + Number(f[12])) * TICK_MS, children: (Number(f[13]) + Number(f[14])) * TICK_MS };
-}
 
 function quantile(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -128,9 +115,7 @@ async function main(): Promise<void> {
       const podId = (await rt.client.runtime.RunPodSandbox({ config: pc })).pod_sandbox_id;
       const { container_id: ctr } = await rt.client.runtime.CreateContainer({ pod_sandbox_id: podId, config: containerConfig('exec', image, SLEEP), sandbox_config: pc });
       await rt.client.runtime.StartContainer({ container_id: ctr });
-      const helper = findProcesses((a) => path.basename(a[0]) === 'peapod-spawner').find((p) => fs.readFileSync(`/proc/${p.pid}/stat`, 'latin1').split(') ')[1].split(' ')[1] === String(rt.serverPid()));
-      if (!helper) throw new Error(`${label}: no peapod-spawner child of ${rt.serverPid()}`);
-      subjects.push({ label, rt, ctr, helper: helper.pid });
+      subjects.push({ label, rt, ctr, helper: spawnerHelperPid(rt, label) });
     }
     const results: Record<string, Round[]> = {};
     for (let round = 0; round < o.rounds; round++) {
@@ -148,14 +133,7 @@ async function main(): Promise<void> {
       ['versionP95', 'Version p95 ms under 20 ExecSync'],
       ['mainMsUnderLoad', 'server main thread CPU ms per ExecSync (20 at once)'],
     ];
-    const head = ['metric', ...labels.map((l) => `${l} (median, min over rounds)`), ...(labels.length === 2 ? ['ratio this/against (median)'] : [])];
-    const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
-    for (const [k, name] of fields) {
-      const med = labels.map((l) => median(results[l].map((r) => r[k])));
-      const min = labels.map((l) => Math.min(...results[l].map((r) => r[k])));
-      const ratio = labels.length === 2 ? [(med[1] / med[0]).toFixed(2)] : [];
-      lines.push(`| ${[name, ...med.map((m, i) => `${m.toFixed(3)}, ${min[i].toFixed(3)}`), ...ratio].join(' | ')} |`);
-    }
+    const lines = roundsTable(labels, results, fields, 3);
     process.stdout.write(`${lines.join('\n')}\n(${o.calls} serial calls and ${o.versions} Version calls per round, ${o.rounds} rounds; load ${os.loadavg()[0].toFixed(1)})\n`);
   });
 }

@@ -17,12 +17,9 @@
  *   node dist/bench/pod-cpu.js --server-node-flags "--cpu-prof --cpu-prof-dir=/tmp/prof"
  */
 import { Command } from 'commander';
-import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
-import { findProcesses } from './procs';
 import type { RuntimeUnderTest } from './runtime';
-import { median, processCpu, roundOrder, runBench, serverCpu, withTwoBuilds } from './two-builds';
+import { median, processCpu, roundOrder, roundsTable, runBench, serverCpu, spawnerHelperPid, withTwoBuilds } from './two-builds';
 import { now, podConfig } from './workloads';
 
 /** One server under test. */
@@ -81,9 +78,7 @@ async function main(): Promise<void> {
   await withTwoBuilds({ name: 'pod-cpu', against: o.against, serverNodeFlags: o.serverNodeFlags, networkPerBuild: true }, async ({ builds, logRoot, log }) => {
     const subjects: Subject[] = [];
     for (const { label, rt } of builds) {
-      const helper = findProcesses((a) => path.basename(a[0]) === 'peapod-spawner').find((p) => fs.readFileSync(`/proc/${p.pid}/stat`, 'latin1').split(') ')[1].split(' ')[1] === String(rt.serverPid()));
-      if (!helper) throw new Error(`${label}: no peapod-spawner child of ${rt.serverPid()}`);
-      const s = { label, rt, helper: helper.pid };
+      const s = { label, rt, helper: spawnerHelperPid(rt, label) };
       await measure(s, o.warmup, logRoot, -1);
       subjects.push(s);
     }
@@ -101,14 +96,7 @@ async function main(): Promise<void> {
       ['helperMs', 'spawner helper CPU ms per cycle'],
       ['reapedMs', 'reaped children (pinns, CNI plugins, mount) CPU ms per cycle'],
     ];
-    const head = ['metric', ...labels.map((l) => `${l} (median, min over rounds)`), ...(labels.length === 2 ? ['ratio this/against (median)'] : [])];
-    const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
-    for (const [k, name] of fields) {
-      const med = labels.map((l) => median(results[l].map((r) => r[k])));
-      const min = labels.map((l) => Math.min(...results[l].map((r) => r[k])));
-      const ratio = labels.length === 2 ? [(med[1] / med[0]).toFixed(2)] : [];
-      lines.push(`| ${[name, ...med.map((m, i) => `${m.toFixed(2)}, ${min[i].toFixed(2)}`), ...ratio].join(' | ')} |`);
-    }
+    const lines = roundsTable(labels, results, fields, 2);
     for (const l of labels) lines.push(`${l} per round: run ${results[l].map((r) => r.run.toFixed(1)).join(' ')}; stop+remove ${results[l].map((r) => r.stopRemove.toFixed(1)).join(' ')}`);
     process.stdout.write(`${lines.join('\n')}\n(${o.pods} cycles per round, ${o.rounds} rounds; load ${os.loadavg()[0].toFixed(1)})\n`);
   });

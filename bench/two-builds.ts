@@ -23,6 +23,7 @@ import { makeTestCniNetwork } from '../test/integration/harness/cni-net';
 import { startRegistry } from '../test/integration/harness/registry';
 import { PEAPOD_CRI_MAIN } from '../test/integration/harness/server';
 import { startPeapod } from './peapod';
+import { findProcesses } from './procs';
 import type { RuntimeUnderTest } from './runtime';
 import { removeAllPods } from './workloads';
 
@@ -161,6 +162,37 @@ export async function withTwoBuilds<T>(o: TwoBuildsOptions, body: (b: TwoBuilds)
       }
     }
   }
+}
+
+/**
+ * The pid of the spawn server's helper (`peapod-spawner`) that is a child of `rt`'s server.
+ * @throws naming `label` when there is none
+ */
+export function spawnerHelperPid(rt: RuntimeUnderTest, label: string): number {
+  const helper = findProcesses((a) => path.basename(a[0]) === 'peapod-spawner').find((p) => fs.readFileSync(`/proc/${p.pid}/stat`, 'latin1').split(') ')[1].split(' ')[1] === String(rt.serverPid()));
+  if (!helper) throw new Error(`${label}: no peapod-spawner child of ${rt.serverPid()}`);
+  return helper.pid;
+}
+
+/**
+ * The benches' markdown table of per-round figures: one row per field, for
+ * each build the median and the minimum over the rounds, and with two builds
+ * the ratio of the medians (the second build over the first: this/against).
+ * @param results each build's rounds, by label
+ * @param fields the rounds' keys with their row names
+ * @param digits decimals of the medians and minimums
+ * @returns the table's lines
+ */
+export function roundsTable<R>(labels: string[], results: Record<string, R[]>, fields: [keyof R, string][], digits: number): string[] {
+  const head = ['metric', ...labels.map((l) => `${l} (median, min over rounds)`), ...(labels.length === 2 ? ['ratio this/against (median)'] : [])];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  for (const [k, name] of fields) {
+    const med = labels.map((l) => median(results[l].map((r) => Number(r[k]))));
+    const min = labels.map((l) => Math.min(...results[l].map((r) => Number(r[k]))));
+    const ratio = labels.length === 2 ? [(med[1] / med[0]).toFixed(2)] : [];
+    lines.push(`| ${[name, ...med.map((m, i) => `${m.toFixed(digits)}, ${min[i].toFixed(digits)}`), ...ratio].join(' | ')} |`);
+  }
+  return lines;
 }
 
 /** The subjects in round `round`'s order: as given in even rounds, reversed in odd ones (A B, B A, ...). */
